@@ -1,0 +1,43 @@
+"""The library's exceptions: one base class, so callers can catch everything aimcsim raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class AimcsimError(Exception):
+    """Base class of every error aimcsim raises on purpose."""
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    """One problem found in an input file: where (YAML dot-path) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class SpecError(AimcsimError):
+    """An input file (architecture, workload, sweep) failed validation.
+
+    Carries every issue found in the file, so a user fixes them all in one pass.
+    """
+
+    def __init__(self, file: str, issues: list[SpecIssue]) -> None:
+        self.file = file
+        self.issues = list(issues)
+        lines = [f"{file}: {issue}" for issue in self.issues]
+        head = f"{file}: {len(self.issues)} error(s)"
+        super().__init__("\n".join([head, *lines]) if len(lines) > 1 else lines[0])
+
+
+class CapacityError(AimcsimError):
+    """A buffer set does not fit the memory it must live in (e.g. a token block in TCDM)."""
+
+    def __init__(self, message: str, *, needed_bytes: int, capacity_bytes: int) -> None:
+        self.needed_bytes = needed_bytes
+        self.capacity_bytes = capacity_bytes
+        super().__init__(message)
