@@ -1,0 +1,113 @@
+"""The `aimcsim` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from aimcsim.errors import AimcsimError
+from aimcsim.report import static_overhead, write_json, write_layers_csv
+from aimcsim.simulator import simulate
+from aimcsim.spec.arch import MODES, load_arch
+from aimcsim.spec.workload import load_workload
+from aimcsim.traces.mobilebert import mobilebert_trace
+
+TRACES = {"mobilebert": mobilebert_trace}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"aimcsim: error: {message} (see 'aimcsim {self._cmd()} --help')\n")
+
+    def _cmd(self) -> str:
+        return self.prog.split(" ", 1)[1] if " " in self.prog else ""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aimcsim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="simulate a workload on an architecture")
+    run.add_argument("arch", help="architecture YAML (see arch/)")
+    run.add_argument("workload", help="workload trace YAML (see workloads/)")
+    run.add_argument("--mode", choices=[*MODES, "both"], default=None,
+                     help="default: the architecture's mode")
+    run.add_argument("--out", type=Path, default=None,
+                     help="write layers.csv and summary.json to this folder")
+
+    trace = sub.add_parser("trace", help="generate a workload trace from a model configuration")
+    trace.add_argument("model", choices=sorted(TRACES))
+    trace.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
+    trace.add_argument("--out", type=Path, required=True, help="YAML file to write")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _trace(args)
+    except AimcsimError as exc:
+        print(f"aimcsim: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"aimcsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    arch = load_arch(args.arch)
+    workload = load_workload(args.workload)
+    mode = args.mode or arch.mode
+    modes = list(MODES[::-1]) if mode == "both" else [mode]  # aimc-only first: the reference
+    results = {m: simulate(arch, workload, m) for m in modes}
+    layers = pd.concat([r.layers for r in results.values()], ignore_index=True)
+    summary = {"arch": str(args.arch), "workload": str(args.workload),
+               "modes": {m: r.summary for m, r in results.items()}}
+    print(f"{workload.name} on {arch.name}: {workload.tokens} tokens, "
+          f"{arch.pipeline.strategy}, {results[modes[0]].summary['parallel_tokens']} "
+          "parallel tokens")
+    print(f"{'mode':<10} {'total latency (us)':>19} {'static ops':>11}")
+    for m, r in results.items():
+        n_static = int((r.layers["kind"] == "static_linear").sum())
+        print(f"{m:<10} {r.summary['total_latency_ns'] / 1000:>19.3f} {n_static:>11}")
+    if len(results) == 2:
+        over = static_overhead(layers)
+        summary["static_overhead"] = {
+            "layers": len(over),
+            "min": float(over["overhead"].min()),
+            "median": float(over["overhead"].median()),
+            "max": float(over["overhead"].max()),
+        }
+        s = summary["static_overhead"]
+        total = (results["hybrid"].summary["total_latency_ns"]
+                 / results["aimc-only"].summary["total_latency_ns"] - 1)
+        summary["total_overhead"] = total
+        print(f"per-layer overhead of the {s['layers']} static layers (hybrid / aimc-only - 1): "
+              f"min {s['min']:.1%}, median {s['median']:.1%}, max {s['max']:.1%}; "
+              f"whole network {total:.1%}")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_layers_csv(layers, args.out / "layers.csv")
+        write_json(summary, args.out / "summary.json")
+        print(f"wrote {args.out / 'layers.csv'} and {args.out / 'summary.json'}")
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    doc = TRACES[args.model](args.seq_len)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    header = f"# {doc['source']}: aimcsim trace {args.model} --seq-len {args.seq_len}\n"
+    args.out.write_text(header + yaml.safe_dump(doc, sort_keys=False, width=100), encoding="utf-8")
+    print(f"wrote {args.out}: {len(doc['ops'])} operations, {args.seq_len} tokens")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

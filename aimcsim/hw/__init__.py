@@ -1,0 +1,1 @@
+"""Hardware components: pure cost functions and the state their SimPy processes share."""

@@ -1,0 +1,74 @@
+"""AIMC tile: mapping of a weight matrix onto crossbars and the phase timing of its MVMs.
+
+One MVM per token has three phases: input (DAC), integration, output (ADC and readout). A
+pipelined tile overlaps the phases of consecutive tokens (one token per phase at a time), so a
+burst of n tokens takes `sum(phases) + (n - 1) * max(phases)`; an unpipelined tile takes
+`n * sum(phases)`. Tiles holding slices of one matrix run in lock-step, so the slices share
+one timing; row slices produce partial sums that the cluster reduces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from aimcsim.spec.arch import AimcTile
+
+
+@dataclass(frozen=True)
+class TileMapping:
+    """How a d_in x d_out matrix lands on rows x cols crossbars."""
+
+    row_splits: int  # slices along d_in: partial sums to reduce digitally
+    col_splits: int  # slices along d_out: independent output slices
+
+    @property
+    def tiles(self) -> int:
+        return self.row_splits * self.col_splits
+
+
+def map_matrix(d_in: int, d_out: int, tile: AimcTile) -> TileMapping:
+    """Crossbars needed for a d_in x d_out weight matrix: ceil(d_in/rows) x ceil(d_out/cols)."""
+    return TileMapping(ceil(d_in / tile.rows), ceil(d_out / tile.cols))
+
+
+def burst_latency_ps(tokens: int, tile: AimcTile) -> int:
+    """Closed form: first DAC start to last ADC end for `tokens` inputs all ready at once."""
+    phases = tile.phases_ps
+    if tile.pipelined:
+        return sum(phases) + (tokens - 1) * max(phases)
+    return tokens * sum(phases)
+
+
+class TileTimer:
+    """Phase-level schedule of one tile group, token by token, carried across bursts.
+
+    Each phase serves one token at a time (a flow shop): token j enters a phase when it left the
+    previous one and token j-1 left this one. `run` returns the first phase start and the last
+    phase end of a burst; the state keeps when each phase is next free.
+    """
+
+    __slots__ = ("_adc_free", "_dac_free", "_int_free", "_phases", "_pipelined")
+
+    def __init__(self, tile: AimcTile) -> None:
+        self._phases = tile.phases_ps
+        self._pipelined = tile.pipelined
+        self._dac_free = self._int_free = self._adc_free = 0
+
+    def run(self, ready_ps: int, tokens: int) -> tuple[int, int]:
+        """Schedule `tokens` MVMs whose inputs are all present at `ready_ps`."""
+        dac, integ, adc = self._phases
+        d_free, i_free, a_free = self._dac_free, self._int_free, self._adc_free
+        if not self._pipelined:
+            d_free = i_free = a_free
+        start = max(ready_ps, d_free)
+        for _ in range(tokens):
+            d_end = max(ready_ps, d_free) + dac
+            i_end = max(d_end, i_free) + integ
+            a_end = max(i_end, a_free) + adc
+            if self._pipelined:
+                d_free, i_free, a_free = d_end, i_end, a_end
+            else:
+                d_free = i_free = a_free = a_end
+        self._dac_free, self._int_free, self._adc_free = d_free, i_free, a_free
+        return start, a_free

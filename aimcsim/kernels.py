@@ -1,0 +1,76 @@
+"""What the cluster runs for one token block of each operation, and the TCDM it needs.
+
+Pure functions of the operation, the block size and the cluster model; the simulator, the
+analytic model and the tests share them. Buffers (element size `eb` bytes, P tokens per block):
+
+static_linear with LoRA (hybrid mode), weights A (d_in x r) and B (r x d_out) resident:
+  X block P*d_in, T = X A  P*r, U = T B  P*d_out, tile output P*d_out per row slice.
+  pre  = matmul(P, d_in, r) then matmul(P, r, d_out)      (needs X only)
+  post = add over P*d_out*(row_splits - 1 + 1)             (needs the tile output)
+static_linear without LoRA: only row-sliced matrices touch the cluster: partial sums
+  P*d_out per row slice, post = add over P*d_out*(row_splits - 1).
+dynamic_matmul (per head h of H, streamed rows P x k, held operand k x n kept in cluster L2):
+  rows P*H*k, one head's held operand k*n (DMA'd into TCDM per head), output P*H*n.
+  pre  = H x (dma(k*n*eb) then matmul(P, k, n))
+elementwise over `width` values: one buffer P*width per input, result written in place.
+  pre  = elementwise(function, P*width)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aimcsim.hw.aimc_tile import TileMapping
+from aimcsim.hw.pmca import KernelStats, PmcaModel
+from aimcsim.spec.workload import Op
+
+
+@dataclass(frozen=True)
+class BlockProgram:
+    """Cluster work of one block: `pre` needs the streamed inputs only, `post` the tile output."""
+
+    pre: KernelStats | None
+    post: KernelStats | None
+    tcdm_bytes: int
+
+    @property
+    def uses_cluster(self) -> bool:
+        return self.pre is not None or self.post is not None
+
+
+def lora_weight_bytes(op: Op, rank: int, eb: int) -> int:
+    """A (d_in x r) and B (r x d_out), resident in TCDM for the whole run."""
+    return (op.d_in * rank + rank * op.d_out) * eb
+
+
+def block_program(
+    model: PmcaModel,
+    op: Op,
+    tokens: int,
+    *,
+    eb: int,
+    tile: TileMapping | None = None,
+    rank: int | None = None,
+) -> BlockProgram:
+    """Cluster work and TCDM working set of one block of `tokens` tokens of `op`.
+
+    `tile` is the crossbar mapping of a static op; `rank` its LoRA rank (None: no adapter).
+    """
+    if op.kind == "static_linear":
+        if tile is None:
+            raise ValueError(f"static op {op.name!r} needs its tile mapping")
+        partial = tokens * op.d_out * tile.row_splits
+        if rank is None:
+            adds = tokens * op.d_out * (tile.row_splits - 1)
+            post = model.elementwise("add", adds) if adds else None
+            return BlockProgram(None, post, partial * eb if adds else 0)
+        pre = model.matmul(tokens, op.d_in, rank).then(model.matmul(tokens, rank, op.d_out))
+        post = model.elementwise("add", tokens * op.d_out * tile.row_splits)
+        live = tokens * (op.d_in + rank + op.d_out) + partial
+        return BlockProgram(pre, post, live * eb)
+    if op.kind == "dynamic_matmul":
+        per_head = model.dma(op.k * op.n * eb).then(model.matmul(tokens, op.k, op.n))
+        live = tokens * op.heads * op.k + op.k * op.n + tokens * op.heads * op.n
+        return BlockProgram(per_head.times(op.heads), None, live * eb)
+    pre = model.elementwise(op.function, tokens * op.d_out)
+    return BlockProgram(pre, None, tokens * op.d_in * len(op.inputs) * eb)

@@ -1,0 +1,230 @@
+"""SimPy processes that run a placed workload block by block.
+
+Every operation is one process walking its token blocks in order. Block i is admitted when its
+inputs are there (block i of each streaming producer, all of each barrier producer) and when
+fewer than `blocks_in_flight` of the op's blocks are still running; then its working set is
+allocated in the cluster's TCDM (waiting if other ops hold it), its inputs cross the
+interconnect, it computes, frees its TCDM and is marked done. With `between_layers:
+layer-by-layer` every edge acts as a barrier: an op starts once all its producers finished, so
+each op's latency is its own (the per-layer view of the study); `streaming` follows the trace.
+
+A static op's block runs two branches. Tile branch: X to the tile, the MVM burst, the output to
+the cluster when the cluster must finish it (LoRA add, partial sums). Cluster branch (hybrid):
+X to the cluster, T = X A and U = T B (`pre`), then the add of U to the tile output (`post`).
+`sequential` starts `pre` after the tile branch; `overlapped` and `double-buffered` run both
+branches at once, and `double-buffered` admits block i+1 while block i finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from aimcsim.engine import Cluster, OpStats
+from aimcsim.errors import AimcsimError
+from aimcsim.hw.aimc_tile import TileTimer
+from aimcsim.hw.interconnect import Network, serialization_cycles
+from aimcsim.hw.pmca import KernelStats, PmcaModel
+from aimcsim.kernels import BlockProgram, lora_weight_bytes
+from aimcsim.mapping import Placement, check_tcdm, place, pmca_unit, programs, tile_unit
+from aimcsim.spec.arch import Arch
+from aimcsim.spec.workload import INPUT, Op, Workload
+
+Proc = Generator[simpy.Event, Any, None]
+
+
+def block_sizes(tokens: int, parallel_tokens: int) -> list[int]:
+    """Token blocks of a sequence: full blocks, then the remainder."""
+    full, rest = divmod(tokens, parallel_tokens)
+    return [parallel_tokens] * full + ([rest] if rest else [])
+
+
+class NetworkSim:
+    """One simulation of `workload` on `arch` in `mode`; call `run()` once."""
+
+    def __init__(self, arch: Arch, workload: Workload, mode: str, model: PmcaModel) -> None:
+        self.arch, self.workload, self.mode = arch, workload, mode
+        self.env = env = simpy.Environment()
+        self.placements: dict[str, Placement] = place(arch, workload, mode)
+        resident = check_tcdm(arch, workload, self.placements, model)
+        self.parallel_tokens = min(arch.pipeline.parallel_tokens, workload.tokens)
+        self.blocks = block_sizes(workload.tokens, self.parallel_tokens)
+        self.programs: dict[int, dict[str, BlockProgram]] = {
+            size: programs(arch, workload, self.placements, model, size)
+            for size in set(self.blocks)
+        }
+        self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
+        self.net = Network(env, arch.interconnect)
+        self.eb = arch.lora.element_bytes
+        self.pmca_period_ps = arch.pmca.period_ps
+        self.link_period_ps = arch.interconnect.period_ps
+        self.in_flight = arch.pipeline.blocks_in_flight
+        self.sequential = arch.pipeline.strategy == "sequential"
+        self.layer_by_layer = arch.pipeline.between_layers == "layer-by-layer"
+        self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
+                      if op.kind == "static_linear"}
+        self.stats: dict[str, OpStats] = {}
+        for op in workload.ops:
+            p = self.placements[op.name]
+            weights = lora_weight_bytes(op, p.rank, self.eb) if p.rank is not None else 0
+            self.stats[op.name] = OpStats(weights)
+        self.done = {op.name: [env.event() for _ in self.blocks] for op in workload.ops}
+        self.finished = {op.name: env.event() for op in workload.ops}
+        self._left = {op.name: len(self.blocks) for op in workload.ops}
+        # (component, start_ps, end_ps, activity, op)
+        self.timeline: list[tuple[str, int, int, str, str]] = []
+        for op in workload.ops:
+            env.process(self._op(op))
+
+    def run(self) -> None:
+        self.env.run()
+        stuck = [name for name, ev in self.finished.items() if not ev.triggered]
+        if stuck:
+            raise AimcsimError(f"simulation stopped with unfinished operations: {stuck[:5]}")
+
+    # ---- per operation ------------------------------------------------------------------
+    def _out_unit(self, name: str) -> str | None:
+        return None if name == INPUT else self.placements[name].out_unit
+
+    def _op(self, op: Op) -> Proc:
+        place_ = self.placements[op.name]
+        stats = self.stats[op.name]
+        barriers = [e.src for e in op.inputs if e.kind == "barrier" and e.src != INPUT]
+        streams = [e.src for e in op.inputs if e.kind == "streaming" and e.src != INPUT]
+        for src in barriers:
+            yield self.finished[src]
+        for src in barriers:  # the held operand moves once, into the cluster's L2
+            nbytes = self.workload.tokens * self.workload.width_of(src) * self.eb
+            yield from self._transfer(self._out_unit(src), pmca_unit(place_.pmca), nbytes,
+                                      stats, op.name)
+        if self.layer_by_layer:
+            for src in streams:
+                yield self.finished[src]
+        # blocks in flight are bounded by their TCDM buffers; a tile alone streams freely
+        gated = any(self.programs[size][op.name].uses_cluster for size in set(self.blocks))
+        done = self.done[op.name]
+        for b, size in enumerate(self.blocks):
+            for src in streams:
+                yield self.done[src][b]
+            if gated and b >= self.in_flight:
+                yield done[b - self.in_flight]
+            self.env.process(self._block(op, place_, b, size))
+
+    def _block(self, op: Op, place_: Placement, b: int, size: int) -> Proc:
+        prog = self.programs[size][op.name]
+        stats = self.stats[op.name]
+        cluster = self.clusters[place_.pmca]
+        if prog.tcdm_bytes:
+            yield from self._alloc(cluster, prog.tcdm_bytes, stats)
+        if op.kind == "static_linear":
+            yield from self._static_block(op, place_, prog, b, size, stats)
+        else:
+            yield from self._gather(op, place_, size, stats)
+            yield from self._kernel(place_.pmca, prog.pre, stats, op.name, op.function or "matmul")
+        if prog.tcdm_bytes:
+            self._free(cluster, prog.tcdm_bytes, stats)
+        stats.tokens += size
+        self.done[op.name][b].succeed()
+        self._left[op.name] -= 1
+        if not self._left[op.name]:
+            self.finished[op.name].succeed()
+
+    def _static_block(
+        self, op: Op, place_: Placement, prog: BlockProgram, b: int, size: int, stats: OpStats
+    ) -> Proc:
+        src = self._out_unit(op.inputs[0].src)
+        x_bytes = size * op.d_in * self.eb
+        tile = self.env.process(self._tile(op, place_, b, size, src, x_bytes, stats,
+                                           prog.post is not None))
+        if prog.pre is not None:
+            yield from self._transfer(src, pmca_unit(place_.pmca), x_bytes, stats, op.name)
+            if self.sequential:
+                yield tile
+            yield from self._kernel(place_.pmca, prog.pre, stats, op.name, "lora_xab")
+        yield tile
+        if prog.post is not None:
+            yield from self._kernel(place_.pmca, prog.post, stats, op.name, "add")
+
+    def _tile(
+        self, op: Op, place_: Placement, b: int, size: int, src: str | None, x_bytes: int,
+        stats: OpStats, to_cluster: bool,
+    ) -> Proc:
+        unit = tile_unit(op.name)
+        yield from self._transfer(src, unit, x_bytes, stats, op.name)
+        start, end = self.tiles[op.name].run(self.env.now, size)
+        stats.active(start, end)
+        stats.tile_busy(start, end)
+        self.timeline.append((unit, start, end, "mvm", op.name))
+        yield self.env.timeout(end - self.env.now)
+        if to_cluster:
+            y_bytes = size * op.d_out * place_.tile.row_splits * self.eb
+            yield from self._transfer(unit, pmca_unit(place_.pmca), y_bytes, stats, op.name)
+
+    def _gather(self, op: Op, place_: Placement, size: int, stats: OpStats) -> Proc:
+        """Bring the block of every streamed input to the op's cluster, in parallel."""
+        dst = pmca_unit(place_.pmca)
+        moves = []
+        for edge in op.inputs:
+            src = self._out_unit(edge.src)
+            if edge.kind == "streaming" and src is not None and src != dst:
+                moves.append((src, size * self.workload.width_of(edge.src) * self.eb))
+        if len(moves) == 1:
+            yield from self._transfer(moves[0][0], dst, moves[0][1], stats, op.name)
+        elif moves:
+            yield self.env.all_of([self.env.process(self._transfer(s, dst, n, stats, op.name))
+                                   for s, n in moves])
+
+    # ---- resources ----------------------------------------------------------------------
+    def _transfer(self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str) -> Proc:
+        """Move `nbytes` over the link src -> dst: serialisation holds the link, latency not."""
+        if src is None or src == dst or nbytes == 0:
+            return
+        noc = self.arch.interconnect
+        link = self.net.link(src, dst)
+        asked = self.env.now
+        with link.request() as req:
+            yield req
+            stats.stall_ps += self.env.now - asked
+            serial = serialization_cycles(nbytes, noc) * self.link_period_ps
+            total = serial + noc.latency_cycles * self.link_period_ps
+            component = "link:bus" if noc.topology == "shared-bus" else f"link:{src}->{dst}"
+            self.timeline.append((component, self.env.now, self.env.now + total, "transfer", name))
+            yield self.env.timeout(serial)
+        if total > serial:
+            yield self.env.timeout(total - serial)
+        stats.noc_busy_ps += total
+
+    def _kernel(
+        self, pmca: int, cost: KernelStats | None, stats: OpStats, name: str, activity: str
+    ) -> Proc:
+        if cost is None:
+            return
+        cores = self.clusters[pmca].cores
+        asked = self.env.now
+        with cores.request() as req:
+            yield req
+            stats.stall_ps += self.env.now - asked
+            start = self.env.now
+            duration = cost.cycles * self.pmca_period_ps
+            stats.active(start, start + duration)
+            self.timeline.append((pmca_unit(pmca), start, start + duration, activity, name))
+            yield self.env.timeout(duration)
+        stats.dma_busy_ps += cost.dma_cycles * self.pmca_period_ps
+        stats.pmca_busy_ps += (cost.cycles - cost.dma_cycles) * self.pmca_period_ps
+
+    def _alloc(self, cluster: Cluster, nbytes: int, stats: OpStats) -> Proc:
+        asked = self.env.now
+        yield cluster.free.get(nbytes)
+        stats.stall_ps += self.env.now - asked
+        cluster.used_bytes += nbytes
+        cluster.peak_bytes = max(cluster.peak_bytes, cluster.used_bytes)
+        stats.tcdm_live_bytes += nbytes
+        stats.tcdm_peak_bytes = max(stats.tcdm_peak_bytes,
+                                    stats.resident_bytes + stats.tcdm_live_bytes)
+
+    def _free(self, cluster: Cluster, nbytes: int, stats: OpStats) -> None:
+        cluster.free.put(nbytes)
+        cluster.used_bytes -= nbytes
+        stats.tcdm_live_bytes -= nbytes

@@ -1,0 +1,68 @@
+"""Result tables: the column schema (documented once) and the writers.
+
+The same names and units are used in memory (pandas), in CSV and in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: One row per operation of the workload (per mode when modes are stacked).
+LAYER_COLUMNS: dict[str, str] = {
+    "block": "transformer block index",
+    "layer": "operation name, unique in the workload (e.g. b0.query)",
+    "role": "place of the op in its block (static ops: what lora.layers selects)",
+    "kind": "static_linear | dynamic_matmul | elementwise",
+    "tokens": "tokens the op processed (conservation: equals the sequence length)",
+    "d_in": "input values per token (dynamic: heads x k)",
+    "d_out": "output values per token (dynamic: heads x n)",
+    "rank": "LoRA rank applied to this op in this mode (0: none)",
+    "mode": "hybrid | aimc-only",
+    "parallel_tokens": "tokens per block",
+    "tiles": "crossbars holding the op's weights (0 for digital ops)",
+    "pmca": "index of the cluster that runs the op's digital work",
+    "start_ns": "first compute phase of the op starts (tile DAC or cluster kernel)",
+    "end_ns": "last compute phase of the op ends",
+    "latency_ns": "end_ns - start_ns",
+    "aimc_busy_ns": "time the op's tiles hold at least one token in a phase",
+    "pmca_busy_ns": "time the cluster's cores run the op's kernels (compute, set-up, barriers)",
+    "dma_busy_ns": "time the cluster waits on DMA transfers for the op",
+    "noc_busy_ns": "link time of the op's transfers (serialisation + head latency)",
+    "stall_ns": "time the op waited for a busy cluster, link or TCDM space",
+    "tcdm_peak_bytes": "peak TCDM bytes the op held (its blocks in flight + resident weights)",
+}
+
+#: One row per activity of a component.
+TIMELINE_COLUMNS: dict[str, str] = {
+    "component": "tile:<op> | pmca:<i> | link:<src>-><dst> | link:bus",
+    "start_ns": "activity start",
+    "end_ns": "activity end",
+    "activity": "mvm | lora_xab | add | matmul | <elementwise function> | transfer",
+    "layer": "operation the activity belongs to",
+}
+
+
+def write_layers_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    frame.to_csv(path, index=False)
+
+
+def write_json(data: dict[str, Any], path: str | Path) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def static_overhead(layers: pd.DataFrame) -> pd.DataFrame:
+    """Per static layer: hybrid latency / aimc-only latency - 1 (needs both modes stacked)."""
+    static = layers[layers["kind"] == "static_linear"]
+    wide = static.pivot(index="layer", columns="mode", values="latency_ns")
+    order = static.drop_duplicates("layer")["layer"]
+    wide = wide.loc[order]
+    return pd.DataFrame({
+        "layer": wide.index,
+        "aimc_only_latency_ns": wide["aimc-only"].to_numpy(),
+        "hybrid_latency_ns": wide["hybrid"].to_numpy(),
+        "overhead": (wide["hybrid"] / wide["aimc-only"] - 1.0).to_numpy(),
+    })

@@ -1,0 +1,114 @@
+"""`simulate`: one workload on one architecture in one mode -> `Result`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+from aimcsim.engine import PS_PER_NS
+from aimcsim.hw.pmca import PmcaModel, ThroughputPmca
+from aimcsim.pipeline import NetworkSim
+from aimcsim.report import LAYER_COLUMNS, TIMELINE_COLUMNS
+from aimcsim.spec.arch import MODES, Arch
+from aimcsim.spec.workload import Workload
+
+
+@dataclass
+class Result:
+    """Outcome of one simulation. See `aimcsim.report.LAYER_COLUMNS` for the schema."""
+
+    layers: pd.DataFrame
+    summary: dict[str, Any]
+    _timeline: list[tuple[str, int, int, str, str]] = field(repr=False, default_factory=list)
+
+    @cached_property
+    def timeline(self) -> pd.DataFrame:
+        """(component, start_ns, end_ns, activity, layer), sorted by start then component."""
+        frame = pd.DataFrame.from_records(self._timeline, columns=list(TIMELINE_COLUMNS))
+        frame["start_ns"] = frame["start_ns"] / PS_PER_NS
+        frame["end_ns"] = frame["end_ns"] / PS_PER_NS
+        return frame.sort_values(["start_ns", "component"], kind="stable").reset_index(drop=True)
+
+
+def default_model(arch: Arch) -> PmcaModel:
+    """The cluster model used when none is given."""
+    return ThroughputPmca(arch.pmca, arch.lora.dtype)
+
+
+def simulate(
+    arch: Arch, workload: Workload, mode: str | None = None, *, model: PmcaModel | None = None
+) -> Result:
+    """Simulate `workload` on `arch`.
+
+    mode: `hybrid` (tile output plus the cluster's LoRA branch) or `aimc-only` (adapters merged
+    into the programmed weights); default: the architecture's `mode`.
+    Raises `CapacityError` when a token block does not fit the TCDM.
+    """
+    mode = mode or arch.mode
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    sim = NetworkSim(arch, workload, mode, model or default_model(arch))
+    sim.run()
+    return Result(_layers(sim), _summary(sim), sim.timeline)
+
+
+def _layers(sim: NetworkSim) -> pd.DataFrame:
+    rows = []
+    for op in sim.workload.ops:
+        st = sim.stats[op.name]
+        p = sim.placements[op.name]
+        first = st.first_ps or 0
+        rows.append((
+            op.block, op.name, op.role, op.kind, st.tokens, op.d_in, op.d_out, p.rank or 0,
+            sim.mode, sim.parallel_tokens, p.tile.tiles if p.tile else 0, p.pmca,
+            first, st.last_ps, st.last_ps - first, st.aimc_busy_ps, st.pmca_busy_ps,
+            st.dma_busy_ps, st.noc_busy_ps, st.stall_ps, st.tcdm_peak_bytes,
+        ))
+    frame = pd.DataFrame.from_records(rows, columns=list(LAYER_COLUMNS))
+    for col in [c for c in LAYER_COLUMNS if c.endswith("_ns")]:
+        frame[col] = frame[col] / PS_PER_NS
+    return frame
+
+
+def _summary(sim: NetworkSim) -> dict[str, Any]:
+    total_ps = max(st.last_ps for st in sim.stats.values())
+    frame_kinds: dict[str, dict[str, float]] = {}
+    aimc = pmca = noc = 0
+    for op in sim.workload.ops:
+        st = sim.stats[op.name]
+        k = frame_kinds.setdefault(op.kind, {"ops": 0, "latency_ns": 0.0, "aimc_busy_ns": 0.0,
+                                             "pmca_busy_ns": 0.0, "dma_busy_ns": 0.0})
+        k["ops"] += 1
+        k["latency_ns"] += (st.last_ps - (st.first_ps or 0)) / PS_PER_NS
+        k["aimc_busy_ns"] += st.aimc_busy_ps / PS_PER_NS
+        k["pmca_busy_ns"] += st.pmca_busy_ps / PS_PER_NS
+        k["dma_busy_ns"] += st.dma_busy_ps / PS_PER_NS
+        aimc += st.aimc_busy_ps
+        pmca += st.pmca_busy_ps + st.dma_busy_ps
+        noc += st.noc_busy_ps
+    groups = len(sim.tiles)
+    clusters = len(sim.clusters)
+    links = max(sim.net.link_count, 1)
+    return {
+        "arch": sim.arch.name,
+        "workload": sim.workload.name,
+        "mode": sim.mode,
+        "strategy": sim.arch.pipeline.strategy,
+        "tokens": sim.workload.tokens,
+        "parallel_tokens": sim.parallel_tokens,
+        "total_latency_ns": total_ps / PS_PER_NS,
+        "per_kind": frame_kinds,
+        "utilisation": {
+            "aimc": aimc / (groups * total_ps) if groups and total_ps else 0.0,
+            "pmca": pmca / (clusters * total_ps) if total_ps else 0.0,
+            "noc": noc / (links * total_ps) if total_ps else 0.0,
+        },
+        "tiles": sum(p.tile.tiles for p in sim.placements.values() if p.tile),
+        "clusters": clusters,
+        "links": sim.net.link_count,
+        "tcdm_peak_bytes": max(c.peak_bytes for c in sim.clusters),
+        "tcdm_bytes": sim.arch.pmca.tcdm_bytes,
+    }
