@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aimcsim import load_arch, load_workload
+from aimcsim.spec.arch import Arch, parse_arch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def hybrid_arch() -> Arch:
+    return load_arch(ROOT / "arch" / "hybrid.yaml")
+
+
+@pytest.fixture(scope="session")
+def mobilebert():
+    return load_workload(ROOT / "workloads" / "mobilebert.yaml")
+
+
+def arch_doc(**sections) -> dict:
+    """A small valid architecture document; keyword arguments update its sections."""
+    doc = {
+        "version": 1,
+        "name": "test",
+        "aimc": {"rows": 512, "cols": 512, "integration_time_ns": 256, "dac_ns": 16,
+                 "adc_ns": 32, "pipelined": True},
+        "pmca": {"cores": 8, "freq_mhz": 1000, "macs_per_cycle": {"fp16": 4},
+                 "tcdm_bytes": 131072, "tcdm_banks": 32, "bank_width_bytes": 8,
+                 "dma_bytes_per_cycle": 64, "dma_setup_cycles": 20, "barrier_cycles": 16,
+                 "kernel_setup_cycles": 24,
+                 "elementwise_cycles_per_vector": {"add": 1, "norm": 1, "add_norm": 2,
+                                                   "relu": 1, "softmax": 8}},
+        "interconnect": {"topology": "point-to-point", "freq_mhz": 1000, "bytes_per_cycle": 32,
+                         "latency_cycles": 4},
+        "pipeline": {"strategy": "overlapped", "parallel_tokens": 16},
+        "lora": {"rank": 8, "dtype": "fp16", "layers": "all"},
+    }
+    for name, values in sections.items():
+        doc[name] = {**doc[name], **values} if isinstance(values, dict) else values
+    return doc
+
+
+def make_arch(**sections) -> Arch:
+    return parse_arch(arch_doc(**sections), "test.yaml")
+
+
+def linear_workload(tokens: int, d_in: int, d_out: int, tail: str | None = None) -> dict:
+    """One static layer reading the network input, optionally followed by an element-wise op."""
+    ops = [{"name": "fc", "kind": "static_linear", "role": "fc", "d_in": d_in, "d_out": d_out,
+            "inputs": [{"from": "input"}]}]
+    if tail:
+        ops.append({"name": "act", "kind": "elementwise", "function": tail, "width": d_out,
+                    "inputs": [{"from": "fc"}]})
+    return {"version": 1, "name": "one-layer", "tokens": tokens, "input": {"width": d_in},
+            "ops": ops}

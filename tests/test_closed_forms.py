@@ -1,0 +1,108 @@
+"""The simulator against closed forms, to the picosecond."""
+
+from __future__ import annotations
+
+from math import ceil
+
+import pytest
+from conftest import linear_workload, make_arch
+
+from aimcsim import simulate
+from aimcsim.hw.aimc_tile import TileTimer, burst_latency_ps, map_matrix
+from aimcsim.spec.workload import parse_workload
+
+DAC, INT, ADC = 16, 256, 32  # ns, as in conftest.arch_doc
+SETUP, BARRIER, LANES, CORES = 24, 16, 4, 8  # cluster cycles at 1 GHz = ns
+LINK_LAT, LINK_BPC, EB = 4, 32, 2
+
+
+@pytest.mark.parametrize("pipelined", [True, False])
+@pytest.mark.parametrize("tokens", [1, 2, 17, 384])
+def test_tile_burst_matches_closed_form(pipelined, tokens):
+    tile = make_arch(aimc={"pipelined": pipelined}).aimc
+    expected_ns = DAC + tokens * INT + ADC if pipelined else tokens * (DAC + INT + ADC)
+    assert burst_latency_ps(tokens, tile) == expected_ns * 1000
+    start, end = TileTimer(tile).run(5_000, tokens)
+    assert (start, end - start) == (5_000, expected_ns * 1000)
+
+
+def test_tile_timer_carries_state_between_bursts():
+    timer = TileTimer(make_arch().aimc)
+    _, end_a = timer.run(0, 4)
+    start_b, end_b = timer.run(0, 4)  # inputs already there: the pipeline does not drain
+    assert end_a == (DAC + 4 * INT + ADC) * 1000
+    assert start_b == 4 * DAC * 1000
+    assert end_b == (DAC + 8 * INT + ADC) * 1000
+
+
+def test_matrix_tiling():
+    tile = make_arch(aimc={"rows": 256, "cols": 256}).aimc
+    m = map_matrix(512, 128, tile)
+    assert (m.row_splits, m.col_splits, m.tiles) == (2, 1, 2)
+    assert map_matrix(1, 1, tile).tiles == 1 and map_matrix(257, 513, tile).tiles == 6
+
+
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_tile_bound_layer_is_tokens_times_integration_plus_fill_and_drain(pipelined):
+    arch = make_arch(aimc={"pipelined": pipelined})
+    result = simulate(arch, parse_workload(linear_workload(384, 128, 128)), "aimc-only")
+    row = result.layers.iloc[0]
+    expected = DAC + 384 * INT + ADC if pipelined else 384 * (DAC + INT + ADC)
+    assert row.latency_ns == expected
+    assert row.aimc_busy_ns == expected and row.tokens == 384
+
+
+def test_link_transfer_is_latency_plus_bytes_over_bandwidth():
+    tokens, block, width = 64, 16, 128
+    arch = make_arch(pipeline={"parallel_tokens": block})
+    result = simulate(arch, parse_workload(linear_workload(tokens, width, width, tail="relu")),
+                      "aimc-only")
+    act = result.layers.set_index("layer").loc["act"]
+    transfer_ns = LINK_LAT + ceil(block * width * EB / LINK_BPC)
+    assert act.noc_busy_ns == (tokens // block) * transfer_ns
+    # the first relu starts when the tile's first burst has crossed the link
+    assert act.start_ns == DAC + block * INT + ADC + transfer_ns
+    links = result.timeline[result.timeline.activity == "transfer"]
+    assert set(links.end_ns - links.start_ns) == {transfer_ns}
+
+
+def _xab_cycles(block: int, d_in: int, d_out: int, rank: int) -> tuple[int, int]:
+    xa = SETUP + ceil(block * rank / CORES) * ceil(d_in / LANES) + BARRIER
+    tb = SETUP + ceil(block * d_out / CORES) * ceil(rank / LANES) + BARRIER
+    add = SETUP + ceil(ceil(block * d_out / CORES) / LANES) * 1 + BARRIER
+    return xa + tb, add
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "overlapped"])
+def test_hybrid_layer_matches_its_analytic_cycles(strategy):
+    tokens, block, d_in, d_out, rank = 64, 16, 512, 512, 8
+    arch = make_arch(pipeline={"strategy": strategy, "parallel_tokens": block})
+    result = simulate(arch, parse_workload(linear_workload(tokens, d_in, d_out)), "hybrid")
+    row = result.layers.iloc[0]
+    tile = DAC + block * INT + ADC
+    y_link = LINK_LAT + ceil(block * d_out * EB / LINK_BPC)
+    xab, add = _xab_cycles(block, d_in, d_out, rank)
+    if strategy == "sequential":
+        per_block = tile + y_link + xab + add
+    else:
+        per_block = max(tile + y_link, xab) + add
+    assert row.latency_ns == (tokens // block) * per_block
+    assert row.pmca_busy_ns == (tokens // block) * (xab + add)
+    assert row["rank"] == rank and row.tokens == tokens
+
+
+def test_pmca_bound_layer_is_slower_than_its_tile():
+    """128 ns tiles: X A B on the cluster takes longer than the MVMs it hides behind."""
+    arch = make_arch(aimc={"integration_time_ns": 128}, pipeline={"parallel_tokens": 16})
+    result = simulate(arch, parse_workload(linear_workload(64, 512, 512)), "hybrid")
+    row = result.layers.iloc[0]
+    xab, add = _xab_cycles(16, 512, 512, 8)
+    assert xab > DAC + 16 * 128 + ADC + LINK_LAT + ceil(16 * 512 * EB / LINK_BPC)
+    assert row.latency_ns == 4 * (xab + add)
+
+
+def test_mobilebert_query_projection_aimc_only(mobilebert, hybrid_arch):
+    result = simulate(hybrid_arch, mobilebert, "aimc-only")
+    q = result.layers.set_index("layer").loc["b0.query"]
+    assert (q.d_in, q.d_out, q.tokens) == (128, 128, 384)
+    assert q.latency_ns == 384 * 256 + hybrid_arch.aimc.dac_ns + hybrid_arch.aimc.adc_ns

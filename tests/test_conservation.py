@@ -1,0 +1,102 @@
+"""Conservation laws, capacity, determinism and the end-to-end contract."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import linear_workload, make_arch
+
+from aimcsim import CapacityError, simulate
+from aimcsim.report import LAYER_COLUMNS
+from aimcsim.spec.workload import parse_workload
+from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
+
+
+def small_bert(seq_len: int = 48, layers: int = 2):
+    config = {**MOBILEBERT_UNCASED, "num_hidden_layers": layers}
+    return parse_workload(mobilebert_trace(seq_len, config), "small.yaml")
+
+
+@pytest.fixture(scope="module")
+def both(hybrid_arch, mobilebert):
+    return {m: simulate(hybrid_arch, mobilebert, m) for m in ("aimc-only", "hybrid")}
+
+
+def test_result_contract(both, mobilebert):
+    for mode, result in both.items():
+        layers = result.layers
+        assert list(layers.columns) == list(LAYER_COLUMNS)
+        assert len(layers) == len(mobilebert.ops)
+        assert (layers["mode"] == mode).all()
+        assert result.summary["total_latency_ns"] == layers["end_ns"].max()
+        assert list(result.timeline.columns) == ["component", "start_ns", "end_ns", "activity",
+                                                 "layer"]
+
+
+def test_every_token_passes_every_operation_once(both):
+    for result in both.values():
+        assert (result.layers["tokens"] == 384).all()
+
+
+def test_static_layers_and_overhead(both):
+    static = {m: r.layers[r.layers.kind == "static_linear"] for m, r in both.items()}
+    assert len(static["hybrid"]) == len(static["aimc-only"]) == 24 * 15
+    assert (static["hybrid"]["rank"] == 8).all() and (static["aimc-only"]["rank"] == 0).all()
+    overhead = static["hybrid"]["latency_ns"].to_numpy() / static["aimc-only"][
+        "latency_ns"].to_numpy() - 1
+    assert (overhead >= 0).all()
+
+
+def test_tcdm_never_above_capacity(both, hybrid_arch):
+    for result in both.values():
+        assert result.summary["tcdm_peak_bytes"] <= hybrid_arch.pmca.tcdm_bytes
+        assert (result.layers["tcdm_peak_bytes"] <= hybrid_arch.pmca.tcdm_bytes).all()
+
+
+def test_no_cluster_runs_two_kernels_at_once(both):
+    timeline = both["hybrid"].timeline
+    for _, rows in timeline[timeline.component.str.startswith("pmca:")].groupby("component"):
+        rows = rows.sort_values("start_ns")
+        assert (rows["start_ns"].to_numpy()[1:] >= rows["end_ns"].to_numpy()[:-1]).all()
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "overlapped", "double-buffered"])
+@pytest.mark.parametrize("between", ["streaming", "layer-by-layer"])
+def test_strategies_conserve_tokens_and_capacity(strategy, between):
+    arch = make_arch(pipeline={"strategy": strategy, "parallel_tokens": 8,
+                               "between_layers": between})
+    result = simulate(arch, small_bert())
+    assert (result.layers["tokens"] == 48).all()
+    assert result.summary["tcdm_peak_bytes"] <= arch.pmca.tcdm_bytes
+
+
+def test_double_buffering_is_never_slower_than_one_block_in_flight():
+    work = parse_workload(linear_workload(128, 512, 128))
+    latency = {
+        s: simulate(make_arch(pipeline={"strategy": s, "parallel_tokens": 16}), work, "hybrid")
+        .layers.iloc[0].latency_ns
+        for s in ("sequential", "overlapped", "double-buffered")
+    }
+    assert latency["double-buffered"] <= latency["overlapped"] <= latency["sequential"]
+
+
+def test_block_that_does_not_fit_tcdm_is_a_clear_error():
+    arch = make_arch(pipeline={"parallel_tokens": 384})
+    with pytest.raises(CapacityError, match=r"test.yaml: pipeline.parallel_tokens = 384 needs "
+                       r"\d+ bytes of TCDM on cluster \d+ for 'b0\.\w+'.*above pmca.tcdm_bytes = "
+                       r"131072; parallel_tokens <= \d+ fits"):
+        simulate(arch, small_bert(384, 1))
+
+
+def test_remainder_block_and_single_token():
+    for tokens in (1, 37):
+        result = simulate(make_arch(), parse_workload(linear_workload(tokens, 128, 512, "relu")))
+        assert (result.layers["tokens"] == tokens).all()
+
+
+def test_two_runs_are_identical():
+    arch = make_arch(pipeline={"strategy": "double-buffered", "parallel_tokens": 8})
+    a, b = simulate(arch, small_bert()), simulate(arch, small_bert())
+    pd.testing.assert_frame_equal(a.layers, b.layers)
+    pd.testing.assert_frame_equal(a.timeline, b.timeline)
+    assert a.summary == b.summary

@@ -1,0 +1,109 @@
+"""Input validation: every rejected field is reported with file, YAML path and allowed values."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import arch_doc, linear_workload, make_arch
+
+from aimcsim import SpecError, load_arch, load_workload, simulate
+from aimcsim.spec.arch import parse_arch
+from aimcsim.spec.workload import parse_workload
+
+
+def test_shipped_architectures_load(root):
+    files = sorted((root / "arch").glob("*.yaml"))
+    assert {f.name for f in files} >= {"hybrid.yaml", "aimc_only.yaml"}
+    for f in files:
+        arch = load_arch(f)
+        assert arch.aimc.rows == 512 and arch.pmca.tcdm_bytes == 131072
+
+
+def _errors(doc, parse=parse_arch) -> str:
+    with pytest.raises(SpecError) as info:
+        parse(doc, "arch/bad.yaml")
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "pattern"),
+    [
+        ("pmca", {"tcdm_bytes": -5}, r"arch/bad.yaml: pmca.tcdm_bytes: -5 is below the minimum 1"),
+        ("pmca", {"cores": "eight"}, r"pmca.cores: expected an integer, got 'eight'"),
+        ("pmca", {"tcdm_kib": 128}, r"pmca.tcdm_kib: unknown key 'tcdm_kib' in pmca; allowed: cores"),
+        ("pmca", {"freq_mhz": 1200}, r"pmca.freq_mhz: 1200 MHz gives a clock period of 833.333 ps"),
+        ("pmca", {"macs_per_cycle": {"fp17": 3}}, r"pmca.macs_per_cycle.fp17: unknown key .*allowed: fp32, fp16"),
+        ("pmca", {"elementwise_cycles_per_vector": {"add": 1}}, r"missing functions norm, add_norm"),
+        ("aimc", {"integration_time_ns": 0.0001}, r"aimc.integration_time_ns: 0.0001 is below"),
+        ("aimc", {"dac_ns": 1.0005}, r"aimc.dac_ns: 1.0005 ns is not a whole number of picoseconds"),
+        ("aimc", {"pipelined": "yes"}, r"aimc.pipelined: expected true or false"),
+        ("interconnect", {"topology": "torus"}, r"interconnect.topology: 'torus' is not allowed; allowed values: point-to-point, shared-bus"),
+        ("pipeline", {"strategy": "eager"}, r"pipeline.strategy: 'eager' is not allowed; allowed values: sequential, overlapped, double-buffered"),
+        ("pipeline", {"parallel_tokens": 0}, r"pipeline.parallel_tokens: 0 is below the minimum 1"),
+        ("lora", {"dtype": "fp32"}, r"lora.dtype: 'fp32' has no entry in pmca.macs_per_cycle \(it has: fp16\)"),
+        ("lora", {"layers": [3]}, r"lora.layers\[0\]: expected a layer role"),
+    ],
+)
+def test_bad_field_names_file_path_and_allowed(section, values, pattern):
+    with pytest.raises(SpecError, match=pattern):
+        parse_arch(arch_doc(**{section: values}), "arch/bad.yaml")
+
+
+def test_all_errors_of_a_file_are_reported_at_once():
+    doc = arch_doc(pmca={"cores": 0, "tcdm_bytes": "big"}, pipeline={"strategy": "x"})
+    doc["version"] = 7
+    doc["extra"] = 1
+    message = _errors(doc)
+    assert message.startswith("arch/bad.yaml: 5 error(s)")
+    for path in ("version", "extra", "pmca.cores", "pmca.tcdm_bytes", "pipeline.strategy"):
+        assert f"arch/bad.yaml: {path}:" in message
+
+
+def test_missing_section_and_version():
+    doc = arch_doc()
+    del doc["pmca"], doc["version"]
+    message = _errors(doc)
+    assert "pmca: missing required key 'pmca'" in message
+    assert "version: missing required key 'version'" in message
+
+
+def test_yaml_syntax_error_and_missing_file(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("version: 1\naimc: [unclosed\n")
+    with pytest.raises(SpecError, match=r"broken.yaml: invalid YAML at line \d+, column \d+"):
+        load_arch(bad)
+    with pytest.raises(SpecError, match=r"nothere.yaml: file not found"):
+        load_workload(tmp_path / "nothere.yaml")
+
+
+def test_unknown_lora_role_is_named_at_simulate():
+    arch = make_arch(lora={"layers": ["fc", "query"]})
+    workload = parse_workload(linear_workload(16, 128, 128), "w.yaml")
+    with pytest.raises(SpecError, match=r"test.yaml: lora.layers\[1\]: .*role 'query'; allowed: all, or a list of fc"):
+        simulate(arch, workload)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pattern"),
+    [
+        (lambda d: d["ops"][0].update(inputs=[{"from": "nope"}]), r"ops\[0\].inputs\[0\].from: unknown producer 'nope'"),
+        (lambda d: d["ops"][0].update(d_in=64), r"ops\[0\].inputs\[0\]: producer 'input' gives 128 values per token, 'fc' expects 64"),
+        (lambda d: d["ops"][0].update(kind="conv"), r"ops\[0\].kind: 'conv' is not allowed; allowed values: static_linear, dynamic_matmul, elementwise"),
+        (lambda d: d["ops"][1].update(name="fc"), r"ops\[1\].name: duplicate operation name 'fc'"),
+        (lambda d: d["ops"][1].update(function="gelu"), r"ops\[1\].function: 'gelu' is not allowed; allowed values: add, norm"),
+        (lambda d: d["ops"][0]["inputs"][0].update(edge="soon"), r"ops\[0\].inputs\[0\].edge: 'soon' is not allowed; allowed values: streaming, barrier"),
+        (lambda d: d.update(tokens=0), r"tokens: 0 is below the minimum 1"),
+    ],
+)
+def test_bad_workload_fields(mutate, pattern):
+    doc = linear_workload(16, 128, 128, tail="relu")
+    mutate(doc)
+    with pytest.raises(SpecError, match=r"w.yaml: (.|\n)*" + pattern):
+        parse_workload(doc, "w.yaml")
+
+
+def test_dynamic_matmul_needs_one_barrier_operand():
+    doc = linear_workload(8, 64, 64)
+    doc["ops"].append({"name": "qk", "kind": "dynamic_matmul", "heads": 2, "k": 32, "n": 8,
+                       "inputs": [{"from": "fc"}, {"from": "fc"}]})
+    with pytest.raises(SpecError, match=r"ops\[1\].inputs: a dynamic_matmul takes exactly one barrier"):
+        parse_workload(doc, "w.yaml")

@@ -1,0 +1,76 @@
+"""The shipped trace, its generator and the command line."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pandas as pd
+import yaml
+
+from aimcsim.cli import main
+from aimcsim.spec.workload import load_workload, parse_workload
+from aimcsim.traces import mobilebert_trace
+
+
+def test_shipped_trace_is_the_generated_one(root):
+    shipped = yaml.safe_load((root / "workloads" / "mobilebert.yaml").read_text())
+    assert shipped == mobilebert_trace(384)
+
+
+def test_mobilebert_structure(mobilebert):
+    kinds = Counter(op.kind for op in mobilebert.ops)
+    assert kinds == {"static_linear": 24 * 15, "elementwise": 24 * 13, "dynamic_matmul": 24 * 2}
+    shapes = Counter((op.role, op.d_in, op.d_out) for op in mobilebert.ops if op.block == 0
+                     and op.kind == "static_linear")
+    assert shapes == {
+        ("bottleneck_input", 512, 128): 1, ("bottleneck_attention", 512, 128): 1,
+        ("query", 128, 128): 1, ("key", 128, 128): 1, ("value", 512, 128): 1,
+        ("attention_output", 128, 128): 1, ("ffn_intermediate", 128, 512): 4,
+        ("ffn_output", 512, 128): 4, ("output_bottleneck", 128, 512): 1,
+    }
+    scores = mobilebert.op("b0.attention_scores")
+    assert (scores.heads, scores.k, scores.n) == (4, 32, 384)
+    assert [e.kind for e in scores.inputs] == ["streaming", "barrier"]
+    assert [e.src for e in mobilebert.op("b0.value").inputs] == ["input"]
+
+
+def test_trace_command_regenerates_for_another_length(tmp_path, capsys):
+    out = tmp_path / "mb128.yaml"
+    assert main(["trace", "mobilebert", "--seq-len", "128", "--out", str(out)]) == 0
+    workload = load_workload(out)
+    assert workload.tokens == 128 and workload.op("b3.attention_context").k == 128
+    assert parse_workload(mobilebert_trace(128)).ops == workload.ops
+
+
+def test_run_both_modes_writes_layers_and_summary(root, tmp_path, capsys):
+    trace = tmp_path / "mb32.yaml"
+    main(["trace", "mobilebert", "--seq-len", "32", "--out", str(trace)])
+    out = tmp_path / "out"
+    code = main(["run", str(root / "arch" / "hybrid.yaml"), str(trace), "--mode", "both",
+                 "--out", str(out)])
+    assert code == 0
+    layers = pd.read_csv(out / "layers.csv")
+    assert sorted(layers["mode"].unique()) == ["aimc-only", "hybrid"]
+    assert (layers[layers.kind == "static_linear"].groupby("mode").size() == 360).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["modes"]) == {"aimc-only", "hybrid"}
+    assert summary["static_overhead"]["min"] >= 0
+    printed = capsys.readouterr().out
+    assert "per-layer overhead of the 360 static layers" in printed
+
+
+def test_bad_arguments_and_files_exit_non_zero_with_one_line(root, tmp_path, capsys):
+    assert main(["run", str(tmp_path / "none.yaml"), "w.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "none.yaml: file not found" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((root / "arch" / "hybrid.yaml").read_text().replace("cores: 8", "cores: -1"))
+    assert main(["run", str(bad), str(root / "workloads" / "mobilebert.yaml")]) == 2
+    assert "bad.yaml: pmca.cores: -1 is below the minimum 1" in capsys.readouterr().err
+    try:
+        main(["run", "a.yaml", "b.yaml", "--mode", "fast"])
+    except SystemExit as stop:
+        assert stop.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'fast'" in err
