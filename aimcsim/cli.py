@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 import yaml
 
 from aimcsim.errors import AimcsimError
+from aimcsim.hw.pmca_cycles import KERNEL_OPS, run_kernel
 from aimcsim.report import static_overhead, write_json, write_layers_csv
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
@@ -40,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None,
                      help="write layers.csv and summary.json to this folder")
 
+    kernel = sub.add_parser("kernel", help="run one kernel on the cycle-level cluster (JSON)")
+    kernel.add_argument("arch", help="architecture YAML: its pmca section and lora.dtype")
+    kernel.add_argument("--op", choices=KERNEL_OPS, default="matmul")
+    kernel.add_argument("--m", type=int, default=1, help="rows (matmul: of A)")
+    kernel.add_argument("--k", type=int, default=1, help="contraction length (matmul)")
+    kernel.add_argument("--n", type=int, default=1, help="columns")
+
     trace = sub.add_parser("trace", help="generate a workload trace from a model configuration")
     trace.add_argument("model", choices=sorted(TRACES))
     trace.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
@@ -52,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "kernel":
+            return _kernel(args)
         return _trace(args)
     except AimcsimError as exc:
         print(f"aimcsim: error: {exc}", file=sys.stderr)
@@ -97,6 +108,16 @@ def _run(args: argparse.Namespace) -> int:
         write_layers_csv(layers, args.out / "layers.csv")
         write_json(summary, args.out / "summary.json")
         print(f"wrote {args.out / 'layers.csv'} and {args.out / 'summary.json'}")
+    return 0
+
+
+def _kernel(args: argparse.Namespace) -> int:
+    for name in ("m", "k", "n"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    arch = load_arch(args.arch)
+    stats = run_kernel(arch.pmca, args.op, args.m, args.k, args.n, dtype=arch.lora.dtype)
+    print(json.dumps(stats, indent=2))
     return 0
 
 

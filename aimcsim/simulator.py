@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from aimcsim.engine import PS_PER_NS
-from aimcsim.hw.pmca import PmcaModel, ThroughputPmca
+from aimcsim.hw.pmca import PmcaModel
+from aimcsim.hw.pmca_cycles import cluster_model
 from aimcsim.pipeline import NetworkSim
 from aimcsim.report import LAYER_COLUMNS, TIMELINE_COLUMNS
 from aimcsim.spec.arch import MODES, Arch
@@ -34,8 +35,8 @@ class Result:
 
 
 def default_model(arch: Arch) -> PmcaModel:
-    """The cluster model used when none is given."""
-    return ThroughputPmca(arch.pmca, arch.lora.dtype)
+    """The cluster model `pmca.timing` names (cycle-level unless told otherwise)."""
+    return cluster_model(arch.pmca, arch.lora.dtype)
 
 
 def simulate(

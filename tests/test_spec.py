@@ -10,12 +10,18 @@ from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import parse_workload
 
 
-def test_shipped_architectures_load(root):
+def test_shipped_architectures_load_and_run(root):
+    from test_conservation import small_bert
+
     files = sorted((root / "arch").glob("*.yaml"))
-    assert {f.name for f in files} >= {"hybrid.yaml", "aimc_only.yaml"}
+    assert {f.name for f in files} >= {"hybrid.yaml", "aimc_only.yaml", "pulp_int8.yaml"}
     for f in files:
         arch = load_arch(f)
-        assert arch.aimc.rows == 512 and arch.pmca.tcdm_bytes == 131072
+        assert arch.aimc.rows == 512
+        result = simulate(arch, small_bert(32, 1))
+        assert (result.layers["tokens"] == 32).all()
+    default = load_arch(root / "arch" / "hybrid.yaml")
+    assert default.pmca.tcdm_bytes == 131072 and default.pmca.timing == "cycle-level"
 
 
 def _errors(doc, parse=parse_arch) -> str:

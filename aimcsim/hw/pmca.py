@@ -36,6 +36,7 @@ class KernelStats:
     stall_cycles: int = 0
     overhead_cycles: int = 0
     macs: int = 0
+    conflicts: int = 0  # TCDM requests refused by bank arbitration
 
     def then(self, other: KernelStats) -> KernelStats:
         """The two kernels one after the other."""
@@ -46,14 +47,36 @@ class KernelStats:
             self.stall_cycles + other.stall_cycles,
             self.overhead_cycles + other.overhead_cycles,
             self.macs + other.macs,
+            self.conflicts + other.conflicts,
         )
 
     def times(self, count: int) -> KernelStats:
         """`count` repetitions back to back."""
         return KernelStats(*(count * v for v in (
             self.cycles, self.compute_cycles, self.dma_cycles, self.stall_cycles,
-            self.overhead_cycles, self.macs,
+            self.overhead_cycles, self.macs, self.conflicts,
         )))
+
+
+def operands(function: str) -> int:
+    """TCDM operands read per element by an element-wise function (residual adds read two)."""
+    return 2 if function in ("add", "add_norm") else 1
+
+
+def core_cycles(
+    outputs: int, steps: int, operands_: int, op_cycles: int, streaming: bool, loop_overhead: int
+) -> int:
+    """Cycles of one core computing `outputs` results of `steps` SIMD steps each, no conflicts.
+
+    streaming (SSR + FREP): one step per `op_cycles`, plus one cycle to store the last result.
+    load-use: per step one issue slot per operand load, the operation, `loop_overhead` cycles;
+    per output one store.
+    """
+    if outputs == 0:
+        return 0
+    if streaming:
+        return outputs * steps * op_cycles + 1
+    return outputs * (steps * (operands_ + op_cycles + loop_overhead) + 1)
 
 
 class PmcaModel(Protocol):
@@ -77,12 +100,12 @@ class PmcaModel(Protocol):
 
 @dataclass(frozen=True)
 class ThroughputPmca:
-    """Cluster timing from per-core throughput: no bank conflicts, perfect load/compute overlap.
+    """Cluster timing from per-core throughput, as if the TCDM had no bank conflicts.
 
-    matmul: each core computes ceil(m*n / cores) outputs, each a dot product of k terms issued
-    `macs_per_cycle` lanes at a time: setup + ceil(m*n/cores) * ceil(k/lanes) + barrier.
-    elementwise: setup + ceil(ceil(elements/cores) / lanes) * cycles_per_vector + barrier.
-    dma: dma_setup_cycles + ceil(bytes / dma_bytes_per_cycle).
+    matmul: the busiest core computes ceil(m*n / cores) outputs, each ceil(k/lanes) SIMD steps:
+    setup + core_cycles(...) + barrier. elementwise: ceil(ceil(elements/cores) / lanes) vectors
+    of `elementwise_cycles_per_vector` each. dma: dma_setup_cycles + ceil(bytes / bytes per
+    cycle). The cycle-level model gives the same cycles when no request is ever refused.
     """
 
     pmca: Pmca
@@ -96,7 +119,8 @@ class ThroughputPmca:
     def matmul(self, m: int, k: int, n: int) -> KernelStats:
         p = self.pmca
         per_core = ceil(m * n / p.cores)
-        compute = per_core * ceil(k / self.lanes)
+        compute = core_cycles(per_core, ceil(k / self.lanes), 2, 1, p.streaming,
+                              p.loop_overhead_cycles)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
         return KernelStats(compute + overhead, compute, 0, 0, overhead, m * k * n)
 
@@ -104,7 +128,8 @@ class ThroughputPmca:
     def elementwise(self, function: str, elements: int) -> KernelStats:
         p = self.pmca
         vectors = ceil(ceil(elements / p.cores) / self.lanes)
-        compute = vectors * p.elementwise_cycles(function)
+        compute = core_cycles(vectors, 1, operands(function), p.elementwise_cycles(function),
+                              p.streaming, p.loop_overhead_cycles)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
         return KernelStats(compute + overhead, compute, 0, 0, overhead, elements)
 

@@ -16,6 +16,7 @@ SUPPORTED_VERSIONS = (1,)
 MODES = ("hybrid", "aimc-only")
 STRATEGIES = ("sequential", "overlapped", "double-buffered")
 BETWEEN_LAYERS = ("streaming", "layer-by-layer")
+TIMINGS = ("cycle-level", "throughput")
 TOPOLOGIES = ("point-to-point", "shared-bus")
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 ELEMENTWISE_FUNCTIONS = ("add", "norm", "add_norm", "relu", "softmax")
@@ -58,6 +59,10 @@ class Pmca:
     barrier_cycles: one cluster barrier (end of every kernel phase).
     kernel_setup_cycles: per kernel phase and core: loop and address set-up before the first MAC.
     elementwise_cycles_per_vector: cycles per SIMD vector (macs_per_cycle lanes) by function.
+    streaming: cores feed the FPU from stream registers under a hardware loop (Snitch SSR +
+    FREP); false: plain load-use code, one issue slot per load plus loop instructions.
+    loop_overhead_cycles: address and branch instructions per SIMD step without streaming.
+    timing: `cycle-level` (numba, TCDM bank conflicts) or `throughput` (closed form, no conflicts).
     """
 
     cores: int
@@ -71,6 +76,9 @@ class Pmca:
     barrier_cycles: int
     kernel_setup_cycles: int
     elementwise_cycles_per_vector: tuple[tuple[str, int], ...]
+    streaming: bool = True
+    loop_overhead_cycles: int = 2
+    timing: str = "cycle-level"
 
     @property
     def period_ps(self) -> int:
@@ -169,7 +177,7 @@ _AIMC = ("rows", "cols", "integration_time_ns", "dac_ns", "adc_ns", "pipelined",
 _PMCA = (
     "cores", "freq_mhz", "macs_per_cycle", "tcdm_bytes", "tcdm_banks", "bank_width_bytes",
     "dma_bytes_per_cycle", "dma_setup_cycles", "barrier_cycles", "kernel_setup_cycles",
-    "elementwise_cycles_per_vector", "source",
+    "elementwise_cycles_per_vector", "streaming", "loop_overhead_cycles", "timing", "source",
 )
 _NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "source")
 _PIPE = ("strategy", "parallel_tokens", "between_layers")
@@ -263,7 +271,18 @@ def _pmca(r: Reader, data: Any) -> Pmca:
         barrier_cycles=r.take(d, p, "barrier_cycles", int, default=0, minimum=0),
         kernel_setup_cycles=r.take(d, p, "kernel_setup_cycles", int, default=0, minimum=0),
         elementwise_cycles_per_vector=ew,
+        streaming=r.take(d, p, "streaming", bool, default=True),
+        loop_overhead_cycles=r.take(d, p, "loop_overhead_cycles", int, default=2, minimum=0),
+        timing=r.take(d, p, "timing", str, default="cycle-level", choices=TIMINGS),
     )
+    if pmca.dma_bytes_per_cycle % pmca.bank_width_bytes:
+        r.error(join(p, "dma_bytes_per_cycle"), f"{pmca.dma_bytes_per_cycle} is not a multiple "
+                f"of pmca.bank_width_bytes ({pmca.bank_width_bytes}): a DMA beat moves whole words")
+    for dtype, lanes in pmca.macs_per_cycle:
+        if lanes * DTYPE_BYTES[dtype] > pmca.bank_width_bytes:
+            r.error(join(join(p, "macs_per_cycle"), dtype), f"{lanes} lanes of {dtype} need "
+                    f"{lanes * DTYPE_BYTES[dtype]} bytes per operand, wider than a TCDM bank "
+                    f"word (pmca.bank_width_bytes = {pmca.bank_width_bytes})")
     _clock(r, join(p, "freq_mhz"), pmca.freq_mhz)
     return pmca
 

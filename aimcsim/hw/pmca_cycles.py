@@ -1,0 +1,343 @@
+"""Cycle-stepped cluster kernels (numba): cores, word-interleaved TCDM banks and the DMA.
+
+Each cycle every active core asks for the TCDM words its current step needs; each bank grants
+one request per cycle, round-robin over requesters; a core whose words are not all granted
+stalls and asks again (granted words are kept). Word `w` lives in bank `w % banks`.
+
+Requesters: core c has ports 3c (operand a), 3c+1 (operand b), 3c+2 (result store); the DMA
+engine's beat words come after the cores. With `streaming` (SSR + FREP) the core issues one SIMD
+step per cycle once its operand words are granted and its ALU is free; stores go through their
+own port in parallel. Without it (plain load-use code) a step is: load a, load b (one issue slot
+each, retried until granted), the operation, then `loop_overhead` cycles of address and loop
+instructions.
+
+A kernel's operands are laid out one after the other at word bases chosen by the caller. The
+functions return (cycles, stall_cycles, conflicts, dma_cycles): `stall_cycles` sums the cycles
+cores waited for a bank; `conflicts` counts requests refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_PORTS = 3
+
+
+@njit(cache=True, inline="always")
+def _bank(word: int, banks: int, mask: int) -> int:
+    return word & mask if mask >= 0 else word % banks
+
+
+@njit(cache=True)
+def arbitrate(
+    want_bank: np.ndarray, rr: np.ndarray, granted: np.ndarray, best: np.ndarray
+) -> int:
+    """Grant at most one requester per bank, round-robin from each bank's pointer.
+
+    want_bank[r] is the bank requester r asks for (-1: none). Fills granted[r] and moves the
+    pointer of every bank that granted past the winner. `best` is scratch space of one entry
+    per bank, all -1 on entry and on return. Returns the number of requests refused.
+    """
+    n = want_bank.shape[0]
+    refused = 0
+    for r in range(n):
+        granted[r] = False
+        b = want_bank[r]
+        if b >= 0:
+            if best[b] < 0:
+                best[b] = r
+            else:
+                refused += 1
+                if (r - rr[b]) % n < (best[b] - rr[b]) % n:
+                    best[b] = r
+    for r in range(n):
+        b = want_bank[r]
+        if b >= 0 and best[b] >= 0:
+            w = best[b]
+            granted[w] = True
+            rr[b] = (w + 1) % n
+            best[b] = -1
+    return refused
+
+
+@njit(cache=True)
+def stream_kernel(
+    cores: int,
+    banks: int,
+    work: np.ndarray,  # per core: [first_output, end_output)
+    steps: int,  # SIMD steps per output
+    two_operands: bool,  # each step reads a and b (else only a)
+    a_base: int, a_row: int, a_by_output: bool,
+    b_base: int, b_row: int,
+    c_base: int,
+    n_cols: int,  # outputs per row of the result (matmul: n)
+    op_cycles: int,  # ALU cycles per step
+    streaming: bool,
+    loop_overhead: int,
+    dma_words: int, dma_base: int, dma_words_per_cycle: int,
+) -> tuple[int, int, int, int]:
+    """Run one kernel phase to completion; see the module docstring.
+
+    Output o of a core is (i, j) = divmod(o, n_cols). Step s of it reads word
+    a_base + i*a_row + s (a_by_output: a_base + o*a_row + s) and, with two operands,
+    b_base + j*b_row + s; its result is stored at c_base + o. A DMA transfer of `dma_words`
+    words (0: none) from dma_base runs alongside, `dma_words_per_cycle` consecutive words a beat.
+    """
+    n_req = cores * _PORTS + dma_words_per_cycle
+    want = np.full(n_req, -1, np.int64)
+    granted = np.zeros(n_req, np.bool_)
+    rr = np.zeros(banks, np.int64)
+    best = np.full(banks, -1, np.int64)
+    mask = banks - 1 if banks & (banks - 1) == 0 else -1  # power of two: a cheap modulo
+    out = work[:, 0].copy()
+    end = work[:, 1].copy()
+    step = np.zeros(cores, np.int64)
+    need_a = np.ones(cores, np.bool_)
+    need_b = np.full(cores, two_operands, np.bool_)
+    store_at = np.full(cores, -1, np.int64)  # word of a pending store
+    store_from = np.zeros(cores, np.int64)  # cycle its value is ready
+    alu_free = np.zeros(cores, np.int64)  # first cycle the ALU (or issue slot) is free
+    phase = np.zeros(cores, np.int64)  # load-use: 0 load a, 1 load b, 2 operate
+    dma_next = 0
+    dma_end = 0
+    cycle = 0
+    stall = 0
+    conflicts = 0
+    while True:
+        active = False
+        for c in range(cores):
+            p0 = c * _PORTS
+            want[p0] = -1
+            want[p0 + 1] = -1
+            want[p0 + 2] = -1
+            if store_at[c] >= 0:
+                active = True
+                if cycle >= store_from[c]:
+                    want[p0 + 2] = _bank(store_at[c], banks, mask)
+            if out[c] >= end[c]:
+                continue
+            active = True
+            o = out[c]
+            a_word = a_base + (o if a_by_output else o // n_cols) * a_row + step[c]
+            b_word = b_base + (o % n_cols) * b_row + step[c]
+            if streaming:  # the stream units fetch ahead of the ALU
+                if need_a[c]:
+                    want[p0] = _bank(a_word, banks, mask)
+                if need_b[c]:
+                    want[p0 + 1] = _bank(b_word, banks, mask)
+            elif cycle >= alu_free[c]:
+                if phase[c] == 0:
+                    want[p0] = _bank(a_word, banks, mask)
+                elif phase[c] == 1:
+                    want[p0 + 1] = _bank(b_word, banks, mask)
+        dma_active = dma_next < dma_words
+        if dma_active:
+            active = True
+            for w in range(dma_words_per_cycle):
+                r = cores * _PORTS + w
+                word = dma_base + dma_next + w
+                want[r] = _bank(word, banks, mask) if dma_next + w < dma_words else -1
+        if not active:
+            break
+        conflicts += arbitrate(want, rr, granted, best)
+        if dma_active:  # words move in order: the granted prefix of the beat
+            moved = 0
+            while moved < dma_words_per_cycle and want[cores * _PORTS + moved] >= 0 \
+                    and granted[cores * _PORTS + moved]:
+                moved += 1
+            dma_next += moved
+            if dma_next >= dma_words:
+                dma_end = cycle + 1
+        for c in range(cores):
+            p0 = c * _PORTS
+            if want[p0 + 2] >= 0 and granted[p0 + 2]:
+                store_at[c] = -1
+            if out[c] >= end[c]:
+                continue
+            last_step = step[c] + 1 == steps
+            if streaming:
+                if need_a[c] and granted[p0]:
+                    need_a[c] = False
+                if need_b[c] and granted[p0 + 1]:
+                    need_b[c] = False
+                if need_a[c] or need_b[c]:
+                    stall += 1
+                    continue
+                if cycle < alu_free[c]:
+                    continue  # compute-bound, not a stall
+                if last_step and store_at[c] >= 0:
+                    stall += 1  # the store port still holds the previous result
+                    continue
+                alu_free[c] = cycle + op_cycles
+                need_a[c] = True
+                need_b[c] = two_operands
+            else:
+                if cycle < alu_free[c]:
+                    continue
+                if phase[c] == 0 or phase[c] == 1:
+                    port = p0 if phase[c] == 0 else p0 + 1
+                    if granted[port]:
+                        phase[c] = 1 if phase[c] == 0 and two_operands else 2
+                        alu_free[c] = cycle + 1
+                    else:
+                        stall += 1
+                    continue
+                if last_step and store_at[c] >= 0:
+                    stall += 1
+                    continue
+                alu_free[c] = cycle + op_cycles + loop_overhead + (1 if last_step else 0)
+                phase[c] = 0
+            if last_step:
+                store_at[c] = c_base + out[c]
+                store_from[c] = cycle + op_cycles
+                step[c] = 0
+                out[c] += 1
+            else:
+                step[c] += 1
+        cycle += 1
+    last = cycle
+    for c in range(cores):
+        last = max(last, alu_free[c])
+    return last, stall, conflicts, dma_end
+
+
+# ---- the model behind the PmcaModel interface ---------------------------------------------
+from dataclasses import dataclass  # noqa: E402
+from functools import lru_cache  # noqa: E402
+from math import ceil  # noqa: E402
+
+from aimcsim.hw.pmca import KernelStats, core_cycles, operands  # noqa: E402
+from aimcsim.spec.arch import DTYPE_BYTES, Pmca  # noqa: E402
+
+
+def _split(outputs: int, cores: int) -> np.ndarray:
+    """Contiguous output ranges per core: ceil(outputs / cores) each, the last ones shorter."""
+    per = ceil(outputs / cores) if outputs else 0
+    starts = np.minimum(np.arange(cores, dtype=np.int64) * per, outputs)
+    return np.stack([starts, np.minimum(starts + per, outputs)], axis=1)
+
+
+def _after(base: int, words: int, banks: int) -> int:
+    """First word after a buffer, shifted to start half a bank row away from word 0.
+
+    With operand rows a multiple of the bank count, one core's two streams then never ask for
+    the same bank in a cycle.
+    """
+    nxt = base + words
+    offset = (banks // 2 - nxt) % banks
+    return nxt + offset
+
+
+@dataclass(frozen=True)
+class CycleLevelPmca:
+    """Cycle-stepped cluster (see the module docstring); results memoised by shape."""
+
+    pmca: Pmca
+    dtype: str
+
+    @property
+    def lanes(self) -> int:
+        return self.pmca.macs(self.dtype)
+
+    def _finish(self, kernel: tuple[int, int, int, int], ideal: int, macs: int) -> KernelStats:
+        cycles, _core_stalls, conflicts, _ = kernel
+        p = self.pmca
+        overhead = p.kernel_setup_cycles + p.barrier_cycles
+        if cycles < ideal:
+            raise AssertionError(f"cycle model beat its closed form: {cycles} < {ideal}")
+        return KernelStats(cycles + overhead, ideal, 0, cycles - ideal, overhead, macs, conflicts)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - frozen, hashable instances; shapes repeat a lot
+    def matmul(self, m: int, k: int, n: int) -> KernelStats:
+        p = self.pmca
+        steps = ceil(k / self.lanes)
+        work = _split(m * n, p.cores)
+        b_base = _after(0, m * steps, p.tcdm_banks)
+        c_base = _after(b_base, n * steps, p.tcdm_banks)
+        kernel = stream_kernel(p.cores, p.tcdm_banks, work, steps, True, 0, steps, False,
+                               b_base, steps, c_base, n, 1, p.streaming, p.loop_overhead_cycles,
+                               0, 0, 1)
+        per_core = int((work[:, 1] - work[:, 0]).max())
+        ideal = core_cycles(per_core, steps, 2, 1, p.streaming, p.loop_overhead_cycles)
+        return self._finish(kernel, ideal, m * k * n)
+
+    @lru_cache(maxsize=4096)  # noqa: B019
+    def elementwise(self, function: str, elements: int) -> KernelStats:
+        p = self.pmca
+        vectors = ceil(elements / self.lanes)
+        per_core = ceil(ceil(elements / p.cores) / self.lanes)
+        work = _split(vectors, p.cores)
+        # give every core whole vectors of its own share, as the throughput model does
+        work = np.stack([np.minimum(np.arange(p.cores) * per_core, vectors),
+                         np.minimum(np.arange(1, p.cores + 1) * per_core, vectors)], axis=1)
+        two = operands(function) == 2
+        b_base = _after(0, vectors, p.tcdm_banks)
+        c_base = _after(b_base, vectors if two else 0, p.tcdm_banks)
+        cpv = p.elementwise_cycles(function)
+        kernel = stream_kernel(p.cores, p.tcdm_banks, work.astype(np.int64), 1, two, 0, 1, True,
+                               b_base, 1, c_base, max(vectors, 1), cpv, p.streaming,
+                               p.loop_overhead_cycles, 0, 0, 1)
+        per = int((work[:, 1] - work[:, 0]).max())
+        ideal = core_cycles(per, 1, operands(function), cpv, p.streaming, p.loop_overhead_cycles)
+        return self._finish(kernel, ideal, elements)
+
+    @lru_cache(maxsize=4096)  # noqa: B019
+    def dma(self, nbytes: int) -> KernelStats:
+        p = self.pmca
+        words = ceil(nbytes / p.bank_width_bytes)
+        per_beat = p.dma_bytes_per_cycle // p.bank_width_bytes
+        idle = np.zeros((p.cores, 2), np.int64)
+        _, _, conflicts, moving = stream_kernel(p.cores, p.tcdm_banks, idle, 1, False, 0, 1, False,
+                                                0, 1, 0, 1, 1, True, 0, words, 0, per_beat)
+        busy = p.dma_setup_cycles + moving
+        return KernelStats(busy, 0, busy, 0, 0, 0, conflicts)
+
+
+def cluster_model(pmca: Pmca, dtype: str):
+    """The cluster model `pmca.timing` asks for."""
+    from aimcsim.hw.pmca import ThroughputPmca
+
+    if pmca.timing == "throughput":
+        return ThroughputPmca(pmca, dtype)
+    return CycleLevelPmca(pmca, dtype)
+
+
+KERNEL_OPS = ("matmul", "add", "norm", "add_norm", "relu", "softmax", "dma")
+
+
+def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
+               dtype: str = "fp16") -> dict[str, float | int]:
+    """Run one kernel on the cycle-level cluster and return its statistics.
+
+    op: matmul (m x k) @ (k x n); an element-wise function over m x n values; or dma of
+    m x n elements. Returns cycles, MAC utilisation (MACs / (cycles x cores x lanes)),
+    bank-conflict stall cycles, DMA cycles and the TCDM bytes of each buffer.
+    """
+    if op not in KERNEL_OPS:
+        raise ValueError(f"op {op!r} is not one of {', '.join(KERNEL_OPS)}")
+    model = CycleLevelPmca(pmca, dtype)
+    eb = DTYPE_BYTES[dtype]
+    if op == "matmul":
+        stats = model.matmul(m, k, n)
+        buffers = {"a": m * k * eb, "b": k * n * eb, "c": m * n * eb}
+    elif op == "dma":
+        stats = model.dma(m * n * eb)
+        buffers = {"transfer": m * n * eb}
+    else:
+        stats = model.elementwise(op, m * n)
+        buffers = {"a": m * n * eb, **({"b": m * n * eb} if operands(op) == 2 else {})}
+    peak = pmca.cores * model.lanes
+    return {
+        "op": op, "m": m, "k": k, "n": n, "dtype": dtype,
+        "cycles": stats.cycles,
+        "compute_cycles": stats.compute_cycles,
+        "stall_cycles": stats.stall_cycles,
+        "bank_conflicts": stats.conflicts,
+        "dma_cycles": stats.dma_cycles,
+        "overhead_cycles": stats.overhead_cycles,
+        "macs": stats.macs,
+        "utilisation": stats.macs / (stats.cycles * peak) if op == "matmul" else 0.0,
+        "tcdm_bytes": buffers,
+        "tcdm_total_bytes": sum(buffers.values()),
+    }

@@ -1,0 +1,107 @@
+"""The cycle-level cluster against closed forms, occupancy theory and the throughput model."""
+
+from __future__ import annotations
+
+from math import ceil
+
+import numpy as np
+import pytest
+from conftest import linear_workload, make_arch
+from test_conservation import small_bert
+
+from aimcsim import simulate
+from aimcsim.hw.pmca import ThroughputPmca, core_cycles
+from aimcsim.hw.pmca_cycles import CycleLevelPmca, arbitrate, run_kernel
+from aimcsim.spec.workload import parse_workload
+
+
+def cluster(**pmca):
+    return make_arch(pmca=pmca).pmca
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+@pytest.mark.parametrize(("m", "k", "n"), [(1, 128, 1), (4, 128, 3), (3, 256, 5)])
+def test_one_core_without_conflicts_matches_the_closed_form(streaming, m, k, n):
+    pmca = cluster(cores=1, streaming=streaming, loop_overhead_cycles=2)
+    stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n)
+    steps = ceil(k / 4)
+    per_output = steps if streaming else steps * (2 + 1 + 2) + 1
+    expected = m * n * per_output + (1 if streaming else 0)
+    assert stats.stall_cycles == 0  # a store may meet a read in a bank; it never costs a cycle here
+    assert stats.cycles == 24 + expected + 16  # set-up, the loop, the barrier
+    assert stats.cycles == ThroughputPmca(pmca, "fp16").matmul(m, k, n).cycles
+
+
+@pytest.mark.parametrize("function", ["relu", "add", "softmax"])
+def test_one_core_elementwise_matches_throughput_model(function):
+    pmca = cluster(cores=1)
+    cyc = CycleLevelPmca(pmca, "fp16").elementwise(function, 1000)
+    assert cyc.conflicts == 0
+    assert cyc.cycles == ThroughputPmca(pmca, "fp16").elementwise(function, 1000).cycles
+
+
+@pytest.mark.parametrize(("requesters", "banks"), [(8, 32), (16, 32), (32, 32), (9, 16)])
+def test_random_traffic_grants_match_bank_occupancy(requesters, banks):
+    rng = np.random.default_rng(12345)
+    rr = np.zeros(banks, np.int64)
+    best = np.full(banks, -1, np.int64)
+    granted = np.zeros(requesters, np.bool_)
+    cycles = 20_000
+    total = 0
+    for _ in range(cycles):
+        want = rng.integers(0, banks, requesters).astype(np.int64)
+        refused = arbitrate(want, rr, granted, best)
+        assert granted.sum() == requesters - refused
+        total += int(granted.sum())
+    expected = banks * (1 - (1 - 1 / banks) ** requesters)
+    assert abs(total / cycles - expected) / expected < 0.02
+
+
+def test_round_robin_is_fair():
+    rr, best = np.zeros(1, np.int64), np.full(1, -1, np.int64)
+    granted = np.zeros(3, np.bool_)
+    winners = []
+    for _ in range(6):
+        arbitrate(np.zeros(3, np.int64), rr, granted, best)
+        winners.append(int(np.flatnonzero(granted)[0]))
+    assert winners == [0, 1, 2, 0, 1, 2]
+
+
+@pytest.mark.parametrize("nbytes", [8, 64, 65, 4096, 10_000])
+def test_dma_only_transfer_is_setup_plus_bytes_over_bandwidth(nbytes):
+    pmca = cluster(dma_setup_cycles=20, dma_bytes_per_cycle=64)
+    stats = CycleLevelPmca(pmca, "fp16").dma(nbytes)
+    assert stats.cycles == stats.dma_cycles == 20 + ceil(nbytes / 64)
+
+
+@pytest.mark.parametrize(("m", "k", "n"), [(16, 512, 8), (16, 8, 512), (64, 64, 64), (7, 33, 5)])
+def test_utilisation_at_most_one_and_never_faster_than_conflict_free(m, k, n):
+    pmca = make_arch().pmca
+    stats = run_kernel(pmca, "matmul", m, k, n)
+    assert 0 < stats["utilisation"] <= 1
+    assert stats["cycles"] >= ThroughputPmca(pmca, "fp16").matmul(m, k, n).cycles
+    assert stats["cycles"] == (stats["compute_cycles"] + stats["stall_cycles"]
+                               + stats["overhead_cycles"])
+    assert stats["tcdm_total_bytes"] == sum(stats["tcdm_bytes"].values()) == (m * k + k * n + m * n) * 2
+
+
+def test_matmul_256_has_conflicts_that_explain_its_utilisation():
+    stats = run_kernel(make_arch().pmca, "matmul", 256, 256, 256)
+    ideal = core_cycles(256 * 256 // 8, 64, 2, 1, True, 2)
+    assert stats["bank_conflicts"] > 0 and stats["stall_cycles"] == stats["cycles"] - ideal - 40
+    assert stats["utilisation"] == pytest.approx(256**3 / (stats["cycles"] * 32))
+    assert stats["utilisation"] < 1
+
+
+def test_network_cycle_level_agrees_without_conflicts_and_is_slower_with_them():
+    # one core streaming a ReLU: its read and store streams never meet in a bank
+    one_core = {"cores": 1}
+    work = parse_workload(linear_workload(32, 512, 128, tail="relu"))
+    fast = simulate(make_arch(pmca={**one_core, "timing": "throughput"}), work, "aimc-only")
+    cyc = simulate(make_arch(pmca={**one_core, "timing": "cycle-level"}), work, "aimc-only")
+    assert fast.layers.equals(cyc.layers)
+    bert = small_bert()
+    fast = simulate(make_arch(pmca={"timing": "throughput"}), bert, "hybrid")
+    cyc = simulate(make_arch(pmca={"timing": "cycle-level"}), bert, "hybrid")
+    assert cyc.summary["total_latency_ns"] > fast.summary["total_latency_ns"]
+    assert (cyc.layers["pmca_busy_ns"] >= fast.layers["pmca_busy_ns"]).all()
