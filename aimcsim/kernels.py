@@ -12,6 +12,8 @@ static_linear without LoRA: only row-sliced matrices touch the cluster: partial 
 dynamic_matmul (per head h of H, streamed rows P x k, held operand k x n kept in cluster L2):
   rows P*H*k, one head's held operand k*n (DMA'd into TCDM per head), output P*H*n.
   pre  = H x (dma(k*n*eb) then matmul(P, k, n))
+  with pmca.dma_double_buffer: two held-operand buffers; the DMA of head h+1 runs during the
+  matmul of head h: dma, (H-1) x matmul-with-dma, matmul.
 elementwise over `width` values: one buffer P*width per input, result written in place.
   pre  = elementwise(function, P*width)
 """
@@ -69,8 +71,15 @@ def block_program(
         live = tokens * (op.d_in + rank + op.d_out) + partial
         return BlockProgram(pre, post, live * eb)
     if op.kind == "dynamic_matmul":
-        per_head = model.dma(op.k * op.n * eb).then(model.matmul(tokens, op.k, op.n))
-        live = tokens * op.heads * op.k + op.k * op.n + tokens * op.heads * op.n
-        return BlockProgram(per_head.times(op.heads), None, live * eb)
+        held = op.k * op.n * eb
+        if model.pmca.dma_double_buffer:
+            overlapped = model.matmul(tokens, op.k, op.n, dma_bytes=held).times(op.heads - 1)
+            pre = model.dma(held).then(overlapped).then(model.matmul(tokens, op.k, op.n))
+            buffers = 2
+        else:
+            pre = model.dma(held).then(model.matmul(tokens, op.k, op.n)).times(op.heads)
+            buffers = 1
+        live = tokens * op.heads * op.k + buffers * op.k * op.n + tokens * op.heads * op.n
+        return BlockProgram(pre, None, live * eb)
     pre = model.elementwise(op.function, tokens * op.d_out)
     return BlockProgram(pre, None, tokens * op.d_in * len(op.inputs) * eb)

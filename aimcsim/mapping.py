@@ -50,7 +50,8 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
             next_pmca += 1
             digital_out = rank is not None or tile.row_splits > 1
             out = pmca_unit(pmca) if digital_out else tile_unit(op.name)
-            ins = (tile_unit(op.name), pmca_unit(pmca)) if rank else (tile_unit(op.name),)
+            tile_only = (tile_unit(op.name),)
+            ins = tile_only if rank is None else (*tile_only, pmca_unit(pmca))
             placements[op.name] = Placement(pmca, tile, rank, out, ins)
         else:
             src = op.inputs[0].src

@@ -13,7 +13,7 @@ from functools import lru_cache
 from math import ceil
 from typing import Protocol
 
-from aimcsim.spec.arch import Pmca
+from aimcsim.spec.arch import DTYPE_BYTES, MatrixEngine, Pmca
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,21 @@ class KernelStats:
         )))
 
 
+def engine_cycles(m: int, k: int, n: int, engine: MatrixEngine, eb: int, bank_bytes: int) -> int:
+    """Matrix engine without conflicts: per output tile, k steps of ceil(words/ports) cycles
+    (rows values of A and cols of B a step), the array's drain, then the tile's store."""
+    wa, wb = ceil(engine.rows * eb / bank_bytes), ceil(engine.cols * eb / bank_bytes)
+    wc = ceil(engine.rows * engine.cols * eb / bank_bytes)
+    tiles = ceil(m / engine.rows) * ceil(n / engine.cols)
+    per_tile = k * ceil((wa + wb) / engine.ports) + engine.pipeline_depth + ceil(wc / engine.ports)
+    return tiles * per_tile
+
+
+def with_dma(compute: int, dma_total: int) -> tuple[int, int]:
+    """(wall cycles, exposed DMA cycles) of compute with a concurrent DMA transfer."""
+    return max(compute, dma_total), max(0, dma_total - compute)
+
+
 def operands(function: str) -> int:
     """TCDM operands read per element by an element-wise function (residual adds read two)."""
     return 2 if function in ("add", "add_norm") else 1
@@ -85,8 +100,12 @@ class PmcaModel(Protocol):
     pmca: Pmca
     dtype: str
 
-    def matmul(self, m: int, k: int, n: int) -> KernelStats:
-        """(m x k) @ (k x n) with operands in TCDM, outputs split over the cores."""
+    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0) -> KernelStats:
+        """(m x k) @ (k x n) with operands in TCDM, on the cores or the matrix engine.
+
+        dma_bytes: a DMA transfer of that size runs alongside (double buffering); only the
+        part that outlasts the compute shows in `dma_cycles`.
+        """
         ...
 
     def elementwise(self, function: str, elements: int) -> KernelStats:
@@ -116,13 +135,19 @@ class ThroughputPmca:
         return self.pmca.macs(self.dtype)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - frozen, hashable instances; shapes repeat a lot
-    def matmul(self, m: int, k: int, n: int) -> KernelStats:
+    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0) -> KernelStats:
         p = self.pmca
-        per_core = ceil(m * n / p.cores)
-        compute = core_cycles(per_core, ceil(k / self.lanes), 2, 1, p.streaming,
-                              p.loop_overhead_cycles)
+        if p.matrix_engine is not None:
+            compute = engine_cycles(m, k, n, p.matrix_engine, DTYPE_BYTES[self.dtype],
+                                    p.bank_width_bytes)
+        else:
+            per_core = ceil(m * n / p.cores)
+            compute = core_cycles(per_core, ceil(k / self.lanes), 2, 1, p.streaming,
+                                  p.loop_overhead_cycles)
+        dma_total = p.dma_setup_cycles + ceil(dma_bytes / p.dma_bytes_per_cycle) if dma_bytes else 0
+        wall, exposed = with_dma(compute, dma_total)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
-        return KernelStats(compute + overhead, compute, 0, 0, overhead, m * k * n)
+        return KernelStats(wall + overhead, compute, exposed, 0, overhead, m * k * n)
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def elementwise(self, function: str, elements: int) -> KernelStats:

@@ -102,6 +102,7 @@ def stream_kernel(
     dma_next = 0
     dma_end = 0
     cycle = 0
+    core_end = 0
     stall = 0
     conflicts = 0
     while True:
@@ -131,6 +132,8 @@ def stream_kernel(
                     want[p0] = _bank(a_word, banks, mask)
                 elif phase[c] == 1:
                     want[p0 + 1] = _bank(b_word, banks, mask)
+        if active:
+            core_end = cycle + 1
         dma_active = dma_next < dma_words
         if dma_active:
             active = True
@@ -196,10 +199,122 @@ def stream_kernel(
             else:
                 step[c] += 1
         cycle += 1
-    last = cycle
     for c in range(cores):
-        last = max(last, alu_free[c])
-    return last, stall, conflicts, dma_end
+        core_end = max(core_end, alu_free[c])
+    return core_end, stall, conflicts, dma_end
+
+
+@njit(cache=True)
+def engine_kernel(
+    banks: int,
+    ports: int,  # TCDM words the engine moves per cycle at most
+    tiles_m: int, tiles_n: int,  # output tiles of rows x cols
+    steps: int,  # k: one rank-1 update of the output tile per step
+    wa: int, wb: int, wc: int,  # words per step of A^T and B, words of one output tile
+    depth: int,  # pipeline fill and drain of the FMA array
+    a_base: int, a_step: int, b_base: int, b_step: int, c_base: int,
+    dma_words: int, dma_base: int, dma_words_per_cycle: int,
+) -> tuple[int, int, int, int]:
+    """A matrix engine computing output tiles one after the other (output stationary).
+
+    Per tile and step it fetches the step's A^T words (a_base + s*a_step + tile_row*wa ...) and
+    B words through `ports` ports, then consumes them in one cycle; after the last step the
+    array drains for `depth` cycles and the tile's `wc` result words are stored through the
+    same ports. Returns (engine_end, stall_cycles, conflicts, dma_end) as `stream_kernel`.
+    """
+    need = wa + wb
+    n_req = ports + dma_words_per_cycle
+    want = np.full(n_req, -1, np.int64)
+    granted = np.zeros(n_req, np.bool_)
+    rr = np.zeros(banks, np.int64)
+    best = np.full(banks, -1, np.int64)
+    mask = banks - 1 if banks & (banks - 1) == 0 else -1
+    have = np.zeros(max(need, wc), np.bool_)
+    word_of = np.zeros(ports, np.int64)
+    tile = 0
+    step = 0
+    phase = 0  # 0 fetch, 1 drain, 2 store
+    wait_until = 0
+    tiles = tiles_m * tiles_n
+    dma_next = 0
+    dma_end = 0
+    cycle = 0
+    engine_end = 0
+    stall = 0
+    conflicts = 0
+    while True:
+        active = tile < tiles
+        for p in range(n_req):
+            want[p] = -1
+        if active:
+            engine_end = cycle + 1
+            ti = tile // tiles_n
+            tj = tile % tiles_n
+            if phase == 1 and cycle >= wait_until:
+                phase = 2
+                for w in range(wc):
+                    have[w] = False
+            if phase != 1:
+                count = need if phase == 0 else wc
+                p = 0
+                for w in range(count):
+                    if p == ports:
+                        break
+                    if not have[w]:
+                        if phase == 0:
+                            word = (a_base + step * a_step + ti * wa + w if w < wa
+                                    else b_base + step * b_step + tj * wb + (w - wa))
+                        else:
+                            word = c_base + tile * wc + w
+                        word_of[p] = w
+                        want[p] = _bank(word, banks, mask)
+                        p += 1
+        dma_active = dma_next < dma_words
+        if dma_active:
+            for w in range(dma_words_per_cycle):
+                word = dma_base + dma_next + w
+                want[ports + w] = _bank(word, banks, mask) if dma_next + w < dma_words else -1
+        if not active and not dma_active:
+            break
+        conflicts += arbitrate(want, rr, granted, best)
+        if dma_active:
+            moved = 0
+            while moved < dma_words_per_cycle and want[ports + moved] >= 0 \
+                    and granted[ports + moved]:
+                moved += 1
+            dma_next += moved
+            if dma_next >= dma_words:
+                dma_end = cycle + 1
+        if active and phase != 1:
+            refused = False
+            for p in range(ports):
+                if want[p] >= 0:
+                    if granted[p]:
+                        have[word_of[p]] = True
+                    else:
+                        refused = True
+            if refused:
+                stall += 1
+            count = need if phase == 0 else wc
+            complete = True
+            for w in range(count):
+                if not have[w]:
+                    complete = False
+                    break
+            if complete:
+                for w in range(count):
+                    have[w] = False
+                if phase == 0:
+                    step += 1
+                    if step == steps:
+                        step = 0
+                        phase = 1
+                        wait_until = cycle + 1 + depth
+                else:
+                    phase = 0
+                    tile += 1
+        cycle += 1
+    return engine_end, stall, conflicts, dma_end
 
 
 # ---- the model behind the PmcaModel interface ---------------------------------------------
@@ -207,7 +322,13 @@ from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from math import ceil  # noqa: E402
 
-from aimcsim.hw.pmca import KernelStats, core_cycles, operands  # noqa: E402
+from aimcsim.hw.pmca import (  # noqa: E402
+    KernelStats,
+    core_cycles,
+    engine_cycles,
+    operands,
+    with_dma,
+)
 from aimcsim.spec.arch import DTYPE_BYTES, Pmca  # noqa: E402
 
 
@@ -240,27 +361,59 @@ class CycleLevelPmca:
     def lanes(self) -> int:
         return self.pmca.macs(self.dtype)
 
-    def _finish(self, kernel: tuple[int, int, int, int], ideal: int, macs: int) -> KernelStats:
-        cycles, _core_stalls, conflicts, _ = kernel
+    def _finish(
+        self, kernel: tuple[int, int, int, int], ideal: int, macs: int, dma_bytes: int = 0
+    ) -> KernelStats:
+        compute_end, _core_stalls, conflicts, dma_end = kernel
         p = self.pmca
         overhead = p.kernel_setup_cycles + p.barrier_cycles
-        if cycles < ideal:
-            raise AssertionError(f"cycle model beat its closed form: {cycles} < {ideal}")
-        return KernelStats(cycles + overhead, ideal, 0, cycles - ideal, overhead, macs, conflicts)
+        if compute_end < ideal:
+            raise AssertionError(f"cycle model beat its closed form: {compute_end} < {ideal}")
+        # the DMA core programs the transfer while the beats of earlier ones run: its set-up
+        # is added to the beats rather than delaying them
+        dma_total = p.dma_setup_cycles + dma_end if dma_bytes else 0
+        wall, exposed = with_dma(compute_end, dma_total)
+        return KernelStats(wall + overhead, ideal, exposed, compute_end - ideal, overhead, macs,
+                           conflicts)
+
+    def _dma_words(self, nbytes: int) -> tuple[int, int]:
+        p = self.pmca
+        return ceil(nbytes / p.bank_width_bytes), p.dma_bytes_per_cycle // p.bank_width_bytes
 
     @lru_cache(maxsize=4096)  # noqa: B019 - frozen, hashable instances; shapes repeat a lot
-    def matmul(self, m: int, k: int, n: int) -> KernelStats:
+    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0) -> KernelStats:
         p = self.pmca
+        if p.matrix_engine is not None:
+            return self._engine_matmul(m, k, n, dma_bytes)
         steps = ceil(k / self.lanes)
         work = _split(m * n, p.cores)
         b_base = _after(0, m * steps, p.tcdm_banks)
         c_base = _after(b_base, n * steps, p.tcdm_banks)
+        dma_base = _after(c_base, m * n, p.tcdm_banks)
+        words, per_beat = self._dma_words(dma_bytes)
         kernel = stream_kernel(p.cores, p.tcdm_banks, work, steps, True, 0, steps, False,
                                b_base, steps, c_base, n, 1, p.streaming, p.loop_overhead_cycles,
-                               0, 0, 1)
+                               words, dma_base, per_beat)
         per_core = int((work[:, 1] - work[:, 0]).max())
         ideal = core_cycles(per_core, steps, 2, 1, p.streaming, p.loop_overhead_cycles)
-        return self._finish(kernel, ideal, m * k * n)
+        return self._finish(kernel, ideal, m * k * n, dma_bytes)
+
+    def _engine_matmul(self, m: int, k: int, n: int, dma_bytes: int) -> KernelStats:
+        p = self.pmca
+        e = p.matrix_engine
+        eb, bw = DTYPE_BYTES[self.dtype], p.bank_width_bytes
+        wa, wb, wc = ceil(e.rows * eb / bw), ceil(e.cols * eb / bw), ceil(e.rows * e.cols * eb / bw)
+        tiles_m, tiles_n = ceil(m / e.rows), ceil(n / e.cols)
+        a_step, b_step = tiles_m * wa, tiles_n * wb  # A stored transposed (k x m), B as k x n
+        b_base = _after(0, k * a_step, p.tcdm_banks)
+        c_base = _after(b_base, k * b_step, p.tcdm_banks)
+        dma_base = _after(c_base, tiles_m * tiles_n * wc, p.tcdm_banks)
+        words, per_beat = self._dma_words(dma_bytes)
+        kernel = engine_kernel(p.tcdm_banks, e.ports, tiles_m, tiles_n, k, wa, wb, wc,
+                               e.pipeline_depth, 0, a_step, b_base, b_step, c_base,
+                               words, dma_base, per_beat)
+        ideal = engine_cycles(m, k, n, e, eb, bw)
+        return self._finish(kernel, ideal, m * k * n, dma_bytes)
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def elementwise(self, function: str, elements: int) -> KernelStats:
@@ -327,7 +480,8 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
     else:
         stats = model.elementwise(op, m * n)
         buffers = {"a": m * n * eb, **({"b": m * n * eb} if operands(op) == 2 else {})}
-    peak = pmca.cores * model.lanes
+    engine = pmca.matrix_engine
+    peak = engine.rows * engine.cols if engine and op == "matmul" else pmca.cores * model.lanes
     return {
         "op": op, "m": m, "k": k, "n": n, "dtype": dtype,
         "cycles": stats.cycles,

@@ -48,6 +48,21 @@ class AimcTile:
 
 
 @dataclass(frozen=True)
+class MatrixEngine:
+    """An FMA array beside the cores that runs the matmuls (RedMulE-like, output stationary).
+
+    rows x cols: output tile computed per pass; every cycle the array takes one step of k (a
+    rank-1 update: rows values of A and cols values of B). pipeline_depth: fill/drain cycles of
+    the FMA array per tile. ports: TCDM words (bank_width_bytes each) it moves per cycle.
+    """
+
+    rows: int
+    cols: int
+    pipeline_depth: int
+    ports: int
+
+
+@dataclass(frozen=True)
 class Pmca:
     """A programmable multi-core cluster (Snitch/PULP style) with a banked TCDM and a DMA.
 
@@ -63,6 +78,9 @@ class Pmca:
     FREP); false: plain load-use code, one issue slot per load plus loop instructions.
     loop_overhead_cycles: address and branch instructions per SIMD step without streaming.
     timing: `cycle-level` (numba, TCDM bank conflicts) or `throughput` (closed form, no conflicts).
+    dma_double_buffer: the DMA brings the next operand while the cores compute on the current
+    one (two TCDM buffers), instead of cores waiting for each transfer.
+    matrix_engine: optional FMA array that runs the matmuls instead of the cores.
     """
 
     cores: int
@@ -79,6 +97,8 @@ class Pmca:
     streaming: bool = True
     loop_overhead_cycles: int = 2
     timing: str = "cycle-level"
+    dma_double_buffer: bool = False
+    matrix_engine: MatrixEngine | None = None
 
     @property
     def period_ps(self) -> int:
@@ -177,8 +197,10 @@ _AIMC = ("rows", "cols", "integration_time_ns", "dac_ns", "adc_ns", "pipelined",
 _PMCA = (
     "cores", "freq_mhz", "macs_per_cycle", "tcdm_bytes", "tcdm_banks", "bank_width_bytes",
     "dma_bytes_per_cycle", "dma_setup_cycles", "barrier_cycles", "kernel_setup_cycles",
-    "elementwise_cycles_per_vector", "streaming", "loop_overhead_cycles", "timing", "source",
+    "elementwise_cycles_per_vector", "streaming", "loop_overhead_cycles", "timing",
+    "dma_double_buffer", "matrix_engine", "source",
 )
+_ENGINE = ("rows", "cols", "pipeline_depth", "ports", "source")
 _NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "source")
 _PIPE = ("strategy", "parallel_tokens", "between_layers")
 _LORA = ("rank", "dtype", "layers")
@@ -274,6 +296,8 @@ def _pmca(r: Reader, data: Any) -> Pmca:
         streaming=r.take(d, p, "streaming", bool, default=True),
         loop_overhead_cycles=r.take(d, p, "loop_overhead_cycles", int, default=2, minimum=0),
         timing=r.take(d, p, "timing", str, default="cycle-level", choices=TIMINGS),
+        dma_double_buffer=r.take(d, p, "dma_double_buffer", bool, default=False),
+        matrix_engine=_engine(r, d.get("matrix_engine")),
     )
     if pmca.dma_bytes_per_cycle % pmca.bank_width_bytes:
         r.error(join(p, "dma_bytes_per_cycle"), f"{pmca.dma_bytes_per_cycle} is not a multiple "
@@ -285,6 +309,19 @@ def _pmca(r: Reader, data: Any) -> Pmca:
                     f"word (pmca.bank_width_bytes = {pmca.bank_width_bytes})")
     _clock(r, join(p, "freq_mhz"), pmca.freq_mhz)
     return pmca
+
+
+def _engine(r: Reader, data: Any) -> MatrixEngine | None:
+    if data is None:
+        return None
+    p = "pmca.matrix_engine"
+    d = r.mapping(data, p, _ENGINE, required=("rows", "cols", "ports"))
+    return MatrixEngine(
+        rows=r.take(d, p, "rows", int, minimum=1),
+        cols=r.take(d, p, "cols", int, minimum=1),
+        pipeline_depth=r.take(d, p, "pipeline_depth", int, default=0, minimum=0, unit="cycles"),
+        ports=r.take(d, p, "ports", int, minimum=1, unit="words per cycle"),
+    )
 
 
 def _interconnect(r: Reader, data: Any) -> Interconnect:
