@@ -5,6 +5,9 @@ Policy (the study's: one cluster per tile group):
   and a cluster paired with it; the cluster runs the op's LoRA branch and partial-sum reduction;
 - a digital op runs on the cluster that holds its first input: the paired cluster of a static
   producer, or the cluster of a digital producer (so attention runs beside the query layer);
+- a tile sends each output block to its paired cluster as the block completes whenever the
+  cluster needs it: for the LoRA add, for partial sums, or because a digital consumer runs
+  there; in both modes, so the same data moves in both;
 - the network input is present at every consumer at time 0 (embeddings are not simulated).
 """
 
@@ -15,8 +18,8 @@ from dataclasses import dataclass
 from aimcsim.errors import CapacityError, SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, map_matrix
 from aimcsim.hw.pmca import PmcaModel
-from aimcsim.kernels import BlockProgram, block_program, lora_weight_bytes
-from aimcsim.spec.arch import Arch
+from aimcsim.kernels import block_program, lora_weight_bytes
+from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Workload
 
 
@@ -40,6 +43,7 @@ def pmca_unit(index: int) -> str:
 def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
     """Place every op; raises `SpecError` (naming the arch file) for unknown LoRA roles."""
     _check_lora_roles(arch, workload)
+    feeds_digital = {op.inputs[0].src for op in workload.ops if op.kind != "static_linear"}
     placements: dict[str, Placement] = {}
     next_pmca = 0
     for op in workload.ops:
@@ -48,7 +52,7 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
             rank = arch.lora.rank if mode == "hybrid" and arch.lora.applies_to(op.role) else None
             pmca = next_pmca
             next_pmca += 1
-            digital_out = rank is not None or tile.row_splits > 1
+            digital_out = rank is not None or tile.row_splits > 1 or op.name in feeds_digital
             out = pmca_unit(pmca) if digital_out else tile_unit(op.name)
             tile_only = (tile_unit(op.name),)
             ins = tile_only if rank is None else (*tile_only, pmca_unit(pmca))
@@ -75,18 +79,6 @@ def _check_lora_roles(arch: Arch, workload: Workload) -> None:
         raise SpecError(arch.source, issues)
 
 
-def programs(
-    arch: Arch, workload: Workload, placements: dict[str, Placement], model: PmcaModel, block: int
-) -> dict[str, BlockProgram]:
-    """Block program of every op for blocks of `block` tokens."""
-    eb = arch.lora.element_bytes
-    return {
-        op.name: block_program(model, op, block, eb=eb, tile=placements[op.name].tile,
-                               rank=placements[op.name].rank)
-        for op in workload.ops
-    }
-
-
 def resident_bytes(arch: Arch, workload: Workload, placements: dict[str, Placement]) -> list[int]:
     """TCDM bytes each cluster holds for the whole run (LoRA weights)."""
     clusters = 1 + max(p.pmca for p in placements.values())
@@ -99,21 +91,28 @@ def resident_bytes(arch: Arch, workload: Workload, placements: dict[str, Placeme
 
 
 def check_tcdm(
-    arch: Arch, workload: Workload, placements: dict[str, Placement], model: PmcaModel
+    arch: Arch,
+    workload: Workload,
+    placements: dict[str, Placement],
+    model: PmcaModel,
+    settings: dict[str, Pipeline] | None = None,
 ) -> list[int]:
     """Check every op's blocks in flight fit beside its cluster's resident weights.
 
-    Returns the resident bytes per cluster; raises `CapacityError` naming the op, the bytes it
-    needs, the capacity and the largest `pipeline.parallel_tokens` that would fit.
+    `settings` gives an op's own pipeline (default: the architecture's). Returns the resident
+    bytes per cluster; raises `CapacityError` naming the op, the bytes it needs, the capacity
+    and the largest `pipeline.parallel_tokens` that would fit.
     """
     resident = resident_bytes(arch, workload, placements)
     capacity = arch.pmca.tcdm_bytes
-    block = min(arch.pipeline.parallel_tokens, workload.tokens)
-    in_flight = arch.pipeline.blocks_in_flight
-    progs = programs(arch, workload, placements, model, block)
+    eb = arch.lora.element_bytes
     for op in workload.ops:
         p = placements[op.name]
-        need = resident[p.pmca] + in_flight * progs[op.name].tcdm_bytes
+        pipe = (settings or {}).get(op.name, arch.pipeline)
+        block = min(pipe.parallel_tokens, workload.tokens)
+        in_flight = pipe.blocks_in_flight
+        prog = block_program(model, op, block, eb=eb, tile=p.tile, rank=p.rank)
+        need = resident[p.pmca] + in_flight * prog.tcdm_bytes
         if need <= capacity:
             continue
         best = _largest_block(arch, op, p, model, capacity - resident[p.pmca], in_flight, block)
@@ -122,7 +121,7 @@ def check_tcdm(
         raise CapacityError(
             f"{arch.source}: pipeline.parallel_tokens = {block} needs {need} bytes of TCDM on "
             f"cluster {p.pmca} for {op.name!r} ({in_flight} block(s) of "
-            f"{progs[op.name].tcdm_bytes} bytes + {resident[p.pmca]} bytes of resident LoRA "
+            f"{prog.tcdm_bytes} bytes + {resident[p.pmca]} bytes of resident LoRA "
             f"weights), above pmca.tcdm_bytes = {capacity}; {hint}",
             needed_bytes=need,
             capacity_bytes=capacity,

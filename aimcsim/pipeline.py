@@ -27,9 +27,9 @@ from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer
 from aimcsim.hw.interconnect import Network, serialization_cycles
 from aimcsim.hw.pmca import KernelStats, PmcaModel
-from aimcsim.kernels import BlockProgram, lora_weight_bytes
-from aimcsim.mapping import Placement, check_tcdm, place, pmca_unit, programs, tile_unit
-from aimcsim.spec.arch import Arch
+from aimcsim.kernels import BlockProgram, block_program, lora_weight_bytes
+from aimcsim.mapping import Placement, check_tcdm, place, pmca_unit, tile_unit
+from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
 Proc = Generator[simpy.Event, Any, None]
@@ -44,24 +44,37 @@ def block_sizes(tokens: int, parallel_tokens: int) -> list[int]:
 class NetworkSim:
     """One simulation of `workload` on `arch` in `mode`; call `run()` once."""
 
-    def __init__(self, arch: Arch, workload: Workload, mode: str, model: PmcaModel) -> None:
+    def __init__(
+        self,
+        arch: Arch,
+        workload: Workload,
+        mode: str,
+        model: PmcaModel,
+        settings: dict[str, Pipeline] | None = None,
+    ) -> None:
         self.arch, self.workload, self.mode = arch, workload, mode
         self.env = env = simpy.Environment()
         self.placements: dict[str, Placement] = place(arch, workload, mode)
-        resident = check_tcdm(arch, workload, self.placements, model)
-        self.parallel_tokens = min(arch.pipeline.parallel_tokens, workload.tokens)
-        self.blocks = block_sizes(workload.tokens, self.parallel_tokens)
-        self.programs: dict[int, dict[str, BlockProgram]] = {
-            size: programs(arch, workload, self.placements, model, size)
-            for size in set(self.blocks)
+        unknown = sorted(set(settings or {}) - {op.name for op in workload.ops})
+        if unknown:
+            raise ValueError(f"pipeline settings for operations not in the workload: {unknown[:5]}")
+        self.settings = {op.name: (settings or {}).get(op.name, arch.pipeline)
+                         for op in workload.ops}
+        resident = check_tcdm(arch, workload, self.placements, model, self.settings)
+        self.blocks = {name: block_sizes(workload.tokens, min(s.parallel_tokens, workload.tokens))
+                       for name, s in self.settings.items()}
+        self.programs: dict[str, dict[int, BlockProgram]] = {
+            op.name: {size: block_program(model, op, size, eb=arch.lora.element_bytes,
+                                          tile=self.placements[op.name].tile,
+                                          rank=self.placements[op.name].rank)
+                      for size in set(self.blocks[op.name])}
+            for op in workload.ops
         }
         self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
         self.net = Network(env, arch.interconnect)
         self.eb = arch.lora.element_bytes
         self.pmca_period_ps = arch.pmca.period_ps
         self.link_period_ps = arch.interconnect.period_ps
-        self.in_flight = arch.pipeline.blocks_in_flight
-        self.sequential = arch.pipeline.strategy == "sequential"
         self.layer_by_layer = arch.pipeline.between_layers == "layer-by-layer"
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
                       if op.kind == "static_linear"}
@@ -70,9 +83,9 @@ class NetworkSim:
             p = self.placements[op.name]
             weights = lora_weight_bytes(op, p.rank, self.eb) if p.rank is not None else 0
             self.stats[op.name] = OpStats(weights)
-        self.done = {op.name: [env.event() for _ in self.blocks] for op in workload.ops}
+        self.done = {op.name: [env.event() for _ in self.blocks[op.name]] for op in workload.ops}
         self.finished = {op.name: env.event() for op in workload.ops}
-        self._left = {op.name: len(self.blocks) for op in workload.ops}
+        self._left = {op.name: len(self.blocks[op.name]) for op in workload.ops}
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []
         for op in workload.ops:
@@ -103,17 +116,24 @@ class NetworkSim:
             for src in streams:
                 yield self.finished[src]
         # blocks in flight are bounded by their TCDM buffers; a tile alone streams freely
-        gated = any(self.programs[size][op.name].uses_cluster for size in set(self.blocks))
+        gated = any(prog.uses_cluster for prog in self.programs[op.name].values())
+        in_flight = self.settings[op.name].blocks_in_flight
         done = self.done[op.name]
-        for b, size in enumerate(self.blocks):
-            for src in streams:
-                yield self.done[src][b]
-            if gated and b >= self.in_flight:
-                yield done[b - self.in_flight]
+        waited = dict.fromkeys(streams, 0)  # producer blocks already waited for
+        covered = 0  # tokens in this op's blocks so far
+        for b, size in enumerate(self.blocks[op.name]):
+            covered += size
+            for src in streams:  # the producer blocks that hold tokens [.., covered)
+                need = -(-covered // self.blocks[src][0])
+                for i in range(waited[src], need):
+                    yield self.done[src][i]
+                waited[src] = need
+            if gated and b >= in_flight:
+                yield done[b - in_flight]
             self.env.process(self._block(op, place_, b, size))
 
     def _block(self, op: Op, place_: Placement, b: int, size: int) -> Proc:
-        prog = self.programs[size][op.name]
+        prog = self.programs[op.name][size]
         stats = self.stats[op.name]
         cluster = self.clusters[place_.pmca]
         if prog.tcdm_bytes:
@@ -136,11 +156,11 @@ class NetworkSim:
     ) -> Proc:
         src = self._out_unit(op.inputs[0].src)
         x_bytes = size * op.d_in * self.eb
-        tile = self.env.process(self._tile(op, place_, b, size, src, x_bytes, stats,
-                                           prog.post is not None))
+        to_cluster = place_.out_unit == pmca_unit(place_.pmca)
+        tile = self.env.process(self._tile(op, place_, b, size, src, x_bytes, stats, to_cluster))
         if prog.pre is not None:
             yield from self._transfer(src, pmca_unit(place_.pmca), x_bytes, stats, op.name)
-            if self.sequential:
+            if self.settings[op.name].strategy == "sequential":
                 yield tile
             yield from self._kernel(place_.pmca, prog.pre, stats, op.name, "lora_xab")
         yield tile

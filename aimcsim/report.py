@@ -23,6 +23,7 @@ LAYER_COLUMNS: dict[str, str] = {
     "rank": "LoRA rank applied to this op in this mode (0: none)",
     "mode": "hybrid | aimc-only",
     "parallel_tokens": "tokens per block",
+    "strategy": "sequential | overlapped | double-buffered (how tile and cluster share blocks)",
     "tiles": "crossbars holding the op's weights (0 for digital ops)",
     "pmca": "index of the cluster that runs the op's digital work",
     "start_ns": "first compute phase of the op starts (tile DAC or cluster kernel)",

@@ -13,7 +13,7 @@ from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca_cycles import cluster_model
 from aimcsim.pipeline import NetworkSim
 from aimcsim.report import LAYER_COLUMNS, TIMELINE_COLUMNS
-from aimcsim.spec.arch import MODES, Arch
+from aimcsim.spec.arch import MODES, Arch, Pipeline
 from aimcsim.spec.workload import Workload
 
 
@@ -40,18 +40,26 @@ def default_model(arch: Arch) -> PmcaModel:
 
 
 def simulate(
-    arch: Arch, workload: Workload, mode: str | None = None, *, model: PmcaModel | None = None
+    arch: Arch,
+    workload: Workload,
+    mode: str | None = None,
+    *,
+    model: PmcaModel | None = None,
+    settings: dict[str, Pipeline] | None = None,
 ) -> Result:
     """Simulate `workload` on `arch`.
 
     mode: `hybrid` (tile output plus the cluster's LoRA branch) or `aimc-only` (adapters merged
     into the programmed weights); default: the architecture's `mode`.
+    model: cluster timing model (default: the one `pmca.timing` names).
+    settings: pipeline strategy and block size of single operations, by op name (default: the
+    architecture's `pipeline` for every op), e.g. the best settings a search found.
     Raises `CapacityError` when a token block does not fit the TCDM.
     """
     mode = mode or arch.mode
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    sim = NetworkSim(arch, workload, mode, model or default_model(arch))
+    sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings)
     sim.run()
     return Result(_layers(sim), _summary(sim), sim.timeline)
 
@@ -64,7 +72,8 @@ def _layers(sim: NetworkSim) -> pd.DataFrame:
         first = st.first_ps or 0
         rows.append((
             op.block, op.name, op.role, op.kind, st.tokens, op.d_in, op.d_out, p.rank or 0,
-            sim.mode, sim.parallel_tokens, p.tile.tiles if p.tile else 0, p.pmca,
+            sim.mode, sim.blocks[op.name][0], sim.settings[op.name].strategy,
+            p.tile.tiles if p.tile else 0, p.pmca,
             first, st.last_ps, st.last_ps - first, st.aimc_busy_ps, st.pmca_busy_ps,
             st.dma_busy_ps, st.noc_busy_ps, st.stall_ps, st.tcdm_peak_bytes,
         ))
@@ -99,7 +108,7 @@ def _summary(sim: NetworkSim) -> dict[str, Any]:
         "mode": sim.mode,
         "strategy": sim.arch.pipeline.strategy,
         "tokens": sim.workload.tokens,
-        "parallel_tokens": sim.parallel_tokens,
+        "parallel_tokens": min(sim.arch.pipeline.parallel_tokens, sim.workload.tokens),
         "total_latency_ns": total_ps / PS_PER_NS,
         "per_kind": frame_kinds,
         "utilisation": {

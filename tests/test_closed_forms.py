@@ -57,9 +57,12 @@ def test_link_transfer_is_latency_plus_bytes_over_bandwidth():
     arch = make_arch(pipeline={"parallel_tokens": block})
     result = simulate(arch, parse_workload(linear_workload(tokens, width, width, tail="relu")),
                       "aimc-only")
-    act = result.layers.set_index("layer").loc["act"]
+    layers = result.layers.set_index("layer")
+    act, fc = layers.loc["act"], layers.loc["fc"]
     transfer_ns = LINK_LAT + ceil(block * width * EB / LINK_BPC)
-    assert act.noc_busy_ns == (tokens // block) * transfer_ns
+    # the tile sends each output block to its cluster, where the relu runs
+    assert fc.noc_busy_ns == (tokens // block) * transfer_ns and act.noc_busy_ns == 0
+    assert fc.latency_ns == DAC + tokens * INT + ADC  # the transfers follow the compute span
     # the first relu starts when the tile's first burst has crossed the link
     assert act.start_ns == DAC + block * INT + ADC + transfer_ns
     links = result.timeline[result.timeline.activity == "transfer"]

@@ -1,0 +1,87 @@
+"""Closed-form latency and TCDM footprint of one static layer: cross-check and fast screening.
+
+The layer runs alone with its input present (as in `between_layers: layer-by-layer` for a layer
+reading the network input). Kernel cycles come from the cluster model (memoised), the tile from
+its phase recurrence, links from their closed form; only the pipeline is solved here:
+
+- tile alone (aimc-only, no row slices): every block is admitted at once, the tile streams:
+  `dac + tokens * integration + adc` when integration is the longest phase.
+- one block in flight (`sequential`, `overlapped`, or a tile whose partial sums the cluster
+  adds): block i is admitted when block i-1 is done; exact, equal to the simulator.
+- `double-buffered`: a lower bound, the larger of the tile chain (all bursts back to back, the
+  last output's link and add) and the cluster's work (every block's kernels back to back).
+  Search results confirm such points with the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aimcsim.hw.aimc_tile import TileTimer, map_matrix
+from aimcsim.hw.interconnect import transfer_cycles
+from aimcsim.hw.pmca import PmcaModel
+from aimcsim.kernels import block_program, lora_weight_bytes
+from aimcsim.pipeline import block_sizes
+from aimcsim.spec.arch import Arch, Pipeline
+from aimcsim.spec.workload import Op
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    latency_ps: int
+    tcdm_bytes: int  # resident LoRA weights + blocks in flight
+    exact: bool  # False: a lower bound (double-buffered)
+
+
+def static_layer(
+    arch: Arch, op: Op, tokens: int, pipe: Pipeline, model: PmcaModel, *, lora: bool
+) -> LayerEstimate:
+    """Latency and TCDM bytes of static layer `op` over `tokens` tokens, alone."""
+    eb = arch.lora.element_bytes
+    tile = map_matrix(op.d_in, op.d_out, arch.aimc)
+    rank = arch.lora.rank if lora else None
+    block = min(pipe.parallel_tokens, tokens)
+    sizes = block_sizes(tokens, block)
+    progs = {s: block_program(model, op, s, eb=eb, tile=tile, rank=rank) for s in set(sizes)}
+    resident = lora_weight_bytes(op, rank, eb) if rank is not None else 0
+    in_flight = pipe.blocks_in_flight
+    tcdm = resident + in_flight * progs[block].tcdm_bytes if progs[block].tcdm_bytes else 0
+    noc, ps_link, ps_pmca = arch.interconnect, arch.interconnect.period_ps, arch.pmca.period_ps
+
+    def y_link(size: int) -> int:
+        return transfer_cycles(size * op.d_out * tile.row_splits * eb, noc) * ps_link
+
+    timer = TileTimer(arch.aimc)
+    uses_cluster = progs[block].uses_cluster
+    if not uses_cluster:
+        first = end = None
+        for size in sizes:
+            start, end = timer.run(0, size)
+            first = start if first is None else first
+        return LayerEstimate(end - first, tcdm, True)
+    if in_flight == 1:
+        admitted, first, done = 0, None, 0
+        for size in sizes:
+            prog = progs[size]
+            start, end = timer.run(admitted, size)
+            y = end + y_link(size)
+            if prog.pre is not None:
+                pre_start = y if pipe.strategy == "sequential" else admitted
+                pre_end = pre_start + prog.pre.cycles * ps_pmca
+                start = min(start, pre_start)
+                y = max(y, pre_end)
+            done = y + (prog.post.cycles * ps_pmca if prog.post is not None else 0)
+            first = start if first is None else first
+            admitted = done
+        return LayerEstimate(done - first, tcdm, True)
+    tile_chain = 0
+    for size in sizes:
+        _, tile_chain = timer.run(0, size)
+    last = progs[sizes[-1]]
+    tile_chain += y_link(sizes[-1]) + (last.post.cycles * ps_pmca if last.post else 0)
+    cluster = sum(
+        ((progs[s].pre.cycles if progs[s].pre else 0) + (progs[s].post.cycles if progs[s].post
+                                                           else 0)) * ps_pmca
+        for s in sizes
+    )
+    return LayerEstimate(max(tile_chain, cluster), tcdm, False)

@@ -1,0 +1,219 @@
+"""Balance search: pipeline strategy, token parallelism and cluster size under the TCDM capacity.
+
+For every distinct static-layer shape of a workload and every point of the space, the layer's
+hybrid latency, its AIMC-only latency and its TCDM bytes are screened with the analytic model
+(`aimcsim.analytic`). Per group (shape, integration time, cores, rank) the Pareto front of
+latency against TCDM bytes over the feasible points is then simulated (the layer alone), and
+the best simulated point is the group's setting. Finally the whole network runs with each
+layer's best setting, hybrid against AIMC-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aimcsim.analytic import static_layer
+from aimcsim.engine import PS_PER_NS
+from aimcsim.hw.pmca_cycles import cluster_model
+from aimcsim.report import static_overhead
+from aimcsim.simulator import simulate
+from aimcsim.spec._reader import Reader, read_yaml
+from aimcsim.spec.arch import STRATEGIES, Arch, Pipeline
+from aimcsim.spec.workload import INPUT, Edge, Op, Workload
+
+#: Columns of the search table (`search.csv`), one row per screened point.
+SEARCH_COLUMNS: dict[str, str] = {
+    "d_in": "layer input width", "d_out": "layer output width", "rank": "LoRA rank",
+    "integration_time_ns": "tile integration time", "strategy": "pipeline strategy",
+    "parallel_tokens": "tokens per block", "cores": "cluster cores",
+    "latency_ns": "hybrid latency of the layer alone (simulated where `simulated`)",
+    "aimc_only_latency_ns": "the same layer without the LoRA branch",
+    "overhead": "latency_ns / aimc_only_latency_ns - 1",
+    "tcdm_bytes": "TCDM the layer needs: resident A and B + its blocks in flight",
+    "feasible": "tcdm_bytes <= pmca.tcdm_bytes",
+    "analytic_latency_ns": "screening estimate (exact for one block in flight, else a bound)",
+    "simulated": "the point was confirmed by the simulator",
+    "pareto": "on the latency / TCDM Pareto front of its group",
+    "best": "the group's best feasible setting",
+}  # fmt: skip
+GROUP = ["d_in", "d_out", "rank", "integration_time_ns", "cores"]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Values to try; None takes the architecture's own value (one point)."""
+
+    strategies: tuple[str, ...] = STRATEGIES
+    parallel_tokens: tuple[int, ...] | None = None  # None: powers of two up to tokens, + tokens
+    cores: tuple[int, ...] | None = None
+    integration_time_ns: tuple[float, ...] | None = (128.0, 256.0, 512.0)
+    rank: tuple[int, ...] | None = None
+
+
+@dataclass
+class SearchResult:
+    points: pd.DataFrame  # SEARCH_COLUMNS
+    network: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def best(self) -> pd.DataFrame:
+        return self.points[self.points["best"]].reset_index(drop=True)
+
+
+_SPACE_KEYS = ("version", "strategies", "parallel_tokens", "cores", "integration_time_ns", "rank")
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    """A search-space YAML file: `version: 1` and lists for any of the space's fields."""
+    r = Reader(path)
+    d = r.mapping(read_yaml(path), "", _SPACE_KEYS, required=("version",))
+    if "version" in d:
+        r.version(d, (1,))
+    values: dict[str, Any] = {}
+    for key, kind, minimum, choices in (
+        ("strategies", str, None, STRATEGIES), ("parallel_tokens", int, 1, None),
+        ("cores", int, 1, None), ("integration_time_ns", float, 0.001, None),
+        ("rank", int, 1, None),
+    ):  # fmt: skip
+        if key not in d:
+            continue
+        items = r.sequence(d[key], key)
+        if not items:
+            r.error(key, "expected a non-empty list")
+        values[key] = tuple(
+            r.take({key: v}, "", key, kind, minimum=minimum, choices=choices) for v in items
+        )
+    r.finish()
+    return SearchSpace(**values)
+
+
+def _variants(arch: Arch, space: SearchSpace) -> list[Arch]:
+    out = []
+    for t_int, cores, rank in product(space.integration_time_ns or (arch.aimc.integration_time_ns,),
+                                      space.cores or (arch.pmca.cores,),
+                                      space.rank or (arch.lora.rank,)):  # fmt: skip
+        out.append(dataclasses.replace(
+            arch,
+            aimc=dataclasses.replace(arch.aimc, integration_time_ns=float(t_int)),
+            pmca=dataclasses.replace(arch.pmca, cores=cores),
+            lora=dataclasses.replace(arch.lora, rank=rank),
+        ))  # fmt: skip
+    return out
+
+
+def _alone(op: Op, tokens: int) -> Workload:
+    """A one-layer workload: `op` reading the network input."""
+    single = dataclasses.replace(op, name="layer", block=0, inputs=(Edge(INPUT, "streaming"),))
+    return Workload("layer", tokens, op.d_in, (single,))
+
+
+def search(arch: Arch, workload: Workload, space: SearchSpace | None = None) -> SearchResult:
+    """Screen, confirm and apply the best settings; see the module docstring."""
+    space = space or SearchSpace()
+    tokens = workload.tokens
+    blocks = space.parallel_tokens or tuple(
+        sorted({min(2**i, tokens) for i in range(tokens.bit_length())} | {tokens}))
+    shapes: dict[tuple[int, int], Op] = {}
+    for op in workload.ops:
+        if op.kind == "static_linear" and arch.lora.applies_to(op.role):
+            shapes.setdefault((op.d_in, op.d_out), op)
+    variants = {(v.aimc.integration_time_ns, v.pmca.cores, v.lora.rank): v
+                for v in _variants(arch, space)}
+    rows = []
+    for variant in variants.values():
+        model = cluster_model(variant.pmca, variant.lora.dtype)
+        for (d_in, d_out), op in shapes.items():
+            base = static_layer(variant, op, tokens, variant.pipeline, model, lora=False)
+            for strategy, block in product(space.strategies, blocks):
+                pipe = dataclasses.replace(variant.pipeline, strategy=strategy,
+                                           parallel_tokens=block)  # fmt: skip
+                est = static_layer(variant, op, tokens, pipe, model, lora=True)
+                rows.append({
+                    "d_in": d_in, "d_out": d_out, "rank": variant.lora.rank,
+                    "integration_time_ns": variant.aimc.integration_time_ns,
+                    "strategy": strategy, "parallel_tokens": block, "cores": variant.pmca.cores,
+                    "latency_ns": est.latency_ps / PS_PER_NS,
+                    "aimc_only_latency_ns": base.latency_ps / PS_PER_NS,
+                    "tcdm_bytes": est.tcdm_bytes,
+                    "feasible": est.tcdm_bytes <= variant.pmca.tcdm_bytes,
+                    "analytic_latency_ns": est.latency_ps / PS_PER_NS,
+                    "simulated": False, "pareto": False, "best": False,
+                })  # fmt: skip
+    points = pd.DataFrame(rows)
+    _confirm(points, variants, shapes, tokens)
+    points["overhead"] = points["latency_ns"] / points["aimc_only_latency_ns"] - 1
+    points = points[list(SEARCH_COLUMNS)]
+    network = [_apply(points, variant, workload) for variant in variants.values()]
+    return SearchResult(points, network)
+
+
+def _pareto(group: pd.DataFrame) -> list[int]:
+    """Indices of feasible points no other feasible point beats on both latency and TCDM."""
+    front, best_latency = [], float("inf")
+    ordered = group[group["feasible"]].sort_values(["tcdm_bytes", "latency_ns"], kind="stable")
+    for idx, row in ordered.iterrows():
+        if row["latency_ns"] < best_latency:
+            front.append(idx)
+            best_latency = row["latency_ns"]
+    return front
+
+
+def _confirm(
+    points: pd.DataFrame, variants: dict[tuple, Arch], shapes: dict[tuple, Op], tokens: int
+) -> None:
+    """Simulate every Pareto point of every group; mark the best simulated one."""
+    for _, group in points.groupby(GROUP, sort=False):
+        front = _pareto(group)
+        if not front:
+            continue
+        first = points.loc[front[0]]
+        variant = variants[(first.integration_time_ns, first.cores, first["rank"])]
+        work = _alone(shapes[(first.d_in, first.d_out)], tokens)
+        for idx in front:
+            row = points.loc[idx]
+            pipe = dataclasses.replace(variant.pipeline, strategy=row.strategy,
+                                       parallel_tokens=int(row.parallel_tokens))
+            layer = simulate(dataclasses.replace(variant, pipeline=pipe), work,
+                             "hybrid").layers.iloc[0]  # fmt: skip
+            points.loc[idx, ["latency_ns", "simulated", "pareto"]] = [layer.latency_ns, True, True]
+        best = points.loc[front, "latency_ns"].astype(float).idxmin()
+        points.loc[best, "best"] = True
+
+
+def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str, Any]:
+    """Simulate the network with every LoRA layer at its shape's best setting."""
+    best = points[points["best"]
+                  & (points["integration_time_ns"] == variant.aimc.integration_time_ns)
+                  & (points["cores"] == variant.pmca.cores)
+                  & (points["rank"] == variant.lora.rank)]  # fmt: skip
+    by_shape = {(r.d_in, r.d_out): Pipeline(r.strategy, int(r.parallel_tokens),
+                                            variant.pipeline.between_layers)
+                for r in best.itertuples()}  # fmt: skip
+    settings = {op.name: by_shape[(op.d_in, op.d_out)] for op in workload.ops
+                if op.kind == "static_linear" and (op.d_in, op.d_out) in by_shape
+                and variant.lora.applies_to(op.role)}  # fmt: skip
+    # the same block sizes in both modes, so the comparison isolates the LoRA branch (a tile
+    # alone ignores the strategy; its block size sets how its output is sent on)
+    hybrid = simulate(variant, workload, "hybrid", settings=settings)
+    aimc = simulate(variant, workload, "aimc-only", settings=settings)
+    over = static_overhead(pd.concat([aimc.layers, hybrid.layers], ignore_index=True))
+    return {
+        "integration_time_ns": variant.aimc.integration_time_ns,
+        "cores": variant.pmca.cores,
+        "rank": variant.lora.rank,
+        "hybrid_latency_ns": hybrid.summary["total_latency_ns"],
+        "aimc_only_latency_ns": aimc.summary["total_latency_ns"],
+        "overhead": hybrid.summary["total_latency_ns"] / aimc.summary["total_latency_ns"] - 1,
+        "static_overhead_min": float(over["overhead"].min()),
+        "static_overhead_median": float(over["overhead"].median()),
+        "static_overhead_max": float(over["overhead"].max()),
+        "settings": {f"{d_in}x{d_out}": {"strategy": p.strategy,
+                                         "parallel_tokens": p.parallel_tokens}
+                     for (d_in, d_out), p in by_shape.items()},
+    }
