@@ -7,6 +7,8 @@ bit-reproducible. Convert to ns only where results leave the library (`ps_to_ns`
 
 from __future__ import annotations
 
+from collections import deque
+
 import simpy
 
 PS_PER_NS = 1000
@@ -52,13 +54,59 @@ class OpStats:
         self.aimc_end_ps = end_ps
 
 
+class FifoServer:
+    """A server that takes one request at a time in arrival order (a link, a cluster's cores).
+
+    Requests come with their duration, so the grant time is known at once: no queue of events
+    is needed, and the timings equal those of a FIFO `simpy.Resource`.
+    """
+
+    __slots__ = ("free_ps",)
+
+    def __init__(self) -> None:
+        self.free_ps = 0
+
+    def book(self, now_ps: int, duration_ps: int) -> int:
+        """Reserve the server for `duration_ps` from the earliest free time; return the start."""
+        start = max(now_ps, self.free_ps)
+        self.free_ps = start + duration_ps
+        return start
+
+
 class Cluster:
-    """Shared state of one cluster: the cores (one kernel at a time) and the TCDM budget."""
+    """Shared state of one cluster: the cores (one kernel at a time) and the TCDM budget.
+
+    TCDM space is handed out first come, first served: a request waits while an earlier one
+    waits, so a large block is not starved by small ones.
+    """
 
     def __init__(self, env: simpy.Environment, tcdm_bytes: int, resident_bytes: int) -> None:
-        self.cores = simpy.Resource(env, capacity=1)
-        self.free = simpy.Container(env, capacity=tcdm_bytes - resident_bytes,
-                                    init=tcdm_bytes - resident_bytes)
+        self.env = env
+        self.cores = FifoServer()
+        self.free_bytes = tcdm_bytes - resident_bytes
+        self.waiting: deque[tuple[int, simpy.Event]] = deque()
         self.capacity_bytes = tcdm_bytes
         self.used_bytes = resident_bytes
         self.peak_bytes = resident_bytes
+
+    def allocate(self, nbytes: int) -> simpy.Event | None:
+        """Take `nbytes` now (returns None) or return the event that fires once they are taken."""
+        if not self.waiting and nbytes <= self.free_bytes:
+            self._take(nbytes)
+            return None
+        event = self.env.event()
+        self.waiting.append((nbytes, event))
+        return event
+
+    def release(self, nbytes: int) -> None:
+        self.free_bytes += nbytes
+        self.used_bytes -= nbytes
+        while self.waiting and self.waiting[0][0] <= self.free_bytes:
+            size, event = self.waiting.popleft()
+            self._take(size)
+            event.succeed()
+
+    def _take(self, nbytes: int) -> None:
+        self.free_bytes -= nbytes
+        self.used_bytes += nbytes
+        self.peak_bytes = max(self.peak_bytes, self.used_bytes)

@@ -202,49 +202,41 @@ class NetworkSim:
         if src is None or src == dst or nbytes == 0:
             return
         noc = self.arch.interconnect
-        link = self.net.link(src, dst)
-        asked = self.env.now
-        with link.request() as req:
-            yield req
-            stats.stall_ps += self.env.now - asked
-            serial = serialization_cycles(nbytes, noc) * self.link_period_ps
-            total = serial + noc.latency_cycles * self.link_period_ps
-            component = "link:bus" if noc.topology == "shared-bus" else f"link:{src}->{dst}"
-            self.timeline.append((component, self.env.now, self.env.now + total, "transfer", name))
-            yield self.env.timeout(serial)
-        if total > serial:
-            yield self.env.timeout(total - serial)
+        now = self.env.now
+        serial = serialization_cycles(nbytes, noc) * self.link_period_ps
+        total = serial + noc.latency_cycles * self.link_period_ps
+        start = self.net.link(src, dst).book(now, serial)
+        stats.stall_ps += start - now
+        component = "link:bus" if noc.topology == "shared-bus" else f"link:{src}->{dst}"
+        self.timeline.append((component, start, start + total, "transfer", name))
         stats.noc_busy_ps += total
+        yield self.env.timeout(start + total - now)
 
     def _kernel(
         self, pmca: int, cost: KernelStats | None, stats: OpStats, name: str, activity: str
     ) -> Proc:
         if cost is None:
             return
-        cores = self.clusters[pmca].cores
-        asked = self.env.now
-        with cores.request() as req:
-            yield req
-            stats.stall_ps += self.env.now - asked
-            start = self.env.now
-            duration = cost.cycles * self.pmca_period_ps
-            stats.active(start, start + duration)
-            self.timeline.append((pmca_unit(pmca), start, start + duration, activity, name))
-            yield self.env.timeout(duration)
+        now = self.env.now
+        duration = cost.cycles * self.pmca_period_ps
+        start = self.clusters[pmca].cores.book(now, duration)
+        stats.stall_ps += start - now
+        stats.active(start, start + duration)
+        self.timeline.append((pmca_unit(pmca), start, start + duration, activity, name))
+        yield self.env.timeout(start + duration - now)
         stats.dma_busy_ps += cost.dma_cycles * self.pmca_period_ps
         stats.pmca_busy_ps += (cost.cycles - cost.dma_cycles) * self.pmca_period_ps
 
     def _alloc(self, cluster: Cluster, nbytes: int, stats: OpStats) -> Proc:
-        asked = self.env.now
-        yield cluster.free.get(nbytes)
-        stats.stall_ps += self.env.now - asked
-        cluster.used_bytes += nbytes
-        cluster.peak_bytes = max(cluster.peak_bytes, cluster.used_bytes)
+        wait = cluster.allocate(nbytes)
+        if wait is not None:
+            asked = self.env.now
+            yield wait
+            stats.stall_ps += self.env.now - asked
         stats.tcdm_live_bytes += nbytes
         stats.tcdm_peak_bytes = max(stats.tcdm_peak_bytes,
                                     stats.resident_bytes + stats.tcdm_live_bytes)
 
     def _free(self, cluster: Cluster, nbytes: int, stats: OpStats) -> None:
-        cluster.free.put(nbytes)
-        cluster.used_bytes -= nbytes
+        cluster.release(nbytes)
         stats.tcdm_live_bytes -= nbytes

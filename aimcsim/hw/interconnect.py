@@ -11,6 +11,7 @@ from math import ceil
 
 import simpy
 
+from aimcsim.engine import FifoServer
 from aimcsim.spec.arch import Interconnect
 
 
@@ -32,13 +33,13 @@ class Network:
     def __init__(self, env: simpy.Environment, noc: Interconnect) -> None:
         self.env = env
         self.noc = noc
-        self._links: dict[tuple[str, str], simpy.Resource] = {}
+        self._links: dict[tuple[str, str], FifoServer] = {}
 
-    def link(self, src: str, dst: str) -> simpy.Resource:
+    def link(self, src: str, dst: str) -> FifoServer:
         key = ("bus", "bus") if self.noc.topology == "shared-bus" else (src, dst)
         res = self._links.get(key)
         if res is None:
-            res = self._links[key] = simpy.Resource(self.env, capacity=1)
+            res = self._links[key] = FifoServer()
         return res
 
     @property
