@@ -1,8 +1,11 @@
 """Closed-form latency and TCDM footprint of one static layer: cross-check and fast screening.
 
-The layer runs alone with its input present (as in `between_layers: layer-by-layer` for a layer
-reading the network input). Kernel cycles come from the cluster model (memoised), the tile from
-its phase recurrence, links from their closed form; only the pipeline is solved here:
+The layer runs alone, as in `between_layers: layer-by-layer`: its whole input is ready in a
+producer's cluster and each block crosses a point-to-point link to the tile (and to the cluster,
+in parallel, for the LoRA branch) when the block is admitted. With `input_link=False` the input
+is already in place (a layer reading the network input). Kernel cycles come from the cluster
+model (memoised), the tile from its phase recurrence, links from their closed form; only the
+pipeline is solved here:
 
 - tile alone (aimc-only, no row slices): every block is admitted at once, the tile streams:
   `dac + tokens * integration + adc` when integration is the longest phase.
@@ -18,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aimcsim.hw.aimc_tile import TileTimer, map_matrix
-from aimcsim.hw.interconnect import transfer_cycles
+from aimcsim.hw.interconnect import serialization_cycles, transfer_cycles
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.kernels import block_program, lora_weight_bytes
 from aimcsim.pipeline import block_sizes
@@ -34,7 +37,8 @@ class LayerEstimate:
 
 
 def static_layer(
-    arch: Arch, op: Op, tokens: int, pipe: Pipeline, model: PmcaModel, *, lora: bool
+    arch: Arch, op: Op, tokens: int, pipe: Pipeline, model: PmcaModel, *, lora: bool,
+    input_link: bool = True,
 ) -> LayerEstimate:
     """Latency and TCDM bytes of static layer `op` over `tokens` tokens, alone."""
     eb = arch.lora.element_bytes
@@ -51,22 +55,30 @@ def static_layer(
     def y_link(size: int) -> int:
         return transfer_cycles(size * op.d_out * tile.row_splits * eb, noc) * ps_link
 
+    def x_serial(size: int) -> int:
+        return serialization_cycles(size * op.d_in * eb, noc) * ps_link if input_link else 0
+
+    x_head = noc.latency_cycles * ps_link if input_link else 0
+
     timer = TileTimer(arch.aimc)
     uses_cluster = progs[block].uses_cluster
-    if not uses_cluster:
+    if not uses_cluster:  # every block is admitted at once: its input queues on the link
         first = end = None
+        link_free = 0
         for size in sizes:
-            start, end = timer.run(0, size)
+            link_free += x_serial(size)
+            start, end = timer.run(link_free + x_head, size)
             first = start if first is None else first
         return LayerEstimate(end - first, tcdm, True)
     if in_flight == 1:
         admitted, first, done = 0, None, 0
         for size in sizes:
             prog = progs[size]
-            start, end = timer.run(admitted, size)
+            x_ready = admitted + x_serial(size) + x_head
+            start, end = timer.run(x_ready, size)
             y = end + y_link(size)
             if prog.pre is not None:
-                pre_start = y if pipe.strategy == "sequential" else admitted
+                pre_start = y if pipe.strategy == "sequential" else x_ready
                 pre_end = pre_start + prog.pre.cycles * ps_pmca
                 start = min(start, pre_start)
                 y = max(y, pre_end)
@@ -74,9 +86,10 @@ def static_layer(
             first = start if first is None else first
             admitted = done
         return LayerEstimate(done - first, tcdm, True)
+    first_x = x_serial(sizes[0]) + x_head
     tile_chain = 0
     for size in sizes:
-        _, tile_chain = timer.run(0, size)
+        _, tile_chain = timer.run(first_x, size)
     last = progs[sizes[-1]]
     tile_chain += y_link(sizes[-1]) + (last.post.cycles * ps_pmca if last.post else 0)
     cluster = sum(
@@ -84,4 +97,4 @@ def static_layer(
                                                            else 0)) * ps_pmca
         for s in sizes
     )
-    return LayerEstimate(max(tile_chain, cluster), tcdm, False)
+    return LayerEstimate(max(tile_chain, first_x + cluster) - first_x, tcdm, False)

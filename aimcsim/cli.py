@@ -14,6 +14,7 @@ import yaml
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.pmca_cycles import KERNEL_OPS, run_kernel
 from aimcsim.report import static_overhead, write_json, write_layers_csv
+from aimcsim.search import SearchSpace, load_space, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
 from aimcsim.spec.workload import load_workload
@@ -49,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     kernel.add_argument("--k", type=int, default=1, help="contraction length (matmul)")
     kernel.add_argument("--n", type=int, default=1, help="columns")
 
+    find = sub.add_parser("search", help="balance pipeline, token parallelism and cluster size")
+    find.add_argument("arch", help="architecture YAML")
+    find.add_argument("workload", help="workload trace YAML")
+    find.add_argument("--space", type=Path, default=None,
+                      help="search-space YAML (default: arch/spaces/default.yaml's values)")
+    find.add_argument("--out", type=Path, required=True, help="folder for search.csv, summary.json")
+
     trace = sub.add_parser("trace", help="generate a workload trace from a model configuration")
     trace.add_argument("model", choices=sorted(TRACES))
     trace.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
@@ -63,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "kernel":
             return _kernel(args)
+        if args.command == "search":
+            return _search(args)
         return _trace(args)
     except AimcsimError as exc:
         print(f"aimcsim: error: {exc}", file=sys.stderr)
@@ -108,6 +118,35 @@ def _run(args: argparse.Namespace) -> int:
         write_layers_csv(layers, args.out / "layers.csv")
         write_json(summary, args.out / "summary.json")
         print(f"wrote {args.out / 'layers.csv'} and {args.out / 'summary.json'}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    arch, workload = load_arch(args.arch), load_workload(args.workload)
+    space = load_space(args.space) if args.space else SearchSpace()
+    result = search(arch, workload, space)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result.points.to_csv(args.out / "search.csv", index=False)
+    best = result.best
+    write_json({"arch": str(args.arch), "workload": str(args.workload),
+                "best": best.to_dict(orient="records"), "network": result.network},
+               args.out / "summary.json")
+    print(f"{workload.name} on {arch.name}: {len(result.points)} points screened, "
+          f"{int(result.points['simulated'].sum())} simulated (the Pareto fronts)")
+    print(f"{'shape':>9} {'t_int':>6} {'cores':>5} {'rank':>4}  {'best setting':<22} "
+          f"{'latency us':>10} {'aimc-only':>10} {'overhead':>8} {'TCDM B':>7}")
+    for r in best.itertuples():
+        setting = f"{r.strategy} x{r.parallel_tokens}"
+        print(f"{f'{r.d_in}x{r.d_out}':>9} {r.integration_time_ns:>6g} {r.cores:>5} {r.rank:>4}  "
+              f"{setting:<22} {r.latency_ns / 1000:>10.2f} {r.aimc_only_latency_ns / 1000:>10.2f} "
+              f"{r.overhead:>8.1%} {r.tcdm_bytes:>7}")
+    print("whole network with the best settings (hybrid vs aimc-only):")
+    for n in result.network:
+        print(f"  t_int {n['integration_time_ns']:g} ns, {n['cores']} cores, rank {n['rank']}: "
+              f"{n['hybrid_latency_ns'] / 1e3:.1f} us vs {n['aimc_only_latency_ns'] / 1e3:.1f} us "
+              f"({n['overhead']:+.1%}); static layers median {n['static_overhead_median']:.1%}, "
+              f"max {n['static_overhead_max']:.1%}")
+    print(f"wrote {args.out / 'search.csv'} and {args.out / 'summary.json'}")
     return 0
 
 

@@ -5,6 +5,7 @@ Policy (the study's: one cluster per tile group):
   and a cluster paired with it; the cluster runs the op's LoRA branch and partial-sum reduction;
 - a digital op runs on the cluster that holds its first input: the paired cluster of a static
   producer, or the cluster of a digital producer (so attention runs beside the query layer);
+  one that reads the network input gets a cluster of its own;
 - a tile sends each output block to its paired cluster as the block completes whenever the
   cluster needs it: for the LoRA add, for partial sums, or because a digital consumer runs
   there; in both modes, so the same data moves in both;
@@ -59,7 +60,11 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
             placements[op.name] = Placement(pmca, tile, rank, out, ins)
         else:
             src = op.inputs[0].src
-            pmca = placements[src].pmca if src != INPUT else 0
+            if src == INPUT:  # nothing holds the network input: a cluster of its own
+                pmca = next_pmca
+                next_pmca += 1
+            else:
+                pmca = placements[src].pmca
             unit = pmca_unit(pmca)
             placements[op.name] = Placement(pmca, None, None, unit, (unit,))
     return placements

@@ -108,9 +108,16 @@ def _variants(arch: Arch, space: SearchSpace) -> list[Arch]:
 
 
 def _alone(op: Op, tokens: int) -> Workload:
-    """A one-layer workload: `op` reading the network input."""
-    single = dataclasses.replace(op, name="layer", block=0, inputs=(Edge(INPUT, "streaming"),))
-    return Workload("layer", tokens, op.d_in, (single,))
+    """`op` alone, its input produced on another cluster (as in the network)."""
+    source = Op("source", 0, "elementwise", "source", op.d_in, op.d_in,
+                (Edge(INPUT, "streaming"),), function="norm")
+    single = dataclasses.replace(op, name="layer", block=0, inputs=(Edge("source", "streaming"),))
+    return Workload("layer", tokens, op.d_in, (source, single))
+
+
+def _layer_by_layer(arch: Arch, pipe: Pipeline) -> Arch:
+    return dataclasses.replace(arch, pipeline=dataclasses.replace(
+        pipe, between_layers="layer-by-layer"))
 
 
 def search(arch: Arch, workload: Workload, space: SearchSpace | None = None) -> SearchResult:
@@ -179,8 +186,8 @@ def _confirm(
             row = points.loc[idx]
             pipe = dataclasses.replace(variant.pipeline, strategy=row.strategy,
                                        parallel_tokens=int(row.parallel_tokens))
-            layer = simulate(dataclasses.replace(variant, pipeline=pipe), work,
-                             "hybrid").layers.iloc[0]  # fmt: skip
+            layer = simulate(_layer_by_layer(variant, pipe), work,
+                             "hybrid").layers.set_index("layer").loc["layer"]  # fmt: skip
             points.loc[idx, ["latency_ns", "simulated", "pareto"]] = [layer.latency_ns, True, True]
         best = points.loc[front, "latency_ns"].astype(float).idxmin()
         points.loc[best, "best"] = True
