@@ -18,6 +18,7 @@ from aimcsim.search import SearchSpace, load_space, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
 from aimcsim.spec.workload import load_workload
+from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
 from aimcsim.traces.mobilebert import mobilebert_trace
 
 TRACES = {"mobilebert": mobilebert_trace}
@@ -57,6 +58,18 @@ def _parser() -> argparse.ArgumentParser:
                       help="search-space YAML (default: arch/spaces/default.yaml's values)")
     find.add_argument("--out", type=Path, required=True, help="folder for search.csv, summary.json")
 
+    sweep = sub.add_parser("sweep", help="run a design-space sweep from a sweep YAML")
+    sweep.add_argument("sweep", help="sweep YAML (see arch/sweeps/)")
+    sweep.add_argument("--out", type=Path, required=True, help="folder for the tables and parts")
+    sweep.add_argument("--workers", type=int, default=1, help="local worker processes")
+    sweep.add_argument("--scheduler", default=None,
+                       help="address of a Dask distributed scheduler to run on instead")
+    sweep.add_argument("--resume", action="store_true", help="skip the points already finished")
+    sweep.add_argument("--csv", action="store_true", help="also write points.csv and layers.csv")
+
+    comp = sub.add_parser("compare", help="AIMC-only vs hybrid per point of a sweep folder")
+    comp.add_argument("folder", type=Path, help="the --out folder of a sweep")
+
     trace = sub.add_parser("trace", help="generate a workload trace from a model configuration")
     trace.add_argument("model", choices=sorted(TRACES))
     trace.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
@@ -73,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _kernel(args)
         if args.command == "search":
             return _search(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "compare":
+            return _compare(args)
         return _trace(args)
     except AimcsimError as exc:
         print(f"aimcsim: error: {exc}", file=sys.stderr)
@@ -147,6 +164,56 @@ def _search(args: argparse.Namespace) -> int:
               f"({n['overhead']:+.1%}); static layers median {n['static_overhead_median']:.1%}, "
               f"max {n['static_overhead_max']:.1%}")
     print(f"wrote {args.out / 'search.csv'} and {args.out / 'summary.json'}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    spec = load_sweep(args.sweep)
+    points, invalid = build_points(spec)
+    print(f"{spec.name}: {len(points) + len(invalid)} points, {len(points)} valid, "
+          f"{len(invalid)} skipped")
+    for bad in invalid:
+        print(f"  skipped point {bad.index} {dict(bad.params)}: {bad.reason}")
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm  # a terminal progress bar with rate and ETA
+
+        bar = tqdm(total=len(points), unit="point", file=sys.stderr)
+
+        def progress(done: int, total: int, failed: int, eta_s: float) -> None:
+            bar.n = done
+            bar.set_postfix(failed=failed, refresh=False)
+            bar.refresh()
+    else:
+        progress = plain_progress()
+    try:
+        report = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                           resume=args.resume, csv=args.csv, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    state = "interrupted" if report.interrupted else "finished"
+    print(f"{state}: {report.ran} run now, {report.skipped} already done, {report.failed} failed; "
+          f"tables in {args.out / 'points.parquet'} and {args.out / 'layers.parquet'}")
+    return 130 if report.interrupted else 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    table = compare(args.folder)
+    points = pd.read_parquet(args.folder / "points.parquet").set_index("point")
+    table.to_csv(args.folder / "compare.csv", index=False)
+    axes = [c for c in points.columns if "." in c]
+    for point, group in table.groupby("point", sort=False):
+        p = points.loc[point]
+        params = ", ".join(f"{a}={p[a]}" for a in axes)
+        bounds = group["bound"].value_counts().to_dict()
+        print(f"{point} ({params}): aimc-only {p['latency_ns_aimc_only'] / 1e3:.1f} us, hybrid "
+              f"{p['latency_ns_hybrid'] / 1e3:.1f} us ({p['overhead']:+.1%}); static layers "
+              f"min {group.overhead.min():.1%} median {group.overhead.median():.1%} max "
+              f"{group.overhead.max():.1%}; bound by {bounds}")
+    print(f"wrote {args.folder / 'compare.csv'}")
     return 0
 
 

@@ -51,8 +51,10 @@ class NetworkSim:
         mode: str,
         model: PmcaModel,
         settings: dict[str, Pipeline] | None = None,
+        record: bool = True,
     ) -> None:
         self.arch, self.workload, self.mode = arch, workload, mode
+        self.record = record
         self.env = env = simpy.Environment()
         self.placements: dict[str, Placement] = place(arch, workload, mode)
         unknown = sorted(set(settings or {}) - {op.name for op in workload.ops})
@@ -76,6 +78,7 @@ class NetworkSim:
         self.pmca_period_ps = arch.pmca.period_ps
         self.link_period_ps = arch.interconnect.period_ps
         self.layer_by_layer = arch.pipeline.between_layers == "layer-by-layer"
+        self.exclusive_links = arch.interconnect.topology == "point-to-point"
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
                       if op.kind == "static_linear"}
         self.stats: dict[str, OpStats] = {}
@@ -126,9 +129,10 @@ class NetworkSim:
             for src in streams:  # the producer blocks that hold tokens [.., covered)
                 need = -(-covered // self.blocks[src][0])
                 for i in range(waited[src], need):
-                    yield self.done[src][i]
+                    if not self.done[src][i].processed:
+                        yield self.done[src][i]
                 waited[src] = need
-            if gated and b >= in_flight:
+            if gated and b >= in_flight and not done[b - in_flight].processed:
                 yield done[b - in_flight]
             self.env.process(self._block(op, place_, b, size))
 
@@ -157,15 +161,42 @@ class NetworkSim:
         src = self._out_unit(op.inputs[0].src)
         x_bytes = size * op.d_in * self.eb
         to_cluster = place_.out_unit == pmca_unit(place_.pmca)
-        tile = self.env.process(self._tile(op, place_, b, size, src, x_bytes, stats, to_cluster))
+        if self.exclusive_links:
+            # the tile's links serve this op alone: its whole branch is known at admission
+            tile_done = self._tile_branch(op, place_, size, src, x_bytes, stats, to_cluster)
+            tile = None
+        else:
+            tile = self.env.process(self._tile(op, place_, b, size, src, x_bytes, stats,
+                                               to_cluster))
         if prog.pre is not None:
             yield from self._transfer(src, pmca_unit(place_.pmca), x_bytes, stats, op.name)
             if self.settings[op.name].strategy == "sequential":
-                yield tile
+                yield tile if tile is not None else self._until(tile_done)
             yield from self._kernel(place_.pmca, prog.pre, stats, op.name, "lora_xab")
-        yield tile
+        yield tile if tile is not None else self._until(tile_done)
         if prog.post is not None:
             yield from self._kernel(place_.pmca, prog.post, stats, op.name, "add")
+
+    def _until(self, time_ps: int) -> simpy.Event:
+        return self.env.timeout(max(0, time_ps - self.env.now))
+
+    def _tile_branch(
+        self, op: Op, place_: Placement, size: int, src: str | None, x_bytes: int,
+        stats: OpStats, to_cluster: bool,
+    ) -> int:
+        """The tile branch of a block, booked now; returns when its output has arrived."""
+        unit = tile_unit(op.name)
+        now = self.env.now
+        ready = self._book(src, unit, x_bytes, stats, op.name, now)
+        start, end = self.tiles[op.name].run(ready, size)
+        stats.active(start, end)
+        stats.tile_busy(start, end)
+        if self.record:
+            self.timeline.append((unit, start, end, "mvm", op.name))
+        if not to_cluster:
+            return end
+        y_bytes = size * op.d_out * place_.tile.row_splits * self.eb
+        return self._book(unit, pmca_unit(place_.pmca), y_bytes, stats, op.name, end)
 
     def _tile(
         self, op: Op, place_: Placement, b: int, size: int, src: str | None, x_bytes: int,
@@ -176,7 +207,8 @@ class NetworkSim:
         start, end = self.tiles[op.name].run(self.env.now, size)
         stats.active(start, end)
         stats.tile_busy(start, end)
-        self.timeline.append((unit, start, end, "mvm", op.name))
+        if self.record:
+            self.timeline.append((unit, start, end, "mvm", op.name))
         yield self.env.timeout(end - self.env.now)
         if to_cluster:
             y_bytes = size * op.d_out * place_.tile.row_splits * self.eb
@@ -198,19 +230,32 @@ class NetworkSim:
 
     # ---- resources ----------------------------------------------------------------------
     def _transfer(self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str) -> Proc:
-        """Move `nbytes` over the link src -> dst: serialisation holds the link, latency not."""
-        if src is None or src == dst or nbytes == 0:
-            return
-        noc = self.arch.interconnect
+        """Move `nbytes` over the link src -> dst now; resumes when they have arrived."""
         now = self.env.now
+        arrival = self._book(src, dst, nbytes, stats, name, now)
+        if arrival > now:
+            yield self.env.timeout(arrival - now)
+
+    def _book(
+        self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str, at_ps: int
+    ) -> int:
+        """Reserve the link src -> dst for a transfer asked for at `at_ps`; return its arrival.
+
+        Serialisation holds the link, the head latency does not. Booking ahead of the clock
+        is only right on a link no one else uses (point-to-point).
+        """
+        if src is None or src == dst or nbytes == 0:
+            return at_ps
+        noc = self.arch.interconnect
         serial = serialization_cycles(nbytes, noc) * self.link_period_ps
         total = serial + noc.latency_cycles * self.link_period_ps
-        start = self.net.link(src, dst).book(now, serial)
-        stats.stall_ps += start - now
-        component = "link:bus" if noc.topology == "shared-bus" else f"link:{src}->{dst}"
-        self.timeline.append((component, start, start + total, "transfer", name))
+        start = self.net.link(src, dst).book(at_ps, serial)
+        stats.stall_ps += start - at_ps
+        if self.record:
+            component = "link:bus" if noc.topology == "shared-bus" else f"link:{src}->{dst}"
+            self.timeline.append((component, start, start + total, "transfer", name))
         stats.noc_busy_ps += total
-        yield self.env.timeout(start + total - now)
+        return start + total
 
     def _kernel(
         self, pmca: int, cost: KernelStats | None, stats: OpStats, name: str, activity: str
@@ -222,7 +267,8 @@ class NetworkSim:
         start = self.clusters[pmca].cores.book(now, duration)
         stats.stall_ps += start - now
         stats.active(start, start + duration)
-        self.timeline.append((pmca_unit(pmca), start, start + duration, activity, name))
+        if self.record:
+            self.timeline.append((pmca_unit(pmca), start, start + duration, activity, name))
         yield self.env.timeout(start + duration - now)
         stats.dma_busy_ps += cost.dma_cycles * self.pmca_period_ps
         stats.pmca_busy_ps += (cost.cycles - cost.dma_cycles) * self.pmca_period_ps

@@ -46,6 +46,7 @@ def simulate(
     *,
     model: PmcaModel | None = None,
     settings: dict[str, Pipeline] | None = None,
+    timeline: bool = True,
 ) -> Result:
     """Simulate `workload` on `arch`.
 
@@ -54,12 +55,13 @@ def simulate(
     model: cluster timing model (default: the one `pmca.timing` names).
     settings: pipeline strategy and block size of single operations, by op name (default: the
     architecture's `pipeline` for every op), e.g. the best settings a search found.
+    timeline: record the activity timeline (sweeps turn it off: they keep only the tables).
     Raises `CapacityError` when a token block does not fit the TCDM.
     """
     mode = mode or arch.mode
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings)
+    sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings, timeline)
     sim.run()
     return Result(_layers(sim), _summary(sim), sim.timeline)
 

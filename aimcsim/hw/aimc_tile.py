@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
+from numba import njit
+
 from aimcsim.spec.arch import AimcTile
 
 
@@ -58,17 +60,30 @@ class TileTimer:
     def run(self, ready_ps: int, tokens: int) -> tuple[int, int]:
         """Schedule `tokens` MVMs whose inputs are all present at `ready_ps`."""
         dac, integ, adc = self._phases
-        d_free, i_free, a_free = self._dac_free, self._int_free, self._adc_free
-        if not self._pipelined:
-            d_free = i_free = a_free
-        start = max(ready_ps, d_free)
-        for _ in range(tokens):
-            d_end = max(ready_ps, d_free) + dac
-            i_end = max(d_end, i_free) + integ
-            a_end = max(i_end, a_free) + adc
-            if self._pipelined:
-                d_free, i_free, a_free = d_end, i_end, a_end
-            else:
-                d_free = i_free = a_free = a_end
-        self._dac_free, self._int_free, self._adc_free = d_free, i_free, a_free
-        return start, a_free
+        start, self._dac_free, self._int_free, self._adc_free = _burst(
+            ready_ps, tokens, dac, integ, adc, self._dac_free, self._int_free, self._adc_free,
+            self._pipelined)
+        return start, self._adc_free
+
+
+@njit(cache=True)
+def _burst(
+    ready: int, tokens: int, dac: int, integ: int, adc: int, d_free: int, i_free: int,
+    a_free: int, pipelined: bool,
+) -> tuple[int, int, int, int]:
+    """The flow-shop recurrence of `TileTimer.run`, token by token (compiled: a hot loop)."""
+    if not pipelined:
+        d_free = a_free
+        i_free = a_free
+    start = max(ready, d_free)
+    for _ in range(tokens):
+        d_end = max(ready, d_free) + dac
+        i_end = max(d_end, i_free) + integ
+        a_end = max(i_end, a_free) + adc
+        if pipelined:
+            d_free, i_free, a_free = d_end, i_end, a_end
+        else:
+            d_free = a_end
+            i_free = a_end
+            a_free = a_end
+    return start, d_free, i_free, a_free

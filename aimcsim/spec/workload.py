@@ -16,6 +16,7 @@ the consumer needs block i of the producer) or `barrier` (the consumer needs eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,11 @@ class Workload:
     config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def op(self, name: str) -> Op:
-        for op in self.ops:
-            if op.name == name:
-                return op
-        raise KeyError(name)
+        return self._by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, Op]:
+        return {op.name: op for op in self.ops}
 
     def width_of(self, name: str) -> int:
         """Values per token produced by `name` (the network input included)."""
