@@ -134,7 +134,14 @@ class NetworkSim:
                 waited[src] = need
             if gated and b >= in_flight and not done[b - in_flight].processed:
                 yield done[b - in_flight]
-            self.env.process(self._block(op, place_, b, size))
+            # fewer events where nothing can overlap: one block at a time runs right here; a
+            # tile alone on its own links is booked at once and completes by a timer
+            if gated and in_flight == 1:
+                yield from self._block(op, place_, b, size)
+            elif not gated and self.exclusive_links and op.kind == "static_linear":
+                self._tile_only_block(op, place_, b, size)
+            else:
+                self.env.process(self._block(op, place_, b, size))
 
     def _block(self, op: Op, place_: Placement, b: int, size: int) -> Proc:
         prog = self.programs[op.name][size]
@@ -149,11 +156,22 @@ class NetworkSim:
             yield from self._kernel(place_.pmca, prog.pre, stats, op.name, op.function or "matmul")
         if prog.tcdm_bytes:
             self._free(cluster, prog.tcdm_bytes, stats)
-        stats.tokens += size
-        self.done[op.name][b].succeed()
-        self._left[op.name] -= 1
-        if not self._left[op.name]:
-            self.finished[op.name].succeed()
+        self._complete(op.name, b, size)
+
+    def _complete(self, name: str, b: int, size: int) -> None:
+        self.stats[name].tokens += size
+        self.done[name][b].succeed()
+        self._left[name] -= 1
+        if not self._left[name]:
+            self.finished[name].succeed()
+
+    def _tile_only_block(self, op: Op, place_: Placement, b: int, size: int) -> None:
+        src = self._out_unit(op.inputs[0].src)
+        to_cluster = place_.out_unit == pmca_unit(place_.pmca)
+        end = self._tile_branch(op, place_, size, src, size * op.d_in * self.eb,
+                                self.stats[op.name], to_cluster)
+        timer = self.env.timeout(end - self.env.now)
+        timer.callbacks.append(lambda _event: self._complete(op.name, b, size))
 
     def _static_block(
         self, op: Op, place_: Placement, prog: BlockProgram, b: int, size: int, stats: OpStats

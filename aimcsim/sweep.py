@@ -319,7 +319,6 @@ def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
     """Simulate one point in every mode; returns its points row and its layers rows."""
     row: dict[str, Any] = {"point": point.id, "index": point.index,
                            "workload": Path(point.workload_file).name, **dict(point.params)}
-    started = time.perf_counter()
     try:
         workload = _workload(point.workload_file, point.seq_len)
         results = {m: simulate(point.arch, workload, m, timeline=False) for m in point.modes}
@@ -339,7 +338,6 @@ def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
         row.update(static_overhead_min=float(over.min()),
                    static_overhead_median=float(over.median()),
                    static_overhead_max=float(over.max()))
-    row["wall_s"] = round(time.perf_counter() - started, 3)
     return row, layers
 
 

@@ -1,0 +1,81 @@
+"""Sweep throughput: MobileBERT hybrid points per second with 1 and 2 workers, and what kernel
+memoisation saves.
+
+Run: python benchmarks/bench_sweep.py [--points N]. Prints the figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from aimcsim import load_workload, simulate
+from aimcsim.hw.pmca_cycles import CycleLevelPmca
+from aimcsim.sweep import build_points, load_sweep, run_point, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCH = ROOT / "arch" / "hybrid.yaml"  # shipped default: 8 cores, 128 KiB, 256 ns tiles
+WORKLOAD = ROOT / "workloads" / "mobilebert.yaml"  # 24 layers, 384 tokens
+
+
+def sweep_file(folder: Path, points: int) -> Path:
+    """`points` hybrid-only points: the link latency is swept, so every point is distinct."""
+    doc = {"version": 1, "name": "bench", "arch": str(ARCH), "workloads": [str(WORKLOAD)],
+           "modes": ["hybrid"], "axes": {"interconnect.latency_cycles": list(range(points))}}
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+class Unmemoised(CycleLevelPmca):
+    """The cycle-level cluster with its per-shape memo bypassed: every kernel runs again."""
+
+    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0):
+        return CycleLevelPmca.matmul.__wrapped__(self, m, k, n, dma_bytes)
+
+    def elementwise(self, function: str, elements: int):
+        return CycleLevelPmca.elementwise.__wrapped__(self, function, elements)
+
+    def dma(self, nbytes: int):
+        return CycleLevelPmca.dma.__wrapped__(self, nbytes)
+
+
+def best_of(runs: int, fn) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--points", type=int, default=40, help="points per timed sweep")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = load_sweep(sweep_file(Path(tmp), args.points))
+        point = build_points(spec)[0][0]
+        run_point(point)  # JIT and imports
+        workload = load_workload(WORKLOAD)
+        arch = point.arch
+        memo = best_of(3, lambda: simulate(arch, workload, "hybrid", timeline=False))
+        bare = best_of(1, lambda: simulate(arch, workload, "hybrid", timeline=False,
+                                           model=Unmemoised(arch.pmca, arch.lora.dtype)))
+        print(f"one hybrid point: {memo:.3f} s with the kernel memo, {bare:.3f} s running every "
+              f"kernel again ({bare / memo:.0f}x)")
+        for workers in (1, 2):
+            t0 = time.perf_counter()
+            run_sweep(spec, Path(tmp) / f"w{workers}", workers=workers)
+            wall = time.perf_counter() - t0
+            rate = args.points / wall
+            print(f"{workers} worker(s): {args.points} points in {wall:.1f} s, {rate:.2f} points/s "
+                  f"-> 1,000 points in about {1000 / rate:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

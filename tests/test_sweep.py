@@ -1,0 +1,161 @@
+"""Sweeps: validation, points, persistence, resume, pool vs Dask, compare."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from aimcsim import SpecError
+from aimcsim.cli import main
+from aimcsim.sweep import build_points, compare, finished_ids, load_sweep, run_sweep
+from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
+
+
+@pytest.fixture
+def sweep_file(tmp_path, root):
+    def make(**overrides):
+        trace = tmp_path / "tiny.yaml"
+        config = {**MOBILEBERT_UNCASED, "num_hidden_layers": 1}
+        trace.write_text(yaml.safe_dump(mobilebert_trace(32, config), sort_keys=False))
+        doc = {
+            "version": 1,
+            "name": "tiny",
+            "arch": str(root / "arch" / "hybrid.yaml"),
+            "workloads": ["tiny.yaml"],
+            "modes": ["aimc-only", "hybrid"],
+            "axes": {"aimc.integration_time_ns": [128, 256],
+                     "pipeline.parallel_tokens": [4, 8, 16]},
+        }
+        doc.update(overrides)
+        path = tmp_path / "sweep.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    return make
+
+
+def tables(out):
+    return pd.read_parquet(out / "points.parquet"), pd.read_parquet(out / "layers.parquet")
+
+
+def assert_same(a, b):
+    pd.testing.assert_frame_equal(tables(a)[0], tables(b)[0])
+    pd.testing.assert_frame_equal(tables(a)[1], tables(b)[1])
+
+
+def test_shipped_sweeps_validate(root):
+    for f in sorted((root / "arch" / "sweeps").glob("*.yaml")):
+        points, _ = build_points(load_sweep(f))
+        assert points
+
+
+def test_sweep_file_errors_name_file_and_path(sweep_file):
+    path = sweep_file(axes={"pmca.tcdm_kib": [1], "aimc.rows": {"linear": [1, 2]}},
+                      constraints=["pmca.cores ~ 3"], sampling={"random": {"samples": 0, "seed": 1}},
+                      workloads=["missing.yaml"], colour="red")
+    with pytest.raises(SpecError) as info:
+        load_sweep(path)
+    message = str(info.value)
+    for expected in ("sweep.yaml: axes.pmca.tcdm_kib: 'pmca.tcdm_kib' is not a field",
+                     "axes.aimc.rows.linear: expected [start, stop, count]",
+                     "constraints[0]: expected 'dot.path OP value'",
+                     "sampling.random.samples: 0 is below the minimum 1",
+                     "workloads[0]: file not found", "colour: unknown key 'colour'"):
+        assert expected in message
+
+
+def test_points_grid_random_ranges_and_constraints(sweep_file):
+    spec = load_sweep(sweep_file(axes={"pmca.tcdm_bytes": {"log": [32768, 262144, 4], "round": True},
+                                       "workload.seq_len": [16, 32]},
+                                 constraints=["pmca.tcdm_bytes >= 65536"]))
+    points, invalid = build_points(spec)
+    assert len(points) + len(invalid) == 8
+    assert sorted({dict(p.params)["pmca.tcdm_bytes"] for p in points}) == [65536, 131072, 262144]
+    assert sum("excluded by constraint pmca.tcdm_bytes >= 65536" in i.reason for i in invalid) == 2
+    sampled = load_sweep(sweep_file(sampling={"random": {"samples": 3, "seed": 11}}))
+    first, again = build_points(sampled)[0], build_points(sampled)[0]
+    assert len(first) == 3 and [p.id for p in first] == [p.id for p in again]
+
+
+def test_invalid_points_are_listed_and_skipped(sweep_file, tmp_path):
+    spec = load_sweep(sweep_file(axes={"pipeline.parallel_tokens": [8, 32, 384],
+                                       "pmca.cores": [8, 0]}))
+    points, invalid = build_points(spec)
+    reasons = " | ".join(i.reason for i in invalid)
+    assert "pmca.cores: 0 is below the minimum 1" in reasons
+    assert "parallel_tokens = 384" not in reasons  # 32 tokens: blocks are capped at the length
+    report = run_sweep(spec, tmp_path / "out")
+    assert report.ran == len(points) and len(report.invalid) == len(invalid)
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(sweep_file, tmp_path):
+    spec = load_sweep(sweep_file())
+    whole = tmp_path / "whole"
+    run_sweep(spec, whole)
+    part = tmp_path / "part"
+    first = run_sweep(spec, part, limit=2)
+    assert first.ran == 2 and len(finished_ids(part)) == 2 and len(tables(part)[0]) == 2
+    with pytest.raises(Exception, match="already holds a sweep; use --resume"):
+        run_sweep(spec, part)
+    rest = run_sweep(spec, part, resume=True)
+    assert rest.ran == 4 and rest.skipped == 2
+    assert_same(whole, part)
+    points = tables(whole)[0]
+    assert (points.status == "ok").all() and (points.overhead >= 0).all()
+    assert len(tables(whole)[1]) == 6 * 2 * 30  # points x modes x ops
+
+
+def test_process_pool_and_dask_give_identical_tables(sweep_file, tmp_path):
+    from distributed import Client, LocalCluster
+
+    spec = load_sweep(sweep_file())
+    run_sweep(spec, tmp_path / "serial")
+    run_sweep(spec, tmp_path / "pool", workers=2)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        run_sweep(spec, tmp_path / "dask", scheduler=client)
+    assert_same(tmp_path / "serial", tmp_path / "pool")
+    assert_same(tmp_path / "serial", tmp_path / "dask")
+
+
+def test_ctrl_c_loses_no_finished_point(sweep_file, tmp_path):
+    path = sweep_file(axes={"aimc.integration_time_ns": [128, 256, 512],
+                            "pipeline.parallel_tokens": [1, 2, 4, 8],
+                            "workload.seq_len": [384]})  # slow enough to stop half-way
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "aimcsim.cli", "sweep", str(path), "--out",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(finished_ids(out) if out.exists() else ()) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    printed, err = proc.communicate(timeout=60)
+    done = finished_ids(out)
+    assert proc.returncode == 130, err.decode()
+    assert 2 <= len(done) < 12 and b"interrupted:" in printed
+    assert len(pd.read_parquet(out / "points.parquet")) == len(done)
+    assert main(["sweep", str(path), "--out", str(out), "--resume"]) == 0
+    run_sweep(load_sweep(path), tmp_path / "whole")
+    assert_same(out, tmp_path / "whole")
+
+
+def test_compare_names_the_bounding_resource(sweep_file, tmp_path, capsys):
+    spec = load_sweep(sweep_file())
+    run_sweep(spec, tmp_path / "out", csv=True)
+    table = compare(tmp_path / "out")
+    assert set(table.bound) <= {"tile", "cluster", "link"}
+    assert len(table) == 6 * 15 and (table.overhead >= 0).all()
+    slow_tile = table[table.point.isin(tables(tmp_path / "out")[0].query(
+        "`aimc.integration_time_ns` == 256").point)]
+    assert (slow_tile.bound == "tile").any()
+    assert main(["compare", str(tmp_path / "out")]) == 0
+    assert "bound by" in capsys.readouterr().out
+    assert (tmp_path / "out" / "points.csv").exists()
