@@ -11,14 +11,17 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from aimcsim import plots
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.pmca_cycles import KERNEL_OPS, run_kernel
+from aimcsim.plots import KINDS
 from aimcsim.report import static_overhead, write_json, write_layers_csv
-from aimcsim.search import SearchSpace, load_space, search
+from aimcsim.search import SearchSpace, block_table, load_space, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
 from aimcsim.spec.workload import load_workload
 from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
+from aimcsim.trace_export import chrome_trace
 from aimcsim.traces.mobilebert import mobilebert_trace
 
 TRACES = {"mobilebert": mobilebert_trace}
@@ -42,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=[*MODES, "both"], default=None,
                      help="default: the architecture's mode")
     run.add_argument("--out", type=Path, default=None,
-                     help="write layers.csv and summary.json to this folder")
+                     help="write layers.csv, summary.json and timeline.parquet to this folder")
+    run.add_argument("--trace", type=Path, default=None,
+                     help="write the timeline as Chrome trace-event JSON (Perfetto)")
 
     kernel = sub.add_parser("kernel", help="run one kernel on the cycle-level cluster (JSON)")
     kernel.add_argument("arch", help="architecture YAML: its pmca section and lora.dtype")
@@ -67,6 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resume", action="store_true", help="skip the points already finished")
     sweep.add_argument("--csv", action="store_true", help="also write points.csv and layers.csv")
 
+    plot = sub.add_parser("plot", help="draw a figure from a run, search or sweep folder")
+    plot.add_argument("results", type=Path, help="the --out folder of run, search or sweep")
+    plot.add_argument("--kind", required=True, choices=KINDS)
+    plot.add_argument("--out", type=Path, required=True, help="figure file: .png, .pdf or .svg")
+    plot.add_argument("--mode", choices=MODES, default="hybrid", help="run results: which mode")
+    plot.add_argument("--block", type=int, default=0,
+                      help="transformer block (breakdown, timeline)")
+    plot.add_argument("--point", default=None, help="sweep point id (breakdown, compare)")
+    plot.add_argument("--integration-time", type=float, default=None,
+                      help="pareto: integration time in ns (default: the middle one)")
+    plot.add_argument("--x", default=None, help="heatmap: swept axis on x (default: the first)")
+    plot.add_argument("--y", default=None, help="heatmap: swept axis on y (default: the second)")
+    plot.add_argument("--value", default="overhead", help="heatmap: column of points to show")
+
     comp = sub.add_parser("compare", help="AIMC-only vs hybrid per point of a sweep folder")
     comp.add_argument("folder", type=Path, help="the --out folder of a sweep")
 
@@ -90,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "plot":
+            return _plot(args)
         return _trace(args)
     except AimcsimError as exc:
         print(f"aimcsim: error: {exc}", file=sys.stderr)
@@ -106,6 +127,12 @@ def _run(args: argparse.Namespace) -> int:
     modes = list(MODES[::-1]) if mode == "both" else [mode]  # aimc-only first: the reference
     results = {m: simulate(arch, workload, m) for m in modes}
     layers = pd.concat([r.layers for r in results.values()], ignore_index=True)
+    timeline = pd.concat([r.timeline.assign(mode=m) for m, r in results.items()],
+                         ignore_index=True)
+    if args.trace is not None:
+        args.trace.parent.mkdir(parents=True, exist_ok=True)
+        args.trace.write_text(json.dumps(chrome_trace(timeline)), encoding="utf-8")
+        print(f"wrote {args.trace} ({len(timeline)} events; open it in ui.perfetto.dev)")
     summary = {"arch": str(args.arch), "workload": str(args.workload),
                "modes": {m: r.summary for m, r in results.items()}}
     print(f"{workload.name} on {arch.name}: {workload.tokens} tokens, "
@@ -134,7 +161,9 @@ def _run(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         write_layers_csv(layers, args.out / "layers.csv")
         write_json(summary, args.out / "summary.json")
-        print(f"wrote {args.out / 'layers.csv'} and {args.out / 'summary.json'}")
+        timeline.to_parquet(args.out / "timeline.parquet", index=False)
+        print(f"wrote {args.out / 'layers.csv'}, {args.out / 'summary.json'} and "
+              f"{args.out / 'timeline.parquet'}")
     return 0
 
 
@@ -214,6 +243,68 @@ def _compare(args: argparse.Namespace) -> int:
               f"min {group.overhead.min():.1%} median {group.overhead.median():.1%} max "
               f"{group.overhead.max():.1%}; bound by {bounds}")
     print(f"wrote {args.folder / 'compare.csv'}")
+    return 0
+
+
+def _results_kind(folder: Path) -> str:
+    if (folder / "manifest.json").exists() and (folder / "points.parquet").exists():
+        return "sweep"
+    if (folder / "search.csv").exists():
+        return "search"
+    if (folder / "layers.csv").exists():
+        return "run"
+    raise ValueError(f"{folder} holds no results of run (layers.csv), search (search.csv) or "
+                     "sweep (points.parquet)")
+
+
+_PLOT_SOURCES = {"breakdown": ("run", "sweep"), "compare": ("run", "sweep"),
+                 "timeline": ("run",), "tokens": ("search",), "pareto": ("search",),
+                 "heatmap": ("sweep",)}
+
+
+def _plot(args: argparse.Namespace) -> int:
+    source = _results_kind(args.results)
+    if source not in _PLOT_SOURCES[args.kind]:
+        raise ValueError(f"--kind {args.kind} draws results of "
+                         f"{' or '.join(_PLOT_SOURCES[args.kind])}; {args.results} holds {source} "
+                         "results")
+    if args.out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ValueError(f"--out {args.out}: the figure file must end in .png, .pdf or .svg")
+    layers = None
+    if source == "run":
+        layers = pd.read_csv(args.results / "layers.csv")
+    elif source == "sweep" and args.kind in ("breakdown", "compare"):
+        layers = pd.read_parquet(args.results / "layers.parquet")
+        point = args.point or layers["point"].iloc[0]
+        layers = layers[layers["point"] == point]
+        if layers.empty:
+            raise ValueError(f"no point {point!r} in {args.results}")
+    if args.kind == "breakdown":
+        fig = plots.breakdown(layers, mode=args.mode, block=args.block)
+    elif args.kind == "compare":
+        fig = plots.compare(layers)
+    elif args.kind == "timeline":
+        fig = plots.timeline(pd.read_parquet(args.results / "timeline.parquet"),
+                             block=args.block, mode=args.mode)
+    elif args.kind in ("tokens", "pareto"):
+        points = pd.read_csv(args.results / "search.csv")
+        if args.kind == "pareto":
+            fig = plots.pareto(points, integration_time_ns=args.integration_time)
+        else:
+            summary = json.loads((args.results / "summary.json").read_text())
+            arch = load_arch(summary["arch"])
+            fig = plots.tokens(block_table(arch, points), capacity_bytes=arch.pmca.tcdm_bytes)
+    else:
+        points = pd.read_parquet(args.results / "points.parquet")
+        axes = [c for c in points.columns if "." in c and points[c].nunique() > 1]
+        x = args.x or (axes[0] if axes else None)
+        y = args.y or (axes[1] if len(axes) > 1 else None)
+        if x is None or y is None:
+            raise ValueError(f"heatmap needs two swept axes with several values; found {axes}")
+        fig = plots.heatmap(points, x=x, y=y, value=args.value)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    plots.save(fig, str(args.out))
+    print(f"wrote {args.out}")
     return 0
 
 

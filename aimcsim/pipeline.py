@@ -287,6 +287,9 @@ class NetworkSim:
         stats.active(start, start + duration)
         if self.record:
             self.timeline.append((pmca_unit(pmca), start, start + duration, activity, name))
+            if cost.dma_cycles:  # the cores' wait on the DMA, drawn from the kernel's start
+                dma_end = start + cost.dma_cycles * self.pmca_period_ps
+                self.timeline.append((f"dma:{pmca}", start, dma_end, "dma", name))
         yield self.env.timeout(start + duration - now)
         stats.dma_busy_ps += cost.dma_cycles * self.pmca_period_ps
         stats.pmca_busy_ps += (cost.cycles - cost.dma_cycles) * self.pmca_period_ps

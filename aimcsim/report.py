@@ -39,10 +39,12 @@ LAYER_COLUMNS: dict[str, str] = {
 
 #: One row per activity of a component.
 TIMELINE_COLUMNS: dict[str, str] = {
-    "component": "tile:<op> | pmca:<i> | link:<src>-><dst> | link:bus",
+    "component": "tile:<op> | pmca:<i> | dma:<i> | link:<src>-><dst> | link:bus "
+                 "(dma: the time the cluster's cores waited on DMA in a kernel, drawn from the "
+                 "kernel's start)",
     "start_ns": "activity start",
     "end_ns": "activity end",
-    "activity": "mvm | lora_xab | add | matmul | <elementwise function> | transfer",
+    "activity": "mvm | lora_xab | add | matmul | <elementwise function> | dma | transfer",
     "layer": "operation the activity belongs to",
 }
 

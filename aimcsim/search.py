@@ -20,7 +20,9 @@ import pandas as pd
 
 from aimcsim.analytic import static_layer
 from aimcsim.engine import PS_PER_NS
+from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
 from aimcsim.hw.pmca_cycles import cluster_model
+from aimcsim.kernels import block_program
 from aimcsim.report import static_overhead
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, read_yaml
@@ -224,3 +226,27 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str,
                                          "parallel_tokens": p.parallel_tokens}
                      for (d_in, d_out), p in by_shape.items()},
     }
+
+
+def block_table(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:
+    """Per shape, integration time and block size: the tile's and the cluster's time for one
+    block, and the TCDM of one block in flight (for the `tokens` figure)."""
+    rows = []
+    keep = points[points["strategy"] == "overlapped"]
+    for r in keep.itertuples():
+        variant = dataclasses.replace(
+            arch, aimc=dataclasses.replace(arch.aimc, integration_time_ns=r.integration_time_ns),
+            pmca=dataclasses.replace(arch.pmca, cores=r.cores),
+            lora=dataclasses.replace(arch.lora, rank=r.rank))
+        model = cluster_model(variant.pmca, variant.lora.dtype)
+        op = Op("layer", 0, "static_linear", "layer", r.d_in, r.d_out, ())
+        prog = block_program(model, op, r.parallel_tokens, eb=variant.lora.element_bytes,
+                             tile=map_matrix(r.d_in, r.d_out, variant.aimc), rank=r.rank)
+        cycles = sum(k.cycles for k in (prog.pre, prog.post) if k is not None)
+        rows.append({"d_in": r.d_in, "d_out": r.d_out,
+                     "integration_time_ns": r.integration_time_ns,
+                     "parallel_tokens": r.parallel_tokens,
+                     "tile_block_ns": burst_latency_ps(r.parallel_tokens, variant.aimc) / PS_PER_NS,
+                     "cluster_block_ns": cycles * variant.pmca.period_ps / PS_PER_NS,
+                     "tcdm_bytes": r.tcdm_bytes})
+    return pd.DataFrame(rows)

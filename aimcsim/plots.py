@@ -1,0 +1,280 @@
+"""Figures from run, search and sweep results (matplotlib, headless-safe).
+
+Every function returns a `matplotlib.figure.Figure` sized for one column of a two-column paper
+(3.5 in wide), with axes labelled in units, a legend, and the Okabe-Ito colour-blind-safe
+palette. A resource has the same colour in every kind of figure (`RESOURCE_COLOURS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+#: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
+OKABE_ITO = {
+    "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+    "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000",
+    "grey": "#999999",
+}  # fmt: skip
+#: One colour per resource, the same in every figure.
+RESOURCE_COLOURS = {
+    "aimc": OKABE_ITO["blue"], "pmca": OKABE_ITO["vermillion"], "dma": OKABE_ITO["green"],
+    "noc": OKABE_ITO["orange"], "stall": OKABE_ITO["grey"],
+}  # fmt: skip
+RESOURCE_LABELS = {"aimc": "AIMC tile", "pmca": "PMCA compute", "dma": "DMA",
+                   "noc": "interconnect", "stall": "stall"}  # fmt: skip
+MODE_COLOURS = {"aimc-only": RESOURCE_COLOURS["aimc"], "hybrid": RESOURCE_COLOURS["pmca"]}
+COLUMN_WIDTH_IN = 3.5
+STYLE = {
+    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
+    "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.spines.top": False,
+    "axes.spines.right": False, "savefig.dpi": 200, "savefig.bbox": "tight",
+}  # fmt: skip
+
+
+def _figure(height_in: float = 2.4) -> tuple[Figure, plt.Axes]:
+    with plt.rc_context(STYLE):
+        fig = Figure(figsize=(COLUMN_WIDTH_IN, height_in), layout="constrained")
+        ax = fig.add_subplot()
+    return fig, ax
+
+
+def _style(fig: Figure) -> Figure:
+    for ax in fig.axes:
+        for item in [ax.xaxis.label, ax.yaxis.label, ax.title]:
+            item.set_fontsize(STYLE["axes.labelsize"])
+        ax.tick_params(labelsize=STYLE["xtick.labelsize"])
+        for side in ("top", "right"):
+            if ax.get_label() != "secondary":
+                ax.spines[side].set_visible(False)
+    for legend in [*(ax.get_legend() for ax in fig.axes), *fig.legends]:
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_fontsize(STYLE["legend.fontsize"])
+    return fig
+
+
+def save(fig: Figure, path: str) -> None:
+    """Write png, pdf or svg (by the file's suffix)."""
+    with plt.rc_context(STYLE):
+        fig.savefig(path)
+
+
+def breakdown(layers: pd.DataFrame, *, mode: str = "hybrid", block: int = 0,
+              static_only: bool = True) -> Figure:
+    """Stacked bars per layer of one block: tile, cluster compute, DMA, link and stall time."""
+    rows = layers[(layers["mode"] == mode) & (layers["block"] == block)]
+    if static_only:
+        rows = rows[rows["kind"] == "static_linear"]
+    if rows.empty:
+        raise ValueError(f"no {'static ' if static_only else ''}layers of block {block} in "
+                         f"mode {mode!r}")
+    fig, ax = _figure(0.16 * len(rows) + 1.2)
+    names = [n.split(".", 1)[1] for n in rows["layer"]]
+    y = np.arange(len(rows))
+    left = np.zeros(len(rows))
+    for res in ("aimc", "pmca", "dma", "noc", "stall"):
+        values = rows[f"{res}_busy_ns" if res != "stall" else "stall_ns"].to_numpy() / 1e3
+        ax.barh(y, values, left=left, color=RESOURCE_COLOURS[res], label=RESOURCE_LABELS[res],
+                height=0.75, lw=0)
+        left += values
+    ax.set_yticks(y, names, fontsize=6)
+    ax.invert_yaxis()
+    ax.set_xlabel("busy time per resource (µs)")
+    ax.set_title(f"block {block}, {mode}")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=5,
+               frameon=False, handlelength=1.0, columnspacing=0.8)
+    return _style(fig)
+
+
+def tokens(rows: pd.DataFrame, *, capacity_bytes: int) -> Figure:
+    """Tile and cluster time per token block against parallel tokens, TCDM on a second axis.
+
+    rows: one per (shape, integration time, parallel_tokens) with columns d_in, d_out,
+    integration_time_ns, parallel_tokens, tile_block_ns, cluster_block_ns, tcdm_bytes.
+    """
+    fig, ax = _figure(2.6)
+    mem = ax.twinx()
+    mem.set_label("secondary")
+    markers = ["o", "s", "^", "D", "v"]
+    styles = ["-", "--", ":", "-."]
+    for i, ((d_in, d_out), shape) in enumerate(rows.groupby(["d_in", "d_out"], sort=False)):
+        for j, (t_int, group) in enumerate(shape.groupby("integration_time_ns")):
+            g = group.sort_values("parallel_tokens")
+            ax.plot(g.parallel_tokens, g.tile_block_ns / 1e3, color=RESOURCE_COLOURS["aimc"],
+                    ls=styles[j % 4], marker=markers[i % 5], ms=3, lw=1,
+                    label=f"tile {t_int:g} ns" if i == 0 else None)
+        g = shape.drop_duplicates("parallel_tokens").sort_values("parallel_tokens")
+        ax.plot(g.parallel_tokens, g.cluster_block_ns / 1e3, color=RESOURCE_COLOURS["pmca"],
+                marker=markers[i % 5], ms=3, lw=1, label=f"cluster {d_in}x{d_out}")
+        mem.plot(g.parallel_tokens, g.tcdm_bytes / 1024, color=OKABE_ITO["purple"],
+                 marker=markers[i % 5], ms=3, lw=0.8, ls=":",
+                 label=f"TCDM {d_in}x{d_out}")
+    mem.axhline(capacity_bytes / 1024, color=OKABE_ITO["black"], lw=0.8, ls="--",
+                label="TCDM capacity")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    mem.set_yscale("log")
+    ax.set_xlabel("parallel tokens per block")
+    ax.set_ylabel("time per block (µs)")
+    mem.set_ylabel("TCDM needed (KiB)")
+    handles = ax.get_legend_handles_labels()
+    extra = mem.get_legend_handles_labels()
+    fig.legend(handles[0] + extra[0], handles[1] + extra[1], ncols=2, fontsize=6,
+               loc="outside lower center", frameon=False)
+    ax.set_title("tile vs cluster per block, and the TCDM it needs")
+    return _style(fig)
+
+
+def compare(layers: pd.DataFrame) -> Figure:
+    """AIMC-only vs hybrid latency of every static layer of the network, overhead annotated."""
+    static = layers[layers["kind"] == "static_linear"]
+    wide = static.pivot(index="layer", columns="mode", values="latency_ns")
+    if not {"aimc-only", "hybrid"} <= set(wide.columns):
+        raise ValueError("compare needs the layers of both modes (run with --mode both)")
+    wide = wide.loc[static.drop_duplicates("layer")["layer"]]
+    overhead = (wide["hybrid"] / wide["aimc-only"] - 1) * 100
+    with plt.rc_context(STYLE):
+        fig = Figure(figsize=(COLUMN_WIDTH_IN, 2.8), layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    x = np.arange(len(wide))
+    for mode in ("aimc-only", "hybrid"):
+        top.plot(x, wide[mode] / 1e3, lw=0.8, color=MODE_COLOURS[mode], label=mode)
+    top.set_ylabel("latency (µs)")
+    top.set_title("every static layer, AIMC-only vs hybrid")
+    bottom.bar(x, overhead.to_numpy(), width=1.0, color=MODE_COLOURS["hybrid"], lw=0)
+    bottom.axhline(overhead.median(), color=OKABE_ITO["black"], lw=0.6, ls="--")
+    worst = int(np.argmax(overhead.to_numpy()))
+    bottom.annotate(f"median {overhead.median():.1f}%, max {overhead.iloc[worst]:.1f}% "
+                    f"({wide.index[worst]})", xy=(0.01, 1.02), xycoords="axes fraction",
+                    fontsize=6)
+    bottom.set_ylabel("overhead (%)")
+    bottom.set_xlabel("static layer (network order)")
+    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               frameon=False)
+    return _style(fig)
+
+
+def timeline(records: pd.DataFrame, *, block: int = 0, mode: str | None = None) -> Figure:
+    """Gantt chart of every component active for one transformer block."""
+    rows = records[records["layer"].str.startswith(f"b{block}.")]
+    if mode is not None and "mode" in rows:
+        rows = rows[rows["mode"] == mode]
+    if rows.empty:
+        raise ValueError(f"no timeline records for block {block}")
+    rows = rows.assign(component=rows["component"].map(_lane_name))
+    first = rows.groupby("component")["start_ns"].min()
+    components = sorted(first.index, key=lambda c: (_component_order(c)[0], first[c]))
+    fig, ax = _figure(max(2.0, 0.11 * len(components) + 1.0))
+    lane = {c: i for i, c in enumerate(components)}
+    t0 = rows["start_ns"].min()
+    for res in ("aimc", "pmca", "dma", "noc"):
+        part = rows[rows["component"].map(_resource) == res]
+        if part.empty:
+            continue
+        ax.barh(part["component"].map(lane), (part.end_ns - part.start_ns) / 1e3,
+                left=(part.start_ns - t0) / 1e3, height=0.8, color=RESOURCE_COLOURS[res],
+                label=RESOURCE_LABELS[res], lw=0)
+    ax.set_yticks(range(len(components)), components, fontsize=5)
+    ax.set_ylim(len(components) - 0.4, -0.6)
+    ax.set_xlabel(f"time since block {block} started (µs)")
+    ax.set_title(f"block {block}: activity per component")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=4,
+               frameon=False, handlelength=1.0)
+    return _style(fig)
+
+
+def _lane_name(component: str) -> str:
+    """Links share two lanes (tile outputs, cluster outputs); other components keep theirs."""
+    if component.startswith("link:tile:"):
+        return "links from tiles"
+    if component.startswith("link:"):
+        return "links from clusters"
+    return component
+
+
+def _resource(component: str) -> str:
+    if component.startswith("tile:"):
+        return "aimc"
+    if component.startswith("dma:"):
+        return "dma"
+    if component.startswith("link"):
+        return "noc"
+    return "pmca"
+
+
+def _component_order(component: str) -> tuple[int, str]:
+    return ({"aimc": 0, "pmca": 1, "dma": 2, "noc": 3}[_resource(component)], component)
+
+
+def pareto(points: pd.DataFrame, *, integration_time_ns: float | None = None) -> Figure:
+    """Latency against TCDM bytes of every searched point, per shape, fronts highlighted."""
+    rows = points
+    if integration_time_ns is None:
+        integration_time_ns = float(points["integration_time_ns"].median())
+    rows = rows[np.isclose(rows["integration_time_ns"], integration_time_ns)]
+    if rows.empty:
+        raise ValueError(f"no points at integration_time_ns = {integration_time_ns}")
+    fig, ax = _figure(2.4)
+    colours = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "purple", "orange")]
+    for i, ((d_in, d_out), shape) in enumerate(rows.groupby(["d_in", "d_out"], sort=False)):
+        colour = colours[i % len(colours)]
+        ok = shape[shape["feasible"]]
+        ax.scatter(ok.tcdm_bytes / 1024, ok.latency_ns / 1e3, s=6, color=colour, alpha=0.35,
+                   lw=0)
+        front = shape[shape["pareto"]].sort_values("tcdm_bytes")
+        ax.step(front.tcdm_bytes / 1024, front.latency_ns / 1e3, where="post", color=colour,
+                lw=1, marker="o", ms=3, label=f"{d_in}x{d_out} front")
+        best = shape[shape["best"]]
+        ax.scatter(best.tcdm_bytes / 1024, best.latency_ns / 1e3, s=40, marker="*",
+                   color=colour, edgecolor="black", lw=0.4, zorder=3)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("TCDM needed (KiB)")
+    ax.set_ylabel("layer latency (µs)")
+    ax.set_title(f"latency vs TCDM at {integration_time_ns:g} ns (★ best)")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3,
+               frameon=False)
+    return _style(fig)
+
+
+def heatmap(points: pd.DataFrame, *, x: str, y: str, value: str = "overhead") -> Figure:
+    """`value` (default: whole-network overhead) over two swept axes; where other axes vary
+    too, each cell shows the best (lowest) value over them."""
+    for col in (x, y, value):
+        if col not in points:
+            raise ValueError(f"no column {col!r} in the sweep table; columns: "
+                             f"{', '.join(points.columns)}")
+    table = points[points["status"] == "ok"].pivot_table(index=y, columns=x, values=value,
+                                                          aggfunc="min")
+    fig, ax = _figure(2.6)
+    data = table.to_numpy(dtype=float)
+    image = ax.imshow(data * (100 if value.endswith("overhead") else 1), origin="lower",
+                      aspect="auto", cmap="cividis")
+    ax.set_xticks(range(len(table.columns)), [f"{v:g}" if isinstance(v, float) else str(v)
+                                              for v in table.columns])
+    ax.set_yticks(range(len(table.index)), [f"{v:g}" if isinstance(v, float) else str(v)
+                                            for v in table.index])
+    for (i, j), v in np.ndenumerate(data):
+        if np.isfinite(v):
+            text = f"{v:.1%}" if value.endswith("overhead") else f"{v:.3g}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=5,
+                    color="white" if v < np.nanmean(data) else "black")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    bar = fig.colorbar(image, ax=ax)
+    bar.set_label(f"{value} (%)" if value.endswith("overhead") else value)
+    others = [c for c in points.columns if "." in c and c not in (x, y)
+              and points[c].nunique() > 1]
+    ax.set_title(f"{value}" + (f" (best over {', '.join(others)})" if others else ""),
+                 fontsize=7)
+    return _style(fig)
+
+
+KINDS: Sequence[str] = ("breakdown", "tokens", "compare", "timeline", "pareto", "heatmap")
