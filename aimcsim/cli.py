@@ -98,24 +98,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {"run": _run, "kernel": _kernel, "search": _search, "sweep": _sweep,
+                "compare": _compare, "plot": _plot, "trace": _trace}
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "kernel":
-            return _kernel(args)
-        if args.command == "search":
-            return _search(args)
-        if args.command == "sweep":
-            return _sweep(args)
-        if args.command == "compare":
-            return _compare(args)
-        if args.command == "plot":
-            return _plot(args)
-        return _trace(args)
-    except AimcsimError as exc:
-        print(f"aimcsim: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
+        return commands[args.command](args)
+    except (AimcsimError, ValueError, OSError) as exc:
         print(f"aimcsim: error: {exc}", file=sys.stderr)
         return 2
 

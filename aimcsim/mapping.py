@@ -21,7 +21,7 @@ from aimcsim.hw.aimc_tile import TileMapping, map_matrix
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.kernels import block_program, lora_weight_bytes
 from aimcsim.spec.arch import Arch, Pipeline
-from aimcsim.spec.workload import INPUT, Workload
+from aimcsim.spec.workload import INPUT, Op, Workload
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,10 @@ def check_tcdm(
     return resident
 
 
-def _largest_block(arch, op, p, model, budget, in_flight, upper) -> int:
+def _largest_block(
+    arch: Arch, op: Op, p: Placement, model: PmcaModel, budget: int, in_flight: int, upper: int
+) -> int:
+    """Largest block size whose `in_flight` working sets fit in `budget` bytes (0: none)."""
     eb = arch.lora.element_bytes
     lo, hi = 0, upper
     while lo < hi:  # footprints grow with the block size

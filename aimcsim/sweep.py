@@ -38,7 +38,7 @@ from aimcsim.mapping import check_tcdm, place
 from aimcsim.report import static_overhead
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, join, read_yaml
-from aimcsim.spec.arch import MODES, Arch, parse_arch
+from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch
 from aimcsim.spec.workload import Workload, load_workload, parse_workload
 from aimcsim.traces.mobilebert import mobilebert_trace
 
@@ -134,7 +134,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         r.take({"m": m}, "modes", "m", str, choices=MODES)
         for m in r.sequence(d.get("modes", list(MODES)), "modes")
     )
-    axes = _axes(r, d.get("axes", {}), arch_doc)
+    axes = _axes(r, d.get("axes", {}))
     samples, seed = _sampling(r, d.get("sampling", "grid"))
     constraints = _constraints(r, d.get("constraints", []))
     r.finish()
@@ -142,14 +142,14 @@ def load_sweep(path: str | Path) -> SweepSpec:
                      samples, seed, constraints)
 
 
-def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+def _axes(r: Reader, raw: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     if not isinstance(raw, dict) or not raw:
         r.error("axes", "expected a mapping of YAML dot-paths to value lists or ranges")
         return ()
     axes = []
     for key, spec in raw.items():
         p = join("axes", str(key))
-        if key != SEQ_LEN_AXIS and not _known_path(arch_doc, str(key)):
+        if key != SEQ_LEN_AXIS and not _known_path(str(key)):
             r.error(p, f"{key!r} is not a field of the architecture (a dot-path such as "
                     f"pmca.tcdm_bytes, or {SEQ_LEN_AXIS})")
             continue
@@ -159,16 +159,10 @@ def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any]) -> tuple[tuple[str, tup
     return tuple(axes)
 
 
-def _known_path(doc: dict[str, Any], path: str) -> bool:
+def _known_path(path: str) -> bool:
     section, _, rest = path.partition(".")
-    if not rest:
-        return False
-    from aimcsim.spec import arch as a  # the recognised keys of each section
-
-    known = {"aimc": a._AIMC, "pmca": a._PMCA, "interconnect": a._NOC, "pipeline": a._PIPE,
-             "lora": a._LORA}  # fmt: skip
     head = rest.split(".", 1)[0]
-    return section in known and head in known[section]
+    return bool(rest) and head in SECTION_KEYS.get(section, ())
 
 
 def _values(r: Reader, spec: Any, p: str) -> tuple[Any, ...]:

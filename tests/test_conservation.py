@@ -100,3 +100,17 @@ def test_two_runs_are_identical():
     pd.testing.assert_frame_equal(a.layers, b.layers)
     pd.testing.assert_frame_equal(a.timeline, b.timeline)
     assert a.summary == b.summary
+
+
+def test_shared_bus_contends_where_point_to_point_does_not():
+    bert = small_bert(48, 1)
+    p2p = simulate(make_arch(), bert, "hybrid")
+    bus = simulate(make_arch(interconnect={"topology": "shared-bus"}), bert, "hybrid")
+    assert (bus.layers["tokens"] == 48).all()
+    assert bus.summary["links"] == 1 and p2p.summary["links"] > 1
+    assert bus.summary["total_latency_ns"] >= p2p.summary["total_latency_ns"]
+    assert bus.layers["stall_ns"].sum() > p2p.layers["stall_ns"].sum()
+    transfers = bus.timeline[bus.timeline.activity == "transfer"].sort_values("start_ns")
+    serial_ns = transfers.end_ns - transfers.start_ns - 4  # minus the head latency
+    # one link: serialisation intervals never overlap
+    assert (transfers.start_ns.to_numpy()[1:] >= (transfers.start_ns + serial_ns).to_numpy()[:-1]).all()

@@ -204,6 +204,10 @@ _ENGINE = ("rows", "cols", "pipeline_depth", "ports", "source")
 _NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "source")
 _PIPE = ("strategy", "parallel_tokens", "between_layers")
 _LORA = ("rank", "dtype", "layers")
+#: The keys each section of an architecture file recognises (sweep axes are checked against it).
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "aimc": _AIMC, "pmca": _PMCA, "interconnect": _NOC, "pipeline": _PIPE, "lora": _LORA,
+}
 
 
 def load_arch(path: str | Path) -> Arch:
