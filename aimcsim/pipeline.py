@@ -25,7 +25,7 @@ import simpy
 from aimcsim.engine import Cluster, OpStats
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer
-from aimcsim.hw.interconnect import Network, serialization_cycles
+from aimcsim.hw.interconnect import Network
 from aimcsim.hw.pmca import KernelStats, PmcaModel
 from aimcsim.kernels import BlockProgram, block_program, lora_weight_bytes
 from aimcsim.mapping import Placement, check_tcdm, place, pmca_unit, tile_unit
@@ -73,10 +73,10 @@ class NetworkSim:
             for op in workload.ops
         }
         self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
-        self.net = Network(env, arch.interconnect)
+        self.net = Network(env, arch.interconnect, nodes=len(resident),
+                           node_of=self._node_of)
         self.eb = arch.lora.element_bytes
         self.pmca_period_ps = arch.pmca.period_ps
-        self.link_period_ps = arch.interconnect.period_ps
         self.layer_by_layer = arch.pipeline.between_layers == "layer-by-layer"
         self.exclusive_links = arch.interconnect.topology == "point-to-point"
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
@@ -99,6 +99,11 @@ class NetworkSim:
         stuck = [name for name, ev in self.finished.items() if not ev.triggered]
         if stuck:
             raise AimcsimError(f"simulation stopped with unfinished operations: {stuck[:5]}")
+
+    def _node_of(self, unit: str) -> int:
+        """Mesh node of a unit: a cluster's index; a tile group sits with its cluster."""
+        kind, _, name = unit.partition(":")
+        return int(name) if kind == "pmca" else self.placements[name].pmca
 
     # ---- per operation ------------------------------------------------------------------
     def _out_unit(self, name: str) -> str | None:
@@ -264,16 +269,12 @@ class NetworkSim:
         """
         if src is None or src == dst or nbytes == 0:
             return at_ps
-        noc = self.arch.interconnect
-        serial = serialization_cycles(nbytes, noc) * self.link_period_ps
-        total = serial + noc.latency_cycles * self.link_period_ps
-        start = self.net.link(src, dst).book(at_ps, serial)
+        start, arrival = self.net.send(src, dst, nbytes, at_ps)
         stats.stall_ps += start - at_ps
         if self.record:
-            component = "link:bus" if noc.topology == "shared-bus" else f"link:{src}->{dst}"
-            self.timeline.append((component, start, start + total, "transfer", name))
-        stats.noc_busy_ps += total
-        return start + total
+            self.timeline.append((self.net.component(src, dst), start, arrival, "transfer", name))
+        stats.noc_busy_ps += arrival - start
+        return arrival
 
     def _kernel(
         self, pmca: int, cost: KernelStats | None, stats: OpStats, name: str, activity: str

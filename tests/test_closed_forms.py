@@ -114,3 +114,35 @@ def test_mobilebert_query_projection_aimc_only(mobilebert, hybrid_arch):
     q = result.layers.set_index("layer").loc["b0.query"]
     assert (q.d_in, q.d_out, q.tokens) == (128, 128, 384)
     assert q.latency_ns == 384 * 256 + hybrid_arch.aimc.dac_ns + hybrid_arch.aimc.adc_ns
+
+
+def test_xy_routing_on_a_mesh():
+    from aimcsim.hw.interconnect import xy_route
+
+    assert xy_route(0, 8, 3) == [(0, 1), (1, 2), (2, 5), (5, 8)]
+    assert xy_route(8, 0, 3) == [(8, 7), (7, 6), (6, 3), (3, 0)]
+    assert xy_route(4, 4, 3) == []
+
+
+def test_mesh_transfer_is_latency_plus_hops_plus_bytes_over_bandwidth():
+    tokens, block, width, hop = 32, 16, 128, 3
+    ops = [
+        {"name": "fc1", "kind": "static_linear", "d_in": width, "d_out": width,
+         "inputs": [{"from": "input"}]},
+        {"name": "fc2", "kind": "static_linear", "d_in": width, "d_out": width,
+         "inputs": [{"from": "fc1"}]},
+    ]
+    work = parse_workload({"version": 1, "tokens": tokens, "input": {"width": width},
+                           "ops": ops})
+    arch = make_arch(interconnect={"topology": "mesh", "hop_latency_cycles": hop},
+                     pipeline={"parallel_tokens": block}, pmca=THROUGHPUT)
+    result = simulate(arch, work, "hybrid")
+    moves = result.timeline[(result.timeline.activity == "transfer")]
+    serial = ceil(block * width * EB / LINK_BPC)
+    # fc1's cluster (node 0) sends to fc2's tile and cluster (node 1): one hop
+    across = moves[moves.component == "link:node0->node1"]
+    assert len(across) == 2 * (tokens // block)
+    assert set(across.end_ns - across.start_ns) == {LINK_LAT + hop + serial}
+    # within a node (tile -> its cluster) no hop is paid
+    local = moves[moves.component == "link:tile:fc1->pmca:0"]
+    assert set(local.end_ns - local.start_ns) == {LINK_LAT + serial}

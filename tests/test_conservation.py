@@ -114,3 +114,13 @@ def test_shared_bus_contends_where_point_to_point_does_not():
     serial_ns = transfers.end_ns - transfers.start_ns - 4  # minus the head latency
     # one link: serialisation intervals never overlap
     assert (transfers.start_ns.to_numpy()[1:] >= (transfers.start_ns + serial_ns).to_numpy()[:-1]).all()
+
+
+def test_mesh_conserves_tokens_and_is_never_faster_than_dedicated_links():
+    bert = small_bert(48, 1)
+    p2p = simulate(make_arch(), bert, "hybrid")
+    mesh = simulate(make_arch(interconnect={"topology": "mesh", "hop_latency_cycles": 2}), bert,
+                    "hybrid")
+    assert (mesh.layers["tokens"] == 48).all()
+    assert mesh.summary["total_latency_ns"] >= p2p.summary["total_latency_ns"]
+    assert mesh.summary["tcdm_peak_bytes"] <= 131072

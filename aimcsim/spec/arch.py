@@ -17,7 +17,7 @@ MODES = ("hybrid", "aimc-only")
 STRATEGIES = ("sequential", "overlapped", "double-buffered")
 BETWEEN_LAYERS = ("streaming", "layer-by-layer")
 TIMINGS = ("cycle-level", "throughput")
-TOPOLOGIES = ("point-to-point", "shared-bus")
+TOPOLOGIES = ("point-to-point", "shared-bus", "mesh")
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 ELEMENTWISE_FUNCTIONS = ("add", "norm", "add_norm", "relu", "softmax")
 PS_PER_US = 1_000_000  # a clock of f MHz has a period of 1e6 / f ps
@@ -115,15 +115,20 @@ class Pmca:
 class Interconnect:
     """Links carrying activations between tiles and clusters.
 
-    topology: `point-to-point` (a dedicated link per source/destination pair) or `shared-bus`
-    (one link all transfers contend for).
+    topology: `point-to-point` (a dedicated link per source/destination pair), `shared-bus`
+    (one link all transfers contend for) or `mesh` (2D mesh, XY routing; a node per cluster
+    and its tile group).
     freq_mhz: link clock. bytes_per_cycle: link width. latency_cycles: head latency per transfer.
+    hop_latency_cycles: mesh: router and wire latency per hop. mesh_columns: mesh width in nodes
+    (0: the smallest square that holds every node).
     """
 
     topology: str
     freq_mhz: int
     bytes_per_cycle: int
     latency_cycles: int
+    hop_latency_cycles: int = 1
+    mesh_columns: int = 0
 
     @property
     def period_ps(self) -> int:
@@ -201,7 +206,8 @@ _PMCA = (
     "dma_double_buffer", "matrix_engine", "source",
 )
 _ENGINE = ("rows", "cols", "pipeline_depth", "ports", "source")
-_NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "source")
+_NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "hop_latency_cycles",
+        "mesh_columns", "source")
 _PIPE = ("strategy", "parallel_tokens", "between_layers")
 _LORA = ("rank", "dtype", "layers")
 #: The keys each section of an architecture file recognises (sweep axes are checked against it).
@@ -336,6 +342,9 @@ def _interconnect(r: Reader, data: Any) -> Interconnect:
         freq_mhz=r.take(d, p, "freq_mhz", int, default=1000, minimum=1, unit="MHz"),
         bytes_per_cycle=r.take(d, p, "bytes_per_cycle", int, minimum=1, unit="bytes/cycle"),
         latency_cycles=r.take(d, p, "latency_cycles", int, default=0, minimum=0, unit="cycles"),
+        hop_latency_cycles=r.take(d, p, "hop_latency_cycles", int, default=1, minimum=0,
+                                  unit="cycles"),
+        mesh_columns=r.take(d, p, "mesh_columns", int, default=0, minimum=0),
     )
     _clock(r, join(p, "freq_mhz"), noc.freq_mhz)
     return noc
