@@ -88,6 +88,9 @@ class NetworkSim:
             self.stats[op.name] = OpStats(weights)
         self.done = {op.name: [env.event() for _ in self.blocks[op.name]] for op in workload.ops}
         self.finished = {op.name: env.event() for op in workload.ops}
+        # per-block events matter to streaming consumers and to the op's own in-flight gate
+        self._block_events = {name: not self.layer_by_layer or s.blocks_in_flight > 1
+                              for name, s in self.settings.items()}
         self._left = {op.name: len(self.blocks[op.name]) for op in workload.ops}
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []
@@ -123,6 +126,7 @@ class NetworkSim:
         if self.layer_by_layer:
             for src in streams:
                 yield self.finished[src]
+            streams = []  # every block of every producer is there
         # blocks in flight are bounded by their TCDM buffers; a tile alone streams freely
         gated = any(prog.uses_cluster for prog in self.programs[op.name].values())
         in_flight = self.settings[op.name].blocks_in_flight
@@ -137,7 +141,8 @@ class NetworkSim:
                     if not self.done[src][i].processed:
                         yield self.done[src][i]
                 waited[src] = need
-            if gated and b >= in_flight and not done[b - in_flight].processed:
+            # (one block in flight runs inline below: the previous one is done already)
+            if gated and in_flight > 1 and b >= in_flight and not done[b - in_flight].processed:
                 yield done[b - in_flight]
             # fewer events where nothing can overlap: one block at a time runs right here; a
             # tile alone on its own links is booked at once and completes by a timer
@@ -165,7 +170,8 @@ class NetworkSim:
 
     def _complete(self, name: str, b: int, size: int) -> None:
         self.stats[name].tokens += size
-        self.done[name][b].succeed()
+        if self._block_events[name]:
+            self.done[name][b].succeed()
         self._left[name] -= 1
         if not self._left[name]:
             self.finished[name].succeed()
