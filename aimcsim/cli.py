@@ -15,7 +15,7 @@ from aimcsim import plots
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.pmca_cycles import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
-from aimcsim.report import static_overhead, write_json, write_layers_csv
+from aimcsim.report import overhead_stats, write_json, write_layers_csv
 from aimcsim.search import SearchSpace, block_table, load_space, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
@@ -130,12 +130,10 @@ def _run(args: argparse.Namespace) -> int:
         n_static = int((r.layers["kind"] == "static_linear").sum())
         print(f"{m:<10} {r.summary['total_latency_ns'] / 1000:>19.3f} {n_static:>11}")
     if len(results) == 2:
-        over = static_overhead(layers)
+        stats = overhead_stats(layers)
         summary["static_overhead"] = {
-            "layers": len(over),
-            "min": float(over["overhead"].min()),
-            "median": float(over["overhead"].median()),
-            "max": float(over["overhead"].max()),
+            "layers": int((results["hybrid"].layers["kind"] == "static_linear").sum()),
+            **{key.removeprefix("static_overhead_"): value for key, value in stats.items()},
         }
         s = summary["static_overhead"]
         total = (results["hybrid"].summary["total_latency_ns"]

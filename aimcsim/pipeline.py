@@ -86,11 +86,12 @@ class NetworkSim:
             p = self.placements[op.name]
             weights = lora_weight_bytes(op, p.rank, self.eb) if p.rank is not None else 0
             self.stats[op.name] = OpStats(weights)
-        self.done = {op.name: [env.event() for _ in self.blocks[op.name]] for op in workload.ops}
         self.finished = {op.name: env.event() for op in workload.ops}
         # per-block events matter to streaming consumers and to the op's own in-flight gate
         self._block_events = {name: not self.layer_by_layer or s.blocks_in_flight > 1
                               for name, s in self.settings.items()}
+        self.done = {name: [env.event() for _ in self.blocks[name]] if wanted else []
+                     for name, wanted in self._block_events.items()}
         self._left = {op.name: len(self.blocks[op.name]) for op in workload.ops}
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []

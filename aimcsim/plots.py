@@ -22,21 +22,21 @@ OKABE_ITO = {
     "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
     "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000",
     "grey": "#999999",
-}  # fmt: skip
+}
 #: One colour per resource, the same in every figure.
 RESOURCE_COLOURS = {
     "aimc": OKABE_ITO["blue"], "pmca": OKABE_ITO["vermillion"], "dma": OKABE_ITO["green"],
     "noc": OKABE_ITO["orange"], "stall": OKABE_ITO["grey"],
-}  # fmt: skip
+}
 RESOURCE_LABELS = {"aimc": "AIMC tile", "pmca": "PMCA compute", "dma": "DMA",
-                   "noc": "interconnect", "stall": "stall"}  # fmt: skip
+                   "noc": "interconnect", "stall": "stall"}
 MODE_COLOURS = {"aimc-only": RESOURCE_COLOURS["aimc"], "hybrid": RESOURCE_COLOURS["pmca"]}
 COLUMN_WIDTH_IN = 3.5
 STYLE = {
     "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
     "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.spines.top": False,
     "axes.spines.right": False, "savefig.dpi": 200, "savefig.bbox": "tight",
-}  # fmt: skip
+}
 
 
 def _figure(height_in: float = 2.4) -> tuple[Figure, plt.Axes]:

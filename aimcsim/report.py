@@ -57,6 +57,14 @@ def write_json(data: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
+def overhead_stats(layers: pd.DataFrame) -> dict[str, float]:
+    """min, median and max of the static layers' overhead (both modes stacked in `layers`)."""
+    over = static_overhead(layers)["overhead"]
+    return {"static_overhead_min": float(over.min()),
+            "static_overhead_median": float(over.median()),
+            "static_overhead_max": float(over.max())}
+
+
 def static_overhead(layers: pd.DataFrame) -> pd.DataFrame:
     """Per static layer: hybrid latency / aimc-only latency - 1 (needs both modes stacked)."""
     static = layers[layers["kind"] == "static_linear"]

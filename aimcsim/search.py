@@ -23,7 +23,7 @@ from aimcsim.engine import PS_PER_NS
 from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
 from aimcsim.hw.pmca_cycles import cluster_model
 from aimcsim.kernels import block_program
-from aimcsim.report import static_overhead
+from aimcsim.report import overhead_stats
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, read_yaml
 from aimcsim.spec.arch import STRATEGIES, Arch, Pipeline
@@ -43,7 +43,7 @@ SEARCH_COLUMNS: dict[str, str] = {
     "simulated": "the point was confirmed by the simulator",
     "pareto": "on the latency / TCDM Pareto front of its group",
     "best": "the group's best feasible setting",
-}  # fmt: skip
+}
 GROUP = ["d_in", "d_out", "rank", "integration_time_ns", "cores"]
 
 
@@ -82,7 +82,7 @@ def load_space(path: str | Path) -> SearchSpace:
         ("strategies", str, None, STRATEGIES), ("parallel_tokens", int, 1, None),
         ("cores", int, 1, None), ("integration_time_ns", float, 0.001, None),
         ("rank", int, 1, None),
-    ):  # fmt: skip
+    ):
         if key not in d:
             continue
         items = r.sequence(d[key], key)
@@ -95,18 +95,20 @@ def load_space(path: str | Path) -> SearchSpace:
     return SearchSpace(**values)
 
 
+def _variant(arch: Arch, integration_time_ns: float, cores: int, rank: int) -> Arch:
+    """`arch` with another integration time, cluster size and LoRA rank."""
+    return dataclasses.replace(
+        arch,
+        aimc=dataclasses.replace(arch.aimc, integration_time_ns=float(integration_time_ns)),
+        pmca=dataclasses.replace(arch.pmca, cores=int(cores)),
+        lora=dataclasses.replace(arch.lora, rank=int(rank)),
+    )
+
+
 def _variants(arch: Arch, space: SearchSpace) -> list[Arch]:
-    out = []
-    for t_int, cores, rank in product(space.integration_time_ns or (arch.aimc.integration_time_ns,),
-                                      space.cores or (arch.pmca.cores,),
-                                      space.rank or (arch.lora.rank,)):  # fmt: skip
-        out.append(dataclasses.replace(
-            arch,
-            aimc=dataclasses.replace(arch.aimc, integration_time_ns=float(t_int)),
-            pmca=dataclasses.replace(arch.pmca, cores=cores),
-            lora=dataclasses.replace(arch.lora, rank=rank),
-        ))  # fmt: skip
-    return out
+    return [_variant(arch, t_int, cores, rank) for t_int, cores, rank in product(
+        space.integration_time_ns or (arch.aimc.integration_time_ns,),
+        space.cores or (arch.pmca.cores,), space.rank or (arch.lora.rank,))]
 
 
 def _alone(op: Op, tokens: int) -> Workload:
@@ -141,7 +143,7 @@ def search(arch: Arch, workload: Workload, space: SearchSpace | None = None) -> 
             base = static_layer(variant, op, tokens, variant.pipeline, model, lora=False)
             for strategy, block in product(space.strategies, blocks):
                 pipe = dataclasses.replace(variant.pipeline, strategy=strategy,
-                                           parallel_tokens=block)  # fmt: skip
+                                           parallel_tokens=block)
                 est = static_layer(variant, op, tokens, pipe, model, lora=True)
                 rows.append({
                     "d_in": d_in, "d_out": d_out, "rank": variant.lora.rank,
@@ -153,7 +155,7 @@ def search(arch: Arch, workload: Workload, space: SearchSpace | None = None) -> 
                     "feasible": est.tcdm_bytes <= variant.pmca.tcdm_bytes,
                     "analytic_latency_ns": est.latency_ps / PS_PER_NS,
                     "simulated": False, "pareto": False, "best": False,
-                })  # fmt: skip
+                })
     points = pd.DataFrame(rows)
     _confirm(points, variants, shapes, tokens)
     points["overhead"] = points["latency_ns"] / points["aimc_only_latency_ns"] - 1
@@ -189,7 +191,7 @@ def _confirm(
             pipe = dataclasses.replace(variant.pipeline, strategy=row.strategy,
                                        parallel_tokens=int(row.parallel_tokens))
             layer = simulate(_layer_by_layer(variant, pipe), work,
-                             "hybrid").layers.set_index("layer").loc["layer"]  # fmt: skip
+                             "hybrid").layers.set_index("layer").loc["layer"]
             points.loc[idx, ["latency_ns", "simulated", "pareto"]] = [layer.latency_ns, True, True]
         best = points.loc[front, "latency_ns"].astype(float).idxmin()
         points.loc[best, "best"] = True
@@ -200,18 +202,17 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str,
     best = points[points["best"]
                   & (points["integration_time_ns"] == variant.aimc.integration_time_ns)
                   & (points["cores"] == variant.pmca.cores)
-                  & (points["rank"] == variant.lora.rank)]  # fmt: skip
+                  & (points["rank"] == variant.lora.rank)]
     by_shape = {(r.d_in, r.d_out): Pipeline(r.strategy, int(r.parallel_tokens),
                                             variant.pipeline.between_layers)
-                for r in best.itertuples()}  # fmt: skip
+                for r in best.itertuples()}
     settings = {op.name: by_shape[(op.d_in, op.d_out)] for op in workload.ops
                 if op.kind == "static_linear" and (op.d_in, op.d_out) in by_shape
-                and variant.lora.applies_to(op.role)}  # fmt: skip
+                and variant.lora.applies_to(op.role)}
     # the same block sizes in both modes, so the comparison isolates the LoRA branch (a tile
     # alone ignores the strategy; its block size sets how its output is sent on)
     hybrid = simulate(variant, workload, "hybrid", settings=settings)
     aimc = simulate(variant, workload, "aimc-only", settings=settings)
-    over = static_overhead(pd.concat([aimc.layers, hybrid.layers], ignore_index=True))
     return {
         "integration_time_ns": variant.aimc.integration_time_ns,
         "cores": variant.pmca.cores,
@@ -219,9 +220,7 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str,
         "hybrid_latency_ns": hybrid.summary["total_latency_ns"],
         "aimc_only_latency_ns": aimc.summary["total_latency_ns"],
         "overhead": hybrid.summary["total_latency_ns"] / aimc.summary["total_latency_ns"] - 1,
-        "static_overhead_min": float(over["overhead"].min()),
-        "static_overhead_median": float(over["overhead"].median()),
-        "static_overhead_max": float(over["overhead"].max()),
+        **overhead_stats(pd.concat([aimc.layers, hybrid.layers], ignore_index=True)),
         "settings": {f"{d_in}x{d_out}": {"strategy": p.strategy,
                                          "parallel_tokens": p.parallel_tokens}
                      for (d_in, d_out), p in by_shape.items()},
@@ -234,10 +233,7 @@ def block_table(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:
     rows = []
     keep = points[points["strategy"] == "overlapped"]
     for r in keep.itertuples():
-        variant = dataclasses.replace(
-            arch, aimc=dataclasses.replace(arch.aimc, integration_time_ns=r.integration_time_ns),
-            pmca=dataclasses.replace(arch.pmca, cores=r.cores),
-            lora=dataclasses.replace(arch.lora, rank=r.rank))
+        variant = _variant(arch, r.integration_time_ns, r.cores, r.rank)
         model = cluster_model(variant.pmca, variant.lora.dtype)
         op = Op("layer", 0, "static_linear", "layer", r.d_in, r.d_out, ())
         prog = block_program(model, op, r.parallel_tokens, eb=variant.lora.element_bytes,

@@ -35,7 +35,7 @@ import pandas as pd
 from aimcsim.errors import AimcsimError, SpecError, SpecIssue
 from aimcsim.hw.pmca import ThroughputPmca
 from aimcsim.mapping import check_tcdm, place
-from aimcsim.report import static_overhead
+from aimcsim.report import overhead_stats, static_overhead
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, join, read_yaml
 from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch
@@ -47,7 +47,7 @@ SEQ_LEN_AXIS = "workload.seq_len"
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
     ">": operator.gt, "<": operator.lt,
-}  # fmt: skip
+}
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
 
 
@@ -183,7 +183,7 @@ def _values(r: Reader, spec: Any, p: str) -> tuple[Any, ...]:
             r.error(join(p, "log"), "a log range needs start and stop above 0")
             return ()
         grid = (np.linspace(start, stop, num) if kind == "linear"
-                else np.geomspace(start, stop, num))  # fmt: skip
+                else np.geomspace(start, stop, num))
         if spec.get("round", False):
             return tuple(dict.fromkeys(round(float(v)) for v in grid))
         return tuple(float(v) for v in grid)
@@ -197,7 +197,7 @@ def _sampling(r: Reader, raw: Any) -> tuple[int | None, int]:
         return None, 0
     d = r.mapping(raw, "sampling", ("random",), required=("random",))
     rnd = r.mapping(d.get("random", {}), "sampling.random", ("samples", "seed"),
-                    required=("samples", "seed"))  # fmt: skip
+                    required=("samples", "seed"))
     return (r.take(rnd, "sampling.random", "samples", int, minimum=1),
             r.take(rnd, "sampling.random", "seed", int, minimum=0))
 
@@ -328,10 +328,7 @@ def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
         row[f"tcdm_peak_bytes_{key}"] = result.summary["tcdm_peak_bytes"]
     if len(results) == 2:
         row["overhead"] = row["latency_ns_hybrid"] / row["latency_ns_aimc_only"] - 1
-        over = static_overhead(layers)["overhead"]
-        row.update(static_overhead_min=float(over.min()),
-                   static_overhead_median=float(over.median()),
-                   static_overhead_max=float(over.max()))
+        row.update(overhead_stats(layers))
     return row, layers
 
 
@@ -387,7 +384,7 @@ def run_sweep(
                 "points": [{"point": p.id, "index": p.index, "workload": p.workload_file,
                             "params": dict(p.params)} for p in points],
                 "invalid": [{"index": i.index, "params": dict(i.params), "reason": i.reason}
-                            for i in invalid]}  # fmt: skip
+                            for i in invalid]}
     manifest_file = out / "manifest.json"
     if manifest_file.exists():
         old = json.loads(manifest_file.read_text())
@@ -464,7 +461,7 @@ def consolidate(out: Path, points: list[Point], *, csv: bool = False) -> None:
     layers = [pd.read_parquet(parts / f"{p.id}.layers.parquet") for p in done]
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     layer_table = pd.concat([f for f in layers if len(f)], ignore_index=True) if any(
-        len(f) for f in layers) else pd.DataFrame()  # fmt: skip
+        len(f) for f in layers) else pd.DataFrame()
     table.to_parquet(out / "points.parquet", index=False)
     layer_table.to_parquet(out / "layers.parquet", index=False)
     if csv:
@@ -476,7 +473,7 @@ def consolidate(out: Path, points: list[Point], *, csv: bool = False) -> None:
 def bound_resource(row: pd.Series) -> str:
     """The resource a layer spent most time on: tile, cluster (cores + DMA) or link."""
     busy = {"tile": row.aimc_busy_ns, "cluster": row.pmca_busy_ns + row.dma_busy_ns,
-            "link": row.noc_busy_ns}  # fmt: skip
+            "link": row.noc_busy_ns}
     return max(busy, key=lambda k: busy[k])
 
 
