@@ -254,6 +254,7 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
         chosen = sorted(rng.choice(len(combos), size=spec.samples, replace=False).tolist())
         combos = [combos[i] for i in chosen]
     points, invalid = [], []
+    fits: set[tuple] = set()
     index = 0
     for wfile in spec.workloads:
         for combo in combos:
@@ -270,7 +271,7 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
             if failed:
                 reason = f"excluded by constraint {failed[0]}"
             else:
-                reason = _validate(doc, spec, index, wfile, seq_len)
+                reason = _validate(doc, spec, index, wfile, seq_len, fits)
             if isinstance(reason, Arch):
                 points.append(Point(point_id(wfile, params), index, wfile, params, reason,
                                     spec.modes, seq_len))
@@ -280,17 +281,28 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
     return points, invalid
 
 
-def _validate(doc: dict, spec: SweepSpec, index: int, wfile: str, seq_len: int | None
-              ) -> Arch | str:
+def _validate(
+    doc: dict, spec: SweepSpec, index: int, wfile: str, seq_len: int | None, fits: set[tuple]
+) -> Arch | str:
+    """The point's validated architecture, or why it is invalid.
+
+    `fits` holds the TCDM-budget keys already checked in this build: the budget depends only
+    on the tile size, the cluster, the pipeline, LoRA, the workload and the modes.
+    """
     label = f"{spec.file} point {index} ({Path(spec.arch_file).name})"
     try:
         arch = parse_arch(doc, label)
         if seq_len is not None and (not isinstance(seq_len, int) or seq_len < 1):
             return f"{SEQ_LEN_AXIS} must be a whole number of tokens >= 1, got {seq_len!r}"
-        workload = _workload(wfile, seq_len)
-        model = ThroughputPmca(arch.pmca, arch.lora.dtype)  # footprints do not need timing
-        for mode in spec.modes:
-            check_tcdm(arch, workload, place(arch, workload, mode), model)
+        # what the TCDM budget depends on; points that differ elsewhere share the check
+        budget_key = (arch.aimc.rows, arch.aimc.cols, arch.pmca, arch.pipeline, arch.lora,
+                      wfile, seq_len, spec.modes)
+        if budget_key not in fits:
+            workload = _workload(wfile, seq_len)
+            model = ThroughputPmca(arch.pmca, arch.lora.dtype)  # footprints need no timing
+            for mode in spec.modes:
+                check_tcdm(arch, workload, place(arch, workload, mode), model)
+            fits.add(budget_key)
     except AimcsimError as exc:
         return str(exc).replace("\n", "; ")
     return arch
@@ -401,8 +413,9 @@ def run_sweep(
     report = SweepReport(len(points), 0, len(points) - len(todo_all), 0, invalid)
     started = time.perf_counter()
 
-    def finished(row: dict[str, Any], layers: pd.DataFrame) -> None:
-        _persist(out, row, layers)
+    def finished(row: dict[str, Any], layers: pd.DataFrame, persisted: bool = False) -> None:
+        if not persisted:
+            _persist(out, row, layers)
         report.ran += 1
         report.failed += row["status"] != "ok"
         if progress is not None:
@@ -417,21 +430,30 @@ def run_sweep(
             for point in todo:
                 finished(*run_point(point))
         else:
-            _run_pool(todo, workers, finished)
+            _run_pool(todo, workers, out, finished)
     except KeyboardInterrupt:
         report.interrupted = True
     consolidate(out, points, csv=csv)
     return report
 
 
-def _run_pool(todo: list[Point], workers: int, finished: Callable[..., None]) -> None:
+def _run_and_persist(point: Point, out: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Run a point and write its parts in the worker: the parent only hears the points row."""
+    row, layers = run_point(point)
+    _persist(out, row, layers)
+    return row, pd.DataFrame()
+
+
+def _run_pool(
+    todo: list[Point], workers: int, out: Path, finished: Callable[..., None]
+) -> None:
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(run_point, p) for p in todo}
+        pending = {pool.submit(_run_and_persist, p, out) for p in todo}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    finished(*fut.result())
+                    finished(*fut.result(), persisted=True)
         except BaseException:
             for fut in pending:
                 fut.cancel()

@@ -73,6 +73,7 @@ class Network:
         self.columns = mesh_columns(noc, nodes)
         self.node_of = node_of
         self._links: dict[tuple, FifoServer] = {}
+        self._paths: dict[tuple[str, str], list[FifoServer]] = {}
 
     def _server(self, key: tuple) -> FifoServer:
         res = self._links.get(key)
@@ -98,13 +99,16 @@ class Network:
         """
         noc, period = self.noc, self.period_ps
         serial = serialization_cycles(nbytes, noc) * period
+        servers = self._paths.get((src, dst))
+        if servers is None:
+            servers = self._paths[(src, dst)] = [self._server(k) for k in self.path(src, dst)]
+        start = first = servers[0].book(at_ps, serial)
+        if self.noc.topology != "mesh" or self.path(src, dst)[0][0] != "mesh":
+            return first, start + serial + noc.latency_cycles * period
         hop = noc.hop_latency_cycles * period
-        keys = self.path(src, dst)
-        start = first = self._server(keys[0]).book(at_ps, serial)
-        for key in keys[1:]:
-            start = self._server(key).book(start + hop, serial)
-        hops = len(keys) if keys[0][0] == "mesh" else 0
-        return first, start + (hop if hops else 0) + serial + noc.latency_cycles * period
+        for server in servers[1:]:
+            start = server.book(start + hop, serial)
+        return first, start + hop + serial + noc.latency_cycles * period
 
     def component(self, src: str, dst: str) -> str:
         """Timeline name of the first link a transfer takes."""
