@@ -161,7 +161,7 @@ class NetworkSim:
         if prog.tcdm_bytes:
             yield from self._alloc(cluster, prog.tcdm_bytes, stats)
         if op.kind == "static_linear":
-            yield from self._static_block(op, place_, prog, b, size, stats)
+            yield from self._static_block(op, place_, prog, size, stats)
         else:
             yield from self._gather(op, place_, size, stats)
             yield from self._kernel(place_.pmca, prog.pre, stats, op.name, op.function or "matmul")
@@ -186,7 +186,7 @@ class NetworkSim:
         timer.callbacks.append(lambda _event: self._complete(op.name, b, size))
 
     def _static_block(
-        self, op: Op, place_: Placement, prog: BlockProgram, b: int, size: int, stats: OpStats
+        self, op: Op, place_: Placement, prog: BlockProgram, size: int, stats: OpStats
     ) -> Proc:
         src = self._out_unit(op.inputs[0].src)
         x_bytes = size * op.d_in * self.eb
@@ -196,8 +196,7 @@ class NetworkSim:
             tile_done = self._tile_branch(op, place_, size, src, x_bytes, stats, to_cluster)
             tile = None
         else:
-            tile = self.env.process(self._tile(op, place_, b, size, src, x_bytes, stats,
-                                               to_cluster))
+            tile = self.env.process(self._tile(op, place_, size, src, x_bytes, stats, to_cluster))
         if prog.pre is not None:
             yield from self._transfer(src, pmca_unit(place_.pmca), x_bytes, stats, op.name)
             if self.settings[op.name].strategy == "sequential":
@@ -216,33 +215,39 @@ class NetworkSim:
     ) -> int:
         """The tile branch of a block, booked now; returns when its output has arrived."""
         unit = tile_unit(op.name)
-        now = self.env.now
-        ready = self._book(src, unit, x_bytes, stats, op.name, now)
-        start, end = self.tiles[op.name].run(ready, size)
-        stats.active(start, end)
-        stats.tile_busy(start, end)
-        if self.record:
-            self.timeline.append((unit, start, end, "mvm", op.name))
+        ready = self._book(src, unit, x_bytes, stats, op.name, self.env.now)
+        end = self._mvm(op, ready, size, stats)
         if not to_cluster:
             return end
-        y_bytes = size * op.d_out * place_.tile.row_splits * self.eb
-        return self._book(unit, pmca_unit(place_.pmca), y_bytes, stats, op.name, end)
+        return self._book(unit, pmca_unit(place_.pmca), self._y_bytes(op, place_, size), stats,
+                          op.name, end)
 
     def _tile(
-        self, op: Op, place_: Placement, b: int, size: int, src: str | None, x_bytes: int,
+        self, op: Op, place_: Placement, size: int, src: str | None, x_bytes: int,
         stats: OpStats, to_cluster: bool,
     ) -> Proc:
+        """The tile branch as a process, for links others share: each transfer is asked for
+        when the data is there, so it queues in time order."""
         unit = tile_unit(op.name)
         yield from self._transfer(src, unit, x_bytes, stats, op.name)
-        start, end = self.tiles[op.name].run(self.env.now, size)
+        end = self._mvm(op, self.env.now, size, stats)
+        yield self.env.timeout(end - self.env.now)
+        if to_cluster:
+            yield from self._transfer(unit, pmca_unit(place_.pmca),
+                                      self._y_bytes(op, place_, size), stats, op.name)
+
+    def _mvm(self, op: Op, ready_ps: int, size: int, stats: OpStats) -> int:
+        """Schedule a burst of `size` MVMs on the op's tiles, record it, return its end."""
+        start, end = self.tiles[op.name].run(ready_ps, size)
         stats.active(start, end)
         stats.tile_busy(start, end)
         if self.record:
-            self.timeline.append((unit, start, end, "mvm", op.name))
-        yield self.env.timeout(end - self.env.now)
-        if to_cluster:
-            y_bytes = size * op.d_out * place_.tile.row_splits * self.eb
-            yield from self._transfer(unit, pmca_unit(place_.pmca), y_bytes, stats, op.name)
+            self.timeline.append((tile_unit(op.name), start, end, "mvm", op.name))
+        return end
+
+    def _y_bytes(self, op: Op, place_: Placement, size: int) -> int:
+        """Tile output of a block: one partial result per row slice."""
+        return size * op.d_out * place_.tile.row_splits * self.eb
 
     def _gather(self, op: Op, place_: Placement, size: int, stats: OpStats) -> Proc:
         """Bring the block of every streamed input to the op's cluster, in parallel."""
