@@ -161,3 +161,33 @@ def test_double_buffered_attention_is_faster_and_holds_two_buffers():
     op = "b0.attention_scores"
     assert double.loc[op, "dma_busy_ns"] < single.loc[op, "dma_busy_ns"]
     assert double.loc[op, "tcdm_peak_bytes"] - single.loc[op, "tcdm_peak_bytes"] == 32 * 64 * 2
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+@pytest.mark.parametrize(("m", "k", "n"), [(1, 128, 1), (4, 128, 3), (3, 4, 5), (1, 8, 7)])
+def test_accumulating_matmul_matches_its_closed_form(streaming, m, k, n):
+    """C += A B on one core: the C word of each output is loaded through the port the stores
+    use. Streaming cores load it while computing the previous output, so it is free unless an
+    output takes one cycle (k <= lanes: store and load alternate, two cycles an output)."""
+    pmca = cluster(cores=1, streaming=streaming, loop_overhead_cycles=2)
+    stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n, accumulate=True)
+    steps = ceil(k / 4)
+    if streaming:
+        loop = 2 * m * n if steps == 1 else m * n * steps + 1
+    else:
+        loop = m * n * (steps * (2 + 1 + 2) + 2)
+    assert stats.cycles == 24 + loop + 16
+    assert stats.cycles == ThroughputPmca(pmca, "fp16").matmul(m, k, n, accumulate=True).cycles
+    plain = CycleLevelPmca(pmca, "fp16").matmul(m, k, n)
+    assert plain.stall_cycles == 0 and stats.cycles >= plain.cycles
+
+
+@pytest.mark.parametrize(("m", "k", "n"), [(12, 32, 4), (24, 8, 64)])
+def test_accumulating_matrix_engine_loads_each_output_tile(m, k, n):
+    pmca = cluster(matrix_engine={**ENGINE, "ports": 1})
+    stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n, accumulate=True)
+    wa, wb, wc = ceil(12 * 2 / 8), ceil(4 * 2 / 8), ceil(48 * 2 / 8)
+    per_tile = k * (wa + wb) + 3 + 2 * wc  # load the tile, steps, drain, store the tile
+    expected = 24 + ceil(m / 12) * ceil(n / 4) * per_tile + 16
+    assert stats.conflicts == 0 and stats.cycles == expected
+    assert ThroughputPmca(pmca, "fp16").matmul(m, k, n, accumulate=True).cycles == expected

@@ -58,13 +58,18 @@ class KernelStats:
         )))
 
 
-def engine_cycles(m: int, k: int, n: int, engine: MatrixEngine, eb: int, bank_bytes: int) -> int:
+def engine_cycles(
+    m: int, k: int, n: int, engine: MatrixEngine, eb: int, bank_bytes: int,
+    accumulate: bool = False,
+) -> int:
     """Matrix engine without conflicts: per output tile, k steps of ceil(words/ports) cycles
-    (rows values of A and cols of B a step), the array's drain, then the tile's store."""
+    (rows values of A and cols of B a step), the array's drain, then the tile's store; an
+    accumulating kernel (Z = Y + X W) loads the tile first, through the same ports."""
     wa, wb = ceil(engine.rows * eb / bank_bytes), ceil(engine.cols * eb / bank_bytes)
     wc = ceil(engine.rows * engine.cols * eb / bank_bytes)
     tiles = ceil(m / engine.rows) * ceil(n / engine.cols)
-    per_tile = k * ceil((wa + wb) / engine.ports) + engine.pipeline_depth + ceil(wc / engine.ports)
+    tile_io = ceil(wc / engine.ports) * (2 if accumulate else 1)
+    per_tile = k * ceil((wa + wb) / engine.ports) + engine.pipeline_depth + tile_io
     return tiles * per_tile
 
 
@@ -79,19 +84,27 @@ def operands(function: str) -> int:
 
 
 def core_cycles(
-    outputs: int, steps: int, operands_: int, op_cycles: int, streaming: bool, loop_overhead: int
+    outputs: int, steps: int, operands_: int, op_cycles: int, streaming: bool, loop_overhead: int,
+    accumulate: bool = False,
 ) -> int:
     """Cycles of one core computing `outputs` results of `steps` SIMD steps each, no conflicts.
 
     streaming (SSR + FREP): one step per `op_cycles`, plus one cycle to store the last result.
     load-use: per step one issue slot per operand load, the operation, `loop_overhead` cycles;
     per output one store.
+    accumulate (C += A B): each output first loads its C word through the load/store port. A
+    streaming core loads it while computing the previous output, which is free unless a whole
+    output takes a single cycle: then the port alternates store and load, two cycles an output.
+    A load-use core spends one more issue slot per output.
     """
     if outputs == 0:
         return 0
     if streaming:
+        if accumulate and steps * op_cycles == 1:
+            return 2 * outputs
         return outputs * steps * op_cycles + 1
-    return outputs * (steps * (operands_ + op_cycles + loop_overhead) + 1)
+    per_output = steps * (operands_ + op_cycles + loop_overhead) + 1 + (1 if accumulate else 0)
+    return outputs * per_output
 
 
 class PmcaModel(Protocol):
@@ -100,11 +113,15 @@ class PmcaModel(Protocol):
     pmca: Pmca
     dtype: str
 
-    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0) -> KernelStats:
+    def matmul(
+        self, m: int, k: int, n: int, dma_bytes: int = 0, accumulate: bool = False
+    ) -> KernelStats:
         """(m x k) @ (k x n) with operands in TCDM, on the cores or the matrix engine.
 
         dma_bytes: a DMA transfer of that size runs alongside (double buffering); only the
         part that outlasts the compute shows in `dma_cycles`.
+        accumulate: C += A B, each output starting from the value already in C (a GEMM with
+        beta = 1; RedMulE's Z = Y + X W).
         """
         ...
 
@@ -135,15 +152,17 @@ class ThroughputPmca:
         return self.pmca.macs(self.dtype)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - frozen, hashable instances; shapes repeat a lot
-    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0) -> KernelStats:
+    def matmul(
+        self, m: int, k: int, n: int, dma_bytes: int = 0, accumulate: bool = False
+    ) -> KernelStats:
         p = self.pmca
         if p.matrix_engine is not None:
             compute = engine_cycles(m, k, n, p.matrix_engine, DTYPE_BYTES[self.dtype],
-                                    p.bank_width_bytes)
+                                    p.bank_width_bytes, accumulate)
         else:
             per_core = ceil(m * n / p.cores)
             compute = core_cycles(per_core, ceil(k / self.lanes), 2, 1, p.streaming,
-                                  p.loop_overhead_cycles)
+                                  p.loop_overhead_cycles, accumulate)
         dma_total = p.dma_setup_cycles + ceil(dma_bytes / p.dma_bytes_per_cycle) if dma_bytes else 0
         wall, exposed = with_dma(compute, dma_total)
         overhead = p.kernel_setup_cycles + p.barrier_cycles

@@ -11,6 +11,12 @@ own port in parallel. Without it (plain load-use code) a step is: load a, load b
 each, retried until granted), the operation, then `loop_overhead` cycles of address and loop
 instructions.
 
+With `c_load` (an accumulating kernel, C += A B) each output starts from the value already in C:
+its word is loaded through the core's load/store port (port 3c+2, shared with the result
+stores, which go first). A streaming core loads the next output's C word while it computes the
+current one, whenever the port is free; a load-use core spends one issue slot on it before the
+output's first step.
+
 A kernel's operands are laid out one after the other at word bases chosen by the caller. The
 functions return (cycles, stall_cycles, conflicts, dma_cycles): `stall_cycles` sums the cycles
 cores waited for a bank; `conflicts` counts requests refused.
@@ -76,6 +82,7 @@ def stream_kernel(
     streaming: bool,
     loop_overhead: int,
     dma_words: int, dma_base: int, dma_words_per_cycle: int,
+    c_load: bool,  # accumulate: each output first reads its C word (see the module docstring)
 ) -> tuple[int, int, int, int]:
     """Run one kernel phase to completion; see the module docstring.
 
@@ -99,6 +106,8 @@ def stream_kernel(
     store_from = np.zeros(cores, np.int64)  # cycle its value is ready
     alu_free = np.zeros(cores, np.int64)  # first cycle the ALU (or issue slot) is free
     phase = np.zeros(cores, np.int64)  # load-use: 0 load a, 1 load b, 2 operate
+    c_next = work[:, 0].copy()  # c_load: the next output whose C word is not loaded yet
+    port2 = np.zeros(cores, np.int64)  # what port 3c+2 asks for this cycle: 0 -, 1 store, 2 C
     dma_next = 0
     dma_end = 0
     cycle = 0
@@ -112,14 +121,17 @@ def stream_kernel(
             want[p0] = -1
             want[p0 + 1] = -1
             want[p0 + 2] = -1
+            port2[c] = 0
             if store_at[c] >= 0:
                 active = True
                 if cycle >= store_from[c]:
                     want[p0 + 2] = _bank(store_at[c], banks, mask)
+                    port2[c] = 1
             if out[c] >= end[c]:
                 continue
             active = True
             o = out[c]
+
             a_word = a_base + (o if a_by_output else o // n_cols) * a_row + step[c]
             b_word = b_base + (o % n_cols) * b_row + step[c]
             if streaming:  # the stream units fetch ahead of the ALU
@@ -127,11 +139,23 @@ def stream_kernel(
                     want[p0] = _bank(a_word, banks, mask)
                 if need_b[c]:
                     want[p0 + 1] = _bank(b_word, banks, mask)
-            elif cycle >= alu_free[c]:
+            elif cycle >= alu_free[c] and not (c_load and c_next[c] <= o):
                 if phase[c] == 0:
                     want[p0] = _bank(a_word, banks, mask)
                 elif phase[c] == 1:
                     want[p0 + 1] = _bank(b_word, banks, mask)
+            if c_load and port2[c] == 0 and c_next[c] < end[c]:
+                c_bank = _bank(c_base + c_next[c], banks, mask)
+                if streaming:
+                    # the next output's C is loaded ahead, in a cycle whose bank the core's
+                    # own streams leave free; the current output's is loaded at once
+                    if c_next[c] <= o or (c_next[c] == o + 1 and c_bank != want[p0]
+                                          and c_bank != want[p0 + 1]):
+                        want[p0 + 2] = c_bank
+                        port2[c] = 2
+                elif c_next[c] <= o and step[c] == 0 and phase[c] == 0 and cycle >= alu_free[c]:
+                    want[p0 + 2] = c_bank
+                    port2[c] = 2
         if active:
             core_end = cycle + 1
         dma_active = dma_next < dma_words
@@ -154,8 +178,13 @@ def stream_kernel(
                 dma_end = cycle + 1
         for c in range(cores):
             p0 = c * _PORTS
-            if want[p0 + 2] >= 0 and granted[p0 + 2]:
+            if port2[c] == 1 and granted[p0 + 2]:
                 store_at[c] = -1
+            elif port2[c] == 2 and granted[p0 + 2]:
+                c_next[c] += 1
+                if not streaming:
+                    alu_free[c] = cycle + 1  # the load took this issue slot
+                    continue
             if out[c] >= end[c]:
                 continue
             last_step = step[c] + 1 == steps
@@ -164,7 +193,7 @@ def stream_kernel(
                     need_a[c] = False
                 if need_b[c] and granted[p0 + 1]:
                     need_b[c] = False
-                if need_a[c] or need_b[c]:
+                if need_a[c] or need_b[c] or (c_load and c_next[c] <= out[c]):
                     stall += 1
                     continue
                 if cycle < alu_free[c]:
@@ -177,6 +206,9 @@ def stream_kernel(
                 need_b[c] = two_operands
             else:
                 if cycle < alu_free[c]:
+                    continue
+                if c_load and c_next[c] <= out[c]:
+                    stall += 1  # its C load was refused (or the store went first)
                     continue
                 if phase[c] == 0 or phase[c] == 1:
                     port = p0 if phase[c] == 0 else p0 + 1
@@ -214,10 +246,12 @@ def engine_kernel(
     depth: int,  # pipeline fill and drain of the FMA array
     a_base: int, a_step: int, b_base: int, b_step: int, c_base: int,
     dma_words: int, dma_base: int, dma_words_per_cycle: int,
+    c_load: bool,  # accumulate (Z = Y + X W, as RedMulE): load each output tile first
 ) -> tuple[int, int, int, int]:
     """A matrix engine computing output tiles one after the other (output stationary).
 
-    Per tile and step it fetches the step's A^T words (a_base + s*a_step + tile_row*wa ...) and
+    With `c_load` each tile first loads its `wc` words of C through the ports. Per tile and
+    step it fetches the step's A^T words (a_base + s*a_step + tile_row*wa ...) and
     B words through `ports` ports, then consumes them in one cycle; after the last step the
     array drains for `depth` cycles and the tile's `wc` result words are stored through the
     same ports. Returns (engine_end, stall_cycles, conflicts, dma_end) as `stream_kernel`.
@@ -233,7 +267,7 @@ def engine_kernel(
     word_of = np.zeros(ports, np.int64)
     tile = 0
     step = 0
-    phase = 0  # 0 fetch, 1 drain, 2 store
+    phase = 3 if c_load else 0  # 3 load C, 0 fetch, 1 drain, 2 store
     wait_until = 0
     tiles = tiles_m * tiles_n
     dma_next = 0
@@ -264,7 +298,7 @@ def engine_kernel(
                         if phase == 0:
                             word = (a_base + step * a_step + ti * wa + w if w < wa
                                     else b_base + step * b_step + tj * wb + (w - wa))
-                        else:
+                        else:  # store (2) or load (3) of the output tile
                             word = c_base + tile * wc + w
                         word_of[p] = w
                         want[p] = _bank(word, banks, mask)
@@ -310,8 +344,10 @@ def engine_kernel(
                         step = 0
                         phase = 1
                         wait_until = cycle + 1 + depth
-                else:
+                elif phase == 3:
                     phase = 0
+                else:
+                    phase = 3 if c_load else 0
                     tile += 1
         cycle += 1
     return engine_end, stall, conflicts, dma_end
@@ -339,14 +375,15 @@ def _split(outputs: int, cores: int) -> np.ndarray:
     return np.stack([starts, np.minimum(starts + per, outputs)], axis=1)
 
 
-def _after(base: int, words: int, banks: int) -> int:
-    """First word after a buffer, shifted to start half a bank row away from word 0.
+def _after(base: int, words: int, banks: int, bank: int | None = None) -> int:
+    """First word after a buffer, shifted to start in `bank` (default: half a bank row away
+    from word 0).
 
     With operand rows a multiple of the bank count, one core's two streams then never ask for
     the same bank in a cycle.
     """
     nxt = base + words
-    offset = (banks // 2 - nxt) % banks
+    offset = ((banks // 2 if bank is None else bank) - nxt) % banks
     return nxt + offset
 
 
@@ -381,24 +418,30 @@ class CycleLevelPmca:
         return ceil(nbytes / p.bank_width_bytes), p.dma_bytes_per_cycle // p.bank_width_bytes
 
     @lru_cache(maxsize=4096)  # noqa: B019 - frozen, hashable instances; shapes repeat a lot
-    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0) -> KernelStats:
+    def matmul(
+        self, m: int, k: int, n: int, dma_bytes: int = 0, accumulate: bool = False
+    ) -> KernelStats:
         p = self.pmca
         if p.matrix_engine is not None:
-            return self._engine_matmul(m, k, n, dma_bytes)
+            return self._engine_matmul(m, k, n, dma_bytes, accumulate)
         steps = ceil(k / self.lanes)
         work = _split(m * n, p.cores)
         b_base = _after(0, m * steps, p.tcdm_banks)
-        c_base = _after(b_base, n * steps, p.tcdm_banks)
+        # an accumulated C starts a quarter bank row on, away from the first words of A and B
+        c_base = _after(b_base, n * steps, p.tcdm_banks, p.tcdm_banks // 4 if accumulate else None)
         dma_base = _after(c_base, m * n, p.tcdm_banks)
         words, per_beat = self._dma_words(dma_bytes)
         kernel = stream_kernel(p.cores, p.tcdm_banks, work, steps, True, 0, steps, False,
                                b_base, steps, c_base, n, 1, p.streaming, p.loop_overhead_cycles,
-                               words, dma_base, per_beat)
+                               words, dma_base, per_beat, accumulate)
         per_core = int((work[:, 1] - work[:, 0]).max())
-        ideal = core_cycles(per_core, steps, 2, 1, p.streaming, p.loop_overhead_cycles)
+        ideal = core_cycles(per_core, steps, 2, 1, p.streaming, p.loop_overhead_cycles,
+                            accumulate)
         return self._finish(kernel, ideal, m * k * n, dma_bytes)
 
-    def _engine_matmul(self, m: int, k: int, n: int, dma_bytes: int) -> KernelStats:
+    def _engine_matmul(
+        self, m: int, k: int, n: int, dma_bytes: int, accumulate: bool
+    ) -> KernelStats:
         p = self.pmca
         e = p.matrix_engine
         eb, bw = DTYPE_BYTES[self.dtype], p.bank_width_bytes
@@ -411,8 +454,8 @@ class CycleLevelPmca:
         words, per_beat = self._dma_words(dma_bytes)
         kernel = engine_kernel(p.tcdm_banks, e.ports, tiles_m, tiles_n, k, wa, wb, wc,
                                e.pipeline_depth, 0, a_step, b_base, b_step, c_base,
-                               words, dma_base, per_beat)
-        ideal = engine_cycles(m, k, n, e, eb, bw)
+                               words, dma_base, per_beat, accumulate)
+        ideal = engine_cycles(m, k, n, e, eb, bw, accumulate)
         return self._finish(kernel, ideal, m * k * n, dma_bytes)
 
     @lru_cache(maxsize=4096)  # noqa: B019
@@ -430,7 +473,7 @@ class CycleLevelPmca:
         cpv = p.elementwise_cycles(function)
         kernel = stream_kernel(p.cores, p.tcdm_banks, work.astype(np.int64), 1, two, 0, 1, True,
                                b_base, 1, c_base, max(vectors, 1), cpv, p.streaming,
-                               p.loop_overhead_cycles, 0, 0, 1)
+                               p.loop_overhead_cycles, 0, 0, 1, False)
         per = int((work[:, 1] - work[:, 0]).max())
         ideal = core_cycles(per, 1, operands(function), cpv, p.streaming, p.loop_overhead_cycles)
         return self._finish(kernel, ideal, elements)
@@ -442,7 +485,8 @@ class CycleLevelPmca:
         per_beat = p.dma_bytes_per_cycle // p.bank_width_bytes
         idle = np.zeros((p.cores, 2), np.int64)
         _, _, conflicts, moving = stream_kernel(p.cores, p.tcdm_banks, idle, 1, False, 0, 1, False,
-                                                0, 1, 0, 1, 1, True, 0, words, 0, per_beat)
+                                                0, 1, 0, 1, 1, True, 0, words, 0, per_beat,
+                                                False)
         busy = p.dma_setup_cycles + moving
         return KernelStats(busy, 0, busy, 0, 0, 0, conflicts)
 
