@@ -46,7 +46,8 @@ def static_layer(
     rank = arch.lora.rank if lora else None
     block = min(pipe.parallel_tokens, tokens)
     sizes = block_sizes(tokens, block)
-    progs = {s: block_program(model, op, s, eb=eb, tile=tile, rank=rank) for s in set(sizes)}
+    progs = {s: block_program(model, op, s, eb=eb, tile=tile, rank=rank,
+                               tile_output=pipe.tile_output) for s in set(sizes)}
     resident = lora_weight_bytes(op, rank, eb) if rank is not None else 0
     in_flight = pipe.blocks_in_flight
     tcdm = resident + in_flight * progs[block].tcdm_bytes if progs[block].tcdm_bytes else 0

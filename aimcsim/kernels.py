@@ -3,12 +3,21 @@
 Pure functions of the operation, the block size and the cluster model; the simulator, the
 analytic model and the tests share them. Buffers (element size `eb` bytes, P tokens per block):
 
-static_linear with LoRA (hybrid mode), weights A (d_in x r) and B (r x d_out) resident:
-  X block P*d_in, T = X A  P*r, U = T B  P*d_out, tile output P*d_out per row slice.
-  pre  = matmul(P, d_in, r) then matmul(P, r, d_out)      (needs X only)
-  post = add over P*d_out*(row_splits - 1 + 1)             (needs the tile output)
+static_linear with LoRA (hybrid mode), weights A (d_in x r) and B (r x d_out) resident; the
+tile output of a block is P*d_out per row slice (S slices):
+  pipeline.tile_output = in-place (default, as hand-written kernels): the tile output lands in
+    the LoRA output buffer and U = T B accumulates onto it (C += T B).
+    bytes = (P*d_in + P*r + S*P*d_out) * eb
+    pre  = matmul(P, d_in, r)                                (needs X only)
+    post = [add over (S-1)*P*d_out] then matmul(P, r, d_out, accumulate)   (needs the output)
+  pipeline.tile_output = separate: U has a buffer of its own, computed before the tile output.
+    bytes = (P*d_in + P*r + P*d_out + S*P*d_out) * eb
+    pre  = matmul(P, d_in, r) then matmul(P, r, d_out)       (needs X only)
+    post = [add over (S-1)*P*d_out] then add over P*d_out    (needs the tile output)
+  Either way `post` starts with the partial-sum reduction of aimc-only mode, then adds the
+  LoRA branch: the hybrid block does the aimc-only work and more.
 static_linear without LoRA: only row-sliced matrices touch the cluster: partial sums
-  P*d_out per row slice, post = add over P*d_out*(row_splits - 1).
+  S*P*d_out, post = add over (S-1)*P*d_out.
 dynamic_matmul (per head h of H, streamed rows P x k, held operand k x n kept in cluster L2):
   rows P*H*k, one head's held operand k*n (DMA'd into TCDM per head), output P*H*n.
   pre  = H x (dma(k*n*eb) then matmul(P, k, n))
@@ -53,22 +62,32 @@ def block_program(
     eb: int,
     tile: TileMapping | None = None,
     rank: int | None = None,
+    tile_output: str = "in-place",
 ) -> BlockProgram:
     """Cluster work and TCDM working set of one block of `tokens` tokens of `op`.
 
-    `tile` is the crossbar mapping of a static op; `rank` its LoRA rank (None: no adapter).
+    `tile` is the crossbar mapping of a static op; `rank` its LoRA rank (None: no adapter);
+    `tile_output` where the tile output lands with LoRA (`pipeline.tile_output`).
     """
     if op.kind == "static_linear":
         if tile is None:
             raise ValueError(f"static op {op.name!r} needs its tile mapping")
         partial = tokens * op.d_out * tile.row_splits
+        adds = tokens * op.d_out * (tile.row_splits - 1)
+        reduce = model.elementwise("add", adds) if adds else None
         if rank is None:
-            adds = tokens * op.d_out * (tile.row_splits - 1)
-            post = model.elementwise("add", adds) if adds else None
-            return BlockProgram(None, post, partial * eb if adds else 0)
-        pre = model.matmul(tokens, op.d_in, rank).then(model.matmul(tokens, rank, op.d_out))
-        post = model.elementwise("add", tokens * op.d_out * tile.row_splits)
-        live = tokens * (op.d_in + rank + op.d_out) + partial
+            return BlockProgram(None, reduce, partial * eb if adds else 0)
+        xa = model.matmul(tokens, op.d_in, rank)
+        if tile_output == "in-place":
+            pre, lora_out = xa, model.matmul(tokens, rank, op.d_out, accumulate=True)
+            live = tokens * (op.d_in + rank) + partial
+        elif tile_output == "separate":
+            pre = xa.then(model.matmul(tokens, rank, op.d_out))
+            lora_out = model.elementwise("add", tokens * op.d_out)
+            live = tokens * (op.d_in + rank + op.d_out) + partial
+        else:
+            raise ValueError(f"tile_output {tile_output!r} is not in-place or separate")
+        post = reduce.then(lora_out) if reduce is not None else lora_out
         return BlockProgram(pre, post, live * eb)
     if op.kind == "dynamic_matmul":
         held = op.k * op.n * eb

@@ -116,11 +116,12 @@ def check_tcdm(
         pipe = (settings or {}).get(op.name, arch.pipeline)
         block = min(pipe.parallel_tokens, workload.tokens)
         in_flight = pipe.blocks_in_flight
-        prog = block_program(model, op, block, eb=eb, tile=p.tile, rank=p.rank)
+        prog = block_program(model, op, block, eb=eb, tile=p.tile, rank=p.rank,
+                             tile_output=pipe.tile_output)
         need = resident[p.pmca] + in_flight * prog.tcdm_bytes
         if need <= capacity:
             continue
-        best = _largest_block(arch, op, p, model, capacity - resident[p.pmca], in_flight, block)
+        best = _largest_block(arch, op, p, model, capacity - resident[p.pmca], pipe, block)
         hint = (f"parallel_tokens <= {best} fits" if best else
                 "no block size fits: lower lora.rank or raise pmca.tcdm_bytes")
         raise CapacityError(
@@ -135,14 +136,16 @@ def check_tcdm(
 
 
 def _largest_block(
-    arch: Arch, op: Op, p: Placement, model: PmcaModel, budget: int, in_flight: int, upper: int
+    arch: Arch, op: Op, p: Placement, model: PmcaModel, budget: int, pipe: Pipeline, upper: int
 ) -> int:
-    """Largest block size whose `in_flight` working sets fit in `budget` bytes (0: none)."""
+    """Largest block size whose working sets in flight fit in `budget` bytes (0: none)."""
+    in_flight = pipe.blocks_in_flight
     eb = arch.lora.element_bytes
     lo, hi = 0, upper
     while lo < hi:  # footprints grow with the block size
         mid = (lo + hi + 1) // 2
-        prog = block_program(model, op, mid, eb=eb, tile=p.tile, rank=p.rank)
+        prog = block_program(model, op, mid, eb=eb, tile=p.tile, rank=p.rank,
+                             tile_output=pipe.tile_output)
         if in_flight * prog.tcdm_bytes <= budget:
             lo = mid
         else:

@@ -68,7 +68,8 @@ class NetworkSim:
         self.programs: dict[str, dict[int, BlockProgram]] = {
             op.name: {size: block_program(model, op, size, eb=arch.lora.element_bytes,
                                           tile=self.placements[op.name].tile,
-                                          rank=self.placements[op.name].rank)
+                                          rank=self.placements[op.name].rank,
+                                          tile_output=self.settings[op.name].tile_output)
                       for size in set(self.blocks[op.name])}
             for op in workload.ops
         }

@@ -203,8 +203,8 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str,
                   & (points["integration_time_ns"] == variant.aimc.integration_time_ns)
                   & (points["cores"] == variant.pmca.cores)
                   & (points["rank"] == variant.lora.rank)]
-    by_shape = {(r.d_in, r.d_out): Pipeline(r.strategy, int(r.parallel_tokens),
-                                            variant.pipeline.between_layers)
+    by_shape = {(r.d_in, r.d_out): dataclasses.replace(
+        variant.pipeline, strategy=r.strategy, parallel_tokens=int(r.parallel_tokens))
                 for r in best.itertuples()}
     settings = {op.name: by_shape[(op.d_in, op.d_out)] for op in workload.ops
                 if op.kind == "static_linear" and (op.d_in, op.d_out) in by_shape
@@ -237,7 +237,8 @@ def block_table(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:
         model = cluster_model(variant.pmca, variant.lora.dtype)
         op = Op("layer", 0, "static_linear", "layer", r.d_in, r.d_out, ())
         prog = block_program(model, op, r.parallel_tokens, eb=variant.lora.element_bytes,
-                             tile=map_matrix(r.d_in, r.d_out, variant.aimc), rank=r.rank)
+                             tile=map_matrix(r.d_in, r.d_out, variant.aimc), rank=r.rank,
+                             tile_output=variant.pipeline.tile_output)
         cycles = sum(k.cycles for k in (prog.pre, prog.post) if k is not None)
         rows.append({"d_in": r.d_in, "d_out": r.d_out,
                      "integration_time_ns": r.integration_time_ns,

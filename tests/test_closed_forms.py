@@ -69,44 +69,66 @@ def test_link_transfer_is_latency_plus_bytes_over_bandwidth():
     assert set(links.end_ns - links.start_ns) == {transfer_ns}
 
 
-def _xab_cycles(block: int, d_in: int, d_out: int, rank: int) -> tuple[int, int]:
-    """Streaming cores, no bank conflicts: one SIMD step a cycle, +1 to store the last result."""
+def _lora_cycles(block: int, d_in: int, d_out: int, rank: int) -> tuple[int, int, int]:
+    """X A, T B and the final add per block: streaming cores, no bank conflicts, one SIMD step
+    a cycle, +1 to store the last result (T B accumulating onto C costs the same: its C loads
+    overlap the previous output's steps when an output takes two steps or more)."""
     xa = SETUP + ceil(block * rank / CORES) * ceil(d_in / LANES) + 1 + BARRIER
     tb = SETUP + ceil(block * d_out / CORES) * ceil(rank / LANES) + 1 + BARRIER
     add = SETUP + ceil(ceil(block * d_out / CORES) / LANES) * 1 + 1 + BARRIER
-    return xa + tb, add
+    return xa, tb, add
+
+
+def _branch(block: int, d_in: int, d_out: int, rank: int, tile_output: str) -> tuple[int, int]:
+    """(pre, post) cycles of a block: in place, T B waits for the tile output and accumulates
+    onto it; separate, T B runs with X A and a final add joins the tile output."""
+    xa, tb, add = _lora_cycles(block, d_in, d_out, rank)
+    return (xa, tb) if tile_output == "in-place" else (xa + tb, add)
 
 
 THROUGHPUT = {"timing": "throughput"}  # the conflict-free cluster: closed forms hold exactly
 
 
+@pytest.mark.parametrize("tile_output", ["in-place", "separate"])
 @pytest.mark.parametrize("strategy", ["sequential", "overlapped"])
-def test_hybrid_layer_matches_its_analytic_cycles(strategy):
+def test_hybrid_layer_matches_its_analytic_cycles(strategy, tile_output):
     tokens, block, d_in, d_out, rank = 64, 16, 512, 512, 8
-    arch = make_arch(pipeline={"strategy": strategy, "parallel_tokens": block}, pmca=THROUGHPUT)
+    arch = make_arch(pipeline={"strategy": strategy, "parallel_tokens": block,
+                               "tile_output": tile_output}, pmca=THROUGHPUT)
     result = simulate(arch, parse_workload(linear_workload(tokens, d_in, d_out)), "hybrid")
     row = result.layers.iloc[0]
     tile = DAC + block * INT + ADC
     y_link = LINK_LAT + ceil(block * d_out * EB / LINK_BPC)
-    xab, add = _xab_cycles(block, d_in, d_out, rank)
+    pre, post = _branch(block, d_in, d_out, rank, tile_output)
     if strategy == "sequential":
-        per_block = tile + y_link + xab + add
+        per_block = tile + y_link + pre + post
     else:
-        per_block = max(tile + y_link, xab) + add
+        per_block = max(tile + y_link, pre) + post
     assert row.latency_ns == (tokens // block) * per_block
-    assert row.pmca_busy_ns == (tokens // block) * (xab + add)
+    assert row.pmca_busy_ns == (tokens // block) * (pre + post)
     assert row["rank"] == rank and row.tokens == tokens
+    # X, T and the tile output (which U shares in place, or beside it), A and B resident
+    per_token = d_in + rank + d_out + (d_out if tile_output == "separate" else 0)
+    assert row.tcdm_peak_bytes == (block * per_token + (d_in + d_out) * rank) * EB
 
 
-def test_pmca_bound_layer_is_slower_than_its_tile():
-    """128 ns tiles: X A B on the cluster takes longer than the MVMs it hides behind."""
-    arch = make_arch(aimc={"integration_time_ns": 128}, pipeline={"parallel_tokens": 16},
+@pytest.mark.parametrize("tile_output", ["in-place", "separate"])
+def test_pmca_bound_layer_is_slower_than_its_tile(tile_output):
+    """128 ns tiles: the cluster's branch takes longer than the MVMs it hides behind. Separate,
+    X A B outlasts the tile; in place, X A hides behind the tile but T B then follows it."""
+    arch = make_arch(aimc={"integration_time_ns": 128},
+                     pipeline={"parallel_tokens": 16, "tile_output": tile_output},
                      pmca=THROUGHPUT)
     result = simulate(arch, parse_workload(linear_workload(64, 512, 512)), "hybrid")
     row = result.layers.iloc[0]
-    xab, add = _xab_cycles(16, 512, 512, 8)
-    assert xab > DAC + 16 * 128 + ADC + LINK_LAT + ceil(16 * 512 * EB / LINK_BPC)
-    assert row.latency_ns == 4 * (xab + add)
+    pre, post = _branch(16, 512, 512, 8, tile_output)
+    tile_and_link = DAC + 16 * 128 + ADC + LINK_LAT + ceil(16 * 512 * EB / LINK_BPC)
+    if tile_output == "separate":
+        assert pre > tile_and_link
+        assert row.latency_ns == 4 * (pre + post)
+    else:
+        assert pre < tile_and_link
+        assert row.latency_ns == 4 * (tile_and_link + post)
 
 
 def test_mobilebert_query_projection_aimc_only(mobilebert, hybrid_arch):

@@ -16,6 +16,7 @@ SUPPORTED_VERSIONS = (1,)
 MODES = ("hybrid", "aimc-only")
 STRATEGIES = ("sequential", "overlapped", "double-buffered")
 BETWEEN_LAYERS = ("streaming", "layer-by-layer")
+TILE_OUTPUTS = ("in-place", "separate")
 TIMINGS = ("cycle-level", "throughput")
 TOPOLOGIES = ("point-to-point", "shared-bus", "mesh")
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
@@ -147,11 +148,17 @@ class Pipeline:
     between_layers: `streaming` (a consumer starts on block i once its producers finished
     block i, as the trace's edges say) or `layer-by-layer` (an op starts when all its producers
     have finished: every op's latency is its own, as in a per-layer study).
+    tile_output: where a block's tile output lands in the TCDM in hybrid mode. `in-place`
+    (what hand-written LoRA kernels do): in the LoRA output buffer, and U = T B accumulates
+    onto it (a GEMM with C += A B), so T B waits for the tile output and one d_out buffer
+    serves both. `separate`: a buffer of its own; T B runs before the tile output arrives,
+    into its own buffer, and a final add joins the two.
     """
 
     strategy: str
     parallel_tokens: int
     between_layers: str = "streaming"
+    tile_output: str = "in-place"
 
     @property
     def blocks_in_flight(self) -> int:
@@ -208,7 +215,7 @@ _PMCA = (
 _ENGINE = ("rows", "cols", "pipeline_depth", "ports", "source")
 _NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "hop_latency_cycles",
         "mesh_columns", "source")
-_PIPE = ("strategy", "parallel_tokens", "between_layers")
+_PIPE = ("strategy", "parallel_tokens", "between_layers", "tile_output")
 _LORA = ("rank", "dtype", "layers")
 #: The keys each section of an architecture file recognises (sweep axes are checked against it).
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -358,6 +365,7 @@ def _pipeline(r: Reader, data: Any) -> Pipeline:
         parallel_tokens=r.take(d, p, "parallel_tokens", int, default=16, minimum=1),
         between_layers=r.take(d, p, "between_layers", str, default="streaming",
                               choices=BETWEEN_LAYERS),
+        tile_output=r.take(d, p, "tile_output", str, default="in-place", choices=TILE_OUTPUTS),
     )
 
 
