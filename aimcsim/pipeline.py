@@ -5,8 +5,10 @@ inputs are there (block i of each streaming producer, all of each barrier produc
 fewer than `blocks_in_flight` of the op's blocks are still running; then its working set is
 allocated in the cluster's TCDM (waiting if other ops hold it), its inputs cross the
 interconnect, it computes, frees its TCDM and is marked done. With `between_layers:
-layer-by-layer` every edge acts as a barrier: an op starts once all its producers finished, so
-each op's latency is its own (the per-layer view of the study); `streaming` follows the trace.
+layer-by-layer` the ops run one at a time in trace order (a topological order): an op starts
+once the op before it has finished, so it has its tiles, cluster and links to itself and its
+latency is its own (the per-layer view of the study), however the links are shared;
+`streaming` follows the trace's edges, and independent ops overlap.
 
 A static op's block runs two branches. Tile branch: X to the tile, the MVM burst, the output to
 the cluster when the cluster must finish it (LoRA add, partial sums). Cluster branch (hybrid):
@@ -96,6 +98,10 @@ class NetworkSim:
         self._left = {op.name: len(self.blocks[op.name]) for op in workload.ops}
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []
+        # layer-by-layer: each op waits for the one before it (trace order is topological)
+        ops = workload.ops
+        self._previous = ({ops[i].name: ops[i - 1].name for i in range(1, len(ops))}
+                          if self.layer_by_layer else {})
         for op in workload.ops:
             env.process(self._op(op))
 
@@ -119,6 +125,8 @@ class NetworkSim:
         stats = self.stats[op.name]
         barriers = [e.src for e in op.inputs if e.kind == "barrier" and e.src != INPUT]
         streams = [e.src for e in op.inputs if e.kind == "streaming" and e.src != INPUT]
+        if op.name in self._previous:
+            yield self.finished[self._previous[op.name]]
         for src in barriers:
             yield self.finished[src]
         for src in barriers:  # the held operand moves once, into the cluster's L2

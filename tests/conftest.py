@@ -6,6 +6,8 @@ import pytest
 
 from aimcsim import load_arch, load_workload
 from aimcsim.spec.arch import Arch, parse_arch
+from aimcsim.spec.workload import Workload, parse_workload
+from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,3 +63,9 @@ def linear_workload(tokens: int, d_in: int, d_out: int, tail: str | None = None)
                     "inputs": [{"from": "fc"}]})
     return {"version": 1, "name": "one-layer", "tokens": tokens, "input": {"width": d_in},
             "ops": ops}
+
+
+def small_bert(seq_len: int = 48, layers: int = 2) -> Workload:
+    """MobileBERT with fewer transformer blocks (all 15 static layers each) and tokens."""
+    config = {**MOBILEBERT_UNCASED, "num_hidden_layers": layers}
+    return parse_workload(mobilebert_trace(seq_len, config), "small.yaml")

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import linear_workload, make_arch
+from conftest import linear_workload, make_arch, small_bert
 
 from aimcsim import CapacityError, simulate
 from aimcsim.report import LAYER_COLUMNS
 from aimcsim.spec.workload import parse_workload
-from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
-
-
-def small_bert(seq_len: int = 48, layers: int = 2):
-    config = {**MOBILEBERT_UNCASED, "num_hidden_layers": layers}
-    return parse_workload(mobilebert_trace(seq_len, config), "small.yaml")
 
 
 @pytest.fixture(scope="module")

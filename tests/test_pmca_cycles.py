@@ -6,8 +6,7 @@ from math import ceil
 
 import numpy as np
 import pytest
-from conftest import linear_workload, make_arch
-from test_conservation import small_bert
+from conftest import linear_workload, make_arch, small_bert
 
 from aimcsim import simulate
 from aimcsim.hw.pmca import ThroughputPmca, core_cycles

@@ -7,8 +7,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import make_arch
-from test_conservation import small_bert
+from conftest import make_arch, small_bert
 
 from aimcsim import SpecError, simulate
 from aimcsim.analytic import static_layer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import arch_doc, linear_workload, make_arch
+from conftest import arch_doc, linear_workload, make_arch, small_bert
 
 from aimcsim import SpecError, load_arch, load_workload, simulate
 from aimcsim.spec.arch import parse_arch
@@ -11,7 +11,6 @@ from aimcsim.spec.workload import parse_workload
 
 
 def test_shipped_architectures_load_and_run(root):
-    from test_conservation import small_bert
 
     files = sorted((root / "arch").glob("*.yaml"))
     assert {f.name for f in files} >= {"hybrid.yaml", "aimc_only.yaml", "pulp_int8.yaml"}

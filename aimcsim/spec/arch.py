@@ -146,8 +146,9 @@ class Pipeline:
     finishes block i).
     parallel_tokens: tokens per block on the cluster (and granularity of streaming edges).
     between_layers: `streaming` (a consumer starts on block i once its producers finished
-    block i, as the trace's edges say) or `layer-by-layer` (an op starts when all its producers
-    have finished: every op's latency is its own, as in a per-layer study).
+    block i, as the trace's edges say; independent ops overlap) or `layer-by-layer` (one op at
+    a time in trace order, each starting once the one before it has finished: every op has the
+    chip to itself and its latency is its own, as in a per-layer study).
     tile_output: where a block's tile output lands in the TCDM in hybrid mode. `in-place`
     (what hand-written LoRA kernels do): in the LoRA output buffer, and U = T B accumulates
     onto it (a GEMM with C += A B), so T B waits for the tile output and one d_out buffer
