@@ -16,7 +16,7 @@ from aimcsim.errors import AimcsimError
 from aimcsim.hw.pmca_cycles import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
 from aimcsim.report import overhead_stats, write_json, write_layers_csv
-from aimcsim.search import SearchSpace, block_table, load_space, search
+from aimcsim.search import GROUP, RATINGS, SearchSpace, block_table, load_space, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
 from aimcsim.spec.workload import load_workload
@@ -56,12 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     kernel.add_argument("--k", type=int, default=1, help="contraction length (matmul)")
     kernel.add_argument("--n", type=int, default=1, help="columns")
 
-    find = sub.add_parser("search", help="balance pipeline, token parallelism and cluster size")
+    find = sub.add_parser("search", help="exact search of pipeline, token parallelism, buffer "
+                          "policy and cluster size")
     find.add_argument("arch", help="architecture YAML")
     find.add_argument("workload", help="workload trace YAML")
     find.add_argument("--space", type=Path, default=None,
                       help="search-space YAML (default: arch/spaces/default.yaml's values)")
     find.add_argument("--out", type=Path, required=True, help="folder for search.csv, summary.json")
+    find.add_argument("--max-overhead", type=float, default=None, metavar="PERCENT",
+                      help="pick the least TCDM whose per-layer overhead stays at most PERCENT "
+                           "(default: pick the fastest setting)")
 
     sweep = sub.add_parser("sweep", help="run a design-space sweep from a sweep YAML")
     sweep.add_argument("sweep", help="sweep YAML (see arch/sweeps/)")
@@ -155,24 +159,38 @@ def _run(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     arch, workload = load_arch(args.arch), load_workload(args.workload)
     space = load_space(args.space) if args.space else SearchSpace()
-    result = search(arch, workload, space)
+    if args.max_overhead is not None and not args.max_overhead >= 0:
+        raise ValueError(f"--max-overhead takes a percentage >= 0, got {args.max_overhead}")
+    limit = None if args.max_overhead is None else args.max_overhead / 100
+    result = search(arch, workload, space, max_overhead=limit)
     args.out.mkdir(parents=True, exist_ok=True)
     result.points.to_csv(args.out / "search.csv", index=False)
     best = result.best
     write_json({"arch": str(args.arch), "workload": str(args.workload),
+                "objective": "fastest" if limit is None else f"least TCDM within "
+                f"{args.max_overhead:g}% overhead",
                 "best": best.to_dict(orient="records"), "network": result.network},
                args.out / "summary.json")
-    print(f"{workload.name} on {arch.name}: {len(result.points)} points screened, "
-          f"{int(result.points['simulated'].sum())} simulated (the Pareto fronts)")
-    print(f"{'shape':>9} {'t_int':>6} {'cores':>5} {'rank':>4}  {'best setting':<22} "
+    counts = result.points["rating"].value_counts()
+    print(f"{workload.name} on {arch.name}: {len(result.points)} points; "
+          + ", ".join(f"{counts.get(r, 0)} {r}" for r in RATINGS))
+    objective = "fastest" if limit is None else f"least TCDM within {args.max_overhead:g}%"
+    print(f"{'shape':>9} {'t_int':>6} {'cores':>5} {'rank':>4}  {objective + ' setting':<32} "
           f"{'latency us':>10} {'aimc-only':>10} {'overhead':>8} {'TCDM B':>7}")
     for r in best.itertuples():
-        setting = f"{r.strategy} x{r.parallel_tokens}"
+        setting = f"{r.strategy} x{r.parallel_tokens}, {r.tile_output}"
         print(f"{f'{r.d_in}x{r.d_out}':>9} {r.integration_time_ns:>6g} {r.cores:>5} {r.rank:>4}  "
-              f"{setting:<22} {r.latency_ns / 1000:>10.2f} {r.aimc_only_latency_ns / 1000:>10.2f} "
+              f"{setting:<32} {r.latency_ns / 1000:>10.2f} {r.aimc_only_latency_ns / 1000:>10.2f} "
               f"{r.overhead:>8.1%} {r.tcdm_bytes:>7}")
+    groups = result.points.groupby(GROUP).ngroups
+    if len(best) < groups:
+        print(f"{groups - len(best)} group(s) have no setting within the limit")
     print("whole network with the best settings (hybrid vs aimc-only):")
     for n in result.network:
+        if "skipped" in n:
+            print(f"  t_int {n['integration_time_ns']:g} ns, {n['cores']} cores, rank "
+                  f"{n['rank']}: not run, {n['skipped']}")
+            continue
         print(f"  t_int {n['integration_time_ns']:g} ns, {n['cores']} cores, rank {n['rank']}: "
               f"{n['hybrid_latency_ns'] / 1e3:.1f} us vs {n['aimc_only_latency_ns'] / 1e3:.1f} us "
               f"({n['overhead']:+.1%}); static layers median {n['static_overhead_median']:.1%}, "

@@ -43,7 +43,7 @@ def pmca_unit(index: int) -> str:
 
 def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
     """Place every op; raises `SpecError` (naming the arch file) for unknown LoRA roles."""
-    _check_lora_roles(arch, workload)
+    check_lora_roles(arch, workload)
     feeds_digital = {op.inputs[0].src for op in workload.ops if op.kind != "static_linear"}
     placements: dict[str, Placement] = {}
     next_pmca = 0
@@ -70,7 +70,8 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
     return placements
 
 
-def _check_lora_roles(arch: Arch, workload: Workload) -> None:
+def check_lora_roles(arch: Arch, workload: Workload) -> None:
+    """Raise `SpecError` (arch file, `lora.layers[i]`) for roles the workload does not have."""
     if arch.lora.layers is None:
         return
     known = workload.roles

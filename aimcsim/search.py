@@ -1,16 +1,33 @@
-"""Balance search: pipeline strategy, token parallelism and cluster size under the TCDM capacity.
+"""Balance search: pipeline strategy, token parallelism, buffer policy and cluster size.
 
-For every distinct static-layer shape of a workload and every point of the space, the layer's
-hybrid latency, its AIMC-only latency and its TCDM bytes are screened with the analytic model
-(`aimcsim.analytic`). Per group (shape, integration time, cores, rank) the Pareto front of
-latency against TCDM bytes over the feasible points is then simulated (the layer alone), and
-the best simulated point is the group's setting. Finally the whole network runs with each
-layer's best setting, hybrid against AIMC-only.
+For every distinct static-layer shape of a workload and every point of the space, the layer runs
+alone (as under `layer-by-layer`, its input crossing a link from the previous layer's cluster).
+Points fall into groups (shape, integration time, cores, rank); within a group the settings are
+the pipeline strategy, `parallel_tokens` and `tile_output`. The search is exact: the setting it
+reports is the best feasible point of the group as the simulator rates it.
+
+- Screening (`aimcsim.analytic`): every point's TCDM bytes (exact) and latency figure: exact
+  for one block in flight on point-to-point links (equal to the simulator, tested), a lower
+  bound for `double-buffered`. On other topologies the figure is neither (the analytic model
+  assumes dedicated links), so every feasible point is simulated.
+- Rating in order of TCDM bytes, then figure: an exact point is rated by its closed form
+  (`rating = exact`); a bounded point is simulated (`simulated`) unless its bound is no lower
+  than the best latency already rated at no more TCDM (`pruned`: it can be neither faster nor
+  leaner than that point). The rated points then hold the group's exact Pareto front of latency
+  against TCDM bytes; its last point is the fastest setting.
+- `max_overhead`: the least-TCDM setting whose overhead (hybrid / AIMC-only latency - 1) is at
+  most the limit: points in order of TCDM bytes, each rated unless its bound already breaks the
+  limit, until a TCDM level has a point within it.
+
+`exhaustive` simulates every feasible point instead: the reference the tests and the benchmark
+hold the search to. Finally the whole network runs with each layer at its shape's best setting,
+hybrid against AIMC-only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -20,29 +37,43 @@ import pandas as pd
 
 from aimcsim.analytic import static_layer
 from aimcsim.engine import PS_PER_NS
+from aimcsim.errors import CapacityError
 from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
 from aimcsim.hw.pmca_cycles import cluster_model
 from aimcsim.kernels import block_program
+from aimcsim.mapping import check_lora_roles
 from aimcsim.report import overhead_stats
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, read_yaml
-from aimcsim.spec.arch import STRATEGIES, Arch, Pipeline
+from aimcsim.spec.arch import STRATEGIES, TILE_OUTPUTS, Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
-#: Columns of the search table (`search.csv`), one row per screened point.
+RATINGS = ("exact", "simulated", "pruned", "infeasible")
+
+#: Columns of the search table (`search.csv`), one row per point of the space.
 SEARCH_COLUMNS: dict[str, str] = {
     "d_in": "layer input width", "d_out": "layer output width", "rank": "LoRA rank",
-    "integration_time_ns": "tile integration time", "strategy": "pipeline strategy",
-    "parallel_tokens": "tokens per block", "cores": "cluster cores",
-    "latency_ns": "hybrid latency of the layer alone (simulated where `simulated`)",
-    "aimc_only_latency_ns": "the same layer without the LoRA branch",
+    "integration_time_ns": "tile integration time", "cores": "cluster cores",
+    "strategy": "pipeline strategy", "parallel_tokens": "tokens per block (P)",
+    "tile_output": "where the tile output lands: in-place (in the LoRA output buffer, T B "
+                   "accumulates onto it) or separate",
+    "latency_ns": "hybrid latency of the layer alone, as rated (empty where pruned or "
+                  "infeasible)",
+    "aimc_only_latency_ns": "the same layer and block size without the LoRA branch (empty "
+                            "where not rated)",
     "overhead": "latency_ns / aimc_only_latency_ns - 1",
-    "tcdm_bytes": "TCDM the layer needs: resident A and B + its blocks in flight",
+    "tcdm_bytes": "TCDM the layer needs, (d_in + d_out) * r * eb resident A and B plus "
+                  "blocks in flight x P * (d_in + r + S * d_out [+ d_out if separate]) * eb "
+                  "(eb bytes per element, S row slices of the tile)",
     "feasible": "tcdm_bytes <= pmca.tcdm_bytes",
-    "analytic_latency_ns": "screening estimate (exact for one block in flight, else a bound)",
-    "simulated": "the point was confirmed by the simulator",
-    "pareto": "on the latency / TCDM Pareto front of its group",
-    "best": "the group's best feasible setting",
+    "analytic_latency_ns": "closed-form figure: exact for one block in flight on "
+                           "point-to-point links, else a lower bound",
+    "rating": "how latency_ns was obtained: exact (closed form), simulated, pruned (its bound "
+              "cannot beat a rated point with no more TCDM) or infeasible",
+    "pareto": "on the exact latency / TCDM Pareto front of its group",
+    "fastest": "the group's fastest feasible setting (least TCDM among equals)",
+    "best": "the group's setting for the objective: the fastest, or with max_overhead the "
+            "least TCDM within it",
 }
 GROUP = ["d_in", "d_out", "rank", "integration_time_ns", "cores"]
 
@@ -53,6 +84,7 @@ class SearchSpace:
 
     strategies: tuple[str, ...] = STRATEGIES
     parallel_tokens: tuple[int, ...] | None = None  # None: powers of two up to tokens, + tokens
+    tile_output: tuple[str, ...] | None = TILE_OUTPUTS
     cores: tuple[int, ...] | None = None
     integration_time_ns: tuple[float, ...] | None = (128.0, 256.0, 512.0)
     rank: tuple[int, ...] | None = None
@@ -62,13 +94,15 @@ class SearchSpace:
 class SearchResult:
     points: pd.DataFrame  # SEARCH_COLUMNS
     network: list[dict[str, Any]] = field(default_factory=list)
+    max_overhead: float | None = None
 
     @property
     def best(self) -> pd.DataFrame:
         return self.points[self.points["best"]].reset_index(drop=True)
 
 
-_SPACE_KEYS = ("version", "strategies", "parallel_tokens", "cores", "integration_time_ns", "rank")
+_SPACE_KEYS = ("version", "strategies", "parallel_tokens", "tile_output", "cores",
+               "integration_time_ns", "rank")
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -80,8 +114,8 @@ def load_space(path: str | Path) -> SearchSpace:
     values: dict[str, Any] = {}
     for key, kind, minimum, choices in (
         ("strategies", str, None, STRATEGIES), ("parallel_tokens", int, 1, None),
-        ("cores", int, 1, None), ("integration_time_ns", float, 0.001, None),
-        ("rank", int, 1, None),
+        ("tile_output", str, None, TILE_OUTPUTS), ("cores", int, 1, None),
+        ("integration_time_ns", float, 0.001, None), ("rank", int, 1, None),
     ):
         if key not in d:
             continue
@@ -124,106 +158,238 @@ def _layer_by_layer(arch: Arch, pipe: Pipeline) -> Arch:
         pipe, between_layers="layer-by-layer"))
 
 
-def search(arch: Arch, workload: Workload, space: SearchSpace | None = None) -> SearchResult:
-    """Screen, confirm and apply the best settings; see the module docstring."""
-    space = space or SearchSpace()
+class _Group:
+    """The points of one group and how to rate them (memoised)."""
+
+    def __init__(
+        self, variant: Arch, op: Op, tokens: int, points: pd.DataFrame, members: list[int]
+    ) -> None:
+        self.variant, self.op, self.tokens = variant, op, tokens
+        self.points, self.members = points, members
+        self.work = _alone(op, tokens)
+        self.model = cluster_model(variant.pmca, variant.lora.dtype)
+        # the analytic model assumes a dedicated link per transfer
+        self.analytic_ok = variant.interconnect.topology == "point-to-point"
+        self._base: dict[tuple[str, int], float] = {}
+
+    def pipe(self, idx: int) -> Pipeline:
+        row = self.points.loc[idx]
+        return dataclasses.replace(self.variant.pipeline, strategy=row.strategy,
+                                   parallel_tokens=int(row.parallel_tokens),
+                                   tile_output=row.tile_output)
+
+    def _simulate(self, pipe: Pipeline, mode: str) -> float:
+        result = simulate(_layer_by_layer(self.variant, pipe), self.work, mode, timeline=False)
+        return float(result.layers.set_index("layer").loc["layer", "latency_ns"])
+
+    def rate(self, idx: int) -> float:
+        """The hybrid latency of a feasible point, by closed form where exact."""
+        row = self.points.loc[idx]
+        if row.rating in ("exact", "simulated"):
+            return float(row.latency_ns)
+        if self.analytic_ok and self._exact(idx):
+            latency, rating = float(row.analytic_latency_ns), "exact"
+        else:
+            latency, rating = self._simulate(self.pipe(idx), "hybrid"), "simulated"
+        self.points.loc[idx, ["latency_ns", "rating"]] = [latency, rating]
+        self.points.loc[idx, "aimc_only_latency_ns"] = self.base(idx)
+        return latency
+
+    def base(self, idx: int) -> float:
+        """AIMC-only latency of the layer at the point's block size and strategy."""
+        pipe = self.pipe(idx)
+        key = (pipe.strategy, pipe.parallel_tokens)
+        if key not in self._base:
+            est = static_layer(self.variant, self.op, self.tokens, pipe, self.model, lora=False)
+            self._base[key] = (est.latency_ps / PS_PER_NS if self.analytic_ok and est.exact
+                               else self._simulate(pipe, "aimc-only"))
+        return self._base[key]
+
+    def bound(self, idx: int) -> float:
+        """A figure the point's latency cannot be below (its latency where exact)."""
+        return float(self.points.loc[idx, "analytic_latency_ns"]) if self.analytic_ok else 0.0
+
+    def _exact(self, idx: int) -> bool:
+        return bool(self.points.loc[idx, "_exact"])
+
+    def feasible(self) -> list[int]:
+        """Feasible points of the group in order of TCDM bytes, then figure, then space
+        order."""
+        rows = self.points.loc[self.members]
+        rows = rows[rows["feasible"]]
+        return list(rows.sort_values(["tcdm_bytes", "analytic_latency_ns"], kind="stable").index)
+
+
+def _front(group: _Group) -> list[int]:
+    """Rate the group as the module docstring says; return its Pareto front, least TCDM
+    first. A pruned point is matched or beaten on both axes by a rated one."""
+    best = math.inf
+    for idx in group.feasible():
+        if not (group.analytic_ok and group._exact(idx)) and group.bound(idx) >= best:
+            group.points.loc[idx, "rating"] = "pruned"
+            continue
+        best = min(best, group.rate(idx))
+    rated = group.points.loc[group.feasible()]
+    rated = rated[rated["rating"].isin(["exact", "simulated"])]
+    front, best = [], math.inf
+    for idx, row in rated.sort_values(["tcdm_bytes", "latency_ns"], kind="stable").iterrows():
+        if row.latency_ns < best:
+            front.append(idx)
+            best = row.latency_ns
+    return front
+
+
+def _least_tcdm_within(group: _Group, max_overhead: float) -> int | None:
+    """The least-TCDM feasible point whose overhead is at most `max_overhead` (fastest among
+    equals), or None."""
+    level, found = None, []
+    for idx in group.feasible():
+        tcdm = int(group.points.loc[idx, "tcdm_bytes"])
+        if found and tcdm != level:
+            break
+        level = tcdm
+        limit = (1 + max_overhead) * group.base(idx)
+        if group.bound(idx) > limit:  # it cannot meet the limit (pruned by the front pass)
+            continue
+        if group.rate(idx) <= limit:
+            found.append(idx)
+    if not found:
+        return None
+    return min(found, key=lambda i: float(group.points.loc[i, "latency_ns"]))
+
+
+def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
+        pd.DataFrame, list[tuple[Arch, Op, list[int]]]]:
+    """Every point of the space with its TCDM bytes and analytic figure."""
+    check_lora_roles(arch, workload)
     tokens = workload.tokens
     blocks = space.parallel_tokens or tuple(
         sorted({min(2**i, tokens) for i in range(tokens.bit_length())} | {tokens}))
+    outputs = space.tile_output or (arch.pipeline.tile_output,)
     shapes: dict[tuple[int, int], Op] = {}
     for op in workload.ops:
         if op.kind == "static_linear" and arch.lora.applies_to(op.role):
             shapes.setdefault((op.d_in, op.d_out), op)
-    variants = {(v.aimc.integration_time_ns, v.pmca.cores, v.lora.rank): v
-                for v in _variants(arch, space)}
-    rows = []
-    for variant in variants.values():
+    if not shapes:
+        raise ValueError(f"workload {workload.name!r} has no static layer that carries a LoRA "
+                         "adapter (lora.layers): nothing to search")
+    rows, groups = [], []
+    for variant in _variants(arch, space):
         model = cluster_model(variant.pmca, variant.lora.dtype)
         for (d_in, d_out), op in shapes.items():
-            base = static_layer(variant, op, tokens, variant.pipeline, model, lora=False)
-            for strategy, block in product(space.strategies, blocks):
+            members = []
+            for strategy, block, tile_output in product(space.strategies, blocks, outputs):
                 pipe = dataclasses.replace(variant.pipeline, strategy=strategy,
-                                           parallel_tokens=block)
+                                           parallel_tokens=block, tile_output=tile_output)
                 est = static_layer(variant, op, tokens, pipe, model, lora=True)
+                feasible = est.tcdm_bytes <= variant.pmca.tcdm_bytes
+                members.append(len(rows))
                 rows.append({
                     "d_in": d_in, "d_out": d_out, "rank": variant.lora.rank,
                     "integration_time_ns": variant.aimc.integration_time_ns,
-                    "strategy": strategy, "parallel_tokens": block, "cores": variant.pmca.cores,
-                    "latency_ns": est.latency_ps / PS_PER_NS,
-                    "aimc_only_latency_ns": base.latency_ps / PS_PER_NS,
-                    "tcdm_bytes": est.tcdm_bytes,
-                    "feasible": est.tcdm_bytes <= variant.pmca.tcdm_bytes,
+                    "cores": variant.pmca.cores, "strategy": strategy,
+                    "parallel_tokens": block, "tile_output": tile_output,
+                    "latency_ns": math.nan, "aimc_only_latency_ns": math.nan,
+                    "overhead": math.nan, "tcdm_bytes": est.tcdm_bytes, "feasible": feasible,
                     "analytic_latency_ns": est.latency_ps / PS_PER_NS,
-                    "simulated": False, "pareto": False, "best": False,
+                    "rating": "" if feasible else "infeasible",
+                    "pareto": False, "fastest": False, "best": False, "_exact": est.exact,
                 })
-    points = pd.DataFrame(rows)
-    _confirm(points, variants, shapes, tokens)
+            groups.append((variant, op, members))
+    return pd.DataFrame(rows), groups
+
+
+def search(
+    arch: Arch, workload: Workload, space: SearchSpace | None = None, *,
+    max_overhead: float | None = None,
+) -> SearchResult:
+    """Exact balance search; see the module docstring.
+
+    max_overhead: with it, each group's `best` is the least-TCDM setting whose per-layer
+    overhead is at most this fraction (0.04: 4%); without it, the fastest setting.
+    """
+    if max_overhead is not None and not max_overhead >= 0:
+        raise ValueError(f"max_overhead must be a fraction >= 0, got {max_overhead}")
+    points, groups = _screen(arch, workload, space or SearchSpace())
+    for variant, op, members in groups:
+        group = _Group(variant, op, workload.tokens, points, members)
+        front = _front(group)
+        points.loc[front, "pareto"] = True
+        if front:
+            points.loc[front[-1], "fastest"] = True
+        pick = (front[-1] if front else None) if max_overhead is None else \
+            _least_tcdm_within(group, max_overhead)
+        if pick is not None:
+            points.loc[pick, "best"] = True
+    return _finish(points, arch, workload, groups, max_overhead)
+
+
+def exhaustive(arch: Arch, workload: Workload, space: SearchSpace | None = None) -> pd.DataFrame:
+    """Every feasible point of the space simulated (the reference for `search`): the same
+    table, with `latency_ns` and `aimc_only_latency_ns` from the simulator everywhere."""
+    points, groups = _screen(arch, workload, space or SearchSpace())
+    for variant, op, members in groups:
+        group = _Group(variant, op, workload.tokens, points, members)
+        group.analytic_ok = False  # no closed form, no bound: the simulator rates every point
+        for idx in members:
+            if points.loc[idx, "feasible"]:
+                group.rate(idx)
+    points["overhead"] = points["latency_ns"] / points["aimc_only_latency_ns"] - 1
+    return points[list(SEARCH_COLUMNS)]
+
+
+def _finish(
+    points: pd.DataFrame, arch: Arch, workload: Workload,
+    groups: list[tuple[Arch, Op, list[int]]], max_overhead: float | None,
+) -> SearchResult:
     points["overhead"] = points["latency_ns"] / points["aimc_only_latency_ns"] - 1
     points = points[list(SEARCH_COLUMNS)]
+    variants = {id(v): v for v, _, _ in groups}
     network = [_apply(points, variant, workload) for variant in variants.values()]
-    return SearchResult(points, network)
-
-
-def _pareto(group: pd.DataFrame) -> list[int]:
-    """Indices of feasible points no other feasible point beats on both latency and TCDM."""
-    front, best_latency = [], float("inf")
-    ordered = group[group["feasible"]].sort_values(["tcdm_bytes", "latency_ns"], kind="stable")
-    for idx, row in ordered.iterrows():
-        if row["latency_ns"] < best_latency:
-            front.append(idx)
-            best_latency = row["latency_ns"]
-    return front
-
-
-def _confirm(
-    points: pd.DataFrame, variants: dict[tuple, Arch], shapes: dict[tuple, Op], tokens: int
-) -> None:
-    """Simulate every Pareto point of every group; mark the best simulated one."""
-    for _, group in points.groupby(GROUP, sort=False):
-        front = _pareto(group)
-        if not front:
-            continue
-        first = points.loc[front[0]]
-        variant = variants[(first.integration_time_ns, first.cores, first["rank"])]
-        work = _alone(shapes[(first.d_in, first.d_out)], tokens)
-        for idx in front:
-            row = points.loc[idx]
-            pipe = dataclasses.replace(variant.pipeline, strategy=row.strategy,
-                                       parallel_tokens=int(row.parallel_tokens))
-            layer = simulate(_layer_by_layer(variant, pipe), work,
-                             "hybrid").layers.set_index("layer").loc["layer"]
-            points.loc[idx, ["latency_ns", "simulated", "pareto"]] = [layer.latency_ns, True, True]
-        best = points.loc[front, "latency_ns"].astype(float).idxmin()
-        points.loc[best, "best"] = True
+    return SearchResult(points, network, max_overhead)
 
 
 def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str, Any]:
-    """Simulate the network with every LoRA layer at its shape's best setting."""
-    best = points[points["best"]
-                  & (points["integration_time_ns"] == variant.aimc.integration_time_ns)
-                  & (points["cores"] == variant.pmca.cores)
-                  & (points["rank"] == variant.lora.rank)]
-    by_shape = {(r.d_in, r.d_out): dataclasses.replace(
-        variant.pipeline, strategy=r.strategy, parallel_tokens=int(r.parallel_tokens))
-                for r in best.itertuples()}
+    """Simulate the network with every LoRA layer at its shape's best setting (its fastest
+    where no setting met the objective's limit; not at all where a shape fits nowhere)."""
+    key = {"integration_time_ns": variant.aimc.integration_time_ns,
+           "cores": variant.pmca.cores, "rank": variant.lora.rank}
+    mine = points[(points["integration_time_ns"] == key["integration_time_ns"])
+                  & (points["cores"] == key["cores"]) & (points["rank"] == key["rank"])]
+    by_shape: dict[tuple[int, int], Pipeline] = {}
+    fallback = []
+    for (d_in, d_out), shape in mine.groupby(["d_in", "d_out"], sort=False):
+        pick = shape[shape["best"]]
+        if pick.empty:
+            pick = shape[shape["fastest"]]
+            if pick.empty:
+                return {**key, "skipped": f"no setting of {d_in}x{d_out} fits the TCDM"}
+            fallback.append(f"{d_in}x{d_out}")
+        r = pick.iloc[0]
+        by_shape[(d_in, d_out)] = dataclasses.replace(
+            variant.pipeline, strategy=r.strategy, parallel_tokens=int(r.parallel_tokens),
+            tile_output=r.tile_output)
     settings = {op.name: by_shape[(op.d_in, op.d_out)] for op in workload.ops
                 if op.kind == "static_linear" and (op.d_in, op.d_out) in by_shape
                 and variant.lora.applies_to(op.role)}
     # the same block sizes in both modes, so the comparison isolates the LoRA branch (a tile
     # alone ignores the strategy; its block size sets how its output is sent on)
-    hybrid = simulate(variant, workload, "hybrid", settings=settings)
-    aimc = simulate(variant, workload, "aimc-only", settings=settings)
+    try:
+        hybrid = simulate(variant, workload, "hybrid", settings=settings, timeline=False)
+        aimc = simulate(variant, workload, "aimc-only", settings=settings, timeline=False)
+    except CapacityError as exc:  # another op of the network does not fit: say so, keep the rest
+        return {**key, "skipped": str(exc)}
     return {
-        "integration_time_ns": variant.aimc.integration_time_ns,
-        "cores": variant.pmca.cores,
-        "rank": variant.lora.rank,
+        **key,
         "hybrid_latency_ns": hybrid.summary["total_latency_ns"],
         "aimc_only_latency_ns": aimc.summary["total_latency_ns"],
         "overhead": hybrid.summary["total_latency_ns"] / aimc.summary["total_latency_ns"] - 1,
         **overhead_stats(pd.concat([aimc.layers, hybrid.layers], ignore_index=True)),
         "settings": {f"{d_in}x{d_out}": {"strategy": p.strategy,
-                                         "parallel_tokens": p.parallel_tokens}
+                                         "parallel_tokens": p.parallel_tokens,
+                                         "tile_output": p.tile_output}
                      for (d_in, d_out), p in by_shape.items()},
+        "fastest_instead": fallback,
     }
 
 
@@ -232,13 +398,15 @@ def block_table(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:
     block, and the TCDM of one block in flight (for the `tokens` figure)."""
     rows = []
     keep = points[points["strategy"] == "overlapped"]
+    if (keep["tile_output"] == arch.pipeline.tile_output).any():  # one buffer policy
+        keep = keep[keep["tile_output"] == arch.pipeline.tile_output]
     for r in keep.itertuples():
         variant = _variant(arch, r.integration_time_ns, r.cores, r.rank)
         model = cluster_model(variant.pmca, variant.lora.dtype)
         op = Op("layer", 0, "static_linear", "layer", r.d_in, r.d_out, ())
         prog = block_program(model, op, r.parallel_tokens, eb=variant.lora.element_bytes,
                              tile=map_matrix(r.d_in, r.d_out, variant.aimc), rank=r.rank,
-                             tile_output=variant.pipeline.tile_output)
+                             tile_output=r.tile_output)
         cycles = sum(k.cycles for k in (prog.pre, prog.post) if k is not None)
         rows.append({"d_in": r.d_in, "d_out": r.d_out,
                      "integration_time_ns": r.integration_time_ns,

@@ -7,15 +7,26 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import make_arch, small_bert
+from conftest import arch_doc, linear_workload, make_arch, small_bert
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aimcsim import SpecError, simulate
 from aimcsim.analytic import static_layer
 from aimcsim.cli import main
 from aimcsim.hw.pmca_cycles import cluster_model
-from aimcsim.search import SEARCH_COLUMNS, SearchSpace, _alone, _layer_by_layer, load_space, search
-from aimcsim.spec.arch import Pipeline
-from aimcsim.spec.workload import Op
+from aimcsim.search import (
+    GROUP,
+    SEARCH_COLUMNS,
+    SearchSpace,
+    _alone,
+    _layer_by_layer,
+    exhaustive,
+    load_space,
+    search,
+)
+from aimcsim.spec.arch import Pipeline, parse_arch
+from aimcsim.spec.workload import Op, parse_workload
 
 
 def _layer(d_in: int, d_out: int) -> Op:
@@ -25,9 +36,10 @@ def _layer(d_in: int, d_out: int) -> Op:
 @pytest.mark.parametrize("strategy", ["sequential", "overlapped", "double-buffered"])
 @pytest.mark.parametrize(("d_in", "d_out"), [(512, 128), (128, 512), (1024, 128)])
 @pytest.mark.parametrize(("t_int", "block"), [(128, 16), (256, 4), (512, 7)])
-def test_analytic_layer_equals_the_simulator(strategy, d_in, d_out, t_int, block):
+@pytest.mark.parametrize("tile_output", ["in-place", "separate"])
+def test_analytic_layer_equals_the_simulator(strategy, d_in, d_out, t_int, block, tile_output):
     arch = make_arch(aimc={"integration_time_ns": t_int})
-    pipe = Pipeline(strategy, block)
+    pipe = Pipeline(strategy, block, tile_output=tile_output)
     model = cluster_model(arch.pmca, "fp16")
     est = static_layer(arch, _layer(d_in, d_out), 64, pipe, model, lora=True)
     sim = simulate(_layer_by_layer(arch, pipe), _alone(_layer(d_in, d_out), 64), "hybrid")
@@ -51,11 +63,21 @@ def found():
 def test_search_table(found):
     points = found.points
     assert list(points.columns) == list(SEARCH_COLUMNS)
-    assert len(points) == 3 * 3 * 5 * 3  # shapes x integration times x blocks x strategies
+    # shapes x integration times x blocks x strategies x buffer policies
+    assert len(points) == 3 * 3 * 5 * 3 * 2
     infeasible = points[~points.feasible]
     assert len(infeasible) > 0 and (infeasible.tcdm_bytes > 131072).all()
+    assert (infeasible.rating == "infeasible").all() and infeasible.latency_ns.isna().all()
+    assert set(points[points.feasible].rating) <= {"exact", "simulated", "pruned"}
+    # one block in flight on point-to-point links: the closed form rates it, no simulation
+    single = points[points.feasible & (points.strategy != "double-buffered")]
+    assert (single.rating == "exact").all()
+    assert (single.latency_ns == single.analytic_latency_ns).all()
+    rated = points[points.rating.isin(["exact", "simulated"])]
+    assert (rated.latency_ns >= rated.analytic_latency_ns).all()
     best = found.best
-    assert len(best) == 9 and best.feasible.all() and best.simulated.all() and best.pareto.all()
+    assert len(best) == 9 and best.feasible.all() and best.pareto.all() and best.fastest.all()
+    assert best.rating.isin(["exact", "simulated"]).all()
 
 
 def test_search_reproduces_the_study_trends(found):
@@ -64,7 +86,8 @@ def test_search_reproduces_the_study_trends(found):
     assert by_t[128] > by_t[256] >= by_t[512]  # overhead falls as integration time grows
     points = found.points
     same = points[(points.parallel_tokens == 16) & (points.strategy == "overlapped")
-                  & (points.integration_time_ns == 256)].set_index(["d_in", "d_out"])
+                  & (points.integration_time_ns == 256)
+                  & (points.tile_output == "in-place")].set_index(["d_in", "d_out"])
     assert same.loc[(512, 128), "tcdm_bytes"] > same.loc[(128, 128), "tcdm_bytes"]
     assert same.loc[(128, 512), "tcdm_bytes"] > same.loc[(128, 128), "tcdm_bytes"]
     # TCDM bounds the useful token parallelism, and bounds it sooner for the wide layers
@@ -102,7 +125,7 @@ def test_search_command(tmp_path, root, capsys):
     assert main(["search", str(root / "arch" / "hybrid.yaml"), str(trace), "--space", str(space),
                  "--out", str(out)]) == 0
     table = pd.read_csv(out / "search.csv")
-    assert list(table.columns) == list(SEARCH_COLUMNS) and len(table) == 3 * 2 * 3
+    assert list(table.columns) == list(SEARCH_COLUMNS) and len(table) == 3 * 2 * 3 * 2
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["best"]) == 3 and len(summary["network"]) == 1
     assert "whole network with the best settings" in capsys.readouterr().out
@@ -113,3 +136,122 @@ def test_layer_by_layer_helper_keeps_other_settings():
     pipe = Pipeline("sequential", 3, "streaming")
     assert _layer_by_layer(arch, pipe).pipeline == dataclasses.replace(
         pipe, between_layers="layer-by-layer")
+
+
+# ---- the search is exact: its answer equals an exhaustive simulation of its space ----------
+def _exhaustive_answers(table: pd.DataFrame, max_overhead: float | None = None) -> pd.DataFrame:
+    """Per group, from a table where every feasible point is simulated: the fastest latency and
+    the least TCDM among the fastest; with max_overhead, the least TCDM within the limit and
+    the fastest latency at that TCDM."""
+    rows = []
+    for key, group in table[table.feasible].groupby(GROUP):
+        if max_overhead is None:
+            pick = group[group.latency_ns == group.latency_ns.min()]
+            pick = pick[pick.tcdm_bytes == pick.tcdm_bytes.min()]
+        else:
+            within = group[group.latency_ns <= (1 + max_overhead) * group.aimc_only_latency_ns]
+            if within.empty:
+                continue
+            pick = within[within.tcdm_bytes == within.tcdm_bytes.min()]
+            pick = pick[pick.latency_ns == pick.latency_ns.min()]
+        rows.append({**dict(zip(GROUP, key, strict=True)),
+                     "latency_ns": pick.latency_ns.iloc[0], "tcdm_bytes": pick.tcdm_bytes.iloc[0]})
+    return pd.DataFrame(rows, columns=[*GROUP, "latency_ns", "tcdm_bytes"])
+
+
+def _front_of(table: pd.DataFrame) -> set[tuple]:
+    """(group..., tcdm, latency) of every Pareto point, from rated latencies."""
+    front = set()
+    for key, group in table[table.rating.isin(["exact", "simulated"])].groupby(GROUP):
+        best = float("inf")
+        for row in group.sort_values(["tcdm_bytes", "latency_ns"]).itertuples():
+            if row.latency_ns < best:
+                front.add((*key, row.tcdm_bytes, row.latency_ns))
+                best = row.latency_ns
+    return front
+
+
+def _assert_search_is_exact(arch, workload, space, max_overhead=None) -> None:
+    found = search(arch, workload, space, max_overhead=max_overhead)
+    reference = exhaustive(arch, workload, space)
+    want = _exhaustive_answers(reference, max_overhead).sort_values(GROUP, ignore_index=True)
+    got = found.best[[*GROUP, "latency_ns", "tcdm_bytes"]].sort_values(GROUP, ignore_index=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    # every rated latency is the simulator's, and the front is the exhaustive one
+    rated = found.points[found.points.rating.isin(["exact", "simulated"])]
+    assert (rated.latency_ns == reference.loc[rated.index, "latency_ns"]).all()
+    assert (rated.aimc_only_latency_ns == reference.loc[rated.index, "aimc_only_latency_ns"]).all()
+    pareto = found.points[found.points.pareto]
+    assert {(*r[:len(GROUP)], r[-2], r[-1]) for r in pareto[
+        [*GROUP, "tcdm_bytes", "latency_ns"]].itertuples(index=False)} == _front_of(reference)
+
+
+@st.composite
+def small_cases(draw):
+    arch = arch_doc(
+        aimc={"rows": draw(st.sampled_from([64, 128, 256])),
+              "integration_time_ns": draw(st.sampled_from([16, 64, 256])),
+              "dac_ns": draw(st.integers(1, 40)), "adc_ns": draw(st.integers(1, 40)),
+              "pipelined": draw(st.booleans())},
+        pmca={"cores": draw(st.integers(1, 8)), "tcdm_banks": draw(st.integers(8, 32)),
+              "tcdm_bytes": draw(st.integers(4_000, 40_000)),
+              "timing": draw(st.sampled_from(["cycle-level", "throughput"])),
+              "streaming": draw(st.booleans())},
+        interconnect={"topology": draw(st.sampled_from(["point-to-point", "point-to-point",
+                                                        "shared-bus", "mesh"])),
+                      "bytes_per_cycle": draw(st.sampled_from([8, 32])),
+                      "latency_cycles": draw(st.integers(0, 8))},
+        lora={"rank": draw(st.integers(1, 8))},
+    )
+    tokens = draw(st.integers(2, 24))
+    d_in, d_out = draw(st.sampled_from([64, 128, 200])), draw(st.sampled_from([32, 128, 300]))
+    space = SearchSpace(
+        strategies=tuple(draw(st.lists(st.sampled_from(["sequential", "overlapped",
+                                                        "double-buffered"]),
+                                       min_size=1, max_size=3, unique=True))),
+        parallel_tokens=tuple(draw(st.lists(st.integers(1, tokens), min_size=1, max_size=4,
+                                            unique=True))),
+        integration_time_ns=None,
+        tile_output=("in-place", "separate"),
+    )
+    max_overhead = draw(st.one_of(st.none(), st.sampled_from([0.0, 0.05, 0.5])))
+    return arch, parse_workload(linear_workload(tokens, d_in, d_out)), space, max_overhead
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(case=small_cases())
+def test_search_equals_exhaustive_simulation(case):
+    doc, workload, space, max_overhead = case
+    _assert_search_is_exact(parse_arch(doc, "random.yaml"), workload, space, max_overhead)
+
+
+@pytest.mark.slow
+def test_search_is_exact_on_a_reduced_default_mobilebert_space(mobilebert, hybrid_arch):
+    """The shipped defaults, every integration time of the default space, fewer block sizes
+    (the full space runs in benchmarks/bench_search.py --exhaustive)."""
+    space = SearchSpace(parallel_tokens=(2, 4, 8, 16, 32))
+    _assert_search_is_exact(hybrid_arch, mobilebert, space)
+    _assert_search_is_exact(hybrid_arch, mobilebert, space, max_overhead=0.04)
+
+
+def test_max_overhead_picks_the_least_tcdm_within_the_limit(found):
+    space = SearchSpace(parallel_tokens=(1, 4, 16, 64, 128), integration_time_ns=(256,))
+    lean = search(make_arch(), small_bert(128, 1), space, max_overhead=0.05).best
+    fast = found.best[found.best.integration_time_ns == 256]
+    assert len(lean) == 3 and (lean.overhead <= 0.05).all()
+    both = lean.merge(fast, on=["d_in", "d_out"], suffixes=("_lean", "_fast"))
+    assert (both.tcdm_bytes_lean <= both.tcdm_bytes_fast).all()
+    assert (both.tcdm_bytes_lean < both.tcdm_bytes_fast).any()
+
+
+def test_search_refuses_a_workload_without_adapted_layers():
+    arch = make_arch(lora={"layers": ["query"]})
+    work = parse_workload(linear_workload(8, 64, 64))
+    with pytest.raises(SpecError, match=r"lora\.layers\[0\]: no static layer .* role 'query'"):
+        search(arch, work, SearchSpace(parallel_tokens=(2,)))
+    elementwise = {**linear_workload(8, 64, 64, tail="relu")}
+    elementwise["ops"] = elementwise["ops"][1:]
+    elementwise["ops"][0]["inputs"] = [{"from": "input"}]
+    with pytest.raises(ValueError, match="no static layer that carries a LoRA adapter"):
+        search(make_arch(), parse_workload(elementwise), SearchSpace(parallel_tokens=(2,)))
