@@ -255,3 +255,25 @@ def test_search_refuses_a_workload_without_adapted_layers():
     elementwise["ops"][0]["inputs"] = [{"from": "input"}]
     with pytest.raises(ValueError, match="no static layer that carries a LoRA adapter"):
         search(make_arch(), parse_workload(elementwise), SearchSpace(parallel_tokens=(2,)))
+
+
+def test_search_command_with_max_overhead(tmp_path, root, capsys):
+    trace = tmp_path / "mb.yaml"
+    main(["trace", "mobilebert", "--seq-len", "32", "--out", str(trace)])
+    space = tmp_path / "space.yaml"
+    space.write_text("version: 1\nparallel_tokens: [4, 32]\nintegration_time_ns: [128, 512]\n")
+    arch = str(root / "arch" / "hybrid.yaml")
+    out = tmp_path / "out"
+    assert main(["search", arch, str(trace), "--space", str(space), "--out", str(out),
+                 "--max-overhead", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "least TCDM within 2% setting" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["objective"] == "least TCDM within 2% overhead"
+    assert all(row["overhead"] <= 0.02 for row in summary["best"])
+    missing = 6 - len(summary["best"])  # 3 shapes x 2 integration times
+    assert missing > 0 and f"{missing} group(s) have no setting within the limit" in printed
+    assert "(none within the limit)" in printed  # those shapes ran at their fastest setting
+    assert main(["search", arch, str(trace), "--space", str(space), "--out", str(out),
+                 "--max-overhead", "-1"]) == 2
+    assert "--max-overhead takes a percentage >= 0, got -1.0" in capsys.readouterr().err
