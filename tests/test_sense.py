@@ -134,3 +134,32 @@ def test_hybrid_is_never_faster_than_aimc_only(doc, tokens):
         _assert_hybrid_never_faster(arch, small_bert(tokens, 1))
     except CapacityError:  # an attention block over the 4 MiB: not this property's concern
         pass
+
+
+def test_streaming_anomaly_a_slower_producer_can_let_the_network_finish_first():
+    """A genuine scheduling anomaly of `streaming`, not a model defect (Graham's anomaly of
+    greedy list scheduling). The query layer's cluster also runs the attention, serving kernels
+    in arrival order. AIMC-only: both blocks of `attention_scores` are ready at once and the
+    second one runs before the softmax of the first, which holds back the whole chain after it.
+    Hybrid: the query's LoRA branch spaces the score blocks out, softmax and context of block 0
+    slip in between, and every op downstream starts earlier, so the network ends sooner although
+    every op takes longer. Under `layer-by-layer` this cannot happen (see the property above)."""
+    arch = make_arch(
+        aimc={"cols": 64, "dac_ns": 1, "adc_ns": 1, "pipelined": False},
+        pmca={"cores": 1, "macs_per_cycle": {"fp16": 1}, "tcdm_bytes": 1 << 22,
+              "tcdm_banks": 4, "bank_width_bytes": 4, "barrier_cycles": 0,
+              "kernel_setup_cycles": 0, "loop_overhead_cycles": 0},
+        interconnect={"bytes_per_cycle": 4, "latency_cycles": 0},
+        pipeline={"parallel_tokens": 1, "between_layers": "streaming"},
+        lora={"rank": 1, "layers": ["query", "value"]},
+    )
+    runs = _both(arch, small_bert(2, 1))
+    hybrid, aimc = runs["hybrid"], runs["aimc-only"]
+    assert hybrid.end_ns.max() < aimc.end_ns.max()
+    static = hybrid.kind == "static_linear"
+    assert (hybrid.latency_ns[static] >= aimc.latency_ns[static]).all()
+    # the mechanism: softmax waits behind the second score block only in AIMC-only
+    scores, softmax = "b0.attention_scores", "b0.attention_softmax"
+    assert aimc.start_ns[softmax] == aimc.end_ns[scores]
+    assert hybrid.start_ns[softmax] < hybrid.end_ns[scores]
+    assert hybrid.start_ns["b0.attention_output"] < aimc.start_ns["b0.attention_output"]
