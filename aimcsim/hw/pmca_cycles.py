@@ -107,7 +107,7 @@ def stream_kernel(
     alu_free = np.zeros(cores, np.int64)  # first cycle the ALU (or issue slot) is free
     phase = np.zeros(cores, np.int64)  # load-use: 0 load a, 1 load b, 2 operate
     c_next = work[:, 0].copy()  # c_load: the next output whose C word is not loaded yet
-    port2 = np.zeros(cores, np.int64)  # what port 3c+2 asks for this cycle: 0 -, 1 store, 2 C
+    port2 = np.zeros(cores, np.int64)  # c_load: what port 3c+2 asks for: 0 -, 1 store, 2 C
     dma_next = 0
     dma_end = 0
     cycle = 0
@@ -121,12 +121,14 @@ def stream_kernel(
             want[p0] = -1
             want[p0 + 1] = -1
             want[p0 + 2] = -1
-            port2[c] = 0
+            if c_load:
+                port2[c] = 0
             if store_at[c] >= 0:
                 active = True
                 if cycle >= store_from[c]:
                     want[p0 + 2] = _bank(store_at[c], banks, mask)
-                    port2[c] = 1
+                    if c_load:
+                        port2[c] = 1
             if out[c] >= end[c]:
                 continue
             active = True
@@ -178,13 +180,14 @@ def stream_kernel(
                 dma_end = cycle + 1
         for c in range(cores):
             p0 = c * _PORTS
-            if port2[c] == 1 and granted[p0 + 2]:
-                store_at[c] = -1
-            elif port2[c] == 2 and granted[p0 + 2]:
-                c_next[c] += 1
-                if not streaming:
-                    alu_free[c] = cycle + 1  # the load took this issue slot
-                    continue
+            if want[p0 + 2] >= 0 and granted[p0 + 2]:
+                if c_load and port2[c] == 2:
+                    c_next[c] += 1
+                    if not streaming:
+                        alu_free[c] = cycle + 1  # the load took this issue slot
+                        continue
+                else:
+                    store_at[c] = -1
             if out[c] >= end[c]:
                 continue
             last_step = step[c] + 1 == steps
