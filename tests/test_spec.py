@@ -43,6 +43,7 @@ def _errors(doc, parse=parse_arch) -> str:
         ("aimc", {"pipelined": "yes"}, r"aimc.pipelined: expected true or false"),
         ("interconnect", {"topology": "torus"}, r"interconnect.topology: 'torus' is not allowed; allowed values: point-to-point, shared-bus"),
         ("pipeline", {"strategy": "eager"}, r"pipeline.strategy: 'eager' is not allowed; allowed values: sequential, overlapped, double-buffered"),
+        ("pipeline", {"tile_output": "inplace"}, r"pipeline.tile_output: 'inplace' is not allowed; allowed values: in-place, separate"),
         ("pipeline", {"parallel_tokens": 0}, r"pipeline.parallel_tokens: 0 is below the minimum 1"),
         ("lora", {"dtype": "fp32"}, r"lora.dtype: 'fp32' has no entry in pmca.macs_per_cycle \(it has: fp16\)"),
         ("lora", {"layers": [3]}, r"lora.layers\[0\]: expected a layer role"),
