@@ -34,8 +34,8 @@ def sweep_file(folder: Path, points: int) -> Path:
 class Unmemoised(CycleLevelPmca):
     """The cycle-level cluster with its per-shape memo bypassed: every kernel runs again."""
 
-    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0):
-        return CycleLevelPmca.matmul.__wrapped__(self, m, k, n, dma_bytes)
+    def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0, accumulate: bool = False):
+        return CycleLevelPmca.matmul.__wrapped__(self, m, k, n, dma_bytes, accumulate)
 
     def elementwise(self, function: str, elements: int):
         return CycleLevelPmca.elementwise.__wrapped__(self, function, elements)
