@@ -187,7 +187,7 @@ class _Group:
         row = self.points.loc[idx]
         if row.rating in ("exact", "simulated"):
             return float(row.latency_ns)
-        if self.analytic_ok and self._exact(idx):
+        if self.analytic_ok and self.exact(idx):
             latency, rating = float(row.analytic_latency_ns), "exact"
         else:
             latency, rating = self._simulate(self.pipe(idx), "hybrid"), "simulated"
@@ -209,7 +209,8 @@ class _Group:
         """A figure the point's latency cannot be below (its latency where exact)."""
         return float(self.points.loc[idx, "analytic_latency_ns"]) if self.analytic_ok else 0.0
 
-    def _exact(self, idx: int) -> bool:
+    def exact(self, idx: int) -> bool:
+        """The point's analytic figure is its latency (one block in flight)."""
         return bool(self.points.loc[idx, "_exact"])
 
     def feasible(self) -> list[int]:
@@ -225,7 +226,7 @@ def _front(group: _Group) -> list[int]:
     first. A pruned point is matched or beaten on both axes by a rated one."""
     best = math.inf
     for idx in group.feasible():
-        if not (group.analytic_ok and group._exact(idx)) and group.bound(idx) >= best:
+        if not (group.analytic_ok and group.exact(idx)) and group.bound(idx) >= best:
             group.points.loc[idx, "rating"] = "pruned"
             continue
         best = min(best, group.rate(idx))
@@ -321,7 +322,10 @@ def search(
             _least_tcdm_within(group, max_overhead)
         if pick is not None:
             points.loc[pick, "best"] = True
-    return _finish(points, arch, workload, groups, max_overhead)
+    table = _table(points)
+    variants = {id(v): v for v, _, _ in groups}  # shapes of one variant share its object
+    network = [_apply(table, variant, workload) for variant in variants.values()]
+    return SearchResult(table, network, max_overhead)
 
 
 def exhaustive(arch: Arch, workload: Workload, space: SearchSpace | None = None) -> pd.DataFrame:
@@ -334,19 +338,13 @@ def exhaustive(arch: Arch, workload: Workload, space: SearchSpace | None = None)
         for idx in members:
             if points.loc[idx, "feasible"]:
                 group.rate(idx)
+    return _table(points)
+
+
+def _table(points: pd.DataFrame) -> pd.DataFrame:
+    """The search table: overheads of the rated points, the documented columns."""
     points["overhead"] = points["latency_ns"] / points["aimc_only_latency_ns"] - 1
     return points[list(SEARCH_COLUMNS)]
-
-
-def _finish(
-    points: pd.DataFrame, arch: Arch, workload: Workload,
-    groups: list[tuple[Arch, Op, list[int]]], max_overhead: float | None,
-) -> SearchResult:
-    points["overhead"] = points["latency_ns"] / points["aimc_only_latency_ns"] - 1
-    points = points[list(SEARCH_COLUMNS)]
-    variants = {id(v): v for v, _, _ in groups}
-    network = [_apply(points, variant, workload) for variant in variants.values()]
-    return SearchResult(points, network, max_overhead)
 
 
 def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str, Any]:
