@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     kernel.add_argument("--m", type=int, default=1, help="rows (matmul: of A)")
     kernel.add_argument("--k", type=int, default=1, help="contraction length (matmul)")
     kernel.add_argument("--n", type=int, default=1, help="columns")
+    kernel.add_argument("--dtype", default=None,
+                        help="data type (default: the architecture's lora.dtype)")
 
     find = sub.add_parser("search", help="exact search of pipeline, token parallelism, buffer "
                           "policy and cluster size")
@@ -318,7 +320,11 @@ def _kernel(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
     arch = load_arch(args.arch)
-    stats = run_kernel(arch.pmca, args.op, args.m, args.k, args.n, dtype=arch.lora.dtype)
+    dtype = args.dtype or arch.lora.dtype
+    if dtype not in dict(arch.pmca.macs_per_cycle):
+        raise ValueError(f"--dtype {dtype}: {args.arch} gives pmca.macs_per_cycle for "
+                         f"{', '.join(dict(arch.pmca.macs_per_cycle))} only")
+    stats = run_kernel(arch.pmca, args.op, args.m, args.k, args.n, dtype=dtype)
     print(json.dumps(stats, indent=2))
     return 0
 

@@ -24,6 +24,8 @@ dynamic_matmul (per head h of H, streamed rows P x k, held operand k x n kept in
   with pmca.dma_double_buffer: two held-operand buffers; the DMA of head h+1 runs during the
   matmul of head h: dma, (H-1) x matmul-with-dma, matmul.
 elementwise over `width` values: one buffer P*width per input, result written in place.
+Matmul kernels may pad rows of their operands (`KernelStats.padding_bytes`): a block's bytes
+include that padding.
   pre  = elementwise(function, P*width)
 """
 
@@ -47,6 +49,13 @@ class BlockProgram:
     @property
     def uses_cluster(self) -> bool:
         return self.pre is not None or self.post is not None
+
+
+def _padding(pre: KernelStats | None, post: KernelStats | None) -> int:
+    """Bytes the kernels' operand layouts add (rows padded so they start in different banks);
+    counted with the block, also for the rows of resident weights, which overstates a
+    double-buffered block's need by at most those rows' padding."""
+    return sum(k.padding_bytes for k in (pre, post) if k is not None)
 
 
 def lora_weight_bytes(op: Op, rank: int, eb: int) -> int:
@@ -88,7 +97,7 @@ def block_program(
         else:
             raise ValueError(f"tile_output {tile_output!r} is not in-place or separate")
         post = reduce.then(lora_out) if reduce is not None else lora_out
-        return BlockProgram(pre, post, live * eb)
+        return BlockProgram(pre, post, live * eb + _padding(pre, post))
     if op.kind == "dynamic_matmul":
         held = op.k * op.n * eb
         if model.pmca.dma_double_buffer:
@@ -99,6 +108,6 @@ def block_program(
             pre = model.dma(held).then(model.matmul(tokens, op.k, op.n)).times(op.heads)
             buffers = 1
         live = tokens * op.heads * op.k + buffers * op.k * op.n + tokens * op.heads * op.n
-        return BlockProgram(pre, None, live * eb)
+        return BlockProgram(pre, None, live * eb + _padding(pre, None))
     pre = model.elementwise(op.function, tokens * op.d_out)
     return BlockProgram(pre, None, tokens * op.d_in * len(op.inputs) * eb)

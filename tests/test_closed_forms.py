@@ -9,6 +9,7 @@ from conftest import linear_workload, make_arch
 
 from aimcsim import simulate
 from aimcsim.hw.aimc_tile import TileTimer, burst_latency_ps, map_matrix
+from aimcsim.hw.pmca import ThroughputPmca
 from aimcsim.spec.workload import parse_workload
 
 DAC, INT, ADC = 16, 256, 32  # ns, as in conftest.arch_doc
@@ -69,21 +70,23 @@ def test_link_transfer_is_latency_plus_bytes_over_bandwidth():
     assert set(links.end_ns - links.start_ns) == {transfer_ns}
 
 
-def _lora_cycles(block: int, d_in: int, d_out: int, rank: int) -> tuple[int, int, int]:
-    """X A, T B and the final add per block: streaming cores, no bank conflicts, one SIMD step
-    a cycle, +1 to store the last result (T B accumulating onto C costs the same: its C loads
-    overlap the previous output's steps when an output takes two steps or more)."""
-    xa = SETUP + ceil(block * rank / CORES) * ceil(d_in / LANES) + 1 + BARRIER
-    tb = SETUP + ceil(block * d_out / CORES) * ceil(rank / LANES) + 1 + BARRIER
+def _lora_cycles(block: int, d_in: int, d_out: int, rank: int) -> tuple[int, int, int, int]:
+    """X A, T B, T B accumulated onto C, and the final add, per block: the conflict-free
+    cluster's kernels (their own closed forms are checked in test_pmca_microtile); the add
+    streams one SIMD vector a cycle, +1 to store the last result."""
+    model = ThroughputPmca(make_arch().pmca, "fp16")
+    xa = model.matmul(block, d_in, rank).cycles
+    tb = model.matmul(block, rank, d_out).cycles
+    tb_acc = model.matmul(block, rank, d_out, accumulate=True).cycles
     add = SETUP + ceil(ceil(block * d_out / CORES) / LANES) * 1 + 1 + BARRIER
-    return xa, tb, add
+    return xa, tb, tb_acc, add
 
 
 def _branch(block: int, d_in: int, d_out: int, rank: int, tile_output: str) -> tuple[int, int]:
     """(pre, post) cycles of a block: in place, T B waits for the tile output and accumulates
     onto it; separate, T B runs with X A and a final add joins the tile output."""
-    xa, tb, add = _lora_cycles(block, d_in, d_out, rank)
-    return (xa, tb) if tile_output == "in-place" else (xa + tb, add)
+    xa, tb, tb_acc, add = _lora_cycles(block, d_in, d_out, rank)
+    return (xa, tb_acc) if tile_output == "in-place" else (xa + tb, add)
 
 
 THROUGHPUT = {"timing": "throughput"}  # the conflict-free cluster: closed forms hold exactly

@@ -9,8 +9,9 @@ import pytest
 from conftest import linear_workload, make_arch, small_bert
 
 from aimcsim import simulate
-from aimcsim.hw.pmca import ThroughputPmca, core_cycles
-from aimcsim.hw.pmca_cycles import CycleLevelPmca, arbitrate, run_kernel
+from aimcsim.hw.pmca import ThroughputPmca
+from aimcsim.hw.pmca_cycles import CycleLevelPmca, run_kernel
+from aimcsim.hw.tcdm import arbitrate
 from aimcsim.spec.workload import parse_workload
 
 
@@ -18,16 +19,13 @@ def cluster(**pmca):
     return make_arch(pmca=pmca).pmca
 
 
-@pytest.mark.parametrize("streaming", [True, False])
 @pytest.mark.parametrize(("m", "k", "n"), [(1, 128, 1), (4, 128, 3), (3, 256, 5)])
-def test_one_core_without_conflicts_matches_the_closed_form(streaming, m, k, n):
-    pmca = cluster(cores=1, streaming=streaming, loop_overhead_cycles=2)
+def test_one_load_use_core_without_conflicts_matches_the_closed_form(m, k, n):
+    pmca = cluster(cores=1, streaming=False, loop_overhead_cycles=2)
     stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n)
-    steps = ceil(k / 4)
-    per_output = steps if streaming else steps * (2 + 1 + 2) + 1
-    expected = m * n * per_output + (1 if streaming else 0)
-    assert stats.stall_cycles == 0  # a store may meet a read in a bank; it never costs a cycle here
-    assert stats.cycles == 24 + expected + 16  # set-up, the loop, the barrier
+    per_output = ceil(k / 4) * (2 + 1 + 2) + 1  # per step: load a, load b, the MAC, the loop
+    assert stats.stall_cycles == 0
+    assert stats.cycles == 24 + m * n * per_output + 16  # set-up, the loop, the barrier
     assert stats.cycles == ThroughputPmca(pmca, "fp16").matmul(m, k, n).cycles
 
 
@@ -81,15 +79,20 @@ def test_utilisation_at_most_one_and_never_faster_than_conflict_free(m, k, n):
     assert stats["cycles"] >= ThroughputPmca(pmca, "fp16").matmul(m, k, n).cycles
     assert stats["cycles"] == (stats["compute_cycles"] + stats["stall_cycles"]
                                + stats["overhead_cycles"])
-    assert stats["tcdm_total_bytes"] == sum(stats["tcdm_bytes"].values()) == (m * k + k * n + m * n) * 2
+    buffers = stats["tcdm_bytes"]
+    assert (buffers["a"], buffers["b"], buffers["c"]) == (m * k * 2, k * n * 2, m * n * 2)
+    assert stats["tcdm_total_bytes"] == sum(buffers.values())  # with the rows' padding
 
 
-def test_matmul_256_has_conflicts_that_explain_its_utilisation():
-    stats = run_kernel(make_arch().pmca, "matmul", 256, 256, 256)
-    ideal = core_cycles(256 * 256 // 8, 64, 2, 1, True, 2)
-    assert stats["bank_conflicts"] > 0 and stats["stall_cycles"] == stats["cycles"] - ideal - 40
+def test_matmul_256_stalls_are_what_separates_it_from_its_closed_form():
+    pmca = make_arch().pmca
+    stats = run_kernel(pmca, "matmul", 256, 256, 256)
+    # the conflict-free figure of the dataflow it runs; the throughput model takes the better
+    # closed form of the two, so it is never above
+    assert stats["stall_cycles"] == stats["cycles"] - stats["compute_cycles"] - 40 > 0
+    assert stats["cycles"] >= ThroughputPmca(pmca, "fp16").matmul(256, 256, 256).cycles
     assert stats["utilisation"] == pytest.approx(256**3 / (stats["cycles"] * 32))
-    assert stats["utilisation"] < 1
+    assert stats["utilisation"] < 1 and stats["dataflow"] in ("k-simd", "n-simd")
 
 
 def test_network_cycle_level_agrees_without_conflicts_and_is_slower_with_them():
@@ -138,12 +141,14 @@ def test_matrix_engine_runs_the_network_matmuls():
 def test_dma_double_buffering_hides_transfers_behind_compute(timing):
     model_of = {"throughput": ThroughputPmca, "cycle-level": CycleLevelPmca}[timing]
     pmca = cluster(dma_setup_cycles=20, dma_bytes_per_cycle=64)
-    plain = model_of(pmca, "fp16").matmul(16, 32, 384)
-    both = model_of(pmca, "fp16").matmul(16, 32, 384, dma_bytes=32 * 384 * 2)
+    plain = model_of(pmca, "fp16").matmul(16, 128, 384)
+    both = model_of(pmca, "fp16").matmul(16, 128, 384, dma_bytes=32 * 384 * 2)
     dma = model_of(pmca, "fp16").dma(32 * 384 * 2)
-    # overlap beats waiting; the DMA's bank traffic can even shift the cores out of lock-step
-    # collisions, so "plain <= both" is not a law of the cycle-level model
+    # overlap beats waiting where the compute is long enough to hide the transfer; the DMA's
+    # 8-bank beats contend with the cores, so with short kernels (k = 32) it can lose, and
+    # neither "plain <= both" nor "both < plain + dma" is a law of the cycle-level model
     assert both.cycles < plain.cycles + dma.cycles
+    assert both.cycles >= max(plain.compute_cycles, dma.cycles)
     assert both.compute_cycles == plain.compute_cycles
     assert both.cycles == both.compute_cycles + both.dma_cycles + both.stall_cycles + both.overhead_cycles
     small = model_of(pmca, "fp16").matmul(1, 4, 1, dma_bytes=64_000)  # DMA-bound: exposed
@@ -159,22 +164,21 @@ def test_double_buffered_attention_is_faster_and_holds_two_buffers():
                       "aimc-only").layers.set_index("layer")
     op = "b0.attention_scores"
     assert double.loc[op, "dma_busy_ns"] < single.loc[op, "dma_busy_ns"]
-    assert double.loc[op, "tcdm_peak_bytes"] - single.loc[op, "tcdm_peak_bytes"] == 32 * 64 * 2
+    # one more held operand (32 x 64 fp16), and the padded rows of its kernel, counted once
+    # more (conservatively: the rows of the streamed operand are counted twice)
+    scores = bert.op(op)
+    padding = CycleLevelPmca(make_arch().pmca, "fp16").matmul(16, scores.k, scores.n).padding_bytes
+    assert double.loc[op, "tcdm_peak_bytes"] - single.loc[op, "tcdm_peak_bytes"] == (
+        32 * 64 * 2 + padding)
 
 
-@pytest.mark.parametrize("streaming", [True, False])
 @pytest.mark.parametrize(("m", "k", "n"), [(1, 128, 1), (4, 128, 3), (3, 4, 5), (1, 8, 7)])
-def test_accumulating_matmul_matches_its_closed_form(streaming, m, k, n):
-    """C += A B on one core: the C word of each output is loaded through the port the stores
-    use. Streaming cores load it while computing the previous output, so it is free unless an
-    output takes one cycle (k <= lanes: store and load alternate, two cycles an output)."""
-    pmca = cluster(cores=1, streaming=streaming, loop_overhead_cycles=2)
+def test_accumulating_load_use_matmul_matches_its_closed_form(m, k, n):
+    """C += A B on one load-use core: one more issue slot per output loads its C word."""
+    pmca = cluster(cores=1, streaming=False, loop_overhead_cycles=2)
     stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n, accumulate=True)
     steps = ceil(k / 4)
-    if streaming:
-        loop = 2 * m * n if steps == 1 else m * n * steps + 1
-    else:
-        loop = m * n * (steps * (2 + 1 + 2) + 2)
+    loop = m * n * (steps * (2 + 1 + 2) + 2)
     assert stats.cycles == 24 + loop + 16
     assert stats.cycles == ThroughputPmca(pmca, "fp16").matmul(m, k, n, accumulate=True).cycles
     plain = CycleLevelPmca(pmca, "fp16").matmul(m, k, n)

@@ -36,7 +36,7 @@ def _errors(doc, parse=parse_arch) -> str:
         ("pmca", {"cores": "eight"}, r"pmca.cores: expected an integer, got 'eight'"),
         ("pmca", {"tcdm_kib": 128}, r"pmca.tcdm_kib: unknown key 'tcdm_kib' in pmca; allowed: cores"),
         ("pmca", {"freq_mhz": 1200}, r"pmca.freq_mhz: 1200 MHz gives a clock period of 833.333 ps"),
-        ("pmca", {"macs_per_cycle": {"fp17": 3}}, r"pmca.macs_per_cycle.fp17: unknown key .*allowed: fp32, fp16"),
+        ("pmca", {"macs_per_cycle": {"fp17": 3}}, r"pmca.macs_per_cycle.fp17: unknown key .*allowed: fp64, fp32, fp16"),
         ("pmca", {"elementwise_cycles_per_vector": {"add": 1}}, r"missing functions norm, add_norm"),
         ("aimc", {"integration_time_ns": 0.0001}, r"aimc.integration_time_ns: 0.0001 is below"),
         ("aimc", {"dac_ns": 1.0005}, r"aimc.dac_ns: 1.0005 ns is not a whole number of picoseconds"),

@@ -13,6 +13,7 @@ from functools import lru_cache
 from math import ceil
 from typing import Protocol
 
+from aimcsim.hw.pmca_microtile import closed_form_cycles, matmul_dataflows
 from aimcsim.spec.arch import DTYPE_BYTES, MatrixEngine, Pmca
 
 
@@ -37,6 +38,7 @@ class KernelStats:
     overhead_cycles: int = 0
     macs: int = 0
     conflicts: int = 0  # TCDM requests refused by bank arbitration
+    padding_bytes: int = 0  # TCDM the kernel's operand layout adds to its buffers
 
     def then(self, other: KernelStats) -> KernelStats:
         """The two kernels one after the other."""
@@ -48,14 +50,15 @@ class KernelStats:
             self.overhead_cycles + other.overhead_cycles,
             self.macs + other.macs,
             self.conflicts + other.conflicts,
+            self.padding_bytes + other.padding_bytes,
         )
 
     def times(self, count: int) -> KernelStats:
-        """`count` repetitions back to back."""
+        """`count` repetitions back to back (on the same buffers: the padding once)."""
         return KernelStats(*(count * v for v in (
             self.cycles, self.compute_cycles, self.dma_cycles, self.stall_cycles,
             self.overhead_cycles, self.macs, self.conflicts,
-        )))
+        )), self.padding_bytes)
 
 
 def engine_cycles(
@@ -159,6 +162,12 @@ class ThroughputPmca:
         if p.matrix_engine is not None:
             compute = engine_cycles(m, k, n, p.matrix_engine, DTYPE_BYTES[self.dtype],
                                     p.bank_width_bytes, accumulate)
+        elif p.streaming:
+            compute = min(
+                closed_form_cycles(m, k, n, p.cores, dataflow, self.lanes,
+                                   DTYPE_BYTES[self.dtype], p.bank_width_bytes,
+                                   p.fpu_latency(self.dtype), accumulate)
+                for dataflow in matmul_dataflows(p, self.lanes))
         else:
             per_core = ceil(m * n / p.cores)
             compute = core_cycles(per_core, ceil(k / self.lanes), 2, 1, p.streaming,

@@ -27,44 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from aimcsim.hw.tcdm import _after, _bank, arbitrate
+
 _PORTS = 3
-
-
-@njit(cache=True, inline="always")
-def _bank(word: int, banks: int, mask: int) -> int:
-    return word & mask if mask >= 0 else word % banks
-
-
-@njit(cache=True)
-def arbitrate(
-    want_bank: np.ndarray, rr: np.ndarray, granted: np.ndarray, best: np.ndarray
-) -> int:
-    """Grant at most one requester per bank, round-robin from each bank's pointer.
-
-    want_bank[r] is the bank requester r asks for (-1: none). Fills granted[r] and moves the
-    pointer of every bank that granted past the winner. `best` is scratch space of one entry
-    per bank, all -1 on entry and on return. Returns the number of requests refused.
-    """
-    n = want_bank.shape[0]
-    refused = 0
-    for r in range(n):
-        granted[r] = False
-        b = want_bank[r]
-        if b >= 0:
-            if best[b] < 0:
-                best[b] = r
-            else:
-                refused += 1
-                if (r - rr[b]) % n < (best[b] - rr[b]) % n:
-                    best[b] = r
-    for r in range(n):
-        b = want_bank[r]
-        if b >= 0 and best[b] >= 0:
-            w = best[b]
-            granted[w] = True
-            rr[b] = (w + 1) % n
-            best[b] = -1
-    return refused
 
 
 @njit(cache=True)
@@ -357,6 +322,7 @@ def engine_kernel(
 
 
 # ---- the model behind the PmcaModel interface ---------------------------------------------
+import dataclasses  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from math import ceil  # noqa: E402
@@ -368,6 +334,12 @@ from aimcsim.hw.pmca import (  # noqa: E402
     operands,
     with_dma,
 )
+from aimcsim.hw.pmca_microtile import (  # noqa: E402
+    closed_form_cycles,
+    layout,
+    matmul_dataflows,
+    microtile_matmul,
+)
 from aimcsim.spec.arch import DTYPE_BYTES, Pmca  # noqa: E402
 
 
@@ -376,18 +348,6 @@ def _split(outputs: int, cores: int) -> np.ndarray:
     per = ceil(outputs / cores) if outputs else 0
     starts = np.minimum(np.arange(cores, dtype=np.int64) * per, outputs)
     return np.stack([starts, np.minimum(starts + per, outputs)], axis=1)
-
-
-def _after(base: int, words: int, banks: int, bank: int | None = None) -> int:
-    """First word after a buffer, shifted to start in `bank` (default: half a bank row away
-    from word 0).
-
-    With operand rows a multiple of the bank count, one core's two streams then never ask for
-    the same bank in a cycle.
-    """
-    nxt = base + words
-    offset = ((banks // 2 if bank is None else bank) - nxt) % banks
-    return nxt + offset
 
 
 @dataclass(frozen=True)
@@ -427,6 +387,8 @@ class CycleLevelPmca:
         p = self.pmca
         if p.matrix_engine is not None:
             return self._engine_matmul(m, k, n, dma_bytes, accumulate)
+        if p.streaming:
+            return self._microtile_matmul(m, k, n, dma_bytes, accumulate)[0]
         steps = ceil(k / self.lanes)
         work = _split(m * n, p.cores)
         b_base = _after(0, m * steps, p.tcdm_banks)
@@ -441,6 +403,43 @@ class CycleLevelPmca:
         ideal = core_cycles(per_core, steps, 2, 1, p.streaming, p.loop_overhead_cycles,
                             accumulate)
         return self._finish(kernel, ideal, m * k * n, dma_bytes)
+
+    @lru_cache(maxsize=4096)  # noqa: B019
+    def _microtile_matmul(
+        self, m: int, k: int, n: int, dma_bytes: int, accumulate: bool
+    ) -> tuple[KernelStats, str]:
+        """Streaming cores (`aimcsim.hw.pmca_microtile`): the faster of the dataflows
+        `matmul_dataflow` allows, with its operand layout's padding, and its name. The one with
+        the lower closed form runs first; the other only if its closed form (a lower bound)
+        could still beat it, so the choice equals running both."""
+        p = self.pmca
+        eb, latency = DTYPE_BYTES[self.dtype], p.fpu_latency(self.dtype)
+        words, per_beat = self._dma_words(dma_bytes)
+        ideals = {d: closed_form_cycles(m, k, n, p.cores, d, self.lanes, eb, p.bank_width_bytes,
+                                        latency, accumulate)
+                  for d in matmul_dataflows(p, self.lanes)}
+        best = None
+        for dataflow, ideal in sorted(ideals.items(), key=lambda item: item[1]):
+            if best is not None and ideal + p.kernel_setup_cycles + p.barrier_cycles > \
+                    best[0].cycles:
+                break  # its conflict-free figure already loses: no need to run it
+            kernel = microtile_matmul(p.cores, p.tcdm_banks, p.bank_width_bytes, self.lanes,
+                                      eb, latency, p.stream_fifo_depth, m, k, n, dataflow,
+                                      accumulate, words, per_beat)
+            pad = layout(dataflow, m, k, n, self.lanes, eb, p.bank_width_bytes,
+                         p.tcdm_banks)["padding_bytes"]
+            stats = dataclasses.replace(self._finish(kernel, ideal, m * k * n, dma_bytes),
+                                        padding_bytes=pad)
+            if best is None or (stats.cycles, pad) < (best[0].cycles, best[0].padding_bytes):
+                best = (stats, dataflow)
+        return best
+
+    def matmul_dataflow(self, m: int, k: int, n: int, accumulate: bool = False) -> str:
+        """The dataflow streaming cores use for this matmul ('' where they do not run it)."""
+        p = self.pmca
+        if p.matrix_engine is not None or not p.streaming:
+            return ""
+        return self._microtile_matmul(m, k, n, 0, accumulate)[1]
 
     def _engine_matmul(
         self, m: int, k: int, n: int, dma_bytes: int, accumulate: bool
@@ -518,8 +517,10 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
         raise ValueError(f"op {op!r} is not one of {', '.join(KERNEL_OPS)}")
     model = CycleLevelPmca(pmca, dtype)
     eb = DTYPE_BYTES[dtype]
+    dataflow = ""
     if op == "matmul":
         stats = model.matmul(m, k, n)
+        dataflow = model.matmul_dataflow(m, k, n)
         buffers = {"a": m * k * eb, "b": k * n * eb, "c": m * n * eb}
     elif op == "dma":
         stats = model.dma(m * n * eb)
@@ -539,6 +540,8 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
         "overhead_cycles": stats.overhead_cycles,
         "macs": stats.macs,
         "utilisation": stats.macs / (stats.cycles * peak) if op == "matmul" else 0.0,
-        "tcdm_bytes": buffers,
-        "tcdm_total_bytes": sum(buffers.values()),
+        "dataflow": dataflow,
+        "tcdm_bytes": {**buffers, **({"padding": stats.padding_bytes} if stats.padding_bytes
+                                     else {})},
+        "tcdm_total_bytes": sum(buffers.values()) + stats.padding_bytes,
     }

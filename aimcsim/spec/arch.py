@@ -19,7 +19,8 @@ BETWEEN_LAYERS = ("streaming", "layer-by-layer")
 TILE_OUTPUTS = ("in-place", "separate")
 TIMINGS = ("cycle-level", "throughput")
 TOPOLOGIES = ("point-to-point", "shared-bus", "mesh")
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+DTYPE_BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+DATAFLOWS = ("auto", "k-simd", "n-simd")
 ELEMENTWISE_FUNCTIONS = ("add", "norm", "add_norm", "relu", "softmax")
 PS_PER_US = 1_000_000  # a clock of f MHz has a period of 1e6 / f ps
 
@@ -82,6 +83,12 @@ class Pmca:
     dma_double_buffer: the DMA brings the next operand while the cores compute on the current
     one (two TCDM buffers), instead of cores waiting for each transfer.
     matrix_engine: optional FMA array that runs the matmuls instead of the cores.
+    fpu_latency_cycles: by data type, cycles from one FMA to a dependent one (1: back to back);
+    streaming matmuls keep 8 accumulators in flight to hide it.
+    stream_fifo_depth: words each stream register fetches ahead (Snitch SSR credits).
+    matmul_dataflow: how streaming cores run a matmul: `k-simd` (SIMD lanes along k, reduced at
+    the end of each micro-tile, as the published Snitch GEMMs), `n-simd` (lanes along n, the A
+    value replicated), or `auto` (the faster of the two, per shape).
     """
 
     cores: int
@@ -100,6 +107,9 @@ class Pmca:
     timing: str = "cycle-level"
     dma_double_buffer: bool = False
     matrix_engine: MatrixEngine | None = None
+    fpu_latency_cycles: tuple[tuple[str, int], ...] = ()
+    stream_fifo_depth: int = 4
+    matmul_dataflow: str = "auto"
 
     @property
     def period_ps(self) -> int:
@@ -107,6 +117,9 @@ class Pmca:
 
     def macs(self, dtype: str) -> int:
         return dict(self.macs_per_cycle)[dtype]
+
+    def fpu_latency(self, dtype: str) -> int:
+        return dict(self.fpu_latency_cycles).get(dtype, 1)
 
     def elementwise_cycles(self, function: str) -> int:
         return dict(self.elementwise_cycles_per_vector)[function]
@@ -211,7 +224,8 @@ _PMCA = (
     "cores", "freq_mhz", "macs_per_cycle", "tcdm_bytes", "tcdm_banks", "bank_width_bytes",
     "dma_bytes_per_cycle", "dma_setup_cycles", "barrier_cycles", "kernel_setup_cycles",
     "elementwise_cycles_per_vector", "streaming", "loop_overhead_cycles", "timing",
-    "dma_double_buffer", "matrix_engine", "source",
+    "dma_double_buffer", "matrix_engine", "fpu_latency_cycles", "stream_fifo_depth",
+    "matmul_dataflow", "source",
 )
 _ENGINE = ("rows", "cols", "pipeline_depth", "ports", "source")
 _NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "hop_latency_cycles",
@@ -316,6 +330,11 @@ def _pmca(r: Reader, data: Any) -> Pmca:
         timing=r.take(d, p, "timing", str, default="cycle-level", choices=TIMINGS),
         dma_double_buffer=r.take(d, p, "dma_double_buffer", bool, default=False),
         matrix_engine=_engine(r, d.get("matrix_engine")),
+        fpu_latency_cycles=_int_table(r, d.get("fpu_latency_cycles", {}),
+                                      join(p, "fpu_latency_cycles"), tuple(DTYPE_BYTES),
+                                      minimum=1),
+        stream_fifo_depth=r.take(d, p, "stream_fifo_depth", int, default=4, minimum=1),
+        matmul_dataflow=r.take(d, p, "matmul_dataflow", str, default="auto", choices=DATAFLOWS),
     )
     if pmca.dma_bytes_per_cycle % pmca.bank_width_bytes:
         r.error(join(p, "dma_bytes_per_cycle"), f"{pmca.dma_bytes_per_cycle} is not a multiple "

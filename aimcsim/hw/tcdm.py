@@ -1,0 +1,62 @@
+"""The TCDM: word-interleaved banks, their per-cycle arbitration, and where buffers start.
+
+Word `w` lives in bank `w % banks`. Each cycle every bank grants one of the requests for it,
+round-robin over the requesters; the cycle-level kernels (`pmca_cycles`, `pmca_microtile`)
+share this arbiter and this buffer placement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _bank(word: int, banks: int, mask: int) -> int:
+    return word & mask if mask >= 0 else word % banks
+
+
+@njit(cache=True)
+def arbitrate(
+    want_bank: np.ndarray, rr: np.ndarray, granted: np.ndarray, best: np.ndarray
+) -> int:
+    """Grant at most one requester per bank, round-robin from each bank's pointer.
+
+    want_bank[r] is the bank requester r asks for (-1: none). Fills granted[r] and moves the
+    pointer of every bank that granted past the winner. `best` is scratch space of one entry
+    per bank, all -1 on entry and on return. Returns the number of requests refused.
+    """
+    n = want_bank.shape[0]
+    refused = 0
+    for r in range(n):
+        granted[r] = False
+        b = want_bank[r]
+        if b >= 0:
+            if best[b] < 0:
+                best[b] = r
+            else:
+                refused += 1
+                if (r - rr[b]) % n < (best[b] - rr[b]) % n:
+                    best[b] = r
+    for r in range(n):
+        b = want_bank[r]
+        if b >= 0 and best[b] >= 0:
+            w = best[b]
+            granted[w] = True
+            rr[b] = (w + 1) % n
+            best[b] = -1
+    return refused
+
+
+def _after(base: int, words: int, banks: int, bank: int | None = None) -> int:
+    """First word after a buffer, shifted to start in `bank` (default: half a bank row away
+    from word 0).
+
+    With operand rows a multiple of the bank count, one core's two streams then never ask for
+    the same bank in a cycle.
+    """
+    nxt = base + words
+    offset = ((banks // 2 if bank is None else bank) - nxt) % banks
+    return nxt + offset
+
+
