@@ -37,6 +37,9 @@ class Unmemoised(CycleLevelPmca):
     def matmul(self, m: int, k: int, n: int, dma_bytes: int = 0, accumulate: bool = False):
         return CycleLevelPmca.matmul.__wrapped__(self, m, k, n, dma_bytes, accumulate)
 
+    def _microtile_matmul(self, m: int, k: int, n: int, dma_bytes: int, accumulate: bool):
+        return CycleLevelPmca._microtile_matmul.__wrapped__(self, m, k, n, dma_bytes, accumulate)
+
     def elementwise(self, function: str, elements: int):
         return CycleLevelPmca.elementwise.__wrapped__(self, function, elements)
 
