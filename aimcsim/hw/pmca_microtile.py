@@ -121,19 +121,22 @@ def microtile_kernel(
                 t = b_t[c]
                 word = b_base + (tile_col[t] + b_q[c]) * b_col + b_s[c] * b_step
                 want[p0 + 1] = _bank(word, banks, mask)
+            if phase[c] == 1:
+                continue  # FMAs only: the load/store unit is idle
             t = tile[c]
             words = c_words_per_tile[t]
-            first_word = c_base + tile_row[t] * c_row + (tile_col[t] * words) // tile_width[t]
             if c_load and phase[c] == 0 and slot[c] < words:  # load the tile's C
-                want[p0 + 2] = _bank(first_word + slot[c], banks, mask)
+                word = c_base + tile_row[t] * c_row + (tile_col[t] * words) // tile_width[t]
+                want[p0 + 2] = _bank(word + slot[c], banks, mask)
                 lsu[c] = True
             elif phase[c] == 2 and slot[c] >= tile_epilogue[t] - words:  # an epilogue store
                 done = 0
                 for a in range(tile_width[t]):
                     done = max(done, ready[c, a])
                 if cycle >= done:
-                    want[p0 + 2] = _bank(first_word + slot[c] - (tile_epilogue[t] - words),
-                                         banks, mask)
+                    word = c_base + tile_row[t] * c_row + (tile_col[t] * words) // tile_width[t]
+                    want[p0 + 2] = _bank(word + slot[c] - (tile_epilogue[t] - words), banks,
+                                         mask)
                     lsu[c] = True
         if active:
             end = cycle + 1
