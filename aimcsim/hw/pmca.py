@@ -95,16 +95,12 @@ def core_cycles(
     streaming (SSR + FREP): one step per `op_cycles`, plus one cycle to store the last result.
     load-use: per step one issue slot per operand load, the operation, `loop_overhead` cycles;
     per output one store.
-    accumulate (C += A B): each output first loads its C word through the load/store port. A
-    streaming core loads it while computing the previous output, which is free unless a whole
-    output takes a single cycle: then the port alternates store and load, two cycles an output.
-    A load-use core spends one more issue slot per output.
+    accumulate (C += A B, load-use cores; streaming matmuls are `pmca_microtile`'s): each
+    output first loads its C word, one more issue slot per output.
     """
     if outputs == 0:
         return 0
     if streaming:
-        if accumulate and steps * op_cycles == 1:
-            return 2 * outputs
         return outputs * steps * op_cycles + 1
     per_output = steps * (operands_ + op_cycles + loop_overhead) + 1 + (1 if accumulate else 0)
     return outputs * per_output

@@ -11,11 +11,10 @@ own port in parallel. Without it (plain load-use code) a step is: load a, load b
 each, retried until granted), the operation, then `loop_overhead` cycles of address and loop
 instructions.
 
-With `c_load` (an accumulating kernel, C += A B) each output starts from the value already in C:
-its word is loaded through the core's load/store port (port 3c+2, shared with the result
-stores, which go first). A streaming core loads the next output's C word while it computes the
-current one, whenever the port is free; a load-use core spends one issue slot on it before the
-output's first step.
+With `c_load` (an accumulating kernel, C += A B; load-use cores only: streaming matmuls run on
+`pmca_microtile`) each output starts from the value already in C: its word is loaded through
+the core's load/store port (port 3c+2, shared with the result stores, which go first), in one
+issue slot before the output's first step.
 
 A kernel's operands are laid out one after the other at word bases chosen by the caller. The
 functions return (cycles, stall_cycles, conflicts, dma_cycles): `stall_cycles` sums the cycles
@@ -111,18 +110,10 @@ def stream_kernel(
                     want[p0] = _bank(a_word, banks, mask)
                 elif phase[c] == 1:
                     want[p0 + 1] = _bank(b_word, banks, mask)
-            if c_load and port2[c] == 0 and c_next[c] < end[c]:
-                c_bank = _bank(c_base + c_next[c], banks, mask)
-                if streaming:
-                    # the next output's C is loaded ahead, in a cycle whose bank the core's
-                    # own streams leave free; the current output's is loaded at once
-                    if c_next[c] <= o or (c_next[c] == o + 1 and c_bank != want[p0]
-                                          and c_bank != want[p0 + 1]):
-                        want[p0 + 2] = c_bank
-                        port2[c] = 2
-                elif c_next[c] <= o and step[c] == 0 and phase[c] == 0 and cycle >= alu_free[c]:
-                    want[p0 + 2] = c_bank
-                    port2[c] = 2
+            if c_load and port2[c] == 0 and c_next[c] <= o and step[c] == 0 \
+                    and phase[c] == 0 and cycle >= alu_free[c]:
+                want[p0 + 2] = _bank(c_base + c_next[c], banks, mask)
+                port2[c] = 2
         if active:
             core_end = cycle + 1
         dma_active = dma_next < dma_words
@@ -148,9 +139,8 @@ def stream_kernel(
             if want[p0 + 2] >= 0 and granted[p0 + 2]:
                 if c_load and port2[c] == 2:
                     c_next[c] += 1
-                    if not streaming:
-                        alu_free[c] = cycle + 1  # the load took this issue slot
-                        continue
+                    alu_free[c] = cycle + 1  # the load took this issue slot
+                    continue
                 else:
                     store_at[c] = -1
             if out[c] >= end[c]:
@@ -161,7 +151,7 @@ def stream_kernel(
                     need_a[c] = False
                 if need_b[c] and granted[p0 + 1]:
                     need_b[c] = False
-                if need_a[c] or need_b[c] or (c_load and c_next[c] <= out[c]):
+                if need_a[c] or need_b[c]:
                     stall += 1
                     continue
                 if cycle < alu_free[c]:
