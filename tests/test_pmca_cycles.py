@@ -194,3 +194,15 @@ def test_accumulating_matrix_engine_loads_each_output_tile(m, k, n):
     expected = 24 + ceil(m / 12) * ceil(n / 4) * per_tile + 16
     assert stats.conflicts == 0 and stats.cycles == expected
     assert ThroughputPmca(pmca, "fp16").matmul(m, k, n, accumulate=True).cycles == expected
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_finished_dma_asks_for_no_bank(streaming):
+    """One beat of DMA at the start of a long kernel: once it has moved, its requester is
+    idle, so the kernel ends as without it (one core, conflict-free operand streams) but for
+    what the beat cost while it moved."""
+    pmca = cluster(cores=1, streaming=streaming, dma_setup_cycles=0)
+    plain = CycleLevelPmca(pmca, "fp16").matmul(4, 256, 8)
+    with_dma = CycleLevelPmca(pmca, "fp16").matmul(4, 256, 8, dma_bytes=64)
+    assert plain.stall_cycles == 0
+    assert with_dma.cycles - plain.cycles <= 1 and with_dma.conflicts <= 8

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.tcdm import _after, _bank, arbitrate
+from aimcsim.hw.tcdm import _after, _bank, arbitrate_with_dma
 
 _PORTS = 3
 
@@ -116,21 +116,13 @@ def stream_kernel(
                 port2[c] = 2
         if active:
             core_end = cycle + 1
-        dma_active = dma_next < dma_words
-        if dma_active:
-            active = True
-            for w in range(dma_words_per_cycle):
-                r = cores * _PORTS + w
-                word = dma_base + dma_next + w
-                want[r] = _bank(word, banks, mask) if dma_next + w < dma_words else -1
-        if not active:
+        if not active and dma_next >= dma_words:
             break
-        conflicts += arbitrate(want, rr, granted, best)
-        if dma_active:  # words move in order: the granted prefix of the beat
-            moved = 0
-            while moved < dma_words_per_cycle and want[cores * _PORTS + moved] >= 0 \
-                    and granted[cores * _PORTS + moved]:
-                moved += 1
+        refused, moved = arbitrate_with_dma(want, rr, granted, best, cores * _PORTS, dma_next,
+                                            dma_words, dma_base, dma_words_per_cycle, banks,
+                                            mask)
+        conflicts += refused
+        if moved:
             dma_next += moved
             if dma_next >= dma_words:
                 dma_end = cycle + 1
@@ -261,19 +253,12 @@ def engine_kernel(
                         word_of[p] = w
                         want[p] = _bank(word, banks, mask)
                         p += 1
-        dma_active = dma_next < dma_words
-        if dma_active:
-            for w in range(dma_words_per_cycle):
-                word = dma_base + dma_next + w
-                want[ports + w] = _bank(word, banks, mask) if dma_next + w < dma_words else -1
-        if not active and not dma_active:
+        if not active and dma_next >= dma_words:
             break
-        conflicts += arbitrate(want, rr, granted, best)
-        if dma_active:
-            moved = 0
-            while moved < dma_words_per_cycle and want[ports + moved] >= 0 \
-                    and granted[ports + moved]:
-                moved += 1
+        refused, moved = arbitrate_with_dma(want, rr, granted, best, ports, dma_next, dma_words,
+                                            dma_base, dma_words_per_cycle, banks, mask)
+        conflicts += refused
+        if moved:
             dma_next += moved
             if dma_next >= dma_words:
                 dma_end = cycle + 1

@@ -33,7 +33,7 @@ from math import ceil, gcd
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.tcdm import _after, _bank, arbitrate
+from aimcsim.hw.tcdm import _after, _bank, arbitrate_with_dma
 
 UNROLL = 8  # accumulators per micro-tile in the published kernels (`const uint32_t unroll = 8`)
 _PORTS = 4  # per core: stream 0 (A), stream 1 (B), load/store unit, stream 2 (writes C)
@@ -140,21 +140,13 @@ def microtile_kernel(
                     lsu[c] = True
         if active:
             end = cycle + 1
-        dma_active = dma_next < dma_words
-        if dma_active:
-            active = True
-            for w in range(dma_words_per_cycle):
-                r = cores * _PORTS + w
-                word = dma_base + dma_next + w
-                want[r] = _bank(word, banks, mask) if dma_next + w < dma_words else -1
-        if not active:
+        if not active and dma_next >= dma_words:
             break
-        conflicts += arbitrate(want, rr, granted, best)
-        if dma_active:  # words move in order: the granted prefix of the beat
-            moved = 0
-            while moved < dma_words_per_cycle and want[cores * _PORTS + moved] >= 0 \
-                    and granted[cores * _PORTS + moved]:
-                moved += 1
+        refused, moved = arbitrate_with_dma(want, rr, granted, best, cores * _PORTS, dma_next,
+                                            dma_words, dma_base, dma_words_per_cycle, banks,
+                                            mask)
+        conflicts += refused
+        if moved:
             dma_next += moved
             if dma_next >= dma_words:
                 dma_end = cycle + 1
