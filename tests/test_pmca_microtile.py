@@ -12,8 +12,9 @@ from aimcsim.hw.pmca_cycles import CycleLevelPmca
 from aimcsim.hw.pmca_microtile import (
     closed_form_cycles,
     coprime_padding,
-    layout,
+    layouts,
     microtile_matmul,
+    padding_bytes,
     tile_instructions,
 )
 
@@ -62,12 +63,28 @@ def test_published_instruction_counts():
     assert tile_instructions("n-simd", 8, 4, 2, 8, False) == (8, 8, 8)
 
 
-def test_rows_are_padded_to_a_pitch_coprime_with_the_banks():
+def test_candidate_layouts_pad_rows_as_a_kernel_writer_would():
     assert coprime_padding(128, 32) == 1 and coprime_padding(3, 32) == 0
     assert coprime_padding(12, 24) == 1 and coprime_padding(4, 6) == 1
-    rows = layout("k-simd", 16, 512, 8, 4, 2, 8, 32)  # X A of a 16-token block
-    assert rows["a_row"] == 129 and rows["b_row"] == 129
-    assert rows["padding_bytes"] == (16 + 8) * 8
+    # X A of a 16-token block: rows of 128 words; A as is or to 129, B as is, 129 or 130
+    assert layouts("k-simd", 16, 512, 8, 4, 2, 8, 32) == [(0, 0), (0, 1), (0, 2), (1, 0),
+                                                          (1, 1), (1, 2)]
+    assert padding_bytes("k-simd", 16, 512, 8, 4, 2, 8, 1, 2) == (16 * 1 + 8 * 2) * 8
+    assert layouts("k-simd", 1, 512, 1, 4, 2, 8, 32) == [(0, 0)]  # single rows: nothing
+
+
+def test_the_layout_chosen_is_the_best_candidate_run_in_full():
+    pmca = make_arch().pmca
+    for m, k, n in [(16, 512, 8), (16, 8, 512), (16, 8, 8), (16, 128, 16), (24, 64, 24),
+                    (7, 33, 5), (32, 32, 384)]:
+        runs = []
+        for dataflow in ("k-simd", "n-simd"):
+            for pads in layouts(dataflow, m, k, n, 4, 2, 8, 32):
+                cycles = microtile_matmul(8, 32, 8, 4, 2, 1, 4, m, k, n, dataflow, False,
+                                          pads=pads)[0]
+                runs.append((cycles + 40, padding_bytes(dataflow, m, k, n, 4, 2, 8, *pads)))
+        stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n)
+        assert (stats.cycles, stats.padding_bytes) == min(runs), (m, k, n)
 
 
 def test_padding_takes_the_lock_step_collisions_away():
@@ -87,14 +104,3 @@ def test_throughput_model_is_the_better_closed_form(m, k, n):
              for d in ("k-simd", "n-simd")]
     assert ideal.compute_cycles == min(forms)
     assert CycleLevelPmca(pmca, "fp16").matmul(m, k, n).cycles >= ideal.cycles
-
-
-@pytest.mark.parametrize(("m", "k", "n"), [(16, 512, 8), (16, 8, 512), (16, 8, 8), (7, 33, 5),
-                                           (32, 32, 384)])
-def test_the_dataflow_chosen_is_the_faster_of_both_run(m, k, n):
-    pmca = make_arch().pmca
-    model = CycleLevelPmca(pmca, "fp16")
-    both = {d: microtile_matmul(8, 32, 8, 4, 2, 1, 4, m, k, n, d, False)[0]
-            for d in ("k-simd", "n-simd")}
-    assert model.matmul(m, k, n).cycles == min(both.values()) + 40  # set-up and barrier
-    assert model.matmul_dataflow(m, k, n) == min(both, key=both.get)

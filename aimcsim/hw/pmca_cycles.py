@@ -311,9 +311,10 @@ from aimcsim.hw.pmca import (  # noqa: E402
 )
 from aimcsim.hw.pmca_microtile import (  # noqa: E402
     closed_form_cycles,
-    layout,
+    layouts,
     matmul_dataflows,
     microtile_matmul,
+    padding_bytes,
 )
 from aimcsim.spec.arch import DTYPE_BYTES, Pmca  # noqa: E402
 
@@ -383,30 +384,40 @@ class CycleLevelPmca:
     def _microtile_matmul(
         self, m: int, k: int, n: int, dma_bytes: int, accumulate: bool
     ) -> tuple[KernelStats, str]:
-        """Streaming cores (`aimcsim.hw.pmca_microtile`): the faster of the dataflows
-        `matmul_dataflow` allows, with its operand layout's padding, and its name. The one with
-        the lower closed form runs first; the other only if its closed form (a lower bound)
-        could still beat it, so the choice equals running both."""
+        """Streaming cores (`aimcsim.hw.pmca_microtile`): the fastest of the dataflows
+        `matmul_dataflow` allows and of their candidate operand layouts (fewer padding bytes
+        among equals), and its name. Exact without running every candidate: dataflows in order
+        of their closed form (a lower bound), each candidate stopped once it cannot beat the
+        best found, and a dataflow's candidates no longer tried once one reaches its closed
+        form."""
         p = self.pmca
-        eb, latency = DTYPE_BYTES[self.dtype], p.fpu_latency(self.dtype)
+        eb, latency, bw = DTYPE_BYTES[self.dtype], p.fpu_latency(self.dtype), p.bank_width_bytes
+        overhead = p.kernel_setup_cycles + p.barrier_cycles
         words, per_beat = self._dma_words(dma_bytes)
-        ideals = {d: closed_form_cycles(m, k, n, p.cores, d, self.lanes, eb, p.bank_width_bytes,
-                                        latency, accumulate)
+        ideals = {d: closed_form_cycles(m, k, n, p.cores, d, self.lanes, eb, bw, latency,
+                                        accumulate)
                   for d in matmul_dataflows(p, self.lanes)}
         best = None
         for dataflow, ideal in sorted(ideals.items(), key=lambda item: item[1]):
-            if best is not None and ideal + p.kernel_setup_cycles + p.barrier_cycles > \
-                    best[0].cycles:
+            if best is not None and ideal + overhead > best[0].cycles:
                 break  # its conflict-free figure already loses: no need to run it
-            kernel = microtile_matmul(p.cores, p.tcdm_banks, p.bank_width_bytes, self.lanes,
-                                      eb, latency, p.stream_fifo_depth, m, k, n, dataflow,
-                                      accumulate, words, per_beat)
-            pad = layout(dataflow, m, k, n, self.lanes, eb, p.bank_width_bytes,
-                         p.tcdm_banks)["padding_bytes"]
-            stats = dataclasses.replace(self._finish(kernel, ideal, m * k * n, dma_bytes),
-                                        padding_bytes=pad)
-            if best is None or (stats.cycles, pad) < (best[0].cycles, best[0].padding_bytes):
-                best = (stats, dataflow)
+            candidates = sorted(layouts(dataflow, m, k, n, self.lanes, eb, bw, p.tcdm_banks),
+                                key=lambda pads: padding_bytes(dataflow, m, k, n, self.lanes,
+                                                               eb, bw, *pads))
+            for pads in candidates:  # least padding first: the first at its ideal wins ties
+                limit = best[0].cycles - overhead if best is not None else 0
+                kernel = microtile_matmul(p.cores, p.tcdm_banks, bw, self.lanes, eb, latency,
+                                          p.stream_fifo_depth, m, k, n, dataflow, accumulate,
+                                          words, per_beat, pads, limit)
+                if limit and kernel[0] > limit:
+                    continue  # given up: slower than the best found
+                pad = padding_bytes(dataflow, m, k, n, self.lanes, eb, bw, *pads)
+                stats = dataclasses.replace(self._finish(kernel, ideal, m * k * n, dma_bytes),
+                                            padding_bytes=pad)
+                if best is None or (stats.cycles, pad) < (best[0].cycles, best[0].padding_bytes):
+                    best = (stats, dataflow)
+                if kernel[0] == ideal:
+                    break  # no layout of this dataflow can do better
         return best
 
     def matmul_dataflow(self, m: int, k: int, n: int, accumulate: bool = False) -> str:

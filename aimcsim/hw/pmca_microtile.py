@@ -52,9 +52,12 @@ def microtile_kernel(
     tile_prologue: np.ndarray, tile_epilogue: np.ndarray, c_load: bool,
     latency: int, fifo_depth: int,
     dma_words: int, dma_base: int, dma_words_per_cycle: int,
+    limit: int,
 ) -> tuple[int, int, int, int]:
     """Run the cores' micro-tiles to completion; returns (cycles, stall_cycles, conflicts,
-    dma_end) like `pmca_cycles.stream_kernel`, whose DMA beats this kernel shares.
+    dma_end) like `pmca_cycles.stream_kernel`, whose DMA beats this kernel shares. With
+    `limit` > 0 it gives up once `limit` cycles have passed and returns limit + 1 cycles (a
+    layout that cannot beat one already found).
 
     Word addresses: A(i, s) = a_base + i*a_row + (s*a_step_num)//a_step_den; B of accumulator
     q at step s = b_base + (col + q)*b_col + s*b_step; a tile's C words start at
@@ -98,6 +101,8 @@ def microtile_kernel(
     stall = 0
     conflicts = 0
     while True:
+        if 0 < limit < cycle:
+            return limit + 1, stall, conflicts, dma_end
         active = False
         for c in range(cores):
             p0 = c * _PORTS
@@ -358,28 +363,41 @@ def coprime_padding(pitch: int, banks: int) -> int:
     return pad
 
 
-def layout(dataflow: str, m: int, k: int, n: int, lanes: int, eb: int, bank_bytes: int,
-           banks: int) -> dict[str, int]:
-    """Row pitches (words) of A and B as laid out for the kernel, padded where rows repeat
-    (more than one row), and the padding's bytes."""
+def _rows(dataflow: str, k: int, n: int, lanes: int, eb: int, bank_bytes: int
+          ) -> tuple[int, int, int]:
+    """Words of a row of A and of B, and the rows of B, before padding."""
     if dataflow == "n-simd":  # A: k scalars a row; B: k rows of vector words
-        a_row, b_row, b_rows = ceil(k * eb / bank_bytes), ceil(n / lanes), k
-    else:  # A and B: k-contiguous rows of SIMD words, B one row per output
-        a_row, b_row, b_rows = ceil(k / lanes), ceil(k / lanes), n
-    a_pad = coprime_padding(a_row, banks) if m > 1 else 0
-    b_pad = coprime_padding(b_row, banks) if b_rows > 1 else 0
-    return {"a_row": a_row + a_pad, "b_row": b_row + b_pad,
-            "padding_bytes": (m * a_pad + b_rows * b_pad) * bank_bytes}
+        return ceil(k * eb / bank_bytes), ceil(n / lanes), k
+    return ceil(k / lanes), ceil(k / lanes), n  # k-contiguous rows, B one per output
+
+
+def layouts(dataflow: str, m: int, k: int, n: int, lanes: int, eb: int, bank_bytes: int,
+            banks: int) -> list[tuple[int, int]]:
+    """Candidate (A, B) row paddings in words, the ones a kernel writer would try first: rows
+    as they are, padded to a pitch coprime with the bank count, or (B) one word more. Rows
+    repeated once only are not padded."""
+    a_row, b_row, b_rows = _rows(dataflow, k, n, lanes, eb, bank_bytes)
+    a_pads = sorted({0, coprime_padding(a_row, banks)}) if m > 1 else [0]
+    b_pad = coprime_padding(b_row, banks)
+    b_pads = sorted({0, b_pad, b_pad + 1}) if b_rows > 1 else [0]
+    return [(a, b) for a in a_pads for b in b_pads]
+
+
+def padding_bytes(dataflow: str, m: int, k: int, n: int, lanes: int, eb: int, bank_bytes: int,
+                  a_pad: int, b_pad: int) -> int:
+    """TCDM bytes a layout's padding adds."""
+    b_rows = _rows(dataflow, k, n, lanes, eb, bank_bytes)[2]
+    return (m * a_pad + b_rows * b_pad) * bank_bytes
 
 
 def microtile_matmul(
     cores: int, banks: int, bank_bytes: int, lanes: int, eb: int, latency: int,
     fifo_depth: int, m: int, k: int, n: int, dataflow: str, accumulate: bool,
-    dma_words: int = 0, dma_per_beat: int = 1,
+    dma_words: int = 0, dma_per_beat: int = 1, pads: tuple[int, int] = (0, 0), limit: int = 0,
 ) -> tuple[int, int, int, int]:
     """One matmul on the micro-tile kernel, operands laid out one after the other (each
-    buffer starting half a bank row on, as `tcdm._after`) with the row pitches of `layout`;
-    see the module docstring."""
+    buffer starting half a bank row on, as `tcdm._after`), rows of A and B `pads` words
+    longer than their data; `limit` as in `microtile_kernel`. See the module docstring."""
     nsimd = dataflow == "n-simd"
     steps, _ = _shape(dataflow, k, n, lanes)
     first, row, col, width = plan(m, n, cores, nsimd, lanes)
@@ -388,14 +406,15 @@ def microtile_matmul(
     words = np.array([c[0] for c in counts], np.int64)
     prologue = np.array([c[1] for c in counts], np.int64)
     epilogue = np.array([c[2] for c in counts], np.int64)
-    rows = layout(dataflow, m, k, n, lanes, eb, bank_bytes, banks)
-    a_row = rows["a_row"]
+    a_words, b_words_row, b_rows = _rows(dataflow, k, n, lanes, eb, bank_bytes)
+    a_row, b_row = a_words + pads[0], b_words_row + pads[1]
     if nsimd:  # A scalars in rows of whole words; B as k rows of vector words
         a_step = (eb, bank_bytes)
-        b_col, b_step, b_words = 1, rows["b_row"], k * rows["b_row"]
+        b_col, b_step = 1, b_row
     else:  # A and B k-contiguous per row and per output, one SIMD word a step
         a_step = (1, 1)
-        b_col, b_step, b_words = rows["b_row"], 1, n * rows["b_row"]
+        b_col, b_step = b_row, 1
+    b_words = b_rows * b_row
     c_row = ceil(n * eb / bank_bytes)
     b_base = _after(0, m * a_row, banks)
     c_base = _after(b_base, b_words, banks, banks // 4)  # C away from the first A and B words
@@ -403,4 +422,4 @@ def microtile_matmul(
     return microtile_kernel(
         cores, banks, first, row, col, width, steps, nsimd, 0, a_row, a_step[0], a_step[1],
         b_base, b_col, b_step, c_base, c_row, words, prologue, epilogue, accumulate, latency,
-        fifo_depth, dma_words, dma_base, dma_per_beat)
+        fifo_depth, dma_words, dma_base, dma_per_beat, limit)
