@@ -118,14 +118,10 @@ def stream_kernel(
             core_end = cycle + 1
         if not active and dma_next >= dma_words:
             break
-        refused, moved = arbitrate_with_dma(want, rr, granted, best, cores * _PORTS, dma_next,
-                                            dma_words, dma_base, dma_words_per_cycle, banks,
-                                            mask)
+        refused, dma_next, dma_end = arbitrate_with_dma(
+            want, rr, granted, best, cores * _PORTS, dma_next, dma_end, dma_words, dma_base,
+            dma_words_per_cycle, banks, mask, cycle)
         conflicts += refused
-        if moved:
-            dma_next += moved
-            if dma_next >= dma_words:
-                dma_end = cycle + 1
         for c in range(cores):
             p0 = c * _PORTS
             if want[p0 + 2] >= 0 and granted[p0 + 2]:
@@ -255,13 +251,10 @@ def engine_kernel(
                         p += 1
         if not active and dma_next >= dma_words:
             break
-        refused, moved = arbitrate_with_dma(want, rr, granted, best, ports, dma_next, dma_words,
-                                            dma_base, dma_words_per_cycle, banks, mask)
+        refused, dma_next, dma_end = arbitrate_with_dma(
+            want, rr, granted, best, ports, dma_next, dma_end, dma_words, dma_base,
+            dma_words_per_cycle, banks, mask, cycle)
         conflicts += refused
-        if moved:
-            dma_next += moved
-            if dma_next >= dma_words:
-                dma_end = cycle + 1
         if active and phase != 1:
             refused = False
             for p in range(ports):

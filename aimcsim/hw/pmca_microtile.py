@@ -147,14 +147,10 @@ def microtile_kernel(
             end = cycle + 1
         if not active and dma_next >= dma_words:
             break
-        refused, moved = arbitrate_with_dma(want, rr, granted, best, cores * _PORTS, dma_next,
-                                            dma_words, dma_base, dma_words_per_cycle, banks,
-                                            mask)
+        refused, dma_next, dma_end = arbitrate_with_dma(
+            want, rr, granted, best, cores * _PORTS, dma_next, dma_end, dma_words, dma_base,
+            dma_words_per_cycle, banks, mask, cycle)
         conflicts += refused
-        if moved:
-            dma_next += moved
-            if dma_next >= dma_words:
-                dma_end = cycle + 1
         for c in range(cores):
             p0 = c * _PORTS
             if want[p0 + 3] >= 0 and granted[p0 + 3]:  # a result left through stream 2

@@ -51,12 +51,13 @@ def arbitrate(
 @njit(cache=True, inline="always")
 def arbitrate_with_dma(
     want: np.ndarray, rr: np.ndarray, granted: np.ndarray, best: np.ndarray, first: int,
-    dma_next: int, dma_words: int, dma_base: int, per_beat: int, banks: int, mask: int,
-) -> tuple[int, int]:
+    dma_next: int, dma_end: int, dma_words: int, dma_base: int, per_beat: int, banks: int,
+    mask: int, cycle: int,
+) -> tuple[int, int, int]:
     """One cycle of the TCDM: the DMA's next beat of `per_beat` consecutive words (from word
     `dma_next` of its transfer, -1 past the end) joins the requests in want[first:], the banks
-    arbitrate; returns (requests refused, words the DMA moved: the granted prefix of its beat,
-    as words move in order)."""
+    arbitrate, and the DMA moves the granted prefix of its beat (words move in order). Returns
+    (requests refused, the DMA's next word, the cycle after its last beat or `dma_end`)."""
     for w in range(per_beat):
         want[first + w] = (_bank(dma_base + dma_next + w, banks, mask)
                            if dma_next + w < dma_words else -1)
@@ -64,7 +65,11 @@ def arbitrate_with_dma(
     moved = 0
     while moved < per_beat and want[first + moved] >= 0 and granted[first + moved]:
         moved += 1
-    return refused, moved
+    if moved:
+        dma_next += moved
+        if dma_next >= dma_words:
+            dma_end = cycle + 1
+    return refused, dma_next, dma_end
 
 
 def _after(base: int, words: int, banks: int, bank: int | None = None) -> int:
