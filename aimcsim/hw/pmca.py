@@ -13,7 +13,7 @@ from functools import lru_cache
 from math import ceil
 from typing import Protocol
 
-from aimcsim.hw.pmca_microtile import closed_form_cycles, matmul_dataflows
+from aimcsim.hw.pmca_microtile import closed_forms
 from aimcsim.spec.arch import DTYPE_BYTES, MatrixEngine, Pmca
 
 
@@ -159,11 +159,7 @@ class ThroughputPmca:
             compute = engine_cycles(m, k, n, p.matrix_engine, DTYPE_BYTES[self.dtype],
                                     p.bank_width_bytes, accumulate)
         elif p.streaming:
-            compute = min(
-                closed_form_cycles(m, k, n, p.cores, dataflow, self.lanes,
-                                   DTYPE_BYTES[self.dtype], p.bank_width_bytes,
-                                   p.fpu_latency(self.dtype), accumulate)
-                for dataflow in matmul_dataflows(p, self.lanes))
+            compute = min(closed_forms(p, self.dtype, m, k, n, accumulate).values())
         else:
             per_core = ceil(m * n / p.cores)
             compute = core_cycles(per_core, ceil(k / self.lanes), 2, 1, p.streaming,

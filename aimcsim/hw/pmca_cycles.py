@@ -303,9 +303,8 @@ from aimcsim.hw.pmca import (  # noqa: E402
     with_dma,
 )
 from aimcsim.hw.pmca_microtile import (  # noqa: E402
-    closed_form_cycles,
+    closed_forms,
     layouts,
-    matmul_dataflows,
     microtile_matmul,
     padding_bytes,
 )
@@ -387,24 +386,23 @@ class CycleLevelPmca:
         eb, latency, bw = DTYPE_BYTES[self.dtype], p.fpu_latency(self.dtype), p.bank_width_bytes
         overhead = p.kernel_setup_cycles + p.barrier_cycles
         words, per_beat = self._dma_words(dma_bytes)
-        ideals = {d: closed_form_cycles(m, k, n, p.cores, d, self.lanes, eb, bw, latency,
-                                        accumulate)
-                  for d in matmul_dataflows(p, self.lanes)}
+        ideals = closed_forms(p, self.dtype, m, k, n, accumulate)
         best = None
         for dataflow, ideal in sorted(ideals.items(), key=lambda item: item[1]):
             if best is not None and ideal + overhead > best[0].cycles:
                 break  # its conflict-free figure already loses: no need to run it
-            candidates = sorted(layouts(dataflow, m, k, n, self.lanes, eb, bw, p.tcdm_banks),
-                                key=lambda pads: padding_bytes(dataflow, m, k, n, self.lanes,
-                                                               eb, bw, *pads))
-            for pads in candidates:  # least padding first: the first at its ideal wins ties
+            # least padding first: the first candidate at its ideal wins the ties
+            candidates = sorted((padding_bytes(dataflow, m, k, n, self.lanes, eb, bw, *pads),
+                                 pads)
+                                for pads in layouts(dataflow, m, k, n, self.lanes, eb, bw,
+                                                    p.tcdm_banks))
+            for pad, pads in candidates:
                 limit = best[0].cycles - overhead if best is not None else 0
                 kernel = microtile_matmul(p.cores, p.tcdm_banks, bw, self.lanes, eb, latency,
                                           p.stream_fifo_depth, m, k, n, dataflow, accumulate,
                                           words, per_beat, pads, limit)
                 if limit and kernel[0] > limit:
                     continue  # given up: slower than the best found
-                pad = padding_bytes(dataflow, m, k, n, self.lanes, eb, bw, *pads)
                 stats = dataclasses.replace(self._finish(kernel, ideal, m * k * n, dma_bytes),
                                             padding_bytes=pad)
                 if best is None or (stats.cycles, pad) < (best[0].cycles, best[0].padding_bytes):

@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from aimcsim.hw.tcdm import _after, _bank, arbitrate_with_dma
+from aimcsim.spec.arch import DTYPE_BYTES
 
 UNROLL = 8  # accumulators per micro-tile in the published kernels (`const uint32_t unroll = 8`)
 _PORTS = 4  # per core: stream 0 (A), stream 1 (B), load/store unit, stream 2 (writes C)
@@ -347,6 +348,14 @@ def closed_form_cycles(
                     drained = max(drained, done + 1)
         busiest = max(busiest, t, drained)
     return busiest
+
+
+def closed_forms(pmca, dtype: str, m: int, k: int, n: int, accumulate: bool) -> dict[str, int]:
+    """The conflict-free cycles of every dataflow `pmca.matmul_dataflow` allows, for `dtype`."""
+    lanes = pmca.macs(dtype)
+    return {d: closed_form_cycles(m, k, n, pmca.cores, d, lanes, DTYPE_BYTES[dtype],
+                                  pmca.bank_width_bytes, pmca.fpu_latency(dtype), accumulate)
+            for d in matmul_dataflows(pmca, lanes)}
 
 
 def coprime_padding(pitch: int, banks: int) -> int:
