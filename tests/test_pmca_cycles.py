@@ -19,16 +19,6 @@ def cluster(**pmca):
     return make_arch(pmca=pmca).pmca
 
 
-@pytest.mark.parametrize(("m", "k", "n"), [(1, 128, 1), (4, 128, 3), (3, 256, 5)])
-def test_one_load_use_core_without_conflicts_matches_the_closed_form(m, k, n):
-    pmca = cluster(cores=1, streaming=False, loop_overhead_cycles=2)
-    stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n)
-    per_output = ceil(k / 4) * (2 + 1 + 2) + 1  # per step: load a, load b, the MAC, the loop
-    assert stats.stall_cycles == 0
-    assert stats.cycles == 24 + m * n * per_output + 16  # set-up, the loop, the barrier
-    assert stats.cycles == ThroughputPmca(pmca, "fp16").matmul(m, k, n).cycles
-
-
 @pytest.mark.parametrize("function", ["relu", "add", "softmax"])
 def test_one_core_elementwise_matches_throughput_model(function):
     pmca = cluster(cores=1)
@@ -109,34 +99,6 @@ def test_network_cycle_level_agrees_without_conflicts_and_is_slower_with_them():
     assert (cyc.layers["pmca_busy_ns"] >= fast.layers["pmca_busy_ns"]).all()
 
 
-ENGINE = {"rows": 12, "cols": 4, "pipeline_depth": 3, "ports": 4}
-
-
-@pytest.mark.parametrize("ports", [1, 4])
-@pytest.mark.parametrize(("m", "k", "n"), [(12, 32, 4), (16, 512, 8), (24, 8, 64)])
-def test_matrix_engine_against_its_closed_form(ports, m, k, n):
-    pmca = cluster(matrix_engine={**ENGINE, "ports": ports})
-    stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n)
-    wa, wb, wc = ceil(12 * 2 / 8), ceil(4 * 2 / 8), ceil(48 * 2 / 8)
-    per_tile = k * ceil((wa + wb) / ports) + 3 + ceil(wc / ports)
-    expected = 24 + ceil(m / 12) * ceil(n / 4) * per_tile + 16
-    assert ThroughputPmca(pmca, "fp16").matmul(m, k, n).cycles == expected
-    if ports == 1:  # one word a cycle: its own requests never meet in a bank
-        assert stats.conflicts == 0 and stats.cycles == expected
-    else:  # A and B words of a step can share a bank: those steps take a cycle more
-        assert stats.cycles == expected + stats.stall_cycles
-    util = run_kernel(pmca, "matmul", m, k, n)["utilisation"]
-    assert 0 < util <= 1
-
-
-def test_matrix_engine_runs_the_network_matmuls():
-    bert = small_bert(32, 1)
-    cores = simulate(make_arch(), bert, "hybrid")
-    engine = simulate(make_arch(pmca={"matrix_engine": ENGINE}), bert, "hybrid")
-    assert (engine.layers["tokens"] == 32).all()
-    assert not engine.layers["pmca_busy_ns"].equals(cores.layers["pmca_busy_ns"])
-
-
 @pytest.mark.parametrize("timing", ["throughput", "cycle-level"])
 def test_dma_double_buffering_hides_transfers_behind_compute(timing):
     model_of = {"throughput": ThroughputPmca, "cycle-level": CycleLevelPmca}[timing]
@@ -173,30 +135,6 @@ def test_double_buffered_attention_is_faster_and_holds_two_buffers():
         16, scores.k, scores.n, dma_bytes=held).padding_bytes
     assert double.loc[op, "tcdm_peak_bytes"] - single.loc[op, "tcdm_peak_bytes"] == (
         32 * 64 * 2 + padding)
-
-
-@pytest.mark.parametrize(("m", "k", "n"), [(1, 128, 1), (4, 128, 3), (3, 4, 5), (1, 8, 7)])
-def test_accumulating_load_use_matmul_matches_its_closed_form(m, k, n):
-    """C += A B on one load-use core: one more issue slot per output loads its C word."""
-    pmca = cluster(cores=1, streaming=False, loop_overhead_cycles=2)
-    stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n, accumulate=True)
-    steps = ceil(k / 4)
-    loop = m * n * (steps * (2 + 1 + 2) + 2)
-    assert stats.cycles == 24 + loop + 16
-    assert stats.cycles == ThroughputPmca(pmca, "fp16").matmul(m, k, n, accumulate=True).cycles
-    plain = CycleLevelPmca(pmca, "fp16").matmul(m, k, n)
-    assert plain.stall_cycles == 0 and stats.cycles >= plain.cycles
-
-
-@pytest.mark.parametrize(("m", "k", "n"), [(12, 32, 4), (24, 8, 64)])
-def test_accumulating_matrix_engine_loads_each_output_tile(m, k, n):
-    pmca = cluster(matrix_engine={**ENGINE, "ports": 1})
-    stats = CycleLevelPmca(pmca, "fp16").matmul(m, k, n, accumulate=True)
-    wa, wb, wc = ceil(12 * 2 / 8), ceil(4 * 2 / 8), ceil(48 * 2 / 8)
-    per_tile = k * (wa + wb) + 3 + 2 * wc  # load the tile, steps, drain, store the tile
-    expected = 24 + ceil(m / 12) * ceil(n / 4) * per_tile + 16
-    assert stats.conflicts == 0 and stats.cycles == expected
-    assert ThroughputPmca(pmca, "fp16").matmul(m, k, n, accumulate=True).cycles == expected
 
 
 @pytest.mark.parametrize("streaming", [True, False])

@@ -86,8 +86,9 @@ _POW2 = st.sampled_from([64, 128, 256, 512])
 def architectures(draw) -> dict:
     """A random valid architecture document, from tiny to study-sized parts."""
     engine = draw(st.one_of(st.none(), st.fixed_dictionaries({
-        "rows": st.integers(2, 16), "cols": st.integers(2, 8),
-        "pipeline_depth": st.integers(0, 6), "ports": st.integers(1, 8)})))
+        "height": st.integers(1, 6), "pipe_regs": st.integers(1, 4)})))
+    if engine is not None:
+        engine["rows"] = draw(st.integers(1, engine["height"] * engine["pipe_regs"]))
     bank_bytes = draw(st.sampled_from([4, 8]))
     pmca = {
         "cores": draw(st.integers(1, 16)),
@@ -147,7 +148,7 @@ def test_streaming_anomaly_a_slower_producer_can_let_the_network_finish_first():
     arch = make_arch(
         aimc={"rows": 64, "cols": 64, "integration_time_ns": 8, "dac_ns": 1, "adc_ns": 1,
               "pipelined": False},
-        pmca={"cores": 1, "macs_per_cycle": {"fp16": 1}, "tcdm_bytes": 1 << 22,
+        pmca={"cores": 2, "macs_per_cycle": {"fp16": 1}, "tcdm_bytes": 1 << 22,
               "tcdm_banks": 4, "bank_width_bytes": 4, "barrier_cycles": 0,
               "kernel_setup_cycles": 0, "loop_overhead_cycles": 0, "streaming": False},
         interconnect={"bytes_per_cycle": 4, "latency_cycles": 0},

@@ -13,6 +13,8 @@ from functools import lru_cache
 from math import ceil
 from typing import Protocol
 
+from aimcsim.hw import redmule
+from aimcsim.hw.pmca_loaduse import closed_form_cycles as loaduse_cycles
 from aimcsim.hw.pmca_microtile import closed_forms
 from aimcsim.spec.arch import DTYPE_BYTES, MatrixEngine, Pmca
 
@@ -65,15 +67,9 @@ def engine_cycles(
     m: int, k: int, n: int, engine: MatrixEngine, eb: int, bank_bytes: int,
     accumulate: bool = False,
 ) -> int:
-    """Matrix engine without conflicts: per output tile, k steps of ceil(words/ports) cycles
-    (rows values of A and cols of B a step), the array's drain, then the tile's store; an
-    accumulating kernel (Z = Y + X W) loads the tile first, through the same ports."""
-    wa, wb = ceil(engine.rows * eb / bank_bytes), ceil(engine.cols * eb / bank_bytes)
-    wc = ceil(engine.rows * engine.cols * eb / bank_bytes)
-    tiles = ceil(m / engine.rows) * ceil(n / engine.cols)
-    tile_io = ceil(wc / engine.ports) * (2 if accumulate else 1)
-    per_tile = k * ceil((wa + wb) / engine.ports) + engine.pipeline_depth + tile_io
-    return tiles * per_tile
+    """RedMulE's schedule without bank conflicts (`aimcsim.hw.redmule.closed_form_cycles`)."""
+    return redmule.closed_form_cycles(m, k, n, engine.rows, engine.height, engine.pipe_regs, eb,
+                                      bank_bytes, accumulate)
 
 
 def with_dma(compute: int, dma_total: int) -> tuple[int, int]:
@@ -88,22 +84,19 @@ def operands(function: str) -> int:
 
 def core_cycles(
     outputs: int, steps: int, operands_: int, op_cycles: int, streaming: bool, loop_overhead: int,
-    accumulate: bool = False,
 ) -> int:
-    """Cycles of one core computing `outputs` results of `steps` SIMD steps each, no conflicts.
+    """Cycles of one core computing `outputs` element-wise results of `steps` SIMD steps each,
+    no conflicts.
 
     streaming (SSR + FREP): one step per `op_cycles`, plus one cycle to store the last result.
     load-use: per step one issue slot per operand load, the operation, `loop_overhead` cycles;
     per output one store.
-    accumulate (C += A B, load-use cores; streaming matmuls are `pmca_microtile`'s): each
-    output first loads its C word, one more issue slot per output.
     """
     if outputs == 0:
         return 0
     if streaming:
         return outputs * steps * op_cycles + 1
-    per_output = steps * (operands_ + op_cycles + loop_overhead) + 1 + (1 if accumulate else 0)
-    return outputs * per_output
+    return outputs * (steps * (operands_ + op_cycles + loop_overhead) + 1)
 
 
 class PmcaModel(Protocol):
@@ -137,8 +130,9 @@ class PmcaModel(Protocol):
 class ThroughputPmca:
     """Cluster timing from per-core throughput, as if the TCDM had no bank conflicts.
 
-    matmul: the busiest core computes ceil(m*n / cores) outputs, each ceil(k/lanes) SIMD steps:
-    setup + core_cycles(...) + barrier. elementwise: ceil(ceil(elements/cores) / lanes) vectors
+    matmul: set-up + the conflict-free cycles of the kernel the cluster runs (RedMulE's
+    schedule, the streaming cores' micro-tiles, the load-use cores' register blocks) + barrier.
+    elementwise: ceil(ceil(elements/cores) / lanes) vectors
     of `elementwise_cycles_per_vector` each. dma: dma_setup_cycles + ceil(bytes / bytes per
     cycle). The cycle-level model gives the same cycles when no request is ever refused.
     """
@@ -161,9 +155,8 @@ class ThroughputPmca:
         elif p.streaming:
             compute = min(closed_forms(p, self.dtype, m, k, n, accumulate).values())
         else:
-            per_core = ceil(m * n / p.cores)
-            compute = core_cycles(per_core, ceil(k / self.lanes), 2, 1, p.streaming,
-                                  p.loop_overhead_cycles, accumulate)
+            compute = loaduse_cycles(m, k, n, p.cores, self.lanes, p.loop_overhead_cycles,
+                                     p.fpu_latency(self.dtype), accumulate)
         dma_total = p.dma_setup_cycles + ceil(dma_bytes / p.dma_bytes_per_cycle) if dma_bytes else 0
         wall, exposed = with_dma(compute, dma_total)
         overhead = p.kernel_setup_cycles + p.barrier_cycles

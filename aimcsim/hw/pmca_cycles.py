@@ -1,4 +1,9 @@
-"""Cycle-stepped cluster kernels (numba): cores, word-interleaved TCDM banks and the DMA.
+"""The cycle-level cluster model, and its element-wise and DMA kernels (numba).
+
+Matmuls run on the kernel the cluster would run: RedMulE (`redmule`) when the cluster has a
+matrix engine, the register-blocked micro-tiles of streaming cores (`pmca_microtile`), or
+PULP-NN's register blocks on load-use cores (`pmca_loaduse`). Element-wise functions and DMA
+transfers run on `stream_kernel` below.
 
 Each cycle every active core asks for the TCDM words its current step needs; each bank grants
 one request per cycle, round-robin over requesters; a core whose words are not all granted
@@ -10,11 +15,6 @@ step per cycle once its operand words are granted and its ALU is free; stores go
 own port in parallel. Without it (plain load-use code) a step is: load a, load b (one issue slot
 each, retried until granted), the operation, then `loop_overhead` cycles of address and loop
 instructions.
-
-With `c_load` (an accumulating kernel, C += A B; load-use cores only: streaming matmuls run on
-`pmca_microtile`) each output starts from the value already in C: its word is loaded through
-the core's load/store port (port 3c+2, shared with the result stores, which go first), in one
-issue slot before the output's first step.
 
 A kernel's operands are laid out one after the other at word bases chosen by the caller. The
 functions return (cycles, stall_cycles, conflicts, dma_cycles): `stall_cycles` sums the cycles
@@ -46,7 +46,6 @@ def stream_kernel(
     streaming: bool,
     loop_overhead: int,
     dma_words: int, dma_base: int, dma_words_per_cycle: int,
-    c_load: bool,  # accumulate: each output first reads its C word (see the module docstring)
 ) -> tuple[int, int, int, int]:
     """Run one kernel phase to completion; see the module docstring.
 
@@ -70,8 +69,6 @@ def stream_kernel(
     store_from = np.zeros(cores, np.int64)  # cycle its value is ready
     alu_free = np.zeros(cores, np.int64)  # first cycle the ALU (or issue slot) is free
     phase = np.zeros(cores, np.int64)  # load-use: 0 load a, 1 load b, 2 operate
-    c_next = work[:, 0].copy()  # c_load: the next output whose C word is not loaded yet
-    port2 = np.zeros(cores, np.int64)  # c_load: what port 3c+2 asks for: 0 -, 1 store, 2 C
     dma_next = 0
     dma_end = 0
     cycle = 0
@@ -85,14 +82,10 @@ def stream_kernel(
             want[p0] = -1
             want[p0 + 1] = -1
             want[p0 + 2] = -1
-            if c_load:
-                port2[c] = 0
             if store_at[c] >= 0:
                 active = True
                 if cycle >= store_from[c]:
                     want[p0 + 2] = _bank(store_at[c], banks, mask)
-                    if c_load:
-                        port2[c] = 1
             if out[c] >= end[c]:
                 continue
             active = True
@@ -105,15 +98,11 @@ def stream_kernel(
                     want[p0] = _bank(a_word, banks, mask)
                 if need_b[c]:
                     want[p0 + 1] = _bank(b_word, banks, mask)
-            elif cycle >= alu_free[c] and not (c_load and c_next[c] <= o):
+            elif cycle >= alu_free[c]:
                 if phase[c] == 0:
                     want[p0] = _bank(a_word, banks, mask)
                 elif phase[c] == 1:
                     want[p0 + 1] = _bank(b_word, banks, mask)
-            if c_load and port2[c] == 0 and c_next[c] <= o and step[c] == 0 \
-                    and phase[c] == 0 and cycle >= alu_free[c]:
-                want[p0 + 2] = _bank(c_base + c_next[c], banks, mask)
-                port2[c] = 2
         if active:
             core_end = cycle + 1
         if not active and dma_next >= dma_words:
@@ -125,12 +114,7 @@ def stream_kernel(
         for c in range(cores):
             p0 = c * _PORTS
             if want[p0 + 2] >= 0 and granted[p0 + 2]:
-                if c_load and port2[c] == 2:
-                    c_next[c] += 1
-                    alu_free[c] = cycle + 1  # the load took this issue slot
-                    continue
-                else:
-                    store_at[c] = -1
+                store_at[c] = -1
             if out[c] >= end[c]:
                 continue
             last_step = step[c] + 1 == steps
@@ -152,9 +136,6 @@ def stream_kernel(
                 need_b[c] = two_operands
             else:
                 if cycle < alu_free[c]:
-                    continue
-                if c_load and c_next[c] <= out[c]:
-                    stall += 1  # its C load was refused (or the store went first)
                     continue
                 if phase[c] == 0 or phase[c] == 1:
                     port = p0 if phase[c] == 0 else p0 + 1
@@ -182,119 +163,14 @@ def stream_kernel(
     return core_end, stall, conflicts, dma_end
 
 
-@njit(cache=True)
-def engine_kernel(
-    banks: int,
-    ports: int,  # TCDM words the engine moves per cycle at most
-    tiles_m: int, tiles_n: int,  # output tiles of rows x cols
-    steps: int,  # k: one rank-1 update of the output tile per step
-    wa: int, wb: int, wc: int,  # words per step of A^T and B, words of one output tile
-    depth: int,  # pipeline fill and drain of the FMA array
-    a_base: int, a_step: int, b_base: int, b_step: int, c_base: int,
-    dma_words: int, dma_base: int, dma_words_per_cycle: int,
-    c_load: bool,  # accumulate (Z = Y + X W, as RedMulE): load each output tile first
-) -> tuple[int, int, int, int]:
-    """A matrix engine computing output tiles one after the other (output stationary).
-
-    With `c_load` each tile first loads its `wc` words of C through the ports. Per tile and
-    step it fetches the step's A^T words (a_base + s*a_step + tile_row*wa ...) and
-    B words through `ports` ports, then consumes them in one cycle; after the last step the
-    array drains for `depth` cycles and the tile's `wc` result words are stored through the
-    same ports. Returns (engine_end, stall_cycles, conflicts, dma_end) as `stream_kernel`.
-    """
-    need = wa + wb
-    n_req = ports + dma_words_per_cycle
-    want = np.full(n_req, -1, np.int64)
-    granted = np.zeros(n_req, np.bool_)
-    rr = np.zeros(banks, np.int64)
-    best = np.full(banks, -1, np.int64)
-    mask = banks - 1 if banks & (banks - 1) == 0 else -1
-    have = np.zeros(max(need, wc), np.bool_)
-    word_of = np.zeros(ports, np.int64)
-    tile = 0
-    step = 0
-    phase = 3 if c_load else 0  # 3 load C, 0 fetch, 1 drain, 2 store
-    wait_until = 0
-    tiles = tiles_m * tiles_n
-    dma_next = 0
-    dma_end = 0
-    cycle = 0
-    engine_end = 0
-    stall = 0
-    conflicts = 0
-    while True:
-        active = tile < tiles
-        for p in range(n_req):
-            want[p] = -1
-        if active:
-            engine_end = cycle + 1
-            ti = tile // tiles_n
-            tj = tile % tiles_n
-            if phase == 1 and cycle >= wait_until:
-                phase = 2
-                for w in range(wc):
-                    have[w] = False
-            if phase != 1:
-                count = need if phase == 0 else wc
-                p = 0
-                for w in range(count):
-                    if p == ports:
-                        break
-                    if not have[w]:
-                        if phase == 0:
-                            word = (a_base + step * a_step + ti * wa + w if w < wa
-                                    else b_base + step * b_step + tj * wb + (w - wa))
-                        else:  # store (2) or load (3) of the output tile
-                            word = c_base + tile * wc + w
-                        word_of[p] = w
-                        want[p] = _bank(word, banks, mask)
-                        p += 1
-        if not active and dma_next >= dma_words:
-            break
-        refused, dma_next, dma_end = arbitrate_with_dma(
-            want, rr, granted, best, ports, dma_next, dma_end, dma_words, dma_base,
-            dma_words_per_cycle, banks, mask, cycle)
-        conflicts += refused
-        if active and phase != 1:
-            refused = False
-            for p in range(ports):
-                if want[p] >= 0:
-                    if granted[p]:
-                        have[word_of[p]] = True
-                    else:
-                        refused = True
-            if refused:
-                stall += 1
-            count = need if phase == 0 else wc
-            complete = True
-            for w in range(count):
-                if not have[w]:
-                    complete = False
-                    break
-            if complete:
-                for w in range(count):
-                    have[w] = False
-                if phase == 0:
-                    step += 1
-                    if step == steps:
-                        step = 0
-                        phase = 1
-                        wait_until = cycle + 1 + depth
-                elif phase == 3:
-                    phase = 0
-                else:
-                    phase = 3 if c_load else 0
-                    tile += 1
-        cycle += 1
-    return engine_end, stall, conflicts, dma_end
-
-
 # ---- the model behind the PmcaModel interface ---------------------------------------------
 import dataclasses  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 from math import ceil  # noqa: E402
 
+from aimcsim.hw import pmca_loaduse as loaduse  # noqa: E402
+from aimcsim.hw import redmule  # noqa: E402
 from aimcsim.hw.pmca import (  # noqa: E402
     KernelStats,
     core_cycles,
@@ -309,13 +185,6 @@ from aimcsim.hw.pmca_microtile import (  # noqa: E402
     padding_bytes,
 )
 from aimcsim.spec.arch import DTYPE_BYTES, Pmca  # noqa: E402
-
-
-def _split(outputs: int, cores: int) -> np.ndarray:
-    """Contiguous output ranges per core: ceil(outputs / cores) each, the last ones shorter."""
-    per = ceil(outputs / cores) if outputs else 0
-    starts = np.minimum(np.arange(cores, dtype=np.int64) * per, outputs)
-    return np.stack([starts, np.minimum(starts + per, outputs)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -357,20 +226,37 @@ class CycleLevelPmca:
             return self._engine_matmul(m, k, n, dma_bytes, accumulate)
         if p.streaming:
             return self._microtile_matmul(m, k, n, dma_bytes, accumulate)[0]
-        steps = ceil(k / self.lanes)
-        work = _split(m * n, p.cores)
-        b_base = _after(0, m * steps, p.tcdm_banks)
-        # an accumulated C starts a quarter bank row on, away from the first words of A and B
-        c_base = _after(b_base, n * steps, p.tcdm_banks, p.tcdm_banks // 4 if accumulate else None)
-        dma_base = _after(c_base, m * n, p.tcdm_banks)
+        return self._loaduse_matmul(m, k, n, dma_bytes, accumulate)
+
+    def _loaduse_matmul(
+        self, m: int, k: int, n: int, dma_bytes: int, accumulate: bool
+    ) -> KernelStats:
+        """Load-use cores (`aimcsim.hw.pmca_loaduse`, PULP-NN's register-blocked kernel): the
+        fastest candidate layout (fewer padding bytes among equals), each stopped once it
+        cannot beat the best found, none tried after one reaches the closed form."""
+        p = self.pmca
+        eb, bw, latency = DTYPE_BYTES[self.dtype], p.bank_width_bytes, p.fpu_latency(self.dtype)
         words, per_beat = self._dma_words(dma_bytes)
-        kernel = stream_kernel(p.cores, p.tcdm_banks, work, steps, True, 0, steps, False,
-                               b_base, steps, c_base, n, 1, p.streaming, p.loop_overhead_cycles,
-                               words, dma_base, per_beat, accumulate)
-        per_core = int((work[:, 1] - work[:, 0]).max())
-        ideal = core_cycles(per_core, steps, 2, 1, p.streaming, p.loop_overhead_cycles,
-                            accumulate)
-        return self._finish(kernel, ideal, m * k * n, dma_bytes)
+        ideal = loaduse.closed_form_cycles(m, k, n, p.cores, self.lanes, p.loop_overhead_cycles,
+                                           latency, accumulate)
+        overhead = p.kernel_setup_cycles + p.barrier_cycles
+        best = None
+        for pads in loaduse.layouts(m, k, n, self.lanes, eb, bw, p.tcdm_banks):
+            limit = best.cycles - overhead if best is not None else 0
+            kernel = loaduse.loaduse_matmul(p.cores, p.tcdm_banks, bw, self.lanes, eb,
+                                            p.loop_overhead_cycles, latency, m, k, n,
+                                            accumulate, words, per_beat, pads, limit)
+            if limit and kernel[0] > limit:
+                continue
+            stats = dataclasses.replace(
+                self._finish(kernel, ideal, m * k * n, dma_bytes),
+                padding_bytes=loaduse.padding_bytes(m, n, bw, *pads))
+            if best is None or (stats.cycles, stats.padding_bytes) < (best.cycles,
+                                                                      best.padding_bytes):
+                best = stats
+            if kernel[0] == ideal:
+                break
+        return best
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def _microtile_matmul(
@@ -423,18 +309,12 @@ class CycleLevelPmca:
     ) -> KernelStats:
         p = self.pmca
         e = p.matrix_engine
-        eb, bw = DTYPE_BYTES[self.dtype], p.bank_width_bytes
-        wa, wb, wc = ceil(e.rows * eb / bw), ceil(e.cols * eb / bw), ceil(e.rows * e.cols * eb / bw)
-        tiles_m, tiles_n = ceil(m / e.rows), ceil(n / e.cols)
-        a_step, b_step = tiles_m * wa, tiles_n * wb  # A stored transposed (k x m), B as k x n
-        b_base = _after(0, k * a_step, p.tcdm_banks)
-        c_base = _after(b_base, k * b_step, p.tcdm_banks)
-        dma_base = _after(c_base, tiles_m * tiles_n * wc, p.tcdm_banks)
+        eb = DTYPE_BYTES[self.dtype]
         words, per_beat = self._dma_words(dma_bytes)
-        kernel = engine_kernel(p.tcdm_banks, e.ports, tiles_m, tiles_n, k, wa, wb, wc,
-                               e.pipeline_depth, 0, a_step, b_base, b_step, c_base,
-                               words, dma_base, per_beat, accumulate)
-        ideal = engine_cycles(m, k, n, e, eb, bw, accumulate)
+        kernel = redmule.engine_matmul(m, k, n, e.rows, e.height, e.pipe_regs, eb,
+                                       p.bank_width_bytes, p.tcdm_banks, accumulate, words,
+                                       per_beat)
+        ideal = engine_cycles(m, k, n, e, eb, p.bank_width_bytes, accumulate)
         return self._finish(kernel, ideal, m * k * n, dma_bytes)
 
     @lru_cache(maxsize=4096)  # noqa: B019
@@ -442,7 +322,6 @@ class CycleLevelPmca:
         p = self.pmca
         vectors = ceil(elements / self.lanes)
         per_core = ceil(ceil(elements / p.cores) / self.lanes)
-        work = _split(vectors, p.cores)
         # give every core whole vectors of its own share, as the throughput model does
         work = np.stack([np.minimum(np.arange(p.cores) * per_core, vectors),
                          np.minimum(np.arange(1, p.cores + 1) * per_core, vectors)], axis=1)
@@ -452,7 +331,7 @@ class CycleLevelPmca:
         cpv = p.elementwise_cycles(function)
         kernel = stream_kernel(p.cores, p.tcdm_banks, work.astype(np.int64), 1, two, 0, 1, True,
                                b_base, 1, c_base, max(vectors, 1), cpv, p.streaming,
-                               p.loop_overhead_cycles, 0, 0, 1, False)
+                               p.loop_overhead_cycles, 0, 0, 1)
         per = int((work[:, 1] - work[:, 0]).max())
         ideal = core_cycles(per, 1, operands(function), cpv, p.streaming, p.loop_overhead_cycles)
         return self._finish(kernel, ideal, elements)
@@ -464,8 +343,7 @@ class CycleLevelPmca:
         per_beat = p.dma_bytes_per_cycle // p.bank_width_bytes
         idle = np.zeros((p.cores, 2), np.int64)
         _, _, conflicts, moving = stream_kernel(p.cores, p.tcdm_banks, idle, 1, False, 0, 1, False,
-                                                0, 1, 0, 1, 1, True, 0, words, 0, per_beat,
-                                                False)
+                                                0, 1, 0, 1, 1, True, 0, words, 0, per_beat)
         busy = p.dma_setup_cycles + moving
         return KernelStats(busy, 0, busy, 0, 0, 0, conflicts)
 
@@ -506,7 +384,7 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
         stats = model.elementwise(op, m * n)
         buffers = {"a": m * n * eb, **({"b": m * n * eb} if operands(op) == 2 else {})}
     engine = pmca.matrix_engine
-    peak = engine.rows * engine.cols if engine and op == "matmul" else pmca.cores * model.lanes
+    peak = engine.fmas if engine and op == "matmul" else pmca.cores * model.lanes
     return {
         "op": op, "m": m, "k": k, "n": n, "dtype": dtype,
         "cycles": stats.cycles,

@@ -51,17 +51,22 @@ class AimcTile:
 
 @dataclass(frozen=True)
 class MatrixEngine:
-    """An FMA array beside the cores that runs the matmuls (RedMulE-like, output stationary).
+    """RedMulE beside the cores, running the matmuls (`aimcsim.hw.redmule`).
 
-    rows x cols: output tile computed per pass; every cycle the array takes one step of k (a
-    rank-1 update: rows values of A and cols values of B). pipeline_depth: fill/drain cycles of
-    the FMA array per tile. ports: TCDM words (bank_width_bytes each) it moves per cycle.
+    rows: rows of the output computed at once (L; the RTL's ARRAY_WIDTH), at most
+    height x pipe_regs. height: FMA computing elements per row, chained along k (H;
+    ARRAY_HEIGHT). pipe_regs: pipeline registers per FMA (P; PIPE_REGS). An output tile is
+    rows x height (pipe_regs + 1); the TCDM port moves height (pipe_regs + 1) FP16 values a
+    cycle (256 bit for H = 4, P = 3).
     """
 
     rows: int
-    cols: int
-    pipeline_depth: int
-    ports: int
+    height: int
+    pipe_regs: int
+
+    @property
+    def fmas(self) -> int:
+        return self.rows * self.height
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,7 @@ _PMCA = (
     "dma_double_buffer", "matrix_engine", "fpu_latency_cycles", "stream_fifo_depth",
     "matmul_dataflow", "source",
 )
-_ENGINE = ("rows", "cols", "pipeline_depth", "ports", "source")
+_ENGINE = ("rows", "height", "pipe_regs", "source")
 _NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "hop_latency_cycles",
         "mesh_columns", "source")
 _PIPE = ("strategy", "parallel_tokens", "between_layers", "tile_output")
@@ -352,13 +357,17 @@ def _engine(r: Reader, data: Any) -> MatrixEngine | None:
     if data is None:
         return None
     p = "pmca.matrix_engine"
-    d = r.mapping(data, p, _ENGINE, required=("rows", "cols", "ports"))
-    return MatrixEngine(
+    d = r.mapping(data, p, _ENGINE, required=("rows", "height", "pipe_regs"))
+    engine = MatrixEngine(
         rows=r.take(d, p, "rows", int, minimum=1),
-        cols=r.take(d, p, "cols", int, minimum=1),
-        pipeline_depth=r.take(d, p, "pipeline_depth", int, default=0, minimum=0, unit="cycles"),
-        ports=r.take(d, p, "ports", int, minimum=1, unit="words per cycle"),
+        height=r.take(d, p, "height", int, minimum=1),
+        pipe_regs=r.take(d, p, "pipe_regs", int, minimum=1),
     )
+    if engine.rows > engine.height * engine.pipe_regs:
+        r.error(join(p, "rows"), f"{engine.rows} rows need at most height x pipe_regs = "
+                f"{engine.height * engine.pipe_regs}: RedMulE's port must carry a tile's W and "
+                f"Z lines within one pass")
+    return engine
 
 
 def _interconnect(r: Reader, data: Any) -> Interconnect:
