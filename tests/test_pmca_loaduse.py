@@ -74,9 +74,10 @@ def test_the_layout_chosen_is_the_best_candidate_run_in_full(m, k, n):
     pmca = pulp()
     chosen = CycleLevelPmca(pmca, "int8").matmul(m, k, n)
     runs = {}
-    for pads in loaduse.layouts(m, k, n, 4, 1, 4, 16):
-        cycles = loaduse.loaduse_matmul(8, 16, 4, 4, 1, 0, 1, m, k, n, False, pads=pads)[0]
-        runs[pads] = (cycles, loaduse.padding_bytes(m, n, 4, *pads))
+    for layout in loaduse.layouts(m, k, n, 4, 1, 4, 16):
+        cycles = loaduse.loaduse_matmul(8, 16, 4, 4, 1, 0, 1, m, k, n, False,
+                                        layout=layout)[0]
+        runs[layout] = (cycles, loaduse.padding_bytes(m, n, 4, layout[0], layout[1]))
     best = min(runs.values())
     assert (chosen.compute_cycles + chosen.stall_cycles, chosen.padding_bytes) == best
 

@@ -241,16 +241,18 @@ class CycleLevelPmca:
                                            latency, accumulate)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
         best = None
-        for pads in loaduse.layouts(m, k, n, self.lanes, eb, bw, p.tcdm_banks):
+        candidates = sorted(loaduse.layouts(m, k, n, self.lanes, eb, bw, p.tcdm_banks),
+                            key=lambda c: loaduse.padding_bytes(m, n, bw, c[0], c[1]))
+        for layout in candidates:
             limit = best.cycles - overhead if best is not None else 0
             kernel = loaduse.loaduse_matmul(p.cores, p.tcdm_banks, bw, self.lanes, eb,
                                             p.loop_overhead_cycles, latency, m, k, n,
-                                            accumulate, words, per_beat, pads, limit)
+                                            accumulate, words, per_beat, layout, limit)
             if limit and kernel[0] > limit:
                 continue
             stats = dataclasses.replace(
                 self._finish(kernel, ideal, m * k * n, dma_bytes),
-                padding_bytes=loaduse.padding_bytes(m, n, bw, *pads))
+                padding_bytes=loaduse.padding_bytes(m, n, bw, layout[0], layout[1]))
             if best is None or (stats.cycles, stats.padding_bytes) < (best.cycles,
                                                                       best.padding_bytes):
                 best = stats

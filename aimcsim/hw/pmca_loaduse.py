@@ -21,6 +21,11 @@ micro-tiles have fewer rows or columns. Micro-tiles (row-major over the output) 
 contiguous equal shares, one per core, so that skinny outputs (X A with n = r) keep every core
 busy. Operands are k-contiguous rows: A (m x k) as stored, B transposed (n x k, PULP-NN's
 weight layout); C is m x n. Requests go through `tcdm.arbitrate_with_dma`.
+
+What a kernel writer would vary, the model tries (`layouts`; `CycleLevelPmca` runs the
+candidates and keeps the fastest, fewer padding bytes among equals): rows padded to a pitch
+coprime with the bank count or not, and the cores' loops in step or rotated. In step, cores that
+share the columns of B walk the same words at once and meet in their banks every step.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from math import ceil
 import numpy as np
 from numba import njit
 
+from aimcsim.hw.pmca_microtile import coprime_padding
 from aimcsim.hw.tcdm import _after, _bank, arbitrate_with_dma
 
 MR = 2  # rows of A per micro-tile (PULP-NN: two pixels, pB and pB2)
@@ -44,20 +50,29 @@ def loaduse_kernel(
     tiles_n: int, m: int, n: int,
     steps: int, step_bytes: int,  # SIMD steps per output, bytes of one operand word
     a_base: int, a_row: int, b_base: int, b_row: int, c_base: int,  # bytes
-    eb: int, loop_overhead: int, latency: int, c_load: bool,
+    eb: int, loop_overhead: int, latency: int, c_load: bool, stagger: bool,
     dma_words: int, dma_base: int, dma_words_per_cycle: int, limit: int,
 ) -> tuple[int, int, int, int]:
     """Run the cores' micro-tiles; returns (cycles, stall_cycles, conflicts, dma_end) as
     `pmca_cycles.stream_kernel`. Micro-tile t covers rows MR*(t // tiles_n) and columns
-    NR*(t % tiles_n) onwards. With `limit` > 0 it gives up after `limit` cycles and returns
-    limit + 1 (a layout that cannot beat one already found)."""
+    NR*(t % tiles_n) onwards. With `stagger`, core c starts its share at its (c mod share)-th
+    micro-tile and wraps around (a loop rotation: cores whose shares walk the same columns do
+    not ask for the same words at once). With `limit` > 0 it gives up after `limit` cycles and
+    returns limit + 1 (a layout that cannot beat one already found)."""
     n_req = cores + dma_words_per_cycle
     want = np.full(n_req, -1, np.int64)
     granted = np.zeros(n_req, np.bool_)
     rr = np.zeros(banks, np.int64)
     best = np.full(banks, -1, np.int64)
     mask = banks - 1 if banks & (banks - 1) == 0 else -1
+    pos = np.zeros(cores, np.int64)  # micro-tiles done
+    count = tile_first[:, 1] - tile_first[:, 0]
+    shift = np.zeros(cores, np.int64)
     tile = tile_first[:, 0].copy()
+    for c in range(cores):
+        if stagger and count[c] > 0:
+            shift[c] = c % count[c]
+            tile[c] = tile_first[c, 0] + shift[c]
     # phase: 0 set-up, 1 C load, 2 C scale, 3 operand loads, 4 dot products, 5 requantise,
     # 6 store, 7 done; idx counts within the phase
     phase = np.zeros(cores, np.int64)
@@ -67,7 +82,7 @@ def loaduse_kernel(
     dot_from = np.zeros(cores, np.int64)  # first cycle the next step's dot products may start
     word = np.zeros(cores, np.int64)  # the word of the pending memory instruction
     for c in range(cores):
-        if tile[c] >= tile_first[c, 1]:
+        if count[c] == 0:
             phase[c] = 7
     dma_next = 0
     dma_end = 0
@@ -162,9 +177,10 @@ def loaduse_kernel(
                 if idx[c] < mr * nr:
                     phase[c] = 5
                 else:
-                    tile[c] += 1
+                    pos[c] += 1
+                    tile[c] = tile_first[c, 0] + (pos[c] + shift[c]) % max(count[c], 1)
                     idx[c] = 0
-                    phase[c] = 0 if tile[c] < tile_first[c, 1] else 7
+                    phase[c] = 0 if pos[c] < count[c] else 7
                     if phase[c] == 7:
                         end = max(end, busy[c])
         cycle += 1
@@ -214,12 +230,15 @@ def _row_bytes(k: int, lanes: int, eb: int, bank_bytes: int) -> int:
 
 
 def layouts(m: int, k: int, n: int, lanes: int, eb: int, bank_bytes: int, banks: int
-            ) -> list[tuple[int, int]]:
-    """Candidate (A, B^T) row paddings in words: none, or one word, which staggers rows whose
-    pitch is a whole number of bank rows (every core at step s would ask the same bank)."""
-    row_words = _row_bytes(k, lanes, eb, bank_bytes) // bank_bytes
-    pads = [0, 1] if row_words % banks == 0 or banks % row_words == 0 else [0]
-    return [(a, b) for a in (pads if m > 1 else [0]) for b in (pads if n > 1 else [0])]
+            ) -> list[tuple[int, int, bool]]:
+    """Candidate (A pad, B^T pad, stagger): rows as they are or padded in words up to a pitch
+    coprime with the bank count (`pmca_microtile.coprime_padding`), so that rows a whole number
+    of bank rows apart do not send every core to the same bank at the same step; and the
+    cores' loops in step or rotated (`loaduse_kernel`'s `stagger`, which costs no bytes)."""
+    pad = coprime_padding(_row_bytes(k, lanes, eb, bank_bytes) // bank_bytes, banks)
+    pads = sorted({0, pad})
+    return [(a, b, stagger) for a in (pads if m > 1 else [0]) for b in (pads if n > 1 else [0])
+            for stagger in (False, True)]
 
 
 def padding_bytes(m: int, n: int, bank_bytes: int, a_pad: int, b_pad: int) -> int:
@@ -230,10 +249,12 @@ def padding_bytes(m: int, n: int, bank_bytes: int, a_pad: int, b_pad: int) -> in
 def loaduse_matmul(
     cores: int, banks: int, bank_bytes: int, lanes: int, eb: int, loop_overhead: int,
     latency: int, m: int, k: int, n: int, accumulate: bool, dma_words: int = 0,
-    dma_per_beat: int = 1, pads: tuple[int, int] = (0, 0), limit: int = 0,
+    dma_per_beat: int = 1, layout: tuple[int, int, bool] = (0, 0, False), limit: int = 0,
 ) -> tuple[int, int, int, int]:
     """One matmul on the register-blocked kernel: A, B^T and C one after the other (each
-    starting half a bank row on, as `tcdm._after`), rows `pads` words longer than their data."""
+    starting half a bank row on, as `tcdm._after`), rows of A and B^T `layout[:2]` words
+    longer than their data, the cores' loops rotated if `layout[2]`."""
+    pads = layout[:2]
     first, tiles_n = plan(m, n, cores)
     row = _row_bytes(k, lanes, eb, bank_bytes)
     a_row, b_row = row + pads[0] * bank_bytes, row + pads[1] * bank_bytes
@@ -243,4 +264,4 @@ def loaduse_matmul(
     return loaduse_kernel(cores, banks, bank_bytes, first, tiles_n, m, n, ceil(k / lanes),
                           lanes * eb, 0, a_row, b_base * bank_bytes, b_row,
                           c_base * bank_bytes, eb, loop_overhead, latency, accumulate,
-                          dma_words, dma_base, dma_per_beat, limit)
+                          layout[2], dma_words, dma_base, dma_per_beat, limit)

@@ -57,8 +57,9 @@ def microtile_kernel(
 ) -> tuple[int, int, int, int]:
     """Run the cores' micro-tiles to completion; returns (cycles, stall_cycles, conflicts,
     dma_end) like `pmca_cycles.stream_kernel`, whose DMA beats this kernel shares. With
-    `limit` > 0 it gives up once `limit` cycles have passed and returns limit + 1 cycles (a
-    layout that cannot beat one already found).
+    `limit` > 0 it gives up, returning limit + 1 cycles, once it cannot end by `limit`: past it,
+    or a core has more instructions left than cycles to it (a layout that cannot beat one
+    already found).
 
     Word addresses: A(i, s) = a_base + i*a_row + (s*a_step_num)//a_step_den; B of accumulator
     q at step s = b_base + (col + q)*b_col + s*b_step; a tile's C words start at
@@ -94,16 +95,24 @@ def microtile_kernel(
     out_count = np.zeros(cores, np.int64)
     out_word = np.zeros(cores, np.int64)  # address of the FIFO's head
     lsu = np.zeros(cores, np.bool_)  # the load/store unit asks this cycle
+    left = np.zeros(cores, np.int64)  # instructions each core has still to issue
     for c in range(cores):
         if tile[c] >= tile_first[c, 1]:
             phase[c] = 3
+        for t in range(tile_first[c, 0], tile_first[c, 1]):
+            left[c] += (c_words_per_tile[t] if c_load else 0) + tile_prologue[t] \
+                + steps * (tile_width[t] + (1 if nsimd else 0)) + tile_epilogue[t]
     cycle = 0
     end = 0
     stall = 0
     conflicts = 0
     while True:
-        if 0 < limit < cycle:
-            return limit + 1, stall, conflicts, dma_end
+        if limit > 0:  # one instruction a cycle at most: a core with more left than the
+            for c in range(cores):  # cycles to the limit cannot finish in time
+                if cycle + left[c] > limit:
+                    return limit + 1, stall, conflicts, dma_end
+            if cycle > limit:
+                return limit + 1, stall, conflicts, dma_end
         active = False
         for c in range(cores):
             p0 = c * _PORTS
@@ -185,11 +194,13 @@ def microtile_kernel(
                 if slot[c] < loads:  # the tile's C words, one load a cycle
                     if lsu[c] and granted[p0 + 2]:
                         slot[c] += 1
+                        left[c] -= 1
                     else:
                         stall += 1
                     continue
                 if slot[c] < loads + prologue:
                     slot[c] += 1
+                    left[c] -= 1
                     continue
                 phase[c] = 1  # nothing left before the first FMA: it may issue this cycle
                 slot[c] = 0
@@ -199,6 +210,7 @@ def microtile_kernel(
                     if a_level[c] > 0:
                         a_level[c] -= 1
                         q[c] = 1
+                        left[c] -= 1
                     else:
                         stall += 1
                     continue
@@ -212,6 +224,7 @@ def microtile_kernel(
                     stall += 1  # the write stream's FIFO is full
                     continue
                 b_level[c] -= 1
+                left[c] -= 1
                 if not nsimd and last:  # the repeated A word leaves the FIFO at its last use
                     a_level[c] -= 1
                 ready[c, acc] = cycle + latency
@@ -245,6 +258,7 @@ def microtile_kernel(
                     stall += 1
                     continue
             slot[c] += 1
+            left[c] -= 1
             if slot[c] == epilogue:
                 tile[c] += 1
                 slot[c] = 0
