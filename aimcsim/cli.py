@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     kernel.add_argument("--n", type=int, default=1, help="columns")
     kernel.add_argument("--dtype", default=None,
                         help="data type (default: the architecture's lora.dtype)")
+    kernel.add_argument("--accumulate", action="store_true",
+                        help="matmul: C += A B, each output starting from C (as the in-place "
+                        "LoRA T B)")
 
     find = sub.add_parser("search", help="exact search of pipeline, token parallelism, buffer "
                           "policy and cluster size")
@@ -324,7 +327,10 @@ def _kernel(args: argparse.Namespace) -> int:
     if dtype not in dict(arch.pmca.macs_per_cycle):
         raise ValueError(f"--dtype {dtype}: {args.arch} gives pmca.macs_per_cycle for "
                          f"{', '.join(dict(arch.pmca.macs_per_cycle))} only")
-    stats = run_kernel(arch.pmca, args.op, args.m, args.k, args.n, dtype=dtype)
+    if args.accumulate and args.op != "matmul":
+        raise ValueError(f"--accumulate is for --op matmul, not {args.op}")
+    stats = run_kernel(arch.pmca, args.op, args.m, args.k, args.n, dtype=dtype,
+                       accumulate=args.accumulate)
     print(json.dumps(stats, indent=2))
     return 0
 

@@ -74,3 +74,19 @@ def test_bad_arguments_and_files_exit_non_zero_with_one_line(root, tmp_path, cap
         assert stop.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "invalid choice: 'fast'" in err
+
+
+def test_kernel_command_prints_the_model_and_accumulates_on_request(root, capsys):
+    from aimcsim import load_arch
+    from aimcsim.hw.pmca_cycles import CycleLevelPmca
+
+    arch = root / "arch" / "pulp_int8.yaml"
+    for flags, accumulate in (([], False), (["--accumulate"], True)):
+        assert main(["kernel", str(arch), "--m", "16", "--k", "8", "--n", "64", *flags]) == 0
+        out = json.loads(capsys.readouterr().out)
+        stats = CycleLevelPmca(load_arch(arch).pmca, "int8").matmul(16, 8, 64,
+                                                                   accumulate=accumulate)
+        assert (out["dtype"], out["accumulate"], out["cycles"]) == ("int8", accumulate,
+                                                                    stats.cycles)
+    assert main(["kernel", str(arch), "--op", "relu", "--accumulate"]) == 2
+    assert "--accumulate is for --op matmul" in capsys.readouterr().err

@@ -363,10 +363,10 @@ KERNEL_OPS = ("matmul", "add", "norm", "add_norm", "relu", "softmax", "dma")
 
 
 def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
-               dtype: str = "fp16") -> dict[str, float | int]:
+               dtype: str = "fp16", accumulate: bool = False) -> dict[str, float | int]:
     """Run one kernel on the cycle-level cluster and return its statistics.
 
-    op: matmul (m x k) @ (k x n); an element-wise function over m x n values; or dma of
+    op: matmul (m x k) @ (k x n) (with `accumulate`, C += A B); an element-wise function over m x n values; or dma of
     m x n elements. Returns cycles, MAC utilisation (MACs / (cycles x cores x lanes)),
     bank-conflict stall cycles, DMA cycles and the TCDM bytes of each buffer.
     """
@@ -376,8 +376,8 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
     eb = DTYPE_BYTES[dtype]
     dataflow = ""
     if op == "matmul":
-        stats = model.matmul(m, k, n)
-        dataflow = model.matmul_dataflow(m, k, n)
+        stats = model.matmul(m, k, n, accumulate=accumulate)
+        dataflow = model.matmul_dataflow(m, k, n, accumulate)
         buffers = {"a": m * k * eb, "b": k * n * eb, "c": m * n * eb}
     elif op == "dma":
         stats = model.dma(m * n * eb)
@@ -388,7 +388,7 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
     engine = pmca.matrix_engine
     peak = engine.fmas if engine and op == "matmul" else pmca.cores * model.lanes
     return {
-        "op": op, "m": m, "k": k, "n": n, "dtype": dtype,
+        "op": op, "m": m, "k": k, "n": n, "dtype": dtype, "accumulate": accumulate,
         "cycles": stats.cycles,
         "compute_cycles": stats.compute_cycles,
         "stall_cycles": stats.stall_cycles,

@@ -64,42 +64,66 @@ def schedule(m: int, k: int, n: int, rows: int, height: int, pipe_regs: int, eb:
     word and its word count. Row pitches and bases are in words.
     """
     d = tile_columns(height, pipe_regs)
-    passes_per_tile = ceil(k / height)
-    line_word, line_words, pass_first, pass_tile = [], [], [], []
-    store_word, store_words, tile_first_store = [], [], []
+    tiles = ceil(m / rows) * ceil(n / d)
+    passes = ceil(k / height)
+    most = tiles * (passes * height + ceil(passes / (pipe_regs + 1)) * rows
+                    + (rows if accumulate else 0))
+    return _schedule(m, k, n, rows, height, pipe_regs, eb, bank_bytes, accumulate, x_row,
+                     w_row, z_row, x_base, w_base, z_base, tiles, passes, most)
+
+
+@njit(cache=True)
+def _schedule(m: int, k: int, n: int, rows: int, height: int, pipe_regs: int, eb: int,
+              bank_bytes: int, accumulate: bool, x_row: int, w_row: int, z_row: int,
+              x_base: int, w_base: int, z_base: int, tiles: int, passes: int, most: int
+              ) -> tuple[np.ndarray, ...]:
+    d = height * (pipe_regs + 1)
+    pass_first = np.zeros(tiles * passes + 1, np.int64)
+    pass_tile = np.zeros(tiles * passes, np.int64)
+    line_word = np.zeros(most, np.int64)
+    line_words = np.zeros(most, np.int64)
+    tile_first_store = np.zeros(tiles + 1, np.int64)
+    store_word = np.zeros(tiles * rows, np.int64)
+    store_words = np.zeros(tiles * rows, np.int64)
+    lines = 0
+    stores = 0
     tile = 0
+    j = 0
     for i0 in range(0, m, rows):
         live_rows = min(rows, m - i0)
         for j0 in range(0, n, d):
-            cols_bytes = min(d, n - j0) * eb
             col_word = j0 * eb // bank_bytes
-            z_words = ceil(cols_bytes / bank_bytes)
-            for p in range(passes_per_tile):
-                pass_first.append(len(line_word))
-                pass_tile.append(tile)
+            z_words = (min(d, n - j0) * eb + bank_bytes - 1) // bank_bytes
+            for p in range(passes):
+                pass_first[j] = lines
+                pass_tile[j] = tile
+                j += 1
                 if p == 0 and accumulate:  # Y before the first pass
                     for i in range(i0, i0 + live_rows):
-                        line_word.append(z_base + i * z_row + col_word)
-                        line_words.append(z_words)
+                        line_word[lines] = z_base + i * z_row + col_word
+                        line_words[lines] = z_words
+                        lines += 1
                 k0 = p * height
                 if p % (pipe_regs + 1) == 0:  # the X buffer's next D values of k
-                    x_bytes = min(d, k - k0) * eb
+                    x_words = (min(d, k - k0) * eb + bank_bytes - 1) // bank_bytes
                     for i in range(i0, i0 + live_rows):
-                        line_word.append(x_base + i * x_row + k0 * eb // bank_bytes)
-                        line_words.append(ceil(x_bytes / bank_bytes))
+                        line_word[lines] = x_base + i * x_row + k0 * eb // bank_bytes
+                        line_words[lines] = x_words
+                        lines += 1
                 for kk in range(k0, min(k, k0 + height)):  # one W row per chain element
-                    line_word.append(w_base + kk * w_row + col_word)
-                    line_words.append(z_words)
-            tile_first_store.append(len(store_word))
+                    line_word[lines] = w_base + kk * w_row + col_word
+                    line_words[lines] = z_words
+                    lines += 1
+            tile_first_store[tile] = stores
             for i in range(i0, i0 + live_rows):
-                store_word.append(z_base + i * z_row + col_word)
-                store_words.append(z_words)
+                store_word[stores] = z_base + i * z_row + col_word
+                store_words[stores] = z_words
+                stores += 1
             tile += 1
-    pass_first.append(len(line_word))
-    tile_first_store.append(len(store_word))
-    as_array = [np.array(v, np.int64) for v in (pass_first, pass_tile, line_word, line_words,
-                                                 tile_first_store, store_word, store_words)]
-    return tuple(as_array)
+    pass_first[j] = lines
+    tile_first_store[tile] = stores
+    return (pass_first, pass_tile, line_word[:lines], line_words[:lines], tile_first_store,
+            store_word[:stores], store_words[:stores])
 
 
 def layout(m: int, k: int, n: int, eb: int, bank_bytes: int, banks: int
@@ -119,40 +143,51 @@ def closed_form_cycles(m: int, k: int, n: int, rows: int, height: int, pipe_regs
     """The schedule's cycles when every line takes one cycle (no bank ever refuses)."""
     if not (m and k and n):
         return 0
-    d = tile_columns(height, pipe_regs)
     x_row, w_row, z_row, xb, wb, zb, _ = layout(m, k, n, eb, bank_bytes, 1 << 20)
     first, ptile, _, _, tstore, _, _ = schedule(m, k, n, rows, height, pipe_regs, eb,
                                                 bank_bytes, accumulate, x_row, w_row, z_row,
                                                 xb, wb, zb)
-    passes = len(ptile)
-    stores: list[list[int]] = []  # [ready, lines left] per tile, in order
+    return int(_line_recurrence(first, ptile, tstore, tile_columns(height, pipe_regs)))
+
+
+@njit(cache=True)
+def _line_recurrence(first: np.ndarray, ptile: np.ndarray, tstore: np.ndarray, d: int) -> int:
+    """Pass by pass, the port's lines one a cycle (stores first when due, a pass's loads
+    from the start of the pass before), each pass after its loads and D cycles after the
+    previous one; the tiles' stores in order."""
+    passes = ptile.shape[0]
+    tiles = tstore.shape[0] - 1
+    ready = np.zeros(tiles, np.int64)  # when each tile's results are out
+    left = np.zeros(tiles, np.int64)  # its store lines not yet moved
+    pushed = 0
     head = 0
     t = 0  # the port's next free cycle
     start = -1  # start of the previous pass
     end = 0
     for j in range(passes):
         allowed = 0 if j == 0 else start
-        lines = int(first[j + 1] - first[j])  # at least one: a W row
+        lines = first[j + 1] - first[j]  # at least one: a W row
         while lines:
-            if head < len(stores) and stores[head][0] <= t:  # a store line first
-                stores[head][1] -= 1
+            if head < pushed and ready[head] <= t:  # a store line first
+                left[head] -= 1
                 t += 1
-                if stores[head][1] == 0:
+                if left[head] == 0:
                     end = max(end, t)
                     head += 1
             elif t >= allowed:
                 t += 1
                 lines -= 1
             else:  # the port waits for the pass or for a store
-                t = min(allowed, stores[head][0]) if head < len(stores) else allowed
-        loaded = t
-        start = loaded if j == 0 else max(start + d, loaded)
+                t = min(allowed, ready[head]) if head < pushed else allowed
+        start = t if j == 0 else max(start + d, t)
         if j + 1 == passes or ptile[j + 1] != ptile[j]:  # the tile's last pass
-            tile = int(ptile[j])
-            stores.append([start + 2 * d, int(tstore[tile + 1] - tstore[tile])])
+            tile = ptile[j]
+            ready[pushed] = start + 2 * d
+            left[pushed] = tstore[tile + 1] - tstore[tile]
+            pushed += 1
     end = max(end, start + d)
-    while head < len(stores):
-        t = max(t, stores[head][0]) + stores[head][1]
+    while head < pushed:
+        t = max(t, ready[head]) + left[head]
         end = max(end, t)
         head += 1
     return end
