@@ -85,3 +85,16 @@ def test_matrix_engine_runs_the_network_matmuls():
     engine = simulate(make_arch(pmca={"matrix_engine": ENGINE}), bert, "hybrid")
     assert (engine.layers["tokens"] == 32).all()
     assert not engine.layers["pmca_busy_ns"].equals(cores.layers["pmca_busy_ns"])
+
+
+def test_transposed_orientation_runs_the_transposed_product():
+    """C^T = B^T A^T: the n x k x m product; X A with n = r fills the tile's 16 columns with
+    the 16 tokens instead of the 8 ranks."""
+    normal = make_arch(pmca={"matrix_engine": ENGINE}).pmca
+    transposed = make_arch(pmca={"matrix_engine": {**ENGINE, "orientation": "transposed"}}).pmca
+    xa = CycleLevelPmca(transposed, "fp16").matmul(16, 512, 8)
+    assert xa.cycles == CycleLevelPmca(normal, "fp16").matmul(8, 512, 16).cycles
+    assert xa.cycles < CycleLevelPmca(normal, "fp16").matmul(16, 512, 8).cycles
+    assert xa.cycles == ThroughputPmca(transposed, "fp16").matmul(16, 512, 8).cycles
+    with pytest.raises(SpecError, match=r"orientation.*normal, transposed"):
+        make_arch(pmca={"matrix_engine": {**ENGINE, "orientation": "sideways"}})

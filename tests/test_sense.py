@@ -86,7 +86,8 @@ _POW2 = st.sampled_from([64, 128, 256, 512])
 def architectures(draw) -> dict:
     """A random valid architecture document, from tiny to study-sized parts."""
     engine = draw(st.one_of(st.none(), st.fixed_dictionaries({
-        "height": st.integers(1, 6), "pipe_regs": st.integers(1, 4)})))
+        "height": st.integers(1, 6), "pipe_regs": st.integers(1, 4),
+        "orientation": st.sampled_from(["normal", "transposed"])})))
     if engine is not None:
         engine["rows"] = draw(st.integers(1, engine["height"] * engine["pipe_regs"]))
     bank_bytes = draw(st.sampled_from([4, 8]))

@@ -67,7 +67,10 @@ def engine_cycles(
     m: int, k: int, n: int, engine: MatrixEngine, eb: int, bank_bytes: int,
     accumulate: bool = False,
 ) -> int:
-    """RedMulE's schedule without bank conflicts (`aimcsim.hw.redmule.closed_form_cycles`)."""
+    """RedMulE's schedule without bank conflicts (`aimcsim.hw.redmule.closed_form_cycles`);
+    `transposed` runs C^T = B^T A^T, an n x k x m product."""
+    if engine.orientation == "transposed":
+        m, n = n, m
     return redmule.closed_form_cycles(m, k, n, engine.rows, engine.height, engine.pipe_regs, eb,
                                       bank_bytes, accumulate)
 

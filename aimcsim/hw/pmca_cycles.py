@@ -313,10 +313,12 @@ class CycleLevelPmca:
         e = p.matrix_engine
         eb = DTYPE_BYTES[self.dtype]
         words, per_beat = self._dma_words(dma_bytes)
+        ideal = engine_cycles(m, k, n, e, eb, p.bank_width_bytes, accumulate)
+        if e.orientation == "transposed":  # C^T = B^T A^T
+            m, n = n, m
         kernel = redmule.engine_matmul(m, k, n, e.rows, e.height, e.pipe_regs, eb,
                                        p.bank_width_bytes, p.tcdm_banks, accumulate, words,
                                        per_beat)
-        ideal = engine_cycles(m, k, n, e, eb, p.bank_width_bytes, accumulate)
         return self._finish(kernel, ideal, m * k * n, dma_bytes)
 
     @lru_cache(maxsize=4096)  # noqa: B019
@@ -366,8 +368,8 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
                dtype: str = "fp16", accumulate: bool = False) -> dict[str, float | int]:
     """Run one kernel on the cycle-level cluster and return its statistics.
 
-    op: matmul (m x k) @ (k x n) (with `accumulate`, C += A B); an element-wise function over m x n values; or dma of
-    m x n elements. Returns cycles, MAC utilisation (MACs / (cycles x cores x lanes)),
+    op: matmul (m x k) @ (k x n) (with `accumulate`, C += A B); an element-wise function
+    over m x n values; or dma of m x n elements. Returns cycles, MAC utilisation (MACs / (cycles x cores x lanes)),
     bank-conflict stall cycles, DMA cycles and the TCDM bytes of each buffer.
     """
     if op not in KERNEL_OPS:

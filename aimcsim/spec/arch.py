@@ -21,6 +21,7 @@ TIMINGS = ("cycle-level", "throughput")
 TOPOLOGIES = ("point-to-point", "shared-bus", "mesh")
 DTYPE_BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 DATAFLOWS = ("auto", "k-simd", "n-simd")
+ENGINE_ORIENTATIONS = ("normal", "transposed")
 ELEMENTWISE_FUNCTIONS = ("add", "norm", "add_norm", "relu", "softmax")
 PS_PER_US = 1_000_000  # a clock of f MHz has a period of 1e6 / f ps
 
@@ -57,12 +58,17 @@ class MatrixEngine:
     height x pipe_regs. height: FMA computing elements per row, chained along k (H;
     ARRAY_HEIGHT). pipe_regs: pipeline registers per FMA (P; PIPE_REGS). An output tile is
     rows x height (pipe_regs + 1); the TCDM port moves height (pipe_regs + 1) FP16 values a
-    cycle (256 bit for H = 4, P = 3).
+    cycle (256 bit for H = 4, P = 3). orientation: `normal` computes C = A B as Z = X W;
+    `transposed` computes every matmul of the cluster as C^T = B^T A^T, with activations held
+    feature-major (the tile output written transposed by its link or DMA; the transposes
+    chain, so no kernel transposes anything): a skinny X A (n = r) then fills the tile's
+    columns with tokens.
     """
 
     rows: int
     height: int
     pipe_regs: int
+    orientation: str = "normal"
 
     @property
     def fmas(self) -> int:
@@ -232,7 +238,7 @@ _PMCA = (
     "dma_double_buffer", "matrix_engine", "fpu_latency_cycles", "stream_fifo_depth",
     "matmul_dataflow", "source",
 )
-_ENGINE = ("rows", "height", "pipe_regs", "source")
+_ENGINE = ("rows", "height", "pipe_regs", "orientation", "source")
 _NOC = ("topology", "freq_mhz", "bytes_per_cycle", "latency_cycles", "hop_latency_cycles",
         "mesh_columns", "source")
 _PIPE = ("strategy", "parallel_tokens", "between_layers", "tile_output")
@@ -362,6 +368,8 @@ def _engine(r: Reader, data: Any) -> MatrixEngine | None:
         rows=r.take(d, p, "rows", int, minimum=1),
         height=r.take(d, p, "height", int, minimum=1),
         pipe_regs=r.take(d, p, "pipe_regs", int, minimum=1),
+        orientation=r.take(d, p, "orientation", str, default="normal",
+                           choices=ENGINE_ORIENTATIONS),
     )
     if engine.rows > engine.height * engine.pipe_regs:
         r.error(join(p, "rows"), f"{engine.rows} rows need at most height x pipe_regs = "
