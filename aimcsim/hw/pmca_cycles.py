@@ -369,8 +369,9 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
     """Run one kernel on the cycle-level cluster and return its statistics.
 
     op: matmul (m x k) @ (k x n) (with `accumulate`, C += A B); an element-wise function
-    over m x n values; or dma of m x n elements. Returns cycles, MAC utilisation (MACs / (cycles x cores x lanes)),
-    bank-conflict stall cycles, DMA cycles and the TCDM bytes of each buffer.
+    over m x n values; or dma of m x n elements. Returns cycles, MAC utilisation (MACs /
+    (cycles x peak MACs a cycle)), bank-conflict stall cycles, DMA cycles and the TCDM bytes
+    of each buffer.
     """
     if op not in KERNEL_OPS:
         raise ValueError(f"op {op!r} is not one of {', '.join(KERNEL_OPS)}")
