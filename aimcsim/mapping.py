@@ -30,7 +30,6 @@ class Placement:
     tile: TileMapping | None  # static ops only
     rank: int | None  # LoRA rank when the op carries an adapter in this mode
     out_unit: str  # where the op's output is produced
-    in_units: tuple[str, ...]  # where its streamed input is needed
 
 
 def tile_unit(name: str) -> str:
@@ -55,9 +54,7 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
             next_pmca += 1
             digital_out = rank is not None or tile.row_splits > 1 or op.name in feeds_digital
             out = pmca_unit(pmca) if digital_out else tile_unit(op.name)
-            tile_only = (tile_unit(op.name),)
-            ins = tile_only if rank is None else (*tile_only, pmca_unit(pmca))
-            placements[op.name] = Placement(pmca, tile, rank, out, ins)
+            placements[op.name] = Placement(pmca, tile, rank, out)
         else:
             src = op.inputs[0].src
             if src == INPUT:  # nothing holds the network input: a cluster of its own
@@ -65,8 +62,7 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
                 next_pmca += 1
             else:
                 pmca = placements[src].pmca
-            unit = pmca_unit(pmca)
-            placements[op.name] = Placement(pmca, None, None, unit, (unit,))
+            placements[op.name] = Placement(pmca, None, None, pmca_unit(pmca))
     return placements
 
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import simpy
 
-from aimcsim.engine import Cluster, OpStats
+from aimcsim.des import Cluster, OpStats
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer
-from aimcsim.hw.interconnect import Network
+from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
 from aimcsim.kernels import BlockProgram, block_program, lora_weight_bytes
 from aimcsim.mapping import Placement, check_tcdm, place, pmca_unit, tile_unit
@@ -76,7 +76,7 @@ class NetworkSim:
             for op in workload.ops
         }
         self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
-        self.net = Network(env, arch.interconnect, nodes=len(resident),
+        self.net = Links(arch.interconnect, nodes=len(resident),
                            node_of=self._node_of)
         self.eb = arch.lora.element_bytes
         self.pmca_period_ps = arch.pmca.period_ps

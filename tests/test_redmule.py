@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from conftest import make_arch, small_bert
 from hypothesis import given, settings
@@ -80,11 +81,19 @@ def test_rows_beyond_the_rtl_bound_are_refused():
 
 
 def test_matrix_engine_runs_the_network_matmuls():
+    """With one core (its element-wise kernels meet no other requester) the engine's network
+    run equals the throughput model's, which prices every matmul by RedMulE's closed form."""
     bert = small_bert(32, 1)
-    cores = simulate(make_arch(), bert, "hybrid")
-    engine = simulate(make_arch(pmca={"matrix_engine": ENGINE}), bert, "hybrid")
-    assert (engine.layers["tokens"] == 32).all()
-    assert not engine.layers["pmca_busy_ns"].equals(cores.layers["pmca_busy_ns"])
+    pmca = {"matrix_engine": ENGINE, "cores": 1}
+    cycle = simulate(make_arch(pmca=pmca), bert, "hybrid")
+    closed = simulate(make_arch(pmca={**pmca, "timing": "throughput"}), bert, "hybrid")
+    assert (cycle.layers["tokens"] == 32).all()
+    pd.testing.assert_frame_equal(cycle.layers, closed.layers)
+    # the query's LoRA block: X A and T B on the engine, then the cores' reduction-free add
+    query = cycle.layers.set_index("layer").loc["b0.query"]
+    engine = ThroughputPmca(make_arch(pmca=pmca).pmca, "fp16")
+    block = engine.matmul(16, 128, 8).cycles + engine.matmul(16, 8, 128, accumulate=True).cycles
+    assert query.pmca_busy_ns == 2 * block  # two 16-token blocks at 1 GHz
 
 
 def test_transposed_orientation_runs_the_transposed_product():

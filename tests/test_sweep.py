@@ -151,8 +151,18 @@ def test_compare_names_the_bounding_resource(sweep_file, tmp_path, capsys):
     spec = load_sweep(sweep_file())
     run_sweep(spec, tmp_path / "out", csv=True)
     table = compare(tmp_path / "out")
-    assert set(table.bound) <= {"tile", "cluster", "link"}
     assert len(table) == 6 * 15 and (table.overhead >= 0).all()
+    # every row re-derived from the stored layers: the overhead of the same layer at the same
+    # point, and the resource with the most busy time
+    layers = tables(tmp_path / "out")[1].query("kind == 'static_linear'")
+    by_mode = {m: g.set_index(["point", "layer"]) for m, g in layers.groupby("mode")}
+    hybrid, aimc = by_mode["hybrid"], by_mode["aimc-only"]
+    for row in table.itertuples():
+        h, a = hybrid.loc[(row.point, row.layer)], aimc.loc[(row.point, row.layer)]
+        assert row.overhead == pytest.approx(h.latency_ns / a.latency_ns - 1)
+        busy = {"tile": h.aimc_busy_ns, "cluster": h.pmca_busy_ns + h.dma_busy_ns,
+                "link": h.noc_busy_ns}
+        assert busy[row.bound] == max(busy.values())
     slow_tile = table[table.point.isin(tables(tmp_path / "out")[0].query(
         "`aimc.integration_time_ns` == 256").point)]
     assert (slow_tile.bound == "tile").any()

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pandas as pd
+import pytest
 import yaml
 
 from aimcsim.cli import main
@@ -68,10 +69,9 @@ def test_bad_arguments_and_files_exit_non_zero_with_one_line(root, tmp_path, cap
     bad.write_text((root / "arch" / "hybrid.yaml").read_text().replace("cores: 8", "cores: -1"))
     assert main(["run", str(bad), str(root / "workloads" / "mobilebert.yaml")]) == 2
     assert "bad.yaml: pmca.cores: -1 is below the minimum 1" in capsys.readouterr().err
-    try:
+    with pytest.raises(SystemExit) as stop:
         main(["run", "a.yaml", "b.yaml", "--mode", "fast"])
-    except SystemExit as stop:
-        assert stop.code == 2
+    assert stop.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "invalid choice: 'fast'" in err
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from math import ceil, isqrt
 
-import simpy
-
-from aimcsim.engine import FifoServer
+from aimcsim.des import FifoServer
 from aimcsim.spec.arch import Interconnect
 
 
@@ -57,17 +55,16 @@ def xy_route(src: int, dst: int, columns: int) -> list[tuple[int, int]]:
     return hops
 
 
-class Network:
+class Links:
     """The links of one simulation, created on first use.
 
     node_of maps a unit (`tile:<op>`, `pmca:<i>`) to its mesh node; only the mesh needs it.
     """
 
     def __init__(
-        self, env: simpy.Environment, noc: Interconnect, *, nodes: int = 1,
+        self, noc: Interconnect, *, nodes: int = 1,
         node_of: Callable[[str], int] | None = None,
     ) -> None:
-        self.env = env
         self.noc = noc
         self.period_ps = noc.period_ps
         self.columns = mesh_columns(noc, nodes)

@@ -1,8 +1,9 @@
-"""Engine pieces shared by the processes: integer-picosecond time and event recording.
+"""Discrete-event pieces shared by the processes: integer-picosecond time, servers, the TCDM
+pool and per-op statistics.
 
 Time in the SimPy environment is an integer number of picoseconds, so every clock domain (tile
 phases in ns, cluster and link cycles at their frequencies) is exact and runs are
-bit-reproducible. Convert to ns only where results leave the library (`ps_to_ns`).
+bit-reproducible. Results leave the library in ns (`PS_PER_NS`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,6 @@ from collections import deque
 import simpy
 
 PS_PER_NS = 1000
-
-
-def ps_to_ns(ps: int) -> float:
-    return ps / PS_PER_NS
 
 
 class OpStats:
@@ -85,7 +82,6 @@ class Cluster:
         self.cores = FifoServer()
         self.free_bytes = tcdm_bytes - resident_bytes
         self.waiting: deque[tuple[int, simpy.Event]] = deque()
-        self.capacity_bytes = tcdm_bytes
         self.used_bytes = resident_bytes
         self.peak_bytes = resident_bytes
 
