@@ -24,7 +24,7 @@ from typing import Any
 
 import simpy
 
-from aimcsim.des import Cluster, OpStats
+from aimcsim.engine import Cluster, OpStats
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer
 from aimcsim.hw.interconnect import Links

@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from aimcsim.analytic import static_layer
-from aimcsim.des import PS_PER_NS
+from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError
 from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
 from aimcsim.hw.pmca_cycles import cluster_model

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from aimcsim.des import PS_PER_NS
+from aimcsim.engine import PS_PER_NS
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca_cycles import cluster_model
 from aimcsim.pipeline import NetworkSim

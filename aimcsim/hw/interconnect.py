@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from math import ceil, isqrt
 
-from aimcsim.des import FifoServer
+from aimcsim.engine import FifoServer
 from aimcsim.spec.arch import Interconnect
 
 

@@ -1,4 +1,5 @@
-"""Discrete-event pieces shared by the processes: integer-picosecond time, servers, the TCDM
+"""The event engine (SimPy; "engine" alone means this, the matrix engine is always named so):
+pieces shared by the processes: integer-picosecond time, servers, the TCDM
 pool and per-op statistics.
 
 Time in the SimPy environment is an integer number of picoseconds, so every clock domain (tile
