@@ -76,12 +76,11 @@ class NetworkSim:
             for op in workload.ops
         }
         self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
-        self.net = Links(arch.interconnect, nodes=len(resident),
-                           node_of=self._node_of)
+        self.net = Links(arch.interconnect, nodes=len(resident), node_of=self._node_of)
         self.eb = arch.lora.element_bytes
         self.pmca_period_ps = arch.pmca.period_ps
         self.layer_by_layer = arch.pipeline.between_layers == "layer-by-layer"
-        self.exclusive_links = arch.interconnect.topology == "point-to-point"
+        self.exclusive_links = self.net.exclusive
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
                       if op.kind == "static_linear"}
         self.stats: dict[str, OpStats] = {}

@@ -39,6 +39,7 @@ from aimcsim.analytic import static_layer
 from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError
 from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
+from aimcsim.hw.interconnect import topology_of
 from aimcsim.hw.pmca_cycles import cluster_model
 from aimcsim.kernels import block_program
 from aimcsim.mapping import check_lora_roles
@@ -168,8 +169,8 @@ class _Group:
         self.points, self.members = points, members
         self.work = _alone(op, tokens)
         self.model = cluster_model(variant.pmca, variant.lora.dtype)
-        # the analytic model assumes a dedicated link per transfer
-        self.analytic_ok = variant.interconnect.topology == "point-to-point"
+        # the analytic model assumes a dedicated link per transfer: exclusive topologies only
+        self.analytic_ok = topology_of(variant.interconnect).exclusive
         self._base: dict[tuple[str, int], float] = {}
 
     def pipe(self, idx: int) -> Pipeline:

@@ -142,7 +142,7 @@ def test_mobilebert_query_projection_aimc_only(mobilebert, hybrid_arch):
 
 
 def test_xy_routing_on_a_mesh():
-    from aimcsim.hw.interconnect import xy_route
+    from aimcsim.hw.interconnect.mesh import xy_route
 
     assert xy_route(0, 8, 3) == [(0, 1), (1, 2), (2, 5), (5, 8)]
     assert xy_route(8, 0, 3) == [(8, 7), (7, 6), (6, 3), (3, 0)]

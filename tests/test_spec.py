@@ -41,7 +41,7 @@ def _errors(doc, parse=parse_arch) -> str:
         ("aimc", {"integration_time_ns": 0.0001}, r"aimc.integration_time_ns: 0.0001 is below"),
         ("aimc", {"dac_ns": 1.0005}, r"aimc.dac_ns: 1.0005 ns is not a whole number of picoseconds"),
         ("aimc", {"pipelined": "yes"}, r"aimc.pipelined: expected true or false"),
-        ("interconnect", {"topology": "torus"}, r"interconnect.topology: 'torus' is not allowed; allowed values: point-to-point, shared-bus"),
+        ("interconnect", {"topology": "torus"}, r"interconnect.topology: 'torus' is not allowed; allowed values: mesh, point-to-point, .*shared-bus"),
         ("pipeline", {"strategy": "eager"}, r"pipeline.strategy: 'eager' is not allowed; allowed values: sequential, overlapped, double-buffered"),
         ("pipeline", {"tile_output": "inplace"}, r"pipeline.tile_output: 'inplace' is not allowed; allowed values: in-place, separate"),
         ("pipeline", {"parallel_tokens": 0}, r"pipeline.parallel_tokens: 0 is below the minimum 1"),

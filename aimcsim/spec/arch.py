@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aimcsim.hw.interconnect.topology import TOPOLOGIES as _TOPOLOGY_REGISTRY
 from aimcsim.spec._reader import Reader, join, read_yaml
 
 SUPPORTED_VERSIONS = (1,)
@@ -18,7 +19,6 @@ STRATEGIES = ("sequential", "overlapped", "double-buffered")
 BETWEEN_LAYERS = ("streaming", "layer-by-layer")
 TILE_OUTPUTS = ("in-place", "separate")
 TIMINGS = ("cycle-level", "throughput")
-TOPOLOGIES = ("point-to-point", "shared-bus", "mesh")
 DTYPE_BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 DATAFLOWS = ("auto", "k-simd", "n-simd")
 ENGINE_ORIENTATIONS = ("normal", "transposed")
@@ -140,12 +140,12 @@ class Pmca:
 class Interconnect:
     """Links carrying activations between tiles and clusters.
 
-    topology: `point-to-point` (a dedicated link per source/destination pair), `shared-bus`
-    (one link all transfers contend for) or `mesh` (2D mesh, XY routing; a node per cluster
-    and its tile group).
+    topology: a name registered in `aimcsim.hw.interconnect` (`point-to-point`, a dedicated
+    link per source/destination pair; `shared-bus`, one link all transfers contend for;
+    `mesh`, 2D mesh with XY routing, a node per cluster and its tile group; see each module).
     freq_mhz: link clock. bytes_per_cycle: link width. latency_cycles: head latency per transfer.
-    hop_latency_cycles: mesh: router and wire latency per hop. mesh_columns: mesh width in nodes
-    (0: the smallest square that holds every node).
+    hop_latency_cycles: topologies of hops: router and wire latency per hop. mesh_columns: mesh
+    width in nodes (0: the smallest square that holds every node).
     """
 
     topology: str
@@ -222,6 +222,11 @@ class Arch:
     pipeline: Pipeline
     lora: Lora
     source: str = "<memory>"
+
+
+def topology_names() -> tuple[str, ...]:
+    """The topologies registered in `aimcsim.hw.interconnect`, sorted."""
+    return tuple(sorted(_TOPOLOGY_REGISTRY))
 
 
 def ns_to_ps(ns: float) -> int:
@@ -382,7 +387,7 @@ def _interconnect(r: Reader, data: Any) -> Interconnect:
     p = "interconnect"
     d = r.mapping(data, p, _NOC, required=("topology", "bytes_per_cycle"))
     noc = Interconnect(
-        topology=r.take(d, p, "topology", str, choices=TOPOLOGIES),
+        topology=r.take(d, p, "topology", str, choices=topology_names()),
         freq_mhz=r.take(d, p, "freq_mhz", int, default=1000, minimum=1, unit="MHz"),
         bytes_per_cycle=r.take(d, p, "bytes_per_cycle", int, minimum=1, unit="bytes/cycle"),
         latency_cycles=r.take(d, p, "latency_cycles", int, default=0, minimum=0, unit="cycles"),

@@ -1,0 +1,17 @@
+"""`point-to-point`: a dedicated link per source/destination pair (the study's pairing)."""
+
+from __future__ import annotations
+
+from aimcsim.hw.interconnect.topology import Fabric, Key, register
+
+
+@register
+class PointToPoint:
+    name = "point-to-point"
+    exclusive = True
+
+    def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
+        return [(src, dst)], False
+
+    def component(self, key: Key, src: str, dst: str) -> str:
+        return f"link:{src}->{dst}"

@@ -1,0 +1,61 @@
+"""What a topology is, and the registry the spec, the simulator and the search read.
+
+A topology turns a transfer between two units (`tile:<op>`, `pmca:<i>`) into the link keys it
+crosses, in order. `Links` (in `links.py`) owns one FIFO server per key and books transfers on
+them; everything else about a topology (its name in YAML, whether its links are exclusive,
+whether its paths pay a per-hop latency) is declared here, once, by the topology's class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from aimcsim.spec.arch import Interconnect
+
+Key = tuple  # a link's identity: equal keys are one server
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """What a topology may need to route: the spec, the node count and the unit -> node map."""
+
+    noc: Interconnect
+    nodes: int
+    node_of: Callable[[str], int] | None
+
+
+class Topology(Protocol):
+    """A way of wiring tiles and clusters.
+
+    name: its `interconnect.topology` value. exclusive: every link carries the transfers of
+    one source/destination pair only, so a transfer can be booked ahead of the clock and the
+    analytic model (one block in flight) is exact; otherwise the search simulates every point.
+    """
+
+    name: ClassVar[str]
+    exclusive: ClassVar[bool]
+
+    def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
+        """The link keys from `src` to `dst`, and whether each is a hop paying
+        `hop_latency_cycles` (cut-through) rather than one link with the head latency only."""
+        ...
+
+    def component(self, key: Key, src: str, dst: str) -> str:
+        """Timeline name of a transfer whose first link is `key`."""
+        ...
+
+
+TOPOLOGIES: dict[str, Topology] = {}
+
+
+def register(topology: type) -> type:
+    """Class decorator: make a topology available under its `name`."""
+    TOPOLOGIES[topology.name] = topology()
+    return topology
+
+
+def topology_of(noc: Interconnect) -> Topology:
+    return TOPOLOGIES[noc.topology]
