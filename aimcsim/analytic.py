@@ -18,10 +18,11 @@ pipeline is solved here:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from aimcsim.hw.aimc_tile import TileTimer, map_matrix
-from aimcsim.hw.interconnect import serialization_cycles, transfer_cycles
+from aimcsim.hw.interconnect import serialization_cycles, topology_of, transfer_cycles
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.kernels import block_program, lora_weight_bytes
 from aimcsim.pipeline import block_sizes
@@ -31,9 +32,14 @@ from aimcsim.spec.workload import Op
 
 @dataclass(frozen=True)
 class LayerEstimate:
+    """latency_ps is the simulator's latency when `exact`, a lower bound of it when `bound`
+    (double-buffered), and neither on a topology whose links are shared (the model assumes
+    a dedicated link per transfer: it says so rather than price contention it cannot see)."""
+
     latency_ps: int
     tcdm_bytes: int  # resident LoRA weights + blocks in flight
-    exact: bool  # False: a lower bound (double-buffered)
+    exact: bool
+    bound: bool = True
 
 
 def static_layer(
@@ -41,6 +47,16 @@ def static_layer(
     input_link: bool = True,
 ) -> LayerEstimate:
     """Latency and TCDM bytes of static layer `op` over `tokens` tokens, alone."""
+    estimate = _static_layer(arch, op, tokens, pipe, model, lora=lora, input_link=input_link)
+    if topology_of(arch.interconnect).exclusive:
+        return estimate
+    return dataclasses.replace(estimate, exact=False, bound=False)
+
+
+def _static_layer(
+    arch: Arch, op: Op, tokens: int, pipe: Pipeline, model: PmcaModel, *, lora: bool,
+    input_link: bool,
+) -> LayerEstimate:
     eb = arch.lora.element_bytes
     tile = map_matrix(op.d_in, op.d_out, arch.aimc)
     rank = arch.lora.rank if lora else None
