@@ -5,7 +5,7 @@ A new topology is one module defining a class with `name`, `exclusive`, `path` a
 `component`, decorated with `@register`, and one import line below.
 """
 
-from aimcsim.hw.interconnect import mesh, point_to_point, shared_bus  # noqa: F401 (register)
+from aimcsim.hw.interconnect import mesh, point_to_point, ring, shared_bus  # noqa: F401
 from aimcsim.hw.interconnect.links import Links, serialization_cycles, transfer_cycles
 from aimcsim.hw.interconnect.topology import TOPOLOGIES, Fabric, Topology, register, topology_of
 

@@ -1,0 +1,36 @@
+"""`ring`: the nodes (one per cluster and its tile group) on a bidirectional ring; a transfer
+takes the shorter direction (clockwise on a tie), hop by hop, each directed link between
+neighbours a server; traffic within a node uses the node's own link (no hop)."""
+
+from __future__ import annotations
+
+from aimcsim.hw.interconnect.topology import Fabric, Key, register
+
+
+def ring_route(src: int, dst: int, nodes: int) -> list[tuple[int, int]]:
+    """Directed hops from `src` to `dst` the shorter way round (clockwise on a tie)."""
+    forward = (dst - src) % nodes
+    step = 1 if forward <= nodes - forward else -1
+    hops, at = [], src
+    while at != dst:
+        nxt = (at + step) % nodes
+        hops.append((at, nxt))
+        at = nxt
+    return hops
+
+
+@register
+class Ring:
+    name = "ring"
+    exclusive = False
+
+    def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
+        if fabric.node_of is None:
+            return [(src, dst)], False
+        a, b = fabric.node_of(src), fabric.node_of(dst)
+        if a == b:
+            return [(src, dst)], False
+        return [("ring", *hop) for hop in ring_route(a, b, max(fabric.nodes, 1))], True
+
+    def component(self, key: Key, src: str, dst: str) -> str:
+        return f"link:node{key[1]}->node{key[2]}" if key[0] == "ring" else f"link:{src}->{dst}"
