@@ -22,9 +22,7 @@ from aimcsim.spec.arch import MODES, load_arch
 from aimcsim.spec.workload import load_workload
 from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
 from aimcsim.trace_export import chrome_trace
-from aimcsim.traces.mobilebert import mobilebert_trace
-
-TRACES = {"mobilebert": mobilebert_trace}
+from aimcsim.traces import TRACES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -336,7 +334,7 @@ def _kernel(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    doc = TRACES[args.model](args.seq_len)
+    doc = TRACES[args.model].generate(args.seq_len)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     header = f"# {doc['source']}: aimcsim trace {args.model} --seq-len {args.seq_len}\n"
     args.out.write_text(header + yaml.safe_dump(doc, sort_keys=False, width=100), encoding="utf-8")

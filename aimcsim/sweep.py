@@ -40,7 +40,7 @@ from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, join, read_yaml
 from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch
 from aimcsim.spec.workload import Workload, load_workload, parse_workload
-from aimcsim.traces.mobilebert import mobilebert_trace
+from aimcsim.traces import TRACES, for_model
 
 SUPPORTED_VERSIONS = (1,)
 SEQ_LEN_AXIS = "workload.seq_len"
@@ -314,10 +314,12 @@ def _workload(path: str, seq_len: int | None) -> Workload:
     workload = load_workload(path)
     if seq_len is None or seq_len == workload.tokens:
         return workload
-    if workload.model != "google/mobilebert-uncased" or not workload.config:
+    generator = for_model(workload.model)
+    if generator is None or not workload.config:
+        models = ", ".join(g.model for g in TRACES.values())
         raise SpecError(path, [SpecIssue("model", f"{SEQ_LEN_AXIS} needs a generated trace "
-                                         "(model: google/mobilebert-uncased with its config)")])
-    return parse_workload(mobilebert_trace(seq_len, workload.config), path)
+                                         f"(model: one of {models}, with its config)")])
+    return parse_workload(generator.generate(seq_len, workload.config), path)
 
 
 # ---- running ----------------------------------------------------------------------------------

@@ -80,3 +80,20 @@ def test_the_analytic_model_says_where_it_cannot_price(name):
     est = static_layer(arch, op, 16, arch.pipeline, cluster_model(arch.pmca, "fp16"), lora=True)
     exclusive = TOPOLOGIES[name].exclusive
     assert est.exact == est.bound == exclusive
+
+
+def test_registries_are_what_the_inputs_accept():
+    """Cluster models and trace generators: one registry each, read by the spec and the CLI."""
+    from aimcsim.cli import _parser
+    from aimcsim.hw.pmca_cycles import CLUSTER_MODELS
+    from aimcsim.spec.arch import TIMINGS
+    from aimcsim.traces import TRACES, for_model
+
+    assert set(CLUSTER_MODELS) == set(TIMINGS)
+    for name, generator in TRACES.items():
+        assert generator.name == name
+        assert for_model(generator.model) is generator
+        assert generator.generate(8)["model"] == generator.model
+    trace = _parser()._subparsers._group_actions[0].choices["trace"]
+    model = next(a for a in trace._actions if a.dest == "model")
+    assert set(model.choices) == set(TRACES)

@@ -173,6 +173,7 @@ from aimcsim.hw import pmca_loaduse as loaduse  # noqa: E402
 from aimcsim.hw import redmule  # noqa: E402
 from aimcsim.hw.pmca import (  # noqa: E402
     KernelStats,
+    ThroughputPmca,
     core_cycles,
     engine_cycles,
     operands,
@@ -352,13 +353,13 @@ class CycleLevelPmca:
         return KernelStats(busy, 0, busy, 0, 0, 0, conflicts)
 
 
+#: The cluster models by `pmca.timing` value (the spec's TIMINGS lists the same names).
+CLUSTER_MODELS: dict[str, type] = {"cycle-level": CycleLevelPmca, "throughput": ThroughputPmca}
+
+
 def cluster_model(pmca: Pmca, dtype: str):
     """The cluster model `pmca.timing` asks for."""
-    from aimcsim.hw.pmca import ThroughputPmca
-
-    if pmca.timing == "throughput":
-        return ThroughputPmca(pmca, dtype)
-    return CycleLevelPmca(pmca, dtype)
+    return CLUSTER_MODELS[pmca.timing](pmca, dtype)
 
 
 KERNEL_OPS = ("matmul", "add", "norm", "add_norm", "relu", "softmax", "dma")
