@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from aimcsim.hw.aimc_tile import TileTimer, map_matrix
 from aimcsim.hw.interconnect import serialization_cycles, topology_of, transfer_cycles
 from aimcsim.hw.pmca import PmcaModel
-from aimcsim.kernels import block_program, lora_weight_bytes
+from aimcsim.hw.pmca.programs import block_program, lora_weight_bytes
 from aimcsim.pipeline import block_sizes
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import Op

@@ -13,7 +13,7 @@ import yaml
 
 from aimcsim import plots
 from aimcsim.errors import AimcsimError
-from aimcsim.hw.pmca_cycles import KERNEL_OPS, run_kernel
+from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
 from aimcsim.report import overhead_stats, write_json, write_layers_csv
 from aimcsim.search import GROUP, RATINGS, SearchSpace, block_table, load_space, search

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aimcsim.errors import CapacityError, SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, map_matrix
 from aimcsim.hw.pmca import PmcaModel
-from aimcsim.kernels import block_program, lora_weight_bytes
+from aimcsim.hw.pmca.programs import block_program, lora_weight_bytes
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 

@@ -29,7 +29,7 @@ from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
-from aimcsim.kernels import BlockProgram, block_program, lora_weight_bytes
+from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
 from aimcsim.mapping import Placement, check_tcdm, place, pmca_unit, tile_unit
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload

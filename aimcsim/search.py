@@ -40,8 +40,8 @@ from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError
 from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
 from aimcsim.hw.interconnect import topology_of
-from aimcsim.hw.pmca_cycles import cluster_model
-from aimcsim.kernels import block_program
+from aimcsim.hw.pmca.cycle_level import cluster_model
+from aimcsim.hw.pmca.programs import block_program
 from aimcsim.mapping import check_lora_roles
 from aimcsim.report import overhead_stats
 from aimcsim.simulator import simulate

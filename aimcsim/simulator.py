@@ -10,7 +10,7 @@ import pandas as pd
 
 from aimcsim.engine import PS_PER_NS
 from aimcsim.hw.pmca import PmcaModel
-from aimcsim.hw.pmca_cycles import cluster_model
+from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.pipeline import NetworkSim
 from aimcsim.report import LAYER_COLUMNS, TIMELINE_COLUMNS
 from aimcsim.spec.arch import MODES, Arch, Pipeline

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aimcsim.hw.pmca_cycles import CycleLevelPmca
+from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
 from aimcsim.spec.arch import MatrixEngine, Pmca, load_arch
 
 ROOT = Path(__file__).resolve().parents[1]

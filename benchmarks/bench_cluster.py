@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from aimcsim import load_arch
-from aimcsim.hw.pmca_cycles import CycleLevelPmca
-from aimcsim.hw.pmca_loaduse import loaduse_matmul
-from aimcsim.hw.pmca_microtile import microtile_matmul
-from aimcsim.hw.redmule import engine_matmul
+from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
+from aimcsim.hw.pmca.loaduse import loaduse_matmul
+from aimcsim.hw.pmca.microtile import microtile_matmul
+from aimcsim.hw.pmca.redmule import engine_matmul
 
 ARCHS = Path(__file__).resolve().parents[1] / "arch"
 ARCH = ARCHS / "hybrid.yaml"  # 8 cores, 32 banks

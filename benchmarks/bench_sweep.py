@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from aimcsim import load_workload, simulate
-from aimcsim.hw.pmca_cycles import CycleLevelPmca
+from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
 from aimcsim.sweep import build_points, load_sweep, run_point, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from conftest import linear_workload, make_arch, small_bert
 
 from aimcsim import simulate
 from aimcsim.hw.pmca import ThroughputPmca
-from aimcsim.hw.pmca_cycles import CycleLevelPmca, run_kernel
-from aimcsim.hw.tcdm import arbitrate
+from aimcsim.hw.pmca.cycle_level import CycleLevelPmca, run_kernel
+from aimcsim.hw.pmca.tcdm import arbitrate
 from aimcsim.spec.workload import parse_workload
 
 

@@ -8,9 +8,8 @@ from conftest import make_arch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimcsim.hw import pmca_loaduse as loaduse
-from aimcsim.hw.pmca import ThroughputPmca
-from aimcsim.hw.pmca_cycles import CycleLevelPmca
+from aimcsim.hw.pmca import ThroughputPmca, loaduse
+from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
 
 
 def pulp(**pmca):

@@ -8,8 +8,8 @@ import pytest
 from conftest import make_arch
 
 from aimcsim.hw.pmca import ThroughputPmca
-from aimcsim.hw.pmca_cycles import CycleLevelPmca
-from aimcsim.hw.pmca_microtile import (
+from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
+from aimcsim.hw.pmca.microtile import (
     closed_form_cycles,
     coprime_padding,
     layouts,

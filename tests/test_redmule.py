@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 
 from aimcsim import simulate
 from aimcsim.errors import SpecError
-from aimcsim.hw import redmule
-from aimcsim.hw.pmca import ThroughputPmca
-from aimcsim.hw.pmca_cycles import CycleLevelPmca, run_kernel
+from aimcsim.hw.pmca import ThroughputPmca, redmule
+from aimcsim.hw.pmca.cycle_level import CycleLevelPmca, run_kernel
 
 ENGINE = {"rows": 8, "height": 4, "pipe_regs": 3}
 

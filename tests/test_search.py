@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from aimcsim import SpecError, simulate
 from aimcsim.analytic import static_layer
 from aimcsim.cli import main
-from aimcsim.hw.pmca_cycles import cluster_model
+from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.search import (
     GROUP,
     SEARCH_COLUMNS,

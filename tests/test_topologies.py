@@ -73,7 +73,7 @@ def test_an_unregistered_topology_lists_the_registered_ones():
 @pytest.mark.parametrize("name", sorted(TOPOLOGIES))
 def test_the_analytic_model_says_where_it_cannot_price(name):
     from aimcsim.analytic import static_layer
-    from aimcsim.hw.pmca_cycles import cluster_model
+    from aimcsim.hw.pmca.cycle_level import cluster_model
 
     arch = make_arch(interconnect={"topology": name})
     op = small_bert(16, 1).op("b0.query")
@@ -85,7 +85,7 @@ def test_the_analytic_model_says_where_it_cannot_price(name):
 def test_registries_are_what_the_inputs_accept():
     """Cluster models and trace generators: one registry each, read by the spec and the CLI."""
     from aimcsim.cli import _parser
-    from aimcsim.hw.pmca_cycles import CLUSTER_MODELS
+    from aimcsim.hw.pmca.cycle_level import CLUSTER_MODELS
     from aimcsim.spec.arch import TIMINGS
     from aimcsim.traces import TRACES, for_model
 

@@ -78,7 +78,7 @@ def test_bad_arguments_and_files_exit_non_zero_with_one_line(root, tmp_path, cap
 
 def test_kernel_command_prints_the_model_and_accumulates_on_request(root, capsys):
     from aimcsim import load_arch
-    from aimcsim.hw.pmca_cycles import CycleLevelPmca
+    from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
 
     arch = root / "arch" / "pulp_int8.yaml"
     for flags, accumulate in (([], False), (["--accumulate"], True)):

@@ -52,7 +52,7 @@ class AimcTile:
 
 @dataclass(frozen=True)
 class MatrixEngine:
-    """RedMulE beside the cores, running the matmuls (`aimcsim.hw.redmule`).
+    """RedMulE beside the cores, running the matmuls (`aimcsim.hw.pmca.redmule`).
 
     rows: rows of the output computed at once (L; the RTL's ARRAY_WIDTH), at most
     height x pipe_regs. height: FMA computing elements per row, chained along k (H;

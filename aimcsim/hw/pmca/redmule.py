@@ -38,7 +38,7 @@ from math import ceil
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.tcdm import _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import _after, _bank, arbitrate_with_dma
 
 INTERNAL_BYTES = 2  # the array computes in FP16 (FP8 inputs are cast up), as its port is sized
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aimcsim.hw.aimc_tile import TileMapping
-from aimcsim.hw.pmca import KernelStats, PmcaModel
+from aimcsim.hw.pmca.model import KernelStats, PmcaModel
 from aimcsim.spec.workload import Op
 
 

@@ -13,9 +13,9 @@ from functools import lru_cache
 from math import ceil
 from typing import Protocol
 
-from aimcsim.hw import redmule
-from aimcsim.hw.pmca_loaduse import closed_form_cycles as loaduse_cycles
-from aimcsim.hw.pmca_microtile import closed_forms
+from aimcsim.hw.pmca import redmule
+from aimcsim.hw.pmca.loaduse import closed_form_cycles as loaduse_cycles
+from aimcsim.hw.pmca.microtile import closed_forms
 from aimcsim.spec.arch import DTYPE_BYTES, MatrixEngine, Pmca
 
 
@@ -67,7 +67,7 @@ def engine_cycles(
     m: int, k: int, n: int, engine: MatrixEngine, eb: int, bank_bytes: int,
     accumulate: bool = False,
 ) -> int:
-    """RedMulE's schedule without bank conflicts (`aimcsim.hw.redmule.closed_form_cycles`);
+    """RedMulE's schedule without bank conflicts (`aimcsim.hw.pmca.redmule.closed_form_cycles`);
     `transposed` runs C^T = B^T A^T, an n x k x m product."""
     if engine.orientation == "transposed":
         m, n = n, m

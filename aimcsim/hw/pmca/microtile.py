@@ -33,7 +33,7 @@ from math import ceil, gcd
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.tcdm import _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import _after, _bank, arbitrate_with_dma
 from aimcsim.spec.arch import DTYPE_BYTES
 
 UNROLL = 8  # accumulators per micro-tile in the published kernels (`const uint32_t unroll = 8`)

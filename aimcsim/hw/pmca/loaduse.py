@@ -35,8 +35,8 @@ from math import ceil
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca_microtile import coprime_padding
-from aimcsim.hw.tcdm import _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.microtile import coprime_padding
+from aimcsim.hw.pmca.tcdm import _after, _bank, arbitrate_with_dma
 
 MR = 2  # rows of A per micro-tile (PULP-NN: two pixels, pB and pB2)
 NR = 4  # rows of B^T per micro-tile (PULP-NN: four output channels, pA .. pA4)

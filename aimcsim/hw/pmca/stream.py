@@ -1,0 +1,158 @@
+"""Element-wise and DMA kernels, cycle by cycle (numba): `stream_kernel`.
+
+Each cycle every active core asks for the TCDM words its current step needs; each bank grants
+one request per cycle, round-robin over requesters; a core whose words are not all granted
+stalls and asks again (granted words are kept). Word `w` lives in bank `w % banks`.
+
+Requesters: core c has ports 3c (operand a), 3c+1 (operand b), 3c+2 (result store); the DMA
+engine's beat words come after the cores. With `streaming` (SSR + FREP) the core issues one SIMD
+step per cycle once its operand words are granted and its ALU is free; stores go through their
+own port in parallel. Without it (plain load-use code) a step is: load a, load b (one issue slot
+each, retried until granted), the operation, then `loop_overhead` cycles of address and loop
+instructions.
+
+A kernel's operands are laid out one after the other at word bases chosen by the caller. The
+functions return (cycles, stall_cycles, conflicts, dma_cycles): `stall_cycles` sums the cycles
+cores waited for a bank; `conflicts` counts requests refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from aimcsim.hw.pmca.tcdm import _bank, arbitrate_with_dma
+
+_PORTS = 3
+
+
+@njit(cache=True)
+def stream_kernel(
+    cores: int,
+    banks: int,
+    work: np.ndarray,  # per core: [first_output, end_output)
+    steps: int,  # SIMD steps per output
+    two_operands: bool,  # each step reads a and b (else only a)
+    a_base: int, a_row: int, a_by_output: bool,
+    b_base: int, b_row: int,
+    c_base: int,
+    n_cols: int,  # outputs per row of the result (matmul: n)
+    op_cycles: int,  # ALU cycles per step
+    streaming: bool,
+    loop_overhead: int,
+    dma_words: int, dma_base: int, dma_words_per_cycle: int,
+) -> tuple[int, int, int, int]:
+    """Run one kernel phase to completion; see the module docstring.
+
+    Output o of a core is (i, j) = divmod(o, n_cols). Step s of it reads word
+    a_base + i*a_row + s (a_by_output: a_base + o*a_row + s) and, with two operands,
+    b_base + j*b_row + s; its result is stored at c_base + o. A DMA transfer of `dma_words`
+    words (0: none) from dma_base runs alongside, `dma_words_per_cycle` consecutive words a beat.
+    """
+    n_req = cores * _PORTS + dma_words_per_cycle
+    want = np.full(n_req, -1, np.int64)
+    granted = np.zeros(n_req, np.bool_)
+    rr = np.zeros(banks, np.int64)
+    best = np.full(banks, -1, np.int64)
+    mask = banks - 1 if banks & (banks - 1) == 0 else -1  # power of two: a cheap modulo
+    out = work[:, 0].copy()
+    end = work[:, 1].copy()
+    step = np.zeros(cores, np.int64)
+    need_a = np.ones(cores, np.bool_)
+    need_b = np.full(cores, two_operands, np.bool_)
+    store_at = np.full(cores, -1, np.int64)  # word of a pending store
+    store_from = np.zeros(cores, np.int64)  # cycle its value is ready
+    alu_free = np.zeros(cores, np.int64)  # first cycle the ALU (or issue slot) is free
+    phase = np.zeros(cores, np.int64)  # load-use: 0 load a, 1 load b, 2 operate
+    dma_next = 0
+    dma_end = 0
+    cycle = 0
+    core_end = 0
+    stall = 0
+    conflicts = 0
+    while True:
+        active = False
+        for c in range(cores):
+            p0 = c * _PORTS
+            want[p0] = -1
+            want[p0 + 1] = -1
+            want[p0 + 2] = -1
+            if store_at[c] >= 0:
+                active = True
+                if cycle >= store_from[c]:
+                    want[p0 + 2] = _bank(store_at[c], banks, mask)
+            if out[c] >= end[c]:
+                continue
+            active = True
+            o = out[c]
+
+            a_word = a_base + (o if a_by_output else o // n_cols) * a_row + step[c]
+            b_word = b_base + (o % n_cols) * b_row + step[c]
+            if streaming:  # the stream units fetch ahead of the ALU
+                if need_a[c]:
+                    want[p0] = _bank(a_word, banks, mask)
+                if need_b[c]:
+                    want[p0 + 1] = _bank(b_word, banks, mask)
+            elif cycle >= alu_free[c]:
+                if phase[c] == 0:
+                    want[p0] = _bank(a_word, banks, mask)
+                elif phase[c] == 1:
+                    want[p0 + 1] = _bank(b_word, banks, mask)
+        if active:
+            core_end = cycle + 1
+        if not active and dma_next >= dma_words:
+            break
+        refused, dma_next, dma_end = arbitrate_with_dma(
+            want, rr, granted, best, cores * _PORTS, dma_next, dma_end, dma_words, dma_base,
+            dma_words_per_cycle, banks, mask, cycle)
+        conflicts += refused
+        for c in range(cores):
+            p0 = c * _PORTS
+            if want[p0 + 2] >= 0 and granted[p0 + 2]:
+                store_at[c] = -1
+            if out[c] >= end[c]:
+                continue
+            last_step = step[c] + 1 == steps
+            if streaming:
+                if need_a[c] and granted[p0]:
+                    need_a[c] = False
+                if need_b[c] and granted[p0 + 1]:
+                    need_b[c] = False
+                if need_a[c] or need_b[c]:
+                    stall += 1
+                    continue
+                if cycle < alu_free[c]:
+                    continue  # compute-bound, not a stall
+                if last_step and store_at[c] >= 0:
+                    stall += 1  # the store port still holds the previous result
+                    continue
+                alu_free[c] = cycle + op_cycles
+                need_a[c] = True
+                need_b[c] = two_operands
+            else:
+                if cycle < alu_free[c]:
+                    continue
+                if phase[c] == 0 or phase[c] == 1:
+                    port = p0 if phase[c] == 0 else p0 + 1
+                    if granted[port]:
+                        phase[c] = 1 if phase[c] == 0 and two_operands else 2
+                        alu_free[c] = cycle + 1
+                    else:
+                        stall += 1
+                    continue
+                if last_step and store_at[c] >= 0:
+                    stall += 1
+                    continue
+                alu_free[c] = cycle + op_cycles + loop_overhead + (1 if last_step else 0)
+                phase[c] = 0
+            if last_step:
+                store_at[c] = c_base + out[c]
+                store_from[c] = cycle + op_cycles
+                step[c] = 0
+                out[c] += 1
+            else:
+                step[c] += 1
+        cycle += 1
+    for c in range(cores):
+        core_end = max(core_end, alu_free[c])
+    return core_end, stall, conflicts, dma_end
