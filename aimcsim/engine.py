@@ -1,6 +1,6 @@
 """The event engine (SimPy; "engine" alone means this, the matrix engine is always named so):
-pieces shared by the processes: integer-picosecond time, servers, the TCDM
-pool and per-op statistics.
+pieces shared by the processes: integer-picosecond time, FIFO servers and per-op statistics
+(a cluster's cores and TCDM pool are `aimcsim.hw.pmca.pool`).
 
 Time in the SimPy environment is an integer number of picoseconds, so every clock domain (tile
 phases in ns, cluster and link cycles at their frequencies) is exact and runs are
@@ -8,10 +8,6 @@ bit-reproducible. Results leave the library in ns (`PS_PER_NS`).
 """
 
 from __future__ import annotations
-
-from collections import deque
-
-import simpy
 
 PS_PER_NS = 1000
 
@@ -69,41 +65,3 @@ class FifoServer:
         start = max(now_ps, self.free_ps)
         self.free_ps = start + duration_ps
         return start
-
-
-class Cluster:
-    """Shared state of one cluster: the cores (one kernel at a time) and the TCDM budget.
-
-    TCDM space is handed out first come, first served: a request waits while an earlier one
-    waits, so a large block is not starved by small ones.
-    """
-
-    def __init__(self, env: simpy.Environment, tcdm_bytes: int, resident_bytes: int) -> None:
-        self.env = env
-        self.cores = FifoServer()
-        self.free_bytes = tcdm_bytes - resident_bytes
-        self.waiting: deque[tuple[int, simpy.Event]] = deque()
-        self.used_bytes = resident_bytes
-        self.peak_bytes = resident_bytes
-
-    def allocate(self, nbytes: int) -> simpy.Event | None:
-        """Take `nbytes` now (returns None) or return the event that fires once they are taken."""
-        if not self.waiting and nbytes <= self.free_bytes:
-            self._take(nbytes)
-            return None
-        event = self.env.event()
-        self.waiting.append((nbytes, event))
-        return event
-
-    def release(self, nbytes: int) -> None:
-        self.free_bytes += nbytes
-        self.used_bytes -= nbytes
-        while self.waiting and self.waiting[0][0] <= self.free_bytes:
-            size, event = self.waiting.popleft()
-            self._take(size)
-            event.succeed()
-
-    def _take(self, nbytes: int) -> None:
-        self.free_bytes -= nbytes
-        self.used_bytes += nbytes
-        self.peak_bytes = max(self.peak_bytes, self.used_bytes)

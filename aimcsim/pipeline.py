@@ -24,11 +24,12 @@ from typing import Any
 
 import simpy
 
-from aimcsim.engine import Cluster, OpStats
+from aimcsim.engine import OpStats
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
+from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
 from aimcsim.mapping import Placement, check_tcdm, place, pmca_unit, tile_unit
 from aimcsim.spec.arch import Arch, Pipeline

@@ -7,7 +7,7 @@ import simpy
 from conftest import linear_workload, make_arch
 
 from aimcsim import simulate
-from aimcsim.engine import Cluster
+from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.spec.workload import parse_workload
 
 
