@@ -15,7 +15,7 @@ from aimcsim import plots
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
-from aimcsim.report import overhead_stats, write_json, write_layers_csv
+from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
 from aimcsim.search import GROUP, RATINGS, SearchSpace, block_table, load_space, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
@@ -143,8 +143,8 @@ def _run(args: argparse.Namespace) -> int:
             **{key.removeprefix("static_overhead_"): value for key, value in stats.items()},
         }
         s = summary["static_overhead"]
-        total = (results["hybrid"].summary["total_latency_ns"]
-                 / results["aimc-only"].summary["total_latency_ns"] - 1)
+        total = overhead(results["hybrid"].summary["total_latency_ns"],
+                         results["aimc-only"].summary["total_latency_ns"])
         summary["total_overhead"] = total
         print(f"per-layer overhead of the {s['layers']} static layers (hybrid / aimc-only - 1): "
               f"min {s['min']:.1%}, median {s['median']:.1%}, max {s['max']:.1%}; "

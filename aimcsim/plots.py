@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from aimcsim.results import overhead as lora_overhead
+
 #: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
 OKABE_ITO = {
     "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -140,7 +142,7 @@ def compare(layers: pd.DataFrame) -> Figure:
     if not {"aimc-only", "hybrid"} <= set(wide.columns):
         raise ValueError("compare needs the layers of both modes (run with --mode both)")
     wide = wide.loc[static.drop_duplicates("layer")["layer"]]
-    overhead = (wide["hybrid"] / wide["aimc-only"] - 1) * 100
+    overhead = lora_overhead(wide["hybrid"], wide["aimc-only"]) * 100
     with plt.rc_context(STYLE):
         fig = Figure(figsize=(COLUMN_WIDTH_IN, 2.8), layout="constrained")
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])

@@ -43,7 +43,7 @@ from aimcsim.hw.interconnect import topology_of
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.hw.pmca.programs import block_program
 from aimcsim.mapping import check_lora_roles
-from aimcsim.report import overhead_stats
+from aimcsim.results import overhead, overhead_stats
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, read_yaml
 from aimcsim.spec.arch import STRATEGIES, TILE_OUTPUTS, Arch, Pipeline
@@ -344,7 +344,7 @@ def exhaustive(arch: Arch, workload: Workload, space: SearchSpace | None = None)
 
 def _table(points: pd.DataFrame) -> pd.DataFrame:
     """The search table: overheads of the rated points, the documented columns."""
-    points["overhead"] = points["latency_ns"] / points["aimc_only_latency_ns"] - 1
+    points["overhead"] = overhead(points["latency_ns"], points["aimc_only_latency_ns"])
     return points[list(SEARCH_COLUMNS)]
 
 
@@ -382,7 +382,7 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str,
         **key,
         "hybrid_latency_ns": hybrid.summary["total_latency_ns"],
         "aimc_only_latency_ns": aimc.summary["total_latency_ns"],
-        "overhead": hybrid.summary["total_latency_ns"] / aimc.summary["total_latency_ns"] - 1,
+        "overhead": overhead(hybrid.summary["total_latency_ns"], aimc.summary["total_latency_ns"]),
         **overhead_stats(pd.concat([aimc.layers, hybrid.layers], ignore_index=True)),
         "settings": {f"{d_in}x{d_out}": {"strategy": p.strategy,
                                          "parallel_tokens": p.parallel_tokens,

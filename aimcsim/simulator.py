@@ -12,14 +12,14 @@ from aimcsim.engine import PS_PER_NS
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.pipeline import NetworkSim
-from aimcsim.report import LAYER_COLUMNS, TIMELINE_COLUMNS
+from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, layer_row
 from aimcsim.spec.arch import MODES, Arch, Pipeline
 from aimcsim.spec.workload import Workload
 
 
 @dataclass
 class Result:
-    """Outcome of one simulation. See `aimcsim.report.LAYER_COLUMNS` for the schema."""
+    """Outcome of one simulation. See `aimcsim.results.LAYER_COLUMNS` for the schema."""
 
     layers: pd.DataFrame
     summary: dict[str, Any]
@@ -72,13 +72,16 @@ def _layers(sim: NetworkSim) -> pd.DataFrame:
         st = sim.stats[op.name]
         p = sim.placements[op.name]
         first = st.first_ps or 0
-        rows.append((
-            op.block, op.name, op.role, op.kind, st.tokens, op.d_in, op.d_out, p.rank or 0,
-            sim.mode, sim.blocks[op.name][0], sim.settings[op.name].strategy,
-            p.tile.tiles if p.tile else 0, p.pmca,
-            first, st.last_ps, st.last_ps - first, st.aimc_busy_ps, st.pmca_busy_ps,
-            st.dma_busy_ps, st.noc_busy_ps, st.stall_ps, st.tcdm_peak_bytes,
-        ))
+        rows.append(layer_row(
+            block=op.block, layer=op.name, role=op.role, kind=op.kind, tokens=st.tokens,
+            d_in=op.d_in, d_out=op.d_out, rank=p.rank or 0, mode=sim.mode,
+            parallel_tokens=sim.blocks[op.name][0], strategy=sim.settings[op.name].strategy,
+            tiles=p.tile.tiles if p.tile else 0, pmca=p.pmca, start_ns=first,
+            end_ns=st.last_ps, latency_ns=st.last_ps - first, aimc_busy_ns=st.aimc_busy_ps,
+            pmca_busy_ns=st.pmca_busy_ps, dma_busy_ns=st.dma_busy_ps,
+            noc_busy_ns=st.noc_busy_ps, stall_ns=st.stall_ps,
+            tcdm_peak_bytes=st.tcdm_peak_bytes,
+        ))  # times in ps here, in ns below
     frame = pd.DataFrame.from_records(rows, columns=list(LAYER_COLUMNS))
     for col in [c for c in LAYER_COLUMNS if c.endswith("_ns")]:
         frame[col] = frame[col] / PS_PER_NS

@@ -35,7 +35,7 @@ import pandas as pd
 from aimcsim.errors import AimcsimError, SpecError, SpecIssue
 from aimcsim.hw.pmca import ThroughputPmca
 from aimcsim.mapping import check_tcdm, place
-from aimcsim.report import overhead_stats, static_overhead
+from aimcsim.results import bound_resource, overhead, overhead_stats, static_overhead
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, join, read_yaml
 from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch
@@ -341,7 +341,7 @@ def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
         row[f"latency_ns_{key}"] = result.summary["total_latency_ns"]
         row[f"tcdm_peak_bytes_{key}"] = result.summary["tcdm_peak_bytes"]
     if len(results) == 2:
-        row["overhead"] = row["latency_ns_hybrid"] / row["latency_ns_aimc_only"] - 1
+        row["overhead"] = overhead(row["latency_ns_hybrid"], row["latency_ns_aimc_only"])
         row.update(overhead_stats(layers))
     return row, layers
 
@@ -494,13 +494,6 @@ def consolidate(out: Path, points: list[Point], *, csv: bool = False) -> None:
 
 
 # ---- compare ------------------------------------------------------------------------------------
-def bound_resource(row: pd.Series) -> str:
-    """The resource a layer spent most time on: tile, cluster (cores + DMA) or link."""
-    busy = {"tile": row.aimc_busy_ns, "cluster": row.pmca_busy_ns + row.dma_busy_ns,
-            "link": row.noc_busy_ns}
-    return max(busy, key=lambda k: busy[k])
-
-
 def compare(out: str | Path) -> pd.DataFrame:
     """Per point and static layer: AIMC-only vs hybrid latency, overhead, bounding resource."""
     out = Path(out)

@@ -7,7 +7,7 @@ import pytest
 from conftest import linear_workload, make_arch, small_bert
 
 from aimcsim import CapacityError, simulate
-from aimcsim.report import LAYER_COLUMNS
+from aimcsim.results import LAYER_COLUMNS
 from aimcsim.spec.workload import parse_workload
 
 
@@ -118,3 +118,14 @@ def test_mesh_conserves_tokens_and_is_never_faster_than_dedicated_links():
     assert (mesh.layers["tokens"] == 48).all()
     assert mesh.summary["total_latency_ns"] >= p2p.summary["total_latency_ns"]
     assert mesh.summary["tcdm_peak_bytes"] <= 131072
+
+
+def test_layer_rows_are_built_by_name():
+    from aimcsim.results import LAYER_COLUMNS, layer_row
+
+    values = {c: i for i, c in enumerate(LAYER_COLUMNS)}
+    assert list(layer_row(**dict(reversed(values.items())))) == list(LAYER_COLUMNS)
+    with pytest.raises(KeyError, match="missing \\['block'\\]"):
+        layer_row(**{c: 0 for c in LAYER_COLUMNS if c != "block"})
+    with pytest.raises(KeyError, match="unknown \\['blocks'\\]"):
+        layer_row(**values, blocks=1)

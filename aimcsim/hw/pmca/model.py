@@ -8,6 +8,7 @@ cluster barrier; each core spends `kernel_setup_cycles` on loop and address set-
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from math import ceil
@@ -44,23 +45,14 @@ class KernelStats:
 
     def then(self, other: KernelStats) -> KernelStats:
         """The two kernels one after the other."""
-        return KernelStats(
-            self.cycles + other.cycles,
-            self.compute_cycles + other.compute_cycles,
-            self.dma_cycles + other.dma_cycles,
-            self.stall_cycles + other.stall_cycles,
-            self.overhead_cycles + other.overhead_cycles,
-            self.macs + other.macs,
-            self.conflicts + other.conflicts,
-            self.padding_bytes + other.padding_bytes,
-        )
+        return KernelStats(**{f.name: getattr(self, f.name) + getattr(other, f.name)
+                              for f in dataclasses.fields(self)})
 
     def times(self, count: int) -> KernelStats:
         """`count` repetitions back to back (on the same buffers: the padding once)."""
-        return KernelStats(*(count * v for v in (
-            self.cycles, self.compute_cycles, self.dma_cycles, self.stall_cycles,
-            self.overhead_cycles, self.macs, self.conflicts,
-        )), self.padding_bytes)
+        return KernelStats(**{f.name: getattr(self, f.name) * (1 if f.name == "padding_bytes"
+                                                                else count)
+                              for f in dataclasses.fields(self)})
 
 
 def engine_cycles(

@@ -1,13 +1,16 @@
-"""Result tables: the column schema (documented once) and the writers.
+"""Results: the column schema (documented once), the LoRA overhead, the bounding resource, the
+layer rows by name, and the writers.
 
-The same names and units are used in memory (pandas), in CSV and in JSON.
+The same names and units are used in memory (pandas), in CSV and in JSON. Every overhead
+aimcsim prints or stores is `overhead(hybrid, aimc_only)`; every "bound by" is
+`bound_resource`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -57,6 +60,30 @@ def write_json(data: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
+Latency = TypeVar("Latency", float, pd.Series)
+
+
+def overhead(hybrid: Latency, aimc_only: Latency) -> Latency:
+    """The LoRA branch's cost: hybrid latency / AIMC-only latency - 1 (scalars or columns)."""
+    return hybrid / aimc_only - 1
+
+
+def bound_resource(row: Any) -> str:
+    """The resource a layer spent most time on: tile, cluster (cores + DMA) or link."""
+    busy = {"tile": row.aimc_busy_ns, "cluster": row.pmca_busy_ns + row.dma_busy_ns,
+            "link": row.noc_busy_ns}
+    return max(busy, key=lambda k: busy[k])
+
+
+def layer_row(**values: Any) -> dict[str, Any]:
+    """A `layers` row by name: exactly the columns of LAYER_COLUMNS, in their order."""
+    missing = [c for c in LAYER_COLUMNS if c not in values]
+    extra = [c for c in values if c not in LAYER_COLUMNS]
+    if missing or extra:
+        raise KeyError(f"layer row: missing {missing}, unknown {extra}")
+    return {c: values[c] for c in LAYER_COLUMNS}
+
+
 def overhead_stats(layers: pd.DataFrame) -> dict[str, float]:
     """min, median and max of the static layers' overhead (both modes stacked in `layers`)."""
     over = static_overhead(layers)["overhead"]
@@ -75,5 +102,5 @@ def static_overhead(layers: pd.DataFrame) -> pd.DataFrame:
         "layer": wide.index,
         "aimc_only_latency_ns": wide["aimc-only"].to_numpy(),
         "hybrid_latency_ns": wide["hybrid"].to_numpy(),
-        "overhead": (wide["hybrid"] / wide["aimc-only"] - 1.0).to_numpy(),
+        "overhead": overhead(wide["hybrid"], wide["aimc-only"]).to_numpy(),
     })
