@@ -1,0 +1,20 @@
+"""Design-space sweeps from YAML: build and validate every point, run them in parallel, persist
+each as it finishes, resume after an interruption.
+
+A sweep file names a base architecture, workloads, modes and axes (YAML dot-paths into the
+architecture with value lists or ranges; `workload.seq_len` regenerates a generated trace at
+another length). Points are the grid of the axes, or a seeded random sample of it, filtered by
+constraints. Each finished point is written at once as `parts/<id>.points.parquet` and
+`parts/<id>.layers.parquet` (atomically), so a killed worker or a Ctrl-C loses no finished point;
+`--resume` runs only the points without parts. The consolidated tables (`points.parquet`,
+`layers.parquet`, CSV on request) are rewritten from the parts, in point order, at the end.
+"""
+
+from aimcsim.sweep.points import build_points, point_id
+from aimcsim.sweep.run import SweepReport, plain_progress, run_point, run_sweep
+from aimcsim.sweep.spec import SEQ_LEN_AXIS, Constraint, Invalid, Point, SweepSpec, load_sweep
+from aimcsim.sweep.store import compare, consolidate, finished_ids
+
+__all__ = ["SEQ_LEN_AXIS", "Constraint", "Invalid", "Point", "SweepReport", "SweepSpec",
+           "build_points", "compare", "consolidate", "finished_ids", "load_sweep",
+           "plain_progress", "point_id", "run_point", "run_sweep"]

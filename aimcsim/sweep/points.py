@@ -1,0 +1,112 @@
+"""Points: the grid (or a seeded sample) of a sweep's axes, each built into an architecture
+and validated before anything runs."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable
+from functools import lru_cache
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aimcsim.errors import AimcsimError, SpecError, SpecIssue
+from aimcsim.hw.pmca import ThroughputPmca
+from aimcsim.mapping import check_tcdm, place
+from aimcsim.spec.arch import Arch, parse_arch
+from aimcsim.spec.workload import Workload, load_workload, parse_workload
+from aimcsim.sweep.spec import (
+    SEQ_LEN_AXIS,
+    Invalid,
+    Point,
+    SweepSpec,
+    _set,
+)
+from aimcsim.traces import TRACES, for_model
+
+
+def point_id(workload_file: str, params: Iterable[tuple[str, Any]]) -> str:
+    """A stable name of a point: its workload file name and parameters, hashed."""
+    key = json.dumps([Path(workload_file).name, sorted(params)], sort_keys=True, default=str)
+    return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
+def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
+    """Every point of the sweep, validated; invalid ones come back with their reason."""
+    names = [name for name, _ in spec.axes]
+    combos = list(product(*[values for _, values in spec.axes]))
+    if spec.samples is not None and spec.samples < len(combos):
+        rng = np.random.default_rng(spec.seed)
+        chosen = sorted(rng.choice(len(combos), size=spec.samples, replace=False).tolist())
+        combos = [combos[i] for i in chosen]
+    points, invalid = [], []
+    fits: set[tuple] = set()
+    index = 0
+    for wfile in spec.workloads:
+        for combo in combos:
+            params = tuple(zip(names, combo, strict=True))
+            doc = copy.deepcopy(spec.arch_doc)
+            seq_len = None
+            for name, value in params:
+                if name == SEQ_LEN_AXIS:
+                    seq_len = value
+                else:
+                    _set(doc, name, value)
+            failed = [c for c in spec.constraints if not c.holds(doc)]
+            reason = ""
+            if failed:
+                reason = f"excluded by constraint {failed[0]}"
+            else:
+                reason = _validate(doc, spec, index, wfile, seq_len, fits)
+            if isinstance(reason, Arch):
+                points.append(Point(point_id(wfile, params), index, wfile, params, reason,
+                                    spec.modes, seq_len))
+            else:
+                invalid.append(Invalid(index, wfile, params, reason))
+            index += 1
+    return points, invalid
+
+
+def _validate(
+    doc: dict, spec: SweepSpec, index: int, wfile: str, seq_len: int | None, fits: set[tuple]
+) -> Arch | str:
+    """The point's validated architecture, or why it is invalid.
+
+    `fits` holds the TCDM-budget keys already checked in this build: the budget depends only
+    on the tile size, the cluster, the pipeline, LoRA, the workload and the modes.
+    """
+    label = f"{spec.file} point {index} ({Path(spec.arch_file).name})"
+    try:
+        arch = parse_arch(doc, label)
+        if seq_len is not None and (not isinstance(seq_len, int) or seq_len < 1):
+            return f"{SEQ_LEN_AXIS} must be a whole number of tokens >= 1, got {seq_len!r}"
+        # what the TCDM budget depends on; points that differ elsewhere share the check
+        budget_key = (arch.aimc.rows, arch.aimc.cols, arch.pmca, arch.pipeline, arch.lora,
+                      wfile, seq_len, spec.modes)
+        if budget_key not in fits:
+            workload = _workload(wfile, seq_len)
+            model = ThroughputPmca(arch.pmca, arch.lora.dtype)  # footprints need no timing
+            for mode in spec.modes:
+                check_tcdm(arch, workload, place(arch, workload, mode), model)
+            fits.add(budget_key)
+    except AimcsimError as exc:
+        return str(exc).replace("\n", "; ")
+    return arch
+
+
+@lru_cache(maxsize=32)
+def _workload(path: str, seq_len: int | None) -> Workload:
+    """A workload, regenerated at `seq_len` tokens when asked (cached per process)."""
+    workload = load_workload(path)
+    if seq_len is None or seq_len == workload.tokens:
+        return workload
+    generator = for_model(workload.model)
+    if generator is None or not workload.config:
+        models = ", ".join(g.model for g in TRACES.values())
+        raise SpecError(path, [SpecIssue("model", f"{SEQ_LEN_AXIS} needs a generated trace "
+                                         f"(model: one of {models}, with its config)")])
+    return parse_workload(generator.generate(seq_len, workload.config), path)

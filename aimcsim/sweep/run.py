@@ -1,0 +1,177 @@
+"""Running points: one point in every mode, and a sweep over a process pool or Dask, each
+point persisted as it finishes."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aimcsim.errors import AimcsimError
+from aimcsim.results import overhead, overhead_stats
+from aimcsim.simulator import simulate
+from aimcsim.sweep.points import _workload, build_points
+from aimcsim.sweep.spec import Invalid, Point, SweepSpec
+from aimcsim.sweep.store import _persist, consolidate, finished_ids
+
+
+def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Simulate one point in every mode; returns its points row and its layers rows."""
+    row: dict[str, Any] = {"point": point.id, "index": point.index,
+                           "workload": Path(point.workload_file).name, **dict(point.params)}
+    try:
+        workload = _workload(point.workload_file, point.seq_len)
+        results = {m: simulate(point.arch, workload, m, timeline=False) for m in point.modes}
+    except AimcsimError as exc:
+        row.update(status="failed", error=str(exc).replace("\n", "; "))
+        return row, pd.DataFrame()
+    layers = pd.concat([r.layers for r in results.values()], ignore_index=True)
+    layers.insert(0, "point", point.id)
+    row.update(status="ok", error="")
+    for mode, result in results.items():
+        key = mode.replace("-", "_")
+        row[f"latency_ns_{key}"] = result.summary["total_latency_ns"]
+        row[f"tcdm_peak_bytes_{key}"] = result.summary["tcdm_peak_bytes"]
+    if len(results) == 2:
+        row["overhead"] = overhead(row["latency_ns_hybrid"], row["latency_ns_aimc_only"])
+        row.update(overhead_stats(layers))
+    return row, layers
+
+
+@dataclass
+class SweepReport:
+    total: int
+    ran: int
+    skipped: int
+    failed: int
+    invalid: list[Invalid]
+    interrupted: bool = False
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    csv: bool = False,
+    limit: int | None = None,
+    progress: Callable[[int, int, int, float], None] | None = None,
+) -> SweepReport:
+    """Run every valid point of `spec` into `out` (see the module docstring).
+
+    workers: processes of the local pool (1: in this process). scheduler: address of a Dask
+    distributed scheduler (or a `distributed.Client`) to run on instead. limit: stop after that
+    many points (as an interruption would). progress(done, total, failed, eta_s) is called
+    after each point.
+    """
+    out = Path(out)
+    points, invalid = build_points(spec)
+    (out / "parts").mkdir(parents=True, exist_ok=True)
+    manifest = {"sweep": spec.file, "name": spec.name,
+                "points": [{"point": p.id, "index": p.index, "workload": p.workload_file,
+                            "params": dict(p.params)} for p in points],
+                "invalid": [{"index": i.index, "params": dict(i.params), "reason": i.reason}
+                            for i in invalid]}
+    manifest_file = out / "manifest.json"
+    if manifest_file.exists():
+        old = json.loads(manifest_file.read_text())
+        if not resume:
+            raise AimcsimError(f"{out} already holds a sweep; use --resume to continue it or "
+                               "choose another --out")
+        if [p["point"] for p in old["points"]] != [p.id for p in points]:
+            raise AimcsimError(f"{out} holds a sweep of other points than {spec.file} gives now;"
+                               " choose another --out")
+    manifest_file.write_text(json.dumps(manifest, indent=1, default=str) + "\n")
+    done_ids = finished_ids(out) if resume else set()
+    todo_all = [p for p in points if p.id not in done_ids]
+    todo = todo_all if limit is None else todo_all[:limit]
+    report = SweepReport(len(points), 0, len(points) - len(todo_all), 0, invalid)
+    started = time.perf_counter()
+
+    def finished(row: dict[str, Any], layers: pd.DataFrame, persisted: bool = False) -> None:
+        if not persisted:
+            _persist(out, row, layers)
+        report.ran += 1
+        report.failed += row["status"] != "ok"
+        if progress is not None:
+            elapsed = time.perf_counter() - started
+            eta = elapsed / report.ran * (len(todo) - report.ran)
+            progress(report.skipped + report.ran, len(points), report.failed, eta)
+
+    try:
+        if scheduler is not None:
+            _run_dask(todo, scheduler, finished)
+        elif workers <= 1:
+            for point in todo:
+                finished(*run_point(point))
+        else:
+            _run_pool(todo, workers, out, finished)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    consolidate(out, points, csv=csv)
+    return report
+
+
+def _run_and_persist(point: Point, out: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Run a point and write its parts in the worker: the parent only hears the points row."""
+    row, layers = run_point(point)
+    _persist(out, row, layers)
+    return row, pd.DataFrame()
+
+
+def _run_pool(
+    todo: list[Point], workers: int, out: Path, finished: Callable[..., None]
+) -> None:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending = {pool.submit(_run_and_persist, p, out) for p in todo}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    finished(*fut.result(), persisted=True)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+
+def _run_dask(todo: list[Point], scheduler: Any, finished: Callable[..., None]) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise AimcsimError("--scheduler needs Dask: pip install 'aimcsim[dask]'") from None
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = client.map(run_point, todo, pure=False)
+        for fut in as_completed(futures):
+            finished(*fut.result())
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def plain_progress(stream: Any = None) -> Callable[[int, int, int, float], None]:
+    stream = stream or sys.stderr
+
+    def report(done: int, total: int, failed: int, eta_s: float) -> None:
+        print(f"[{done}/{total}] points done, {failed} failed, ETA {_duration(eta_s)}",
+              file=stream, flush=True)
+
+    return report
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

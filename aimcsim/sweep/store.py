@@ -1,0 +1,64 @@
+"""Storage: each finished point's parts written atomically, the consolidated tables, and the
+comparison of stored points."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aimcsim.errors import AimcsimError
+from aimcsim.results import bound_resource, static_overhead
+from aimcsim.spec.arch import MODES
+from aimcsim.sweep.spec import Point
+
+
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _persist(out: Path, row: dict[str, Any], layers: pd.DataFrame) -> None:
+    parts = out / "parts"
+    # layers first: a points part is the mark that the point is finished
+    _write_atomic(layers, parts / f"{row['point']}.layers.parquet")
+    _write_atomic(pd.DataFrame([row]), parts / f"{row['point']}.points.parquet")
+
+
+def finished_ids(out: Path) -> set[str]:
+    return {p.name.split(".")[0] for p in (out / "parts").glob("*.points.parquet")}
+
+
+def consolidate(out: Path, points: list[Point], *, csv: bool = False) -> None:
+    """Rewrite points.parquet and layers.parquet (and CSV) from the parts, in point order."""
+    parts = out / "parts"
+    done = [p for p in points if (parts / f"{p.id}.points.parquet").exists()]
+    rows = [pd.read_parquet(parts / f"{p.id}.points.parquet") for p in done]
+    layers = [pd.read_parquet(parts / f"{p.id}.layers.parquet") for p in done]
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    layer_table = pd.concat([f for f in layers if len(f)], ignore_index=True) if any(
+        len(f) for f in layers) else pd.DataFrame()
+    table.to_parquet(out / "points.parquet", index=False)
+    layer_table.to_parquet(out / "layers.parquet", index=False)
+    if csv:
+        table.to_csv(out / "points.csv", index=False)
+        layer_table.to_csv(out / "layers.csv", index=False)
+
+
+def compare(out: str | Path) -> pd.DataFrame:
+    """Per point and static layer: AIMC-only vs hybrid latency, overhead, bounding resource."""
+    out = Path(out)
+    layers = pd.read_parquet(out / "layers.parquet")
+    if layers.empty or set(layers["mode"].unique()) != set(MODES):
+        raise AimcsimError(f"{out}: compare needs points run in both modes (aimc-only, hybrid)")
+    frames = []
+    for point, group in layers.groupby("point", sort=False):
+        over = static_overhead(group)
+        hybrid = group[(group["mode"] == "hybrid") & (group["kind"] == "static_linear")]
+        over["bound"] = [bound_resource(r) for r in hybrid.itertuples()]
+        over.insert(0, "point", point)
+        frames.append(over)
+    return pd.concat(frames, ignore_index=True)
