@@ -11,10 +11,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import ceil
+from typing import Any
 
 from numba import njit
 
-from aimcsim.spec.arch import AimcTile
+from aimcsim.spec._reader import Reader, join
+from aimcsim.spec.units import ns_to_ps, whole_ps
+
+
+@dataclass(frozen=True)
+class AimcTile:
+    """One analog crossbar tile and the phases of one matrix-vector multiply (MVM).
+
+    rows, cols: crossbar size (inputs x outputs) in weights.
+    integration_time_ns: analog integration phase of one MVM.
+    dac_ns: input phase (load the input vector, drive the DACs / pulse generators).
+    adc_ns: output phase (ADC conversion and readout of the column results).
+    pipelined: consecutive tokens overlap phases (DAC of token i+1 during integration of i).
+    """
+
+    rows: int
+    cols: int
+    integration_time_ns: float
+    dac_ns: float
+    adc_ns: float
+    pipelined: bool
+
+    @property
+    def phases_ps(self) -> tuple[int, int, int]:
+        """(dac, integration, adc) durations in integer picoseconds."""
+        return (ns_to_ps(self.dac_ns), ns_to_ps(self.integration_time_ns), ns_to_ps(self.adc_ns))
+
+
+#: The keys of an architecture file's `aimc` section.
+AIMC_KEYS = ("rows", "cols", "integration_time_ns", "dac_ns", "adc_ns", "pipelined", "source")
+
+
+def read_aimc(r: Reader, data: Any) -> AimcTile:
+    """The `aimc` section (errors go to `r`)."""
+    p = "aimc"
+    d = r.mapping(data, p, AIMC_KEYS, required=("rows", "cols", "integration_time_ns"))
+    tile = AimcTile(
+        rows=r.take(d, p, "rows", int, minimum=1),
+        cols=r.take(d, p, "cols", int, minimum=1),
+        integration_time_ns=r.take(d, p, "integration_time_ns", float, minimum=0.001, unit="ns"),
+        dac_ns=r.take(d, p, "dac_ns", float, default=0.0, minimum=0, unit="ns"),
+        adc_ns=r.take(d, p, "adc_ns", float, default=0.0, minimum=0, unit="ns"),
+        pipelined=r.take(d, p, "pipelined", bool, default=True),
+    )
+    for key in ("integration_time_ns", "dac_ns", "adc_ns"):
+        whole_ps(r, join(p, key), getattr(tile, key))
+    return tile
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from aimcsim.hw.pmca.params import ELEMENTWISE_FUNCTIONS
 from aimcsim.spec._reader import Reader, join, read_yaml
-from aimcsim.spec.arch import ELEMENTWISE_FUNCTIONS
 
 SUPPORTED_VERSIONS = (1,)
 KINDS = ("static_linear", "dynamic_matmul", "elementwise")

@@ -17,7 +17,7 @@ from aimcsim.engine import FifoServer
 from aimcsim.hw.interconnect.topology import Fabric, Key, topology_of
 
 if TYPE_CHECKING:
-    from aimcsim.spec.arch import Interconnect
+    from aimcsim.hw.interconnect.params import Interconnect
 
 
 def serialization_cycles(nbytes: int, noc: Interconnect) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from aimcsim.spec.arch import Interconnect
+    from aimcsim.hw.interconnect.params import Interconnect
 
 Key = tuple  # a link's identity: equal keys are one server
 

@@ -30,9 +30,10 @@ from aimcsim.hw.pmca.model import (
     operands,
     with_dma,
 )
+from aimcsim.hw.pmca.params import Pmca
 from aimcsim.hw.pmca.stream import stream_kernel
 from aimcsim.hw.pmca.tcdm import _after
-from aimcsim.spec.arch import DTYPE_BYTES, Pmca
+from aimcsim.spec.units import DTYPE_BYTES
 
 
 @dataclass(frozen=True)

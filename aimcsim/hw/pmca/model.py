@@ -17,7 +17,8 @@ from typing import Protocol
 from aimcsim.hw.pmca import redmule
 from aimcsim.hw.pmca.loaduse import closed_form_cycles as loaduse_cycles
 from aimcsim.hw.pmca.microtile import closed_forms
-from aimcsim.spec.arch import DTYPE_BYTES, MatrixEngine, Pmca
+from aimcsim.hw.pmca.params import MatrixEngine, Pmca
+from aimcsim.spec.units import DTYPE_BYTES
 
 
 @dataclass(frozen=True)
