@@ -15,6 +15,7 @@ class SpecIssue:
 
     path: str
     message: str
+    file: str | None = None  # the file the value came from, where not the one validated
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
@@ -29,7 +30,7 @@ class SpecError(AimcsimError):
     def __init__(self, file: str, issues: list[SpecIssue]) -> None:
         self.file = file
         self.issues = list(issues)
-        lines = [f"{file}: {issue}" for issue in self.issues]
+        lines = [f"{issue.file or file}: {issue}" for issue in self.issues]
         head = f"{file}: {len(self.issues)} error(s)"
         super().__init__("\n".join([head, *lines]) if len(lines) > 1 else lines[0])
 

@@ -113,3 +113,45 @@ def test_dynamic_matmul_needs_one_barrier_operand():
                        "inputs": [{"from": "fc"}, {"from": "fc"}]})
     with pytest.raises(SpecError, match=r"ops\[1\].inputs: a dynamic_matmul takes exactly one barrier"):
         parse_workload(doc, "w.yaml")
+
+
+def test_extends_overlays_a_base_file(root, tmp_path):
+    """A variant states only what differs; mappings merge, other values replace."""
+    import dataclasses
+
+    hybrid = load_arch(root / "arch" / "hybrid.yaml")
+    only = load_arch(root / "arch" / "aimc_only.yaml")
+    assert only.mode == "aimc-only" and only.name == "aimc-only"
+    assert dataclasses.replace(only, mode="hybrid", name="hybrid",
+                               source=hybrid.source) == hybrid
+    engine = load_arch(root / "arch" / "hybrid_matrix_engine.yaml")
+    assert engine.pmca.matrix_engine is not None
+    assert dataclasses.replace(engine.pmca, matrix_engine=None) == hybrid.pmca
+    # three levels; a later file's mapping merges into the earlier one's
+    (tmp_path / "a.yaml").write_text((root / "arch" / "hybrid.yaml").read_text())
+    (tmp_path / "b.yaml").write_text("version: 1\nextends: a.yaml\npmca: {cores: 4}\n")
+    (tmp_path / "c.yaml").write_text("version: 1\nextends: b.yaml\npmca: {tcdm_bytes: 65536}\n")
+    c = load_arch(tmp_path / "c.yaml")
+    assert (c.name, c.pmca.cores, c.pmca.tcdm_bytes, c.pmca.tcdm_banks) == ("c", 4, 65536, 32)
+
+
+def test_extends_errors_name_the_file_the_value_came_from(root, tmp_path):
+    (tmp_path / "a.yaml").write_text((root / "arch" / "hybrid.yaml").read_text()
+                                     .replace("cores: 8", "cores: 0"))
+    (tmp_path / "b.yaml").write_text("version: 1\nextends: a.yaml\npipeline: {strategy: x}\n")
+    with pytest.raises(SpecError) as info:
+        load_arch(tmp_path / "b.yaml")
+    message = str(info.value)
+    assert f"{tmp_path / 'a.yaml'}: pmca.cores: 0 is below the minimum 1" in message
+    assert f"{tmp_path / 'b.yaml'}: pipeline.strategy: 'x' is not allowed" in message
+    (tmp_path / "loop.yaml").write_text("version: 1\nextends: loop2.yaml\n")
+    (tmp_path / "loop2.yaml").write_text("version: 1\nextends: loop.yaml\n")
+    loop = r"loop.yaml: extends: loop2.yaml: files extend each other: .*loop.yaml -> .*loop2"
+    with pytest.raises(SpecError, match=loop):
+        load_arch(tmp_path / "loop.yaml")
+    (tmp_path / "lost.yaml").write_text("version: 1\nextends: nowhere.yaml\n")
+    with pytest.raises(SpecError, match=r"lost.yaml: extends: nowhere.yaml: file not found"):
+        load_arch(tmp_path / "lost.yaml")
+    (tmp_path / "odd.yaml").write_text("version: 1\nextends: [a.yaml]\n")
+    with pytest.raises(SpecError, match=r"odd.yaml: extends: expected the path of an arch"):
+        load_arch(tmp_path / "odd.yaml")

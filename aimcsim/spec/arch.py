@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import AIMC_KEYS, AimcTile, read_aimc
 from aimcsim.hw.interconnect.params import NOC_KEYS, Interconnect, read_interconnect, topology_names
 from aimcsim.hw.pmca.params import (
@@ -109,11 +110,86 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
 
 
 def load_arch(path: str | Path) -> Arch:
-    """Load and validate an architecture YAML file.
+    """Load and validate an architecture YAML file (with the files it `extends`).
 
-    Raises `SpecError` listing every problem, each with the file and its YAML dot-path.
+    Raises `SpecError` listing every problem, each with the file the value came from and its
+    YAML dot-path.
     """
-    return parse_arch(read_yaml(path), str(path))
+    doc, origin = read_arch_doc(path)
+    try:
+        return parse_arch(doc, str(path))
+    except SpecError as exc:
+        issues = [SpecIssue(i.path, i.message, _origin(origin, i.path)) for i in exc.issues]
+        raise SpecError(str(path), issues) from None
+
+
+def read_arch_doc(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[Any, dict[str, str]]:
+    """An architecture file's document with what it `extends` merged in, and where each value
+    came from (YAML dot-path -> file, for the values a base file set).
+
+    `extends: other.yaml` (relative to the file) takes every value of the other file (itself
+    possibly extending another) and overlays this file's: mappings merge key by key, any other
+    value replaces the base's. `name` is never inherited (a file is named by itself or its
+    stem).
+    """
+    path = Path(path)
+    doc = read_yaml(path)
+    if not isinstance(doc, dict) or "extends" not in doc:
+        return doc, {}
+    base_rel = doc.pop("extends")
+    if not isinstance(base_rel, str):
+        raise SpecError(str(path), [SpecIssue("extends", f"expected the path of an architecture "
+                                                         f"file, got {base_rel!r}")])
+    base_path = path.parent / base_rel
+    chain = (*_chain, path.resolve())
+    if base_path.resolve() in chain:
+        loop = " -> ".join(str(p) for p in (*chain, base_path.resolve()))
+        raise SpecError(str(path), [SpecIssue("extends", f"files extend each other: {loop}")])
+    try:
+        base, origin = read_arch_doc(base_path, chain)
+    except SpecError as exc:
+        raise SpecError(str(path), [SpecIssue("extends", f"{base_rel}: {i.message}", i.file)
+                                    for i in exc.issues]) from None
+    if not isinstance(base, dict):
+        raise SpecError(str(path), [SpecIssue("extends", f"{base_rel} is not a mapping")])
+    base.pop("name", None)
+    # what the base inherited keeps its own file; the rest of its values are its own
+    origin = {**_leaves(base, str(base_path)), **origin}
+    return _overlay(base, doc, origin, ""), origin
+
+
+def _leaves(doc: dict[str, Any], file: str, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in doc.items():
+        path = join(prefix, str(key))
+        if isinstance(value, dict):
+            out.update(_leaves(value, file, path))
+        else:
+            out[path] = file
+    return out
+
+
+def _overlay(base: dict[str, Any], top: dict[str, Any], origin: dict[str, str],
+             prefix: str) -> dict[str, Any]:
+    """`top` over `base` (see `read_arch_doc`); forget the origin of what `top` sets."""
+    merged = dict(base)
+    for key, value in top.items():
+        path = join(prefix, str(key))
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _overlay(merged[key], value, origin, path)
+        else:
+            merged[key] = value
+            for known in [p for p in origin if p == path or p.startswith(path + ".")]:
+                del origin[known]
+    return merged
+
+
+def _origin(origin: dict[str, str], path: str) -> str | None:
+    """The base file that set the value at `path` (or below it), if one did."""
+    if path in origin:
+        return origin[path]
+    below = {f for p, f in origin.items() if p.startswith(path + ".")}
+    return below.pop() if len(below) == 1 else None
 
 
 def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
@@ -171,5 +247,6 @@ __all__ = [
     "DATAFLOWS", "DTYPE_BYTES", "ELEMENTWISE_FUNCTIONS", "ENGINE_ORIENTATIONS", "MODES",
     "PS_PER_US", "SECTION_KEYS", "STRATEGIES", "TIMINGS", "AimcTile", "Arch", "Interconnect",
     "Lora", "MatrixEngine", "Pipeline", "Pmca", "load_arch", "ns_to_ps", "parse_arch",
+    "read_arch_doc",
     "topology_names",
 ]

@@ -13,7 +13,7 @@ import numpy as np
 
 from aimcsim.errors import SpecError
 from aimcsim.spec._reader import Reader, join, read_yaml
-from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch
+from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch, read_arch_doc
 
 SUPPORTED_VERSIONS = (1,)
 SEQ_LEN_AXIS = "workload.seq_len"
@@ -108,7 +108,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     arch_doc: dict[str, Any] = {}
     if arch_file:
         try:
-            arch_doc = read_yaml(arch_file)
+            arch_doc = read_arch_doc(arch_file)[0]
             parse_arch(arch_doc, arch_file)
         except SpecError as exc:
             r.error("arch", f"the base architecture is not valid: {exc}")
