@@ -58,7 +58,8 @@ def test_shipped_sweeps_validate(root):
 
 def test_sweep_file_errors_name_file_and_path(sweep_file):
     path = sweep_file(axes={"pmca.tcdm_kib": [1], "aimc.rows": {"linear": [1, 2]}},
-                      constraints=["pmca.cores ~ 3"], sampling={"random": {"samples": 0, "seed": 1}},
+                      constraints=["pmca.cores ~ 3", "pmca.corez >= 16"],
+                      sampling={"random": {"samples": 0, "seed": 1}},
                       workloads=["missing.yaml"], colour="red")
     with pytest.raises(SpecError) as info:
         load_sweep(path)
@@ -66,6 +67,7 @@ def test_sweep_file_errors_name_file_and_path(sweep_file):
     for expected in ("sweep.yaml: axes.pmca.tcdm_kib: 'pmca.tcdm_kib' is not a field",
                      "axes.aimc.rows.linear: expected [start, stop, count]",
                      "constraints[0]: expected 'dot.path OP value'",
+                     "constraints[1]: 'pmca.corez' is not a field of the architecture",
                      "sampling.random.samples: 0 is below the minimum 1",
                      "workloads[0]: file not found", "colour: unknown key 'colour'"):
         assert expected in message

@@ -201,6 +201,10 @@ def _constraints(r: Reader, raw: Any) -> tuple[Constraint, ...]:
             r.error(join("constraints", i), f"expected 'dot.path OP value' with OP one of "
                     f"{', '.join(_OPS)}, got {text!r}")
             continue
+        if not _known_path(m.group(1)):
+            r.error(join("constraints", i), f"{m.group(1)!r} is not a field of the "
+                    "architecture (a dot-path such as pmca.tcdm_bytes)")
+            continue
         value: float | str = m.group(3)
         try:
             value = float(value)
