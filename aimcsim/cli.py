@@ -18,7 +18,7 @@ from aimcsim.plots import KINDS
 from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
 from aimcsim.search import GROUP, RATINGS, SearchSpace, block_table, load_space, search
 from aimcsim.simulator import simulate
-from aimcsim.spec.arch import MODES, load_arch
+from aimcsim.spec.arch import MODES, arch_schema, load_arch
 from aimcsim.spec.workload import load_workload
 from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
 from aimcsim.trace_export import chrome_trace
@@ -100,13 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("model", choices=sorted(TRACES))
     trace.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
     trace.add_argument("--out", type=Path, required=True, help="YAML file to write")
+
+    schema = sub.add_parser("schema", help="write the JSON Schema of architecture files (for "
+                            "editors: # yaml-language-server: $schema=arch.schema.json)")
+    schema.add_argument("--out", type=Path, default=Path("arch.schema.json"),
+                        help="JSON file to write (default: %(default)s)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _run, "kernel": _kernel, "search": _search, "sweep": _sweep,
-                "compare": _compare, "plot": _plot, "trace": _trace}
+                "compare": _compare, "plot": _plot, "trace": _trace, "schema": _schema}
     try:
         return commands[args.command](args)
     except (AimcsimError, ValueError, OSError) as exc:
@@ -330,6 +335,13 @@ def _kernel(args: argparse.Namespace) -> int:
     stats = run_kernel(arch.pmca, args.op, args.m, args.k, args.n, dtype=dtype,
                        accumulate=args.accumulate)
     print(json.dumps(stats, indent=2))
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(arch_schema(), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -155,3 +155,40 @@ def test_extends_errors_name_the_file_the_value_came_from(root, tmp_path):
     (tmp_path / "odd.yaml").write_text("version: 1\nextends: [a.yaml]\n")
     with pytest.raises(SpecError, match=r"odd.yaml: extends: expected the path of an arch"):
         load_arch(tmp_path / "odd.yaml")
+
+
+def test_schema_is_derived_from_the_declarations_and_checks_what_the_reader_checks(
+        root, tmp_path):
+    """`aimcsim schema` writes a valid JSON Schema; the shipped files pass it; a field's
+    bound, type, choices and unknown keys fail it as they fail the reader; the keys the
+    reader accepts are the schema's."""
+    import json
+
+    import jsonschema
+    import yaml
+
+    from aimcsim.cli import main
+    from aimcsim.spec.arch import SECTION_KEYS, arch_schema
+
+    out = tmp_path / "arch.schema.json"
+    assert main(["schema", "--out", str(out)]) == 0
+    schema = json.loads(out.read_text())
+    assert schema == arch_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    check = jsonschema.Draft202012Validator(schema)
+    for f in sorted((root / "arch").glob("*.yaml")):
+        assert not list(check.iter_errors(yaml.safe_load(f.read_text()))), f.name
+    for section, keys in SECTION_KEYS.items():
+        assert set(schema["properties"][section]["properties"]) == set(keys) - (
+            {"source"} if section in ("pipeline", "lora") else set())
+    for section, values, pattern in [
+        ("pmca", {"cores": 0}, "minimum"), ("pmca", {"cores": "eight"}, "integer"),
+        ("pmca", {"tcdm_kib": 1}, "tcdm_kib"), ("pipeline", {"strategy": "eager"}, "eager"),
+        ("interconnect", {"topology": "torus"}, "torus"), ("aimc", {"pipelined": "yes"}, "yes"),
+        ("pmca", {"macs_per_cycle": {"fp17": 3}}, "fp17"),
+    ]:
+        doc = arch_doc(**{section: values})
+        messages = " ".join(e.message for e in check.iter_errors(doc))
+        assert pattern in messages, (section, values, messages)
+        with pytest.raises(SpecError):
+            parse_arch(doc, "x.yaml")

@@ -11,31 +11,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import ceil
-from typing import Any
+from typing import Annotated, Any
 
 from numba import njit
 
 from aimcsim.spec._reader import Reader, join
+from aimcsim.spec.fields import keys, read_fields, required, spec
 from aimcsim.spec.units import ns_to_ps, whole_ps
 
 
 @dataclass(frozen=True)
 class AimcTile:
-    """One analog crossbar tile and the phases of one matrix-vector multiply (MVM).
+    """One analog crossbar tile and the phases of one matrix-vector multiply (MVM): the
+    `aimc` section of an architecture file. Each field is declared once, below."""
 
-    rows, cols: crossbar size (inputs x outputs) in weights.
-    integration_time_ns: analog integration phase of one MVM.
-    dac_ns: input phase (load the input vector, drive the DACs / pulse generators).
-    adc_ns: output phase (ADC conversion and readout of the column results).
-    pipelined: consecutive tokens overlap phases (DAC of token i+1 during integration of i).
-    """
-
-    rows: int
-    cols: int
-    integration_time_ns: float
-    dac_ns: float
-    adc_ns: float
-    pipelined: bool
+    rows: Annotated[int, spec("crossbar inputs (weights per column)", ge=1)]
+    cols: Annotated[int, spec("crossbar outputs (columns)", ge=1)]
+    integration_time_ns: Annotated[float, spec("analog integration phase of one MVM",
+                                               ge=0.001, unit="ns")]
+    dac_ns: Annotated[float, spec("input phase: load the input vector, drive the DACs",
+                                  ge=0, unit="ns")] = 0.0
+    adc_ns: Annotated[float, spec("output phase: ADC conversion and readout of the columns",
+                                  ge=0, unit="ns")] = 0.0
+    pipelined: Annotated[bool, spec("consecutive tokens overlap phases (the DAC of token i+1 "
+                                    "during the integration of token i)")] = True
 
     @property
     def phases_ps(self) -> tuple[int, int, int]:
@@ -44,21 +43,14 @@ class AimcTile:
 
 
 #: The keys of an architecture file's `aimc` section.
-AIMC_KEYS = ("rows", "cols", "integration_time_ns", "dac_ns", "adc_ns", "pipelined", "source")
+AIMC_KEYS = keys(AimcTile)
 
 
 def read_aimc(r: Reader, data: Any) -> AimcTile:
     """The `aimc` section (errors go to `r`)."""
     p = "aimc"
-    d = r.mapping(data, p, AIMC_KEYS, required=("rows", "cols", "integration_time_ns"))
-    tile = AimcTile(
-        rows=r.take(d, p, "rows", int, minimum=1),
-        cols=r.take(d, p, "cols", int, minimum=1),
-        integration_time_ns=r.take(d, p, "integration_time_ns", float, minimum=0.001, unit="ns"),
-        dac_ns=r.take(d, p, "dac_ns", float, default=0.0, minimum=0, unit="ns"),
-        adc_ns=r.take(d, p, "adc_ns", float, default=0.0, minimum=0, unit="ns"),
-        pipelined=r.take(d, p, "pipelined", bool, default=True),
-    )
+    d = r.mapping(data, p, AIMC_KEYS, required=required(AimcTile))
+    tile = AimcTile(**read_fields(r, AimcTile, d, p))
     for key in ("integration_time_ns", "dac_ns", "adc_ns"):
         whole_ps(r, join(p, key), getattr(tile, key))
     return tile

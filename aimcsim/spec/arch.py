@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import WithJsonSchema
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import AIMC_KEYS, AimcTile, read_aimc
@@ -26,39 +28,34 @@ from aimcsim.hw.pmca.params import (
     read_pmca,
 )
 from aimcsim.spec._reader import Reader, join, read_yaml
+from aimcsim.spec.fields import Custom, choices, keys, read_fields, section_schema, spec
 from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
 
 SUPPORTED_VERSIONS = (1,)
 MODES = ("hybrid", "aimc-only")
-STRATEGIES = ("sequential", "overlapped", "double-buffered")
-BETWEEN_LAYERS = ("streaming", "layer-by-layer")
-TILE_OUTPUTS = ("in-place", "separate")
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    """How the tile and the cluster share a layer's token blocks.
+    """How the tile and the cluster share a layer's token blocks: the `pipeline` section (run
+    settings). Each field is declared once, below."""
 
-    strategy: `sequential` (tile, then cluster, per block), `overlapped` (the cluster computes
-    X A B while the tile computes X W; one block in flight), `double-buffered` (as overlapped,
-    with two blocks in flight so the tile and the link fill block i+1 while the cluster
-    finishes block i).
-    parallel_tokens: tokens per block on the cluster (and granularity of streaming edges).
-    between_layers: `streaming` (a consumer starts on block i once its producers finished
-    block i, as the trace's edges say; independent ops overlap) or `layer-by-layer` (one op at
-    a time in trace order, each starting once the one before it has finished: every op has the
-    chip to itself and its latency is its own, as in a per-layer study).
-    tile_output: where a block's tile output lands in the TCDM in hybrid mode. `in-place`
-    (what hand-written LoRA kernels do): in the LoRA output buffer, and U = T B accumulates
-    onto it (a GEMM with C += A B), so T B waits for the tile output and one d_out buffer
-    serves both. `separate`: a buffer of its own; T B runs before the tile output arrives,
-    into its own buffer, and a final add joins the two.
-    """
-
-    strategy: str
-    parallel_tokens: int
-    between_layers: str = "streaming"
-    tile_output: str = "in-place"
+    strategy: Annotated[Literal["sequential", "overlapped", "double-buffered"], spec(
+        "sequential: tile, then cluster, per block; overlapped: the cluster computes X A B "
+        "while the tile computes X W, one block in flight; double-buffered: as overlapped with "
+        "two blocks in flight, so the tile and the link fill block i+1 while the cluster "
+        "finishes block i")] = "overlapped"
+    parallel_tokens: Annotated[int, spec("tokens per block on the cluster (and granularity of "
+                                         "streaming edges)", ge=1)] = 16
+    between_layers: Annotated[Literal["streaming", "layer-by-layer"], spec(
+        "streaming: a consumer starts on block i once its producers finished block i, as the "
+        "trace's edges say; layer-by-layer: one op at a time in trace order, each with the chip "
+        "to itself (its latency is its own, as in a per-layer study)")] = "streaming"
+    tile_output: Annotated[Literal["in-place", "separate"], spec(
+        "where a block's tile output lands in the TCDM in hybrid mode. in-place (what "
+        "hand-written LoRA kernels do): in the LoRA output buffer, and T B accumulates onto it "
+        "(C += A B), so T B waits for the tile output; separate: a buffer of its own, T B runs "
+        "before the tile output arrives and a final add joins the two")] = "in-place"
 
     @property
     def blocks_in_flight(self) -> int:
@@ -67,15 +64,15 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Lora:
-    """Low-rank adapters computed digitally in hybrid mode.
+    """Low-rank adapters computed digitally in hybrid mode: the `lora` section (run settings)."""
 
-    rank: r of A (d_in x r) and B (r x d_out). dtype: data type of all digital compute.
-    layers: `all`, or the static-layer roles that carry adapters (e.g. query, value).
-    """
-
-    rank: int
-    dtype: str
-    layers: tuple[str, ...] | None  # None: every static layer
+    rank: Annotated[int, spec("r of A (d_in x r) and B (r x d_out)", ge=1)] = 8
+    dtype: Annotated[Literal[tuple(DTYPE_BYTES)], spec(
+        "data type of all digital compute (needs an entry in pmca.macs_per_cycle)")] = "fp16"
+    layers: Annotated[tuple[str, ...] | None, Custom(), WithJsonSchema({
+        "description": "all, or the static-layer roles that carry adapters (e.g. query, "
+                       "value)",
+        "anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}]})] = None
 
     @property
     def element_bytes(self) -> int:
@@ -100,13 +97,55 @@ class Arch:
 
 
 _TOP = ("version", "name", "mode", "source", "aimc", "pmca", "interconnect", "pipeline", "lora")
-_PIPE = ("strategy", "parallel_tokens", "between_layers", "tile_output")
-_LORA = ("rank", "dtype", "layers")
+STRATEGIES = choices(Pipeline, "strategy")
+BETWEEN_LAYERS = choices(Pipeline, "between_layers")
+TILE_OUTPUTS = choices(Pipeline, "tile_output")
+_PIPE = keys(Pipeline)[:-1]  # run settings carry no citation
+_LORA = keys(Lora)[:-1]
 #: The keys each section of an architecture file recognises (sweep axes are checked against it).
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "aimc": AIMC_KEYS, "pmca": PMCA_KEYS, "interconnect": NOC_KEYS, "pipeline": _PIPE,
     "lora": _LORA,
 }
+
+
+def arch_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of an architecture file, from the fields' declarations."""
+    sections = {"aimc": (AimcTile, "aimc"), "pmca": (Pmca, "pmca"),
+                "interconnect": (Interconnect, "interconnect"),
+                "pipeline": (Pipeline, "pipeline"), "lora": (Lora, "lora")}
+    properties: dict[str, Any] = {
+        "version": {"enum": list(SUPPORTED_VERSIONS)},
+        "extends": {"type": "string", "description": "an architecture file (relative to this "
+                    "one) whose values this file overlays"},
+        "name": {"type": "string"},
+        "mode": {"enum": list(MODES), "description": "default mode of `aimcsim run`"},
+        "source": {"type": "string"},
+    }
+    complete: dict[str, Any] = {}  # what a file that extends nothing must also give
+    for key, (cls, title) in sections.items():
+        schema = section_schema(cls, title)
+        if cls in (Pipeline, Lora):
+            del schema["properties"]["source"]
+        complete[key] = {"required": schema.pop("required")}
+        properties[key] = schema
+    engine = section_schema(MatrixEngine, "matrix_engine")
+    properties["pmca"]["properties"]["matrix_engine"] = {"anyOf": [engine, {"type": "null"}]}
+    properties["pmca"].pop("$defs", None)
+    complete["pmca"]["required"].append("macs_per_cycle")
+    complete["interconnect"]["required"].insert(0, "topology")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "aimcsim architecture file",
+        "type": "object",
+        "properties": properties,
+        "required": ["version"],
+        "additionalProperties": False,
+        # a file that extends another gives only what differs
+        "if": {"not": {"required": ["extends"]}},
+        "then": {"required": ["version", "aimc", "pmca", "interconnect"],
+                 "properties": complete},
+    }
 
 
 def load_arch(path: str | Path) -> Arch:
@@ -211,21 +250,14 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
 
 def _pipeline(r: Reader, data: Any) -> Pipeline:
     p = "pipeline"
-    d = r.mapping(data, p, _PIPE)
-    return Pipeline(
-        strategy=r.take(d, p, "strategy", str, default="overlapped", choices=STRATEGIES),
-        parallel_tokens=r.take(d, p, "parallel_tokens", int, default=16, minimum=1),
-        between_layers=r.take(d, p, "between_layers", str, default="streaming",
-                              choices=BETWEEN_LAYERS),
-        tile_output=r.take(d, p, "tile_output", str, default="in-place", choices=TILE_OUTPUTS),
-    )
+    return Pipeline(**read_fields(r, Pipeline, r.mapping(data, p, _PIPE), p))
 
 
 def _lora(r: Reader, data: Any, pmca: Pmca) -> Lora:
     p = "lora"
     d = r.mapping(data, p, _LORA)
-    rank = r.take(d, p, "rank", int, default=8, minimum=1)
-    dtype = r.take(d, p, "dtype", str, default="fp16", choices=tuple(DTYPE_BYTES))
+    values = read_fields(r, Lora, d, p)
+    dtype = values["dtype"]
     layers: tuple[str, ...] | None = None
     raw = d.get("layers", "all")
     if raw != "all":
@@ -240,13 +272,30 @@ def _lora(r: Reader, data: Any, pmca: Pmca) -> Lora:
             join(p, "dtype"),
             f"{dtype!r} has no entry in pmca.macs_per_cycle (it has: {', '.join(known)})",
         )
-    return Lora(rank, dtype, layers)
+    return Lora(layers=layers, **values)
 
 
 __all__ = [
-    "DATAFLOWS", "DTYPE_BYTES", "ELEMENTWISE_FUNCTIONS", "ENGINE_ORIENTATIONS", "MODES",
-    "PS_PER_US", "SECTION_KEYS", "STRATEGIES", "TIMINGS", "AimcTile", "Arch", "Interconnect",
-    "Lora", "MatrixEngine", "Pipeline", "Pmca", "load_arch", "ns_to_ps", "parse_arch",
+    "DATAFLOWS",
+    "DTYPE_BYTES",
+    "ELEMENTWISE_FUNCTIONS",
+    "ENGINE_ORIENTATIONS",
+    "MODES",
+    "PS_PER_US",
+    "SECTION_KEYS",
+    "STRATEGIES",
+    "TIMINGS",
+    "AimcTile",
+    "Arch",
+    "Interconnect",
+    "Lora",
+    "MatrixEngine",
+    "Pipeline",
+    "Pmca",
+    "arch_schema",
+    "load_arch",
+    "ns_to_ps",
+    "parse_arch",
     "read_arch_doc",
     "topology_names",
 ]

@@ -4,97 +4,94 @@ units and checks (the cluster's timing lives beside it in this package)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import WithJsonSchema
 
 from aimcsim.spec._reader import Reader, join
+from aimcsim.spec.fields import Custom, choices, keys, read_fields, required, spec
 from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, clock
 
-TIMINGS = ("cycle-level", "throughput")
-DATAFLOWS = ("auto", "k-simd", "n-simd")
-ENGINE_ORIENTATIONS = ("normal", "transposed")
 ELEMENTWISE_FUNCTIONS = ("add", "norm", "add_norm", "relu", "softmax")
-#: The keys of the `pmca` section and of its `matrix_engine`.
-PMCA_KEYS = (
-    "cores", "freq_mhz", "macs_per_cycle", "tcdm_bytes", "tcdm_banks", "bank_width_bytes",
-    "dma_bytes_per_cycle", "dma_setup_cycles", "barrier_cycles", "kernel_setup_cycles",
-    "elementwise_cycles_per_vector", "streaming", "loop_overhead_cycles", "timing",
-    "dma_double_buffer", "matrix_engine", "fpu_latency_cycles", "stream_fifo_depth",
-    "matmul_dataflow", "source",
-)
-ENGINE_KEYS = ("rows", "height", "pipe_regs", "orientation", "source")
+
+def _table(keys: tuple[str, ...], meaning: str, minimum: int) -> dict[str, Any]:
+    """The YAML form of a per-type table (read into (key, value) pairs)."""
+    return {"type": "object", "additionalProperties": False,
+            "properties": {k: {"type": "integer", "minimum": minimum} for k in keys},
+            "description": meaning}
 
 
-@dataclass(frozen=True)
+def _pairs(keys: tuple[str, ...], meaning: str, minimum: int) -> WithJsonSchema:
+    return WithJsonSchema(_table(keys, meaning, minimum))
+
+
+@dataclass(frozen=True, kw_only=True)
 class MatrixEngine:
-    """RedMulE beside the cores, running the matmuls (`aimcsim.hw.pmca.redmule`).
+    """RedMulE beside the cores, running the matmuls (`aimcsim.hw.pmca.redmule`): the
+    `pmca.matrix_engine` section. An output tile is rows x height (pipe_regs + 1); the TCDM
+    port moves height (pipe_regs + 1) FP16 values a cycle (256 bit for H = 4, P = 3)."""
 
-    rows: rows of the output computed at once (L; the RTL's ARRAY_WIDTH), at most
-    height x pipe_regs. height: FMA computing elements per row, chained along k (H;
-    ARRAY_HEIGHT). pipe_regs: pipeline registers per FMA (P; PIPE_REGS). An output tile is
-    rows x height (pipe_regs + 1); the TCDM port moves height (pipe_regs + 1) FP16 values a
-    cycle (256 bit for H = 4, P = 3). orientation: `normal` computes C = A B as Z = X W;
-    `transposed` computes every matmul of the cluster as C^T = B^T A^T, with activations held
-    feature-major (the tile output written transposed by its link or DMA; the transposes
-    chain, so no kernel transposes anything): a skinny X A (n = r) then fills the tile's
-    columns with tokens.
-    """
-
-    rows: int
-    height: int
-    pipe_regs: int
-    orientation: str = "normal"
+    rows: Annotated[int, spec("rows of the output computed at once (L; the RTL's "
+                              "ARRAY_WIDTH), at most height x pipe_regs", ge=1)]
+    height: Annotated[int, spec("FMAs per row, chained along k (H; ARRAY_HEIGHT)", ge=1)]
+    pipe_regs: Annotated[int, spec("pipeline registers per FMA (P; PIPE_REGS)", ge=1)]
+    orientation: Annotated[Literal["normal", "transposed"], spec(
+        "normal: Z = X W as RedMulE's API; transposed: every matmul of the cluster as "
+        "C^T = B^T A^T, activations held feature-major (the transposes chain, so no kernel "
+        "transposes anything; a skinny X A then fills the tile's columns with tokens)")] = \
+        "normal"
 
     @property
     def fmas(self) -> int:
         return self.rows * self.height
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Pmca:
-    """A programmable multi-core cluster (Snitch/PULP style) with a banked TCDM and a DMA.
+    """A programmable multi-core cluster (Snitch/PULP style) with a banked TCDM and a DMA: the
+    `pmca` section of an architecture file. Each field is declared once, below."""
 
-    cores: compute cores (the DMA core is not counted).
-    freq_mhz: cluster clock; its period must be an integer number of picoseconds.
-    macs_per_cycle: per core and cycle, by data type (SIMD lanes of one FMA issue).
-    tcdm_bytes, tcdm_banks, bank_width_bytes: scratchpad capacity and word-interleaved banking.
-    dma_bytes_per_cycle, dma_setup_cycles: DMA bandwidth and per-transfer setup.
-    barrier_cycles: one cluster barrier (end of every kernel phase).
-    kernel_setup_cycles: per kernel phase and core: loop and address set-up before the first MAC.
-    elementwise_cycles_per_vector: cycles per SIMD vector (macs_per_cycle lanes) by function.
-    streaming: cores feed the FPU from stream registers under a hardware loop (Snitch SSR +
-    FREP); false: plain load-use code, one issue slot per load plus loop instructions.
-    loop_overhead_cycles: address and branch instructions per SIMD step without streaming.
-    timing: `cycle-level` (numba, TCDM bank conflicts) or `throughput` (closed form, no conflicts).
-    dma_double_buffer: the DMA brings the next operand while the cores compute on the current
-    one (two TCDM buffers), instead of cores waiting for each transfer.
-    matrix_engine: optional FMA array that runs the matmuls instead of the cores.
-    fpu_latency_cycles: by data type, cycles from one FMA to a dependent one (1: back to back);
-    streaming matmuls keep 8 accumulators in flight to hide it.
-    stream_fifo_depth: words each stream register fetches ahead (Snitch SSR credits).
-    matmul_dataflow: how streaming cores run a matmul: `k-simd` (SIMD lanes along k, reduced at
-    the end of each micro-tile, as the published Snitch GEMMs), `n-simd` (lanes along n, the A
-    value replicated), or `auto` (the faster of the two, per shape).
-    """
-
-    cores: int
-    freq_mhz: int
-    macs_per_cycle: tuple[tuple[str, int], ...]
-    tcdm_bytes: int
-    tcdm_banks: int
-    bank_width_bytes: int
-    dma_bytes_per_cycle: int
-    dma_setup_cycles: int
-    barrier_cycles: int
-    kernel_setup_cycles: int
-    elementwise_cycles_per_vector: tuple[tuple[str, int], ...]
-    streaming: bool = True
-    loop_overhead_cycles: int = 2
-    timing: str = "cycle-level"
-    dma_double_buffer: bool = False
-    matrix_engine: MatrixEngine | None = None
-    fpu_latency_cycles: tuple[tuple[str, int], ...] = ()
-    stream_fifo_depth: int = 4
-    matmul_dataflow: str = "auto"
+    cores: Annotated[int, spec("compute cores (the DMA core is not counted)", ge=1)]
+    freq_mhz: Annotated[int, spec("cluster clock; its period must be a whole number of ps",
+                                  ge=1, unit="MHz")]
+    macs_per_cycle: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
+        tuple(DTYPE_BYTES), "per core and cycle, by data type: SIMD lanes of one FMA issue",
+        1)]
+    tcdm_bytes: Annotated[int, spec("scratchpad capacity", ge=1, unit="bytes")]
+    tcdm_banks: Annotated[int, spec("word-interleaved TCDM banks", ge=1)] = 32
+    bank_width_bytes: Annotated[int, spec("bytes of one bank word", ge=1, unit="bytes")] = 8
+    dma_bytes_per_cycle: Annotated[int, spec("DMA bandwidth (a multiple of the bank width)",
+                                             ge=1, unit="bytes/cycle")] = 64
+    dma_setup_cycles: Annotated[int, spec("per transfer descriptor", ge=0, unit="cycles")] = 0
+    barrier_cycles: Annotated[int, spec("one cluster barrier, at the end of every kernel "
+                                        "phase", ge=0, unit="cycles")] = 0
+    kernel_setup_cycles: Annotated[int, spec("per kernel phase and core: loop and address "
+                                             "set-up before the first MAC", ge=0,
+                                             unit="cycles")] = 0
+    elementwise_cycles_per_vector: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
+        ELEMENTWISE_FUNCTIONS, "cycles per SIMD vector of macs_per_cycle lanes, by function "
+        "(every function needs one)", 1)] = ()
+    streaming: Annotated[bool, spec("cores feed the FPU from stream registers under a "
+                                    "hardware loop (Snitch SSR + FREP); false: load-use code "
+                                    "(PULP)")] = True
+    loop_overhead_cycles: Annotated[int, spec("load-use cores: address and loop instructions "
+                                              "per SIMD step", ge=0, unit="cycles")] = 2
+    timing: Annotated[Literal["cycle-level", "throughput"], spec(
+        "cycle-level (numba, TCDM bank conflicts) or throughput (closed form, no "
+        "conflicts)")] = "cycle-level"
+    dma_double_buffer: Annotated[bool, spec("the DMA brings the next operand while the cores "
+                                            "compute on the current one (two TCDM "
+                                            "buffers)")] = False
+    matrix_engine: Annotated[MatrixEngine | None, Custom(), spec(
+        "RedMulE running the matmuls instead of the cores (absent: the cores run them)")] = None
+    fpu_latency_cycles: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
+        tuple(DTYPE_BYTES), "by data type, cycles from one FMA to a dependent one (1: back to "
+        "back; absent types: 1)", 1)] = ()
+    stream_fifo_depth: Annotated[int, spec("words each stream register fetches ahead (Snitch "
+                                           "SSR credits)", ge=1)] = 4
+    matmul_dataflow: Annotated[Literal["auto", "k-simd", "n-simd"], spec(
+        "streaming cores: k-simd (lanes along k, as the published Snitch GEMMs), n-simd "
+        "(lanes along n, A replicated) or auto (the faster, per shape)")] = "auto"
 
     @property
     def period_ps(self) -> int:
@@ -110,6 +107,14 @@ class Pmca:
         return dict(self.elementwise_cycles_per_vector)[function]
 
 
+#: The keys of the `pmca` section and of its `matrix_engine`, and the values of its choices.
+PMCA_KEYS = keys(Pmca)
+ENGINE_KEYS = keys(MatrixEngine)
+TIMINGS = choices(Pmca, "timing")
+DATAFLOWS = choices(Pmca, "matmul_dataflow")
+ENGINE_ORIENTATIONS = choices(MatrixEngine, "orientation")
+
+
 def _int_table(
     r: Reader, data: Any, path: str, keys: tuple[str, ...], *, minimum: int
 ) -> tuple[tuple[str, int], ...]:
@@ -120,8 +125,7 @@ def _int_table(
 def read_pmca(r: Reader, data: Any) -> Pmca:
     """The `pmca` section (errors go to `r`)."""
     p = "pmca"
-    d = r.mapping(data, p, PMCA_KEYS,
-                  required=("cores", "freq_mhz", "macs_per_cycle", "tcdm_bytes"))
+    d = r.mapping(data, p, PMCA_KEYS, required=(*required(Pmca), "macs_per_cycle"))
     macs = _int_table(r, d.get("macs_per_cycle", {}), join(p, "macs_per_cycle"),
                       tuple(DTYPE_BYTES), minimum=1)
     ew_path = join(p, "elementwise_cycles_per_vector")
@@ -132,27 +136,13 @@ def read_pmca(r: Reader, data: Any) -> Pmca:
         r.error(ew_path, f"missing functions {', '.join(missing)}; every one of "
                 f"{', '.join(ELEMENTWISE_FUNCTIONS)} needs a cycle count")
     pmca = Pmca(
-        cores=r.take(d, p, "cores", int, minimum=1),
-        freq_mhz=r.take(d, p, "freq_mhz", int, minimum=1, unit="MHz"),
         macs_per_cycle=macs,
-        tcdm_bytes=r.take(d, p, "tcdm_bytes", int, minimum=1, unit="bytes"),
-        tcdm_banks=r.take(d, p, "tcdm_banks", int, default=32, minimum=1),
-        bank_width_bytes=r.take(d, p, "bank_width_bytes", int, default=8, minimum=1, unit="bytes"),
-        dma_bytes_per_cycle=r.take(d, p, "dma_bytes_per_cycle", int, default=64, minimum=1),
-        dma_setup_cycles=r.take(d, p, "dma_setup_cycles", int, default=0, minimum=0),
-        barrier_cycles=r.take(d, p, "barrier_cycles", int, default=0, minimum=0),
-        kernel_setup_cycles=r.take(d, p, "kernel_setup_cycles", int, default=0, minimum=0),
         elementwise_cycles_per_vector=ew,
-        streaming=r.take(d, p, "streaming", bool, default=True),
-        loop_overhead_cycles=r.take(d, p, "loop_overhead_cycles", int, default=2, minimum=0),
-        timing=r.take(d, p, "timing", str, default="cycle-level", choices=TIMINGS),
-        dma_double_buffer=r.take(d, p, "dma_double_buffer", bool, default=False),
         matrix_engine=_engine(r, d.get("matrix_engine")),
         fpu_latency_cycles=_int_table(r, d.get("fpu_latency_cycles", {}),
                                       join(p, "fpu_latency_cycles"), tuple(DTYPE_BYTES),
                                       minimum=1),
-        stream_fifo_depth=r.take(d, p, "stream_fifo_depth", int, default=4, minimum=1),
-        matmul_dataflow=r.take(d, p, "matmul_dataflow", str, default="auto", choices=DATAFLOWS),
+        **read_fields(r, Pmca, d, p),
     )
     if pmca.dma_bytes_per_cycle % pmca.bank_width_bytes:
         r.error(join(p, "dma_bytes_per_cycle"), f"{pmca.dma_bytes_per_cycle} is not a multiple "
@@ -170,14 +160,8 @@ def _engine(r: Reader, data: Any) -> MatrixEngine | None:
     if data is None:
         return None
     p = "pmca.matrix_engine"
-    d = r.mapping(data, p, ENGINE_KEYS, required=("rows", "height", "pipe_regs"))
-    engine = MatrixEngine(
-        rows=r.take(d, p, "rows", int, minimum=1),
-        height=r.take(d, p, "height", int, minimum=1),
-        pipe_regs=r.take(d, p, "pipe_regs", int, minimum=1),
-        orientation=r.take(d, p, "orientation", str, default="normal",
-                           choices=ENGINE_ORIENTATIONS),
-    )
+    d = r.mapping(data, p, ENGINE_KEYS, required=required(MatrixEngine))
+    engine = MatrixEngine(**read_fields(r, MatrixEngine, d, p))
     if engine.rows > engine.height * engine.pipe_regs:
         r.error(join(p, "rows"), f"{engine.rows} rows need at most height x pipe_regs = "
                 f"{engine.height * engine.pipe_regs}: RedMulE's port must carry a tile's W and "
