@@ -3,8 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from aimcsim import load_arch, load_workload
+from aimcsim.hw.interconnect import TOPOLOGIES
 from aimcsim.spec.arch import Arch, parse_arch
 from aimcsim.spec.workload import Workload, parse_workload
 from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
@@ -69,3 +71,57 @@ def small_bert(seq_len: int = 48, layers: int = 2) -> Workload:
     """MobileBERT with fewer transformer blocks (all 15 static layers each) and tokens."""
     config = {**MOBILEBERT_UNCASED, "num_hidden_layers": layers}
     return parse_workload(mobilebert_trace(seq_len, config), "small.yaml")
+
+
+_POW2 = st.sampled_from([64, 128, 256, 512])
+
+
+_ROOMY = st.just(1 << 22)
+_ONE_AT_A_TIME = st.just("layer-by-layer")
+
+
+@st.composite
+def architectures(draw, tcdm_bytes=_ROOMY, between=_ONE_AT_A_TIME) -> dict:
+    """A random valid architecture document, from tiny to study-sized parts (hypothesis).
+    `tcdm_bytes` and `between` draw those fields (default: room for everything, one op at a
+    time)."""
+    engine = draw(st.one_of(st.none(), st.fixed_dictionaries({
+        "height": st.integers(1, 6), "pipe_regs": st.integers(1, 4),
+        "orientation": st.sampled_from(["normal", "transposed"])})))
+    if engine is not None:
+        engine["rows"] = draw(st.integers(1, engine["height"] * engine["pipe_regs"]))
+    bank_bytes = draw(st.sampled_from([4, 8]))
+    pmca = {
+        "cores": draw(st.integers(1, 16)),
+        "tcdm_banks": draw(st.integers(4, 64)),
+        "bank_width_bytes": bank_bytes,
+        "tcdm_bytes": draw(tcdm_bytes),
+        "macs_per_cycle": {"fp16": draw(st.sampled_from([1, 2, 4][:bank_bytes // 4 + 1]))},
+        "streaming": draw(st.booleans()),
+        "loop_overhead_cycles": draw(st.integers(0, 4)),
+        "timing": draw(st.sampled_from(["cycle-level", "throughput"])),
+        "dma_double_buffer": draw(st.booleans()),
+        "kernel_setup_cycles": draw(st.integers(0, 40)),
+        "barrier_cycles": draw(st.integers(0, 20)),
+        "matrix_engine": engine,
+    }
+    if engine is None:
+        del pmca["matrix_engine"]
+    return arch_doc(
+        aimc={"rows": draw(_POW2), "cols": draw(_POW2),
+              "integration_time_ns": draw(st.sampled_from([8, 32, 128, 256, 512])),
+              "dac_ns": draw(st.integers(1, 64)), "adc_ns": draw(st.integers(1, 64)),
+              "pipelined": draw(st.booleans())},
+        pmca=pmca,
+        interconnect={"topology": draw(st.sampled_from(sorted(TOPOLOGIES))),
+                      "bytes_per_cycle": draw(st.sampled_from([4, 16, 64])),
+                      "latency_cycles": draw(st.integers(0, 10)),
+                      "hop_latency_cycles": draw(st.integers(0, 4))},
+        pipeline={"strategy": draw(st.sampled_from(["sequential", "overlapped",
+                                                    "double-buffered"])),
+                  "parallel_tokens": draw(st.integers(1, 12)),
+                  "tile_output": draw(st.sampled_from(["in-place", "separate"])),
+                  "between_layers": draw(between)},
+        lora={"rank": draw(st.integers(1, 16)),
+              "layers": draw(st.sampled_from(["all", ["query", "value"], ["ffn_output"]]))},
+    )

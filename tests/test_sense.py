@@ -9,7 +9,7 @@ hybrid. R1-R3 are the cases of issue 9 that once did.
 from __future__ import annotations
 
 import pytest
-from conftest import arch_doc, linear_workload, make_arch, small_bert
+from conftest import architectures, linear_workload, make_arch, small_bert
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -79,54 +79,6 @@ def test_layer_by_layer_latency_does_not_depend_on_siblings():
 
 
 # ---- property: over random architectures --------------------------------------------------
-_POW2 = st.sampled_from([64, 128, 256, 512])
-
-
-@st.composite
-def architectures(draw) -> dict:
-    """A random valid architecture document, from tiny to study-sized parts."""
-    engine = draw(st.one_of(st.none(), st.fixed_dictionaries({
-        "height": st.integers(1, 6), "pipe_regs": st.integers(1, 4),
-        "orientation": st.sampled_from(["normal", "transposed"])})))
-    if engine is not None:
-        engine["rows"] = draw(st.integers(1, engine["height"] * engine["pipe_regs"]))
-    bank_bytes = draw(st.sampled_from([4, 8]))
-    pmca = {
-        "cores": draw(st.integers(1, 16)),
-        "tcdm_banks": draw(st.integers(4, 64)),
-        "bank_width_bytes": bank_bytes,
-        "tcdm_bytes": 1 << 22,  # capacity is not what this property is about
-        "macs_per_cycle": {"fp16": draw(st.sampled_from([1, 2, 4][:bank_bytes // 4 + 1]))},
-        "streaming": draw(st.booleans()),
-        "loop_overhead_cycles": draw(st.integers(0, 4)),
-        "timing": draw(st.sampled_from(["cycle-level", "throughput"])),
-        "dma_double_buffer": draw(st.booleans()),
-        "kernel_setup_cycles": draw(st.integers(0, 40)),
-        "barrier_cycles": draw(st.integers(0, 20)),
-        "matrix_engine": engine,
-    }
-    if engine is None:
-        del pmca["matrix_engine"]
-    return arch_doc(
-        aimc={"rows": draw(_POW2), "cols": draw(_POW2),
-              "integration_time_ns": draw(st.sampled_from([8, 32, 128, 256, 512])),
-              "dac_ns": draw(st.integers(1, 64)), "adc_ns": draw(st.integers(1, 64)),
-              "pipelined": draw(st.booleans())},
-        pmca=pmca,
-        interconnect={"topology": draw(st.sampled_from(["point-to-point", "shared-bus", "mesh"])),
-                      "bytes_per_cycle": draw(st.sampled_from([4, 16, 64])),
-                      "latency_cycles": draw(st.integers(0, 10)),
-                      "hop_latency_cycles": draw(st.integers(0, 4))},
-        pipeline={"strategy": draw(st.sampled_from(["sequential", "overlapped",
-                                                    "double-buffered"])),
-                  "parallel_tokens": draw(st.integers(1, 12)),
-                  "tile_output": draw(st.sampled_from(["in-place", "separate"])),
-                  "between_layers": "layer-by-layer"},
-        lora={"rank": draw(st.integers(1, 16)),
-              "layers": draw(st.sampled_from(["all", ["query", "value"], ["ffn_output"]]))},
-    )
-
-
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(doc=architectures(), tokens=st.integers(1, 12))
