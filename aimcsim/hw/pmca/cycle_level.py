@@ -50,7 +50,7 @@ class CycleLevelPmca:
     def _finish(
         self, kernel: tuple[int, int, int, int], ideal: int, macs: int, dma_bytes: int = 0
     ) -> KernelStats:
-        compute_end, _core_stalls, conflicts, dma_end = kernel
+        compute_end, _core_waits, conflicts, dma_end = kernel  # see stream's docstring
         p = self.pmca
         overhead = p.kernel_setup_cycles + p.barrier_cycles
         if compute_end < ideal:

@@ -11,9 +11,12 @@ own port in parallel. Without it (plain load-use code) a step is: load a, load b
 each, retried until granted), the operation, then `loop_overhead` cycles of address and loop
 instructions.
 
-A kernel's operands are laid out one after the other at word bases chosen by the caller. The
-functions return (cycles, stall_cycles, conflicts, dma_cycles): `stall_cycles` sums the cycles
-cores waited for a bank; `conflicts` counts requests refused.
+A kernel's operands are laid out one after the other at word bases chosen by the caller. Every
+cycle-level kernel of this package returns (cycles, core_wait_cycles, conflicts, dma_end):
+`core_wait_cycles` sums, over the cores, the cycles a core waited for a bank (a diagnostic the
+kernels' tests use); `conflicts` counts requests refused. The model's one stall figure,
+`KernelStats.stall_cycles`, is something else: the cycles the kernel took beyond its
+conflict-free closed form.
 """
 
 from __future__ import annotations
