@@ -19,6 +19,7 @@ from aimcsim.results import overhead, overhead_stats, write_json, write_layers_c
 from aimcsim.search import GROUP, RATINGS, SearchSpace, block_table, load_space, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, arch_schema, load_arch
+from aimcsim.spec.run import apply_run
 from aimcsim.spec.workload import load_workload
 from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
 from aimcsim.trace_export import chrome_trace
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate a workload on an architecture")
     run.add_argument("arch", help="architecture YAML (see arch/)")
     run.add_argument("workload", help="workload trace YAML (see workloads/)")
+    run.add_argument("--settings", type=Path, default=None, metavar="RUN.yaml",
+                     help="run settings over the architecture's: mode, pipeline, lora and "
+                     "per-op overrides (see arch/runs/)")
     run.add_argument("--mode", choices=[*MODES, "both"], default=None,
                      help="default: the architecture's mode")
     run.add_argument("--out", type=Path, default=None,
@@ -120,11 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    arch = load_arch(args.arch)
+    arch, settings = load_arch(args.arch), {}
     workload = load_workload(args.workload)
+    if args.settings is not None:
+        arch, settings = apply_run(args.arch, args.settings, workload)
     mode = args.mode or arch.mode
     modes = list(MODES[::-1]) if mode == "both" else [mode]  # aimc-only first: the reference
-    results = {m: simulate(arch, workload, m) for m in modes}
+    results = {m: simulate(arch, workload, m, settings=settings) for m in modes}
     layers = pd.concat([r.layers for r in results.values()], ignore_index=True)
     timeline = pd.concat([r.timeline.assign(mode=m) for m, r in results.items()],
                          ignore_index=True)
@@ -133,10 +139,13 @@ def _run(args: argparse.Namespace) -> int:
         args.trace.write_text(json.dumps(chrome_trace(timeline)), encoding="utf-8")
         print(f"wrote {args.trace} ({len(timeline)} events; open it in ui.perfetto.dev)")
     summary = {"arch": str(args.arch), "workload": str(args.workload),
+               **({"settings": str(args.settings)} if args.settings else {}),
                "modes": {m: r.summary for m, r in results.items()}}
     print(f"{workload.name} on {arch.name}: {workload.tokens} tokens, "
           f"{arch.pipeline.strategy}, {results[modes[0]].summary['parallel_tokens']} "
           "parallel tokens")
+    if settings:
+        print(f"{len(settings)} ops with their own pipeline (overrides in {args.settings})")
     print(f"{'mode':<10} {'total latency (us)':>19} {'static ops':>11}")
     for m, r in results.items():
         n_static = int((r.layers["kind"] == "static_linear").sum())
