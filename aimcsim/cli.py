@@ -20,7 +20,7 @@ from aimcsim.search import GROUP, RATINGS, SearchSpace, block_table, load_space,
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, arch_schema, load_arch
 from aimcsim.spec.run import apply_run
-from aimcsim.spec.workload import load_workload
+from aimcsim.spec.workload import load_workload, workload_schema
 from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
 from aimcsim.trace_export import chrome_trace
 from aimcsim.traces import TRACES
@@ -105,10 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
     trace.add_argument("--out", type=Path, required=True, help="YAML file to write")
 
-    schema = sub.add_parser("schema", help="write the JSON Schema of architecture files (for "
-                            "editors: # yaml-language-server: $schema=arch.schema.json)")
-    schema.add_argument("--out", type=Path, default=Path("arch.schema.json"),
-                        help="JSON file to write (default: %(default)s)")
+    schema = sub.add_parser("schema", help="write the JSON Schemas of architecture files and "
+                            "workload traces (for editors: # yaml-language-server: "
+                            "$schema=arch.schema.json)")
+    schema.add_argument("--out", type=Path, default=Path("schemas"),
+                        help="folder to write arch.schema.json and workload.schema.json into "
+                        "(default: %(default)s)")
     return parser
 
 
@@ -348,9 +350,11 @@ def _kernel(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(arch_schema(), indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, schema in (("arch", arch_schema()), ("workload", workload_schema())):
+        path = args.out / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

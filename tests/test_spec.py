@@ -170,9 +170,8 @@ def test_schema_is_derived_from_the_declarations_and_checks_what_the_reader_chec
     from aimcsim.cli import main
     from aimcsim.spec.arch import SECTION_KEYS, arch_schema
 
-    out = tmp_path / "arch.schema.json"
-    assert main(["schema", "--out", str(out)]) == 0
-    schema = json.loads(out.read_text())
+    assert main(["schema", "--out", str(tmp_path)]) == 0
+    schema = json.loads((tmp_path / "arch.schema.json").read_text())
     assert schema == arch_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     check = jsonschema.Draft202012Validator(schema)
@@ -192,3 +191,29 @@ def test_schema_is_derived_from_the_declarations_and_checks_what_the_reader_chec
         assert pattern in messages, (section, values, messages)
         with pytest.raises(SpecError):
             parse_arch(doc, "x.yaml")
+
+
+def test_workload_schema_is_derived_from_the_declarations(root, tmp_path):
+    import json
+
+    import jsonschema
+    import yaml
+
+    from aimcsim.cli import main
+    from aimcsim.spec.workload import workload_schema
+
+    assert main(["schema", "--out", str(tmp_path)]) == 0
+    schema = json.loads((tmp_path / "workload.schema.json").read_text())
+    assert schema == workload_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    check = jsonschema.Draft202012Validator(schema)
+    doc = yaml.safe_load((root / "workloads" / "mobilebert.yaml").read_text())
+    assert not list(check.iter_errors(doc))
+    for op, change in [(0, {"d_in": 0}), (0, {"kind": "conv"}), (0, {"colour": 1}),
+                       (0, {"inputs": [{"from": "input", "edge": "sideways"}]})]:
+        bad = yaml.safe_load((root / "workloads" / "mobilebert.yaml").read_text())
+        bad["ops"][op].update(change)
+        assert list(check.iter_errors(bad)), change
+        with pytest.raises(SpecError):
+            parse_workload(bad, "bad.yaml")
+

@@ -36,7 +36,7 @@ class Custom:
 
 
 def spec(description: str, *, ge: float | None = None, unit: str = "",
-         schema: dict[str, Any] | None = None) -> FieldInfo:
+         schema: dict[str, Any] | None = None, key: str | None = None) -> FieldInfo:
     """A field's declaration: its meaning, its inclusive minimum, its unit and, where the YAML
     form differs from the Python one (a mapping read into pairs), the schema of the YAML."""
     extra: dict[str, Any] = {}
@@ -44,12 +44,13 @@ def spec(description: str, *, ge: float | None = None, unit: str = "",
         extra["unit"] = unit
     if schema:
         extra.update(schema)
-    return Field(description=description, ge=ge, json_schema_extra=extra or None)
+    return Field(description=description, ge=ge, json_schema_extra=extra or None, alias=key)
 
 
 @dataclass(frozen=True)
 class _Declared:
     name: str
+    key: str  # its YAML key (the field's alias, e.g. `from`, else its name)
     kind: type
     choices: tuple[Any, ...] | None
     minimum: float | None
@@ -78,7 +79,8 @@ def _declared(cls: type) -> tuple[_Declared, ...]:
         choices = tuple(get_args(base)) if get_origin(base) is Literal else None
         kind = type(choices[0]) if choices else base
         default = f.default if f.default is not MISSING else MISSING
-        out.append(_Declared(f.name, kind, choices, minimum, unit, default, custom))
+        key = info.alias if info is not None and info.alias else f.name
+        out.append(_Declared(f.name, key, kind, choices, minimum, unit, default, custom))
     return tuple(out)
 
 
@@ -89,12 +91,12 @@ def choices(cls: type, name: str) -> tuple[Any, ...]:
 
 def keys(cls: type) -> tuple[str, ...]:
     """The keys a section of `cls` accepts: its fields, and `source` (a citation)."""
-    return (*(d.name for d in _declared(cls)), "source")
+    return (*(d.key for d in _declared(cls)), "source")
 
 
 def required(cls: type) -> tuple[str, ...]:
     """The keys a section of `cls` must give: the fields without a default."""
-    return tuple(d.name for d in _declared(cls) if d.default is MISSING and not d.custom)
+    return tuple(d.key for d in _declared(cls) if d.default is MISSING and not d.custom)
 
 
 def read_fields(r: Reader, cls: type, data: dict[str, Any], path: str) -> dict[str, Any]:
@@ -106,16 +108,17 @@ def read_fields(r: Reader, cls: type, data: dict[str, Any], path: str) -> dict[s
         kwargs: dict[str, Any] = {"minimum": d.minimum, "choices": d.choices, "unit": d.unit}
         if d.default is not MISSING:
             kwargs["default"] = d.default
-        values[d.name] = r.take(data, path, d.name, d.kind, **kwargs)
+        values[d.name] = r.take(data, path, d.key, d.kind, **kwargs)
     return values
 
 
-def section_schema(cls: type, title: str) -> dict[str, Any]:
+def section_schema(cls: type, title: str, *, source: bool = True) -> dict[str, Any]:
     """JSON Schema of a section read into `cls` (pydantic's, closed to unknown keys)."""
-    schema = TypeAdapter(cls).json_schema()
+    schema = TypeAdapter(cls).json_schema(by_alias=True)
     schema["title"] = title
-    schema.setdefault("properties", {})["source"] = {
-        "type": "string", "description": "where the section's values come from (citation)"}
+    if source:
+        schema.setdefault("properties", {})["source"] = {
+            "type": "string", "description": "where the section's values come from (citation)"}
     schema["required"] = list(required(cls))
     schema["additionalProperties"] = False
     return schema

@@ -18,14 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aimcsim.hw.pmca.params import ELEMENTWISE_FUNCTIONS
 from aimcsim.spec._reader import Reader, join, read_yaml
+from aimcsim.spec.fields import Custom, choices, keys, read_fields, required, section_schema, spec
 
 SUPPORTED_VERSIONS = (1,)
 KINDS = ("static_linear", "dynamic_matmul", "elementwise")
-EDGES = ("streaming", "barrier")
 INPUT = "input"
 
 
@@ -82,13 +82,64 @@ class Workload:
         return tuple(seen)
 
 
+# ---- the YAML forms, declared once (the reader below and `workload_schema` read them) --------
+@dataclass(frozen=True)
+class EdgeSpec:
+    """One input of an operation."""
+
+    src: Annotated[str, spec("the producer: 'input' or an operation listed earlier",
+                             key="from")]
+    edge: Annotated[Literal["streaming", "barrier"], spec(
+        "streaming: block i of the consumer needs block i of the producer; barrier: the "
+        "consumer needs every token first")] = "streaming"
+
+
+@dataclass(frozen=True)
+class _OpSpec:
+    name: Annotated[str, spec("unique operation name (e.g. b0.query)")]
+    block: Annotated[int, spec("transformer block index", ge=0)] = 0
+    role: Annotated[str, spec("the op's place in its block, what lora.layers selects "
+                              "(default: its name)"), Custom()] = ""
+    inputs: Annotated[tuple[EdgeSpec, ...], spec("its inputs, at least one"), Custom()] = ()
+
+
+@dataclass(frozen=True)
+class StaticLinearSpec(_OpSpec):
+    """Y = X W with W (d_in x d_out) programmed on AIMC tiles."""
+
+    kind: Annotated[Literal["static_linear"], spec("operation kind")] = "static_linear"
+    d_in: Annotated[int, spec("input values per token", ge=1)] = 1
+    d_out: Annotated[int, spec("output values per token", ge=1)] = 1
+
+
+@dataclass(frozen=True)
+class DynamicMatmulSpec(_OpSpec):
+    """Per head, rows of a streamed operand (k wide) times an operand held in full (k x n)."""
+
+    kind: Annotated[Literal["dynamic_matmul"], spec("operation kind")] = "dynamic_matmul"
+    heads: Annotated[int, spec("attention heads", ge=1)] = 1
+    k: Annotated[int, spec("contraction length per head", ge=1)] = 1
+    n: Annotated[int, spec("output width per head", ge=1)] = 1
+
+
+@dataclass(frozen=True)
+class ElementwiseSpec(_OpSpec):
+    """`function` over `width` values per token."""
+
+    kind: Annotated[Literal["elementwise"], spec("operation kind")] = "elementwise"
+    function: Annotated[Literal[ELEMENTWISE_FUNCTIONS], spec("the function")] = "add"
+    width: Annotated[int, spec("values per token", ge=1)] = 1
+
+
+_OP_SPECS = {"static_linear": StaticLinearSpec, "dynamic_matmul": DynamicMatmulSpec,
+             "elementwise": ElementwiseSpec}
+#: Keys each kind requires besides `name`, `kind` and `inputs` (no default in the YAML).
+_OP_REQUIRED = {"static_linear": ("d_in", "d_out"), "dynamic_matmul": ("k", "n"),
+                "elementwise": ("function", "width")}
+
+
 _TOP = ("version", "name", "model", "source", "config", "tokens", "input", "ops")
-_OP_COMMON = ("name", "block", "kind", "role", "inputs")
-_OP_KEYS = {
-    "static_linear": (*_OP_COMMON, "d_in", "d_out"),
-    "dynamic_matmul": (*_OP_COMMON, "heads", "k", "n"),
-    "elementwise": (*_OP_COMMON, "function", "width"),
-}
+_OP_KEYS = {kind: keys(cls)[:-1] for kind, cls in _OP_SPECS.items()}  # ops carry no source
 
 
 def load_workload(path: str | Path) -> Workload:
@@ -129,21 +180,21 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], tokens: int) -> Op 
         return None
     kind = r.take(raw, p, "kind", str, choices=KINDS)
     d = r.mapping(raw, p, _OP_KEYS[kind], required=("name", "kind", "inputs"))
-    name = r.take(d, p, "name", str)
+    for key in _OP_REQUIRED[kind]:  # required here, though the dataclass has a default
+        if key not in d:
+            r.error(join(p, key), f"missing required key {key!r}")
+    values = read_fields(r, _OP_SPECS[kind], d, p)
+    name, block = values["name"], values["block"]
     if name in widths:
         r.error(join(p, "name"), f"duplicate operation name {name!r} (names must be unique)")
-    block = r.take(d, p, "block", int, default=0, minimum=0)
     role = r.take(d, p, "role", str, default=name)
     inputs = _inputs(r, d.get("inputs", []), join(p, "inputs"), widths)
     if kind == "static_linear":
-        d_in = r.take(d, p, "d_in", int, minimum=1)
-        d_out = r.take(d, p, "d_out", int, minimum=1)
+        d_in, d_out = values["d_in"], values["d_out"]
         op = Op(name, block, kind, role, d_in, d_out, inputs)
         _check_inputs(r, p, op, widths, streamed=d_in, barrier=None)
     elif kind == "dynamic_matmul":
-        heads = r.take(d, p, "heads", int, default=1, minimum=1)
-        k = r.take(d, p, "k", int, minimum=1)
-        n = r.take(d, p, "n", int, minimum=1)
+        heads, k, n = values["heads"], values["k"], values["n"]
         op = Op(name, block, kind, role, heads * k, heads * n, inputs, heads=heads, k=k, n=n)
         barrier_ok = (heads * k, heads * n)
         _check_inputs(r, p, op, widths, streamed=heads * k, barrier=barrier_ok)
@@ -155,8 +206,7 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], tokens: int) -> Op 
             r.error(p, f"neither k ({k}) nor n ({n}) equals tokens ({tokens}): the held operand "
                     "must span the sequence")
     else:
-        function = r.take(d, p, "function", str, choices=ELEMENTWISE_FUNCTIONS)
-        width = r.take(d, p, "width", int, minimum=1)
+        function, width = values["function"], values["width"]
         op = Op(name, block, kind, role, width, width, inputs, function=function)
         _check_inputs(r, p, op, widths, streamed=width, barrier=None)
     return op
@@ -169,9 +219,9 @@ def _inputs(r: Reader, raw: Any, p: str, widths: dict[str, int]) -> tuple[Edge, 
         r.error(p, "an operation needs at least one input (use 'input' for the network input)")
     for i, item in enumerate(items):
         ip = join(p, i)
-        d = r.mapping(item, ip, ("from", "edge"), required=("from",))
-        src = r.take(d, ip, "from", str)
-        kind = r.take(d, ip, "edge", str, default="streaming", choices=EDGES)
+        d = r.mapping(item, ip, keys(EdgeSpec)[:-1], required=required(EdgeSpec))
+        edge = read_fields(r, EdgeSpec, d, ip)
+        src, kind = edge["src"], edge["edge"]
         if src and src not in widths:
             r.error(join(ip, "from"), f"unknown producer {src!r}: it must be 'input' or an "
                     "operation listed earlier in ops")
@@ -204,3 +254,39 @@ def _check_inputs(
         elif width != streamed:
             r.error(ip, f"producer {edge.src!r} gives {width} values per token, {op.name!r} "
                     f"expects {streamed}")
+
+
+EDGES = choices(EdgeSpec, "edge")
+
+
+def workload_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a workload trace, from the declarations above."""
+    ops = []
+    for cls in _OP_SPECS.values():
+        schema = section_schema(cls, cls.__name__, source=False)
+        kind = cls.kind if isinstance(cls.kind, str) else ""
+        schema["required"] = ["name", "kind", "inputs", *_OP_REQUIRED[kind]]
+        schema["properties"]["inputs"] = {
+            "type": "array", "minItems": 1,
+            "items": section_schema(EdgeSpec, "input", source=False),
+            "description": "its inputs, at least one"}
+        schema.pop("$defs", None)
+        ops.append(schema)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "aimcsim workload trace",
+        "type": "object",
+        "properties": {
+            "version": {"enum": list(SUPPORTED_VERSIONS)},
+            "name": {"type": "string"}, "model": {"type": "string"},
+            "source": {"type": "string"},
+            "config": {"type": "object", "description": "the model configuration the trace "
+                       "came from (config.json fields)"},
+            "tokens": {"type": "integer", "minimum": 1, "description": "tokens per sequence"},
+            "input": {"type": "object", "additionalProperties": False, "required": ["width"],
+                      "properties": {"width": {"type": "integer", "minimum": 1}}},
+            "ops": {"type": "array", "minItems": 1, "items": {"oneOf": ops}},
+        },
+        "required": ["version", "tokens", "input", "ops"],
+        "additionalProperties": False,
+    }
