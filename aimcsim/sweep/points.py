@@ -16,7 +16,8 @@ import numpy as np
 
 from aimcsim.errors import AimcsimError, SpecError, SpecIssue
 from aimcsim.hw.pmca import ThroughputPmca
-from aimcsim.mapping import check_tcdm, place
+from aimcsim.hw.pmca.feasibility import check_tcdm
+from aimcsim.mapping import place
 from aimcsim.spec.arch import Arch, parse_arch
 from aimcsim.spec.workload import Workload, load_workload, parse_workload
 from aimcsim.sweep.spec import (

@@ -8,7 +8,9 @@
 - The matmul kernels, each with its closed form and numba kernel: `microtile` (streaming
   Snitch cores), `loaduse` (PULP cores with `sdotp`), `redmule` (the matrix engine); `tcdm`:
   the banks' arbitration and the buffers' placement they share.
-- `programs`: the kernels one block of a layer runs (`block_program`) and the TCDM it holds.
+- `programs`: the kernels one block of a layer runs (`block_program`) and the TCDM it holds;
+  `feasibility`: whether a placement's blocks fit the TCDM (`check_tcdm`); `pool`: the cores
+  and the TCDM pool in the event engine; `params`: the `pmca` section's fields.
 """
 
 from aimcsim.hw.pmca.cycle_level import (
