@@ -78,10 +78,3 @@ def check_lora_roles(arch: Arch, workload: Workload) -> None:
     ]
     if issues:
         raise SpecError(arch.source, issues)
-
-
-# the cluster's budget check of a placement, re-exported where it was
-from aimcsim.hw.pmca.feasibility import check_tcdm, resident_bytes  # noqa: E402
-
-__all__ = ["Placement", "check_lora_roles", "check_tcdm", "place", "pmca_unit",
-           "resident_bytes", "tile_unit"]

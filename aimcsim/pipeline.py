@@ -29,9 +29,10 @@ from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
+from aimcsim.hw.pmca.feasibility import check_tcdm
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
-from aimcsim.mapping import Placement, check_tcdm, place, pmca_unit, tile_unit
+from aimcsim.mapping import Placement, place, pmca_unit, tile_unit
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
