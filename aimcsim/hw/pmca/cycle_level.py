@@ -31,8 +31,8 @@ from aimcsim.hw.pmca.model import (
     with_dma,
 )
 from aimcsim.hw.pmca.params import Pmca
-from aimcsim.hw.pmca.stream import stream_kernel
-from aimcsim.hw.pmca.tcdm import _after
+from aimcsim.hw.pmca.stream import Cores, Operands, stream_kernel
+from aimcsim.hw.pmca.tcdm import NO_DMA, Dma, _after
 from aimcsim.spec.units import DTYPE_BYTES
 
 
@@ -182,9 +182,9 @@ class CycleLevelPmca:
         b_base = _after(0, vectors, p.tcdm_banks)
         c_base = _after(b_base, vectors if two else 0, p.tcdm_banks)
         cpv = p.elementwise_cycles(function)
-        kernel = stream_kernel(p.cores, p.tcdm_banks, work.astype(np.int64), 1, two, 0, 1, True,
-                               b_base, 1, c_base, max(vectors, 1), cpv, p.streaming,
-                               p.loop_overhead_cycles, 0, 0, 1)
+        kernel = stream_kernel(p.cores, p.tcdm_banks, work.astype(np.int64),
+                               Operands(1, two, 0, 1, True, b_base, 1, c_base, max(vectors, 1)),
+                               Cores(cpv, p.streaming, p.loop_overhead_cycles), NO_DMA)
         per = int((work[:, 1] - work[:, 0]).max())
         ideal = core_cycles(per, 1, operands(function), cpv, p.streaming, p.loop_overhead_cycles)
         return self._finish(kernel, ideal, elements)
@@ -195,8 +195,9 @@ class CycleLevelPmca:
         words = ceil(nbytes / p.bank_width_bytes)
         per_beat = p.dma_bytes_per_cycle // p.bank_width_bytes
         idle = np.zeros((p.cores, 2), np.int64)
-        _, _, conflicts, moving = stream_kernel(p.cores, p.tcdm_banks, idle, 1, False, 0, 1, False,
-                                                0, 1, 0, 1, 1, True, 0, words, 0, per_beat)
+        _, _, conflicts, moving = stream_kernel(
+            p.cores, p.tcdm_banks, idle, Operands(1, False, 0, 1, False, 0, 1, 0, 1),
+            Cores(1, True, 0), Dma(words, 0, per_beat))
         busy = p.dma_setup_cycles + moving
         return KernelStats(busy, 0, busy, 0, 0, 0, conflicts)
 

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from aimcsim.hw.pmca.microtile import coprime_padding
-from aimcsim.hw.pmca.tcdm import _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbitrate_with_dma
 
 MR = 2  # rows of A per micro-tile (PULP-NN: two pixels, pB and pB2)
 NR = 4  # rows of B^T per micro-tile (PULP-NN: four output channels, pA .. pA4)
@@ -51,7 +51,7 @@ def loaduse_kernel(
     steps: int, step_bytes: int,  # SIMD steps per output, bytes of one operand word
     a_base: int, a_row: int, b_base: int, b_row: int, c_base: int,  # bytes
     eb: int, loop_overhead: int, latency: int, c_load: bool, stagger: bool,
-    dma_words: int, dma_base: int, dma_words_per_cycle: int, limit: int,
+    dma: Dma, limit: int,
 ) -> tuple[int, int, int, int]:
     """Run the cores' micro-tiles; returns (cycles, stall_cycles, conflicts, dma_end) as
     `pmca_cycles.stream_kernel`. Micro-tile t covers rows MR*(t // tiles_n) and columns
@@ -59,6 +59,7 @@ def loaduse_kernel(
     micro-tile and wraps around (a loop rotation: cores whose shares walk the same columns do
     not ask for the same words at once). With `limit` > 0 it gives up after `limit` cycles and
     returns limit + 1 (a layout that cannot beat one already found)."""
+    dma_words, dma_base, dma_words_per_cycle = dma
     n_req = cores + dma_words_per_cycle
     want = np.full(n_req, -1, np.int64)
     granted = np.zeros(n_req, np.bool_)
@@ -264,4 +265,4 @@ def loaduse_matmul(
     return loaduse_kernel(cores, banks, bank_bytes, first, tiles_n, m, n, ceil(k / lanes),
                           lanes * eb, 0, a_row, b_base * bank_bytes, b_row,
                           c_base * bank_bytes, eb, loop_overhead, latency, accumulate,
-                          layout[2], dma_words, dma_base, dma_per_beat, limit)
+                          layout[2], Dma(dma_words, dma_base, dma_per_beat), limit)

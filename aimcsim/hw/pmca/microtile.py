@@ -33,7 +33,7 @@ from math import ceil, gcd
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbitrate_with_dma
 from aimcsim.spec.units import DTYPE_BYTES
 
 UNROLL = 8  # accumulators per micro-tile in the published kernels (`const uint32_t unroll = 8`)
@@ -52,7 +52,7 @@ def microtile_kernel(
     c_base: int, c_row: int, c_words_per_tile: np.ndarray,
     tile_prologue: np.ndarray, tile_epilogue: np.ndarray, c_load: bool,
     latency: int, fifo_depth: int,
-    dma_words: int, dma_base: int, dma_words_per_cycle: int,
+    dma: Dma,
     limit: int,
 ) -> tuple[int, int, int, int]:
     """Run the cores' micro-tiles to completion; returns (cycles, stall_cycles, conflicts,
@@ -67,6 +67,7 @@ def microtile_kernel(
     are FPU instructions per micro-tile; the epilogue's last `c_words_per_tile[t]` instructions
     are the stores; with `c_load` the prologue starts with the tile's C-word loads.
     """
+    dma_words, dma_base, dma_words_per_cycle = dma
     n_req = cores * _PORTS + dma_words_per_cycle
     dma_next = 0
     dma_end = 0
@@ -441,4 +442,4 @@ def microtile_matmul(
     return microtile_kernel(
         cores, banks, first, row, col, width, steps, nsimd, 0, a_row, a_step[0], a_step[1],
         b_base, b_col, b_step, c_base, c_row, words, prologue, epilogue, accumulate, latency,
-        fifo_depth, dma_words, dma_base, dma_per_beat, limit)
+        fifo_depth, Dma(dma_words, dma_base, dma_per_beat), limit)

@@ -38,7 +38,7 @@ from math import ceil
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbitrate_with_dma
 
 INTERNAL_BYTES = 2  # the array computes in FP16 (FP8 inputs are cast up), as its port is sized
 
@@ -199,11 +199,12 @@ def engine_kernel(
     pass_first: np.ndarray, pass_tile: np.ndarray, line_word: np.ndarray,
     line_words: np.ndarray, tile_first_store: np.ndarray, store_word: np.ndarray,
     store_words: np.ndarray, max_words: int,
-    dma_words: int, dma_base: int, dma_words_per_cycle: int,
+    dma: Dma,
 ) -> tuple[int, int, int, int]:
     """Run the schedule (see the module docstring) with bank arbitration; returns
     (engine_end, stall_cycles, conflicts, dma_end) as `pmca_cycles.stream_kernel`: a stall
     cycle is one in which some word of the port's line was refused."""
+    dma_words, dma_base, dma_words_per_cycle = dma
     passes = pass_tile.shape[0]
     tiles = tile_first_store.shape[0] - 1
     n_req = max_words + dma_words_per_cycle
@@ -308,5 +309,5 @@ def engine_matmul(m: int, k: int, n: int, rows: int, height: int, pipe_regs: int
     tables = schedule(m, k, n, rows, height, pipe_regs, eb, bank_bytes, accumulate, x_row,
                       w_row, z_row, xb, wb, zb)
     widest = max(int(tables[3].max(initial=1)), int(tables[6].max(initial=1)))
-    return engine_kernel(banks, tile_columns(height, pipe_regs), *tables, widest, dma_words,
-                         dma_base, dma_per_beat)
+    return engine_kernel(banks, tile_columns(height, pipe_regs), *tables, widest,
+                         Dma(dma_words, dma_base, dma_per_beat))

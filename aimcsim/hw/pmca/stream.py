@@ -21,12 +21,44 @@ conflict-free closed form.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _bank, arbitrate_with_dma
 
 _PORTS = 3
+
+
+class Operands(NamedTuple):
+    """Where a stream kernel's operands are (word addresses) and what each output reads.
+
+    Output o of a core is (i, j) = divmod(o, n_cols). Step s of it reads word
+    a_base + i*a_row + s (a_by_output: a_base + o*a_row + s) and, with two operands,
+    b_base + j*b_row + s; its result is stored at c_base + o.
+    """
+
+    steps: int  # SIMD steps per output
+    two_operands: bool  # each step reads a and b (else only a)
+    a_base: int
+    a_row: int
+    a_by_output: bool
+    b_base: int
+    b_row: int
+    c_base: int
+    n_cols: int  # outputs per row of the result
+
+
+class Cores(NamedTuple):
+    """How the cores issue: `op_cycles` ALU cycles per step; with `streaming` the operands come
+    from stream registers, else each is a load (plus `loop_overhead` cycles a step)."""
+
+    op_cycles: int
+    streaming: bool
+    loop_overhead: int
+
+
 
 
 @njit(cache=True)
@@ -34,24 +66,14 @@ def stream_kernel(
     cores: int,
     banks: int,
     work: np.ndarray,  # per core: [first_output, end_output)
-    steps: int,  # SIMD steps per output
-    two_operands: bool,  # each step reads a and b (else only a)
-    a_base: int, a_row: int, a_by_output: bool,
-    b_base: int, b_row: int,
-    c_base: int,
-    n_cols: int,  # outputs per row of the result (matmul: n)
-    op_cycles: int,  # ALU cycles per step
-    streaming: bool,
-    loop_overhead: int,
-    dma_words: int, dma_base: int, dma_words_per_cycle: int,
+    ops: Operands,
+    core: Cores,
+    dma: Dma,
 ) -> tuple[int, int, int, int]:
-    """Run one kernel phase to completion; see the module docstring.
-
-    Output o of a core is (i, j) = divmod(o, n_cols). Step s of it reads word
-    a_base + i*a_row + s (a_by_output: a_base + o*a_row + s) and, with two operands,
-    b_base + j*b_row + s; its result is stored at c_base + o. A DMA transfer of `dma_words`
-    words (0: none) from dma_base runs alongside, `dma_words_per_cycle` consecutive words a beat.
-    """
+    """Run one kernel phase to completion; see the module docstring and the records."""
+    steps, two_operands, a_base, a_row, a_by_output, b_base, b_row, c_base, n_cols = ops
+    op_cycles, streaming, loop_overhead = core
+    dma_words, dma_base, dma_words_per_cycle = dma
     n_req = cores * _PORTS + dma_words_per_cycle
     want = np.full(n_req, -1, np.int64)
     granted = np.zeros(n_req, np.bool_)

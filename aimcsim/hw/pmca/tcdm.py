@@ -7,8 +7,22 @@ share this arbiter and this buffer placement.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
+
+
+class Dma(NamedTuple):
+    """A DMA transfer alongside: `words` words (0: none) from word `base`, `per_beat`
+    consecutive words a cycle."""
+
+    words: int
+    base: int
+    per_beat: int
+
+
+NO_DMA = Dma(0, 0, 1)
 
 
 @njit(cache=True, inline="always")
