@@ -54,7 +54,7 @@ def loaduse_kernel(
     dma: Dma, limit: int,
 ) -> tuple[int, int, int, int]:
     """Run the cores' micro-tiles; returns (cycles, stall_cycles, conflicts, dma_end) as
-    `pmca_cycles.stream_kernel`. Micro-tile t covers rows MR*(t // tiles_n) and columns
+    `stream.stream_kernel`. Micro-tile t covers rows MR*(t // tiles_n) and columns
     NR*(t % tiles_n) onwards. With `stagger`, core c starts its share at its (c mod share)-th
     micro-tile and wraps around (a loop rotation: cores whose shares walk the same columns do
     not ask for the same words at once). With `limit` > 0 it gives up after `limit` cycles and
@@ -233,7 +233,7 @@ def _row_bytes(k: int, lanes: int, eb: int, bank_bytes: int) -> int:
 def layouts(m: int, k: int, n: int, lanes: int, eb: int, bank_bytes: int, banks: int
             ) -> list[tuple[int, int, bool]]:
     """Candidate (A pad, B^T pad, stagger): rows as they are or padded in words up to a pitch
-    coprime with the bank count (`pmca_microtile.coprime_padding`), so that rows a whole number
+    coprime with the bank count (`microtile.coprime_padding`), so that rows a whole number
     of bank rows apart do not send every core to the same bank at the same step; and the
     cores' loops in step or rotated (`loaduse_kernel`'s `stagger`, which costs no bytes)."""
     pad = coprime_padding(_row_bytes(k, lanes, eb, bank_bytes) // bank_bytes, banks)

@@ -23,7 +23,7 @@ the epilogue's stores are load/store-unit instructions on the core's own port, o
 each waiting for its grant. Without an epilogue (one lane), the last step's FMAs write C
 through stream 2, its own port: each result joins the stream's FIFO (`fifo_depth` words; a
 full FIFO holds the FPU) when it completes and leaves when granted. Every TCDM request goes
-through the same per-bank round-robin arbitration as `pmca_cycles.arbitrate`.
+through the same per-bank round-robin arbitration as `tcdm.arbitrate`.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def microtile_kernel(
     limit: int,
 ) -> tuple[int, int, int, int]:
     """Run the cores' micro-tiles to completion; returns (cycles, stall_cycles, conflicts,
-    dma_end) like `pmca_cycles.stream_kernel`, whose DMA beats this kernel shares. With
+    dma_end) like `stream.stream_kernel`, whose DMA beats this kernel shares. With
     `limit` > 0 it gives up, returning limit + 1 cycles, once it cannot end by `limit`: past it,
     or a core has more instructions left than cycles to it (a layout that cannot beat one
     already found).

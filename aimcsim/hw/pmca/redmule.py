@@ -202,7 +202,7 @@ def engine_kernel(
     dma: Dma,
 ) -> tuple[int, int, int, int]:
     """Run the schedule (see the module docstring) with bank arbitration; returns
-    (engine_end, stall_cycles, conflicts, dma_end) as `pmca_cycles.stream_kernel`: a stall
+    (engine_end, stall_cycles, conflicts, dma_end) as `stream.stream_kernel`: a stall
     cycle is one in which some word of the port's line was refused."""
     dma_words, dma_base, dma_words_per_cycle = dma
     passes = pass_tile.shape[0]

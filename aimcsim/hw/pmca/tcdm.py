@@ -1,7 +1,7 @@
 """The TCDM: word-interleaved banks, their per-cycle arbitration, and where buffers start.
 
 Word `w` lives in bank `w % banks`. Each cycle every bank grants one of the requests for it,
-round-robin over the requesters; the cycle-level kernels (`pmca_cycles`, `pmca_microtile`)
+round-robin over the requesters; the cycle-level kernels (`stream`, `microtile`, `loaduse`, `redmule`)
 share this arbiter and this buffer placement.
 """
 
