@@ -1,8 +1,8 @@
 """The TCDM: word-interleaved banks, their per-cycle arbitration, and where buffers start.
 
 Word `w` lives in bank `w % banks`. Each cycle every bank grants one of the requests for it,
-round-robin over the requesters; the cycle-level kernels (`stream`, `microtile`, `loaduse`, `redmule`)
-share this arbiter and this buffer placement.
+round-robin over the requesters; the cycle-level kernels (`stream`, `microtile`, `loaduse`,
+`redmule`) share this arbiter, this buffer placement and the `Dma` record.
 """
 
 from __future__ import annotations
