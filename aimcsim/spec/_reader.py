@@ -46,6 +46,16 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def get_path(doc: Any, path: str) -> Any:
+    """The value at YAML dot-path `path` of a parsed document (None where there is none)."""
+    cur: Any = doc
+    for part in path.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
 class Reader:
     """Validates values from one file and remembers every issue."""
 

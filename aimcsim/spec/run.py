@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from aimcsim.errors import SpecError, SpecIssue
-from aimcsim.spec._reader import Reader, join, read_yaml
+from aimcsim.spec._reader import Reader, get_path, join, read_yaml
 from aimcsim.spec.arch import Arch, Pipeline, load_arch, parse_arch, read_arch_doc
 from aimcsim.spec.fields import read_fields
 from aimcsim.spec.workload import Workload
@@ -68,12 +68,7 @@ def apply_run(
 
 
 def _set_by(doc: dict[str, Any], path: str) -> bool:
-    node: Any = doc
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+    return get_path(doc, path) is not None
 
 
 def _overrides(r: Reader, raw: Any, arch: Arch, workload: Workload) -> dict[str, Pipeline]:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from aimcsim.errors import SpecError
-from aimcsim.spec._reader import Reader, join, read_yaml
+from aimcsim.spec._reader import Reader, get_path, join, read_yaml
 from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch, read_arch_doc
 
 SUPPORTED_VERSIONS = (1,)
@@ -77,12 +77,7 @@ _TOP = ("version", "name", "arch", "workloads", "modes", "axes", "sampling", "co
 
 
 def _get(doc: dict[str, Any], path: str) -> Any:
-    cur: Any = doc
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
+    return get_path(doc, path)
 
 
 def _set(doc: dict[str, Any], path: str, value: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from math import isqrt
 
-from aimcsim.hw.interconnect.topology import Fabric, Key, register
+from aimcsim.hw.interconnect.topology import Fabric, Key, node_pair, register
 
 
 def mesh_columns(columns: int, nodes: int) -> int:
@@ -39,13 +39,11 @@ class Mesh:
     exclusive = False
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
-        if fabric.node_of is None:
-            return [(src, dst)], False
-        a, b = fabric.node_of(src), fabric.node_of(dst)
-        if a == b:
+        nodes = node_pair(src, dst, fabric)
+        if nodes is None:
             return [(src, dst)], False
         columns = mesh_columns(fabric.noc.mesh_columns, fabric.nodes)
-        return [("mesh", *hop) for hop in xy_route(a, b, columns)], True
+        return [("mesh", *hop) for hop in xy_route(*nodes, columns)], True
 
     def component(self, key: Key, src: str, dst: str) -> str:
         return f"link:node{key[1]}->node{key[2]}" if key[0] == "mesh" else f"link:{src}->{dst}"

@@ -4,7 +4,7 @@ neighbours a server; traffic within a node uses the node's own link (no hop)."""
 
 from __future__ import annotations
 
-from aimcsim.hw.interconnect.topology import Fabric, Key, register
+from aimcsim.hw.interconnect.topology import Fabric, Key, node_pair, register
 
 
 def ring_route(src: int, dst: int, nodes: int) -> list[tuple[int, int]]:
@@ -25,12 +25,10 @@ class Ring:
     exclusive = False
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
-        if fabric.node_of is None:
+        nodes = node_pair(src, dst, fabric)
+        if nodes is None:
             return [(src, dst)], False
-        a, b = fabric.node_of(src), fabric.node_of(dst)
-        if a == b:
-            return [(src, dst)], False
-        return [("ring", *hop) for hop in ring_route(a, b, max(fabric.nodes, 1))], True
+        return [("ring", *hop) for hop in ring_route(*nodes, max(fabric.nodes, 1))], True
 
     def component(self, key: Key, src: str, dst: str) -> str:
         return f"link:node{key[1]}->node{key[2]}" if key[0] == "ring" else f"link:{src}->{dst}"

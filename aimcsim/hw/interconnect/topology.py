@@ -48,6 +48,15 @@ class Topology(Protocol):
         ...
 
 
+def node_pair(src: str, dst: str, fabric: Fabric) -> tuple[int, int] | None:
+    """The nodes of a transfer on a topology of nodes (mesh, ring), or None when it stays in
+    one node (or nothing maps units to nodes): then it takes the node's own link."""
+    if fabric.node_of is None:
+        return None
+    a, b = fabric.node_of(src), fabric.node_of(dst)
+    return None if a == b else (a, b)
+
+
 TOPOLOGIES: dict[str, Topology] = {}
 
 
