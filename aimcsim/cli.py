@@ -332,10 +332,18 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_KERNEL_SIDE = 1 << 16
+MAX_KERNEL_MACS = 1 << 28
+
+
 def _kernel(args: argparse.Namespace) -> int:
     for name in ("m", "k", "n"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+        if not 1 <= getattr(args, name) <= MAX_KERNEL_SIDE:
+            raise ValueError(f"--{name} must be in 1..{MAX_KERNEL_SIDE}, got {getattr(args, name)}")
+    if args.m * args.k * args.n > MAX_KERNEL_MACS:
+        raise ValueError(f"--m x --k x --n = {args.m * args.k * args.n} is above "
+                         f"{MAX_KERNEL_MACS} (2^28): the cycle-level kernel would run for minutes; "
+                         "a block of a layer is far smaller")
     arch = load_arch(args.arch)
     dtype = args.dtype or arch.lora.dtype
     if dtype not in dict(arch.pmca.macs_per_cycle):

@@ -25,14 +25,14 @@ class AimcTile:
     """One analog crossbar tile and the phases of one matrix-vector multiply (MVM): the
     `aimc` section of an architecture file. Each field is declared once, below."""
 
-    rows: Annotated[int, spec("crossbar inputs (weights per column)", ge=1)]
-    cols: Annotated[int, spec("crossbar outputs (columns)", ge=1)]
+    rows: Annotated[int, spec("crossbar inputs (weights per column)", ge=1, le=65_536)]
+    cols: Annotated[int, spec("crossbar outputs (columns)", ge=1, le=65_536)]
     integration_time_ns: Annotated[float, spec("analog integration phase of one MVM",
-                                               ge=0.001, unit="ns")]
+                                               ge=0.001, le=1e6, unit="ns")]
     dac_ns: Annotated[float, spec("input phase: load the input vector, drive the DACs",
-                                  ge=0, unit="ns")] = 0.0
+                                  ge=0, le=1e6, unit="ns")] = 0.0
     adc_ns: Annotated[float, spec("output phase: ADC conversion and readout of the columns",
-                                  ge=0, unit="ns")] = 0.0
+                                  ge=0, le=1e6, unit="ns")] = 0.0
     pipelined: Annotated[bool, spec("consecutive tokens overlap phases (the DAC of token i+1 "
                                     "during the integration of token i)")] = True
 

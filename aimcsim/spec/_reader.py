@@ -8,6 +8,7 @@ placeholder on error so validation continues past the first bad field.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,48 @@ import yaml
 from aimcsim.errors import SpecError, SpecIssue
 
 _REQUIRED = object()
-# libyaml's loader when PyYAML was built with it: the same documents, about 10x faster
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SHOWN = 80  # characters of a bad value a message shows at most
+
+
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's safe loader where PyYAML has it (the same documents, about 10x faster),
+    refusing a key given twice in one mapping (YAML says keys are unique; PyYAML keeps the
+    last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the constructor reports it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {_clip(repr(key))}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _UniqueKeyLoader.construct_mapping)
+_LOADER = _UniqueKeyLoader
+
+
+def _clip(text: str) -> str:
+    """`text`, cut to `_SHOWN` characters (errors never print unbounded input)."""
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 2, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = _SHOWN
+
+
+def shown(value: Any) -> str:
+    """A bounded repr of any input value for a message: a few items of a list or mapping, two
+    levels deep, at most `_SHOWN` characters (cheap even for a YAML alias bomb)."""
+    return _clip(_REPR.repr(value))
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -30,12 +71,16 @@ def read_yaml(path: str | Path) -> Any:
         raise SpecError(str(path), [SpecIssue("", "file not found")]) from None
     except OSError as exc:
         raise SpecError(str(path), [SpecIssue("", f"cannot read file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise SpecError(str(path), [SpecIssue("", f"not UTF-8 text: byte 0x{byte:02x} at "
+                                                  f"offset {exc.start}")]) from None
     try:
         return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = _clip(getattr(exc, "problem", None) or str(exc))
         raise SpecError(str(path), [SpecIssue("", f"invalid YAML at {where}: {problem}")]) from None
 
 
@@ -138,13 +183,14 @@ class Reader:
         if choices is not None:
             choices = list(choices)
             if value not in choices:
-                self.error(full, f"{value!r} is not allowed; allowed values: {_names(choices)}")
+                self.error(full, f"{shown(value)} is not allowed; allowed values: "
+                                 f"{_names(choices)}")
                 return choices[0]
         if minimum is not None and value < minimum:
-            self.error(full, f"{value!r} is below the minimum {minimum}{suffix}")
+            self.error(full, f"{shown(value)} is below the minimum {minimum}{suffix}")
             return _placeholder(kind, minimum, choices)
         if maximum is not None and value > maximum:
-            self.error(full, f"{value!r} is above the maximum {maximum}{suffix}")
+            self.error(full, f"{shown(value)} is above the maximum {maximum}{suffix}")
             return _placeholder(kind, minimum, choices)
         return float(value) if kind is float else value
 
@@ -180,4 +226,4 @@ def _show(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing (null)"
-    return f"{value!r} ({type(value).__name__})"
+    return f"{shown(value)} ({type(value).__name__})"

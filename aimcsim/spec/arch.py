@@ -27,7 +27,7 @@ from aimcsim.hw.pmca.params import (
     Pmca,
     read_pmca,
 )
-from aimcsim.spec._reader import Reader, join, read_yaml
+from aimcsim.spec._reader import Reader, join, read_yaml, shown
 from aimcsim.spec.fields import Custom, choices, keys, read_fields, section_schema, spec
 from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
 
@@ -46,7 +46,7 @@ class Pipeline:
         "two blocks in flight, so the tile and the link fill block i+1 while the cluster "
         "finishes block i")] = "overlapped"
     parallel_tokens: Annotated[int, spec("tokens per block on the cluster (and granularity of "
-                                         "streaming edges)", ge=1)] = 16
+                                         "streaming edges)", ge=1, le=1 << 20)] = 16
     between_layers: Annotated[Literal["streaming", "layer-by-layer"], spec(
         "streaming: a consumer starts on block i once its producers finished block i, as the "
         "trace's edges say; layer-by-layer: one op at a time in trace order, each with the chip "
@@ -66,7 +66,7 @@ class Pipeline:
 class Lora:
     """Low-rank adapters computed digitally in hybrid mode: the `lora` section (run settings)."""
 
-    rank: Annotated[int, spec("r of A (d_in x r) and B (r x d_out)", ge=1)] = 8
+    rank: Annotated[int, spec("r of A (d_in x r) and B (r x d_out)", ge=1, le=65_536)] = 8
     dtype: Annotated[Literal[tuple(DTYPE_BYTES)], spec(
         "data type of all digital compute (needs an entry in pmca.macs_per_cycle)")] = "fp16"
     layers: Annotated[tuple[str, ...] | None, Custom(), WithJsonSchema({
@@ -264,8 +264,9 @@ def _lora(r: Reader, data: Any, pmca: Pmca) -> Lora:
         items = r.sequence(raw, join(p, "layers"))
         for i, item in enumerate(items):
             if not isinstance(item, str):
-                r.error(join(join(p, "layers"), i), f"expected a layer role (string), got {item!r}")
-        layers = tuple(str(i) for i in items)
+                r.error(join(join(p, "layers"), i),
+                        f"expected a layer role (string), got {shown(item)}")
+        layers = tuple(i for i in items if isinstance(i, str))
     known = dict(pmca.macs_per_cycle)
     if known and dtype not in known:
         r.error(

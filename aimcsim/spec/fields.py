@@ -26,8 +26,8 @@ from pydantic.fields import FieldInfo
 
 from aimcsim.spec._reader import Reader
 
-__all__ = ["Custom", "Field", "choices", "keys", "read_fields", "required", "section_schema",
-           "spec"]
+__all__ = ["Custom", "Field", "choices", "keys", "numeric_bounds", "read_fields", "required",
+           "section_schema", "spec"]
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,19 @@ class Custom:
     """Marks a field its component reads itself (see the module docstring)."""
 
 
-def spec(description: str, *, ge: float | None = None, unit: str = "",
+def spec(description: str, *, ge: float | None = None, le: float | None = None, unit: str = "",
          schema: dict[str, Any] | None = None, key: str | None = None) -> FieldInfo:
-    """A field's declaration: its meaning, its inclusive minimum, its unit and, where the YAML
-    form differs from the Python one (a mapping read into pairs), the schema of the YAML."""
+    """A field's declaration: its meaning, its inclusive bounds (every number a physical design
+    can have has both: a value outside them is an input error, caught before any work), its
+    unit and, where the YAML form differs from the Python one (a mapping read into pairs), the
+    schema of the YAML."""
     extra: dict[str, Any] = {}
     if unit:
         extra["unit"] = unit
     if schema:
         extra.update(schema)
-    return Field(description=description, ge=ge, json_schema_extra=extra or None, alias=key)
+    return Field(description=description, ge=ge, le=le, json_schema_extra=extra or None,
+                 alias=key)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class _Declared:
     kind: type
     choices: tuple[Any, ...] | None
     minimum: float | None
+    maximum: float | None
     unit: str
     default: Any
     custom: bool
@@ -69,10 +73,12 @@ def _declared(cls: type) -> tuple[_Declared, ...]:
             else (hint, ())
         info = next((m for m in meta if isinstance(m, FieldInfo)), None)
         custom = any(isinstance(m, Custom) for m in meta)
-        minimum = None
+        minimum = maximum = None
         unit = ""
         if info is not None:
             minimum = next((c.ge for c in info.metadata if isinstance(c, annotated_types.Ge)),
+                           None)
+            maximum = next((c.le for c in info.metadata if isinstance(c, annotated_types.Le)),
                            None)
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
             unit = str(extra.get("unit", ""))
@@ -80,13 +86,20 @@ def _declared(cls: type) -> tuple[_Declared, ...]:
         kind = type(choices[0]) if choices else base
         default = f.default if f.default is not MISSING else MISSING
         key = info.alias if info is not None and info.alias else f.name
-        out.append(_Declared(f.name, key, kind, choices, minimum, unit, default, custom))
+        out.append(_Declared(f.name, key, kind, choices, minimum, maximum, unit, default,
+                             custom))
     return tuple(out)
 
 
 def choices(cls: type, name: str) -> tuple[Any, ...]:
     """The allowed values a field of `cls` declares (its Literal)."""
     return next(d.choices for d in _declared(cls) if d.name == name)
+
+
+def numeric_bounds(cls: type) -> dict[str, tuple[float | None, float | None]]:
+    """(minimum, maximum) of every number `cls` declares (its generic fields)."""
+    return {d.key: (d.minimum, d.maximum) for d in _declared(cls)
+            if d.kind in (int, float) and not d.custom}
 
 
 def keys(cls: type) -> tuple[str, ...]:
@@ -105,7 +118,8 @@ def read_fields(r: Reader, cls: type, data: dict[str, Any], path: str) -> dict[s
     for d in _declared(cls):
         if d.custom:
             continue
-        kwargs: dict[str, Any] = {"minimum": d.minimum, "choices": d.choices, "unit": d.unit}
+        kwargs: dict[str, Any] = {"minimum": d.minimum, "maximum": d.maximum,
+                                  "choices": d.choices, "unit": d.unit}
         if d.default is not MISSING:
             kwargs["default"] = d.default
         values[d.name] = r.take(data, path, d.key, d.kind, **kwargs)

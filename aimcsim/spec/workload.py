@@ -27,6 +27,8 @@ from aimcsim.spec.fields import Custom, choices, keys, read_fields, required, se
 SUPPORTED_VERSIONS = (1,)
 KINDS = ("static_linear", "dynamic_matmul", "elementwise")
 INPUT = "input"
+MAX_TOKENS = 1 << 20  # tokens of a sequence (a physical bound: a million-token context)
+MAX_WIDTH = 1 << 24  # values per token of any operand
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class EdgeSpec:
 @dataclass(frozen=True)
 class _OpSpec:
     name: Annotated[str, spec("unique operation name (e.g. b0.query)")]
-    block: Annotated[int, spec("transformer block index", ge=0)] = 0
+    block: Annotated[int, spec("transformer block index", ge=0, le=1_000_000)] = 0
     role: Annotated[str, spec("the op's place in its block, what lora.layers selects "
                               "(default: its name)"), Custom()] = ""
     inputs: Annotated[tuple[EdgeSpec, ...], spec("its inputs, at least one"), Custom()] = ()
@@ -108,8 +110,8 @@ class StaticLinearSpec(_OpSpec):
     """Y = X W with W (d_in x d_out) programmed on AIMC tiles."""
 
     kind: Annotated[Literal["static_linear"], spec("operation kind")] = "static_linear"
-    d_in: Annotated[int, spec("input values per token", ge=1)] = 1
-    d_out: Annotated[int, spec("output values per token", ge=1)] = 1
+    d_in: Annotated[int, spec("input values per token", ge=1, le=MAX_WIDTH)] = 1
+    d_out: Annotated[int, spec("output values per token", ge=1, le=MAX_WIDTH)] = 1
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,9 @@ class DynamicMatmulSpec(_OpSpec):
     """Per head, rows of a streamed operand (k wide) times an operand held in full (k x n)."""
 
     kind: Annotated[Literal["dynamic_matmul"], spec("operation kind")] = "dynamic_matmul"
-    heads: Annotated[int, spec("attention heads", ge=1)] = 1
-    k: Annotated[int, spec("contraction length per head", ge=1)] = 1
-    n: Annotated[int, spec("output width per head", ge=1)] = 1
+    heads: Annotated[int, spec("attention heads", ge=1, le=4096)] = 1
+    k: Annotated[int, spec("contraction length per head", ge=1, le=MAX_WIDTH)] = 1
+    n: Annotated[int, spec("output width per head", ge=1, le=MAX_WIDTH)] = 1
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class ElementwiseSpec(_OpSpec):
 
     kind: Annotated[Literal["elementwise"], spec("operation kind")] = "elementwise"
     function: Annotated[Literal[ELEMENTWISE_FUNCTIONS], spec("the function")] = "add"
-    width: Annotated[int, spec("values per token", ge=1)] = 1
+    width: Annotated[int, spec("values per token", ge=1, le=MAX_WIDTH)] = 1
 
 
 _OP_SPECS = {"static_linear": StaticLinearSpec, "dynamic_matmul": DynamicMatmulSpec,
@@ -154,9 +156,9 @@ def parse_workload(doc: Any, file: str = "<memory>") -> Workload:
         r.version(top, SUPPORTED_VERSIONS)
     name = r.take(top, "", "name", str, default=Path(file).stem)
     model = r.take(top, "", "model", str, default="")
-    tokens = r.take(top, "", "tokens", int, minimum=1)
+    tokens = r.take(top, "", "tokens", int, minimum=1, maximum=MAX_TOKENS)
     inp = r.mapping(top.get("input", {}), "input", ("width",), required=("width",))
-    input_width = r.take(inp, "input", "width", int, minimum=1)
+    input_width = r.take(inp, "input", "width", int, minimum=1, maximum=MAX_WIDTH)
     config = top.get("config", {})
     if not isinstance(config, dict):
         r.error("config", "expected a mapping (the model configuration the trace came from)")
@@ -282,9 +284,11 @@ def workload_schema() -> dict[str, Any]:
             "source": {"type": "string"},
             "config": {"type": "object", "description": "the model configuration the trace "
                        "came from (config.json fields)"},
-            "tokens": {"type": "integer", "minimum": 1, "description": "tokens per sequence"},
+            "tokens": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS,
+                       "description": "tokens per sequence"},
             "input": {"type": "object", "additionalProperties": False, "required": ["width"],
-                      "properties": {"width": {"type": "integer", "minimum": 1}}},
+                      "properties": {"width": {"type": "integer", "minimum": 1,
+                                               "maximum": MAX_WIDTH}}},
             "ops": {"type": "array", "minItems": 1, "items": {"oneOf": ops}},
         },
         "required": ["version", "tokens", "input", "ops"],

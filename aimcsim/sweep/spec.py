@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from aimcsim.errors import SpecError
-from aimcsim.spec._reader import Reader, get_path, join, read_yaml
+from aimcsim.spec._reader import Reader, get_path, join, read_yaml, shown
 from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch, read_arch_doc
 
 SUPPORTED_VERSIONS = (1,)
@@ -194,7 +194,7 @@ def _constraints(r: Reader, raw: Any) -> tuple[Constraint, ...]:
         m = _CONSTRAINT.match(text) if isinstance(text, str) else None
         if not m:
             r.error(join("constraints", i), f"expected 'dot.path OP value' with OP one of "
-                    f"{', '.join(_OPS)}, got {text!r}")
+                    f"{', '.join(_OPS)}, got {shown(text)}")
             continue
         if not _known_path(m.group(1)):
             r.error(join("constraints", i), f"{m.group(1)!r} is not a field of the "

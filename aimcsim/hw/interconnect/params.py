@@ -28,13 +28,15 @@ class Interconnect:
         "(point-to-point: a link per source/destination pair; shared-bus: one link for all; "
         "mesh: 2D mesh, XY routing; ring: bidirectional ring)",
         schema={"enum": list(topology_names())}), Custom()]
-    freq_mhz: Annotated[int, spec("link clock", ge=1, unit="MHz")] = 1000
-    bytes_per_cycle: Annotated[int, spec("link width", ge=1, unit="bytes/cycle")]
-    latency_cycles: Annotated[int, spec("head latency per transfer", ge=0, unit="cycles")] = 0
+    freq_mhz: Annotated[int, spec("link clock", ge=1, le=100_000, unit="MHz")] = 1000
+    bytes_per_cycle: Annotated[int, spec("link width", ge=1, le=1 << 20, unit="bytes/cycle")]
+    latency_cycles: Annotated[int, spec("head latency per transfer", ge=0, le=1_000_000,
+                                        unit="cycles")] = 0
     hop_latency_cycles: Annotated[int, spec("topologies of hops (mesh, ring): router and wire "
-                                            "latency per hop", ge=0, unit="cycles")] = 1
+                                            "latency per hop", ge=0, le=1_000_000,
+                                            unit="cycles")] = 1
     mesh_columns: Annotated[int, spec("mesh width in nodes (0: the smallest square that holds "
-                                      "every node)", ge=0)] = 0
+                                      "every node)", ge=0, le=65_536)] = 0
 
     @property
     def period_ps(self) -> int:

@@ -14,15 +14,17 @@ from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, clock
 
 ELEMENTWISE_FUNCTIONS = ("add", "norm", "add_norm", "relu", "softmax")
 
-def _table(keys: tuple[str, ...], meaning: str, minimum: int) -> dict[str, Any]:
+#: Inclusive bounds of the per-type tables' values.
+TABLE_BOUNDS = {"macs_per_cycle": (1, 1024), "elementwise_cycles_per_vector": (1, 1_000_000),
+                "fpu_latency_cycles": (1, 1000)}
+
+
+def _pairs(name: str, keys: tuple[str, ...], meaning: str) -> WithJsonSchema:
     """The YAML form of a per-type table (read into (key, value) pairs)."""
-    return {"type": "object", "additionalProperties": False,
-            "properties": {k: {"type": "integer", "minimum": minimum} for k in keys},
-            "description": meaning}
-
-
-def _pairs(keys: tuple[str, ...], meaning: str, minimum: int) -> WithJsonSchema:
-    return WithJsonSchema(_table(keys, meaning, minimum))
+    low, high = TABLE_BOUNDS[name]
+    return WithJsonSchema({"type": "object", "additionalProperties": False, "description": meaning,
+                           "properties": {k: {"type": "integer", "minimum": low, "maximum": high}
+                                          for k in keys}})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,9 +34,9 @@ class MatrixEngine:
     port moves height (pipe_regs + 1) FP16 values a cycle (256 bit for H = 4, P = 3)."""
 
     rows: Annotated[int, spec("rows of the output computed at once (L; the RTL's "
-                              "ARRAY_WIDTH), at most height x pipe_regs", ge=1)]
-    height: Annotated[int, spec("FMAs per row, chained along k (H; ARRAY_HEIGHT)", ge=1)]
-    pipe_regs: Annotated[int, spec("pipeline registers per FMA (P; PIPE_REGS)", ge=1)]
+                              "ARRAY_WIDTH), at most height x pipe_regs", ge=1, le=1024)]
+    height: Annotated[int, spec("FMAs per row, chained along k (H; ARRAY_HEIGHT)", ge=1, le=1024)]
+    pipe_regs: Annotated[int, spec("pipeline registers per FMA (P; PIPE_REGS)", ge=1, le=64)]
     orientation: Annotated[Literal["normal", "transposed"], spec(
         "normal: Z = X W as RedMulE's API; transposed: every matmul of the cluster as "
         "C^T = B^T A^T, activations held feature-major (the transposes chain, so no kernel "
@@ -51,31 +53,33 @@ class Pmca:
     """A programmable multi-core cluster (Snitch/PULP style) with a banked TCDM and a DMA: the
     `pmca` section of an architecture file. Each field is declared once, below."""
 
-    cores: Annotated[int, spec("compute cores (the DMA core is not counted)", ge=1)]
+    cores: Annotated[int, spec("compute cores (the DMA core is not counted)", ge=1, le=1024)]
     freq_mhz: Annotated[int, spec("cluster clock; its period must be a whole number of ps",
-                                  ge=1, unit="MHz")]
+                                  ge=1, le=100_000, unit="MHz")]
     macs_per_cycle: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
-        tuple(DTYPE_BYTES), "per core and cycle, by data type: SIMD lanes of one FMA issue",
-        1)]
-    tcdm_bytes: Annotated[int, spec("scratchpad capacity", ge=1, unit="bytes")]
-    tcdm_banks: Annotated[int, spec("word-interleaved TCDM banks", ge=1)] = 32
-    bank_width_bytes: Annotated[int, spec("bytes of one bank word", ge=1, unit="bytes")] = 8
+        "macs_per_cycle", tuple(DTYPE_BYTES), "per core and cycle, by data type: SIMD lanes of "
+        "one FMA issue (at least one type)")]
+    tcdm_bytes: Annotated[int, spec("scratchpad capacity", ge=1, le=1 << 30, unit="bytes")]
+    tcdm_banks: Annotated[int, spec("word-interleaved TCDM banks", ge=1, le=4096)] = 32
+    bank_width_bytes: Annotated[int, spec("bytes of one bank word", ge=1, le=1024,
+                                          unit="bytes")] = 8
     dma_bytes_per_cycle: Annotated[int, spec("DMA bandwidth (a multiple of the bank width)",
-                                             ge=1, unit="bytes/cycle")] = 64
-    dma_setup_cycles: Annotated[int, spec("per transfer descriptor", ge=0, unit="cycles")] = 0
+                                             ge=1, le=65_536, unit="bytes/cycle")] = 64
+    dma_setup_cycles: Annotated[int, spec("per transfer descriptor", ge=0, le=1_000_000,
+                                          unit="cycles")] = 0
     barrier_cycles: Annotated[int, spec("one cluster barrier, at the end of every kernel "
-                                        "phase", ge=0, unit="cycles")] = 0
+                                        "phase", ge=0, le=1_000_000, unit="cycles")] = 0
     kernel_setup_cycles: Annotated[int, spec("per kernel phase and core: loop and address "
-                                             "set-up before the first MAC", ge=0,
+                                             "set-up before the first MAC", ge=0, le=1_000_000,
                                              unit="cycles")] = 0
     elementwise_cycles_per_vector: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
-        ELEMENTWISE_FUNCTIONS, "cycles per SIMD vector of macs_per_cycle lanes, by function "
-        "(every function needs one)", 1)] = ()
+        "elementwise_cycles_per_vector", ELEMENTWISE_FUNCTIONS, "cycles per SIMD vector of "
+        "macs_per_cycle lanes, by function (every function needs one)")] = ()
     streaming: Annotated[bool, spec("cores feed the FPU from stream registers under a "
                                     "hardware loop (Snitch SSR + FREP); false: load-use code "
                                     "(PULP)")] = True
     loop_overhead_cycles: Annotated[int, spec("load-use cores: address and loop instructions "
-                                              "per SIMD step", ge=0, unit="cycles")] = 2
+                                              "per SIMD step", ge=0, le=1000, unit="cycles")] = 2
     timing: Annotated[Literal["cycle-level", "throughput"], spec(
         "cycle-level (numba, TCDM bank conflicts) or throughput (closed form, no "
         "conflicts)")] = "cycle-level"
@@ -85,10 +89,10 @@ class Pmca:
     matrix_engine: Annotated[MatrixEngine | None, Custom(), spec(
         "RedMulE running the matmuls instead of the cores (absent: the cores run them)")] = None
     fpu_latency_cycles: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
-        tuple(DTYPE_BYTES), "by data type, cycles from one FMA to a dependent one (1: back to "
-        "back; absent types: 1)", 1)] = ()
+        "fpu_latency_cycles", tuple(DTYPE_BYTES), "by data type, cycles from one FMA to a "
+        "dependent one (1: back to back; absent types: 1)")] = ()
     stream_fifo_depth: Annotated[int, spec("words each stream register fetches ahead (Snitch "
-                                           "SSR credits)", ge=1)] = 4
+                                           "SSR credits)", ge=1, le=1024)] = 4
     matmul_dataflow: Annotated[Literal["auto", "k-simd", "n-simd"], spec(
         "streaming cores: k-simd (lanes along k, as the published Snitch GEMMs), n-simd "
         "(lanes along n, A replicated) or auto (the faster, per shape)")] = "auto"
@@ -115,22 +119,26 @@ DATAFLOWS = choices(Pmca, "matmul_dataflow")
 ENGINE_ORIENTATIONS = choices(MatrixEngine, "orientation")
 
 
-def _int_table(
-    r: Reader, data: Any, path: str, keys: tuple[str, ...], *, minimum: int
-) -> tuple[tuple[str, int], ...]:
-    d = r.mapping(data, path, keys)
-    return tuple((k, r.take(d, path, k, int, minimum=minimum)) for k in keys if k in d)
+def _int_table(r: Reader, d: dict[str, Any], p: str, name: str, keys: tuple[str, ...]
+               ) -> tuple[tuple[str, int], ...]:
+    path = join(p, name)
+    table = r.mapping(d.get(name, {}), path, keys)
+    low, high = TABLE_BOUNDS[name]
+    return tuple((k, r.take(table, path, k, int, minimum=low, maximum=high))
+                 for k in keys if k in table)
 
 
 def read_pmca(r: Reader, data: Any) -> Pmca:
     """The `pmca` section (errors go to `r`)."""
     p = "pmca"
     d = r.mapping(data, p, PMCA_KEYS, required=(*required(Pmca), "macs_per_cycle"))
-    macs = _int_table(r, d.get("macs_per_cycle", {}), join(p, "macs_per_cycle"),
-                      tuple(DTYPE_BYTES), minimum=1)
+    macs = _int_table(r, d, p, "macs_per_cycle", tuple(DTYPE_BYTES))
+    if "macs_per_cycle" in d and isinstance(d["macs_per_cycle"], dict) and not macs \
+            and not d["macs_per_cycle"]:
+        r.error(join(p, "macs_per_cycle"), "needs at least one data type, e.g. fp16: 4")
     ew_path = join(p, "elementwise_cycles_per_vector")
     ew_given = d.get("elementwise_cycles_per_vector", {})
-    ew = _int_table(r, ew_given, ew_path, ELEMENTWISE_FUNCTIONS, minimum=1)
+    ew = _int_table(r, d, p, "elementwise_cycles_per_vector", ELEMENTWISE_FUNCTIONS)
     missing = [f for f in ELEMENTWISE_FUNCTIONS if isinstance(ew_given, dict) and f not in ew_given]
     if missing:
         r.error(ew_path, f"missing functions {', '.join(missing)}; every one of "
@@ -139,9 +147,7 @@ def read_pmca(r: Reader, data: Any) -> Pmca:
         macs_per_cycle=macs,
         elementwise_cycles_per_vector=ew,
         matrix_engine=_engine(r, d.get("matrix_engine")),
-        fpu_latency_cycles=_int_table(r, d.get("fpu_latency_cycles", {}),
-                                      join(p, "fpu_latency_cycles"), tuple(DTYPE_BYTES),
-                                      minimum=1),
+        fpu_latency_cycles=_int_table(r, d, p, "fpu_latency_cycles", tuple(DTYPE_BYTES)),
         **read_fields(r, Pmca, d, p),
     )
     if pmca.dma_bytes_per_cycle % pmca.bank_width_bytes:
