@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from aimcsim.hw.pmca.microtile import coprime_padding
-from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma
 
 MR = 2  # rows of A per micro-tile (PULP-NN: two pixels, pB and pB2)
 NR = 4  # rows of B^T per micro-tile (PULP-NN: four output channels, pA .. pA4)
@@ -61,11 +61,7 @@ def loaduse_kernel(
     returns limit + 1 (a layout that cannot beat one already found)."""
     dma_words, dma_base, dma_words_per_cycle = dma
     n_req = cores + dma_words_per_cycle
-    want = np.full(n_req, -1, np.int64)
-    granted = np.zeros(n_req, np.bool_)
-    rr = np.zeros(banks, np.int64)
-    best = np.full(banks, -1, np.int64)
-    mask = banks - 1 if banks & (banks - 1) == 0 else -1
+    want, granted, rr, best, mask = arbiter(n_req, banks)
     pos = np.zeros(cores, np.int64)  # micro-tiles done
     count = tile_first[:, 1] - tile_first[:, 0]
     shift = np.zeros(cores, np.int64)

@@ -33,7 +33,7 @@ from math import ceil, gcd
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma
 from aimcsim.spec.units import DTYPE_BYTES
 
 UNROLL = 8  # accumulators per micro-tile in the published kernels (`const uint32_t unroll = 8`)
@@ -71,11 +71,7 @@ def microtile_kernel(
     n_req = cores * _PORTS + dma_words_per_cycle
     dma_next = 0
     dma_end = 0
-    want = np.full(n_req, -1, np.int64)
-    granted = np.zeros(n_req, np.bool_)
-    rr = np.zeros(banks, np.int64)
-    best = np.full(banks, -1, np.int64)
-    mask = banks - 1 if banks & (banks - 1) == 0 else -1
+    want, granted, rr, best, mask = arbiter(n_req, banks)
     tile = tile_first[:, 0].copy()
     phase = np.zeros(cores, np.int64)  # 0 prologue, 1 steps, 2 epilogue, 3 done
     slot = np.zeros(cores, np.int64)  # instruction within the prologue or epilogue

@@ -38,7 +38,7 @@ from math import ceil
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma
 
 INTERNAL_BYTES = 2  # the array computes in FP16 (FP8 inputs are cast up), as its port is sized
 
@@ -208,11 +208,7 @@ def engine_kernel(
     passes = pass_tile.shape[0]
     tiles = tile_first_store.shape[0] - 1
     n_req = max_words + dma_words_per_cycle
-    want = np.full(n_req, -1, np.int64)
-    granted = np.zeros(n_req, np.bool_)
-    rr = np.zeros(banks, np.int64)
-    best = np.full(banks, -1, np.int64)
-    mask = banks - 1 if banks & (banks - 1) == 0 else -1
+    want, granted, rr, best, mask = arbiter(n_req, banks)
     have = np.zeros(max_words, np.bool_)
     start = np.full(passes, -1, np.int64)
     loaded_at = np.full(passes, -1, np.int64)  # cycle after the pass's last line

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import Dma, _bank, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _bank, arbiter, arbitrate_with_dma
 
 _PORTS = 3
 
@@ -75,11 +75,7 @@ def stream_kernel(
     op_cycles, streaming, loop_overhead = core
     dma_words, dma_base, dma_words_per_cycle = dma
     n_req = cores * _PORTS + dma_words_per_cycle
-    want = np.full(n_req, -1, np.int64)
-    granted = np.zeros(n_req, np.bool_)
-    rr = np.zeros(banks, np.int64)
-    best = np.full(banks, -1, np.int64)
-    mask = banks - 1 if banks & (banks - 1) == 0 else -1  # power of two: a cheap modulo
+    want, granted, rr, best, mask = arbiter(n_req, banks)
     out = work[:, 0].copy()
     end = work[:, 1].copy()
     step = np.zeros(cores, np.int64)

@@ -25,6 +25,18 @@ class Dma(NamedTuple):
 NO_DMA = Dma(0, 0, 1)
 
 
+@njit(cache=True)
+def arbiter(requesters: int, banks: int) -> tuple:
+    """Fresh scratch state of the per-cycle arbitration: (want, granted, rr, best, mask) for
+    `arbitrate_with_dma`; `mask` makes the bank of a word a bit-and when `banks` is a power of
+    two (-1: use the modulo)."""
+    want = np.full(requesters, -1, np.int64)
+    granted = np.zeros(requesters, np.bool_)
+    rr = np.zeros(banks, np.int64)
+    best = np.full(banks, -1, np.int64)
+    return want, granted, rr, best, banks - 1 if banks & (banks - 1) == 0 else -1
+
+
 @njit(cache=True, inline="always")
 def _bank(word: int, banks: int, mask: int) -> int:
     return word & mask if mask >= 0 else word % banks
