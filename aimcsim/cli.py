@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -221,8 +222,10 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    cpus = os.cpu_count() or 1
+    if not 1 <= args.workers <= cpus:
+        raise ValueError(f"--workers must be in 1..{cpus} (this machine's CPUs), got "
+                         f"{args.workers}")
     spec = load_sweep(args.sweep)
     points, invalid = build_points(spec)
     print(f"{spec.name}: {len(points) + len(invalid)} points, {len(points)} valid, "

@@ -178,3 +178,59 @@ def test_declared_bounds_reach_the_schema():
             field = props[section]["properties"][key]
             assert (field.get("minimum"), field.get("maximum")) == (low, high), (section, key)
     assert yaml  # the module's inputs are YAML documents
+
+
+def _sweep(tmp_path, root, **overrides):
+    (tmp_path / "w.yaml").write_text((root / "workloads" / "mobilebert.yaml").read_text())
+    doc = {"version": 1, "arch": str(root / "arch" / "hybrid.yaml"), "workloads": ["w.yaml"],
+           "axes": {"pipeline.parallel_tokens": [4, 8]}, **overrides}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"modes": []}, "sweep.yaml: modes: needs at least one of hybrid, aimc-only"),
+    ({"workloads": []}, "sweep.yaml: workloads: needs at least one workload trace"),
+    ({"modes": ["aimc_only"]}, "sweep.yaml: modes[0]: 'aimc_only' is not allowed"),
+    ({"axes": {"pmca.cores": list(range(1, 1001)), "pipeline.parallel_tokens":
+               list(range(1, 1001))}}, "1000000 points (1000000 per workload x 1 "
+                                       "workload(s)) is above max_points = 100000"),
+    ({"max_points": 0}, "max_points: 0 is below the minimum 1"),
+    ({"constraints": ["pmca.corez >= 16"]}, "'pmca.corez' is not a field"),
+])
+def test_sweep_files(tmp_path, root, overrides, expected):
+    from aimcsim.sweep import load_sweep
+
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        load_sweep(_sweep(tmp_path, root, **overrides))
+    assert time.perf_counter() - start < LIMIT_S
+    assert expected in str(info.value)
+
+
+def test_a_huge_grid_is_sampled_without_being_built(tmp_path, root):
+    """10^12 grid points, 5 sampled: drawn in O(samples), the same for the same seed."""
+    from aimcsim.sweep import build_points, load_sweep
+
+    axes = {"pmca.dma_setup_cycles": list(range(1000)), "pmca.barrier_cycles": list(range(1000)),
+            "pmca.kernel_setup_cycles": list(range(1000)),
+            "interconnect.latency_cycles": list(range(1000))}
+    path = _sweep(tmp_path, root, axes=axes, sampling={"random": {"samples": 5, "seed": 3}})
+    start = time.perf_counter()
+    spec = load_sweep(path)
+    assert spec.grid_size == 10**12 and spec.size == 5
+    points, invalid = build_points(spec)
+    assert time.perf_counter() - start < LIMIT_S
+    assert len(points) + len(invalid) == 5
+    again, _ = build_points(load_sweep(path))
+    assert [p.params for p in again] == [p.params for p in points]
+
+
+def test_sweep_workers_bounded_by_the_machine(tmp_path, root, capsys):
+    import os
+
+    path = _sweep(tmp_path, root)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--workers", "100000"]) == 2
+    err = capsys.readouterr().err
+    assert f"--workers must be in 1..{os.cpu_count()}" in err and err.count("\n") == 1

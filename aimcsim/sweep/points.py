@@ -36,14 +36,41 @@ def point_id(workload_file: str, params: Iterable[tuple[str, Any]]) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
+def _combo(axes: list[tuple[Any, ...]], index: int) -> tuple[Any, ...]:
+    """The `index`-th point of the grid in `itertools.product` order, without building it."""
+    out = []
+    for values in reversed(axes):
+        index, digit = divmod(index, len(values))
+        out.append(values[digit])
+    return tuple(reversed(out))
+
+
+def _sample(total: int, samples: int, seed: int) -> list[int]:
+    """`samples` distinct grid indices, sorted. Grids up to ten million points draw as always
+    (numpy's choice over the indices, so a seed keeps its sample); larger ones by Floyd's
+    algorithm, in O(samples) memory."""
+    rng = np.random.default_rng(seed)
+    if total <= 10_000_000:
+        return sorted(rng.choice(total, size=samples, replace=False).tolist())
+    chosen: set[int] = set()
+    for j in range(total - samples, total):
+        t = int(rng.integers(0, j + 1))
+        chosen.add(t if t not in chosen else j)
+    return sorted(chosen)
+
+
 def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
     """Every point of the sweep, validated; invalid ones come back with their reason."""
     names = [name for name, _ in spec.axes]
-    combos = list(product(*[values for _, values in spec.axes]))
-    if spec.samples is not None and spec.samples < len(combos):
-        rng = np.random.default_rng(spec.seed)
-        chosen = sorted(rng.choice(len(combos), size=spec.samples, replace=False).tolist())
-        combos = [combos[i] for i in chosen]
+    axes = [values for _, values in spec.axes]
+    total = spec.grid_size
+    if spec.size > spec.max_points:
+        raise ValueError(f"{spec.file}: {spec.size} points is above max_points = "
+                         f"{spec.max_points}")
+    if spec.samples is not None and spec.samples < total:
+        combos = [_combo(axes, i) for i in _sample(total, spec.samples, spec.seed)]
+    else:
+        combos = list(product(*axes))
     points, invalid = [], []
     fits: set[tuple] = set()
     index = 0

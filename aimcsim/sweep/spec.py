@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -50,6 +51,18 @@ class SweepSpec:
     samples: int | None = None  # None: the whole grid
     seed: int = 0
     constraints: tuple[Constraint, ...] = ()
+    max_points: int = 100_000  # points (x workloads) a sweep may have unless raised
+
+    @property
+    def grid_size(self) -> int:
+        """Points of the axes' grid per workload, counted without building it."""
+        return math.prod(len(values) for _, values in self.axes)
+
+    @property
+    def size(self) -> int:
+        """Points the sweep will build: the grid or its sample, for every workload."""
+        per = self.grid_size if self.samples is None else min(self.samples, self.grid_size)
+        return per * len(self.workloads)
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,8 @@ class Invalid:
     reason: str
 
 
-_TOP = ("version", "name", "arch", "workloads", "modes", "axes", "sampling", "constraints")
+_TOP = ("version", "name", "arch", "workloads", "modes", "axes", "sampling", "constraints",
+        "max_points")
 
 
 def _get(doc: dict[str, Any], path: str) -> Any:
@@ -116,16 +130,27 @@ def load_sweep(path: str | Path) -> SweepSpec:
         if not wpath.exists():
             r.error(join("workloads", i), f"file not found: {wpath}")
         workloads.append(str(wpath))
-    modes = tuple(
-        r.take({"m": m}, "modes", "m", str, choices=MODES)
-        for m in r.sequence(d.get("modes", list(MODES)), "modes")
-    )
+    if isinstance(d.get("workloads"), list) and not d["workloads"]:
+        r.error("workloads", "needs at least one workload trace")
+    raw_modes = r.sequence(d.get("modes", list(MODES)), "modes")
+    if isinstance(d.get("modes"), list) and not raw_modes:
+        r.error("modes", f"needs at least one of {', '.join(MODES)}")
+    modes = tuple(r.take({i: m}, "modes", i, str, choices=MODES)
+                  for i, m in enumerate(raw_modes))
     axes = _axes(r, d.get("axes", {}))
     samples, seed = _sampling(r, d.get("sampling", "grid"))
     constraints = _constraints(r, d.get("constraints", []))
+    max_points = r.take(d, "", "max_points", int, default=100_000, minimum=1, maximum=10**9)
     r.finish()
-    return SweepSpec(name, str(path), arch_file, arch_doc, tuple(workloads), modes, axes,
-                     samples, seed, constraints)
+    spec = SweepSpec(name, str(path), arch_file, arch_doc, tuple(workloads), modes, axes,
+                     samples, seed, constraints, max_points)
+    if spec.size > spec.max_points:
+        r.error("axes", f"{spec.size} points ({spec.grid_size} per workload"
+                f"{'' if samples is None else f', {samples} sampled'} x {len(workloads)} "
+                f"workload(s)) is above max_points = {max_points}: sample the grid "
+                "(sampling: {random: ...}) or raise max_points")
+        r.finish()
+    return spec
 
 
 def _axes(r: Reader, raw: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
