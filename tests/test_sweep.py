@@ -134,7 +134,8 @@ def test_ctrl_c_loses_no_finished_point(sweep_file, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "aimcsim.cli", "sweep", str(path), "--out",
-                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                             str(out), "--workers", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(finished_ids(out) if out.exists() else ()) < 2:
         time.sleep(0.05)
@@ -144,6 +145,8 @@ def test_ctrl_c_loses_no_finished_point(sweep_file, tmp_path):
     assert proc.returncode == 130, err.decode()
     assert 2 <= len(done) < 12 and b"interrupted:" in printed
     assert len(pd.read_parquet(out / "points.parquet")) == len(done)
+    # the summary counts what is on disk, also what the workers saved after the parent heard
+    assert f"interrupted: {len(done)} run now, 0 already done".encode() in printed
     assert main(["sweep", str(path), "--out", str(out), "--resume"]) == 0
     run_sweep(load_sweep(path), tmp_path / "whole")
     assert_same(out, tmp_path / "whole")
@@ -171,3 +174,29 @@ def test_compare_names_the_bounding_resource(sweep_file, tmp_path, capsys):
     assert main(["compare", str(tmp_path / "out")]) == 0
     assert "bound by" in capsys.readouterr().out
     assert (tmp_path / "out" / "points.csv").exists()
+
+
+def test_sigkill_of_the_sweep_leaves_no_worker_behind(sweep_file, tmp_path):
+    """The pool's workers watch their parent: a SIGKILLed sweep takes them down within
+    seconds instead of leaving them waiting for work forever."""
+    import psutil
+
+    path = sweep_file(axes={"aimc.integration_time_ns": [128, 256, 512],
+                            "pipeline.parallel_tokens": [1, 2, 4, 8],
+                            "workload.seq_len": [384]})
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "aimcsim.cli", "sweep", str(path), "--out",
+                             str(out), "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    workers: list = []
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = [c for c in parent.children(recursive=True)
+                   if "python" in c.name().lower()]
+        time.sleep(0.1)
+    assert len(workers) >= 2
+    proc.kill()
+    proc.wait(timeout=10)
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, [p.pid for p in alive]

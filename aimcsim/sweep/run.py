@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -119,6 +121,13 @@ def run_sweep(
     except KeyboardInterrupt:
         report.interrupted = True
     consolidate(out, points, csv=csv)
+    # count what is on disk: pool workers may have saved points the parent never heard of
+    now = (finished_ids(out) & {p.id for p in points}) - done_ids
+    report.ran = len(now)
+    table_file = out / "points.parquet"
+    if now and table_file.exists():
+        table = pd.read_parquet(table_file, columns=["point", "status"])
+        report.failed = int((table[table.point.isin(now)].status != "ok").sum())
     return report
 
 
@@ -129,10 +138,24 @@ def _run_and_persist(point: Point, out: Path) -> tuple[dict[str, Any], pd.DataFr
     return row, pd.DataFrame()
 
 
+def _end_with(parent: int) -> None:
+    """Pool worker initialiser: end this worker once its parent is gone (a SIGKILL of the
+    sweep would otherwise leave it waiting for work forever). A daemon thread checks every
+    half second whether the worker has been handed to another parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="aimcsim-parent-watch").start()
+
+
 def _run_pool(
     todo: list[Point], workers: int, out: Path, finished: Callable[..., None]
 ) -> None:
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_end_with,
+                             initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(_run_and_persist, p, out) for p in todo}
         try:
             while pending:
