@@ -39,7 +39,6 @@ from aimcsim.analytic import static_layer
 from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError
 from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
-from aimcsim.hw.interconnect import topology_of
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.hw.pmca.programs import block_program
 from aimcsim.mapping import check_lora_roles
@@ -163,14 +162,16 @@ class _Group:
     """The points of one group and how to rate them (memoised)."""
 
     def __init__(
-        self, variant: Arch, op: Op, tokens: int, points: pd.DataFrame, members: list[int]
+        self, variant: Arch, op: Op, tokens: int, points: pd.DataFrame, members: list[int],
+        *, analytic: bool = True,
     ) -> None:
         self.variant, self.op, self.tokens = variant, op, tokens
         self.points, self.members = points, members
         self.work = _alone(op, tokens)
         self.model = cluster_model(variant.pmca, variant.lora.dtype)
-        # the analytic model assumes a dedicated link per transfer: exclusive topologies only
-        self.analytic_ok = topology_of(variant.interconnect).exclusive
+        # use the analytic figures where they are exact or bounds (the analytic model says
+        # which: on shared links neither); without: the simulator rates every point
+        self.analytic = analytic
         self._base: dict[tuple[str, int], float] = {}
 
     def pipe(self, idx: int) -> Pipeline:
@@ -188,7 +189,7 @@ class _Group:
         row = self.points.loc[idx]
         if row.rating in ("exact", "simulated"):
             return float(row.latency_ns)
-        if self.analytic_ok and self.exact(idx):
+        if self.exact(idx):
             latency, rating = float(row.analytic_latency_ns), "exact"
         else:
             latency, rating = self._simulate(self.pipe(idx), "hybrid"), "simulated"
@@ -202,17 +203,19 @@ class _Group:
         key = (pipe.strategy, pipe.parallel_tokens)
         if key not in self._base:
             est = static_layer(self.variant, self.op, self.tokens, pipe, self.model, lora=False)
-            self._base[key] = (est.latency_ps / PS_PER_NS if self.analytic_ok and est.exact
+            self._base[key] = (est.latency_ps / PS_PER_NS if self.analytic and est.exact
                                else self._simulate(pipe, "aimc-only"))
         return self._base[key]
 
     def bound(self, idx: int) -> float:
         """A figure the point's latency cannot be below (its latency where exact)."""
-        return float(self.points.loc[idx, "analytic_latency_ns"]) if self.analytic_ok else 0.0
+        if self.analytic and self.points.loc[idx, "_bound"]:
+            return float(self.points.loc[idx, "analytic_latency_ns"])
+        return 0.0
 
     def exact(self, idx: int) -> bool:
         """The point's analytic figure is its latency (one block in flight)."""
-        return bool(self.points.loc[idx, "_exact"])
+        return self.analytic and bool(self.points.loc[idx, "_exact"])
 
     def feasible(self) -> list[int]:
         """Feasible points of the group in order of TCDM bytes, then figure, then space
@@ -227,7 +230,7 @@ def _front(group: _Group) -> list[int]:
     first. A pruned point is matched or beaten on both axes by a rated one."""
     best = math.inf
     for idx in group.feasible():
-        if not (group.analytic_ok and group.exact(idx)) and group.bound(idx) >= best:
+        if not group.exact(idx) and group.bound(idx) >= best:
             group.points.loc[idx, "rating"] = "pruned"
             continue
         best = min(best, group.rate(idx))
@@ -296,6 +299,7 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
                     "analytic_latency_ns": est.latency_ps / PS_PER_NS,
                     "rating": "" if feasible else "infeasible",
                     "pareto": False, "fastest": False, "best": False, "_exact": est.exact,
+                    "_bound": est.bound,
                 })
             groups.append((variant, op, members))
     return pd.DataFrame(rows), groups
@@ -334,8 +338,7 @@ def exhaustive(arch: Arch, workload: Workload, space: SearchSpace | None = None)
     table, with `latency_ns` and `aimc_only_latency_ns` from the simulator everywhere."""
     points, groups = _screen(arch, workload, space or SearchSpace())
     for variant, op, members in groups:
-        group = _Group(variant, op, workload.tokens, points, members)
-        group.analytic_ok = False  # no closed form, no bound: the simulator rates every point
+        group = _Group(variant, op, workload.tokens, points, members, analytic=False)
         for idx in members:
             if points.loc[idx, "feasible"]:
                 group.rate(idx)
