@@ -52,16 +52,22 @@ def test_settings_errors_name_the_settings_file(root, tmp_path):
     message = str(info.value)
     assert f"{bad}: pipeline.strategy: 'eager' is not allowed" in message
     assert f"{bad}: lora.rank: 0 is below the minimum 1" in message
-    odd = _write(tmp_path / "odd.yaml", {"version": 1, "colour": 1, "overrides": {
-        "b9.query": {"parallel_tokens": 4}, "query": {"between_layers": "streaming"},
-        "key": {"parallel_tokens": -1}}})
+    # a bad value the hardware file inherited names the file it came from
+    (tmp_path / "base.yaml").write_text(hw.read_text().replace("cores: 8", "cores: 0"))
+    child = _write(tmp_path / "child.yaml", {"version": 1, "extends": "base.yaml"})
+    with pytest.raises(SpecError) as info:
+        apply_run(child, bad, work)
+    message = str(info.value)
+    assert f"{tmp_path / 'base.yaml'}: pmca.cores: 0 is below the minimum 1" in message
+    assert f"{bad}: lora.rank: 0 is below the minimum 1" in message
+    overrides = {"b9.query": {"parallel_tokens": 4}, "query": {"between_layers": "streaming"},
+                 "key": {"parallel_tokens": -1}}
+    odd = _write(tmp_path / "odd.yaml", {"version": 1, "colour": 1, "overrides": overrides})
     with pytest.raises(SpecError) as info:
         apply_run(hw, odd, work)
     message = str(info.value)
     assert "colour: unknown key 'colour'" in message
-    odd = _write(tmp_path / "odd.yaml", {"version": 1, "overrides": {
-        "b9.query": {"parallel_tokens": 4}, "query": {"between_layers": "streaming"},
-        "key": {"parallel_tokens": -1}}})
+    odd = _write(tmp_path / "odd.yaml", {"version": 1, "overrides": overrides})
     with pytest.raises(SpecError) as info:
         apply_run(hw, odd, work)
     message = str(info.value)

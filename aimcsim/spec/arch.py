@@ -155,11 +155,26 @@ def load_arch(path: str | Path) -> Arch:
     YAML dot-path.
     """
     doc, origin = read_arch_doc(path)
+    return parse_with_origin(doc, origin, str(path))
+
+
+def parse_with_origin(doc: Any, origin: dict[str, str], file: str) -> Arch:
+    """`parse_arch`, naming on each issue the file its value came from (`origin`: YAML
+    dot-path -> file, for values another file than `file` set)."""
     try:
-        return parse_arch(doc, str(path))
+        return parse_arch(doc, file)
     except SpecError as exc:
         issues = [SpecIssue(i.path, i.message, _origin(origin, i.path)) for i in exc.issues]
-        raise SpecError(str(path), issues) from None
+        raise SpecError(file, issues) from None
+
+
+def overlay_file(base: dict[str, Any], origin: dict[str, str], top: dict[str, Any],
+                 file: str) -> dict[str, Any]:
+    """`top`, read from `file`, over `base` as `extends` overlays (mappings merge key by key,
+    other values replace); `origin` then names `file` for every value `top` set."""
+    merged = _overlay(base, top, origin, "")
+    origin.update(_leaves(top, file))
+    return merged
 
 
 def read_arch_doc(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[Any, dict[str, str]]:

@@ -24,9 +24,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aimcsim.errors import SpecError, SpecIssue
-from aimcsim.spec._reader import Reader, get_path, join, read_yaml
-from aimcsim.spec.arch import Arch, Pipeline, load_arch, parse_arch, read_arch_doc
+from aimcsim.spec._reader import Reader, join, read_yaml
+from aimcsim.spec.arch import (
+    Arch,
+    Pipeline,
+    load_arch,
+    overlay_file,
+    parse_with_origin,
+    read_arch_doc,
+)
 from aimcsim.spec.fields import read_fields
 from aimcsim.spec.workload import Workload
 
@@ -47,28 +53,13 @@ def apply_run(
     if "version" in doc:
         r.version(doc, SUPPORTED_VERSIONS)
     r.finish()
-    base, _ = read_arch_doc(arch_file)
+    base, origin = read_arch_doc(arch_file)
     if not isinstance(base, dict):
         load_arch(arch_file)  # raises the file's own error
-    merged = dict(base)
-    for key in ("mode", "pipeline", "lora"):
-        if key in doc:
-            value = doc[key]
-            merged[key] = ({**merged.get(key, {}), **value}
-                           if isinstance(value, dict) and isinstance(merged.get(key), dict)
-                           else value)
-    try:
-        arch = parse_arch(merged, str(arch_file))
-    except SpecError as exc:
-        # an issue in what the run file set is the run file's
-        issues = [SpecIssue(i.path, i.message, run_file if _set_by(doc, i.path) else i.file)
-                  for i in exc.issues]
-        raise SpecError(str(arch_file), issues) from None
+    settings = {key: doc[key] for key in ("mode", "pipeline", "lora") if key in doc}
+    merged = overlay_file(base, origin, settings, run_file)
+    arch = parse_with_origin(merged, origin, str(arch_file))
     return arch, _overrides(r, doc.get("overrides", {}), arch, workload)
-
-
-def _set_by(doc: dict[str, Any], path: str) -> bool:
-    return get_path(doc, path) is not None
 
 
 def _overrides(r: Reader, raw: Any, arch: Arch, workload: Workload) -> dict[str, Pipeline]:
