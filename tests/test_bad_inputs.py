@@ -234,3 +234,17 @@ def test_sweep_workers_bounded_by_the_machine(tmp_path, root, capsys):
     assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--workers", "100000"]) == 2
     err = capsys.readouterr().err
     assert f"--workers must be in 1..{os.cpu_count()}" in err and err.count("\n") == 1
+
+
+def test_required_keys_come_from_the_declarations():
+    """Fields without a default are required, also those their component reads itself."""
+    doc = arch_doc()
+    del doc["pmca"]["macs_per_cycle"], doc["interconnect"]["topology"]
+    message = _timed_error(parse_arch, doc)
+    assert "pmca.macs_per_cycle: missing required key 'macs_per_cycle' in pmca" in message
+    assert "interconnect.topology: missing required key 'topology' in interconnect" in message
+    op = {"name": "a", "kind": "static_linear", "d_in": 8}
+    message = _timed_error(parse_workload, {"version": 1, "tokens": 4, "input": {"width": 8},
+                                            "ops": [op]})
+    assert "ops[0].inputs: missing required key 'inputs' in ops[0]" in message
+    assert "ops[0].d_out: missing required key 'd_out' in ops[0]" in message

@@ -132,8 +132,6 @@ def arch_schema() -> dict[str, Any]:
     engine = section_schema(MatrixEngine, "matrix_engine")
     properties["pmca"]["properties"]["matrix_engine"] = {"anyOf": [engine, {"type": "null"}]}
     properties["pmca"].pop("$defs", None)
-    complete["pmca"]["required"].append("macs_per_cycle")
-    complete["interconnect"]["required"].insert(0, "topology")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "aimcsim architecture file",

@@ -108,8 +108,9 @@ def keys(cls: type) -> tuple[str, ...]:
 
 
 def required(cls: type) -> tuple[str, ...]:
-    """The keys a section of `cls` must give: the fields without a default."""
-    return tuple(d.key for d in _declared(cls) if d.default is MISSING and not d.custom)
+    """The keys a section of `cls` must give: the fields without a default (custom ones
+    too: their readers read them, but a file must still give them)."""
+    return tuple(d.key for d in _declared(cls) if d.default is MISSING)
 
 
 def read_fields(r: Reader, cls: type, data: dict[str, Any], path: str) -> dict[str, Any]:

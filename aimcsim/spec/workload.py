@@ -96,48 +96,45 @@ class EdgeSpec:
         "consumer needs every token first")] = "streaming"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _OpSpec:
     name: Annotated[str, spec("unique operation name (e.g. b0.query)")]
     block: Annotated[int, spec("transformer block index", ge=0, le=1_000_000)] = 0
     role: Annotated[str, spec("the op's place in its block, what lora.layers selects "
                               "(default: its name)"), Custom()] = ""
-    inputs: Annotated[tuple[EdgeSpec, ...], spec("its inputs, at least one"), Custom()] = ()
+    inputs: Annotated[tuple[EdgeSpec, ...], spec("its inputs, at least one"), Custom()]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StaticLinearSpec(_OpSpec):
     """Y = X W with W (d_in x d_out) programmed on AIMC tiles."""
 
-    kind: Annotated[Literal["static_linear"], spec("operation kind")] = "static_linear"
-    d_in: Annotated[int, spec("input values per token", ge=1, le=MAX_WIDTH)] = 1
-    d_out: Annotated[int, spec("output values per token", ge=1, le=MAX_WIDTH)] = 1
+    kind: Annotated[Literal["static_linear"], spec("operation kind")]
+    d_in: Annotated[int, spec("input values per token", ge=1, le=MAX_WIDTH)]
+    d_out: Annotated[int, spec("output values per token", ge=1, le=MAX_WIDTH)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DynamicMatmulSpec(_OpSpec):
     """Per head, rows of a streamed operand (k wide) times an operand held in full (k x n)."""
 
-    kind: Annotated[Literal["dynamic_matmul"], spec("operation kind")] = "dynamic_matmul"
+    kind: Annotated[Literal["dynamic_matmul"], spec("operation kind")]
     heads: Annotated[int, spec("attention heads", ge=1, le=4096)] = 1
-    k: Annotated[int, spec("contraction length per head", ge=1, le=MAX_WIDTH)] = 1
-    n: Annotated[int, spec("output width per head", ge=1, le=MAX_WIDTH)] = 1
+    k: Annotated[int, spec("contraction length per head", ge=1, le=MAX_WIDTH)]
+    n: Annotated[int, spec("output width per head", ge=1, le=MAX_WIDTH)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ElementwiseSpec(_OpSpec):
     """`function` over `width` values per token."""
 
-    kind: Annotated[Literal["elementwise"], spec("operation kind")] = "elementwise"
-    function: Annotated[Literal[ELEMENTWISE_FUNCTIONS], spec("the function")] = "add"
-    width: Annotated[int, spec("values per token", ge=1, le=MAX_WIDTH)] = 1
+    kind: Annotated[Literal["elementwise"], spec("operation kind")]
+    function: Annotated[Literal[ELEMENTWISE_FUNCTIONS], spec("the function")]
+    width: Annotated[int, spec("values per token", ge=1, le=MAX_WIDTH)]
 
 
 _OP_SPECS = {"static_linear": StaticLinearSpec, "dynamic_matmul": DynamicMatmulSpec,
              "elementwise": ElementwiseSpec}
-#: Keys each kind requires besides `name`, `kind` and `inputs` (no default in the YAML).
-_OP_REQUIRED = {"static_linear": ("d_in", "d_out"), "dynamic_matmul": ("k", "n"),
-                "elementwise": ("function", "width")}
 
 
 _TOP = ("version", "name", "model", "source", "config", "tokens", "input", "ops")
@@ -181,10 +178,7 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], tokens: int) -> Op 
         r.error(p, f"expected a mapping describing an operation, got {type(raw).__name__}")
         return None
     kind = r.take(raw, p, "kind", str, choices=KINDS)
-    d = r.mapping(raw, p, _OP_KEYS[kind], required=("name", "kind", "inputs"))
-    for key in _OP_REQUIRED[kind]:  # required here, though the dataclass has a default
-        if key not in d:
-            r.error(join(p, key), f"missing required key {key!r}")
+    d = r.mapping(raw, p, _OP_KEYS[kind], required=required(_OP_SPECS[kind]))
     values = read_fields(r, _OP_SPECS[kind], d, p)
     name, block = values["name"], values["block"]
     if name in widths:
@@ -266,8 +260,6 @@ def workload_schema() -> dict[str, Any]:
     ops = []
     for cls in _OP_SPECS.values():
         schema = section_schema(cls, cls.__name__, source=False)
-        kind = cls.kind if isinstance(cls.kind, str) else ""
-        schema["required"] = ["name", "kind", "inputs", *_OP_REQUIRED[kind]]
         schema["properties"]["inputs"] = {
             "type": "array", "minItems": 1,
             "items": section_schema(EdgeSpec, "input", source=False),

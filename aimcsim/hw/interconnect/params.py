@@ -50,7 +50,7 @@ NOC_KEYS = keys(Interconnect)
 def read_interconnect(r: Reader, data: Any) -> Interconnect:
     """The `interconnect` section (errors go to `r`)."""
     p = "interconnect"
-    d = r.mapping(data, p, NOC_KEYS, required=("topology", *required(Interconnect)))
+    d = r.mapping(data, p, NOC_KEYS, required=required(Interconnect))
     noc = Interconnect(topology=r.take(d, p, "topology", str, choices=topology_names()),
                        **read_fields(r, Interconnect, d, p))
     clock(r, join(p, "freq_mhz"), noc.freq_mhz)

@@ -131,7 +131,7 @@ def _int_table(r: Reader, d: dict[str, Any], p: str, name: str, keys: tuple[str,
 def read_pmca(r: Reader, data: Any) -> Pmca:
     """The `pmca` section (errors go to `r`)."""
     p = "pmca"
-    d = r.mapping(data, p, PMCA_KEYS, required=(*required(Pmca), "macs_per_cycle"))
+    d = r.mapping(data, p, PMCA_KEYS, required=required(Pmca))
     macs = _int_table(r, d, p, "macs_per_cycle", tuple(DTYPE_BYTES))
     if "macs_per_cycle" in d and isinstance(d["macs_per_cycle"], dict) and not macs \
             and not d["macs_per_cycle"]:
