@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 from numba import njit
 
-from aimcsim.spec._reader import Reader, join
+from aimcsim.spec._reader import Reader
 from aimcsim.spec.fields import keys, read_fields, required, spec
-from aimcsim.spec.units import ns_to_ps, whole_ps
+from aimcsim.spec.units import ns_to_ps
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,7 @@ def read_aimc(r: Reader, data: Any) -> AimcTile:
     """The `aimc` section (errors go to `r`)."""
     p = "aimc"
     d = r.mapping(data, p, AIMC_KEYS, required=required(AimcTile))
-    tile = AimcTile(**read_fields(r, AimcTile, d, p))
-    for key in ("integration_time_ns", "dac_ns", "adc_ns"):
-        whole_ps(r, join(p, key), getattr(tile, key))
-    return tile
+    return AimcTile(**read_fields(r, AimcTile, d, p))
 
 
 @dataclass(frozen=True)

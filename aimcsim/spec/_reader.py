@@ -75,6 +75,8 @@ def read_yaml(path: str | Path) -> Any:
         byte = exc.object[exc.start]
         raise SpecError(str(path), [SpecIssue("", f"not UTF-8 text: byte 0x{byte:02x} at "
                                                   f"offset {exc.start}")]) from None
+    except ValueError as exc:  # a name no file can have (a NUL character)
+        raise SpecError(shown(str(path)), [SpecIssue("", f"not a file name: {exc}")]) from None
     try:
         return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
@@ -82,6 +84,14 @@ def read_yaml(path: str | Path) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = _clip(getattr(exc, "problem", None) or str(exc))
         raise SpecError(str(path), [SpecIssue("", f"invalid YAML at {where}: {problem}")]) from None
+
+
+def relative_file(base: str | Path, name: str) -> Path:
+    """`name`, relative to the folder of the file `base`, resolved; ValueError for a name no
+    file can have."""
+    if "\x00" in name:
+        raise ValueError(f"{shown(name)} is not a file name (it holds a NUL character)")
+    return (Path(base).parent / name).resolve()
 
 
 def join(path: str, key: str | int) -> str:
@@ -158,7 +168,8 @@ class Reader:
         """Read `data[key]` as `kind` (int, float, bool or str) and check its bounds.
 
         Missing keys return `default` (or are reported when there is none). `minimum` and
-        `maximum` are inclusive. On error the returned value is a harmless placeholder.
+        `maximum` are inclusive; a time in ns must be whole picoseconds (engine time is integer
+        ps). On error the returned value is a harmless placeholder.
         """
         full = join(path, key)
         if key not in data:
@@ -178,7 +189,9 @@ class Reader:
         else:
             ok = isinstance(value, kind)
         if not ok:
-            self.error(full, f"expected {_kind_name(kind)}{suffix}, got {_show(value)}")
+            unit_note = f" ({unit})" if unit else ""
+            self.error(full, f"expected {_kind_name(kind)}{unit_note}, got {_show(value)}"
+                       + _number_text_hint(kind, value))
             return _placeholder(kind, minimum, choices)
         if choices is not None:
             choices = list(choices)
@@ -191,6 +204,10 @@ class Reader:
             return _placeholder(kind, minimum, choices)
         if maximum is not None and value > maximum:
             self.error(full, f"{shown(value)} is above the maximum {maximum}{suffix}")
+            return _placeholder(kind, minimum, choices)
+        if unit == "ns" and abs(value * 1000 - round(value * 1000)) > 1e-6:
+            self.error(full, f"{shown(value)} ns is not a whole number of picoseconds (engine "
+                       "time is integer ps)")
             return _placeholder(kind, minimum, choices)
         return float(value) if kind is float else value
 
@@ -207,6 +224,25 @@ def _placeholder(kind: type, minimum: float | None, choices: Iterable[Any] | Non
     if kind is bool:
         return False
     return ""
+
+
+def _number_text_hint(kind: type, value: Any) -> str:
+    """A hint where YAML read a number as text (YAML 1.1 wants a dot in exponent form)."""
+    if kind not in (int, float) or not isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if number.is_integer() and abs(number) < 1e16:
+        plain = f"{int(number)}"
+    else:
+        mantissa, _, exponent = repr(number).partition("e")
+        plain = (mantissa if "." in mantissa else f"{mantissa}.0") + (
+            f"e{exponent}" if exponent else "")
+    return f"; YAML reads {shown(value)} as text: write {plain}"
 
 
 def _kind_name(kind: type) -> str:

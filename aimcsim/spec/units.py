@@ -13,11 +13,6 @@ def ns_to_ps(ns: float) -> int:
     return round(ns * 1000)
 
 
-def whole_ps(r: Reader, path: str, ns: float) -> None:
-    if abs(ns * 1000 - round(ns * 1000)) > 1e-6:
-        r.error(path, f"{ns} ns is not a whole number of picoseconds (engine time is integer ps)")
-
-
 def clock(r: Reader, path: str, freq_mhz: int) -> None:
     if freq_mhz > 0 and PS_PER_US % freq_mhz:
         r.error(
