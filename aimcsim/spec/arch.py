@@ -9,6 +9,7 @@ are here. `arch/*.yaml` repeat the meaning next to the value with the source of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,7 +28,7 @@ from aimcsim.hw.pmca.params import (
     Pmca,
     read_pmca,
 )
-from aimcsim.spec._reader import Reader, join, read_yaml, shown
+from aimcsim.spec._reader import Reader, join, read_yaml, relative_file, shown
 from aimcsim.spec.fields import Custom, choices, keys, read_fields, section_schema, spec
 from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
 
@@ -146,6 +147,86 @@ def arch_schema() -> dict[str, Any]:
     }
 
 
+@cache
+def _schema() -> dict[str, Any]:
+    return arch_schema()
+
+
+_SCHEMA_KINDS = {"integer": int, "number": float, "boolean": bool, "string": str}
+
+
+@dataclass(frozen=True)
+class ArchField:
+    """What one value of an architecture file accepts, from its declaration (a sweep axis, a
+    constraint or a search dimension is checked against it before any point is built)."""
+
+    path: str
+    kind: type | None  # int, float, bool or str; None: a structured value (a list)
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+    unit: str = ""
+    section_required: tuple[str, ...] = ()  # keys its section needs when the file lacks it
+
+    def take(self, r: Reader, path: str, index: int, value: Any) -> Any:
+        """`value` checked as this field (errors at `path[index]`)."""
+        if self.kind is None:
+            return value
+        return r.take({index: value}, path, index, self.kind,  # type: ignore[dict-item]
+                      minimum=self.minimum, maximum=self.maximum, choices=self.choices,
+                      unit=self.unit)
+
+
+def _object(node: dict[str, Any]) -> dict[str, Any] | None:
+    if "properties" in node:
+        return node
+    return next((b for b in node.get("anyOf", ()) if "properties" in b), None)
+
+
+def arch_field(path: str) -> ArchField:
+    """The declaration of the value at dot-path `path` of an architecture file (a field of a
+    section, of `pmca.matrix_engine` or an entry of a per-type table); ValueError naming what
+    the path's parent does have when there is no such value."""
+    node: dict[str, Any] | None = {
+        "properties": {k: v for k, v in _schema()["properties"].items() if k in SECTION_KEYS}}
+    parent: dict[str, Any] = {}
+    walked: list[str] = []
+    for part in path.split("."):
+        props = {k: v for k, v in (node or {}).get("properties", {}).items() if k != "source"}
+        if part not in props:
+            where = ".".join(walked)
+            if node is None:
+                raise ValueError(f"{path!r}: {where} is a value, not a section")
+            raise ValueError(f"{path!r} is not a field of an architecture file; "
+                             f"{where or 'its sections are'}"
+                             f"{' has' if where else ''}: {', '.join(props)}")
+        parent = node or {}
+        node = props[part]
+        walked.append(part)
+        if _object(node) is not None:
+            node = _object(node)
+        else:
+            leaf, node = node, None
+    if node is not None:
+        raise ValueError(f"{path!r} is a section; name one of its fields: "
+                         f"{', '.join(k for k in node['properties'] if k != 'source')}")
+    choices = tuple(leaf["enum"]) if "enum" in leaf else None
+    kind = type(choices[0]) if choices else _SCHEMA_KINDS.get(leaf.get("type", ""))
+    return ArchField(path, kind, leaf.get("minimum"), leaf.get("maximum"), choices,
+                     str(leaf.get("unit", "")), tuple(parent.get("required", ())))
+
+
+def arch_value(arch: Arch, path: str) -> Any:
+    """The value at dot-path `path` of a validated architecture, defaults filled in (None where
+    an optional section is absent)."""
+    cur: Any = arch
+    for part in path.split("."):
+        if cur is None:
+            return None
+        cur = dict(cur).get(part) if isinstance(cur, tuple) else getattr(cur, part)
+    return cur
+
+
 def load_arch(path: str | Path) -> Arch:
     """Load and validate an architecture YAML file (with the files it `extends`).
 
@@ -189,13 +270,15 @@ def read_arch_doc(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[Any,
     if not isinstance(doc, dict) or "extends" not in doc:
         return doc, {}
     base_rel = doc.pop("extends")
-    if not isinstance(base_rel, str):
-        raise SpecError(str(path), [SpecIssue("extends", f"expected the path of an architecture "
-                                                         f"file, got {base_rel!r}")])
-    base_path = path.parent / base_rel
+    try:
+        if not isinstance(base_rel, str):
+            raise ValueError(f"expected the path of an architecture file, got {shown(base_rel)}")
+        base_path = relative_file(path, base_rel)
+    except ValueError as exc:
+        raise SpecError(str(path), [SpecIssue("extends", str(exc))]) from None
     chain = (*_chain, path.resolve())
-    if base_path.resolve() in chain:
-        loop = " -> ".join(str(p) for p in (*chain, base_path.resolve()))
+    if base_path in chain:
+        loop = " -> ".join(str(p) for p in (*chain, base_path))
         raise SpecError(str(path), [SpecIssue("extends", f"files extend each other: {loop}")])
     try:
         base, origin = read_arch_doc(base_path, chain)
@@ -301,12 +384,15 @@ __all__ = [
     "TIMINGS",
     "AimcTile",
     "Arch",
+    "ArchField",
     "Interconnect",
     "Lora",
     "MatrixEngine",
     "Pipeline",
     "Pmca",
+    "arch_field",
     "arch_schema",
+    "arch_value",
     "load_arch",
     "ns_to_ps",
     "parse_arch",
