@@ -67,7 +67,7 @@ def test_sweep_file_errors_name_file_and_path(sweep_file):
     for expected in ("sweep.yaml: axes.pmca.tcdm_kib: 'pmca.tcdm_kib' is not a field",
                      "axes.aimc.rows.linear: expected [start, stop, count]",
                      "constraints[0]: expected 'dot.path OP value'",
-                     "constraints[1]: 'pmca.corez' is not a field of the architecture",
+                     "constraints[1]: 'pmca.corez' is not a field of an architecture file",
                      "sampling.random.samples: 0 is below the minimum 1",
                      "workloads[0]: file not found", "colour: unknown key 'colour'"):
         assert expected in message
@@ -87,11 +87,12 @@ def test_points_grid_random_ranges_and_constraints(sweep_file):
 
 
 def test_invalid_points_are_listed_and_skipped(sweep_file, tmp_path):
+    # each value is valid alone (checked at load time); 60 bytes/cycle is not whole bank words
     spec = load_sweep(sweep_file(axes={"pipeline.parallel_tokens": [8, 32, 384],
-                                       "pmca.cores": [8, 0]}))
+                                       "pmca.dma_bytes_per_cycle": [64, 60]}))
     points, invalid = build_points(spec)
     reasons = " | ".join(i.reason for i in invalid)
-    assert "pmca.cores: 0 is below the minimum 1" in reasons
+    assert len(invalid) == 3 and "pmca.dma_bytes_per_cycle: 60 is not a multiple" in reasons
     assert "parallel_tokens = 384" not in reasons  # 32 tokens: blocks are capped at the length
     report = run_sweep(spec, tmp_path / "out")
     assert report.ran == len(points) and len(report.invalid) == len(invalid)

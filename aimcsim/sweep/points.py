@@ -84,12 +84,7 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
                     seq_len = value
                 else:
                     _set(doc, name, value)
-            failed = [c for c in spec.constraints if not c.holds(doc)]
-            reason = ""
-            if failed:
-                reason = f"excluded by constraint {failed[0]}"
-            else:
-                reason = _validate(doc, spec, index, wfile, seq_len, fits)
+            reason = _validate(doc, spec, index, wfile, seq_len, fits)
             if isinstance(reason, Arch):
                 points.append(Point(point_id(wfile, params), index, wfile, params, reason,
                                     spec.modes, seq_len))
@@ -102,7 +97,8 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
 def _validate(
     doc: dict, spec: SweepSpec, index: int, wfile: str, seq_len: int | None, fits: set[tuple]
 ) -> Arch | str:
-    """The point's validated architecture, or why it is invalid.
+    """The point's validated architecture, or why it is invalid (a constraint it fails, an
+    architecture error, a TCDM budget it exceeds).
 
     `fits` holds the TCDM-budget keys already checked in this build: the budget depends only
     on the tile size, the cluster, the pipeline, LoRA, the workload and the modes.
@@ -110,8 +106,9 @@ def _validate(
     label = f"{spec.file} point {index} ({Path(spec.arch_file).name})"
     try:
         arch = parse_arch(doc, label)
-        if seq_len is not None and (not isinstance(seq_len, int) or seq_len < 1):
-            return f"{SEQ_LEN_AXIS} must be a whole number of tokens >= 1, got {seq_len!r}"
+        failed = [c for c in spec.constraints if not c.holds(arch)]
+        if failed:
+            return f"excluded by constraint {failed[0]}"
         # what the TCDM budget depends on; points that differ elsewhere share the check
         budget_key = (arch.aimc.rows, arch.aimc.cols, arch.pmca, arch.pipeline, arch.lora,
                       wfile, seq_len, spec.modes)

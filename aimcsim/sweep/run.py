@@ -78,6 +78,12 @@ def run_sweep(
     """
     out = Path(out)
     points, invalid = build_points(spec)
+    if not points:
+        excluded = sum(i.reason.startswith("excluded by constraint") for i in invalid)
+        raise AimcsimError(
+            f"{spec.file}: none of its {len(invalid)} point(s) is valid ({excluded} excluded by "
+            f"constraints, {len(invalid) - excluded} invalid); the first: {invalid[0].reason}"
+            if invalid else f"{spec.file}: the sweep has no point")
     (out / "parts").mkdir(parents=True, exist_ok=True)
     manifest = {"sweep": spec.file, "name": spec.name,
                 "points": [{"point": p.id, "index": p.index, "workload": p.workload_file,

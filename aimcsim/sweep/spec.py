@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from aimcsim.errors import SpecError
-from aimcsim.spec._reader import Reader, get_path, join, read_yaml, shown
-from aimcsim.spec.arch import MODES, SECTION_KEYS, Arch, parse_arch, read_arch_doc
+from aimcsim.spec._reader import Reader, get_path, join, read_yaml, relative_file, shown
+from aimcsim.spec.arch import MODES, Arch, arch_field, arch_value, parse_arch, read_arch_doc
+from aimcsim.spec.workload import MAX_TOKENS
 
 SUPPORTED_VERSIONS = (1,)
 SEQ_LEN_AXIS = "workload.seq_len"
@@ -29,10 +30,12 @@ _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$
 class Constraint:
     path: str
     op: str
-    value: float | str
+    value: float | str | bool
 
-    def holds(self, doc: dict[str, Any]) -> bool:
-        found = _get(doc, self.path)
+    def holds(self, arch: Arch) -> bool:
+        """Whether the validated `arch` (defaults filled in) meets it; False where the path
+        lies in an optional section the point does not have."""
+        found = arch_value(arch, self.path)
         return found is not None and _OPS[self.op](found, self.value)
 
     def __str__(self) -> str:
@@ -90,10 +93,6 @@ _TOP = ("version", "name", "arch", "workloads", "modes", "axes", "sampling", "co
         "max_points")
 
 
-def _get(doc: dict[str, Any], path: str) -> Any:
-    return get_path(doc, path)
-
-
 def _set(doc: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
     cur = doc
@@ -113,21 +112,27 @@ def load_sweep(path: str | Path) -> SweepSpec:
         r.version(d, SUPPORTED_VERSIONS)
     name = r.take(d, "", "name", str, default=path.stem)
     arch_rel = r.take(d, "", "arch", str)
-    arch_file = str((path.parent / arch_rel).resolve()) if arch_rel else ""
+    arch_file = ""
     arch_doc: dict[str, Any] = {}
-    if arch_file:
+    if arch_rel:
         try:
+            arch_file = str(relative_file(path, arch_rel))
             arch_doc = read_arch_doc(arch_file)[0]
             parse_arch(arch_doc, arch_file)
-        except SpecError as exc:
+        except (SpecError, ValueError) as exc:
             r.error("arch", f"the base architecture is not valid: {exc}")
     workloads = []
     for i, item in enumerate(r.sequence(d.get("workloads", []), "workloads")):
         if not isinstance(item, str):
-            r.error(join("workloads", i), f"expected a path to a workload YAML, got {item!r}")
+            r.error(join("workloads", i), f"expected a path to a workload YAML, got "
+                    f"{shown(item)}")
             continue
-        wpath = (path.parent / item).resolve()
-        if not wpath.exists():
+        try:
+            wpath = relative_file(path, item)
+        except ValueError as exc:
+            r.error(join("workloads", i), str(exc))
+            continue
+        if not wpath.is_file():
             r.error(join("workloads", i), f"file not found: {wpath}")
         workloads.append(str(wpath))
     if isinstance(d.get("workloads"), list) and not d["workloads"]:
@@ -137,10 +142,10 @@ def load_sweep(path: str | Path) -> SweepSpec:
         r.error("modes", f"needs at least one of {', '.join(MODES)}")
     modes = tuple(r.take({i: m}, "modes", i, str, choices=MODES)
                   for i, m in enumerate(raw_modes))
-    axes = _axes(r, d.get("axes", {}))
+    max_points = r.take(d, "", "max_points", int, default=100_000, minimum=1, maximum=10**9)
+    axes = _axes(r, d.get("axes", {}), arch_doc, max_points)
     samples, seed = _sampling(r, d.get("sampling", "grid"))
     constraints = _constraints(r, d.get("constraints", []))
-    max_points = r.take(d, "", "max_points", int, default=100_000, minimum=1, maximum=10**9)
     r.finish()
     spec = SweepSpec(name, str(path), arch_file, arch_doc, tuple(workloads), modes, axes,
                      samples, seed, constraints, max_points)
@@ -153,49 +158,73 @@ def load_sweep(path: str | Path) -> SweepSpec:
     return spec
 
 
-def _axes(r: Reader, raw: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any], max_points: int
+          ) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """Each axis's values, checked against the declaration of the value it sets (type,
+    bounds, choices) and against the base architecture (the section it sets must be there)."""
     if not isinstance(raw, dict) or not raw:
         r.error("axes", "expected a mapping of YAML dot-paths to value lists or ranges")
         return ()
     axes = []
     for key, spec in raw.items():
         p = join("axes", str(key))
-        if key != SEQ_LEN_AXIS and not _known_path(str(key)):
-            r.error(p, f"{key!r} is not a field of the architecture (a dot-path such as "
-                    f"pmca.tcdm_bytes, or {SEQ_LEN_AXIS})")
-            continue
-        values = _values(r, spec, p)
-        if values:
+        values = _values(r, spec, p, max_points)
+        if key == SEQ_LEN_AXIS:
+            field = None
+        else:
+            try:
+                field = arch_field(str(key))
+            except ValueError as exc:
+                r.error(p, f"{exc} (or {SEQ_LEN_AXIS})")
+                continue
+            section = str(key).rsplit(".", 1)[0]
+            if str(key).count(".") > 1 and get_path(arch_doc, section) is None:
+                missing = [k for k in field.section_required
+                           if f"{section}.{k}" not in raw]
+                if missing:
+                    r.error(p, f"the architecture has no {section} section, and the axes do not "
+                            f"give its {', '.join(missing)}: add the section to the "
+                            "architecture (an axis changes one value)")
+                    continue
+        before = len(r.issues)
+        for i, value in enumerate(values):
+            if field is None:  # the sequence length: a whole number of tokens
+                r.take({i: value}, p, i, int, minimum=1, maximum=MAX_TOKENS)  # type: ignore
+            else:
+                field.take(r, p, i, value)
+        if values and len(r.issues) == before:
+            scalar = field is None or field.kind is not None  # lora.layers holds lists
+            if scalar and len(set(values)) < len(values):
+                r.error(p, "lists a value twice (every grid point would run twice)")
             axes.append((str(key), values))
     return tuple(axes)
 
 
-def _known_path(path: str) -> bool:
-    section, _, rest = path.partition(".")
-    head = rest.split(".", 1)[0]
-    return bool(rest) and head in SECTION_KEYS.get(section, ())
-
-
-def _values(r: Reader, spec: Any, p: str) -> tuple[Any, ...]:
+def _values(r: Reader, spec: Any, p: str, max_points: int) -> tuple[Any, ...]:
     if isinstance(spec, list):
         if not spec:
             r.error(p, "an axis needs at least one value")
         return tuple(spec)
     if isinstance(spec, dict) and len(spec) >= 1 and set(spec) <= {"linear", "log", "round"}:
         kind = "linear" if "linear" in spec else "log" if "log" in spec else None
-        args = spec.get(kind) if kind else None
-        if (not isinstance(args, list) or len(args) != 3
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in args)
-                or not float(args[2]).is_integer() or args[2] < 1):
-            r.error(join(p, kind or "linear"), "expected [start, stop, count] with count >= 1")
+        if kind is None:
+            r.error(p, "a range needs linear: [start, stop, count] or log: [start, stop, count]")
             return ()
-        start, stop, num = float(args[0]), float(args[1]), int(args[2])
-        if kind == "log" and (start <= 0 or stop <= 0):
-            r.error(join(p, "log"), "a log range needs start and stop above 0")
+        args, at = spec[kind], join(p, kind)
+        if not isinstance(args, list) or len(args) != 3:
+            r.error(at, f"expected [start, stop, count], got {shown(args)}")
+            return ()
+        start = r.take({0: args[0]}, at, 0, float)  # type: ignore[dict-item]
+        stop = r.take({1: args[1]}, at, 1, float)  # type: ignore[dict-item]
+        num = r.take({2: args[2]}, at, 2, int, minimum=1, maximum=max_points)  # type: ignore
+        if kind == "log" and not (start > 0 and stop > 0):
+            r.error(at, "a log range needs start and stop above 0")
+        rounding = r.take(spec, p, "round", bool, default=False)
+        if any(i.path.startswith(at) or i.path == join(p, "round") for i in r.issues):
             return ()
         grid = (np.linspace(start, stop, num) if kind == "linear"
                 else np.geomspace(start, stop, num))
-        if spec.get("round", False):
+        if rounding:
             return tuple(dict.fromkeys(round(float(v)) for v in grid))
         return tuple(float(v) for v in grid)
     r.error(p, "expected a list of values, or {linear: [start, stop, count]} or "
@@ -206,29 +235,57 @@ def _values(r: Reader, spec: Any, p: str) -> tuple[Any, ...]:
 def _sampling(r: Reader, raw: Any) -> tuple[int | None, int]:
     if raw == "grid":
         return None, 0
+    if not isinstance(raw, dict):
+        r.error("sampling", f"expected grid or {{random: {{samples: N, seed: S}}}}, got "
+                f"{shown(raw)}")
+        return None, 0
     d = r.mapping(raw, "sampling", ("random",), required=("random",))
     rnd = r.mapping(d.get("random", {}), "sampling.random", ("samples", "seed"),
                     required=("samples", "seed"))
-    return (r.take(rnd, "sampling.random", "samples", int, minimum=1),
-            r.take(rnd, "sampling.random", "seed", int, minimum=0))
+    return (r.take(rnd, "sampling.random", "samples", int, minimum=1, maximum=10**9),
+            r.take(rnd, "sampling.random", "seed", int, minimum=0, maximum=2**63 - 1))
 
 
 def _constraints(r: Reader, raw: Any) -> tuple[Constraint, ...]:
+    """Each constraint, its path and value checked against the declaration of the value it
+    compares (a number for numbers; one of the choices, with == or !=, for choices)."""
     out = []
     for i, text in enumerate(r.sequence(raw, "constraints")):
+        at = join("constraints", i)
         m = _CONSTRAINT.match(text) if isinstance(text, str) else None
         if not m:
-            r.error(join("constraints", i), f"expected 'dot.path OP value' with OP one of "
-                    f"{', '.join(_OPS)}, got {shown(text)}")
+            r.error(at, f"expected 'dot.path OP value' with OP one of {', '.join(_OPS)}, got "
+                    f"{shown(text)}")
             continue
-        if not _known_path(m.group(1)):
-            r.error(join("constraints", i), f"{m.group(1)!r} is not a field of the "
-                    "architecture (a dot-path such as pmca.tcdm_bytes)")
-            continue
-        value: float | str = m.group(3)
+        path, op, raw_value = m.groups()
         try:
-            value = float(value)
-        except ValueError:
-            pass
-        out.append(Constraint(m.group(1), m.group(2), value))
+            field = arch_field(path)
+        except ValueError as exc:
+            r.error(at, str(exc))
+            continue
+        value: float | str | bool
+        if field.kind in (int, float):
+            try:
+                value = float(raw_value)
+            except ValueError:
+                r.error(at, f"{path} is a number; {shown(raw_value)} is not one (write it out, "
+                        "e.g. 65536)")
+                continue
+        elif field.kind in (str, bool) and op in ("==", "!="):
+            value = raw_value if field.kind is str else raw_value.lower() == "true"
+            allowed = field.choices or ((True, False) if field.kind is bool else None)
+            if field.kind is bool and raw_value.lower() not in ("true", "false"):
+                r.error(at, f"{path} is true or false, got {shown(raw_value)}")
+                continue
+            if allowed is not None and value not in allowed:
+                r.error(at, f"{shown(raw_value)} is not a value of {path}; allowed values: "
+                        f"{', '.join(map(str, allowed))}")
+                continue
+        else:
+            what = "a list" if field.kind is None else (
+                "a choice" if field.kind is str else "true or false")
+            r.error(at, f"{path} is {what}: compare it with == or != only"
+                    if field.kind is not None else f"{path} is {what}: it cannot be compared")
+            continue
+        out.append(Constraint(path, op, value))
     return tuple(out)

@@ -51,7 +51,11 @@ def consolidate(out: Path, points: list[Point], *, csv: bool = False) -> None:
 def compare(out: str | Path) -> pd.DataFrame:
     """Per point and static layer: AIMC-only vs hybrid latency, overhead, bounding resource."""
     out = Path(out)
-    layers = pd.read_parquet(out / "layers.parquet")
+    table = out / "layers.parquet"
+    if not table.is_file():
+        what = "is not a folder" if not out.is_dir() else "holds no sweep results (layers.parquet)"
+        raise AimcsimError(f"{out} {what}: give the --out folder of an `aimcsim sweep`")
+    layers = pd.read_parquet(table)
     if layers.empty or set(layers["mode"].unique()) != set(MODES):
         raise AimcsimError(f"{out}: compare needs points run in both modes (aimc-only, hybrid)")
     frames = []
