@@ -6,14 +6,16 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
 
 from aimcsim import plots
-from aimcsim.errors import AimcsimError
+from aimcsim.errors import AimcsimError, SettingWarning
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
 from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
@@ -21,7 +23,7 @@ from aimcsim.search import GROUP, RATINGS, SearchSpace, block_table, load_space,
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, arch_schema, load_arch
 from aimcsim.spec.run import apply_run
-from aimcsim.spec.workload import load_workload, workload_schema
+from aimcsim.spec.workload import MAX_TOKENS, load_workload, workload_schema
 from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
 from aimcsim.trace_export import chrome_trace
 from aimcsim.traces import TRACES
@@ -119,11 +121,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _run, "kernel": _kernel, "search": _search, "sweep": _sweep,
                 "compare": _compare, "plot": _plot, "trace": _trace, "schema": _schema}
-    try:
-        return commands[args.command](args)
-    except (AimcsimError, ValueError, OSError) as exc:
-        print(f"aimcsim: error: {exc}", file=sys.stderr)
-        return 2
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        print(f"aimcsim: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():  # the library's setting warnings, as one plain line each
+        warnings.simplefilter("default", SettingWarning)
+        warnings.showwarning = show
+        try:
+            return commands[args.command](args)
+        except (AimcsimError, ValueError, OSError) as exc:
+            print(f"aimcsim: error: {exc}", file=sys.stderr)
+            return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -370,6 +379,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
+    if not 1 <= args.seq_len <= MAX_TOKENS:
+        raise ValueError(f"--seq-len must be in 1..{MAX_TOKENS} tokens, got {args.seq_len}")
     doc = TRACES[args.model].generate(args.seq_len)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     header = f"# {doc['source']}: aimcsim trace {args.model} --seq-len {args.seq_len}\n"

@@ -42,3 +42,8 @@ class CapacityError(AimcsimError):
         self.needed_bytes = needed_bytes
         self.capacity_bytes = capacity_bytes
         super().__init__(message)
+
+
+class SettingWarning(UserWarning):
+    """A setting was used in another form than given (e.g. a block larger than the workload's
+    tokens runs as one block of all tokens); the message says what was used."""

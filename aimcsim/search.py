@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -37,7 +38,7 @@ import pandas as pd
 
 from aimcsim.analytic import static_layer
 from aimcsim.engine import PS_PER_NS
-from aimcsim.errors import CapacityError
+from aimcsim.errors import CapacityError, SettingWarning
 from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.hw.pmca.programs import block_program
@@ -45,7 +46,7 @@ from aimcsim.mapping import check_lora_roles
 from aimcsim.results import overhead, overhead_stats
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, read_yaml
-from aimcsim.spec.arch import STRATEGIES, TILE_OUTPUTS, Arch, Pipeline
+from aimcsim.spec.arch import STRATEGIES, TILE_OUTPUTS, Arch, Pipeline, arch_field
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
 RATINGS = ("exact", "simulated", "pruned", "infeasible")
@@ -101,30 +102,30 @@ class SearchResult:
         return self.points[self.points["best"]].reset_index(drop=True)
 
 
-_SPACE_KEYS = ("version", "strategies", "parallel_tokens", "tile_output", "cores",
-               "integration_time_ns", "rank")
+#: The architecture value each dimension of a search space sets (its values are checked
+#: against that value's declaration: type, bounds, choices, whole picoseconds).
+SPACE_FIELDS = {"strategies": "pipeline.strategy", "parallel_tokens": "pipeline.parallel_tokens",
+                "tile_output": "pipeline.tile_output", "cores": "pmca.cores",
+                "integration_time_ns": "aimc.integration_time_ns", "rank": "lora.rank"}
 
 
 def load_space(path: str | Path) -> SearchSpace:
     """A search-space YAML file: `version: 1` and lists for any of the space's fields."""
     r = Reader(path)
-    d = r.mapping(read_yaml(path), "", _SPACE_KEYS, required=("version",))
+    d = r.mapping(read_yaml(path), "", ("version", *SPACE_FIELDS), required=("version",))
     if "version" in d:
         r.version(d, (1,))
     values: dict[str, Any] = {}
-    for key, kind, minimum, choices in (
-        ("strategies", str, None, STRATEGIES), ("parallel_tokens", int, 1, None),
-        ("tile_output", str, None, TILE_OUTPUTS), ("cores", int, 1, None),
-        ("integration_time_ns", float, 0.001, None), ("rank", int, 1, None),
-    ):
+    for key, arch_path in SPACE_FIELDS.items():
         if key not in d:
             continue
         items = r.sequence(d[key], key)
-        if not items:
+        if not items and isinstance(d[key], list):
             r.error(key, "expected a non-empty list")
-        values[key] = tuple(
-            r.take({key: v}, "", key, kind, minimum=minimum, choices=choices) for v in items
-        )
+        field = arch_field(arch_path)
+        values[key] = tuple(field.take(r, key, i, v) for i, v in enumerate(items))
+        if len(set(values[key])) < len(values[key]):
+            r.error(key, "lists a value twice (the search would try it twice)")
     r.finish()
     return SearchSpace(**values)
 
@@ -270,6 +271,12 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
     tokens = workload.tokens
     blocks = space.parallel_tokens or tuple(
         sorted({min(2**i, tokens) for i in range(tokens.bit_length())} | {tokens}))
+    if max(blocks) > tokens:
+        above = [b for b in blocks if b > tokens]
+        warnings.warn(SettingWarning(
+            f"search space: parallel_tokens {', '.join(map(str, above))} above the workload's "
+            f"{tokens} tokens are tried as one block of {tokens} tokens"), stacklevel=3)
+        blocks = tuple(sorted({min(b, tokens) for b in blocks}))
     outputs = space.tile_output or (arch.pipeline.tile_output,)
     shapes: dict[tuple[int, int], Op] = {}
     for op in workload.ops:

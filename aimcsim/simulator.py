@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from aimcsim.engine import PS_PER_NS
+from aimcsim.errors import SettingWarning
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.pipeline import NetworkSim
@@ -39,6 +41,19 @@ def default_model(arch: Arch) -> PmcaModel:
     return cluster_model(arch.pmca, arch.lora.dtype)
 
 
+def _warn_clamped(arch: Arch, workload: Workload, settings: dict[str, Pipeline] | None) -> None:
+    """Say so when a block is asked larger than the workload: it runs as one block of all
+    tokens."""
+    asked = sorted({block for op in workload.ops
+                    if (block := (settings or {}).get(op.name, arch.pipeline).parallel_tokens)
+                    > workload.tokens})
+    if asked:
+        warnings.warn(SettingWarning(
+            f"{arch.source}: pipeline.parallel_tokens = {', '.join(map(str, asked))} is above "
+            f"the workload's {workload.tokens} tokens; blocks of {workload.tokens} tokens are "
+            "used"), stacklevel=3)
+
+
 def simulate(
     arch: Arch,
     workload: Workload,
@@ -61,6 +76,7 @@ def simulate(
     mode = mode or arch.mode
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    _warn_clamped(arch, workload, settings)
     sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings, timeline)
     sim.run()
     return Result(_layers(sim), _summary(sim), sim.timeline)

@@ -111,8 +111,8 @@ def test_space_file_validation(tmp_path, root):
     with pytest.raises(SpecError) as info:
         load_space(bad)
     message = str(info.value)
-    assert "space.yaml: strategies: 'eager' is not allowed; allowed values: sequential" in message
-    assert "parallel_tokens: 0 is below the minimum 1" in message
+    assert "space.yaml: strategies[0]: 'eager' is not allowed; allowed values: sequential" in message
+    assert "parallel_tokens[0]: 0 is below the minimum 1" in message
     assert "color: unknown key 'color'" in message
 
 
