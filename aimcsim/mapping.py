@@ -66,15 +66,25 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
 
 
 def check_lora_roles(arch: Arch, workload: Workload) -> None:
-    """Raise `SpecError` (arch file, `lora.layers[i]`) for roles the workload does not have."""
-    if arch.lora.layers is None:
-        return
-    known = workload.roles
-    issues = [
-        SpecIssue(f"lora.layers[{i}]", f"no static layer of workload {workload.name!r} has role "
-                  f"{role!r}; allowed: all, or a list of {', '.join(known)}")
-        for i, role in enumerate(arch.lora.layers)
-        if role not in known
-    ]
+    """Raise `SpecError` (arch file, `lora.layers[i]`) for roles the workload does not have,
+    and (`lora.rank`) for a rank above the smaller side of a layer that carries an adapter:
+    A B of rank r <= min(d_in, d_out) can already be any matrix, so a larger r only adds work."""
+    issues = []
+    if arch.lora.layers is not None:
+        known = workload.roles
+        issues = [
+            SpecIssue(f"lora.layers[{i}]", f"no static layer of workload {workload.name!r} has "
+                      f"role {role!r}; allowed: all, or a list of {', '.join(known)}")
+            for i, role in enumerate(arch.lora.layers)
+            if role not in known
+        ]
+    adapted = [op for op in workload.ops
+               if op.kind == "static_linear" and arch.lora.applies_to(op.role)]
+    narrow = min(adapted, key=lambda op: min(op.d_in, op.d_out), default=None)
+    if narrow is not None and arch.lora.rank > min(narrow.d_in, narrow.d_out):
+        issues.append(SpecIssue("lora.rank", f"{arch.lora.rank} is above min(d_in, d_out) = "
+                                f"{min(narrow.d_in, narrow.d_out)} of {narrow.name!r} (a rank-r "
+                                "adapter of a d_in x d_out layer needs r <= min(d_in, d_out)); "
+                                "lower lora.rank or leave the layer out of lora.layers"))
     if issues:
         raise SpecError(arch.source, issues)

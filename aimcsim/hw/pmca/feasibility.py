@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aimcsim.errors import CapacityError
-from aimcsim.hw.pmca.model import PmcaModel
+from aimcsim.hw.pmca.model import PmcaModel, ThroughputPmca
 from aimcsim.hw.pmca.programs import block_program, lora_weight_bytes
 
 if TYPE_CHECKING:
@@ -39,30 +39,47 @@ def check_tcdm(
     and the largest `pipeline.parallel_tokens` that would fit.
     """
     resident = resident_bytes(arch, workload, placements)
-    capacity = arch.pmca.tcdm_bytes
-    eb = arch.lora.element_bytes
-    for op in workload.ops:
-        p = placements[op.name]
-        pipe = (settings or {}).get(op.name, arch.pipeline)
-        block = min(pipe.parallel_tokens, workload.tokens)
-        in_flight = pipe.blocks_in_flight
-        prog = block_program(model, op, block, eb=eb, tile=p.tile, rank=p.rank,
-                             tile_output=pipe.tile_output)
-        need = resident[p.pmca] + in_flight * prog.tcdm_bytes
-        if need <= capacity:
-            continue
-        best = _largest_block(arch, op, p, model, capacity - resident[p.pmca], pipe, block)
-        hint = (f"parallel_tokens <= {best} fits" if best else
-                "no block size fits: lower lora.rank or raise pmca.tcdm_bytes")
-        raise CapacityError(
-            f"{arch.source}: pipeline.parallel_tokens = {block} needs {need} bytes of TCDM on "
-            f"cluster {p.pmca} for {op.name!r} ({in_flight} block(s) of "
-            f"{prog.tcdm_bytes} bytes + {resident[p.pmca]} bytes of resident LoRA "
-            f"weights), above pmca.tcdm_bytes = {capacity}; {hint}",
-            needed_bytes=need,
-            capacity_bytes=capacity,
-        )
+    # Two passes: the footprints without the kernels' row padding, in closed form, refuse what
+    # cannot fit before any cycle-level kernel runs (a 65536-rank adapter is refused in
+    # milliseconds); then the exact footprints, padding included.
+    floor = ThroughputPmca(arch.pmca, arch.lora.dtype)
+    for exact in (floor, model):
+        for op in workload.ops:
+            _check_op(arch, workload, op, placements[op.name], exact, floor,
+                      (settings or {}).get(op.name, arch.pipeline), resident)
     return resident
+
+
+def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, model: PmcaModel,
+              floor: PmcaModel, pipe: Pipeline, resident: list[int]) -> None:
+    capacity = arch.pmca.tcdm_bytes
+    block = min(pipe.parallel_tokens, workload.tokens)
+    in_flight = pipe.blocks_in_flight
+    budget = capacity - resident[p.pmca]
+    prog = None
+    if budget >= 0:
+        prog = block_program(model, op, block, eb=arch.lora.element_bytes, tile=p.tile,
+                             rank=p.rank, tile_output=pipe.tile_output)
+        if in_flight * prog.tcdm_bytes <= budget:
+            return
+    # the largest block that fits: below the closed-form bound, confirmed by `model`
+    best = _largest_block(arch, op, p, floor, budget, pipe, block) if budget > 0 else 0
+    if best and model is not floor:
+        best = _largest_block(arch, op, p, model, budget, pipe, best)
+    hint = (f"parallel_tokens <= {best} fits" if best else
+            "no block size fits: lower lora.rank or raise pmca.tcdm_bytes")
+    blocks = (f"{in_flight} block(s) of {prog.tcdm_bytes} bytes + " if prog is not None
+              else "")
+    need = resident[p.pmca] + (in_flight * prog.tcdm_bytes if prog is not None else 0)
+    raise CapacityError(
+        f"{arch.source}: pipeline.parallel_tokens = {pipe.parallel_tokens}"
+        + (f" (blocks of the workload's {block} tokens)" if block < pipe.parallel_tokens
+           else "") + f" needs {'at least ' if prog is None else ''}{need} bytes of TCDM on "
+        f"cluster {p.pmca} for {op.name!r} ({blocks}{resident[p.pmca]} bytes of resident "
+        f"LoRA weights), above pmca.tcdm_bytes = {capacity}; {hint}",
+        needed_bytes=need,
+        capacity_bytes=capacity,
+    )
 
 
 def _largest_block(
