@@ -66,8 +66,10 @@ def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, model: PmcaModel,
     best = _largest_block(arch, op, p, floor, budget, pipe, block) if budget > 0 else 0
     if best and model is not floor:
         best = _largest_block(arch, op, p, model, budget, pipe, best)
-    hint = (f"parallel_tokens <= {best} fits" if best else
-            "no block size fits: lower lora.rank or raise pmca.tcdm_bytes")
+    remedy = ("lower lora.rank or raise pmca.tcdm_bytes" if p.rank is not None else
+              "use taller tiles (aimc.rows: fewer partial sums) or raise pmca.tcdm_bytes"
+              if op.kind == "static_linear" else "raise pmca.tcdm_bytes")
+    hint = f"parallel_tokens <= {best} fits" if best else f"no block size fits: {remedy}"
     blocks = (f"{in_flight} block(s) of {prog.tcdm_bytes} bytes + " if prog is not None
               else "")
     need = resident[p.pmca] + (in_flight * prog.tcdm_bytes if prog is not None else 0)
