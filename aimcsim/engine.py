@@ -15,10 +15,15 @@ PS_PER_NS = 1000
 class OpStats:
     """What one operation did during a run, in picoseconds and bytes."""
 
+    #: event counters the components report (names as the `layers` columns)
+    COUNTERS = ("mvms", "dac_conversions", "adc_conversions", "analog_macs", "macs", "element_ops",
+                "tcdm_read_bytes", "tcdm_write_bytes", "dma_bytes", "noc_bytes",
+                "noc_link_bytes")
+
     __slots__ = (
         "aimc_busy_ps", "aimc_end_ps", "dma_busy_ps", "first_ps", "last_ps", "noc_busy_ps",
         "pmca_busy_ps", "resident_bytes", "stall_ps", "tcdm_live_bytes", "tcdm_peak_bytes",
-        "tokens",
+        "tokens", *COUNTERS,
     )
 
     def __init__(self, resident_bytes: int = 0) -> None:
@@ -34,6 +39,8 @@ class OpStats:
         self.resident_bytes = resident_bytes
         self.tcdm_live_bytes = 0
         self.tcdm_peak_bytes = resident_bytes
+        for name in self.COUNTERS:
+            setattr(self, name, 0)
 
     def active(self, start_ps: int, end_ps: int) -> None:
         """Widen the op's compute span to cover [start_ps, end_ps)."""

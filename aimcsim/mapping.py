@@ -35,8 +35,11 @@ def tile_unit(name: str) -> str:
     return f"tile:{name}"
 
 
+PMCA_PREFIX = "pmca:"
+
+
 def pmca_unit(index: int) -> str:
-    return f"pmca:{index}"
+    return f"{PMCA_PREFIX}{index}"
 
 
 def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:

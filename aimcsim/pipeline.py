@@ -26,13 +26,13 @@ import simpy
 
 from aimcsim.engine import OpStats
 from aimcsim.errors import AimcsimError
-from aimcsim.hw.aimc_tile import TileTimer
+from aimcsim.hw.aimc_tile import TileTimer, mvm_events
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
 from aimcsim.hw.pmca.feasibility import check_tcdm
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
-from aimcsim.mapping import Placement, place, pmca_unit, tile_unit
+from aimcsim.mapping import PMCA_PREFIX, Placement, place, pmca_unit, tile_unit
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -249,6 +249,11 @@ class NetworkSim:
     def _mvm(self, op: Op, ready_ps: int, size: int, stats: OpStats) -> int:
         """Schedule a burst of `size` MVMs on the op's tiles, record it, return its end."""
         start, end = self.tiles[op.name].run(ready_ps, size)
+        mvms, dacs, adcs, analog = mvm_events(self.placements[op.name].tile, op.d_in, op.d_out)
+        stats.mvms += size * mvms
+        stats.analog_macs += size * analog
+        stats.dac_conversions += size * dacs
+        stats.adc_conversions += size * adcs
         stats.active(start, end)
         stats.tile_busy(start, end)
         if self.record:
@@ -293,6 +298,12 @@ class NetworkSim:
             return at_ps
         start, arrival = self.net.send(src, dst, nbytes, at_ps)
         stats.stall_ps += start - at_ps
+        stats.noc_bytes += nbytes
+        stats.noc_link_bytes += nbytes * self.net.links(src, dst)
+        if dst.startswith(PMCA_PREFIX):  # lands in the cluster's TCDM
+            stats.tcdm_write_bytes += nbytes
+        if src.startswith(PMCA_PREFIX):
+            stats.tcdm_read_bytes += nbytes
         if self.record:
             self.timeline.append((self.net.component(src, dst), start, arrival, "transfer", name))
         stats.noc_busy_ps += arrival - start
@@ -314,6 +325,11 @@ class NetworkSim:
                 dma_end = start + cost.dma_cycles * self.pmca_period_ps
                 self.timeline.append((f"dma:{pmca}", start, dma_end, "dma", name))
         yield self.env.timeout(start + duration - now)
+        stats.macs += cost.macs
+        stats.element_ops += cost.element_ops
+        stats.tcdm_read_bytes += cost.tcdm_read_bytes
+        stats.tcdm_write_bytes += cost.tcdm_write_bytes
+        stats.dma_bytes += cost.dma_bytes
         stats.dma_busy_ps += cost.dma_cycles * self.pmca_period_ps
         stats.pmca_busy_ps += (cost.cycles - cost.dma_cycles) * self.pmca_period_ps
 

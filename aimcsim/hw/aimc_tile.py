@@ -65,6 +65,14 @@ class TileMapping:
         return self.row_splits * self.col_splits
 
 
+def mvm_events(mapping: TileMapping, d_in: int, d_out: int) -> tuple[int, int, int, int]:
+    """(MVMs, DAC conversions, ADC conversions, analog MACs) of one token through a d_in x
+    d_out matrix on its tiles: every tile integrates once; each column slice converts the whole
+    input (the row slices' rows add up to d_in), each row slice converts all d_out outputs (a
+    partial sum per row slice); every programmed weight takes part in one MAC."""
+    return (mapping.tiles, d_in * mapping.col_splits, d_out * mapping.row_splits, d_in * d_out)
+
+
 def map_matrix(d_in: int, d_out: int, tile: AimcTile) -> TileMapping:
     """Crossbars needed for a d_in x d_out weight matrix: ceil(d_in/rows) x ceil(d_out/cols)."""
     return TileMapping(ceil(d_in / tile.rows), ceil(d_out / tile.cols))

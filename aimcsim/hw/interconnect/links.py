@@ -82,6 +82,11 @@ class Links:
             start = server.book(start + hop, serial)
         return first, start + hop + serial + noc.latency_cycles * period
 
+    def links(self, src: str, dst: str) -> int:
+        """Links a transfer from `src` to `dst` crosses (1 on a link of its own or a bus; the
+        hops of a mesh or ring path)."""
+        return len(self._route(src, dst)[0])
+
     def component(self, src: str, dst: str) -> str:
         """Timeline name of the first link a transfer takes."""
         return self._route(src, dst)[2]

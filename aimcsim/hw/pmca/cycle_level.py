@@ -27,6 +27,7 @@ from aimcsim.hw.pmca.model import (
     ThroughputPmca,
     core_cycles,
     engine_cycles,
+    kernel_traffic,
     operands,
     with_dma,
 )
@@ -72,10 +73,14 @@ class CycleLevelPmca:
     ) -> KernelStats:
         p = self.pmca
         if p.matrix_engine is not None:
-            return self._engine_matmul(m, k, n, dma_bytes, accumulate)
-        if p.streaming:
-            return self._microtile_matmul(m, k, n, dma_bytes, accumulate)[0]
-        return self._loaduse_matmul(m, k, n, dma_bytes, accumulate)
+            stats = self._engine_matmul(m, k, n, dma_bytes, accumulate)
+        elif p.streaming:
+            stats = self._microtile_matmul(m, k, n, dma_bytes, accumulate)[0]
+        else:
+            stats = self._loaduse_matmul(m, k, n, dma_bytes, accumulate)
+        return dataclasses.replace(stats, **kernel_traffic(
+            "matmul", DTYPE_BYTES[self.dtype], m=m, k=k, n=n, accumulate=accumulate,
+            dma_bytes=dma_bytes))
 
     def _loaduse_matmul(
         self, m: int, k: int, n: int, dma_bytes: int, accumulate: bool
@@ -187,7 +192,8 @@ class CycleLevelPmca:
                                Cores(cpv, p.streaming, p.loop_overhead_cycles), NO_DMA)
         per = int((work[:, 1] - work[:, 0]).max())
         ideal = core_cycles(per, 1, operands(function), cpv, p.streaming, p.loop_overhead_cycles)
-        return self._finish(kernel, ideal, elements)
+        return dataclasses.replace(self._finish(kernel, ideal, 0), **kernel_traffic(
+            "elementwise", DTYPE_BYTES[self.dtype], function=function, elements=elements))
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def dma(self, nbytes: int) -> KernelStats:
@@ -199,7 +205,9 @@ class CycleLevelPmca:
             p.cores, p.tcdm_banks, idle, Operands(1, False, 0, 1, False, 0, 1, 0, 1),
             Cores(1, True, 0), Dma(words, 0, per_beat))
         busy = p.dma_setup_cycles + moving
-        return KernelStats(busy, 0, busy, 0, 0, 0, conflicts)
+        return KernelStats(busy, 0, busy, 0, 0, 0, conflicts, **{
+            k: v for k, v in kernel_traffic("dma", DTYPE_BYTES[self.dtype],
+                                            dma_bytes=nbytes).items() if k != "macs"})
 
 
 #: The cluster models by `pmca.timing` value (the spec's TIMINGS lists the same names).
@@ -249,6 +257,9 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
         "dma_cycles": stats.dma_cycles,
         "overhead_cycles": stats.overhead_cycles,
         "macs": stats.macs,
+        "element_ops": stats.element_ops,
+        "tcdm_read_bytes": stats.tcdm_read_bytes,
+        "tcdm_write_bytes": stats.tcdm_write_bytes,
         "utilisation": stats.macs / (stats.cycles * peak) if op == "matmul" else 0.0,
         "dataflow": dataflow,
         "tcdm_bytes": {**buffers, **({"padding": stats.padding_bytes} if stats.padding_bytes

@@ -30,7 +30,10 @@ class KernelStats:
     dma_cycles: cycles the cores wait for the DMA (its set-up and its beats).
     stall_cycles: cycles lost to contention (TCDM bank conflicts); 0 in the throughput model.
     overhead_cycles: set-up and barrier cycles.
-    macs: multiply-accumulates (or element operations) performed.
+    macs: multiply-accumulates of matmuls. element_ops: results of element-wise functions.
+    tcdm_read_bytes / tcdm_write_bytes: operand bytes the kernel reads from and writes to the
+    TCDM, each operand once (`kernel_traffic`: A, B and, accumulating, C read; C written; DMA
+    beats written). dma_bytes: bytes the DMA moved in.
 
     Invariant: cycles = compute + dma + stall + overhead.
     """
@@ -43,6 +46,10 @@ class KernelStats:
     macs: int = 0
     conflicts: int = 0  # TCDM requests refused by bank arbitration
     padding_bytes: int = 0  # TCDM the kernel's operand layout adds to its buffers
+    element_ops: int = 0
+    tcdm_read_bytes: int = 0
+    tcdm_write_bytes: int = 0
+    dma_bytes: int = 0
 
     def then(self, other: KernelStats) -> KernelStats:
         """The two kernels one after the other."""
@@ -76,6 +83,27 @@ def with_dma(compute: int, dma_total: int) -> tuple[int, int]:
 def operands(function: str) -> int:
     """TCDM operands read per element by an element-wise function (residual adds read two)."""
     return 2 if function in ("add", "add_norm") else 1
+
+
+def kernel_traffic(kind: str, eb: int, *, m: int = 0, k: int = 0, n: int = 0,
+                   accumulate: bool = False, function: str = "", elements: int = 0,
+                   dma_bytes: int = 0) -> dict[str, int]:
+    """The event counters of one kernel, the same in every cluster model (they depend on
+    what the kernel computes, not on how long it takes): kind is matmul (C = A B, or C += A B
+    with `accumulate`, of m x k and k x n), elementwise (`function` over `elements` values) or
+    dma (`dma_bytes` into the TCDM). A matmul may also bring `dma_bytes` in meanwhile."""
+    if kind == "matmul":
+        reads = (m * k + k * n + (m * n if accumulate else 0)) * eb
+        return {"macs": m * k * n, "element_ops": 0, "tcdm_read_bytes": reads,
+                "tcdm_write_bytes": m * n * eb + dma_bytes, "dma_bytes": dma_bytes}
+    if kind == "elementwise":
+        return {"macs": 0, "element_ops": elements,
+                "tcdm_read_bytes": operands(function) * elements * eb,
+                "tcdm_write_bytes": elements * eb, "dma_bytes": 0}
+    if kind == "dma":
+        return {"macs": 0, "element_ops": 0, "tcdm_read_bytes": 0,
+                "tcdm_write_bytes": dma_bytes, "dma_bytes": dma_bytes}
+    raise ValueError(f"kernel kind {kind!r} is not matmul, elementwise or dma")
 
 
 def core_cycles(
@@ -156,7 +184,9 @@ class ThroughputPmca:
         dma_total = p.dma_setup_cycles + ceil(dma_bytes / p.dma_bytes_per_cycle) if dma_bytes else 0
         wall, exposed = with_dma(compute, dma_total)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
-        return KernelStats(wall + overhead, compute, exposed, 0, overhead, m * k * n)
+        return KernelStats(wall + overhead, compute, exposed, 0, overhead, **kernel_traffic(
+            "matmul", DTYPE_BYTES[self.dtype], m=m, k=k, n=n, accumulate=accumulate,
+            dma_bytes=dma_bytes))
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def elementwise(self, function: str, elements: int) -> KernelStats:
@@ -165,10 +195,12 @@ class ThroughputPmca:
         compute = core_cycles(vectors, 1, operands(function), p.elementwise_cycles(function),
                               p.streaming, p.loop_overhead_cycles)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
-        return KernelStats(compute + overhead, compute, 0, 0, overhead, elements)
+        return KernelStats(compute + overhead, compute, 0, 0, overhead, **kernel_traffic(
+            "elementwise", DTYPE_BYTES[self.dtype], function=function, elements=elements))
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def dma(self, nbytes: int) -> KernelStats:
         p = self.pmca
         busy = p.dma_setup_cycles + ceil(nbytes / p.dma_bytes_per_cycle)
-        return KernelStats(busy, 0, busy, 0, 0, 0)
+        return KernelStats(busy, 0, busy, 0, 0, **kernel_traffic(
+            "dma", DTYPE_BYTES[self.dtype], dma_bytes=nbytes))
