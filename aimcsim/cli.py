@@ -175,6 +175,20 @@ def _run(args: argparse.Namespace) -> int:
         print(f"per-layer overhead of the {s['layers']} static layers (hybrid / aimc-only - 1): "
               f"min {s['min']:.1%}, median {s['median']:.1%}, max {s['max']:.1%}; "
               f"whole network {total:.1%}")
+    for m, r in results.items():
+        energy = r.summary["energy"]
+        if energy:
+            parts = ", ".join(f"{_PARTS[k]} {v / 1e9:.3f}" for k, v in
+                              energy["dynamic_pj"].items())
+            static = sum(energy["static_pj"].values())
+            print(f"energy {m}: {energy['total_pj'] / 1e9:.3f} mJ ({parts}; static "
+                  f"{static / 1e9:.3f} mJ), {energy['per_token_pj'] / 1e6:.1f} uJ per token, "
+                  f"{energy['tops_per_w']:.3f} TOPS/W [{energy['technology']}]")
+    areas = {m: r.summary["area"] for m, r in results.items() if r.summary["area"]}
+    if areas:
+        print("area of what the run uses: " + "; ".join(
+            f"{m} {a['total_mm2']:.1f} mm^2 (tiles {a['aimc_mm2']:.1f}, clusters "
+            f"{a['pmca_mm2']:.1f}, links {a['noc_mm2']:.2f})" for m, a in areas.items()))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         write_layers_csv(layers, args.out / "layers.csv")
@@ -183,6 +197,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {args.out / 'layers.csv'}, {args.out / 'summary.json'} and "
               f"{args.out / 'timeline.parquet'}")
     return 0
+
+
+_PARTS = {"aimc_pj": "tiles", "pmca_pj": "cluster compute", "tcdm_pj": "TCDM", "dma_pj": "DMA",
+          "noc_pj": "links"}
 
 
 def _search(args: argparse.Namespace) -> int:

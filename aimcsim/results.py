@@ -38,6 +38,31 @@ LAYER_COLUMNS: dict[str, str] = {
     "noc_busy_ns": "link time of the op's transfers (serialisation + head latency)",
     "stall_ns": "time the op waited for a busy cluster, link or TCDM space",
     "tcdm_peak_bytes": "peak TCDM bytes the op held (its blocks in flight + resident weights)",
+    # event counters: what the components did for the op, counted as the run did it
+    "mvms": "tile matrix-vector multiplies (one per token and tile: integrations)",
+    "dac_conversions": "input values the tiles' DACs converted (d_in per token and column "
+                       "slice)",
+    "adc_conversions": "outputs the tiles' ADCs converted (d_out per token and row slice)",
+    "analog_macs": "weights that took part in the tiles' MVMs (d_in x d_out per token)",
+    "macs": "multiply-accumulates of the cluster's matmuls (LoRA X A B, attention), in "
+            "lora.dtype",
+    "element_ops": "results of the cluster's element-wise functions (adds, norms, softmax, "
+                   "partial-sum reductions)",
+    "tcdm_read_bytes": "operand bytes read from the TCDM: each kernel's operands once, and "
+                       "what links carry out of the cluster",
+    "tcdm_write_bytes": "bytes written to the TCDM: kernel results, DMA beats and what links "
+                        "deliver to the cluster",
+    "dma_bytes": "bytes the cluster's DMA brought from cluster L2 (attention's held operands)",
+    "noc_bytes": "bytes of the op's link transfers",
+    "noc_link_bytes": "bytes x links crossed (a mesh or ring path counts each hop)",
+    # dynamic energy: the counters above x the technology file's costs (aimcsim.cost; NaN
+    # without a technology file)
+    "energy_aimc_pj": "tiles: analog_macs x cell + DAC and ADC conversions",
+    "energy_pmca_pj": "cluster compute: macs x MAC (lora.dtype) + element_ops x element op",
+    "energy_tcdm_pj": "TCDM reads and writes",
+    "energy_dma_pj": "DMA transfers from cluster L2",
+    "energy_noc_pj": "link transfers (per byte and link crossed)",
+    "energy_pj": "the op's dynamic energy: the sum of the five above",
 }
 
 #: One row per activity of a component.

@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from aimcsim.engine import PS_PER_NS
+from aimcsim.cost import area, layer_energy, run_energy
+from aimcsim.engine import PS_PER_NS, OpStats
 from aimcsim.errors import SettingWarning
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
@@ -79,7 +80,14 @@ def simulate(
     _warn_clamped(arch, workload, settings)
     sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings, timeline)
     sim.run()
-    return Result(_layers(sim), _summary(sim), sim.timeline)
+    layers = _layers(sim)
+    summary = _summary(sim)
+    tech = arch.technology
+    summary["energy"] = run_energy(layers, tech, total_latency_ns=summary["total_latency_ns"],
+                                   tokens=workload.tokens, tiles=summary["tiles"],
+                                   clusters=summary["clusters"], links=summary["links"])
+    summary["area"] = area(tech, summary["tiles"], summary["clusters"], summary["links"])
+    return Result(layers, summary, sim.timeline)
 
 
 def _layers(sim: NetworkSim) -> pd.DataFrame:
@@ -88,6 +96,7 @@ def _layers(sim: NetworkSim) -> pd.DataFrame:
         st = sim.stats[op.name]
         p = sim.placements[op.name]
         first = st.first_ps or 0
+        counts = {name: getattr(st, name) for name in OpStats.COUNTERS}
         rows.append(layer_row(
             block=op.block, layer=op.name, role=op.role, kind=op.kind, tokens=st.tokens,
             d_in=op.d_in, d_out=op.d_out, rank=p.rank or 0, mode=sim.mode,
@@ -96,7 +105,8 @@ def _layers(sim: NetworkSim) -> pd.DataFrame:
             end_ns=st.last_ps, latency_ns=st.last_ps - first, aimc_busy_ns=st.aimc_busy_ps,
             pmca_busy_ns=st.pmca_busy_ps, dma_busy_ns=st.dma_busy_ps,
             noc_busy_ns=st.noc_busy_ps, stall_ns=st.stall_ps,
-            tcdm_peak_bytes=st.tcdm_peak_bytes,
+            tcdm_peak_bytes=st.tcdm_peak_bytes, **counts,
+            **layer_energy(counts, sim.arch.technology, sim.arch.lora.dtype),
         ))  # times in ps here, in ns below
     frame = pd.DataFrame.from_records(rows, columns=list(LAYER_COLUMNS))
     for col in [c for c in LAYER_COLUMNS if c.endswith("_ns")]:

@@ -29,6 +29,13 @@ def mobilebert():
     return load_workload(ROOT / "workloads" / "mobilebert.yaml")
 
 
+def shipped_arch_text(name: str = "hybrid.yaml") -> str:
+    """A shipped architecture file's text, its technology path made absolute (so a copy
+    elsewhere still finds its technology file)."""
+    text = (ROOT / "arch" / name).read_text()
+    return text.replace("technology: ../tech/", f"technology: {ROOT / 'tech'}/")
+
+
 def arch_doc(**sections) -> dict:
     """A small valid architecture document; keyword arguments update its sections."""
     doc = {

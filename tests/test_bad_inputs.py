@@ -10,7 +10,7 @@ import time
 
 import pytest
 import yaml
-from conftest import arch_doc, linear_workload
+from conftest import arch_doc, linear_workload, shipped_arch_text
 
 from aimcsim.cli import main
 from aimcsim.errors import SpecError
@@ -132,7 +132,7 @@ def test_alias_bomb_is_refused_in_milliseconds():
 
 
 def test_files_duplicate_keys_non_utf8_and_long_values(root, tmp_path, capsys):
-    hw = (root / "arch" / "hybrid.yaml").read_text()
+    hw = shipped_arch_text()
     dup = tmp_path / "dup.yaml"
     dup.write_text(hw.replace("  cores: 8", "  cores: 8\n  cores: 16"))
     assert main(["run", str(dup), str(root / "workloads" / "mobilebert.yaml")]) == 2

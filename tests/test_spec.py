@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import arch_doc, linear_workload, make_arch, small_bert
+from conftest import arch_doc, linear_workload, make_arch, shipped_arch_text, small_bert
 
 from aimcsim import SpecError, load_arch, load_workload, simulate
 from aimcsim.spec.arch import parse_arch
@@ -128,7 +128,7 @@ def test_extends_overlays_a_base_file(root, tmp_path):
     assert engine.pmca.matrix_engine is not None
     assert dataclasses.replace(engine.pmca, matrix_engine=None) == hybrid.pmca
     # three levels; a later file's mapping merges into the earlier one's
-    (tmp_path / "a.yaml").write_text((root / "arch" / "hybrid.yaml").read_text())
+    (tmp_path / "a.yaml").write_text(shipped_arch_text())
     (tmp_path / "b.yaml").write_text("version: 1\nextends: a.yaml\npmca: {cores: 4}\n")
     (tmp_path / "c.yaml").write_text("version: 1\nextends: b.yaml\npmca: {tcdm_bytes: 65536}\n")
     c = load_arch(tmp_path / "c.yaml")
@@ -136,7 +136,7 @@ def test_extends_overlays_a_base_file(root, tmp_path):
 
 
 def test_extends_errors_name_the_file_the_value_came_from(root, tmp_path):
-    (tmp_path / "a.yaml").write_text((root / "arch" / "hybrid.yaml").read_text()
+    (tmp_path / "a.yaml").write_text(shipped_arch_text()
                                      .replace("cores: 8", "cores: 0"))
     (tmp_path / "b.yaml").write_text("version: 1\nextends: a.yaml\npipeline: {strategy: x}\n")
     with pytest.raises(SpecError) as info:

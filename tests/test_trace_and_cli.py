@@ -8,6 +8,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 import yaml
+from conftest import shipped_arch_text
 
 from aimcsim.cli import main
 from aimcsim.spec.workload import load_workload, parse_workload
@@ -66,7 +67,7 @@ def test_bad_arguments_and_files_exit_non_zero_with_one_line(root, tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "none.yaml: file not found" in err
     bad = tmp_path / "bad.yaml"
-    bad.write_text((root / "arch" / "hybrid.yaml").read_text().replace("cores: 8", "cores: -1"))
+    bad.write_text(shipped_arch_text().replace("cores: 8", "cores: -1"))
     assert main(["run", str(bad), str(root / "workloads" / "mobilebert.yaml")]) == 2
     assert "bad.yaml: pmca.cores: -1 is below the minimum 1" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:

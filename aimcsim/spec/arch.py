@@ -30,6 +30,7 @@ from aimcsim.hw.pmca.params import (
 )
 from aimcsim.spec._reader import Reader, join, read_yaml, relative_file, shown
 from aimcsim.spec.fields import Custom, choices, keys, read_fields, section_schema, spec
+from aimcsim.spec.tech import Technology, load_technology
 from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
 
 SUPPORTED_VERSIONS = (1,)
@@ -95,9 +96,11 @@ class Arch:
     pipeline: Pipeline
     lora: Lora
     source: str = "<memory>"
+    technology: Technology | None = None  # energy, area and leakage (None: no energy figures)
 
 
-_TOP = ("version", "name", "mode", "source", "aimc", "pmca", "interconnect", "pipeline", "lora")
+_TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca", "interconnect",
+        "pipeline", "lora")
 STRATEGIES = choices(Pipeline, "strategy")
 BETWEEN_LAYERS = choices(Pipeline, "between_layers")
 TILE_OUTPUTS = choices(Pipeline, "tile_output")
@@ -122,6 +125,8 @@ def arch_schema() -> dict[str, Any]:
         "name": {"type": "string"},
         "mode": {"enum": list(MODES), "description": "default mode of `aimcsim run`"},
         "source": {"type": "string"},
+        "technology": {"type": "string", "description": "the technology file (tech/*.yaml, "
+                       "relative to this one): energy per event, area and leakage"},
     }
     complete: dict[str, Any] = {}  # what a file that extends nothing must also give
     for key, (cls, title) in sections.items():
@@ -243,7 +248,8 @@ def parse_with_origin(doc: Any, origin: dict[str, str], file: str) -> Arch:
     try:
         return parse_arch(doc, file)
     except SpecError as exc:
-        issues = [SpecIssue(i.path, i.message, _origin(origin, i.path)) for i in exc.issues]
+        issues = [SpecIssue(i.path, i.message, i.file or _origin(origin, i.path))
+                  for i in exc.issues]
         raise SpecError(file, issues) from None
 
 
@@ -267,6 +273,11 @@ def read_arch_doc(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[Any,
     """
     path = Path(path)
     doc = read_yaml(path)
+    if isinstance(doc, dict) and isinstance(doc.get("technology"), str):
+        try:  # relative to the file that names it, also when another file extends this one
+            doc["technology"] = str(relative_file(path, doc["technology"]))
+        except ValueError as exc:
+            raise SpecError(str(path), [SpecIssue("technology", str(exc))]) from None
     if not isinstance(doc, dict) or "extends" not in doc:
         return doc, {}
     base_rel = doc.pop("extends")
@@ -340,8 +351,28 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
     noc = read_interconnect(r, top.get("interconnect", {}))
     pipe = _pipeline(r, top.get("pipeline", {}))
     lora = _lora(r, top.get("lora", {}), pmca)
+    tech = _technology(r, top, lora)
     r.finish()
-    return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file)
+    return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file, technology=tech)
+
+
+def _technology(r: Reader, top: dict[str, Any], lora: Lora) -> Technology | None:
+    """The technology file the architecture names (its errors reported at `technology`)."""
+    if "technology" not in top:
+        return None
+    path = r.take(top, "", "technology", str)
+    if not path:
+        return None
+    try:
+        tech = load_technology(path)
+    except SpecError as exc:
+        for issue in exc.issues:
+            r.error("technology", f"{exc.file}: {issue}")
+        return None
+    if lora.dtype not in dict(tech.pmca.mac_pj):
+        r.error("technology", f"{tech.file}: pmca.mac_pj has no {lora.dtype!r} (lora.dtype); it "
+                f"has: {', '.join(dict(tech.pmca.mac_pj)) or 'nothing'}")
+    return tech
 
 
 def _pipeline(r: Reader, data: Any) -> Pipeline:

@@ -27,7 +27,7 @@ from pydantic.fields import FieldInfo
 from aimcsim.spec._reader import Reader
 
 __all__ = ["Custom", "Field", "choices", "keys", "numeric_bounds", "read_fields", "required",
-           "section_schema", "spec"]
+           "section_schema", "spec", "units"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,11 @@ def numeric_bounds(cls: type) -> dict[str, tuple[float | None, float | None]]:
     """(minimum, maximum) of every number `cls` declares (its generic fields)."""
     return {d.key: (d.minimum, d.maximum) for d in _declared(cls)
             if d.kind in (int, float) and not d.custom}
+
+
+def units(cls: type) -> dict[str, str]:
+    """The unit each field of `cls` declares ('' where none), by YAML key."""
+    return {d.key: d.unit for d in _declared(cls)}
 
 
 def keys(cls: type) -> tuple[str, ...]:

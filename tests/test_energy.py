@@ -1,0 +1,202 @@
+"""Event counters and energy: counts in closed form, energy = counts x costs to the pJ,
+per-component sums equal totals, no LoRA work costs no LoRA energy, and technology files are
+validated like every input."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, arch_doc, architectures, linear_workload
+from hypothesis import HealthCheck, given, settings
+
+from aimcsim.cost import ENERGY_COLUMNS
+from aimcsim.errors import SpecError
+from aimcsim.simulator import simulate
+from aimcsim.spec.arch import parse_arch
+from aimcsim.spec.tech import load_technology, parse_technology
+from aimcsim.spec.workload import parse_workload
+
+TECH = ROOT / "tech" / "pcm14_snitch12.yaml"
+COUNTERS = ("mvms", "dac_conversions", "adc_conversions", "analog_macs", "macs",
+            "element_ops", "tcdm_read_bytes", "tcdm_write_bytes", "dma_bytes", "noc_bytes",
+            "noc_link_bytes")
+
+
+def _arch(**sections):
+    return parse_arch({**arch_doc(**sections), "technology": str(TECH)}, "e.yaml")
+
+
+def _run(arch, workload, mode):
+    return simulate(arch, workload, mode, timeline=False)
+
+
+def test_one_layer_counts_in_closed_form():
+    """1024 x 768 on 512 x 512 tiles: 2 x 2 tiles, partial sums of 2 row slices."""
+    tokens, d_in, d_out, r = 16, 1024, 768, 8
+    work = parse_workload(linear_workload(tokens, d_in, d_out), "w.yaml")
+    arch = _arch(lora={"rank": r, "dtype": "fp16", "layers": "all"})
+    rows = {m: _run(arch, work, m).layers.iloc[0] for m in ("aimc-only", "hybrid")}
+    for row in rows.values():
+        assert row.mvms == tokens * 4
+        assert row.dac_conversions == tokens * d_in * 2
+        assert row.adc_conversions == tokens * d_out * 2
+        assert row.analog_macs == tokens * d_in * d_out
+    assert rows["aimc-only"].macs == 0
+    assert rows["hybrid"].macs == tokens * r * (d_in + d_out)  # X A, then (X A) B
+    # the partial sums of two row slices: one add per output, in both modes
+    assert rows["aimc-only"].element_ops == rows["hybrid"].element_ops == tokens * d_out
+    eb = 2
+    # hybrid, in place: X A reads X and A, writes T; the reduction reads two partial sums and
+    # writes one; T B reads T, B and C, writes C; the link brings the 2 partial sums in (the
+    # network input X has no producer: no link carries it)
+    assert rows["hybrid"].tcdm_read_bytes == eb * (
+        tokens * d_in + d_in * r + 2 * tokens * d_out + tokens * r + r * d_out
+        + tokens * d_out)
+    assert rows["hybrid"].tcdm_write_bytes == eb * (
+        tokens * r + tokens * d_out + tokens * d_out + 2 * tokens * d_out)
+    assert rows["aimc-only"].tcdm_read_bytes == eb * 2 * tokens * d_out
+    assert rows["aimc-only"].tcdm_write_bytes == eb * 3 * tokens * d_out
+    assert rows["aimc-only"].noc_bytes == rows["hybrid"].noc_bytes == eb * 2 * tokens * d_out
+
+
+def test_energy_is_counts_times_costs_to_the_pj(mobilebert):
+    tech = load_technology(TECH)
+    arch = _arch()
+    work = parse_workload(linear_workload(32, 512, 512, tail="softmax"), "w.yaml")
+    layers = _run(arch, work, "hybrid").layers
+    a, p, n = tech.aimc, tech.pmca, tech.interconnect
+    for row in layers.itertuples():
+        assert row.energy_aimc_pj == pytest.approx(
+            row.analog_macs * a.cell_pj + row.dac_conversions * a.dac_pj
+            + row.adc_conversions * a.adc_pj, abs=1e-6)
+        assert row.energy_pmca_pj == pytest.approx(
+            row.macs * p.mac("fp16") + row.element_ops * p.element_op_pj, abs=1e-6)
+        assert row.energy_tcdm_pj == pytest.approx(
+            row.tcdm_read_bytes * p.tcdm_read_pj_per_byte
+            + row.tcdm_write_bytes * p.tcdm_write_pj_per_byte, abs=1e-6)
+        assert row.energy_dma_pj == pytest.approx(row.dma_bytes * p.dma_pj_per_byte, abs=1e-6)
+        assert row.energy_noc_pj == pytest.approx(row.noc_link_bytes * n.pj_per_byte, abs=1e-6)
+        assert row.energy_pj == pytest.approx(sum(getattr(row, c) for c in ENERGY_COLUMNS),
+                                              abs=1e-6)
+
+
+def test_run_totals_are_the_sum_of_their_parts(hybrid_arch, mobilebert):
+    result = simulate(hybrid_arch, mobilebert, "hybrid", timeline=False)
+    energy, layers = result.summary["energy"], result.layers
+    for col in ENERGY_COLUMNS:
+        assert energy["dynamic_pj"][col.removeprefix("energy_")] == pytest.approx(
+            layers[col].sum(), rel=1e-12)
+    assert energy["total_pj"] == pytest.approx(
+        sum(energy["dynamic_pj"].values()) + sum(energy["static_pj"].values()), rel=1e-12)
+    assert energy["per_token_pj"] * mobilebert.tokens == pytest.approx(energy["total_pj"])
+    ops = 2 * (layers["analog_macs"].sum() + layers["macs"].sum())
+    assert energy["tops_per_w"] == pytest.approx(ops / energy["total_pj"])
+    area = result.summary["area"]
+    assert area["total_mm2"] == pytest.approx(area["aimc_mm2"] + area["pmca_mm2"]
+                                              + area["noc_mm2"])
+    assert area["aimc_mm2"] == pytest.approx(result.summary["tiles"] * 2.48)
+
+
+def test_static_energy_is_leakage_times_latency(tmp_path):
+    doc = yaml.safe_load(TECH.read_text())
+    doc["pmca"]["leakage_mw"]["value"] = 2.0
+    doc["aimc"]["leakage_mw"]["value"] = 0.5
+    tech = tmp_path / "leaky.yaml"
+    tech.write_text(yaml.safe_dump(doc))
+    arch = parse_arch({**arch_doc(), "technology": str(tech)}, "e.yaml")
+    work = parse_workload(linear_workload(16, 1024, 512), "w.yaml")
+    result = _run(arch, work, "hybrid")
+    seconds = result.summary["total_latency_ns"] * 1e-9
+    static = result.summary["energy"]["static_pj"]
+    assert static["pmca_pj"] == pytest.approx(result.summary["clusters"] * 2e-3 * seconds * 1e12)
+    assert static["aimc_pj"] == pytest.approx(result.summary["tiles"] * 0.5e-3 * seconds * 1e12)
+
+
+def test_no_lora_work_costs_no_lora_energy():
+    """Hybrid with no adapted layer does exactly the AIMC-only work and costs its energy."""
+    work = parse_workload(linear_workload(24, 1024, 512, tail="relu"), "w.yaml")
+    arch = _arch(lora={"rank": 8, "dtype": "fp16", "layers": []})
+    plain, hybrid = (_run(arch, work, m).layers for m in ("aimc-only", "hybrid"))
+    for col in (*COUNTERS, *ENERGY_COLUMNS, "energy_pj"):
+        assert list(plain[col]) == list(hybrid[col]), col
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(architectures())
+def test_hybrid_never_does_less_work_than_aimc_only(doc):
+    """Over random architectures: every counter of hybrid is at least AIMC-only's, the tiles'
+    equal (the same MVMs), and each row's energy is the sum of its parts."""
+    arch = parse_arch({**doc, "technology": str(TECH)}, "random.yaml")
+    work = parse_workload(linear_workload(12, 768, 384, tail="add_norm"), "w.yaml")
+    try:
+        plain, hybrid = (_run(arch, work, m).layers for m in ("aimc-only", "hybrid"))
+    except SpecError:
+        return  # e.g. a rank above the layer's width
+    for col in ("mvms", "dac_conversions", "adc_conversions", "analog_macs", "dma_bytes"):
+        assert (plain[col] == hybrid[col]).all(), col
+    for col in ("macs", "element_ops", "tcdm_read_bytes", "tcdm_write_bytes", "noc_bytes",
+                "noc_link_bytes", "energy_pj"):
+        assert (hybrid[col] >= plain[col]).all(), col
+    total = sum(hybrid[c] for c in ENERGY_COLUMNS)
+    assert (abs(total - hybrid["energy_pj"]) < 1e-6 * (1 + hybrid["energy_pj"])).all()
+
+
+def test_without_a_technology_file_energy_is_nan_not_zero():
+    arch = parse_arch(arch_doc(), "plain.yaml")
+    result = _run(arch, parse_workload(linear_workload(8, 512, 512), "w.yaml"), "hybrid")
+    assert result.layers["energy_pj"].isna().all()
+    assert result.summary["energy"] == {} and result.summary["area"] == {}
+
+
+def _tech_error(tmp_path: Path, mutate) -> str:
+    doc = copy.deepcopy(yaml.safe_load(TECH.read_text()))
+    mutate(doc)
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SpecError) as info:
+        parse_technology(yaml.safe_load(path.read_text()), str(path))
+    return str(info.value)
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda d: d["aimc"]["adc_pj"].pop("source"), "aimc.adc_pj.source: missing required key"),
+    (lambda d: d["aimc"]["adc_pj"].update(source=" "), "aimc.adc_pj.source: say where the "
+                                                       "value comes from"),
+    (lambda d: d["aimc"]["adc_pj"].update(value=-1), "aimc.adc_pj.value: -1 is below the "
+                                                     "minimum 0"),
+    (lambda d: d["aimc"].update(adc_pj=1.67), "aimc.adc_pj: expected a mapping with keys "
+                                              "value, source"),
+    (lambda d: d["pmca"]["mac_pj"].update(fp12={"value": 1, "source": "x"}),
+     "pmca.mac_pj.fp12: unknown key 'fp12'"),
+    (lambda d: d["pmca"].pop("tcdm_read_pj_per_byte"), "pmca.tcdm_read_pj_per_byte: missing "
+                                                       "required key"),
+    (lambda d: d["interconnect"].update(colour="red"), "interconnect.colour: unknown key"),
+    (lambda d: d.pop("aimc"), "aimc: missing required key 'aimc'"),
+])
+def test_technology_files_are_validated(tmp_path, mutate, expected):
+    assert expected in _tech_error(tmp_path, mutate)
+
+
+def test_an_architecture_names_its_technology_file(tmp_path):
+    with pytest.raises(SpecError, match=r"a.yaml: technology: .*none.yaml: file not found"):
+        parse_arch({**arch_doc(), "technology": str(tmp_path / "none.yaml")}, "a.yaml")
+    doc = yaml.safe_load(TECH.read_text())
+    del doc["pmca"]["mac_pj"]["fp16"]
+    tech = tmp_path / "t.yaml"
+    tech.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SpecError, match=r"pmca.mac_pj has no 'fp16' \(lora.dtype\)"):
+        parse_arch({**arch_doc(), "technology": str(tech)}, "a.yaml")
+    # a relative path is relative to the file that names it, also through extends
+    (tmp_path / "sub").mkdir()
+    good = tmp_path / "good.yaml"
+    good.write_text(TECH.read_text())
+    base = tmp_path / "sub" / "base.yaml"
+    base.write_text(yaml.safe_dump({**arch_doc(), "technology": "../good.yaml"}))
+    top = tmp_path / "top.yaml"
+    top.write_text(yaml.safe_dump({"version": 1, "extends": "sub/base.yaml"}))
+    from aimcsim.spec.arch import load_arch
+
+    assert load_arch(top).technology.file == str(good.resolve())
