@@ -16,6 +16,7 @@ import yaml
 
 from aimcsim import plots
 from aimcsim.errors import AimcsimError, SettingWarning
+from aimcsim.gpu import estimate, load_gpu
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
 from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
@@ -53,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="write layers.csv, summary.json and timeline.parquet to this folder")
     run.add_argument("--trace", type=Path, default=None,
                      help="write the timeline as Chrome trace-event JSON (Perfetto)")
+    run.add_argument("--gpu", type=Path, default=None, metavar="GPU.yaml",
+                     help="compare energy per token with a roofline estimate of the workload "
+                     "on this GPU (see tech/gpu/)")
 
     kernel = sub.add_parser("kernel", help="run one kernel on the cycle-level cluster (JSON)")
     kernel.add_argument("arch", help="architecture YAML: its pmca section and lora.dtype")
@@ -184,6 +188,19 @@ def _run(args: argparse.Namespace) -> int:
             print(f"energy {m}: {energy['total_pj'] / 1e9:.3f} mJ ({parts}; static "
                   f"{static / 1e9:.3f} mJ), {energy['per_token_pj'] / 1e6:.1f} uJ per token, "
                   f"{energy['tops_per_w']:.3f} TOPS/W [{energy['technology']}]")
+    if args.gpu is not None:
+        gpu = load_gpu(args.gpu)
+        for m, r in results.items():
+            lora = arch.lora
+            ref = estimate(gpu, workload, lora_rank=lora.rank if m == "hybrid" else None,
+                           lora_applies=lora.applies_to)
+            summary["modes"][m]["gpu_estimate"] = ref
+            mine = r.summary["energy"].get("per_token_pj")
+            versus = (f"; this run's energy per token is {mine / ref['per_token_pj']:.1%} of "
+                      "it" if mine else "")
+            print(f"GPU estimate {m} ({gpu.name}, roofline, not simulated): "
+                  f"{ref['latency_ns'] / 1e3:.1f} us, {ref['energy_pj'] / 1e9:.3f} mJ, "
+                  f"{ref['per_token_pj'] / 1e6:.1f} uJ per token{versus}")
     areas = {m: r.summary["area"] for m, r in results.items() if r.summary["area"]}
     if areas:
         print("area of what the run uses: " + "; ".join(

@@ -42,8 +42,12 @@ def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
         key = mode.replace("-", "_")
         row[f"latency_ns_{key}"] = result.summary["total_latency_ns"]
         row[f"tcdm_peak_bytes_{key}"] = result.summary["tcdm_peak_bytes"]
+        energy = result.summary["energy"]  # empty without a technology file: NaN
+        row[f"energy_pj_{key}"] = energy.get("total_pj", math.nan)
+        row[f"edp_pj_s_{key}"] = energy.get("edp_pj_s", math.nan)
     if len(results) == 2:
         row["overhead"] = overhead(row["latency_ns_hybrid"], row["latency_ns_aimc_only"])
+        row["energy_overhead"] = overhead(row["energy_pj_hybrid"], row["energy_pj_aimc_only"])
         row.update(overhead_stats(layers))
     return row, layers
 
