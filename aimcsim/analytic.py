@@ -11,6 +11,8 @@ pipeline is solved here:
   `dac + tokens * integration + adc` when integration is the longest phase.
 - one block in flight (`sequential`, `overlapped`, or a tile whose partial sums the cluster
   adds): block i is admitted when block i-1 is done; exact, equal to the simulator.
+- with the LoRA branch on SRAM-CIM macros (`lora.engine: sram-cim`) the figure is neither
+  exact nor a bound (the macros are not modelled here): the search simulates such points.
 - `double-buffered`: a lower bound, the larger of the tile chain (all bursts back to back, the
   last output's link and add) and the cluster's work (every block's kernels back to back).
   Search results confirm such points with the simulator.
@@ -48,7 +50,8 @@ def static_layer(
 ) -> LayerEstimate:
     """Latency and TCDM bytes of static layer `op` over `tokens` tokens, alone."""
     estimate = _static_layer(arch, op, tokens, pipe, model, lora=lora, input_link=input_link)
-    if topology_of(arch.interconnect).exclusive:
+    cim = lora and arch.lora.engine == "sram-cim"  # the macros' branch is not modelled here
+    if topology_of(arch.interconnect).exclusive and not cim:
         return estimate
     return dataclasses.replace(estimate, exact=False, bound=False)
 
@@ -62,9 +65,10 @@ def _static_layer(
     rank = arch.lora.rank if lora else None
     block = min(pipe.parallel_tokens, tokens)
     sizes = block_sizes(tokens, block)
+    cim = rank is not None and arch.lora.engine == "sram-cim"
     progs = {s: block_program(model, op, s, eb=eb, tile=tile, rank=rank,
-                               tile_output=pipe.tile_output) for s in set(sizes)}
-    resident = lora_weight_bytes(op, rank, eb) if rank is not None else 0
+                               tile_output=pipe.tile_output, cim=cim) for s in set(sizes)}
+    resident = lora_weight_bytes(op, rank, eb) if rank is not None and not cim else 0
     in_flight = pipe.blocks_in_flight
     tcdm = resident + in_flight * progs[block].tcdm_bytes if progs[block].tcdm_bytes else 0
     noc, ps_link, ps_pmca = arch.interconnect, arch.interconnect.period_ps, arch.pmca.period_ps

@@ -183,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
         energy = r.summary["energy"]
         if energy:
             parts = ", ".join(f"{_PARTS[k]} {v / 1e9:.3f}" for k, v in
-                              energy["dynamic_pj"].items())
+                              energy["dynamic_pj"].items() if v or k != "cim_pj")
             static = sum(energy["static_pj"].values())
             print(f"energy {m}: {energy['total_pj'] / 1e9:.3f} mJ ({parts}; static "
                   f"{static / 1e9:.3f} mJ), {energy['per_token_pj'] / 1e6:.1f} uJ per token, "
@@ -205,7 +205,9 @@ def _run(args: argparse.Namespace) -> int:
     if areas:
         print("area of what the run uses: " + "; ".join(
             f"{m} {a['total_mm2']:.1f} mm^2 (tiles {a['aimc_mm2']:.1f}, clusters "
-            f"{a['pmca_mm2']:.1f}, links {a['noc_mm2']:.2f})" for m, a in areas.items()))
+            f"{a['pmca_mm2']:.1f}, links {a['noc_mm2']:.2f}"
+            + (f", SRAM-CIM macros {a['cim_mm2']:.2f}" if "cim_mm2" in a else "") + ")"
+            for m, a in areas.items()))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         write_layers_csv(layers, args.out / "layers.csv")
@@ -217,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 _PARTS = {"aimc_pj": "tiles", "pmca_pj": "cluster compute", "tcdm_pj": "TCDM", "dma_pj": "DMA",
-          "noc_pj": "links"}
+          "noc_pj": "links", "cim_pj": "SRAM-CIM"}
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -8,12 +8,14 @@ Per layer (`layer_energy`, closed form per component, in pJ):
                      + tcdm_write_bytes x tcdm_write_pj_per_byte
     energy_dma_pj  = dma_bytes x dma_pj_per_byte
     energy_noc_pj  = noc_link_bytes x pj_per_byte
-    energy_pj      = the sum of the five (dynamic energy)
+    energy_cim_pj  = cim_macs x sram_cim.mac_pj (the LoRA branch on SRAM-CIM macros)
+    energy_pj      = the sum of the six (dynamic energy)
 
 Per run (`run_energy`): the layers' dynamic energy by component, the static energy of every
-tile, cluster and link the run used (leakage x total latency), energy per token, TOPS/W
-(2 x (analog + digital MACs) per joule) and the energy-delay product; `area` sums tile,
-cluster and link areas. Without a technology file every energy is NaN and no area is given.
+tile, cluster, link and SRAM-CIM macro the run used (leakage x total latency), energy per
+token, TOPS/W (2 x (analog + digital + SRAM-CIM MACs) per joule) and the energy-delay
+product; `area` sums tile, cluster, link and macro areas. Without a technology file every
+energy is NaN and no area is given.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from aimcsim.spec.tech import Technology
 
 #: The energy columns of `layers`, by component (see the module docstring).
 ENERGY_COLUMNS = ("energy_aimc_pj", "energy_pmca_pj", "energy_tcdm_pj", "energy_dma_pj",
-                  "energy_noc_pj")
+                  "energy_noc_pj", "energy_cim_pj")
 _PJ_PER_J = 1e12
 _PS_PER_S = 1e12
 
@@ -46,21 +48,27 @@ def layer_energy(counts: dict[str, int], tech: Technology | None, dtype: str
         + counts["tcdm_write_bytes"] * p.tcdm_write_pj_per_byte,
         "energy_dma_pj": counts["dma_bytes"] * p.dma_pj_per_byte,
         "energy_noc_pj": counts["noc_link_bytes"] * n.pj_per_byte,
+        "energy_cim_pj": (counts["cim_macs"] * tech.sram_cim.mac_pj if tech.sram_cim
+                          else 0.0 if not counts["cim_macs"] else math.nan),
     }
     return {**parts, "energy_pj": sum(parts.values())}
 
 
-def area(tech: Technology | None, tiles: int, clusters: int, links: int) -> dict[str, float]:
+def area(tech: Technology | None, tiles: int, clusters: int, links: int, macros: int = 0
+         ) -> dict[str, float]:
     """Area of the components a run used, and their sum (mm^2)."""
     if tech is None:
         return {}
     parts = {"aimc_mm2": tiles * tech.aimc.area_mm2, "pmca_mm2": clusters * tech.pmca.area_mm2,
              "noc_mm2": links * tech.interconnect.area_mm2}
+    if macros:
+        parts["cim_mm2"] = macros * tech.sram_cim.area_mm2 if tech.sram_cim else math.nan
     return {**parts, "total_mm2": sum(parts.values())}
 
 
 def run_energy(layers: pd.DataFrame, tech: Technology | None, *, total_latency_ns: float,
-               tokens: int, tiles: int, clusters: int, links: int) -> dict[str, Any]:
+               tokens: int, tiles: int, clusters: int, links: int, macros: int = 0
+               ) -> dict[str, Any]:
     """A run's energy (see the module docstring); empty without a technology file."""
     if tech is None:
         return {}
@@ -71,8 +79,11 @@ def run_energy(layers: pd.DataFrame, tech: Technology | None, *, total_latency_n
         "pmca_pj": clusters * tech.pmca.leakage_mw * 1e-3 * seconds * _PJ_PER_J,
         "noc_pj": links * tech.interconnect.leakage_mw * 1e-3 * seconds * _PJ_PER_J,
     }
+    if macros and tech.sram_cim is not None:
+        static["cim_pj"] = macros * tech.sram_cim.leakage_mw * 1e-3 * seconds * _PJ_PER_J
     total = sum(dynamic.values()) + sum(static.values())
-    ops = 2 * float(layers["analog_macs"].sum() + layers["macs"].sum())
+    ops = 2 * float(layers["analog_macs"].sum() + layers["macs"].sum()
+                    + layers["cim_macs"].sum())
     return {
         "technology": tech.name,
         "dynamic_pj": dynamic,

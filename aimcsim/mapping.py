@@ -29,6 +29,7 @@ class Placement:
     tile: TileMapping | None  # static ops only
     rank: int | None  # LoRA rank when the op carries an adapter in this mode
     out_unit: str  # where the op's output is produced
+    cim: bool = False  # its LoRA branch runs on SRAM-CIM macros beside the tile (lora.engine)
 
 
 def tile_unit(name: str) -> str:
@@ -56,7 +57,8 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
             next_pmca += 1
             digital_out = rank is not None or tile.row_splits > 1 or op.name in feeds_digital
             out = pmca_unit(pmca) if digital_out else tile_unit(op.name)
-            placements[op.name] = Placement(pmca, tile, rank, out)
+            placements[op.name] = Placement(pmca, tile, rank, out, cim=rank is not None
+                                            and arch.lora.engine == "sram-cim")
         else:
             src = op.inputs[0].src
             if src == INPUT:  # nothing holds the network input: a cluster of its own

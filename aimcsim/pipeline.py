@@ -24,7 +24,7 @@ from typing import Any
 
 import simpy
 
-from aimcsim.engine import OpStats
+from aimcsim.engine import FifoServer, OpStats
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer, mvm_events
 from aimcsim.hw.interconnect import Links
@@ -32,6 +32,7 @@ from aimcsim.hw.pmca import KernelStats, PmcaModel
 from aimcsim.hw.pmca.feasibility import check_tcdm
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
+from aimcsim.hw.sram_cim import branch_macs, branch_ps
 from aimcsim.mapping import PMCA_PREFIX, Placement, place, pmca_unit, tile_unit
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
@@ -73,7 +74,8 @@ class NetworkSim:
             op.name: {size: block_program(model, op, size, eb=arch.lora.element_bytes,
                                           tile=self.placements[op.name].tile,
                                           rank=self.placements[op.name].rank,
-                                          tile_output=self.settings[op.name].tile_output)
+                                          tile_output=self.settings[op.name].tile_output,
+                                          cim=self.placements[op.name].cim)
                       for size in set(self.blocks[op.name])}
             for op in workload.ops
         }
@@ -85,10 +87,13 @@ class NetworkSim:
         self.exclusive_links = self.net.exclusive
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
                       if op.kind == "static_linear"}
+        # each adapted layer's SRAM-CIM macros: one server, blocks in arrival order
+        self.cims = {name: FifoServer() for name, p in self.placements.items() if p.cim}
         self.stats: dict[str, OpStats] = {}
         for op in workload.ops:
             p = self.placements[op.name]
-            weights = lora_weight_bytes(op, p.rank, self.eb) if p.rank is not None else 0
+            weights = (lora_weight_bytes(op, p.rank, self.eb)
+                       if p.rank is not None and not p.cim else 0)
             self.stats[op.name] = OpStats(weights)
         self.finished = {op.name: env.event() for op in workload.ops}
         # per-block events matter to streaming consumers and to the op's own in-flight gate
@@ -229,8 +234,13 @@ class NetworkSim:
         end = self._mvm(op, ready, size, stats)
         if not to_cluster:
             return end
-        return self._book(unit, pmca_unit(place_.pmca), self._y_bytes(op, place_, size), stats,
-                          op.name, end)
+        dst = pmca_unit(place_.pmca)
+        if not place_.cim:
+            return self._book(unit, dst, self._y_bytes(op, place_, size), stats, op.name, end)
+        u_end = self._cim(op, place_, ready, size, stats)
+        # Y and U share the tile's link: booked in the order they are ready
+        sends = sorted([(end, self._y_bytes(op, place_, size)), (u_end, self._u_bytes(op, size))])
+        return max(self._book(unit, dst, nbytes, stats, op.name, at) for at, nbytes in sends)
 
     def _tile(
         self, op: Op, place_: Placement, size: int, src: str | None, x_bytes: int,
@@ -241,10 +251,17 @@ class NetworkSim:
         unit = tile_unit(op.name)
         yield from self._transfer(src, unit, x_bytes, stats, op.name)
         end = self._mvm(op, self.env.now, size, stats)
-        yield self.env.timeout(end - self.env.now)
-        if to_cluster:
-            yield from self._transfer(unit, pmca_unit(place_.pmca),
-                                      self._y_bytes(op, place_, size), stats, op.name)
+        if not to_cluster:
+            yield self.env.timeout(end - self.env.now)
+            return
+        dst = pmca_unit(place_.pmca)
+        sends = [(end, self._y_bytes(op, place_, size))]
+        if place_.cim:
+            sends.append((self._cim(op, place_, self.env.now, size, stats),
+                          self._u_bytes(op, size)))
+        for at, nbytes in sorted(sends):  # each asked for when it is ready, in that order
+            yield self.env.timeout(max(0, at - self.env.now))
+            yield from self._transfer(unit, dst, nbytes, stats, op.name)
 
     def _mvm(self, op: Op, ready_ps: int, size: int, stats: OpStats) -> int:
         """Schedule a burst of `size` MVMs on the op's tiles, record it, return its end."""
@@ -259,6 +276,21 @@ class NetworkSim:
         if self.record:
             self.timeline.append((tile_unit(op.name), start, end, "mvm", op.name))
         return end
+
+    def _cim(self, op: Op, place_: Placement, ready_ps: int, size: int, stats: OpStats) -> int:
+        """Run the block's LoRA branch on the layer's SRAM-CIM macros; return its end."""
+        duration = branch_ps(self.arch.sram_cim, size)
+        start = self.cims[op.name].book(ready_ps, duration)
+        stats.cim_macs += branch_macs(op.d_in, op.d_out, place_.rank, size)
+        stats.active(start, start + duration)
+        if self.record:
+            self.timeline.append((f"cim:{op.name}", start, start + duration, "lora_xab",
+                                  op.name))
+        return start + duration
+
+    def _u_bytes(self, op: Op, size: int) -> int:
+        """The LoRA branch's output U of a block."""
+        return size * op.d_out * self.eb
 
     def _y_bytes(self, op: Op, place_: Placement, size: int) -> int:
         """Tile output of a block: one partial result per row slice."""

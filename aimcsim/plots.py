@@ -28,10 +28,10 @@ OKABE_ITO = {
 #: One colour per resource, the same in every figure.
 RESOURCE_COLOURS = {
     "aimc": OKABE_ITO["blue"], "pmca": OKABE_ITO["vermillion"], "dma": OKABE_ITO["green"],
-    "noc": OKABE_ITO["orange"], "stall": OKABE_ITO["grey"],
+    "noc": OKABE_ITO["orange"], "stall": OKABE_ITO["grey"], "cim": OKABE_ITO["sky"],
 }
 RESOURCE_LABELS = {"aimc": "AIMC tile", "pmca": "PMCA compute", "dma": "DMA",
-                   "noc": "interconnect", "stall": "stall"}
+                   "noc": "interconnect", "stall": "stall", "cim": "SRAM-CIM"}
 MODE_COLOURS = {"aimc-only": RESOURCE_COLOURS["aimc"], "hybrid": RESOURCE_COLOURS["pmca"]}
 COLUMN_WIDTH_IN = 3.5
 STYLE = {
@@ -205,6 +205,8 @@ def _lane_name(component: str) -> str:
 def _resource(component: str) -> str:
     if component.startswith("tile:"):
         return "aimc"
+    if component.startswith("cim:"):
+        return "cim"
     if component.startswith("dma:"):
         return "dma"
     if component.startswith("link"):
@@ -213,7 +215,8 @@ def _resource(component: str) -> str:
 
 
 def _component_order(component: str) -> tuple[int, str]:
-    return ({"aimc": 0, "pmca": 1, "dma": 2, "noc": 3}[_resource(component)], component)
+    return ({"aimc": 0, "cim": 1, "pmca": 2, "dma": 3, "noc": 4}[_resource(component)],
+            component)
 
 
 def pareto(points: pd.DataFrame, *, integration_time_ns: float | None = None) -> Figure:

@@ -55,6 +55,7 @@ LAYER_COLUMNS: dict[str, str] = {
     "dma_bytes": "bytes the cluster's DMA brought from cluster L2 (attention's held operands)",
     "noc_bytes": "bytes of the op's link transfers",
     "noc_link_bytes": "bytes x links crossed (a mesh or ring path counts each hop)",
+    "cim_macs": "MACs of the LoRA branch on SRAM-CIM macros (lora.engine: sram-cim)",
     # dynamic energy: the counters above x the technology file's costs (aimcsim.cost; NaN
     # without a technology file)
     "energy_aimc_pj": "tiles: analog_macs x cell + DAC and ADC conversions",
@@ -62,7 +63,8 @@ LAYER_COLUMNS: dict[str, str] = {
     "energy_tcdm_pj": "TCDM reads and writes",
     "energy_dma_pj": "DMA transfers from cluster L2",
     "energy_noc_pj": "link transfers (per byte and link crossed)",
-    "energy_pj": "the op's dynamic energy: the sum of the five above",
+    "energy_cim_pj": "SRAM-CIM macros: cim_macs x MAC",
+    "energy_pj": "the op's dynamic energy: the sum of the six above",
 }
 
 #: One row per activity of a component.

@@ -415,7 +415,8 @@ def block_table(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:
         op = Op("layer", 0, "static_linear", "layer", r.d_in, r.d_out, ())
         prog = block_program(model, op, r.parallel_tokens, eb=variant.lora.element_bytes,
                              tile=map_matrix(r.d_in, r.d_out, variant.aimc), rank=r.rank,
-                             tile_output=r.tile_output)
+                             tile_output=r.tile_output,
+                             cim=variant.lora.engine == "sram-cim")
         cycles = sum(k.cycles for k in (prog.pre, prog.post) if k is not None)
         rows.append({"d_in": r.d_in, "d_out": r.d_out,
                      "integration_time_ns": r.integration_time_ns,

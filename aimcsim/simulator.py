@@ -14,6 +14,7 @@ from aimcsim.engine import PS_PER_NS, OpStats
 from aimcsim.errors import SettingWarning
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
+from aimcsim.hw.sram_cim import macros
 from aimcsim.pipeline import NetworkSim
 from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, layer_row
 from aimcsim.spec.arch import MODES, Arch, Pipeline
@@ -85,8 +86,10 @@ def simulate(
     tech = arch.technology
     summary["energy"] = run_energy(layers, tech, total_latency_ns=summary["total_latency_ns"],
                                    tokens=workload.tokens, tiles=summary["tiles"],
-                                   clusters=summary["clusters"], links=summary["links"])
-    summary["area"] = area(tech, summary["tiles"], summary["clusters"], summary["links"])
+                                   clusters=summary["clusters"], links=summary["links"],
+                                   macros=summary["cim_macros"])
+    summary["area"] = area(tech, summary["tiles"], summary["clusters"], summary["links"],
+                           summary["cim_macros"])
     return Result(layers, summary, sim.timeline)
 
 
@@ -148,6 +151,9 @@ def _summary(sim: NetworkSim) -> dict[str, Any]:
             "noc": noc / (links * total_ps) if total_ps else 0.0,
         },
         "tiles": sum(p.tile.tiles for p in sim.placements.values() if p.tile),
+        "cim_macros": sum(macros(sim.arch.sram_cim, op.d_in, op.d_out, p.rank)
+                          for op in sim.workload.ops
+                          if (p := sim.placements[op.name]).cim),
         "clusters": clusters,
         "links": sim.net.link_count,
         "tcdm_peak_bytes": max(c.peak_bytes for c in sim.clusters),

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-_GROUPS = {"tile": "AIMC tiles", "pmca": "PMCA clusters", "dma": "DMA", "link": "links"}
+_GROUPS = {"tile": "AIMC tiles", "cim": "SRAM-CIM macros", "pmca": "PMCA clusters", "dma": "DMA",
+           "link": "links"}
 
 
 def chrome_trace(timeline: pd.DataFrame) -> dict[str, Any]:

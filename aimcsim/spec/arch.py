@@ -28,6 +28,7 @@ from aimcsim.hw.pmca.params import (
     Pmca,
     read_pmca,
 )
+from aimcsim.hw.sram_cim import CIM_KEYS, SramCim, read_sram_cim
 from aimcsim.spec._reader import Reader, join, read_yaml, relative_file, shown
 from aimcsim.spec.fields import Custom, choices, keys, read_fields, section_schema, spec
 from aimcsim.spec.tech import Technology, load_technology
@@ -75,6 +76,11 @@ class Lora:
         "description": "all, or the static-layer roles that carry adapters (e.g. query, "
                        "value)",
         "anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}]})] = None
+    engine: Annotated[Literal["pmca", "sram-cim"], spec(
+        "where the branch X A B runs: pmca (the cluster's cores or matrix engine, A and B "
+        "resident in its TCDM) or sram-cim (SRAM compute-in-memory macros beside each tile, "
+        "as HaLoRA: the `sram_cim` section; the cluster only adds U to the tile output)")] = \
+        "pmca"
 
     @property
     def element_bytes(self) -> int:
@@ -97,10 +103,11 @@ class Arch:
     lora: Lora
     source: str = "<memory>"
     technology: Technology | None = None  # energy, area and leakage (None: no energy figures)
+    sram_cim: SramCim | None = None  # the LoRA engine's macro, when lora.engine is sram-cim
 
 
 _TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca", "interconnect",
-        "pipeline", "lora")
+        "pipeline", "lora", "sram_cim")
 STRATEGIES = choices(Pipeline, "strategy")
 BETWEEN_LAYERS = choices(Pipeline, "between_layers")
 TILE_OUTPUTS = choices(Pipeline, "tile_output")
@@ -109,7 +116,7 @@ _LORA = keys(Lora)[:-1]
 #: The keys each section of an architecture file recognises (sweep axes are checked against it).
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "aimc": AIMC_KEYS, "pmca": PMCA_KEYS, "interconnect": NOC_KEYS, "pipeline": _PIPE,
-    "lora": _LORA,
+    "lora": _LORA, "sram_cim": CIM_KEYS,
 }
 
 
@@ -117,7 +124,8 @@ def arch_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of an architecture file, from the fields' declarations."""
     sections = {"aimc": (AimcTile, "aimc"), "pmca": (Pmca, "pmca"),
                 "interconnect": (Interconnect, "interconnect"),
-                "pipeline": (Pipeline, "pipeline"), "lora": (Lora, "lora")}
+                "pipeline": (Pipeline, "pipeline"), "lora": (Lora, "lora"),
+                "sram_cim": (SramCim, "sram_cim")}
     properties: dict[str, Any] = {
         "version": {"enum": list(SUPPORTED_VERSIONS)},
         "extends": {"type": "string", "description": "an architecture file (relative to this "
@@ -133,7 +141,11 @@ def arch_schema() -> dict[str, Any]:
         schema = section_schema(cls, title)
         if cls in (Pipeline, Lora):
             del schema["properties"]["source"]
-        complete[key] = {"required": schema.pop("required")}
+        required_keys = schema.pop("required")
+        if key != "sram_cim":  # optional: needed with lora.engine: sram-cim
+            complete[key] = {"required": required_keys}
+        else:
+            schema["required"] = required_keys
         properties[key] = schema
     engine = section_schema(MatrixEngine, "matrix_engine")
     properties["pmca"]["properties"]["matrix_engine"] = {"anyOf": [engine, {"type": "null"}]}
@@ -351,9 +363,17 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
     noc = read_interconnect(r, top.get("interconnect", {}))
     pipe = _pipeline(r, top.get("pipeline", {}))
     lora = _lora(r, top.get("lora", {}), pmca)
+    cim = read_sram_cim(r, top["sram_cim"]) if top.get("sram_cim") is not None else None
+    if lora.engine == "sram-cim" and cim is None:
+        r.error("sram_cim", "lora.engine: sram-cim needs the sram_cim section (rows, outputs, "
+                "input_bits, freq_mhz)")
     tech = _technology(r, top, lora)
+    if tech is not None and lora.engine == "sram-cim" and tech.sram_cim is None:
+        r.error("technology", f"{tech.file}: lora.engine: sram-cim needs a sram_cim section "
+                "(mac_pj, area_mm2, leakage_mw)")
     r.finish()
-    return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file, technology=tech)
+    return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file, technology=tech,
+                sram_cim=cim)
 
 
 def _technology(r: Reader, top: dict[str, Any], lora: Lora) -> Technology | None:

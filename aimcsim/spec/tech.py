@@ -73,6 +73,17 @@ class LinkTech:
     leakage_mw: Annotated[float, spec("static power of one link", ge=0, le=_MW, unit="mW")]
 
 
+@dataclass(frozen=True, kw_only=True)
+class CimTech:
+    """The SRAM compute-in-memory LoRA engine: the optional `sram_cim` section."""
+
+    mac_pj: Annotated[float, spec("one MAC of input_bits x weight_bits (its bit-serial "
+                                  "cycles, adder tree and accumulation)", ge=0, le=_PJ,
+                                  unit="pJ")]
+    area_mm2: Annotated[float, spec("one macro", ge=0, le=_MM2, unit="mm^2")]
+    leakage_mw: Annotated[float, spec("static power of one macro", ge=0, le=_MW, unit="mW")]
+
+
 @dataclass(frozen=True)
 class Technology:
     """A technology file, validated."""
@@ -83,10 +94,12 @@ class Technology:
     interconnect: LinkTech
     file: str = "<memory>"
     sources: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    sram_cim: CimTech | None = None
 
 
 _SECTIONS: dict[str, type] = {"aimc": TileTech, "pmca": ClusterTech, "interconnect": LinkTech}
-_TOP = ("version", "name", "source", *_SECTIONS)
+_OPTIONAL: dict[str, type] = {"sram_cim": CimTech}
+_TOP = ("version", "name", "source", *_SECTIONS, *_OPTIONAL)
 
 
 def _cost(r: Reader, data: dict[str, Any], path: str, key: str, low: float | None,
@@ -112,7 +125,8 @@ def parse_technology(doc: Any, file: str = "<memory>") -> Technology:
     name = r.take(top, "", "name", str, default=Path(file).stem)
     sources: dict[str, str] = {}
     sections: dict[str, Any] = {}
-    for section, cls in _SECTIONS.items():
+    present = {k: c for k, c in _OPTIONAL.items() if top.get(k) is not None}
+    for section, cls in {**_SECTIONS, **present}.items():
         data = r.mapping(top.get(section, {}), section, keys(cls)[:-1], required=required(cls))
         unit = units(cls)
         values: dict[str, Any] = {
@@ -128,8 +142,9 @@ def parse_technology(doc: Any, file: str = "<memory>") -> Technology:
                 for dtype in DTYPE_BYTES if dtype in table)
         sections[section] = values
     r.finish()
+    cim = CimTech(**sections["sram_cim"]) if "sram_cim" in sections else None
     return Technology(name, TileTech(**sections["aimc"]), ClusterTech(**sections["pmca"]),
-                      LinkTech(**sections["interconnect"]), file, sources)
+                      LinkTech(**sections["interconnect"]), file, sources, cim)
 
 
 def load_technology(path: str | Path) -> Technology:
@@ -148,5 +163,5 @@ def _load(path: str, _stamp: int) -> Technology:
     return parse_technology(read_yaml(path), path)
 
 
-__all__ = ["ClusterTech", "LinkTech", "Technology", "TileTech", "load_technology",
+__all__ = ["CimTech", "ClusterTech", "LinkTech", "Technology", "TileTech", "load_technology",
            "parse_technology"]

@@ -20,7 +20,7 @@ def resident_bytes(arch: Arch, workload: Workload, placements: dict[str, Any]) -
     resident = [0] * clusters
     for op in workload.ops:
         p = placements[op.name]
-        if p.rank is not None:
+        if p.rank is not None and not p.cim:  # on SRAM-CIM, A and B live in the macros
             resident[p.pmca] += lora_weight_bytes(op, p.rank, arch.lora.element_bytes)
     return resident
 
@@ -59,7 +59,7 @@ def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, model: PmcaModel,
     prog = None
     if budget >= 0:
         prog = block_program(model, op, block, eb=arch.lora.element_bytes, tile=p.tile,
-                             rank=p.rank, tile_output=pipe.tile_output)
+                             rank=p.rank, tile_output=pipe.tile_output, cim=p.cim)
         if in_flight * prog.tcdm_bytes <= budget:
             return
     # the largest block that fits: below the closed-form bound, confirmed by `model`
@@ -94,7 +94,7 @@ def _largest_block(
     while lo < hi:  # footprints grow with the block size
         mid = (lo + hi + 1) // 2
         prog = block_program(model, op, mid, eb=eb, tile=p.tile, rank=p.rank,
-                             tile_output=pipe.tile_output)
+                             tile_output=pipe.tile_output, cim=p.cim)
         if in_flight * prog.tcdm_bytes <= budget:
             lo = mid
         else:

@@ -16,6 +16,9 @@ tile output of a block is P*d_out per row slice (S slices):
     post = [add over (S-1)*P*d_out] then add over P*d_out    (needs the tile output)
   Either way `post` starts with the partial-sum reduction of aimc-only mode, then adds the
   LoRA branch: the hybrid block does the aimc-only work and more.
+static_linear with LoRA on SRAM-CIM macros (lora.engine: sram-cim): A and B live in the macros,
+  U arrives over the tile's link: bytes = (S*P*d_out + P*d_out) * eb, pre = none,
+  post = [add over (S-1)*P*d_out] then add over P*d_out.
 static_linear without LoRA: only row-sliced matrices touch the cluster: partial sums
   S*P*d_out, post = add over (S-1)*P*d_out.
 dynamic_matmul (per head h of H, streamed rows P x k, held operand k x n kept in cluster L2):
@@ -72,11 +75,13 @@ def block_program(
     tile: TileMapping | None = None,
     rank: int | None = None,
     tile_output: str = "in-place",
+    cim: bool = False,
 ) -> BlockProgram:
     """Cluster work and TCDM working set of one block of `tokens` tokens of `op`.
 
     `tile` is the crossbar mapping of a static op; `rank` its LoRA rank (None: no adapter);
-    `tile_output` where the tile output lands with LoRA (`pipeline.tile_output`).
+    `tile_output` where the tile output lands with LoRA (`pipeline.tile_output`); `cim`: the
+    branch runs on SRAM-CIM macros (`aimcsim.hw.sram_cim`) and the cluster only adds U.
     """
     if op.kind == "static_linear":
         if tile is None:
@@ -86,6 +91,10 @@ def block_program(
         reduce = model.elementwise("add", adds) if adds else None
         if rank is None:
             return BlockProgram(None, reduce, partial * eb if adds else 0)
+        if cim:  # U arrives from the macros: the partial sums, then Y + U, on the cluster
+            join = model.elementwise("add", tokens * op.d_out)
+            post = reduce.then(join) if reduce is not None else join
+            return BlockProgram(None, post, (partial + tokens * op.d_out) * eb)
         xa = model.matmul(tokens, op.d_in, rank)
         if tile_output == "in-place":
             pre, lora_out = xa, model.matmul(tokens, rank, op.d_out, accumulate=True)
