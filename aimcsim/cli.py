@@ -20,7 +20,15 @@ from aimcsim.gpu import estimate, load_gpu
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
 from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
-from aimcsim.search import GROUP, RATINGS, SearchSpace, block_table, load_space, search
+from aimcsim.search import (
+    GROUP,
+    OBJECTIVES,
+    RATINGS,
+    SearchSpace,
+    block_table,
+    load_space,
+    search,
+)
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, arch_schema, load_arch
 from aimcsim.spec.run import apply_run
@@ -78,8 +86,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="search-space YAML (default: arch/spaces/default.yaml's values)")
     find.add_argument("--out", type=Path, required=True, help="folder for search.csv, summary.json")
     find.add_argument("--max-overhead", type=float, default=None, metavar="PERCENT",
-                      help="pick the least TCDM whose per-layer overhead stays at most PERCENT "
-                           "(default: pick the fastest setting)")
+                      help="latency: pick the least TCDM whose per-layer overhead stays at most "
+                           "PERCENT (default: pick the fastest setting); energy, edp: only "
+                           "settings within PERCENT")
+    find.add_argument("--objective", choices=OBJECTIVES, default="latency",
+                      help="what the best setting minimises: latency, energy or edp (energy x "
+                           "latency; these need a technology file) (default: latency)")
 
     sweep = sub.add_parser("sweep", help="run a design-space sweep from a sweep YAML")
     sweep.add_argument("sweep", help="sweep YAML (see arch/sweeps/)")
@@ -228,26 +240,32 @@ def _search(args: argparse.Namespace) -> int:
     if args.max_overhead is not None and not args.max_overhead >= 0:
         raise ValueError(f"--max-overhead takes a percentage >= 0, got {args.max_overhead}")
     limit = None if args.max_overhead is None else args.max_overhead / 100
-    result = search(arch, workload, space, max_overhead=limit)
+    result = search(arch, workload, space, max_overhead=limit, objective=args.objective)
     args.out.mkdir(parents=True, exist_ok=True)
     result.points.to_csv(args.out / "search.csv", index=False)
     best = result.best
+    if args.objective != "latency":
+        objective = f"least {args.objective}" + (
+            "" if limit is None else f" within {args.max_overhead:g}%")
+    else:
+        objective = "fastest" if limit is None else f"least TCDM within {args.max_overhead:g}%"
     write_json({"arch": str(args.arch), "workload": str(args.workload),
-                "objective": "fastest" if limit is None else f"least TCDM within "
-                f"{args.max_overhead:g}% overhead",
+                "objective": objective + (" overhead" if limit is not None else ""),
                 "best": best.to_dict(orient="records"), "network": result.network},
                args.out / "summary.json")
     counts = result.points["rating"].value_counts()
     print(f"{workload.name} on {arch.name}: {len(result.points)} points; "
           + ", ".join(f"{counts.get(r, 0)} {r}" for r in RATINGS))
-    objective = "fastest" if limit is None else f"least TCDM within {args.max_overhead:g}%"
+    energy = args.objective != "latency"
     print(f"{'shape':>9} {'t_int':>6} {'cores':>5} {'rank':>4}  {objective + ' setting':<32} "
-          f"{'latency us':>10} {'aimc-only':>10} {'overhead':>8} {'TCDM B':>7}")
+          f"{'latency us':>10} {'aimc-only':>10} {'overhead':>8} {'TCDM B':>7}"
+          + (f" {'energy uJ':>9}" if energy else ""))
     for r in best.itertuples():
         setting = f"{r.strategy} x{r.parallel_tokens}, {r.tile_output}"
         print(f"{f'{r.d_in}x{r.d_out}':>9} {r.integration_time_ns:>6g} {r.cores:>5} {r.rank:>4}  "
               f"{setting:<32} {r.latency_ns / 1000:>10.2f} {r.aimc_only_latency_ns / 1000:>10.2f} "
-              f"{r.overhead:>8.1%} {r.tcdm_bytes:>7}")
+              f"{r.overhead:>8.1%} {r.tcdm_bytes:>7}"
+              + (f" {r.energy_pj / 1e6:>9.3f}" if energy else ""))
     groups = result.points.groupby(GROUP).ngroups
     if len(best) < groups:
         print(f"{groups - len(best)} group(s) have no setting within the limit")

@@ -50,6 +50,7 @@ from aimcsim.spec.arch import STRATEGIES, TILE_OUTPUTS, Arch, Pipeline, arch_fie
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
 RATINGS = ("exact", "simulated", "pruned", "infeasible")
+OBJECTIVES = ("latency", "energy", "edp")
 
 #: Columns of the search table (`search.csv`), one row per point of the space.
 SEARCH_COLUMNS: dict[str, str] = {
@@ -63,6 +64,9 @@ SEARCH_COLUMNS: dict[str, str] = {
     "aimc_only_latency_ns": "the same layer and block size without the LoRA branch (empty "
                             "where not rated)",
     "overhead": "latency_ns / aimc_only_latency_ns - 1",
+    "energy_pj": "energy of the layer alone at the point (its dynamic energy, and its tiles' "
+                 "and cluster's leakage over its latency; objective energy or edp, and "
+                 "exhaustive; empty elsewhere)",
     "tcdm_bytes": "TCDM the layer needs, (d_in + d_out) * r * eb resident A and B plus "
                   "blocks in flight x P * (d_in + r + S * d_out [+ d_out if separate]) * eb "
                   "(eb bytes per element, S row slices of the tile)",
@@ -73,8 +77,9 @@ SEARCH_COLUMNS: dict[str, str] = {
               "cannot beat a rated point with no more TCDM) or infeasible",
     "pareto": "on the exact latency / TCDM Pareto front of its group",
     "fastest": "the group's fastest feasible setting (least TCDM among equals)",
-    "best": "the group's setting for the objective: the fastest, or with max_overhead the "
-            "least TCDM within it",
+    "best": "the group's setting for the objective: latency: the fastest, or with "
+            "max_overhead the least TCDM within it; energy or edp (energy x latency): the "
+            "least, within max_overhead when given",
 }
 GROUP = ["d_in", "d_out", "rank", "integration_time_ns", "cores"]
 
@@ -174,6 +179,7 @@ class _Group:
         # which: on shared links neither); without: the simulator rates every point
         self.analytic = analytic
         self._base: dict[tuple[str, int], float] = {}
+        self._energy: dict[Pipeline, float] = {}
 
     def pipe(self, idx: int) -> Pipeline:
         row = self.points.loc[idx]
@@ -183,7 +189,30 @@ class _Group:
 
     def _simulate(self, pipe: Pipeline, mode: str) -> float:
         result = simulate(_layer_by_layer(self.variant, pipe), self.work, mode, timeline=False)
-        return float(result.layers.set_index("layer").loc["layer", "latency_ns"])
+        row = result.layers.set_index("layer").loc["layer"]
+        if mode == "hybrid":
+            self._energy[pipe] = self._layer_energy(row, result.summary)
+        return float(row["latency_ns"])
+
+    def _layer_energy(self, row: pd.Series, summary: dict[str, Any]) -> float:
+        """The layer's dynamic energy and the leakage of its tiles and cluster over its
+        latency (NaN without a technology file)."""
+        tech = self.variant.technology
+        if tech is None:
+            return math.nan
+        watts = (row["tiles"] * tech.aimc.leakage_mw + tech.pmca.leakage_mw) * 1e-3
+        return float(row["energy_pj"]) + watts * float(row["latency_ns"]) * 1e3
+
+    def energy(self, idx: int) -> float:
+        """The energy of a point (simulated on first use)."""
+        row = self.points.loc[idx]
+        if not math.isnan(row.energy_pj):
+            return float(row.energy_pj)
+        pipe = self.pipe(idx)
+        if pipe not in self._energy:
+            self._simulate(pipe, "hybrid")
+        self.points.loc[idx, "energy_pj"] = self._energy[pipe]
+        return self._energy[pipe]
 
     def rate(self, idx: int) -> float:
         """The hybrid latency of a feasible point, by closed form where exact."""
@@ -302,7 +331,8 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
                     "cores": variant.pmca.cores, "strategy": strategy,
                     "parallel_tokens": block, "tile_output": tile_output,
                     "latency_ns": math.nan, "aimc_only_latency_ns": math.nan,
-                    "overhead": math.nan, "tcdm_bytes": est.tcdm_bytes, "feasible": feasible,
+                    "overhead": math.nan, "energy_pj": math.nan,
+                    "tcdm_bytes": est.tcdm_bytes, "feasible": feasible,
                     "analytic_latency_ns": est.latency_ps / PS_PER_NS,
                     "rating": "" if feasible else "infeasible",
                     "pareto": False, "fastest": False, "best": False, "_exact": est.exact,
@@ -314,24 +344,37 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
 
 def search(
     arch: Arch, workload: Workload, space: SearchSpace | None = None, *,
-    max_overhead: float | None = None,
+    max_overhead: float | None = None, objective: str = "latency",
 ) -> SearchResult:
     """Exact balance search; see the module docstring.
 
-    max_overhead: with it, each group's `best` is the least-TCDM setting whose per-layer
-    overhead is at most this fraction (0.04: 4%); without it, the fastest setting.
+    objective latency: with `max_overhead`, each group's `best` is the least-TCDM setting
+    whose per-layer overhead is at most this fraction (0.04: 4%); without it, the fastest
+    setting. objective energy or edp (energy x latency; the architecture needs a technology
+    file): the setting of least energy or EDP, among those within `max_overhead` when given;
+    every feasible point is simulated (counts and latencies as the simulator has them).
     """
     if max_overhead is not None and not max_overhead >= 0:
         raise ValueError(f"max_overhead must be a fraction >= 0, got {max_overhead}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    if objective != "latency" and arch.technology is None:
+        raise ValueError(f"{arch.source}: objective {objective} needs energy: name a "
+                         "technology file (technology: ../tech/...)")
     points, groups = _screen(arch, workload, space or SearchSpace())
     for variant, op, members in groups:
-        group = _Group(variant, op, workload.tokens, points, members)
+        group = _Group(variant, op, workload.tokens, points, members,
+                       analytic=objective == "latency")
         front = _front(group)
         points.loc[front, "pareto"] = True
         if front:
             points.loc[front[-1], "fastest"] = True
-        pick = (front[-1] if front else None) if max_overhead is None else \
-            _least_tcdm_within(group, max_overhead)
+        if objective != "latency":
+            pick = _least_energy(group, objective, max_overhead)
+        elif max_overhead is None:
+            pick = front[-1] if front else None
+        else:
+            pick = _least_tcdm_within(group, max_overhead)
         if pick is not None:
             points.loc[pick, "best"] = True
     table = _table(points)
@@ -342,14 +385,32 @@ def search(
 
 def exhaustive(arch: Arch, workload: Workload, space: SearchSpace | None = None) -> pd.DataFrame:
     """Every feasible point of the space simulated (the reference for `search`): the same
-    table, with `latency_ns` and `aimc_only_latency_ns` from the simulator everywhere."""
+    table, with `latency_ns`, `aimc_only_latency_ns` and `energy_pj` from the simulator
+    everywhere."""
     points, groups = _screen(arch, workload, space or SearchSpace())
     for variant, op, members in groups:
         group = _Group(variant, op, workload.tokens, points, members, analytic=False)
         for idx in members:
             if points.loc[idx, "feasible"]:
                 group.rate(idx)
+                group.energy(idx)
     return _table(points)
+
+
+def _least_energy(group: _Group, objective: str, max_overhead: float | None) -> int | None:
+    """The feasible point of least energy (objective energy) or energy x latency (edp),
+    within `max_overhead` when given; ties: least TCDM, then the fastest."""
+    best, best_key = None, None
+    for idx in group.feasible():
+        latency = group.rate(idx)
+        if max_overhead is not None and latency > (1 + max_overhead) * group.base(idx):
+            continue
+        energy = group.energy(idx)
+        value = energy if objective == "energy" else energy * latency
+        key = (value, int(group.points.loc[idx, "tcdm_bytes"]), latency)
+        if best_key is None or key < best_key:
+            best, best_key = idx, key
+    return best
 
 
 def _table(points: pd.DataFrame) -> pd.DataFrame:

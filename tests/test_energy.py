@@ -19,7 +19,7 @@ from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.tech import load_technology, parse_technology
 from aimcsim.spec.workload import parse_workload
 
-TECH = ROOT / "tech" / "pcm14_snitch12.yaml"
+TECH = ROOT / "tech" / "pcm14_horowitz45.yaml"
 COUNTERS = ("mvms", "dac_conversions", "adc_conversions", "analog_macs", "macs",
             "element_ops", "tcdm_read_bytes", "tcdm_write_bytes", "dma_bytes", "noc_bytes",
             "noc_link_bytes")

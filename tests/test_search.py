@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import arch_doc, linear_workload, make_arch, small_bert
+from conftest import ROOT, arch_doc, linear_workload, make_arch, small_bert
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -279,3 +279,45 @@ def test_search_command_with_max_overhead(tmp_path, root, capsys):
     assert main(["search", arch, str(trace), "--space", str(space), "--out", str(out),
                  "--max-overhead", "-1"]) == 2
     assert "--max-overhead takes a percentage >= 0, got -1.0" in capsys.readouterr().err
+
+
+def _exhaustive_least(reference: pd.DataFrame, objective: str,
+                      max_overhead: float | None) -> pd.DataFrame:
+    """Per group, the feasible point of least energy (or EDP) within the limit, from every
+    point simulated; ties: least TCDM, then the fastest."""
+    rows = reference[reference.feasible].copy()
+    if max_overhead is not None:
+        rows = rows[rows.latency_ns <= (1 + max_overhead) * rows.aimc_only_latency_ns]
+    rows["_value"] = rows.energy_pj * (rows.latency_ns if objective == "edp" else 1)
+    rows = rows.sort_values(["_value", "tcdm_bytes", "latency_ns"], kind="stable")
+    return rows.groupby(GROUP, sort=False).head(1)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=small_cases(), objective=st.sampled_from(["energy", "edp"]))
+def test_energy_objectives_equal_exhaustive_simulation(tmp_path_factory, case, objective):
+    """The least-energy (or EDP) setting is the exhaustive one, leakage included."""
+    import yaml
+
+    doc, workload, space, max_overhead = case
+    tech = yaml.safe_load((ROOT / "tech" / "pcm14_horowitz45.yaml").read_text())
+    tech["pmca"]["leakage_mw"]["value"] = 20.0  # latency matters to energy too
+    path = tmp_path_factory.mktemp("tech") / "leaky.yaml"
+    path.write_text(yaml.safe_dump(tech))
+    arch = parse_arch({**doc, "technology": str(path)}, "random.yaml")
+    found = search(arch, workload, space, max_overhead=max_overhead, objective=objective)
+    reference = exhaustive(arch, workload, space)
+    want = _exhaustive_least(reference, objective, max_overhead)
+    setting = [*GROUP, "strategy", "parallel_tokens", "tile_output"]
+    got = found.points[found.points.best]
+    assert {tuple(r) for r in got[setting].itertuples(index=False)} == {
+        tuple(r) for r in want[setting].itertuples(index=False)}
+    rated = found.points[found.points.energy_pj.notna()]
+    assert (rated.energy_pj == reference.loc[rated.index, "energy_pj"]).all()
+
+
+def test_energy_objectives_need_a_technology_file():
+    with pytest.raises(ValueError, match="objective energy needs energy: name a technology"):
+        search(make_arch(), small_bert(16, 1), SearchSpace(parallel_tokens=(4,)),
+               objective="energy")
