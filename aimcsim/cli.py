@@ -32,6 +32,7 @@ from aimcsim.search import (
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, arch_schema, load_arch
 from aimcsim.spec.run import apply_run
+from aimcsim.spec.tech import technology_schema
 from aimcsim.spec.workload import MAX_TOKENS, load_workload, workload_schema
 from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
 from aimcsim.trace_export import chrome_trace
@@ -426,7 +427,8 @@ def _kernel(args: argparse.Namespace) -> int:
 
 def _schema(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, schema in (("arch", arch_schema()), ("workload", workload_schema())):
+    for name, schema in (("arch", arch_schema()), ("workload", workload_schema()),
+                         ("tech", technology_schema())):
         path = args.out / f"{name}.schema.json"
         path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}")

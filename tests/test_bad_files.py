@@ -227,6 +227,9 @@ SWEEP_CASES = [
                                                     "section, and the axes do not give its "
                                                     "height, pipe_regs"),
     (put("axes", {"pmca.timing": ["exact"]}), "axes.pmca.timing[0]: 'exact' is not allowed"),
+    (put("axes", {"sram_cim.rows": [64]}), "axes.sram_cim.rows: the architecture has no "
+                                           "sram_cim section, and the axes do not give its "
+                                           "outputs, input_bits, freq_mhz"),
     (put("axes", {"aimc.integration_time_ns": [256.0001]}), "axes.aimc.integration_time_ns[0]:"
                                                             " 256.0001 ns is not a whole number"),
     (put("axes", {"workload.seq_len": [0]}), "axes.workload.seq_len[0]: 0 is below the "

@@ -26,8 +26,19 @@ from pydantic.fields import FieldInfo
 
 from aimcsim.spec._reader import Reader
 
-__all__ = ["Custom", "Field", "choices", "keys", "numeric_bounds", "read_fields", "required",
-           "section_schema", "spec", "units"]
+__all__ = [
+    "Custom",
+    "Field",
+    "choices",
+    "descriptions",
+    "keys",
+    "numeric_bounds",
+    "read_fields",
+    "required",
+    "section_schema",
+    "spec",
+    "units",
+]
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,16 @@ def numeric_bounds(cls: type) -> dict[str, tuple[float | None, float | None]]:
     """(minimum, maximum) of every number `cls` declares (its generic fields)."""
     return {d.key: (d.minimum, d.maximum) for d in _declared(cls)
             if d.kind in (int, float) and not d.custom}
+
+
+def descriptions(cls: type) -> dict[str, str]:
+    """The meaning each field of `cls` declares, by YAML key."""
+    hints = get_type_hints(cls, include_extras=True)
+    out = {}
+    for d in _declared(cls):
+        info = next((m for m in get_args(hints[d.name])[1:] if isinstance(m, FieldInfo)), None)
+        out[d.key] = (info.description or "") if info is not None else ""
+    return out
 
 
 def units(cls: type) -> dict[str, str]:

@@ -147,6 +147,42 @@ def parse_technology(doc: Any, file: str = "<memory>") -> Technology:
                       LinkTech(**sections["interconnect"]), file, sources, cim)
 
 
+def _entry_schema(low: float | None, high: float | None, unit: str, meaning: str
+                  ) -> dict[str, Any]:
+    value: dict[str, Any] = {"type": "number", "description": f"{meaning} ({unit})"}
+    if low is not None:
+        value["minimum"] = low
+    if high is not None:
+        value["maximum"] = high
+    return {"type": "object", "additionalProperties": False, "required": ["value", "source"],
+            "properties": {"value": value, "source": {
+                "type": "string", "pattern": r"\S",
+                "description": "paper and table, a derivation, or 'assumed: <why>'"}}}
+
+
+def technology_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a technology file, from the fields' declarations."""
+    from aimcsim.spec.fields import descriptions
+
+    properties: dict[str, Any] = {"version": {"enum": list(SUPPORTED_VERSIONS)},
+                                  "name": {"type": "string"}, "source": {"type": "string"}}
+    for section, cls in {**_SECTIONS, **_OPTIONAL}.items():
+        unit, meaning = units(cls), descriptions(cls)
+        props = {key: _entry_schema(low, high, unit[key], meaning[key])
+                 for key, (low, high) in numeric_bounds(cls).items()}
+        if cls is ClusterTech:
+            props["mac_pj"] = {"type": "object", "additionalProperties": False,
+                               "minProperties": 1, "description": meaning["mac_pj"],
+                               "properties": {d: _entry_schema(0, _PJ, "pJ", f"one {d} MAC")
+                                              for d in DTYPE_BYTES}}
+        properties[section] = {"type": "object", "additionalProperties": False,
+                               "required": list(required(cls)), "properties": props,
+                               "description": (cls.__doc__ or "").strip()}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "aimcsim technology file", "type": "object", "properties": properties,
+            "required": ["version", *_SECTIONS], "additionalProperties": False}
+
+
 def load_technology(path: str | Path) -> Technology:
     """Load and validate a technology file (memoised by path and modification time: the
     points of a sweep share one)."""
@@ -164,4 +200,4 @@ def _load(path: str, _stamp: int) -> Technology:
 
 
 __all__ = ["CimTech", "ClusterTech", "LinkTech", "Technology", "TileTech", "load_technology",
-           "parse_technology"]
+           "parse_technology", "technology_schema"]

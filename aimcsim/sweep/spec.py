@@ -178,7 +178,7 @@ def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any], max_points: int
                 r.error(p, f"{exc} (or {SEQ_LEN_AXIS})")
                 continue
             section = str(key).rsplit(".", 1)[0]
-            if str(key).count(".") > 1 and get_path(arch_doc, section) is None:
+            if get_path(arch_doc, section) is None:
                 missing = [k for k in field.section_required
                            if f"{section}.{k}" not in raw]
                 if missing:
