@@ -255,13 +255,22 @@ class NetworkSim:
             yield self.env.timeout(end - self.env.now)
             return
         dst = pmca_unit(place_.pmca)
-        sends = [(end, self._y_bytes(op, place_, size))]
-        if place_.cim:
-            sends.append((self._cim(op, place_, self.env.now, size, stats),
-                          self._u_bytes(op, size)))
-        for at, nbytes in sorted(sends):  # each asked for when it is ready, in that order
-            yield self.env.timeout(max(0, at - self.env.now))
-            yield from self._transfer(unit, dst, nbytes, stats, op.name)
+        if not place_.cim:
+            yield self.env.timeout(end - self.env.now)
+            yield from self._transfer(unit, dst, self._y_bytes(op, place_, size), stats,
+                                      op.name)
+            return
+        u_end = self._cim(op, place_, self.env.now, size, stats)
+        # Y and U: each transfer asked for when its data is ready (the link queues them)
+        yield self.env.all_of([
+            self.env.process(self._send_at(at, unit, dst, nbytes, stats, op.name))
+            for at, nbytes in sorted([(end, self._y_bytes(op, place_, size)),
+                                      (u_end, self._u_bytes(op, size))])])
+
+    def _send_at(self, at_ps: int, src: str, dst: str, nbytes: int, stats: OpStats,
+                 name: str) -> Proc:
+        yield self.env.timeout(max(0, at_ps - self.env.now))
+        yield from self._transfer(src, dst, nbytes, stats, name)
 
     def _mvm(self, op: Op, ready_ps: int, size: int, stats: OpStats) -> int:
         """Schedule a burst of `size` MVMs on the op's tiles, record it, return its end."""

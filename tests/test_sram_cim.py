@@ -27,15 +27,19 @@ def _halora(input_bits: int = 8, freq_mhz: int = 500, **sections):
     return parse_arch(doc, "halora.yaml")
 
 
+@pytest.mark.parametrize("topology", ["point-to-point", "shared-bus"])
 @pytest.mark.parametrize(("input_bits", "freq_mhz"), [(8, 500), (64, 100)],
                          ids=["tile-bound", "engine-bound"])
-def test_one_layer_in_closed_form(input_bits, freq_mhz):
+def test_one_layer_in_closed_form(input_bits, freq_mhz, topology):
     """One 256 x 256 layer on one tile, one block of 16 tokens reading the network input:
     the tile and the macros start together; Y and U cross the tile's link in the order they
-    are ready; the cluster then adds them."""
+    are ready; the cluster then adds them. Booked ahead (point-to-point) or as processes
+    (a bus, here uncontended), the same."""
     tokens, d = 16, 256
     arch = _halora(input_bits, freq_mhz, pipeline={"strategy": "overlapped",
-                                                   "parallel_tokens": tokens})
+                                                   "parallel_tokens": tokens},
+                   interconnect={"topology": topology, "freq_mhz": 1000,
+                                 "bytes_per_cycle": 32, "latency_cycles": 4})
     work = parse_workload(linear_workload(tokens, d, d), "w.yaml")
     row = simulate(arch, work, "hybrid", timeline=False).layers.iloc[0]
     tile_end = burst_latency_ps(tokens, arch.aimc)
