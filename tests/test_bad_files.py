@@ -407,12 +407,12 @@ def test_command_line_misuse_gets_one_clean_error(tmp_path, capsys, argv, expect
 
 
 def test_a_block_above_the_tokens_warns_what_was_used(tmp_path, capsys):
-    _write(tmp_path, "a.yaml", put("pipeline.parallel_tokens", 1000)(ARCH))
+    _write(tmp_path, "a.yaml", put("pipeline.parallel_tokens", 17)(ARCH))
     _write(tmp_path, "w.yaml", WORK)
     assert main(_argv("work", tmp_path)) == 0
     err = capsys.readouterr().err
     assert err.count("aimcsim: warning:") == 1
-    assert ("a.yaml: pipeline.parallel_tokens = 1000 is above the workload's 16 tokens; blocks "
+    assert ("a.yaml: pipeline.parallel_tokens = 17 is above the workload's 16 tokens; blocks "
             "of 16 tokens are used") in err
 
 
@@ -568,3 +568,26 @@ def test_fuzzed_run_settings(tmp_path_factory, doc):
 
 def test_a_spec_error_is_the_library_error():
     assert issubclass(SpecError, AimcsimError)
+
+
+def test_a_block_that_cannot_fit_is_refused_before_any_cycle_level_kernel(monkeypatch):
+    """TCDM feasibility is decided in closed form first: no cycle-level kernel runs for the
+    refused block (only for smaller ones, to confirm the hint)."""
+    from aimcsim.errors import CapacityError
+    from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
+
+    matmul, elementwise = CycleLevelPmca.matmul, CycleLevelPmca.elementwise
+
+    def guarded(run, tokens_of):
+        def call(self, *args, **kwargs):
+            assert tokens_of(args) < 16, "a cycle-level kernel ran for the refused block"
+            return run(self, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(CycleLevelPmca, "matmul", guarded(matmul, lambda a: a[0]))
+    monkeypatch.setattr(CycleLevelPmca, "elementwise",
+                        guarded(elementwise, lambda a: a[1] // 4096))
+    arch = parse_arch(put("lora.rank", 1)(ARCH), "a.yaml")
+    work = parse_workload(linear_workload(16, 4096, 4096), "w.yaml")
+    with pytest.raises(CapacityError, match=r"needs at least \d+ bytes .* parallel_tokens <= "):
+        simulate(arch, work, "hybrid", timeline=False)

@@ -77,7 +77,7 @@ def test_double_buffering_is_never_slower_than_one_block_in_flight():
 def test_block_that_does_not_fit_tcdm_is_a_clear_error():
     arch = make_arch(pipeline={"parallel_tokens": 384})
     with pytest.raises(CapacityError, match=r"test.yaml: pipeline.parallel_tokens = 384 needs "
-                       r"\d+ bytes of TCDM on cluster \d+ for 'b0\.\w+'.*above pmca.tcdm_bytes = "
+                       r"(at least )?\d+ bytes of TCDM on cluster \d+ for 'b0\.\w+'.*above pmca.tcdm_bytes = "
                        r"131072; parallel_tokens <= \d+ fits"):
         simulate(arch, small_bert(384, 1))
 

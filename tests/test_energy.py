@@ -257,3 +257,33 @@ def test_technology_schema_checks_the_shipped_files(tmp_path):
         parse_technology(doc, str(path))
         doc["pmca"]["dma_pj_per_byte"].pop("source")  # what the reader refuses, so does it
         assert list(check.iter_errors(doc))
+
+
+def test_link_bytes_count_every_link_a_transfer_crosses():
+    """On a 3 x 3 mesh, node 0 to node 8 is four hops (XY routing): four links' worth of
+    bytes; point-to-point, one link."""
+    from aimcsim.hw.interconnect.links import Links
+    from aimcsim.hw.interconnect.params import Interconnect
+
+    mesh = Links(Interconnect(topology="mesh", bytes_per_cycle=8, mesh_columns=3), nodes=9,
+                 node_of=lambda unit: int(unit.split(":")[1]))
+    assert mesh.links("pmca:0", "pmca:8") == 4 and mesh.links("pmca:0", "pmca:1") == 1
+    p2p = Links(Interconnect(topology="point-to-point", bytes_per_cycle=8))
+    assert p2p.links("pmca:0", "pmca:8") == 1
+
+
+def test_a_mesh_counts_hops_in_the_run():
+    """Point-to-point: every transfer crosses one link; on a mesh some cross several."""
+    from conftest import small_bert
+
+    work = small_bert(16, 1)
+    counts = {}
+    for topology in ("point-to-point", "mesh"):
+        arch = _arch(interconnect={"topology": topology, "freq_mhz": 1000,
+                                   "bytes_per_cycle": 32, "latency_cycles": 4})
+        layers = _run(arch, work, "hybrid").layers
+        counts[topology] = (layers["noc_bytes"].sum(), layers["noc_link_bytes"].sum())
+        assert (layers["noc_link_bytes"] >= layers["noc_bytes"]).all()
+    assert counts["point-to-point"][0] == counts["point-to-point"][1]
+    assert counts["mesh"][0] == counts["point-to-point"][0]  # the same bytes move
+    assert counts["mesh"][1] > counts["mesh"][0]  # over more than one link each

@@ -43,29 +43,33 @@ def check_tcdm(
     # cannot fit before any cycle-level kernel runs (a 65536-rank adapter is refused in
     # milliseconds); then the exact footprints, padding included.
     floor = ThroughputPmca(arch.pmca, arch.lora.dtype)
-    for exact in (floor, model):
+    for footprint in (floor, model):
         for op in workload.ops:
-            _check_op(arch, workload, op, placements[op.name], exact, floor,
+            _check_op(arch, workload, op, placements[op.name], footprint, floor, model,
                       (settings or {}).get(op.name, arch.pipeline), resident)
     return resident
 
 
-def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, model: PmcaModel,
-              floor: PmcaModel, pipe: Pipeline, resident: list[int]) -> None:
+def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, footprint: PmcaModel,
+              floor: PmcaModel, model: PmcaModel, pipe: Pipeline, resident: list[int]) -> None:
+    """Raise `CapacityError` when the op's blocks in flight, as `footprint` counts their
+    bytes (`floor`: without padding, a lower bound; `model`: exact), do not fit."""
     capacity = arch.pmca.tcdm_bytes
     block = min(pipe.parallel_tokens, workload.tokens)
     in_flight = pipe.blocks_in_flight
     budget = capacity - resident[p.pmca]
     prog = None
     if budget >= 0:
-        prog = block_program(model, op, block, eb=arch.lora.element_bytes, tile=p.tile,
+        prog = block_program(footprint, op, block, eb=arch.lora.element_bytes, tile=p.tile,
                              rank=p.rank, tile_output=pipe.tile_output, cim=p.cim)
         if in_flight * prog.tcdm_bytes <= budget:
             return
-    # the largest block that fits: below the closed-form bound, confirmed by `model`
+    # the largest block that fits: below the closed-form bound, confirmed by the exact model
+    # (its kernels run only at block sizes whose bound fits)
     best = _largest_block(arch, op, p, floor, budget, pipe, block) if budget > 0 else 0
     if best and model is not floor:
         best = _largest_block(arch, op, p, model, budget, pipe, best)
+    bound = prog is None or (footprint is floor and model is not floor)
     remedy = ("lower lora.rank or raise pmca.tcdm_bytes" if p.rank is not None else
               "use taller tiles (aimc.rows: fewer partial sums) or raise pmca.tcdm_bytes"
               if op.kind == "static_linear" else "raise pmca.tcdm_bytes")
@@ -76,7 +80,7 @@ def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, model: PmcaModel,
     raise CapacityError(
         f"{arch.source}: pipeline.parallel_tokens = {pipe.parallel_tokens}"
         + (f" (blocks of the workload's {block} tokens)" if block < pipe.parallel_tokens
-           else "") + f" needs {'at least ' if prog is None else ''}{need} bytes of TCDM on "
+           else "") + f" needs {'at least ' if bound else ''}{need} bytes of TCDM on "
         f"cluster {p.pmca} for {op.name!r} ({blocks}{resident[p.pmca]} bytes of resident "
         f"LoRA weights), above pmca.tcdm_bytes = {capacity}; {hint}",
         needed_bytes=need,
