@@ -95,7 +95,7 @@ def test_unknown_lora_role_is_named_at_simulate():
         (lambda d: d["ops"][0].update(d_in=64), r"ops\[0\].inputs\[0\]: producer 'input' gives 128 values per token, 'fc' expects 64"),
         (lambda d: d["ops"][0].update(kind="conv"), r"ops\[0\].kind: 'conv' is not allowed; allowed values: static_linear, dynamic_matmul, elementwise"),
         (lambda d: d["ops"][1].update(name="fc"), r"ops\[1\].name: duplicate operation name 'fc'"),
-        (lambda d: d["ops"][1].update(function="gelu"), r"ops\[1\].function: 'gelu' is not allowed; allowed values: add, norm"),
+        (lambda d: d["ops"][1].update(function="swish"), r"ops\[1\].function: 'swish' is not allowed; allowed values: add, norm"),
         (lambda d: d["ops"][0]["inputs"][0].update(edge="soon"), r"ops\[0\].inputs\[0\].edge: 'soon' is not allowed; allowed values: streaming, barrier"),
         (lambda d: d.update(tokens=0), r"tokens: 0 is below the minimum 1"),
     ],

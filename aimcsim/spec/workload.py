@@ -52,6 +52,12 @@ class Op:
     k: int = 0  # dynamic_matmul: contraction length per head
     n: int = 0  # dynamic_matmul: output width per head
     function: str = ""  # elementwise
+    kv_heads: int = 0  # dynamic_matmul: heads with their own held operand (0: every head)
+
+    @property
+    def groups(self) -> int:
+        """Held operands of a dynamic_matmul: one per kv head (grouped-query attention)."""
+        return self.kv_heads or self.heads
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,10 @@ class DynamicMatmulSpec(_OpSpec):
     heads: Annotated[int, spec("attention heads", ge=1, le=4096)] = 1
     k: Annotated[int, spec("contraction length per head", ge=1, le=MAX_WIDTH)]
     n: Annotated[int, spec("output width per head", ge=1, le=MAX_WIDTH)]
+    kv_heads: Annotated[int, spec(
+        "heads with a held operand of their own: grouped-query attention shares one among "
+        "heads / kv_heads query heads, and the held input has kv_heads x k (or n) values per "
+        "token (0: every head has its own)", ge=0, le=4096)] = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,9 +200,14 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], tokens: int) -> Op 
         op = Op(name, block, kind, role, d_in, d_out, inputs)
         _check_inputs(r, p, op, widths, streamed=d_in, barrier=None)
     elif kind == "dynamic_matmul":
-        heads, k, n = values["heads"], values["k"], values["n"]
-        op = Op(name, block, kind, role, heads * k, heads * n, inputs, heads=heads, k=k, n=n)
-        barrier_ok = (heads * k, heads * n)
+        heads, k, n, kv = values["heads"], values["k"], values["n"], values["kv_heads"]
+        if kv and heads % kv:
+            r.error(join(p, "kv_heads"), f"{kv} does not divide heads = {heads} (each kv head "
+                    "serves a whole group of query heads)")
+        op = Op(name, block, kind, role, heads * k, heads * n, inputs, heads=heads, k=k, n=n,
+                kv_heads=kv)
+        groups = kv or heads
+        barrier_ok = (groups * k, groups * n)
         _check_inputs(r, p, op, widths, streamed=heads * k, barrier=barrier_ok)
         n_barrier = sum(e.kind == "barrier" for e in inputs)
         if inputs and n_barrier != 1:

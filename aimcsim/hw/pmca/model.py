@@ -81,8 +81,9 @@ def with_dma(compute: int, dma_total: int) -> tuple[int, int]:
 
 
 def operands(function: str) -> int:
-    """TCDM operands read per element by an element-wise function (residual adds read two)."""
-    return 2 if function in ("add", "add_norm") else 1
+    """TCDM operands read per element by an element-wise function (residual adds and the
+    gated multiply read two)."""
+    return 2 if function in ("add", "add_norm", "mul") else 1
 
 
 def kernel_traffic(kind: str, eb: int, *, m: int = 0, k: int = 0, n: int = 0,

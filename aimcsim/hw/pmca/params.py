@@ -12,7 +12,16 @@ from aimcsim.spec._reader import Reader, join
 from aimcsim.spec.fields import Custom, choices, keys, read_fields, required, spec
 from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, clock
 
-ELEMENTWISE_FUNCTIONS = ("add", "norm", "add_norm", "relu", "softmax")
+#: Functions every architecture gives a cycle count (the studied MobileBERT's), then those of
+#: other model families, which have defaults (`ELEMENTWISE_DEFAULTS`) a file may override.
+REQUIRED_FUNCTIONS = ("add", "norm", "add_norm", "relu", "softmax")
+#: Cycles per SIMD vector where an architecture gives none (assumed, our estimates of plain
+#: RISC-V code: gelu's tanh approximation and silu's sigmoid each an exp and a division;
+#: layernorm two passes (mean and variance) and the affine map; rmsnorm one pass and the
+#: scale; rope two FMAs per rotated pair; mul one).
+ELEMENTWISE_DEFAULTS = {"gelu": 8, "silu": 6, "mul": 1, "layernorm": 4, "rmsnorm": 3,
+                        "rope": 3}
+ELEMENTWISE_FUNCTIONS = (*REQUIRED_FUNCTIONS, *ELEMENTWISE_DEFAULTS)
 
 #: Inclusive bounds of the per-type tables' values.
 TABLE_BOUNDS = {"macs_per_cycle": (1, 1024), "elementwise_cycles_per_vector": (1, 1_000_000),
@@ -74,7 +83,8 @@ class Pmca:
                                              unit="cycles")] = 0
     elementwise_cycles_per_vector: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
         "elementwise_cycles_per_vector", ELEMENTWISE_FUNCTIONS, "cycles per SIMD vector of "
-        "macs_per_cycle lanes, by function (every function needs one)")] = ()
+        "macs_per_cycle lanes, by function (add, norm, add_norm, relu and softmax need one; "
+        "the others default to ELEMENTWISE_DEFAULTS)")] = ()
     streaming: Annotated[bool, spec("cores feed the FPU from stream registers under a "
                                     "hardware loop (Snitch SSR + FREP); false: load-use code "
                                     "(PULP)")] = True
@@ -108,7 +118,8 @@ class Pmca:
         return dict(self.fpu_latency_cycles).get(dtype, 1)
 
     def elementwise_cycles(self, function: str) -> int:
-        return dict(self.elementwise_cycles_per_vector)[function]
+        given = dict(self.elementwise_cycles_per_vector)
+        return given[function] if function in given else ELEMENTWISE_DEFAULTS[function]
 
 
 #: The keys of the `pmca` section and of its `matrix_engine`, and the values of its choices.
@@ -139,10 +150,10 @@ def read_pmca(r: Reader, data: Any) -> Pmca:
     ew_path = join(p, "elementwise_cycles_per_vector")
     ew_given = d.get("elementwise_cycles_per_vector", {})
     ew = _int_table(r, d, p, "elementwise_cycles_per_vector", ELEMENTWISE_FUNCTIONS)
-    missing = [f for f in ELEMENTWISE_FUNCTIONS if isinstance(ew_given, dict) and f not in ew_given]
+    missing = [f for f in REQUIRED_FUNCTIONS if isinstance(ew_given, dict) and f not in ew_given]
     if missing:
         r.error(ew_path, f"missing functions {', '.join(missing)}; every one of "
-                f"{', '.join(ELEMENTWISE_FUNCTIONS)} needs a cycle count")
+                f"{', '.join(REQUIRED_FUNCTIONS)} needs a cycle count")
     pmca = Pmca(
         macs_per_cycle=macs,
         elementwise_cycles_per_vector=ew,

@@ -21,11 +21,12 @@ static_linear with LoRA on SRAM-CIM macros (lora.engine: sram-cim): A and B live
   post = [add over (S-1)*P*d_out] then add over P*d_out.
 static_linear without LoRA: only row-sliced matrices touch the cluster: partial sums
   S*P*d_out, post = add over (S-1)*P*d_out.
-dynamic_matmul (per head h of H, streamed rows P x k, held operand k x n kept in cluster L2):
-  rows P*H*k, one head's held operand k*n (DMA'd into TCDM per head), output P*H*n.
-  pre  = H x (dma(k*n*eb) then matmul(P, k, n))
-  with pmca.dma_double_buffer: two held-operand buffers; the DMA of head h+1 runs during the
-  matmul of head h: dma, (H-1) x matmul-with-dma, matmul.
+dynamic_matmul (per head h of H, streamed rows P x k, held operand k x n kept in cluster L2;
+  G groups of H/G heads share a held operand: G = kv_heads with grouped-query attention, else H):
+  rows P*H*k, one group's held operand k*n (DMA'd into TCDM per group), output P*H*n.
+  pre  = G x (dma(k*n*eb) then (H/G) x matmul(P, k, n))
+  with pmca.dma_double_buffer: two held-operand buffers; the DMA of group g+1 runs during a
+  matmul of group g: dma, (G-1) x matmul-with-dma, (H-G+1) x matmul.
 elementwise over `width` values: one buffer P*width per input, result written in place.
 Matmul kernels may pad rows of their operands (`KernelStats.padding_bytes`): a block's bytes
 include that padding.
@@ -109,12 +110,15 @@ def block_program(
         return BlockProgram(pre, post, live * eb + _padding(pre, post))
     if op.kind == "dynamic_matmul":
         held = op.k * op.n * eb
-        if model.pmca.dma_double_buffer:
-            overlapped = model.matmul(tokens, op.k, op.n, dma_bytes=held).times(op.heads - 1)
-            pre = model.dma(held).then(overlapped).then(model.matmul(tokens, op.k, op.n))
+        plain = model.matmul(tokens, op.k, op.n)
+        per_group = op.heads // op.groups  # query heads sharing one held operand
+        if model.pmca.dma_double_buffer:  # the next group's operand comes during this one
+            overlapped = model.matmul(tokens, op.k, op.n, dma_bytes=held).times(op.groups - 1)
+            pre = model.dma(held).then(overlapped).then(
+                plain.times(op.heads - (op.groups - 1)))
             buffers = 2
         else:
-            pre = model.dma(held).then(model.matmul(tokens, op.k, op.n)).times(op.heads)
+            pre = model.dma(held).then(plain.times(per_group)).times(op.groups)
             buffers = 1
         live = tokens * op.heads * op.k + buffers * op.k * op.n + tokens * op.heads * op.n
         return BlockProgram(pre, None, live * eb + _padding(pre, None))
