@@ -36,7 +36,7 @@ from aimcsim.spec.tech import technology_schema
 from aimcsim.spec.workload import MAX_TOKENS, load_workload, workload_schema
 from aimcsim.sweep import build_points, compare, load_sweep, plain_progress, run_sweep
 from aimcsim.trace_export import chrome_trace
-from aimcsim.traces import TRACES
+from aimcsim.traces import TRACES, from_config, read_config
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,7 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("folder", type=Path, help="the --out folder of a sweep")
 
     trace = sub.add_parser("trace", help="generate a workload trace from a model configuration")
-    trace.add_argument("model", choices=sorted(TRACES))
+    trace.add_argument("model", nargs="?", choices=sorted(TRACES),
+                       help="a bundled model (workloads/configs/)")
+    trace.add_argument("--config", type=Path, default=None, metavar="config.json",
+                       help="trace this Hugging Face config.json instead (model_type: bert, "
+                            "gpt2, llama or mobilebert)")
     trace.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
     trace.add_argument("--out", type=Path, required=True, help="YAML file to write")
 
@@ -438,9 +442,22 @@ def _schema(args: argparse.Namespace) -> int:
 def _trace(args: argparse.Namespace) -> int:
     if not 1 <= args.seq_len <= MAX_TOKENS:
         raise ValueError(f"--seq-len must be in 1..{MAX_TOKENS} tokens, got {args.seq_len}")
-    doc = TRACES[args.model].generate(args.seq_len)
+    if (args.model is None) == (args.config is None):
+        raise ValueError("name a bundled model or give --config config.json (one of the two)")
+    if args.config is not None:
+        cfg = read_config(args.config)
+        name = cfg.get("_name_or_path") or (  # a model folder's config.json: the folder
+            args.config.resolve().parent.name if args.config.name == "config.json"
+            else args.config.stem)
+        doc = from_config(cfg, args.seq_len, model=str(name), generator="--config",
+                          file=str(args.config),
+                          name=f"{Path(str(name)).name}-{args.seq_len}")
+        command = f"aimcsim trace --config {args.config} --seq-len {args.seq_len}"
+    else:
+        doc = TRACES[args.model].generate(args.seq_len)
+        command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    header = f"# {doc['source']}: aimcsim trace {args.model} --seq-len {args.seq_len}\n"
+    header = f"# {doc['source']}: {command}\n"
     args.out.write_text(header + yaml.safe_dump(doc, sort_keys=False, width=100), encoding="utf-8")
     print(f"wrote {args.out}: {len(doc['ops'])} operations, {args.seq_len} tokens")
     return 0

@@ -125,8 +125,10 @@ ARCH_CASES = [
     (put("pmca.streaming", 1), "pmca.streaming: expected true or false, got 1 (int)"),
     (put("pmca.elementwise_cycles_per_vector", {"add": 1}), "pmca.elementwise_cycles_per_vector"
                                                             ": missing functions norm"),
-    (put("pmca.elementwise_cycles_per_vector.gelu", 3), "pmca.elementwise_cycles_per_vector."
-                                                        "gelu: unknown key 'gelu'"),
+    (put("pmca.elementwise_cycles_per_vector.swish", 3), "pmca.elementwise_cycles_per_vector."
+                                                         "swish: unknown key 'swish'"),
+    (put("pmca.elementwise_cycles_per_vector.gelu", 0), "pmca.elementwise_cycles_per_vector."
+                                                        "gelu: 0 is below the minimum 1"),
     (put("pmca.fpu_latency_cycles", {"fp16": 0}), "pmca.fpu_latency_cycles.fp16: 0 is below"),
     (put("pmca.matrix_engine", {"rows": 32}), "pmca.matrix_engine.height: missing required key"),
     (put("pmca.matrix_engine", {"rows": 32, "height": 4, "pipe_regs": 3}),
@@ -185,7 +187,7 @@ WORK_CASES = [
     (put("ops[0].inputs[0].edge", "sometimes"), "ops[0].inputs[0].edge: 'sometimes' is not"),
     (put("ops[0].colour", "red"), "ops[0].colour: unknown key 'colour'"),
     (put("ops[1].name", "fc"), "ops[1].name: duplicate operation name 'fc' (names must be unique)"),
-    (put("ops[1].function", "gelu"), "ops[1].function: 'gelu' is not allowed"),
+    (put("ops[1].function", "swish"), "ops[1].function: 'swish' is not allowed"),
     (put("ops[1].width", 0), "ops[1].width: 0 is below the minimum 1"),
     (put("ops[1].inputs[0].from", "act"), "ops[1].inputs[0].from: unknown producer 'act'"),
     (drop("ops[0].name"), "ops[0].name: missing required key 'name'"),

@@ -1,17 +1,25 @@
 """Trace generators: transformer configurations -> workload documents, registered by name.
 
 `TRACES` maps a generator's name (`aimcsim trace NAME`) to it; `for_model` finds the one that
-regenerates a trace from its `model` field (sweeps over `workload.seq_len`). A new model
-family is one module and one entry here.
+regenerates a trace from its `model` field (sweeps over `workload.seq_len`); `from_config`
+traces any Hugging Face `config.json` of a known family (`model_type`). The bundled
+configurations live in `workloads/configs/`. A new model family is one function in
+`families.py` (or a module) and one entry in `FAMILIES`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from aimcsim.traces.families import FAMILIES
 from aimcsim.traces.mobilebert import MOBILEBERT_UNCASED, mobilebert_trace
+
+#: The bundled config.json files (the repository's workloads/configs/).
+CONFIGS = Path(__file__).resolve().parents[2] / "workloads" / "configs"
 
 
 @dataclass(frozen=True)
@@ -25,9 +33,47 @@ class TraceGenerator:
     generate: Callable[..., dict[str, Any]]
 
 
+def read_config(path: str | Path) -> dict[str, Any]:
+    """A config.json as a dict; ValueError naming the file when it is not one."""
+    path = Path(path)
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable config.json ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path}: a config.json is a JSON object")
+    return cfg
+
+
+def from_config(cfg: dict[str, Any], seq_len: int, *, model: str, generator: str,
+                file: str = "config.json", name: str = "") -> dict[str, Any]:
+    """The trace of any configuration of a known family, chosen by its `model_type`."""
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be at least 1, got {seq_len}")
+    family = cfg.get("model_type")
+    if family == "mobilebert":
+        return mobilebert_trace(seq_len, {**MOBILEBERT_UNCASED, **cfg, "model": model})
+    if family not in FAMILIES:
+        raise ValueError(f"{file}: model_type {family!r} is not a family aimcsim traces; "
+                         f"known: {', '.join(sorted([*FAMILIES, 'mobilebert']))}")
+    return FAMILIES[family](seq_len, cfg, model, generator, name)
+
+
+def _bundled(name: str, file: str, model: str) -> TraceGenerator:
+    def generate(seq_len: int = 128, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        cfg = config if config is not None else read_config(CONFIGS / file)
+        return from_config(cfg, seq_len, model=model, generator=name, file=file)
+    return TraceGenerator(name, model, generate)
+
+
 TRACES: dict[str, TraceGenerator] = {
     g.name: g for g in (
         TraceGenerator("mobilebert", MOBILEBERT_UNCASED["model"], mobilebert_trace),
+        _bundled("bert-base", "bert-base-uncased.json", "bert-base-uncased"),
+        _bundled("bert-large", "bert-large-uncased.json", "bert-large-uncased"),
+        _bundled("gpt2", "gpt2.json", "gpt2"),
+        _bundled("llama-3.2-1b", "Llama-3.2-1B.json", "meta-llama/Llama-3.2-1B"),
+        _bundled("llama-3.1-8b", "Llama-3.1-8B.json", "meta-llama/Llama-3.1-8B"),
     )
 }
 
@@ -37,4 +83,5 @@ def for_model(model: str | None) -> TraceGenerator | None:
     return next((g for g in TRACES.values() if g.model == model), None)
 
 
-__all__ = ["MOBILEBERT_UNCASED", "TRACES", "TraceGenerator", "for_model", "mobilebert_trace"]
+__all__ = ["CONFIGS", "MOBILEBERT_UNCASED", "TRACES", "TraceGenerator", "for_model", "from_config",
+           "mobilebert_trace", "read_config"]

@@ -1,0 +1,116 @@
+"""BERT, GPT-2 and LLaMA traces from their config.json: shapes against the configuration's
+closed form, every bundled model runs in both modes, grouped-query attention, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT, arch_doc
+
+from aimcsim.cli import main
+from aimcsim.errors import SpecError
+from aimcsim.simulator import simulate
+from aimcsim.spec.arch import parse_arch
+from aimcsim.spec.workload import parse_workload
+from aimcsim.traces import TRACES, read_config
+
+BUNDLED = {"bert-base": "bert-base-uncased.json", "bert-large": "bert-large-uncased.json",
+           "gpt2": "gpt2.json", "llama-3.2-1b": "Llama-3.2-1B.json",
+           "llama-3.1-8b": "Llama-3.1-8B.json"}
+
+
+def _static_macs_per_token(cfg: dict) -> int:
+    """From the configuration alone: the MACs of the static layers a token passes."""
+    if cfg["model_type"] == "bert":
+        h, i, n = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+        return n * (4 * h * h + 2 * h * i)  # Q, K, V, O; up and down
+    if cfg["model_type"] == "gpt2":
+        h, n = cfg["n_embd"], cfg["n_layer"]
+        return n * (4 * h * h + 2 * h * 4 * h)  # c_attn (3 h^2), c_proj; c_fc, c_proj
+    h, i, n = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    d = cfg.get("head_dim", h // heads)
+    return n * (2 * h * heads * d + 2 * h * kv * d + 3 * h * i)  # Q, O; K, V; gate, up, down
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_static_macs_per_token_match_the_configuration(name):
+    cfg = read_config(ROOT / "workloads" / "configs" / BUNDLED[name])
+    work = parse_workload(TRACES[name].generate(8), f"{name}.yaml")
+    traced = sum(op.d_in * op.d_out for op in work.ops if op.kind == "static_linear")
+    assert traced == _static_macs_per_token(cfg)
+    layers = cfg.get("num_hidden_layers") or cfg.get("n_layer")
+    assert {op.block for op in work.ops} == set(range(layers))
+
+
+def test_the_published_sizes():
+    """Parameters of the static layers: BERT-base about 85 M of its 110 M (embeddings apart),
+    LLaMA-3.1-8B about 7.0 B of its 8.0 B (embeddings and head apart)."""
+    sizes = {n: _static_macs_per_token(read_config(ROOT / "workloads" / "configs" / f))
+             for n, f in BUNDLED.items()}
+    assert sizes["bert-base"] == 84_934_656 and sizes["gpt2"] == 84_934_656
+    assert sizes["llama-3.1-8b"] == 6_979_321_856
+    assert sizes["llama-3.2-1b"] == 973_078_528
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_every_bundled_model_runs_in_both_modes(name):
+    """Prefill of 8 tokens on the default system with a 16 MiB TCDM (the widest layers' partial
+    sums do not fit 128 KiB)."""
+    doc = arch_doc(pmca={"tcdm_bytes": 16 << 20}, pipeline={"parallel_tokens": 8})
+    arch = parse_arch(doc, "big.yaml")
+    work = parse_workload(TRACES[name].generate(8), f"{name}.yaml")
+    results = {m: simulate(arch, work, m, timeline=False) for m in ("aimc-only", "hybrid")}
+    for result in results.values():
+        assert (result.layers["tokens"] == 8).all()
+    hybrid, plain = (results[m].layers.set_index("layer") for m in ("hybrid", "aimc-only"))
+    static = hybrid["kind"] == "static_linear"
+    assert (hybrid.loc[static, "latency_ns"] >= plain.loc[static, "latency_ns"]).all()
+    assert hybrid["analog_macs"].sum() == 8 * sum(
+        op.d_in * op.d_out for op in work.ops if op.kind == "static_linear")
+
+
+def test_grouped_query_attention_shares_k_and_v():
+    """LLaMA-3.2-1B: 32 query heads, 8 KV heads of 64. K and V have 8 x 64 values per token;
+    each KV head's operand is brought once per block for its 4 query heads."""
+    work = parse_workload(TRACES["llama-3.2-1b"].generate(16), "l.yaml")
+    scores = work.op("b0.attention_scores")
+    assert (scores.heads, scores.kv_heads, scores.k, scores.n) == (32, 8, 64, 16)
+    assert work.op("b0.key").d_out == work.op("b0.value").d_out == 512
+    arch = parse_arch(arch_doc(pmca={"tcdm_bytes": 16 << 20}, pipeline={"parallel_tokens": 16}),
+                      "a.yaml")
+    layers = simulate(arch, work, "hybrid", timeline=False).layers.set_index("layer")
+    assert layers.loc["b0.attention_scores", "dma_bytes"] == 8 * 64 * 16 * 2  # 8 K operands
+    assert layers.loc["b0.attention_scores", "macs"] == 16 * 32 * 64 * 16  # every query head
+
+
+def test_kv_heads_must_divide_heads():
+    op = {"name": "s", "kind": "dynamic_matmul", "heads": 6, "kv_heads": 4, "k": 8, "n": 8,
+          "inputs": [{"from": "input"}, {"from": "input", "edge": "barrier"}]}
+    doc = {"version": 1, "tokens": 8, "input": {"width": 48}, "ops": [op]}
+    with pytest.raises(SpecError, match=r"ops\[0\]\.kv_heads: 4 does not divide heads = 6"):
+        parse_workload(doc, "w.yaml")
+
+
+def test_trace_from_a_config_file_and_clear_errors(tmp_path, capsys):
+    folder = tmp_path / "my-gpt"
+    folder.mkdir()
+    (folder / "config.json").write_text((ROOT / "workloads" / "configs" / "gpt2.json")
+                                        .read_text())
+    out = tmp_path / "t.yaml"
+    assert main(["trace", "--config", str(folder / "config.json"), "--seq-len", "16",
+                 "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "name: my-gpt-16" in text and "aimcsim trace --config" in text
+    (tmp_path / "t5.json").write_text(json.dumps({"model_type": "t5"}))
+    assert main(["trace", "--config", str(tmp_path / "t5.json"), "--out", str(out)]) == 2
+    assert "model_type 't5' is not a family aimcsim traces; known: bert, gpt2, llama, " \
+           "mobilebert" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
+    assert main(["trace", "--config", str(tmp_path / "bad.json"), "--out", str(out)]) == 2
+    assert "a llama config.json needs whole numbers >= 1 for intermediate_size, " \
+           "num_attention_heads, num_hidden_layers" in capsys.readouterr().err
+    assert main(["trace", "gpt2", "--config", str(tmp_path / "t5.json"), "--out",
+                 str(out)]) == 2
+    assert "one of the two" in capsys.readouterr().err
