@@ -174,9 +174,13 @@ def _run(args: argparse.Namespace) -> int:
     summary = {"arch": str(args.arch), "workload": str(args.workload),
                **({"settings": str(args.settings)} if args.settings else {}),
                "modes": {m: r.summary for m, r in results.items()}}
+    first = results[modes[0]].summary
     print(f"{workload.name} on {arch.name}: {workload.tokens} tokens, "
-          f"{arch.pipeline.strategy}, {results[modes[0]].summary['parallel_tokens']} "
-          "parallel tokens")
+          f"{arch.pipeline.strategy}, {first['parallel_tokens']} parallel tokens")
+    print(f"tiles: {first['tiles']} of {arch.aimc.rows} x {arch.aimc.cols}"
+          + (f" ({first['tile_budget_used']:.0%} of the chip's {first['chip_tiles']})"
+             if first["chip_tiles"] else "")
+          + f", {first['cell_utilisation']:.1%} of their cells programmed")
     if settings:
         print(f"{len(settings)} ops with their own pipeline (overrides in {args.settings})")
     print(f"{'mode':<10} {'total latency (us)':>19} {'static ops':>11}")

@@ -67,7 +67,21 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
             else:
                 pmca = placements[src].pmca
             placements[op.name] = Placement(pmca, None, None, pmca_unit(pmca))
+    check_tiles(arch, workload, placements)
     return placements
+
+
+def check_tiles(arch: Arch, workload: Workload, placements: dict[str, Placement]) -> None:
+    """Raise `SpecError` (arch file, `chip.tiles`) when the static layers need more tiles than
+    the chip has: every weight is programmed once."""
+    if arch.chip is None:
+        return
+    need = sum(p.tile.tiles for p in placements.values() if p.tile is not None)
+    if need > arch.chip.tiles:
+        raise SpecError(arch.source, [SpecIssue("chip.tiles", (
+            f"workload {workload.name!r} needs {need} tiles of {arch.aimc.rows} x "
+            f"{arch.aimc.cols} weights, the chip has {arch.chip.tiles}; raise chip.tiles, use "
+            "larger tiles or a smaller model"))])
 
 
 def check_lora_roles(arch: Arch, workload: Workload) -> None:

@@ -134,6 +134,7 @@ def _summary(sim: NetworkSim) -> dict[str, Any]:
         pmca += st.pmca_busy_ps + st.dma_busy_ps
         noc += st.noc_busy_ps
     groups = len(sim.tiles)
+    tiles = sum(p.tile.tiles for p in sim.placements.values() if p.tile)
     clusters = len(sim.clusters)
     links = max(sim.net.link_count, 1)
     return {
@@ -150,7 +151,12 @@ def _summary(sim: NetworkSim) -> dict[str, Any]:
             "pmca": pmca / (clusters * total_ps) if total_ps else 0.0,
             "noc": noc / (links * total_ps) if total_ps else 0.0,
         },
-        "tiles": sum(p.tile.tiles for p in sim.placements.values() if p.tile),
+        "tiles": tiles,
+        "chip_tiles": sim.arch.chip.tiles if sim.arch.chip else None,
+        "tile_budget_used": (tiles / sim.arch.chip.tiles) if sim.arch.chip else None,
+        "cell_utilisation": (
+            sum(op.d_in * op.d_out for op in sim.workload.ops if op.kind == "static_linear")
+            / (tiles * sim.arch.aimc.rows * sim.arch.aimc.cols)) if tiles else 0.0,
         "cim_macros": sum(macros(sim.arch.sram_cim, op.d_in, op.d_out, p.rank)
                           for op in sim.workload.ops
                           if (p := sim.placements[op.name]).cim),

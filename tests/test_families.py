@@ -114,3 +114,22 @@ def test_trace_from_a_config_file_and_clear_errors(tmp_path, capsys):
     assert main(["trace", "gpt2", "--config", str(tmp_path / "t5.json"), "--out",
                  str(out)]) == 2
     assert "one of the two" in capsys.readouterr().err
+
+
+def test_a_chip_too_small_says_how_many_tiles_it_needs(root):
+    from aimcsim.spec.arch import load_arch
+
+    work = parse_workload(TRACES["bert-base"].generate(8), "b.yaml")
+    doc = arch_doc(pmca={"tcdm_bytes": 16 << 20}, pipeline={"parallel_tokens": 8})
+    # bert-base per layer: Q, K, V, O 2 x 2 tiles each, up 2 x 6, down 6 x 2: 40; 12 layers
+    with pytest.raises(SpecError, match=r"chip.tiles: workload 'bert-base-8' needs 480 tiles of "
+                                        r"512 x 512 weights, the chip has 479"):
+        simulate(parse_arch({**doc, "chip": {"tiles": 479}}, "a.yaml"), work)
+    result = simulate(parse_arch({**doc, "chip": {"tiles": 600}}, "a.yaml"), work,
+                      timeline=False)
+    assert result.summary["tiles"] == 480 and result.summary["tile_budget_used"] == 0.8
+    cells = 12 * (4 * 768 * 768 + 2 * 768 * 3072)
+    assert result.summary["cell_utilisation"] == cells / (480 * 512 * 512)
+    with pytest.raises(SpecError, match=r"chip.tiles: 0 is below the minimum 1"):
+        parse_arch({**doc, "chip": {"tiles": 0}}, "a.yaml")
+    assert load_arch(root / "arch" / "hybrid_large_tcdm.yaml").pmca.tcdm_bytes == 16 << 20

@@ -17,6 +17,7 @@ from pydantic import WithJsonSchema
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import AIMC_KEYS, AimcTile, read_aimc
+from aimcsim.hw.chip import CHIP_KEYS, Chip, read_chip
 from aimcsim.hw.interconnect.params import NOC_KEYS, Interconnect, read_interconnect, topology_names
 from aimcsim.hw.pmca.params import (
     DATAFLOWS,
@@ -104,10 +105,11 @@ class Arch:
     source: str = "<memory>"
     technology: Technology | None = None  # energy, area and leakage (None: no energy figures)
     sram_cim: SramCim | None = None  # the LoRA engine's macro, when lora.engine is sram-cim
+    chip: Chip | None = None  # the tile budget (None: unbounded)
 
 
 _TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca", "interconnect",
-        "pipeline", "lora", "sram_cim")
+        "pipeline", "lora", "sram_cim", "chip")
 STRATEGIES = choices(Pipeline, "strategy")
 BETWEEN_LAYERS = choices(Pipeline, "between_layers")
 TILE_OUTPUTS = choices(Pipeline, "tile_output")
@@ -116,7 +118,7 @@ _LORA = keys(Lora)[:-1]
 #: The keys each section of an architecture file recognises (sweep axes are checked against it).
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "aimc": AIMC_KEYS, "pmca": PMCA_KEYS, "interconnect": NOC_KEYS, "pipeline": _PIPE,
-    "lora": _LORA, "sram_cim": CIM_KEYS,
+    "lora": _LORA, "sram_cim": CIM_KEYS, "chip": CHIP_KEYS,
 }
 
 
@@ -125,7 +127,7 @@ def arch_schema() -> dict[str, Any]:
     sections = {"aimc": (AimcTile, "aimc"), "pmca": (Pmca, "pmca"),
                 "interconnect": (Interconnect, "interconnect"),
                 "pipeline": (Pipeline, "pipeline"), "lora": (Lora, "lora"),
-                "sram_cim": (SramCim, "sram_cim")}
+                "sram_cim": (SramCim, "sram_cim"), "chip": (Chip, "chip")}
     properties: dict[str, Any] = {
         "version": {"enum": list(SUPPORTED_VERSIONS)},
         "extends": {"type": "string", "description": "an architecture file (relative to this "
@@ -142,7 +144,7 @@ def arch_schema() -> dict[str, Any]:
         if cls in (Pipeline, Lora):
             del schema["properties"]["source"]
         required_keys = schema.pop("required")
-        if key != "sram_cim":  # optional: needed with lora.engine: sram-cim
+        if key not in ("sram_cim", "chip"):  # optional sections
             complete[key] = {"required": required_keys}
         else:
             schema["required"] = required_keys
@@ -371,9 +373,10 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
     if tech is not None and lora.engine == "sram-cim" and tech.sram_cim is None:
         r.error("technology", f"{tech.file}: lora.engine: sram-cim needs a sram_cim section "
                 "(mac_pj, area_mm2, leakage_mw)")
+    chip = read_chip(r, top["chip"]) if top.get("chip") is not None else None
     r.finish()
     return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file, technology=tech,
-                sram_cim=cim)
+                sram_cim=cim, chip=chip)
 
 
 def _technology(r: Reader, top: dict[str, Any], lora: Lora) -> Technology | None:

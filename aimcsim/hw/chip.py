@@ -1,0 +1,35 @@
+"""The chip: how many tiles it has (the `chip` section of an architecture file).
+
+A workload whose static layers need more crossbars than the chip has does not fit: every
+weight is programmed once (weight-stationary), so the mapping refuses it, saying how many tiles
+it needs and how many there are. Without a `chip` section the tile count is unbounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from aimcsim.spec._reader import Reader
+from aimcsim.spec.fields import keys, read_fields, required, spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chip:
+    """The `chip` section."""
+
+    tiles: Annotated[int, spec("crossbar tiles on the chip (each rows x cols weights); "
+                               "IBM's 14 nm inference chip has 34 tiles of 512 x 2048 cells",
+                               ge=1, le=10_000_000)]
+
+
+CHIP_KEYS = keys(Chip)
+
+
+def read_chip(r: Reader, data: Any) -> Chip:
+    """The `chip` section (errors go to `r`)."""
+    d = r.mapping(data, "chip", CHIP_KEYS, required=required(Chip))
+    return Chip(**read_fields(r, Chip, d, "chip"))
+
+
+__all__ = ["CHIP_KEYS", "Chip", "read_chip"]
