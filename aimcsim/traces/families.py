@@ -40,25 +40,36 @@ def _heads(hidden: int, heads: int, family: str) -> int:
     return hidden // heads
 
 
+def _mha(t: TraceBuilder, b: int, src: str, hidden: int, heads: int, seq_len: int) -> str:
+    """Q, K, V (hidden -> hidden) of `src`, attention, and the output projection."""
+    q = t.linear("query", b, "query", src, hidden, hidden)
+    k = t.linear("key", b, "key", src, hidden, hidden)
+    v = t.linear("value", b, "value", src, hidden, hidden)
+    c = t.attention(b, q, k, v, heads=heads, head_dim=hidden // heads, seq_len=seq_len)
+    return t.linear("attention_output", b, "attention_output", c, hidden, hidden)
+
+
+def _gelu_mlp(t: TraceBuilder, b: int, src: str, residual: str, hidden: int, inner: int
+              ) -> str:
+    """Up (hidden -> inner), GELU, down, and the residual add."""
+    up = t.linear("ffn_intermediate", b, "ffn_intermediate", src, hidden, inner)
+    up = t.elementwise("ffn_gelu", b, "gelu", [up], inner)
+    down = t.linear("ffn_output", b, "ffn_output", up, inner, hidden)
+    return t.elementwise("ffn_add", b, "add", [down, residual], hidden)
+
+
 def bert_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
                name: str = "") -> dict[str, Any]:
     hidden, inter, heads, layers = _need(cfg, "bert", "hidden_size", "intermediate_size",
                                          "num_attention_heads", "num_hidden_layers")
-    head_dim = _heads(hidden, heads, "bert")
+    _heads(hidden, heads, "bert")
     t = TraceBuilder()
     h = "input"
     for b in range(layers):
-        q = t.linear("query", b, "query", h, hidden, hidden)
-        k = t.linear("key", b, "key", h, hidden, hidden)
-        v = t.linear("value", b, "value", h, hidden, hidden)
-        c = t.attention(b, q, k, v, heads=heads, head_dim=head_dim, seq_len=seq_len)
-        x = t.linear("attention_output", b, "attention_output", c, hidden, hidden)
+        x = _mha(t, b, h, hidden, heads, seq_len)
         x = t.elementwise("attention_add", b, "add", [x, h], hidden)
         x = t.elementwise("attention_layernorm", b, "layernorm", [x], hidden)
-        up = t.linear("ffn_intermediate", b, "ffn_intermediate", x, hidden, inter)
-        up = t.elementwise("ffn_gelu", b, "gelu", [up], inter)
-        down = t.linear("ffn_output", b, "ffn_output", up, inter, hidden)
-        y = t.elementwise("ffn_add", b, "add", [down, x], hidden)
+        y = _gelu_mlp(t, b, x, x, hidden, inter)
         h = t.elementwise("ffn_layernorm", b, "layernorm", [y], hidden)
     return t.document(name=name or f"{generator}-{seq_len}", model=model, generator=generator,
                       config=cfg, tokens=seq_len, width=hidden)
@@ -68,22 +79,15 @@ def gpt2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
                name: str = "") -> dict[str, Any]:
     hidden, heads, layers = _need(cfg, "gpt2", "n_embd", "n_head", "n_layer")
     inner = cfg.get("n_inner") or 4 * hidden
-    head_dim = _heads(hidden, heads, "gpt2")
+    _heads(hidden, heads, "gpt2")
     t = TraceBuilder()
     h = "input"
     for b in range(layers):
         n = t.elementwise("ln_1", b, "layernorm", [h], hidden)
-        q = t.linear("query", b, "query", n, hidden, hidden)
-        k = t.linear("key", b, "key", n, hidden, hidden)
-        v = t.linear("value", b, "value", n, hidden, hidden)
-        c = t.attention(b, q, k, v, heads=heads, head_dim=head_dim, seq_len=seq_len)
-        x = t.linear("attention_output", b, "attention_output", c, hidden, hidden)
+        x = _mha(t, b, n, hidden, heads, seq_len)
         h1 = t.elementwise("attention_add", b, "add", [x, h], hidden)
         n2 = t.elementwise("ln_2", b, "layernorm", [h1], hidden)
-        up = t.linear("ffn_intermediate", b, "ffn_intermediate", n2, hidden, inner)
-        up = t.elementwise("ffn_gelu", b, "gelu", [up], inner)
-        down = t.linear("ffn_output", b, "ffn_output", up, inner, hidden)
-        h = t.elementwise("ffn_add", b, "add", [down, h1], hidden)
+        h = _gelu_mlp(t, b, n2, h1, hidden, inner)
     t.elementwise("ln_f", layers - 1, "layernorm", [h], hidden)
     return t.document(name=name or f"{generator}-{seq_len}", model=model, generator=generator,
                       config=cfg, tokens=seq_len, width=hidden)
