@@ -15,12 +15,12 @@ Policy (the study's: one cluster per tile group):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, map_matrix
 from aimcsim.spec.arch import Arch
-from aimcsim.spec.workload import INPUT, Workload
+from aimcsim.spec.workload import INPUT, Op, Workload
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class Placement:
     rank: int | None  # LoRA rank when the op carries an adapter in this mode
     out_unit: str  # where the op's output is produced
     cim: bool = False  # its LoRA branch runs on SRAM-CIM macros beside the tile (lora.engine)
+    # attention spread over clusters (pipeline.attention_clusters): (cluster, part) per slice,
+    # part = heads (dynamic_matmul) or values per token (element-wise) of the slice; the first
+    # slice's cluster is `pmca`. gather: slices send their outputs to `pmca` after each block
+    slices: tuple[tuple[int, int], ...] = ()
+    gather: bool = False
 
 
 def tile_unit(name: str) -> str:
@@ -68,7 +73,64 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
                 pmca = placements[src].pmca
             placements[op.name] = Placement(pmca, None, None, pmca_unit(pmca))
     check_tiles(arch, workload, placements)
+    if arch.pipeline.attention_clusters > 1:
+        _spread(arch.pipeline.attention_clusters, workload, placements, next_pmca)
     return placements
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """`total` in `parts` near-equal whole shares, the larger first."""
+    base, extra = divmod(total, parts)
+    return [base + (i < extra) for i in range(parts)]
+
+
+def _spread(k: int, workload: Workload, placements: dict[str, Placement], clusters: int) -> None:
+    """Spread each attention matmul over `k` clusters by groups of heads, and the element-wise
+    op that reads it (softmax) the same way; mark the slices whose consumers are not spread
+    alike for gathering."""
+    for op in workload.ops:
+        p = placements[op.name]
+        first = placements.get(op.inputs[0].src)
+        if op.kind == "dynamic_matmul":
+            ways = min(k, op.groups, clusters)
+            if first is not None and first.slices and len(first.slices) == ways:
+                homes = [c for c, _ in first.slices]
+            else:
+                homes = [(p.pmca + i) % clusters for i in range(ways)]
+            if ways < 2:
+                continue
+            per_group = op.heads // op.groups
+            parts = [g * per_group for g in _split(op.groups, ways)]
+            placements[op.name] = replace(p, slices=tuple(zip(homes, parts, strict=True)))
+        elif op.kind == "elementwise" and first is not None and first.slices:
+            src = workload.op(op.inputs[0].src)
+            shares = [part * op.d_out for _, part in first.slices]
+            if any(s % src.heads for s in shares) or len(op.inputs) > 1:
+                continue  # not a per-head split of this op
+            parts = [s // src.heads for s in shares]
+            placements[op.name] = replace(p, slices=tuple(
+                (c, w) for (c, _), w in zip(first.slices, parts, strict=True)))
+    consumers: dict[str, list[str]] = {}
+    for op in workload.ops:
+        for edge in op.inputs:
+            consumers.setdefault(edge.src, []).append(op.name)
+    for name, p in placements.items():
+        if p.slices:
+            mine = [c for c, _ in p.slices]
+            alike = all([c for c, _ in placements[c_name].slices] == mine
+                        for c_name in consumers.get(name, []))
+            placements[name] = replace(p, pmca=p.slices[0][0], gather=not alike,
+                                       out_unit=pmca_unit(p.slices[0][0]))
+
+
+def slice_op(op: Op, part: int) -> Op:
+    """The share of `op` one slice runs: `part` heads of a dynamic matmul, `part` values per
+    token of an element-wise op."""
+    if op.kind == "dynamic_matmul":
+        groups = part // (op.heads // op.groups)
+        return replace(op, heads=part, kv_heads=groups if op.kv_heads else 0,
+                       d_in=part * op.k, d_out=part * op.n)
+    return replace(op, d_in=part, d_out=part)
 
 
 def check_tiles(arch: Arch, workload: Workload, placements: dict[str, Placement]) -> None:

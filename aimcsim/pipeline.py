@@ -33,7 +33,7 @@ from aimcsim.hw.pmca.feasibility import check_tcdm
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
 from aimcsim.hw.sram_cim import branch_macs, branch_ps
-from aimcsim.mapping import PMCA_PREFIX, Placement, place, pmca_unit, tile_unit
+from aimcsim.mapping import PMCA_PREFIX, Placement, place, pmca_unit, slice_op, tile_unit
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -78,6 +78,14 @@ class NetworkSim:
                                           cim=self.placements[op.name].cim)
                       for size in set(self.blocks[op.name])}
             for op in workload.ops
+        }
+        # spread ops (pipeline.attention_clusters): one program per slice and block size
+        self.slice_programs: dict[str, dict[int, list[BlockProgram]]] = {
+            op.name: {size: [block_program(model, slice_op(op, part), size,
+                                           eb=arch.lora.element_bytes)
+                             for _, part in self.placements[op.name].slices]
+                      for size in set(self.blocks[op.name])}
+            for op in workload.ops if self.placements[op.name].slices
         }
         self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
         self.net = Links(arch.interconnect, nodes=len(resident), node_of=self._node_of)
@@ -137,8 +145,14 @@ class NetworkSim:
             yield self.finished[src]
         for src in barriers:  # the held operand moves once, into the cluster's L2
             nbytes = self.workload.tokens * self.workload.width_of(src) * self.eb
-            yield from self._transfer(self._out_unit(src), pmca_unit(place_.pmca), nbytes,
-                                      stats, op.name)
+            if not place_.slices:
+                yield from self._transfer(self._out_unit(src), pmca_unit(place_.pmca), nbytes,
+                                          stats, op.name)
+                continue
+            share = self._shares(op, place_)  # each slice's clusters gets its heads' part
+            yield self.env.all_of([self.env.process(self._transfer(
+                self._out_unit(src), pmca_unit(c), nbytes * f // share[1], stats, op.name))
+                for c, f in share[0]])
         if self.layer_by_layer:
             for src in streams:
                 yield self.finished[src]
@@ -169,7 +183,46 @@ class NetworkSim:
             else:
                 self.env.process(self._block(op, place_, b, size))
 
+    def _shares(self, op: Op, place_: Placement) -> tuple[list[tuple[int, int]], int]:
+        """The slices' clusters and parts, and the whole the parts add up to."""
+        return list(place_.slices), sum(part for _, part in place_.slices)
+
+    def _spread_block(self, op: Op, place_: Placement, b: int, size: int) -> Proc:
+        """A block of an op spread over clusters: every slice at once, each on its cluster."""
+        slices, whole = self._shares(op, place_)
+        yield self.env.all_of([
+            self.env.process(self._slice(op, place_, c, part, whole, prog, size))
+            for (c, part), prog in zip(slices, self.slice_programs[op.name][size], strict=True)])
+        self._complete(op.name, b, size)
+
+    def _slice(self, op: Op, place_: Placement, cluster: int, part: int, whole: int,
+               prog: BlockProgram, size: int) -> Proc:
+        stats = self.stats[op.name]
+        if prog.tcdm_bytes:
+            yield from self._alloc(self.clusters[cluster], prog.tcdm_bytes, stats)
+        dst = pmca_unit(cluster)
+        moves = []  # the slice's share of each streamed input not already on its cluster
+        for edge in op.inputs:
+            src = self._out_unit(edge.src)
+            producer = self.placements.get(edge.src)
+            alike = producer is not None and producer.slices and not producer.gather
+            if edge.kind == "streaming" and src is not None and src != dst and not alike:
+                moves.append((src, size * self.workload.width_of(edge.src) * part // whole
+                              * self.eb))
+        if moves:
+            yield self.env.all_of([self.env.process(self._transfer(s, dst, n, stats, op.name))
+                                   for s, n in moves])
+        yield from self._kernel(cluster, prog.pre, stats, op.name, op.function or "matmul")
+        if place_.gather and cluster != place_.pmca:  # its output joins the others
+            yield from self._transfer(dst, pmca_unit(place_.pmca),
+                                      size * op.d_out * part // whole * self.eb, stats, op.name)
+        if prog.tcdm_bytes:
+            self._free(self.clusters[cluster], prog.tcdm_bytes, stats)
+
     def _block(self, op: Op, place_: Placement, b: int, size: int) -> Proc:
+        if place_.slices:
+            yield from self._spread_block(op, place_, b, size)
+            return
         prog = self.programs[op.name][size]
         stats = self.stats[op.name]
         cluster = self.clusters[place_.pmca]

@@ -133,3 +133,38 @@ def test_a_chip_too_small_says_how_many_tiles_it_needs(root):
     with pytest.raises(SpecError, match=r"chip.tiles: 0 is below the minimum 1"):
         parse_arch({**doc, "chip": {"tiles": 0}}, "a.yaml")
     assert load_arch(root / "arch" / "hybrid_large_tcdm.yaml").pmca.tcdm_bytes == 16 << 20
+
+
+@pytest.mark.parametrize("model", ["mobilebert", "llama-3.2-1b"])
+def test_attention_spread_over_clusters_conserves_the_work(model):
+    """Heads (groups of heads with GQA) spread over 1, 2, 3 clusters: the same MACs, DMA bytes,
+    element-wise results and tokens for every op; only time and transfers change."""
+    work = parse_workload(TRACES[model].generate(16), "w.yaml")
+    tables = {}
+    for k in (1, 2, 3):
+        doc = arch_doc(pmca={"tcdm_bytes": 16 << 20},
+                       pipeline={"parallel_tokens": 8, "attention_clusters": k})
+        tables[k] = simulate(parse_arch(doc, "a.yaml"), work, "hybrid",
+                             timeline=False).layers.set_index("layer")
+    for k in (2, 3):
+        for col in ("macs", "dma_bytes", "element_ops", "tokens", "mvms"):
+            assert (tables[k][col] == tables[1][col]).all(), (k, col)
+        assert tables[k]["noc_bytes"].sum() > tables[1]["noc_bytes"].sum()  # shares, gathers
+
+
+def test_spreading_attention_relieves_mobilebert_s_busiest_cluster(hybrid_arch, mobilebert):
+    """MobileBERT's 4 heads on one cluster bound a block (see the timeline); on 2 and 4
+    clusters the AIMC-only network is faster, and hybrid never beats AIMC-only per layer."""
+    import dataclasses
+
+    latency = {}
+    for k in (1, 2, 4):
+        arch = dataclasses.replace(hybrid_arch, pipeline=dataclasses.replace(
+            hybrid_arch.pipeline, attention_clusters=k))
+        results = {m: simulate(arch, mobilebert, m, timeline=False)
+                   for m in ("aimc-only", "hybrid")}
+        latency[k] = results["aimc-only"].summary["total_latency_ns"]
+        hybrid, plain = (results[m].layers.set_index("layer") for m in ("hybrid", "aimc-only"))
+        static = hybrid["kind"] == "static_linear"
+        assert (hybrid.loc[static, "latency_ns"] >= plain.loc[static, "latency_ns"]).all()
+    assert latency[4] < latency[2] < latency[1] == 76_438_740.0

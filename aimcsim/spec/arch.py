@@ -60,6 +60,11 @@ class Pipeline:
         "hand-written LoRA kernels do): in the LoRA output buffer, and T B accumulates onto it "
         "(C += A B), so T B waits for the tile output; separate: a buffer of its own, T B runs "
         "before the tile output arrives and a final add joins the two")] = "in-place"
+    attention_clusters: Annotated[int, spec(
+        "clusters that share each attention matmul and its softmax, by heads (groups of query "
+        "heads with grouped-query attention): the cluster beside the query layer and the next "
+        "ones; each runs its heads' share, outputs gathered back to the first (1: the first "
+        "runs every head)", ge=1, le=1024)] = 1
 
     @property
     def blocks_in_flight(self) -> int:

@@ -3,6 +3,7 @@ LoRA weights, and the largest block size that fits when they do not."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aimcsim.errors import CapacityError
@@ -43,10 +44,16 @@ def check_tcdm(
     # cannot fit before any cycle-level kernel runs (a 65536-rank adapter is refused in
     # milliseconds); then the exact footprints, padding included.
     floor = ThroughputPmca(arch.pmca, arch.lora.dtype)
+    from aimcsim.mapping import slice_op  # (the mapping imports the cluster package)
+
     for footprint in (floor, model):
         for op in workload.ops:
-            _check_op(arch, workload, op, placements[op.name], footprint, floor, model,
-                      (settings or {}).get(op.name, arch.pipeline), resident)
+            p = placements[op.name]
+            pipe = (settings or {}).get(op.name, arch.pipeline)
+            for part_op, part_p in ([(slice_op(op, part), replace(p, pmca=c, slices=()))
+                                     for c, part in p.slices] or [(op, p)]):
+                _check_op(arch, workload, part_op, part_p, footprint, floor, model, pipe,
+                          resident)
     return resident
 
 
