@@ -19,6 +19,7 @@ from aimcsim.errors import AimcsimError, SettingWarning
 from aimcsim.gpu import estimate, load_gpu
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
+from aimcsim.reload import SOURCES, request_stream
 from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
 from aimcsim.search import (
     GROUP,
@@ -120,6 +121,17 @@ def _parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="AIMC-only vs hybrid per point of a sweep folder")
     comp.add_argument("folder", type=Path, help="the --out folder of a sweep")
 
+    reload = sub.add_parser("reload", help="the cost of switching tasks (reloading LoRA "
+                            "adapters) and of a request stream with a task mix")
+    reload.add_argument("arch", help="architecture YAML (hybrid mode)")
+    reload.add_argument("workload", help="workload trace YAML")
+    reload.add_argument("--from", dest="source", choices=SOURCES, default="l2",
+                        help="where the adapters of other tasks wait (default: l2)")
+    reload.add_argument("--tasks", type=int, default=4, help="tasks in the stream (default 4)")
+    reload.add_argument("--requests", type=int, default=100,
+                        help="requests in the stream (default 100)")
+    reload.add_argument("--seed", type=int, default=0, help="seed of the task order (default 0)")
+
     trace = sub.add_parser("trace", help="generate a workload trace from a model configuration")
     trace.add_argument("model", nargs="?", choices=sorted(TRACES),
                        help="a bundled model (workloads/configs/)")
@@ -141,7 +153,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _run, "kernel": _kernel, "search": _search, "sweep": _sweep,
-                "compare": _compare, "plot": _plot, "trace": _trace, "schema": _schema}
+                "compare": _compare, "plot": _plot, "trace": _trace, "schema": _schema,
+                "reload": _reload}
 
     def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
         print(f"aimcsim: warning: {message}", file=sys.stderr)
@@ -440,6 +453,24 @@ def _schema(args: argparse.Namespace) -> int:
         path = args.out / f"{name}.schema.json"
         path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}")
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    if not (1 <= args.tasks <= 1_000_000 and 1 <= args.requests <= 1_000_000):
+        raise ValueError(f"--tasks and --requests must be in 1..1000000, got {args.tasks} and "
+                         f"{args.requests}")
+    arch, workload = load_arch(args.arch), load_workload(args.workload)
+    s = request_stream(arch, workload, tasks=args.tasks, requests=args.requests,
+                       seed=args.seed, source=args.source)
+    energy = s["switch_energy_pj"]
+    print(f"task switch from {args.source}: {s['adapter_bytes']} bytes of adapters, "
+          f"{s['switch_latency_ns'] / 1e3:.3f} us"
+          + (f", {energy / 1e6:.3f} uJ" if energy == energy else ""))
+    print(f"{s['requests']} requests over {s['tasks']} tasks (seed {s['seed']}): "
+          f"{s['switches']} switches, {s['total_latency_ns'] / 1e6:.3f} ms in all "
+          f"({s['switch_time_share']:.2%} switching; one request "
+          f"{s['request_latency_ns'] / 1e3:.1f} us)")
     return 0
 
 

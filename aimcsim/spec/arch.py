@@ -19,6 +19,7 @@ from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import AIMC_KEYS, AimcTile, read_aimc
 from aimcsim.hw.chip import CHIP_KEYS, Chip, read_chip
 from aimcsim.hw.interconnect.params import NOC_KEYS, Interconnect, read_interconnect, topology_names
+from aimcsim.hw.memory import MEMORY_KEYS, Memory, read_memory
 from aimcsim.hw.pmca.params import (
     DATAFLOWS,
     ELEMENTWISE_FUNCTIONS,
@@ -111,10 +112,11 @@ class Arch:
     technology: Technology | None = None  # energy, area and leakage (None: no energy figures)
     sram_cim: SramCim | None = None  # the LoRA engine's macro, when lora.engine is sram-cim
     chip: Chip | None = None  # the tile budget (None: unbounded)
+    memory: Memory | None = None  # memory beyond the clusters (off-chip adapters)
 
 
 _TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca", "interconnect",
-        "pipeline", "lora", "sram_cim", "chip")
+        "pipeline", "lora", "sram_cim", "chip", "memory")
 STRATEGIES = choices(Pipeline, "strategy")
 BETWEEN_LAYERS = choices(Pipeline, "between_layers")
 TILE_OUTPUTS = choices(Pipeline, "tile_output")
@@ -123,7 +125,7 @@ _LORA = keys(Lora)[:-1]
 #: The keys each section of an architecture file recognises (sweep axes are checked against it).
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "aimc": AIMC_KEYS, "pmca": PMCA_KEYS, "interconnect": NOC_KEYS, "pipeline": _PIPE,
-    "lora": _LORA, "sram_cim": CIM_KEYS, "chip": CHIP_KEYS,
+    "lora": _LORA, "sram_cim": CIM_KEYS, "chip": CHIP_KEYS, "memory": MEMORY_KEYS,
 }
 
 
@@ -132,7 +134,8 @@ def arch_schema() -> dict[str, Any]:
     sections = {"aimc": (AimcTile, "aimc"), "pmca": (Pmca, "pmca"),
                 "interconnect": (Interconnect, "interconnect"),
                 "pipeline": (Pipeline, "pipeline"), "lora": (Lora, "lora"),
-                "sram_cim": (SramCim, "sram_cim"), "chip": (Chip, "chip")}
+                "sram_cim": (SramCim, "sram_cim"), "chip": (Chip, "chip"),
+                "memory": (Memory, "memory")}
     properties: dict[str, Any] = {
         "version": {"enum": list(SUPPORTED_VERSIONS)},
         "extends": {"type": "string", "description": "an architecture file (relative to this "
@@ -149,7 +152,7 @@ def arch_schema() -> dict[str, Any]:
         if cls in (Pipeline, Lora):
             del schema["properties"]["source"]
         required_keys = schema.pop("required")
-        if key not in ("sram_cim", "chip"):  # optional sections
+        if key not in ("sram_cim", "chip", "memory"):  # optional sections
             complete[key] = {"required": required_keys}
         else:
             schema["required"] = required_keys
@@ -379,9 +382,10 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
         r.error("technology", f"{tech.file}: lora.engine: sram-cim needs a sram_cim section "
                 "(mac_pj, area_mm2, leakage_mw)")
     chip = read_chip(r, top["chip"]) if top.get("chip") is not None else None
+    memory = read_memory(r, top["memory"]) if top.get("memory") is not None else None
     r.finish()
     return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file, technology=tech,
-                sram_cim=cim, chip=chip)
+                sram_cim=cim, chip=chip, memory=memory)
 
 
 def _technology(r: Reader, top: dict[str, Any], lora: Lora) -> Technology | None:

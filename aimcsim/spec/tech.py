@@ -84,6 +84,14 @@ class CimTech:
     leakage_mw: Annotated[float, spec("static power of one macro", ge=0, le=_MW, unit="mW")]
 
 
+@dataclass(frozen=True, kw_only=True)
+class MemoryTech:
+    """Memory beyond the clusters: the optional `memory` section."""
+
+    offchip_pj_per_byte: Annotated[float, spec("reading one byte from off-chip memory",
+                                               ge=0, le=_PJ, unit="pJ/byte")]
+
+
 @dataclass(frozen=True)
 class Technology:
     """A technology file, validated."""
@@ -95,10 +103,11 @@ class Technology:
     file: str = "<memory>"
     sources: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     sram_cim: CimTech | None = None
+    memory: MemoryTech | None = None
 
 
 _SECTIONS: dict[str, type] = {"aimc": TileTech, "pmca": ClusterTech, "interconnect": LinkTech}
-_OPTIONAL: dict[str, type] = {"sram_cim": CimTech}
+_OPTIONAL: dict[str, type] = {"sram_cim": CimTech, "memory": MemoryTech}
 _TOP = ("version", "name", "source", *_SECTIONS, *_OPTIONAL)
 
 
@@ -143,8 +152,9 @@ def parse_technology(doc: Any, file: str = "<memory>") -> Technology:
         sections[section] = values
     r.finish()
     cim = CimTech(**sections["sram_cim"]) if "sram_cim" in sections else None
+    memory = MemoryTech(**sections["memory"]) if "memory" in sections else None
     return Technology(name, TileTech(**sections["aimc"]), ClusterTech(**sections["pmca"]),
-                      LinkTech(**sections["interconnect"]), file, sources, cim)
+                      LinkTech(**sections["interconnect"]), file, sources, cim, memory)
 
 
 def _entry_schema(low: float | None, high: float | None, unit: str, meaning: str
@@ -199,5 +209,14 @@ def _load(path: str, _stamp: int) -> Technology:
     return parse_technology(read_yaml(path), path)
 
 
-__all__ = ["CimTech", "ClusterTech", "LinkTech", "Technology", "TileTech", "load_technology",
-           "parse_technology", "technology_schema"]
+__all__ = [
+    "CimTech",
+    "ClusterTech",
+    "LinkTech",
+    "MemoryTech",
+    "Technology",
+    "TileTech",
+    "load_technology",
+    "parse_technology",
+    "technology_schema",
+]
