@@ -15,6 +15,8 @@ import pandas as pd
 import yaml
 
 from aimcsim import plots
+from aimcsim.decode import decode as decode_run
+from aimcsim.decode import summary as decode_summary
 from aimcsim.errors import AimcsimError, SettingWarning
 from aimcsim.gpu import estimate, load_gpu
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
@@ -121,6 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="AIMC-only vs hybrid per point of a sweep folder")
     comp.add_argument("folder", type=Path, help="the --out folder of a sweep")
 
+    dec = sub.add_parser("decode", help="prefill and decode of a decoder model: time to "
+                         "first token, time per output token")
+    dec.add_argument("arch", help="architecture YAML")
+    dec.add_argument("model", choices=sorted(n for n, g in TRACES.items()
+                                             if n.startswith(("gpt2", "llama"))),
+                     help="a bundled decoder model")
+    dec.add_argument("--prompt", type=int, default=64, help="prompt tokens (default 64)")
+    dec.add_argument("--steps", type=int, default=8, help="tokens generated (default 8)")
+    dec.add_argument("--out", type=Path, default=None, help="write decode.csv to this folder")
+
     reload = sub.add_parser("reload", help="the cost of switching tasks (reloading LoRA "
                             "adapters) and of a request stream with a task mix")
     reload.add_argument("arch", help="architecture YAML (hybrid mode)")
@@ -154,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _run, "kernel": _kernel, "search": _search, "sweep": _sweep,
                 "compare": _compare, "plot": _plot, "trace": _trace, "schema": _schema,
-                "reload": _reload}
+                "reload": _reload, "decode": _decode}
 
     def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
         print(f"aimcsim: warning: {message}", file=sys.stderr)
@@ -453,6 +465,23 @@ def _schema(args: argparse.Namespace) -> int:
         path = args.out / f"{name}.schema.json"
         path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}")
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    if not (1 <= args.prompt <= MAX_TOKENS and 0 <= args.steps <= 4096):
+        raise ValueError(f"--prompt must be in 1..{MAX_TOKENS} and --steps in 0..4096, got "
+                         f"{args.prompt} and {args.steps}")
+    arch = load_arch(args.arch)
+    table = decode_run(arch, TRACES[args.model], prompt=args.prompt, steps=args.steps)
+    print(f"{args.model} on {arch.name}: prompt {args.prompt} tokens, {args.steps} decode steps")
+    for mode, s in decode_summary(table).items():
+        print(f"{mode:<10} time to first token {s['ttft_ns'] / 1e3:,.1f} us, time per output "
+              f"token {s['tpot_ns'] / 1e3:,.1f} us")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "decode.csv", index=False)
+        print(f"wrote {args.out / 'decode.csv'}")
     return 0
 
 

@@ -168,3 +168,36 @@ def test_spreading_attention_relieves_mobilebert_s_busiest_cluster(hybrid_arch, 
         static = hybrid["kind"] == "static_linear"
         assert (hybrid.loc[static, "latency_ns"] >= plain.loc[static, "latency_ns"]).all()
     assert latency[4] < latency[2] < latency[1] == 76_438_740.0
+
+
+def test_decode_steps_grow_with_their_context():
+    """GPT-2: a prefill of 16 tokens, then 6 steps; each step is one token whose attention
+    spans the cache and itself; its latency grows with the context (K and V of the cache come
+    by DMA); the prefill is the plain 16-token run."""
+    from aimcsim.decode import decode, summary
+
+    arch = parse_arch(arch_doc(pmca={"tcdm_bytes": 16 << 20}, pipeline={"parallel_tokens": 8}),
+                      "a.yaml")
+    table = decode(arch, TRACES["gpt2"], prompt=16, steps=6)
+    for mode, rows in table.groupby("mode"):
+        steps = rows[rows.phase == "decode"]
+        assert list(steps.context) == list(range(17, 23))
+        assert steps.latency_ns.is_monotonic_increasing and steps.latency_ns.is_unique
+        prefill = simulate(arch, parse_workload(TRACES["gpt2"].generate(16), "p.yaml"), mode,
+                           timeline=False)
+        assert rows[rows.phase == "prefill"].latency_ns.iloc[0] == \
+            prefill.summary["total_latency_ns"]
+    s = summary(table)
+    assert s["hybrid"]["tpot_ns"] >= s["aimc-only"]["tpot_ns"]
+    step = parse_workload(TRACES["gpt2"].generate(1, context=40), "d.yaml")
+    assert step.tokens == 1 and step.context == 40
+    assert step.op("b0.attention_scores").n == 40 and step.op("b0.attention_context").k == 40
+
+
+def test_decode_is_refused_where_it_means_nothing():
+    with pytest.raises(ValueError, match="model_type 'bert' has no decode steps"):
+        TRACES["bert-base"].generate(1, context=8)
+    doc = TRACES["gpt2"].generate(4)
+    doc["context"] = 2
+    with pytest.raises(SpecError, match="context: 2 keys cannot be fewer than the 4 tokens"):
+        parse_workload(doc, "w.yaml")

@@ -69,6 +69,7 @@ class Workload:
     model: str = ""
     source: str = "<memory>"
     config: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    context: int = 0  # keys the attention spans (0: tokens); a decode step: the KV cache + 1
 
     def op(self, name: str) -> Op:
         return self._by_name[name]
@@ -147,7 +148,7 @@ _OP_SPECS = {"static_linear": StaticLinearSpec, "dynamic_matmul": DynamicMatmulS
              "elementwise": ElementwiseSpec}
 
 
-_TOP = ("version", "name", "model", "source", "config", "tokens", "input", "ops")
+_TOP = ("version", "name", "model", "source", "config", "tokens", "context", "input", "ops")
 _OP_KEYS = {kind: keys(cls)[:-1] for kind, cls in _OP_SPECS.items()}  # ops carry no source
 
 
@@ -164,6 +165,10 @@ def parse_workload(doc: Any, file: str = "<memory>") -> Workload:
     name = r.take(top, "", "name", str, default=Path(file).stem)
     model = r.take(top, "", "model", str, default="")
     tokens = r.take(top, "", "tokens", int, minimum=1, maximum=MAX_TOKENS)
+    context = r.take(top, "", "context", int, minimum=1, maximum=MAX_TOKENS, default=tokens)
+    if isinstance(context, int) and isinstance(tokens, int) and context < tokens:
+        r.error("context", f"{context} keys cannot be fewer than the {tokens} tokens that "
+                "attend to them")
     inp = r.mapping(top.get("input", {}), "input", ("width",), required=("width",))
     input_width = r.take(inp, "input", "width", int, minimum=1, maximum=MAX_WIDTH)
     config = top.get("config", {})
@@ -173,17 +178,18 @@ def parse_workload(doc: Any, file: str = "<memory>") -> Workload:
     widths: dict[str, int] = {INPUT: input_width}
     ops: list[Op] = []
     for i, raw in enumerate(r.sequence(top.get("ops", []), "ops")):
-        op = _op(r, raw, join("ops", i), widths, tokens)
+        op = _op(r, raw, join("ops", i), widths, context)
         if op is not None:
             widths[op.name] = op.d_out
             ops.append(op)
     if not ops and "ops" in top:
         r.error("ops", "a workload needs at least one operation")
     r.finish()
-    return Workload(name, tokens, input_width, tuple(ops), model, file, dict(config))
+    return Workload(name, tokens, input_width, tuple(ops), model, file, dict(config),
+                    context=context)
 
 
-def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], tokens: int) -> Op | None:
+def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], keys: int) -> Op | None:
     if not isinstance(raw, dict):
         r.error(p, f"expected a mapping describing an operation, got {type(raw).__name__}")
         return None
@@ -213,9 +219,9 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], tokens: int) -> Op 
         if inputs and n_barrier != 1:
             r.error(join(p, "inputs"), f"a dynamic_matmul takes exactly one barrier input (the "
                     f"operand held in full), got {n_barrier}")
-        if k != tokens and n != tokens and inputs:
-            r.error(p, f"neither k ({k}) nor n ({n}) equals tokens ({tokens}): the held operand "
-                    "must span the sequence")
+        if k != keys and n != keys and inputs:
+            r.error(p, f"neither k ({k}) nor n ({n}) equals the keys attended ({keys}: context, "
+                    "else tokens): the held operand must span them")
     else:
         function, width = values["function"], values["width"]
         op = Op(name, block, kind, role, width, width, inputs, function=function)
@@ -293,6 +299,9 @@ def workload_schema() -> dict[str, Any]:
                        "came from (config.json fields)"},
             "tokens": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS,
                        "description": "tokens per sequence"},
+            "context": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS,
+                        "description": "keys the attention spans (default: tokens); a decode "
+                                       "step: the KV cache and the new token"},
             "input": {"type": "object", "additionalProperties": False, "required": ["width"],
                       "properties": {"width": {"type": "integer", "minimum": 1,
                                                "maximum": MAX_WIDTH}}},

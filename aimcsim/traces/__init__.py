@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aimcsim.traces.families import FAMILIES
+from aimcsim.traces.families import DECODERS, FAMILIES
 from aimcsim.traces.mobilebert import MOBILEBERT_UNCASED, mobilebert_trace
 
 #: The bundled config.json files (the repository's workloads/configs/).
@@ -46,11 +46,21 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 
 def from_config(cfg: dict[str, Any], seq_len: int, *, model: str, generator: str,
-                file: str = "config.json", name: str = "") -> dict[str, Any]:
-    """The trace of any configuration of a known family, chosen by its `model_type`."""
+                file: str = "config.json", name: str = "", context: int = 0) -> dict[str, Any]:
+    """The trace of any configuration of a known family, chosen by its `model_type`; with
+    `context`, one decode step (seq_len 1) attending to `context` keys (decoders only)."""
     if seq_len < 1:
         raise ValueError(f"seq_len must be at least 1, got {seq_len}")
     family = cfg.get("model_type")
+    if context:
+        if family not in DECODERS:
+            raise ValueError(f"{file}: model_type {family!r} has no decode steps (an encoder); "
+                             f"decoders: {', '.join(DECODERS)}")
+        if seq_len != 1 or context < 1:
+            raise ValueError(f"a decode step is 1 token over a context >= 1, got {seq_len} "
+                             f"tokens over {context}")
+        return FAMILIES[family](1, cfg, model, generator,
+                                name or f"{generator}-decode-{context}", context)
     if family == "mobilebert":
         return mobilebert_trace(seq_len, {**MOBILEBERT_UNCASED, **cfg, "model": model})
     if family not in FAMILIES:
@@ -60,9 +70,11 @@ def from_config(cfg: dict[str, Any], seq_len: int, *, model: str, generator: str
 
 
 def _bundled(name: str, file: str, model: str) -> TraceGenerator:
-    def generate(seq_len: int = 128, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    def generate(seq_len: int = 128, config: dict[str, Any] | None = None,
+                 context: int = 0) -> dict[str, Any]:
         cfg = config if config is not None else read_config(CONFIGS / file)
-        return from_config(cfg, seq_len, model=model, generator=name, file=file)
+        return from_config(cfg, seq_len, model=model, generator=name, file=file,
+                           context=context)
     return TraceGenerator(name, model, generate)
 
 

@@ -16,7 +16,10 @@ attention_output, ffn_gate, ffn_intermediate, ffn_output):
   intermediate), SiLU of gate times up (SwiGLU), down; add. A final RMSNorm.
 
 Embeddings and the language-model head are not traced (the network input is the embedded
-sequence), as for MobileBERT.
+sequence), as for MobileBERT. The decoders also trace one decode step (`context`: the keys the
+new token attends to, the KV cache and itself): one token through every layer, its attention
+over the whole context, K and V of the earlier tokens brought by DMA from where the cache lives
+(the cluster's L2), the new token's K and V appended.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ def bert_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
 
 
 def gpt2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
-               name: str = "") -> dict[str, Any]:
+               name: str = "", context: int = 0) -> dict[str, Any]:
     hidden, heads, layers = _need(cfg, "gpt2", "n_embd", "n_head", "n_layer")
     inner = cfg.get("n_inner") or 4 * hidden
     _heads(hidden, heads, "gpt2")
@@ -84,17 +87,17 @@ def gpt2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
     h = "input"
     for b in range(layers):
         n = t.elementwise("ln_1", b, "layernorm", [h], hidden)
-        x = _mha(t, b, n, hidden, heads, seq_len)
+        x = _mha(t, b, n, hidden, heads, context or seq_len)
         h1 = t.elementwise("attention_add", b, "add", [x, h], hidden)
         n2 = t.elementwise("ln_2", b, "layernorm", [h1], hidden)
         h = _gelu_mlp(t, b, n2, h1, hidden, inner)
     t.elementwise("ln_f", layers - 1, "layernorm", [h], hidden)
     return t.document(name=name or f"{generator}-{seq_len}", model=model, generator=generator,
-                      config=cfg, tokens=seq_len, width=hidden)
+                      config=cfg, tokens=seq_len, width=hidden, context=context)
 
 
 def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
-                name: str = "") -> dict[str, Any]:
+                name: str = "", context: int = 0) -> dict[str, Any]:
     hidden, inter, heads, layers = _need(cfg, "llama", "hidden_size", "intermediate_size",
                                          "num_attention_heads", "num_hidden_layers")
     kv = cfg.get("num_key_value_heads") or heads
@@ -111,8 +114,8 @@ def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
         v = t.linear("value", b, "value", n, hidden, kv * head_dim)
         q = t.elementwise("query_rope", b, "rope", [q], heads * head_dim)
         k = t.elementwise("key_rope", b, "rope", [k], kv * head_dim)
-        c = t.attention(b, q, k, v, heads=heads, head_dim=head_dim, seq_len=seq_len,
-                        kv_heads=kv if kv != heads else 0)
+        c = t.attention(b, q, k, v, heads=heads, head_dim=head_dim,
+                        seq_len=context or seq_len, kv_heads=kv if kv != heads else 0)
         x = t.linear("attention_output", b, "attention_output", c, heads * head_dim, hidden)
         h1 = t.elementwise("attention_add", b, "add", [x, h], hidden)
         n2 = t.elementwise("post_attention_rmsnorm", b, "rmsnorm", [h1], hidden)
@@ -124,11 +127,14 @@ def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
         h = t.elementwise("ffn_add", b, "add", [down, h1], hidden)
     t.elementwise("final_rmsnorm", layers - 1, "rmsnorm", [h], hidden)
     return t.document(name=name or f"{generator}-{seq_len}", model=model, generator=generator,
-                      config=cfg, tokens=seq_len, width=hidden)
+                      config=cfg, tokens=seq_len, width=hidden, context=context)
 
+
+#: Families whose traces can be decode steps (the encoders have none).
+DECODERS = ("gpt2", "llama")
 
 #: Trace generators by the config's `model_type`.
 FAMILIES = {"bert": bert_trace, "gpt2": gpt2_trace, "llama": llama_trace}
 
 
-__all__ = ["FAMILIES", "bert_trace", "gpt2_trace", "llama_trace"]
+__all__ = ["DECODERS", "FAMILIES", "bert_trace", "gpt2_trace", "llama_trace"]
