@@ -151,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="trace this Hugging Face config.json instead (model_type: bert, "
                             "gpt2, llama or mobilebert)")
     trace.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
+    trace.add_argument("--context", type=int, default=0,
+                       help="a decode step: the keys its token attends to (KV cache + 1; "
+                            "decoders, with --seq-len 1)")
     trace.add_argument("--out", type=Path, required=True, help="YAML file to write")
 
     schema = sub.add_parser("schema", help="write the JSON Schemas of architecture files and "
@@ -514,12 +517,19 @@ def _trace(args: argparse.Namespace) -> int:
             args.config.resolve().parent.name if args.config.name == "config.json"
             else args.config.stem)
         doc = from_config(cfg, args.seq_len, model=str(name), generator="--config",
-                          file=str(args.config),
+                          file=str(args.config), context=args.context,
                           name=f"{Path(str(name)).name}-{args.seq_len}")
         command = f"aimcsim trace --config {args.config} --seq-len {args.seq_len}"
+    elif args.context:
+        if args.model == "mobilebert":
+            raise ValueError("mobilebert is an encoder: it has no decode steps")
+        doc = TRACES[args.model].generate(args.seq_len, context=args.context)
+        command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
     else:
         doc = TRACES[args.model].generate(args.seq_len)
         command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
+    if args.context:
+        command += f" --context {args.context}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     header = f"# {doc['source']}: {command}\n"
     args.out.write_text(header + yaml.safe_dump(doc, sort_keys=False, width=100), encoding="utf-8")

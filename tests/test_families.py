@@ -201,3 +201,13 @@ def test_decode_is_refused_where_it_means_nothing():
     doc["context"] = 2
     with pytest.raises(SpecError, match="context: 2 keys cannot be fewer than the 4 tokens"):
         parse_workload(doc, "w.yaml")
+
+
+def test_trace_writes_a_decode_step(tmp_path, capsys):
+    out = tmp_path / "step.yaml"
+    assert main(["trace", "gpt2", "--seq-len", "1", "--context", "40", "--out", str(out)]) == 0
+    step = parse_workload(__import__("yaml").safe_load(out.read_text()), str(out))
+    assert step.tokens == 1 and step.context == 40
+    assert main(["trace", "mobilebert", "--seq-len", "1", "--context", "4", "--out",
+                 str(out)]) == 2
+    assert "mobilebert is an encoder" in capsys.readouterr().err
