@@ -147,12 +147,12 @@ class NetworkSim:
             nbytes = self.workload.tokens * self.workload.width_of(src) * self.eb
             if not place_.slices:
                 yield from self._transfer(self._out_unit(src), pmca_unit(place_.pmca), nbytes,
-                                          stats, op.name)
+                                          stats, op.name, into_l2=True)
                 continue
             share = self._shares(op, place_)  # each slice's clusters gets its heads' part
             yield self.env.all_of([self.env.process(self._transfer(
-                self._out_unit(src), pmca_unit(c), nbytes * f // share[1], stats, op.name))
-                for c, f in share[0]])
+                self._out_unit(src), pmca_unit(c), nbytes * f // share[1], stats, op.name,
+                into_l2=True)) for c, f in share[0]])
         if self.layer_by_layer:
             for src in streams:
                 yield self.finished[src]
@@ -373,15 +373,18 @@ class NetworkSim:
                                    for s, n in moves])
 
     # ---- resources ----------------------------------------------------------------------
-    def _transfer(self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str) -> Proc:
-        """Move `nbytes` over the link src -> dst now; resumes when they have arrived."""
+    def _transfer(self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str,
+                  *, into_l2: bool = False) -> Proc:
+        """Move `nbytes` over the link src -> dst now; resumes when they have arrived.
+        `into_l2`: they land in the cluster's L2 (a held operand), not its TCDM."""
         now = self.env.now
-        arrival = self._book(src, dst, nbytes, stats, name, now)
+        arrival = self._book(src, dst, nbytes, stats, name, now, into_l2=into_l2)
         if arrival > now:
             yield self.env.timeout(arrival - now)
 
     def _book(
-        self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str, at_ps: int
+        self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str, at_ps: int,
+        *, into_l2: bool = False,
     ) -> int:
         """Reserve the link src -> dst for a transfer asked for at `at_ps`; return its arrival.
 
@@ -394,7 +397,7 @@ class NetworkSim:
         stats.stall_ps += start - at_ps
         stats.noc_bytes += nbytes
         stats.noc_link_bytes += nbytes * self.net.links(src, dst)
-        if dst.startswith(PMCA_PREFIX):  # lands in the cluster's TCDM
+        if dst.startswith(PMCA_PREFIX) and not into_l2:  # lands in the cluster's TCDM
             stats.tcdm_write_bytes += nbytes
         if src.startswith(PMCA_PREFIX):
             stats.tcdm_read_bytes += nbytes

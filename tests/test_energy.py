@@ -287,3 +287,16 @@ def test_a_mesh_counts_hops_in_the_run():
     assert counts["point-to-point"][0] == counts["point-to-point"][1]
     assert counts["mesh"][0] == counts["point-to-point"][0]  # the same bytes move
     assert counts["mesh"][1] > counts["mesh"][0]  # over more than one link each
+
+
+def test_held_operands_land_in_l2_not_in_the_tcdm():
+    """The attention scores of one MobileBERT layer: the TCDM takes the DMA'd K of each head
+    and the scores written, nothing of K's link transfer into the cluster's L2."""
+    from conftest import small_bert
+
+    work = small_bert(16, 1)
+    row = _run(_arch(), work, "hybrid").layers.set_index("layer").loc["b0.attention_scores"]
+    op = work.op("b0.attention_scores")
+    assert row.dma_bytes == op.heads * op.k * op.n * 2  # one block of 16 tokens
+    assert row.tcdm_write_bytes == row.dma_bytes + 16 * op.heads * op.n * 2
+    assert row.noc_bytes == 16 * op.heads * op.k * 2  # K moved once into L2
