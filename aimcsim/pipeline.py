@@ -29,7 +29,7 @@ from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileTimer, mvm_events
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
-from aimcsim.hw.pmca.feasibility import check_tcdm
+from aimcsim.hw.pmca.feasibility import check_l2, check_tcdm
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
 from aimcsim.hw.sram_cim import branch_macs, branch_ps
@@ -67,6 +67,7 @@ class NetworkSim:
             raise ValueError(f"pipeline settings for operations not in the workload: {unknown[:5]}")
         self.settings = {op.name: (settings or {}).get(op.name, arch.pipeline)
                          for op in workload.ops}
+        check_l2(arch, workload, self.placements)
         resident = check_tcdm(arch, workload, self.placements, model, self.settings)
         self.blocks = {name: block_sizes(workload.tokens, min(s.parallel_tokens, workload.tokens))
                        for name, s in self.settings.items()}

@@ -49,7 +49,7 @@ def switch_cost(arch: Arch, workload: Workload, source: str = "l2") -> SwitchCos
     if arch.lora.engine != "pmca":
         raise ValueError(f"{arch.source}: reloading adapters into SRAM-CIM macros is not "
                          "modelled (lora.engine: sram-cim)")
-    if source == "offchip" and arch.memory is None:
+    if source == "offchip" and (arch.memory is None or not arch.memory.offchip_gb_per_s):
         raise ValueError(f"{arch.source}: adapters off chip need the memory section "
                          "(memory.offchip_gb_per_s)")
     placements = place(arch, workload, "hybrid")

@@ -211,3 +211,21 @@ def test_trace_writes_a_decode_step(tmp_path, capsys):
     assert main(["trace", "mobilebert", "--seq-len", "1", "--context", "4", "--out",
                  str(out)]) == 2
     assert "mobilebert is an encoder" in capsys.readouterr().err
+
+
+def test_the_kv_cache_must_fit_each_cluster_s_l2():
+    """GPT-2, one decode step over 1,000 keys: each layer's cluster holds K and V of 12 heads
+    (12 x 64 x 1000 x 2 bytes each, 3 MB in all); a 2 MiB L2 refuses it, spreading attention
+    over 2 clusters halves it."""
+    from aimcsim.errors import CapacityError
+
+    step = parse_workload(TRACES["gpt2"].generate(1, context=1000), "d.yaml")
+    doc = arch_doc(pmca={"tcdm_bytes": 16 << 20}, pipeline={"parallel_tokens": 1})
+    doc["memory"] = {"l2_bytes": 2 << 20}
+    with pytest.raises(CapacityError, match=r"cluster \d+ holds 3072000 bytes of attention "
+                                            r"operands \(K and V of 1000 keys\) in its L2, "
+                                            r"above memory.l2_bytes = 2097152"):
+        simulate(parse_arch(doc, "a.yaml"), step, "hybrid", timeline=False)
+    doc["pipeline"]["attention_clusters"] = 2
+    result = simulate(parse_arch(doc, "a.yaml"), step, "hybrid", timeline=False)
+    assert (result.layers["tokens"] == 1).all()

@@ -1,7 +1,9 @@
 """Memory beyond the clusters: the `memory` section of an architecture file (optional).
 
-Today it holds the off-chip memory that keeps the adapters of tasks not loaded
-(`aimcsim.reload`): its bandwidth, shared by every cluster that reads from it.
+It holds the off-chip memory that keeps the adapters of tasks not loaded (`aimcsim.reload`):
+its bandwidth, shared by every cluster that reads from it; and each cluster's L2, where K and V
+(the KV cache in a decode step) wait: a run whose held operands do not fit is refused
+(`aimcsim.hw.pmca.feasibility.check_l2`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ class Memory:
     """The `memory` section."""
 
     offchip_gb_per_s: Annotated[float, spec("off-chip memory bandwidth, shared by the "
-                                            "clusters (1 GB/s is one byte per ns)", ge=0.001,
-                                            le=1e6, unit="GB/s")]
+                                            "clusters (1 GB/s is one byte per ns; 0: none "
+                                            "modelled)", ge=0, le=1e6, unit="GB/s")] = 0.0
+    l2_bytes: Annotated[int, spec("each cluster's L2, where the operands attention holds in "
+                                  "full wait (K and V; in a decode step the KV cache) before "
+                                  "the DMA brings them in (0: unbounded)", ge=0, le=1 << 40,
+                                  unit="bytes")] = 0
 
 
 MEMORY_KEYS = keys(Memory)

@@ -26,6 +26,33 @@ def resident_bytes(arch: Arch, workload: Workload, placements: dict[str, Any]) -
     return resident
 
 
+def check_l2(arch: Arch, workload: Workload, placements: dict[str, Any]) -> list[int]:
+    """Bytes each cluster's L2 holds for the run: the held operands of its attention matmuls
+    (K and V, a k x n matrix per group of heads; a spread op's slices their share). Raises
+    `CapacityError` naming the cluster when `memory.l2_bytes` is set and they do not fit."""
+    from aimcsim.mapping import slice_op  # (the mapping imports the cluster package)
+
+    held = [0] * (1 + max(p.pmca for p in placements.values()))
+    for op in workload.ops:
+        if op.kind != "dynamic_matmul":
+            continue
+        p = placements[op.name]
+        for cluster, part_op in ([(c, slice_op(op, part)) for c, part in p.slices]
+                                 or [(p.pmca, op)]):
+            if cluster >= len(held):
+                held.extend([0] * (cluster + 1 - len(held)))
+            held[cluster] += part_op.groups * op.k * op.n * arch.lora.element_bytes
+    limit = arch.memory.l2_bytes if arch.memory is not None else 0
+    if limit and max(held) > limit:
+        worst = max(range(len(held)), key=held.__getitem__)
+        raise CapacityError(
+            f"{arch.source}: cluster {worst} holds {held[worst]} bytes of attention operands "
+            f"(K and V of {workload.context or workload.tokens} keys) in its L2, above "
+            f"memory.l2_bytes = {limit}; raise it or spread attention "
+            "(pipeline.attention_clusters)", needed_bytes=held[worst], capacity_bytes=limit)
+    return held
+
+
 def check_tcdm(
     arch: Arch,
     workload: Workload,
