@@ -307,6 +307,11 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
             f"{tokens} tokens are tried as one block of {tokens} tokens"), stacklevel=3)
         blocks = tuple(sorted({min(b, tokens) for b in blocks}))
     outputs = space.tile_output or (arch.pipeline.tile_output,)
+    if arch.lora.engine == "sram-cim" and len(outputs) > 1:
+        warnings.warn(SettingWarning(
+            f"search space: tile_output has no effect with lora.engine: sram-cim (U arrives "
+            f"beside the tile output); tried as {outputs[0]} only"), stacklevel=3)
+        outputs = outputs[:1]
     shapes: dict[tuple[int, int], Op] = {}
     for op in workload.ops:
         if op.kind == "static_linear" and arch.lora.applies_to(op.role):

@@ -103,3 +103,15 @@ def test_engine_inputs_are_checked(change, expected):
     with pytest.raises(SpecError) as info:
         parse_arch(doc, "halora.yaml")
     assert expected in str(info.value)
+
+
+def test_the_search_tries_tile_output_once_for_the_macros():
+    from aimcsim.errors import SettingWarning
+    from aimcsim.search import SearchSpace, search
+
+    work = parse_workload(linear_workload(16, 512, 512), "w.yaml")
+    space = SearchSpace(strategies=("overlapped",), parallel_tokens=(4, 16),
+                        integration_time_ns=None)
+    with pytest.warns(SettingWarning, match="tile_output has no effect with lora.engine"):
+        found = search(_halora(), work, space)
+    assert set(found.points.tile_output) == {"in-place"} and len(found.points) == 2
