@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from numba import njit
 
 from aimcsim.spec._reader import Reader
-from aimcsim.spec.fields import keys, read_fields, required, spec
+from aimcsim.spec.fields import keys, read_section, spec
 from aimcsim.spec.units import ns_to_ps
 
 
@@ -48,9 +48,7 @@ AIMC_KEYS = keys(AimcTile)
 
 def read_aimc(r: Reader, data: Any) -> AimcTile:
     """The `aimc` section (errors go to `r`)."""
-    p = "aimc"
-    d = r.mapping(data, p, AIMC_KEYS, required=required(AimcTile))
-    return AimcTile(**read_fields(r, AimcTile, d, p))
+    return read_section(r, AimcTile, data, "aimc")
 
 
 @dataclass(frozen=True)

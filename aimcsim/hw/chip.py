@@ -8,10 +8,9 @@ it needs and how many there are. Without a `chip` section the tile count is unbo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from aimcsim.spec._reader import Reader
-from aimcsim.spec.fields import keys, read_fields, required, spec
+from aimcsim.spec.fields import keys, spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,10 +25,4 @@ class Chip:
 CHIP_KEYS = keys(Chip)
 
 
-def read_chip(r: Reader, data: Any) -> Chip:
-    """The `chip` section (errors go to `r`)."""
-    d = r.mapping(data, "chip", CHIP_KEYS, required=required(Chip))
-    return Chip(**read_fields(r, Chip, d, "chip"))
-
-
-__all__ = ["CHIP_KEYS", "Chip", "read_chip"]
+__all__ = ["CHIP_KEYS", "Chip"]

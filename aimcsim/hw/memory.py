@@ -9,10 +9,9 @@ its bandwidth, shared by every cluster that reads from it; and each cluster's L2
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from aimcsim.spec._reader import Reader
-from aimcsim.spec.fields import keys, read_fields, required, spec
+from aimcsim.spec.fields import keys, spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,10 +30,4 @@ class Memory:
 MEMORY_KEYS = keys(Memory)
 
 
-def read_memory(r: Reader, data: Any) -> Memory:
-    """The `memory` section (errors go to `r`)."""
-    d = r.mapping(data, "memory", MEMORY_KEYS, required=required(Memory))
-    return Memory(**read_fields(r, Memory, d, "memory"))
-
-
-__all__ = ["MEMORY_KEYS", "Memory", "read_memory"]
+__all__ = ["MEMORY_KEYS", "Memory"]

@@ -24,7 +24,7 @@ from math import ceil
 from typing import Annotated, Any
 
 from aimcsim.spec._reader import Reader
-from aimcsim.spec.fields import keys, read_fields, required, spec
+from aimcsim.spec.fields import keys, read_section, spec
 from aimcsim.spec.units import PS_PER_US, clock
 
 
@@ -52,10 +52,8 @@ CIM_KEYS = keys(SramCim)
 
 def read_sram_cim(r: Reader, data: Any) -> SramCim:
     """The `sram_cim` section (errors go to `r`)."""
-    p = "sram_cim"
-    d = r.mapping(data, p, CIM_KEYS, required=required(SramCim))
-    cim = SramCim(**read_fields(r, SramCim, d, p))
-    clock(r, f"{p}.freq_mhz", cim.freq_mhz)
+    cim = read_section(r, SramCim, data, "sram_cim")
+    clock(r, "sram_cim.freq_mhz", cim.freq_mhz)
     return cim
 
 

@@ -17,9 +17,9 @@ from pydantic import WithJsonSchema
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import AIMC_KEYS, AimcTile, read_aimc
-from aimcsim.hw.chip import CHIP_KEYS, Chip, read_chip
+from aimcsim.hw.chip import CHIP_KEYS, Chip
 from aimcsim.hw.interconnect.params import NOC_KEYS, Interconnect, read_interconnect, topology_names
-from aimcsim.hw.memory import MEMORY_KEYS, Memory, read_memory
+from aimcsim.hw.memory import MEMORY_KEYS, Memory
 from aimcsim.hw.pmca.params import (
     DATAFLOWS,
     ELEMENTWISE_FUNCTIONS,
@@ -32,7 +32,15 @@ from aimcsim.hw.pmca.params import (
 )
 from aimcsim.hw.sram_cim import CIM_KEYS, SramCim, read_sram_cim
 from aimcsim.spec._reader import Reader, join, read_yaml, relative_file, shown
-from aimcsim.spec.fields import Custom, choices, keys, read_fields, section_schema, spec
+from aimcsim.spec.fields import (
+    Custom,
+    choices,
+    keys,
+    read_fields,
+    read_section,
+    section_schema,
+    spec,
+)
 from aimcsim.spec.tech import Technology, load_technology
 from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
 
@@ -381,8 +389,8 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
     if tech is not None and lora.engine == "sram-cim" and tech.sram_cim is None:
         r.error("technology", f"{tech.file}: lora.engine: sram-cim needs a sram_cim section "
                 "(mac_pj, area_mm2, leakage_mw)")
-    chip = read_chip(r, top["chip"]) if top.get("chip") is not None else None
-    memory = read_memory(r, top["memory"]) if top.get("memory") is not None else None
+    chip, memory = (read_section(r, cls, top[key], key) if top.get(key) is not None else None
+                    for key, cls in (("chip", Chip), ("memory", Memory)))
     r.finish()
     return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file, technology=tech,
                 sram_cim=cim, chip=chip, memory=memory)

@@ -34,6 +34,7 @@ __all__ = [
     "keys",
     "numeric_bounds",
     "read_fields",
+    "read_section",
     "required",
     "section_schema",
     "spec",
@@ -137,6 +138,12 @@ def required(cls: type) -> tuple[str, ...]:
     """The keys a section of `cls` must give: the fields without a default (custom ones
     too: their readers read them, but a file must still give them)."""
     return tuple(d.key for d in _declared(cls) if d.default is MISSING)
+
+
+def read_section(r: Reader, cls: type, data: Any, path: str) -> Any:
+    """A section made only of declared fields: its keys checked, then read into `cls`."""
+    d = r.mapping(data, path, keys(cls), required=required(cls))
+    return cls(**read_fields(r, cls, d, path))
 
 
 def read_fields(r: Reader, cls: type, data: dict[str, Any], path: str) -> dict[str, Any]:
