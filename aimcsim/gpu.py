@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aimcsim.spec._reader import Reader, read_yaml
-from aimcsim.spec.fields import keys, numeric_bounds, required, spec, units
+from aimcsim.spec.fields import keys, read_fields, required, spec
 from aimcsim.spec.units import DTYPE_BYTES
 from aimcsim.spec.workload import Workload
 
@@ -32,7 +32,8 @@ class Gpu:
     name: Annotated[str, spec("the GPU, as its datasheet names it")]
     peak_tflops: Annotated[float, spec("dense peak of the data type below (tensor cores)",
                                        ge=0.001, le=1e6, unit="TFLOP/s")]
-    dtype: Annotated[str, spec("data type the peak is for and the weights are stored in")]
+    dtype: Annotated[Literal[tuple(DTYPE_BYTES)], spec(
+        "data type the peak is for and the weights are stored in")]
     memory_gb_per_s: Annotated[float, spec("memory bandwidth", ge=0.001, le=1e6,
                                            unit="GB/s")]
     board_power_w: Annotated[float, spec("board power (TDP) drawn while it runs",
@@ -47,16 +48,7 @@ def load_gpu(path: str | Path) -> Gpu:
                   required=("version", *required(Gpu)))
     if "version" in d:
         r.version(d, (1,))
-    bounds, unit = numeric_bounds(Gpu), units(Gpu)
-    values: dict[str, Any] = {}
-    for key in required(Gpu):
-        if key in bounds:
-            low, high = bounds[key]
-            values[key] = r.take(d, "", key, float, minimum=low, maximum=high, unit=unit[key])
-        elif key == "dtype":
-            values[key] = r.take(d, "", key, str, choices=tuple(DTYPE_BYTES))
-        else:
-            values[key] = r.take(d, "", key, str)
+    values = read_fields(r, Gpu, d, "")
     r.finish()
     return Gpu(**values)
 
