@@ -123,6 +123,11 @@ def _spread(k: int, workload: Workload, placements: dict[str, Placement], cluste
                                        out_unit=pmca_unit(p.slices[0][0]))
 
 
+def parts(op: Op, p: Placement) -> list[tuple[int, Op]]:
+    """Where `op` runs and what of it: each slice's cluster and share, or its one cluster."""
+    return [(c, slice_op(op, part)) for c, part in p.slices] or [(p.pmca, op)]
+
+
 def slice_op(op: Op, part: int) -> Op:
     """The share of `op` one slice runs: `part` heads of a dynamic matmul, `part` values per
     token of an element-wise op."""

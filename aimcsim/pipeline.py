@@ -33,7 +33,7 @@ from aimcsim.hw.pmca.feasibility import check_l2, check_tcdm
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
 from aimcsim.hw.sram_cim import branch_macs, branch_ps
-from aimcsim.mapping import PMCA_PREFIX, Placement, place, pmca_unit, slice_op, tile_unit
+from aimcsim.mapping import PMCA_PREFIX, Placement, parts, place, pmca_unit, tile_unit
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -82,9 +82,8 @@ class NetworkSim:
         }
         # spread ops (pipeline.attention_clusters): one program per slice and block size
         self.slice_programs: dict[str, dict[int, list[BlockProgram]]] = {
-            op.name: {size: [block_program(model, slice_op(op, part), size,
-                                           eb=arch.lora.element_bytes)
-                             for _, part in self.placements[op.name].slices]
+            op.name: {size: [block_program(model, part_op, size, eb=arch.lora.element_bytes)
+                             for _, part_op in parts(op, self.placements[op.name])]
                       for size in set(self.blocks[op.name])}
             for op in workload.ops if self.placements[op.name].slices
         }

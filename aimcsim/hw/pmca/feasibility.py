@@ -30,15 +30,13 @@ def check_l2(arch: Arch, workload: Workload, placements: dict[str, Any]) -> list
     """Bytes each cluster's L2 holds for the run: the held operands of its attention matmuls
     (K and V, a k x n matrix per group of heads; a spread op's slices their share). Raises
     `CapacityError` naming the cluster when `memory.l2_bytes` is set and they do not fit."""
-    from aimcsim.mapping import slice_op  # (the mapping imports the cluster package)
+    from aimcsim.mapping import parts  # (the mapping imports the cluster package)
 
     held = [0] * (1 + max(p.pmca for p in placements.values()))
     for op in workload.ops:
         if op.kind != "dynamic_matmul":
             continue
-        p = placements[op.name]
-        for cluster, part_op in ([(c, slice_op(op, part)) for c, part in p.slices]
-                                 or [(p.pmca, op)]):
+        for cluster, part_op in parts(op, placements[op.name]):
             if cluster >= len(held):
                 held.extend([0] * (cluster + 1 - len(held)))
             held[cluster] += part_op.groups * op.k * op.n * arch.lora.element_bytes
@@ -71,16 +69,15 @@ def check_tcdm(
     # cannot fit before any cycle-level kernel runs (a 65536-rank adapter is refused in
     # milliseconds); then the exact footprints, padding included.
     floor = ThroughputPmca(arch.pmca, arch.lora.dtype)
-    from aimcsim.mapping import slice_op  # (the mapping imports the cluster package)
+    from aimcsim.mapping import parts  # (the mapping imports the cluster package)
 
     for footprint in (floor, model):
         for op in workload.ops:
             p = placements[op.name]
             pipe = (settings or {}).get(op.name, arch.pipeline)
-            for part_op, part_p in ([(slice_op(op, part), replace(p, pmca=c, slices=()))
-                                     for c, part in p.slices] or [(op, p)]):
-                _check_op(arch, workload, part_op, part_p, footprint, floor, model, pipe,
-                          resident)
+            for cluster, part_op in parts(op, p):
+                _check_op(arch, workload, part_op, replace(p, pmca=cluster, slices=()),
+                          footprint, floor, model, pipe, resident)
     return resident
 
 
