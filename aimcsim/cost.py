@@ -66,6 +66,20 @@ def area(tech: Technology | None, tiles: int, clusters: int, links: int, macros:
     return {**parts, "total_mm2": sum(parts.values())}
 
 
+def static_energy(tech: Technology, latency_ns: float, *, tiles: int = 0, clusters: int = 0,
+                  links: int = 0, macros: int = 0) -> dict[str, float]:
+    """Leakage x latency of the components given, by component (pJ; mW x s = 1e-3 J)."""
+    seconds = latency_ns * 1e3 / _PS_PER_S
+    static = {
+        "aimc_pj": tiles * tech.aimc.leakage_mw * 1e-3 * seconds * _PJ_PER_J,
+        "pmca_pj": clusters * tech.pmca.leakage_mw * 1e-3 * seconds * _PJ_PER_J,
+        "noc_pj": links * tech.interconnect.leakage_mw * 1e-3 * seconds * _PJ_PER_J,
+    }
+    if macros and tech.sram_cim is not None:
+        static["cim_pj"] = macros * tech.sram_cim.leakage_mw * 1e-3 * seconds * _PJ_PER_J
+    return static
+
+
 def run_energy(layers: pd.DataFrame, tech: Technology | None, *, total_latency_ns: float,
                tokens: int, tiles: int, clusters: int, links: int, macros: int = 0
                ) -> dict[str, Any]:
@@ -74,13 +88,8 @@ def run_energy(layers: pd.DataFrame, tech: Technology | None, *, total_latency_n
         return {}
     dynamic = {col.removeprefix("energy_"): float(layers[col].sum()) for col in ENERGY_COLUMNS}
     seconds = total_latency_ns * 1e3 / _PS_PER_S
-    static = {  # mW x s = 1e-3 J
-        "aimc_pj": tiles * tech.aimc.leakage_mw * 1e-3 * seconds * _PJ_PER_J,
-        "pmca_pj": clusters * tech.pmca.leakage_mw * 1e-3 * seconds * _PJ_PER_J,
-        "noc_pj": links * tech.interconnect.leakage_mw * 1e-3 * seconds * _PJ_PER_J,
-    }
-    if macros and tech.sram_cim is not None:
-        static["cim_pj"] = macros * tech.sram_cim.leakage_mw * 1e-3 * seconds * _PJ_PER_J
+    static = static_energy(tech, total_latency_ns, tiles=tiles, clusters=clusters, links=links,
+                           macros=macros)
     total = sum(dynamic.values()) + sum(static.values())
     ops = 2 * float(layers["analog_macs"].sum() + layers["macs"].sum()
                     + layers["cim_macs"].sum())
@@ -95,4 +104,4 @@ def run_energy(layers: pd.DataFrame, tech: Technology | None, *, total_latency_n
     }
 
 
-__all__ = ["ENERGY_COLUMNS", "area", "layer_energy", "run_energy"]
+__all__ = ["ENERGY_COLUMNS", "area", "layer_energy", "run_energy", "static_energy"]

@@ -37,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from aimcsim.analytic import static_layer
+from aimcsim.cost import static_energy
 from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError, SettingWarning
 from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
@@ -191,17 +192,18 @@ class _Group:
         result = simulate(_layer_by_layer(self.variant, pipe), self.work, mode, timeline=False)
         row = result.layers.set_index("layer").loc["layer"]
         if mode == "hybrid":
-            self._energy[pipe] = self._layer_energy(row, result.summary)
+            self._energy[pipe] = self._layer_energy(row)
         return float(row["latency_ns"])
 
-    def _layer_energy(self, row: pd.Series, summary: dict[str, Any]) -> float:
+    def _layer_energy(self, row: pd.Series) -> float:
         """The layer's dynamic energy and the leakage of its tiles and cluster over its
         latency (NaN without a technology file)."""
         tech = self.variant.technology
         if tech is None:
             return math.nan
-        watts = (row["tiles"] * tech.aimc.leakage_mw + tech.pmca.leakage_mw) * 1e-3
-        return float(row["energy_pj"]) + watts * float(row["latency_ns"]) * 1e3
+        static = static_energy(tech, float(row["latency_ns"]), tiles=int(row["tiles"]),
+                               clusters=1)
+        return float(row["energy_pj"]) + sum(static.values())
 
     def energy(self, idx: int) -> float:
         """The energy of a point (simulated on first use)."""
