@@ -95,6 +95,10 @@ class NetworkSim:
         self.exclusive_links = self.net.exclusive
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
                       if op.kind == "static_linear"}
+        # per token: MVMs, DAC and ADC conversions, analog MACs (the same every burst)
+        self.tile_events = {op.name: mvm_events(self.placements[op.name].tile, op.d_in,
+                                                op.d_out)
+                            for op in workload.ops if op.kind == "static_linear"}
         # each adapted layer's SRAM-CIM macros: one server, blocks in arrival order
         self.cims = {name: FifoServer() for name, p in self.placements.items() if p.cim}
         self.stats: dict[str, OpStats] = {}
@@ -328,7 +332,7 @@ class NetworkSim:
     def _mvm(self, op: Op, ready_ps: int, size: int, stats: OpStats) -> int:
         """Schedule a burst of `size` MVMs on the op's tiles, record it, return its end."""
         start, end = self.tiles[op.name].run(ready_ps, size)
-        mvms, dacs, adcs, analog = mvm_events(self.placements[op.name].tile, op.d_in, op.d_out)
+        mvms, dacs, adcs, analog = self.tile_events[op.name]
         stats.mvms += size * mvms
         stats.analog_macs += size * analog
         stats.dac_conversions += size * dacs
