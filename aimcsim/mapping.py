@@ -36,6 +36,11 @@ class Placement:
     slices: tuple[tuple[int, int], ...] = ()
     gather: bool = False
 
+    @property
+    def whole(self) -> int:
+        """What the slices' parts add up to (the op's heads or values per token)."""
+        return sum(part for _, part in self.slices)
+
 
 def tile_unit(name: str) -> str:
     return f"tile:{name}"

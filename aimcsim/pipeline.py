@@ -153,10 +153,10 @@ class NetworkSim:
                 yield from self._transfer(self._out_unit(src), pmca_unit(place_.pmca), nbytes,
                                           stats, op.name, into_l2=True)
                 continue
-            share = self._shares(op, place_)  # each slice's clusters gets its heads' part
+            # each slice's cluster gets its heads' part
             yield self.env.all_of([self.env.process(self._transfer(
-                self._out_unit(src), pmca_unit(c), nbytes * f // share[1], stats, op.name,
-                into_l2=True)) for c, f in share[0]])
+                self._out_unit(src), pmca_unit(c), nbytes * part // place_.whole, stats,
+                op.name, into_l2=True)) for c, part in place_.slices])
         if self.layer_by_layer:
             for src in streams:
                 yield self.finished[src]
@@ -187,20 +187,16 @@ class NetworkSim:
             else:
                 self.env.process(self._block(op, place_, b, size))
 
-    def _shares(self, op: Op, place_: Placement) -> tuple[list[tuple[int, int]], int]:
-        """The slices' clusters and parts, and the whole the parts add up to."""
-        return list(place_.slices), sum(part for _, part in place_.slices)
-
     def _spread_block(self, op: Op, place_: Placement, b: int, size: int) -> Proc:
         """A block of an op spread over clusters: every slice at once, each on its cluster."""
-        slices, whole = self._shares(op, place_)
         yield self.env.all_of([
-            self.env.process(self._slice(op, place_, c, part, whole, prog, size))
-            for (c, part), prog in zip(slices, self.slice_programs[op.name][size], strict=True)])
+            self.env.process(self._slice(op, place_, c, part, prog, size))
+            for (c, part), prog in zip(place_.slices, self.slice_programs[op.name][size],
+                                       strict=True)])
         self._complete(op.name, b, size)
 
-    def _slice(self, op: Op, place_: Placement, cluster: int, part: int, whole: int,
-               prog: BlockProgram, size: int) -> Proc:
+    def _slice(self, op: Op, place_: Placement, cluster: int, part: int, prog: BlockProgram,
+               size: int) -> Proc:
         stats = self.stats[op.name]
         if prog.tcdm_bytes:
             yield from self._alloc(self.clusters[cluster], prog.tcdm_bytes, stats)
@@ -211,15 +207,16 @@ class NetworkSim:
             producer = self.placements.get(edge.src)
             alike = producer is not None and producer.slices and not producer.gather
             if edge.kind == "streaming" and src is not None and src != dst and not alike:
-                moves.append((src, size * self.workload.width_of(edge.src) * part // whole
-                              * self.eb))
+                moves.append((src, size * self.workload.width_of(edge.src) * part
+                              // place_.whole * self.eb))
         if moves:
             yield self.env.all_of([self.env.process(self._transfer(s, dst, n, stats, op.name))
                                    for s, n in moves])
         yield from self._kernel(cluster, prog.pre, stats, op.name, op.function or "matmul")
         if place_.gather and cluster != place_.pmca:  # its output joins the others
             yield from self._transfer(dst, pmca_unit(place_.pmca),
-                                      size * op.d_out * part // whole * self.eb, stats, op.name)
+                                      size * op.d_out * part // place_.whole * self.eb, stats,
+                                      op.name)
         if prog.tcdm_bytes:
             self._free(self.clusters[cluster], prog.tcdm_bytes, stats)
 

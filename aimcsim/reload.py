@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from aimcsim.hw.pmca.feasibility import resident_bytes
-from aimcsim.hw.pmca.programs import lora_weight_bytes
 from aimcsim.mapping import place
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Arch
@@ -75,13 +74,6 @@ def switch_cost(arch: Arch, workload: Workload, source: str = "l2") -> SwitchCos
     return SwitchCost(latency_ps / 1e3, energy, total, tuple(per_cluster))
 
 
-def adapter_bytes(arch: Arch, workload: Workload) -> int:
-    """Bytes of one task's adapters (A and B of every adapted layer)."""
-    return sum(lora_weight_bytes(op, arch.lora.rank, arch.lora.element_bytes)
-               for op in workload.ops
-               if op.kind == "static_linear" and arch.lora.applies_to(op.role))
-
-
 def request_stream(arch: Arch, workload: Workload, *, tasks: int, requests: int, seed: int,
                    source: str = "l2") -> dict[str, Any]:
     """A seeded stream of `requests` over `tasks` tasks (uniformly drawn): its switches, time
@@ -106,4 +98,4 @@ def request_stream(arch: Arch, workload: Workload, *, tasks: int, requests: int,
     }
 
 
-__all__ = ["SOURCES", "SwitchCost", "adapter_bytes", "request_stream", "switch_cost"]
+__all__ = ["SOURCES", "SwitchCost", "request_stream", "switch_cost"]
