@@ -15,10 +15,10 @@ PS_PER_NS = 1000
 class OpStats:
     """What one operation did during a run, in picoseconds and bytes."""
 
-    #: event counters the components report (names as the `layers` columns)
-    COUNTERS = ("mvms", "dac_conversions", "adc_conversions", "analog_macs", "macs",
-                "element_ops", "tcdm_read_bytes", "tcdm_write_bytes", "dma_bytes", "noc_bytes",
-                "noc_link_bytes", "cim_macs")
+    #: event counters the run tallies as it moves data (names as the `layers` columns); tile
+    #: and kernel events are the blocks' programs' counts (`NetworkSim.counters`)
+    COUNTERS = ("tcdm_read_bytes", "tcdm_write_bytes", "noc_bytes", "noc_link_bytes",
+                "cim_macs")
 
     __slots__ = (
         "aimc_busy_ps", "aimc_end_ps", "dma_busy_ps", "first_ps", "last_ps", "noc_busy_ps",

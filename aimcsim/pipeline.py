@@ -19,6 +19,7 @@ branches at once, and `double-buffered` admits block i+1 while block i finishes.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Generator
 from typing import Any
 
@@ -89,6 +90,7 @@ class NetworkSim:
         }
         self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
         self.net = Links(arch.interconnect, nodes=len(resident), node_of=self._node_of)
+        self._facts: dict[tuple[str, str], tuple[int, bool, bool]] = {}
         self.eb = arch.lora.element_bytes
         self.pmca_period_ps = arch.pmca.period_ps
         self.layer_by_layer = arch.pipeline.between_layers == "layer-by-layer"
@@ -122,6 +124,30 @@ class NetworkSim:
                           if self.layer_by_layer else {})
         for op in workload.ops:
             env.process(self._op(op))
+
+    def counters(self, name: str) -> dict[str, int]:
+        """The event counters of op `name` after the run: the tile's events per token times
+        its tokens, the kernels of every block's program (each block runs its program once,
+        each slice its share; `run` checks every block ran), and what the run tallied moving
+        data (link bytes, the TCDM traffic of transfers, SRAM-CIM MACs)."""
+        st = self.stats[name]
+        mvms, dacs, adcs, analog = self.tile_events.get(name, (0, 0, 0, 0))
+        out = {"mvms": st.tokens * mvms, "dac_conversions": st.tokens * dacs,
+               "adc_conversions": st.tokens * adcs, "analog_macs": st.tokens * analog,
+               "macs": 0, "element_ops": 0, "dma_bytes": 0,
+               **{key: getattr(st, key) for key in OpStats.COUNTERS}}
+        sliced = self.slice_programs.get(name)
+        for size, count in Counter(self.blocks[name]).items():  # (one or two block sizes)
+            for prog in sliced[size] if sliced else (self.programs[name][size],):
+                for kernel in (prog.pre, prog.post):
+                    if kernel is None:
+                        continue
+                    out["macs"] += count * kernel.macs
+                    out["element_ops"] += count * kernel.element_ops
+                    out["tcdm_read_bytes"] += count * kernel.tcdm_read_bytes
+                    out["tcdm_write_bytes"] += count * kernel.tcdm_write_bytes
+                    out["dma_bytes"] += count * kernel.dma_bytes
+        return out
 
     def run(self) -> None:
         self.env.run()
@@ -329,11 +355,6 @@ class NetworkSim:
     def _mvm(self, op: Op, ready_ps: int, size: int, stats: OpStats) -> int:
         """Schedule a burst of `size` MVMs on the op's tiles, record it, return its end."""
         start, end = self.tiles[op.name].run(ready_ps, size)
-        mvms, dacs, adcs, analog = self.tile_events[op.name]
-        stats.mvms += size * mvms
-        stats.analog_macs += size * analog
-        stats.dac_conversions += size * dacs
-        stats.adc_conversions += size * adcs
         stats.active(start, end)
         stats.tile_busy(start, end)
         if self.record:
@@ -396,16 +417,26 @@ class NetworkSim:
             return at_ps
         start, arrival = self.net.send(src, dst, nbytes, at_ps)
         stats.stall_ps += start - at_ps
+        links, into_tcdm, out_of_tcdm = (self._facts.get((src, dst))
+                                         or self._route_facts(src, dst))
         stats.noc_bytes += nbytes
-        stats.noc_link_bytes += nbytes * self.net.links(src, dst)
-        if dst.startswith(PMCA_PREFIX) and not into_l2:  # lands in the cluster's TCDM
+        stats.noc_link_bytes += nbytes * links
+        if into_tcdm and not into_l2:
             stats.tcdm_write_bytes += nbytes
-        if src.startswith(PMCA_PREFIX):
+        if out_of_tcdm:
             stats.tcdm_read_bytes += nbytes
         if self.record:
             self.timeline.append((self.net.component(src, dst), start, arrival, "transfer", name))
         stats.noc_busy_ps += arrival - start
         return arrival
+
+    def _route_facts(self, src: str, dst: str) -> tuple[int, bool, bool]:
+        """Links a transfer crosses, whether it lands in a cluster's TCDM and whether it
+        leaves one (memoised per pair in `_facts`: transfers repeat)."""
+        facts = self._facts[(src, dst)] = (self.net.links(src, dst),
+                                           dst.startswith(PMCA_PREFIX),
+                                           src.startswith(PMCA_PREFIX))
+        return facts
 
     def _kernel(
         self, pmca: int, cost: KernelStats | None, stats: OpStats, name: str, activity: str
@@ -423,11 +454,6 @@ class NetworkSim:
                 dma_end = start + cost.dma_cycles * self.pmca_period_ps
                 self.timeline.append((f"dma:{pmca}", start, dma_end, "dma", name))
         yield self.env.timeout(start + duration - now)
-        stats.macs += cost.macs
-        stats.element_ops += cost.element_ops
-        stats.tcdm_read_bytes += cost.tcdm_read_bytes
-        stats.tcdm_write_bytes += cost.tcdm_write_bytes
-        stats.dma_bytes += cost.dma_bytes
         stats.dma_busy_ps += cost.dma_cycles * self.pmca_period_ps
         stats.pmca_busy_ps += (cost.cycles - cost.dma_cycles) * self.pmca_period_ps
 

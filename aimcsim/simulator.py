@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from aimcsim.cost import area, layer_energy, run_energy
-from aimcsim.engine import PS_PER_NS, OpStats
+from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import SettingWarning
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
@@ -99,7 +99,7 @@ def _layers(sim: NetworkSim) -> pd.DataFrame:
         st = sim.stats[op.name]
         p = sim.placements[op.name]
         first = st.first_ps or 0
-        counts = {name: getattr(st, name) for name in OpStats.COUNTERS}
+        counts = sim.counters(op.name)
         rows.append(layer_row(
             block=op.block, layer=op.name, role=op.role, kind=op.kind, tokens=st.tokens,
             d_in=op.d_in, d_out=op.d_out, rank=p.rank or 0, mode=sim.mode,

@@ -76,8 +76,9 @@ def check_tcdm(
             p = placements[op.name]
             pipe = (settings or {}).get(op.name, arch.pipeline)
             for cluster, part_op in parts(op, p):
-                _check_op(arch, workload, part_op, replace(p, pmca=cluster, slices=()),
-                          footprint, floor, model, pipe, resident)
+                part_p = p if part_op is op else replace(p, pmca=cluster, slices=())
+                _check_op(arch, workload, part_op, part_p, footprint, floor, model, pipe,
+                          resident)
     return resident
 
 
