@@ -300,3 +300,16 @@ def test_held_operands_land_in_l2_not_in_the_tcdm():
     assert row.dma_bytes == op.heads * op.k * op.n * 2  # one block of 16 tokens
     assert row.tcdm_write_bytes == row.dma_bytes + 16 * op.heads * op.n * 2
     assert row.noc_bytes == 16 * op.heads * op.k * 2  # K moved once into L2
+
+
+def test_counts_over_several_blocks():
+    """Four blocks of 4 tokens do the same MACs and element-wise work as one of 16; only A and
+    B are read once more per block."""
+    work = parse_workload(linear_workload(16, 1024, 512), "w.yaml")
+    one, four = (_run(_arch(pipeline={"strategy": "overlapped", "parallel_tokens": p}), work,
+                      "hybrid").layers.iloc[0] for p in (16, 4))
+    for col in ("macs", "element_ops", "mvms", "dac_conversions", "adc_conversions",
+                "tcdm_write_bytes", "noc_bytes"):
+        assert four[col] == one[col], col
+    assert four.macs == 16 * 8 * (1024 + 512)
+    assert four.tcdm_read_bytes - one.tcdm_read_bytes == 3 * (1024 * 8 + 8 * 512) * 2
