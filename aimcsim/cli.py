@@ -316,6 +316,8 @@ def _search(args: argparse.Namespace) -> int:
               f"{n['hybrid_latency_ns'] / 1e3:.1f} us vs {n['aimc_only_latency_ns'] / 1e3:.1f} us "
               f"({n['overhead']:+.1%}); static layers median {n['static_overhead_median']:.1%}, "
               f"max {n['static_overhead_max']:.1%}"
+              + (f"; attention in key chunks of {n['attention_key_chunk']}"
+                 if n["attention_key_chunk"] else "")
               + (f"; fastest setting for {', '.join(n['fastest_instead'])} (none within the "
                  "limit)" if n["fastest_instead"] else ""))
     print(f"wrote {args.out / 'search.csv'} and {args.out / 'summary.json'}")

@@ -34,7 +34,15 @@ from aimcsim.hw.pmca.feasibility import check_l2, check_tcdm
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
 from aimcsim.hw.sram_cim import branch_macs, branch_ps
-from aimcsim.mapping import PMCA_PREFIX, Placement, parts, place, pmca_unit, tile_unit
+from aimcsim.mapping import (
+    PMCA_PREFIX,
+    Placement,
+    fuse_attention,
+    parts,
+    place,
+    pmca_unit,
+    tile_unit,
+)
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -59,6 +67,8 @@ class NetworkSim:
         settings: dict[str, Pipeline] | None = None,
         record: bool = True,
     ) -> None:
+        # with pipeline.attention_key_chunk, each attention chain runs as one fused op
+        workload = fuse_attention(workload, arch.pipeline.attention_key_chunk)
         self.arch, self.workload, self.mode = arch, workload, mode
         self.record = record
         self.env = env = simpy.Environment()

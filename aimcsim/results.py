@@ -19,10 +19,11 @@ LAYER_COLUMNS: dict[str, str] = {
     "block": "transformer block index",
     "layer": "operation name, unique in the workload (e.g. b0.query)",
     "role": "place of the op in its block (static ops: what lora.layers selects)",
-    "kind": "static_linear | dynamic_matmul | elementwise",
+    "kind": "static_linear | dynamic_matmul | elementwise | attention (a fused scores, "
+            "softmax and context chain: pipeline.attention_key_chunk)",
     "tokens": "tokens the op processed (conservation: equals the sequence length)",
     "d_in": "input values per token (dynamic: heads x k)",
-    "d_out": "output values per token (dynamic: heads x n)",
+    "d_out": "output values per token (dynamic: heads x n; attention: heads x V's width)",
     "rank": "LoRA rank applied to this op in this mode (0: none)",
     "mode": "hybrid | aimc-only",
     "parallel_tokens": "tokens per block",

@@ -95,6 +95,9 @@ class SearchSpace:
     cores: tuple[int, ...] | None = None
     integration_time_ns: tuple[float, ...] | None = (128.0, 256.0, 512.0)
     rank: tuple[int, ...] | None = None
+    # keys per chunk of fused attention, chosen for the whole network (attention is not a
+    # static layer): None: the architecture's own
+    attention_key_chunk: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -112,7 +115,8 @@ class SearchResult:
 #: against that value's declaration: type, bounds, choices, whole picoseconds).
 SPACE_FIELDS = {"strategies": "pipeline.strategy", "parallel_tokens": "pipeline.parallel_tokens",
                 "tile_output": "pipeline.tile_output", "cores": "pmca.cores",
-                "integration_time_ns": "aimc.integration_time_ns", "rank": "lora.rank"}
+                "integration_time_ns": "aimc.integration_time_ns", "rank": "lora.rank",
+                "attention_key_chunk": "pipeline.attention_key_chunk"}
 
 
 def load_space(path: str | Path) -> SearchSpace:
@@ -386,7 +390,9 @@ def search(
             points.loc[pick, "best"] = True
     table = _table(points)
     variants = {id(v): v for v, _, _ in groups}  # shapes of one variant share its object
-    network = [_apply(table, variant, workload) for variant in variants.values()]
+    chunks = (space or SearchSpace()).attention_key_chunk
+    network = [_apply(table, variant, workload, chunks, objective)
+               for variant in variants.values()]
     return SearchResult(table, network, max_overhead)
 
 
@@ -426,9 +432,16 @@ def _table(points: pd.DataFrame) -> pd.DataFrame:
     return points[list(SEARCH_COLUMNS)]
 
 
-def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str, Any]:
+def _apply(points: pd.DataFrame, variant: Arch, workload: Workload,
+           chunks: tuple[int, ...] | None = None, objective: str = "latency") -> dict[str, Any]:
     """Simulate the network with every LoRA layer at its shape's best setting (its fastest
-    where no setting met the objective's limit; not at all where a shape fits nowhere)."""
+    where no setting met the objective's limit; not at all where a shape fits nowhere).
+
+    `chunks`: keys per chunk of fused attention to try (`pipeline.attention_key_chunk`; None:
+    the architecture's). Each runs the whole network in both modes; the one whose hybrid run
+    is best for the objective (latency, energy or EDP; ties: the first listed) is reported,
+    with every chunk's hybrid figure: an exhaustive choice of the network's chunk given the
+    layers' settings."""
     key = {"integration_time_ns": variant.aimc.integration_time_ns,
            "cores": variant.pmca.cores, "rank": variant.lora.rank}
     mine = points[(points["integration_time_ns"] == key["integration_time_ns"])
@@ -451,13 +464,34 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str,
                 and variant.lora.applies_to(op.role)}
     # the same block sizes in both modes, so the comparison isolates the LoRA branch (a tile
     # alone ignores the strategy; its block size sets how its output is sent on)
+    tried: dict[int, Any] = {}
+    best = None
+    for chunk in chunks or (variant.pipeline.attention_key_chunk,):
+        run_arch = dataclasses.replace(variant, pipeline=dataclasses.replace(
+            variant.pipeline, attention_key_chunk=int(chunk)))
+        run_settings = {name: dataclasses.replace(p, attention_key_chunk=int(chunk))
+                        for name, p in settings.items()}
+        try:
+            hybrid = simulate(run_arch, workload, "hybrid", settings=run_settings,
+                              timeline=False)
+        except CapacityError as exc:  # another op does not fit at this chunk: say so
+            tried[int(chunk)] = str(exc)
+            continue
+        figure = _network_figure(hybrid, objective)
+        tried[int(chunk)] = figure
+        if best is None or figure < best[0]:
+            best = (figure, int(chunk), run_arch, run_settings, hybrid)
+    if best is None:  # another op of the network does not fit: say so, keep the rest
+        return {**key, "skipped": next(iter(tried.values()))}
+    _, chunk, run_arch, settings, hybrid = best
     try:
-        hybrid = simulate(variant, workload, "hybrid", settings=settings, timeline=False)
-        aimc = simulate(variant, workload, "aimc-only", settings=settings, timeline=False)
-    except CapacityError as exc:  # another op of the network does not fit: say so, keep the rest
+        aimc = simulate(run_arch, workload, "aimc-only", settings=settings, timeline=False)
+    except CapacityError as exc:
         return {**key, "skipped": str(exc)}
     return {
         **key,
+        "attention_key_chunk": chunk,
+        **({"attention_key_chunks": tried} if chunks else {}),
         "hybrid_latency_ns": hybrid.summary["total_latency_ns"],
         "aimc_only_latency_ns": aimc.summary["total_latency_ns"],
         "overhead": overhead(hybrid.summary["total_latency_ns"], aimc.summary["total_latency_ns"]),
@@ -468,6 +502,15 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload) -> dict[str,
                      for (d_in, d_out), p in by_shape.items()},
         "fastest_instead": fallback,
     }
+
+
+def _network_figure(result: Any, objective: str) -> float:
+    """The network's figure for `objective`: latency (ns), energy (pJ) or their product."""
+    latency = result.summary["total_latency_ns"]
+    if objective == "latency":
+        return latency
+    energy = result.summary["energy"]["total_pj"]
+    return energy if objective == "energy" else energy * latency
 
 
 def block_table(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:

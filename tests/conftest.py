@@ -129,7 +129,8 @@ def architectures(draw, tcdm_bytes=_ROOMY, between=_ONE_AT_A_TIME) -> dict:
                   "parallel_tokens": draw(st.integers(1, 12)),
                   "tile_output": draw(st.sampled_from(["in-place", "separate"])),
                   "between_layers": draw(between),
-                  "attention_clusters": draw(st.sampled_from([1, 1, 2, 3]))},
+                  "attention_clusters": draw(st.sampled_from([1, 1, 2, 3])),
+                  "attention_key_chunk": draw(st.sampled_from([0, 0, 1, 5, 64]))},
         lora={"rank": draw(st.integers(1, 16)),
               "layers": draw(st.sampled_from(["all", ["query", "value"], ["ffn_output"]]))},
     )

@@ -74,6 +74,12 @@ class Pipeline:
         "heads with grouped-query attention): the cluster beside the query layer and the next "
         "ones; each runs its heads' share, outputs gathered back to the first (1: the first "
         "runs every head)", ge=1, le=1024)] = 1
+    attention_key_chunk: Annotated[int, spec(
+        "0: attention as the trace's separate kernels (scores, softmax, context), each "
+        "cluster holding a block's whole score matrix and one group's K (or V) in its TCDM; "
+        "> 0: fused attention tiled over keys, as FlashAttention-style kernels do: K and V "
+        "come from the cluster's L2 by DMA in chunks of this many keys, a running max and sum "
+        "rescale the output, so any context fits the TCDM", ge=0, le=1 << 20)] = 0
 
     @property
     def blocks_in_flight(self) -> int:

@@ -9,6 +9,9 @@ operation consumes and produces `tokens` rows. Shapes are per token:
   (k x n), e.g. Q K^T (k = head_dim, n = tokens) or P V (k = tokens, n = head_dim).
 - `elementwise`: `function` over `width` values per token (softmax, norm, relu, add, add_norm).
 
+A trace does not write the fourth kind, `attention`: with `pipeline.attention_key_chunk` the
+simulator fuses each scores / softmax / context chain into one (`aimcsim.mapping.fuse_attention`).
+
 Edges name their producer (`from`; `input` is the network input) and are `streaming` (block i of
 the consumer needs block i of the producer) or `barrier` (the consumer needs every token first).
 """
@@ -53,10 +56,12 @@ class Op:
     n: int = 0  # dynamic_matmul: output width per head
     function: str = ""  # elementwise
     kv_heads: int = 0  # dynamic_matmul: heads with their own held operand (0: every head)
+    chunk: int = 0  # attention (fused, `aimcsim.mapping.fuse_attention`): keys per chunk
 
     @property
     def groups(self) -> int:
-        """Held operands of a dynamic_matmul: one per kv head (grouped-query attention)."""
+        """Held operands of a dynamic_matmul or attention: one per kv head (grouped-query
+        attention)."""
         return self.kv_heads or self.heads
 
 

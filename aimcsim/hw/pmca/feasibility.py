@@ -34,12 +34,14 @@ def check_l2(arch: Arch, workload: Workload, placements: dict[str, Any]) -> list
 
     held = [0] * (1 + max(p.pmca for p in placements.values()))
     for op in workload.ops:
-        if op.kind != "dynamic_matmul":
+        if op.kind not in ("dynamic_matmul", "attention"):
             continue
+        # a matmul holds K (or V) of each group; fused attention both, by chunks into TCDM
+        width = op.k * op.n + (op.n * op.d_out // op.heads if op.kind == "attention" else 0)
         for cluster, part_op in parts(op, placements[op.name]):
             if cluster >= len(held):
                 held.extend([0] * (cluster + 1 - len(held)))
-            held[cluster] += part_op.groups * op.k * op.n * arch.lora.element_bytes
+            held[cluster] += part_op.groups * width * arch.lora.element_bytes
     limit = arch.memory.l2_bytes if arch.memory is not None else 0
     if limit and max(held) > limit:
         worst = max(range(len(held)), key=held.__getitem__)
@@ -104,8 +106,14 @@ def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, footprint: PmcaMod
     bound = prog is None or (footprint is floor and model is not floor)
     remedy = ("lower lora.rank or raise pmca.tcdm_bytes" if p.rank is not None else
               "use taller tiles (aimc.rows: fewer partial sums) or raise pmca.tcdm_bytes"
-              if op.kind == "static_linear" else "raise pmca.tcdm_bytes")
+              if op.kind == "static_linear" else
+              "fuse attention over key chunks (pipeline.attention_key_chunk) or raise "
+              "pmca.tcdm_bytes" if op.kind == "dynamic_matmul" else
+              "lower pipeline.attention_key_chunk or raise pmca.tcdm_bytes"
+              if op.kind == "attention" else "raise pmca.tcdm_bytes")
     hint = f"parallel_tokens <= {best} fits" if best else f"no block size fits: {remedy}"
+    if best and op.kind == "dynamic_matmul":
+        hint += ", or fuse attention over key chunks (pipeline.attention_key_chunk)"
     blocks = (f"{in_flight} block(s) of {prog.tcdm_bytes} bytes + " if prog is not None
               else "")
     need = resident[p.pmca] + (in_flight * prog.tcdm_bytes if prog is not None else 0)

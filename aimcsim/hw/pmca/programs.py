@@ -27,6 +27,16 @@ dynamic_matmul (per head h of H, streamed rows P x k, held operand k x n kept in
   pre  = G x (dma(k*n*eb) then (H/G) x matmul(P, k, n))
   with pmca.dma_double_buffer: two held-operand buffers; the DMA of group g+1 runs during a
   matmul of group g: dma, (G-1) x matmul-with-dma, (H-G+1) x matmul.
+attention (fused, `pipeline.attention_key_chunk` = c > 0; H heads in G groups, head widths dk
+  of Q and K and dv of V, n keys in J = ceil(n / c) chunks; K and V held in cluster L2): per
+  group and chunk j of c_j keys, the DMA brings K_j (dk x c_j) and V_j (c_j x dv) into TCDM,
+  then per head: S = Q K_j (matmul(P, dk, c_j)), the online softmax of S (softmax over P*c_j:
+  running max, exponentials, running sum), for j > 0 the rescale of O by exp(m_old - m_new)
+  (mul over P*dv), O (+)= S V_j (matmul(P, c_j, dv), accumulating for j > 0); at the end
+  O /= the running sum (mul over P*H*dv). With pmca.dma_double_buffer the next chunk's DMA
+  runs during the first head's S of this one. MACs equal the unfused Q K^T and P V.
+  bytes = (P*H*dk + buffers*c*(dk + dv) + P*c + P*H*dv + 2*P*H) * eb (Q, K and V chunks, one
+  head's scores, O, the running max and sum).
 elementwise over `width` values: one buffer P*width per input, result written in place.
 Matmul kernels may pad rows of their operands (`KernelStats.padding_bytes`): a block's bytes
 include that padding.
@@ -35,6 +45,8 @@ include that padding.
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 
 from aimcsim.hw.aimc_tile import TileMapping
@@ -122,5 +134,43 @@ def block_program(
             buffers = 1
         live = tokens * op.heads * op.k + buffers * op.k * op.n + tokens * op.heads * op.n
         return BlockProgram(pre, None, live * eb + _padding(pre, None))
+    if op.kind == "attention":
+        return _attention(model, op, tokens, eb)
     pre = model.elementwise(op.function, tokens * op.d_out)
     return BlockProgram(pre, None, tokens * op.d_in * len(op.inputs) * eb)
+
+
+def _attention(model: PmcaModel, op: Op, tokens: int, eb: int) -> BlockProgram:
+    """The fused attention of one block (see the module docstring)."""
+    heads, dk, dv = op.heads, op.k, op.d_out // op.heads
+    chunk = min(op.chunk, op.n)
+    sizes = [chunk] * (op.n // chunk) + ([op.n % chunk] if op.n % chunk else [])
+    steps = [(c, j == 0) for _ in range(op.groups) for j, c in enumerate(sizes)]
+    double = model.pmca.dma_double_buffer
+    per_group = heads // op.groups
+    kinds: Counter[tuple[int, bool, int]] = Counter()  # (keys, first chunk, DMA alongside)
+    for i, (c, first) in enumerate(steps):
+        ahead = (dk + dv) * steps[i + 1][0] * eb if double and i + 1 < len(steps) else 0
+        kinds[(c, first, ahead)] += 1
+    pre = model.dma((dk + dv) * steps[0][0] * eb) if double else None
+    for (c, first, ahead), count in kinds.items():
+        head = model.elementwise("softmax", tokens * c)
+        if not first:
+            head = head.then(model.elementwise("mul", tokens * dv))
+        head = head.then(model.matmul(tokens, c, dv, accumulate=not first))
+        step = model.matmul(tokens, dk, c, dma_bytes=ahead).then(head)
+        if per_group > 1:
+            step = step.then(model.matmul(tokens, dk, c).then(head).times(per_group - 1))
+        if not double:
+            step = model.dma((dk + dv) * c * eb).then(step)
+        step = step.times(count)
+        pre = step if pre is None else pre.then(step)
+    pre = pre.then(model.elementwise("mul", tokens * heads * dv))
+    # the kernels reuse the same buffers: their row padding once, at the full chunk
+    padding = (model.matmul(tokens, dk, chunk).padding_bytes
+               + model.matmul(tokens, chunk, dv, accumulate=True).padding_bytes)
+    pre = dataclasses.replace(pre, padding_bytes=padding)
+    buffers = 2 if double else 1
+    live = (tokens * heads * dk + buffers * chunk * (dk + dv) + tokens * chunk
+            + tokens * heads * dv + 2 * tokens * heads)
+    return BlockProgram(pre, None, live * eb + padding)
