@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aimcsim.spec.tech import Technology
@@ -34,11 +35,12 @@ _PJ_PER_J = 1e12
 _PS_PER_S = 1e12
 
 
-def layer_energy(counts: dict[str, int], tech: Technology | None, dtype: str
-                 ) -> dict[str, float]:
-    """The energy columns of one layer row from its counters."""
+def layer_energy(counts: Any, tech: Technology | None, dtype: str) -> dict[str, Any]:
+    """The energy columns of one layer row from its counters (a mapping of numbers), or of
+    every row at once (a mapping of numpy counter columns: columns back)."""
     if tech is None:
         return {**dict.fromkeys(ENERGY_COLUMNS, math.nan), "energy_pj": math.nan}
+    cim = counts["cim_macs"]
     a, p, n = tech.aimc, tech.pmca, tech.interconnect
     parts = {
         "energy_aimc_pj": counts["analog_macs"] * a.cell_pj
@@ -48,8 +50,9 @@ def layer_energy(counts: dict[str, int], tech: Technology | None, dtype: str
         + counts["tcdm_write_bytes"] * p.tcdm_write_pj_per_byte,
         "energy_dma_pj": counts["dma_bytes"] * p.dma_pj_per_byte,
         "energy_noc_pj": counts["noc_link_bytes"] * n.pj_per_byte,
-        "energy_cim_pj": (counts["cim_macs"] * tech.sram_cim.mac_pj if tech.sram_cim
-                          else 0.0 if not counts["cim_macs"] else math.nan),
+        "energy_cim_pj": (cim * tech.sram_cim.mac_pj if tech.sram_cim
+                          else np.where(cim == 0, 0.0, math.nan)
+                          if isinstance(cim, np.ndarray) else 0.0 if not cim else math.nan),
     }
     return {**parts, "energy_pj": sum(parts.values())}
 

@@ -147,16 +147,16 @@ class NetworkSim:
                "macs": 0, "element_ops": 0, "dma_bytes": 0,
                **{key: getattr(st, key) for key in OpStats.COUNTERS}}
         sliced = self.slice_programs.get(name)
-        for size, count in Counter(self.blocks[name]).items():  # (one or two block sizes)
+        sizes = self.blocks[name]
+        for size, count in ((sizes[0], len(sizes)),) if sizes[0] == sizes[-1] else \
+                Counter(sizes).items():  # (full blocks, then at most one remainder)
             for prog in sliced[size] if sliced else (self.programs[name][size],):
-                for kernel in (prog.pre, prog.post):
-                    if kernel is None:
-                        continue
-                    out["macs"] += count * kernel.macs
-                    out["element_ops"] += count * kernel.element_ops
-                    out["tcdm_read_bytes"] += count * kernel.tcdm_read_bytes
-                    out["tcdm_write_bytes"] += count * kernel.tcdm_write_bytes
-                    out["dma_bytes"] += count * kernel.dma_bytes
+                macs, element_ops, reads, writes, dma = prog.counts
+                out["macs"] += count * macs
+                out["element_ops"] += count * element_ops
+                out["tcdm_read_bytes"] += count * reads
+                out["tcdm_write_bytes"] += count * writes
+                out["dma_bytes"] += count * dma
         return out
 
     def run(self) -> None:

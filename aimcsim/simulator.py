@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aimcsim.cost import area, layer_energy, run_energy
-from aimcsim.engine import PS_PER_NS
+from aimcsim.engine import PS_PER_NS, paused_gc
 from aimcsim.errors import SettingWarning
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
@@ -79,10 +80,12 @@ def simulate(
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     _warn_clamped(arch, workload, settings)
-    sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings, timeline)
-    sim.run()
-    layers = _layers(sim)
-    summary = _summary(sim)
+    with paused_gc():
+        sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings,
+                         timeline)
+        sim.run()
+        layers = _layers(sim)
+        summary = _summary(sim)
     tech = arch.technology
     summary["energy"] = run_energy(layers, tech, total_latency_ns=summary["total_latency_ns"],
                                    tokens=workload.tokens, tiles=summary["tiles"],
@@ -99,22 +102,27 @@ def _layers(sim: NetworkSim) -> pd.DataFrame:
         st = sim.stats[op.name]
         p = sim.placements[op.name]
         first = st.first_ps or 0
-        counts = sim.counters(op.name)
-        rows.append(layer_row(
-            block=op.block, layer=op.name, role=op.role, kind=op.kind, tokens=st.tokens,
-            d_in=op.d_in, d_out=op.d_out, rank=p.rank or 0, mode=sim.mode,
-            parallel_tokens=sim.blocks[op.name][0], strategy=sim.settings[op.name].strategy,
-            tiles=p.tile.tiles if p.tile else 0, pmca=p.pmca, start_ns=first,
-            end_ns=st.last_ps, latency_ns=st.last_ps - first, aimc_busy_ns=st.aimc_busy_ps,
-            pmca_busy_ns=st.pmca_busy_ps, dma_busy_ns=st.dma_busy_ps,
-            noc_busy_ns=st.noc_busy_ps, stall_ns=st.stall_ps,
-            tcdm_peak_bytes=st.tcdm_peak_bytes, **counts,
-            **layer_energy(counts, sim.arch.technology, sim.arch.lora.dtype),
-        ))  # times in ps here, in ns below
-    frame = pd.DataFrame.from_records(rows, columns=list(LAYER_COLUMNS))
-    for col in [c for c in LAYER_COLUMNS if c.endswith("_ns")]:
-        frame[col] = frame[col] / PS_PER_NS
-    return frame
+        rows.append((
+            op.block, op.name, op.role, op.kind, st.tokens, op.d_in, op.d_out, p.rank or 0,
+            sim.mode, sim.blocks[op.name][0], sim.settings[op.name].strategy,
+            p.tile.tiles if p.tile else 0, p.pmca, first, st.last_ps, st.last_ps - first,
+            st.aimc_busy_ps, st.pmca_busy_ps, st.dma_busy_ps, st.noc_busy_ps, st.stall_ps,
+            st.tcdm_peak_bytes, *sim.counters(op.name).values()))
+    names = (*_RUN_COLUMNS, *sim.counters(sim.workload.ops[0].name))
+    columns: dict[str, Any] = dict(zip(names, (np.array(c) for c in zip(*rows, strict=True)),
+                                       strict=True))
+    for col in [c for c in LAYER_COLUMNS if c.endswith("_ns")]:  # ps above
+        columns[col] = columns[col] / PS_PER_NS
+    # priced by column: the same products and sums as `layer_energy` row by row
+    columns.update(layer_energy(columns, sim.arch.technology, sim.arch.lora.dtype))
+    return pd.DataFrame({c: columns[c] for c in layer_row(**columns)})
+
+
+#: The `layers` columns before the counters, in the order `_layers` builds its rows.
+_RUN_COLUMNS = ("block", "layer", "role", "kind", "tokens", "d_in", "d_out", "rank", "mode",
+                "parallel_tokens", "strategy", "tiles", "pmca", "start_ns", "end_ns",
+                "latency_ns", "aimc_busy_ns", "pmca_busy_ns", "dma_busy_ns", "noc_busy_ns",
+                "stall_ns", "tcdm_peak_bytes")
 
 
 def _summary(sim: NetworkSim) -> dict[str, Any]:

@@ -171,16 +171,14 @@ class Reader:
         `maximum` are inclusive; a time in ns must be whole picoseconds (engine time is integer
         ps). On error the returned value is a harmless placeholder.
         """
-        full = join(path, key)
         if key not in data:
             if default is _REQUIRED:
                 # already reported by mapping(required=...) when listed there; report here otherwise
-                if not any(i.path == full for i in self.issues):
-                    self.error(full, f"missing required key {key!r}")
+                if not any(i.path == join(path, key) for i in self.issues):
+                    self.error(join(path, key), f"missing required key {key!r}")
                 return _placeholder(kind, minimum, choices)
             return default
         value = data[key]
-        suffix = f" {unit}" if unit else ""
         if kind is float:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             ok = ok and math.isfinite(value)
@@ -190,30 +188,35 @@ class Reader:
             ok = isinstance(value, kind)
         if not ok:
             unit_note = f" ({unit})" if unit else ""
-            self.error(full, f"expected {_kind_name(kind)}{unit_note}, got {_show(value)}"
-                       + _number_text_hint(kind, value))
+            self.error(join(path, key), f"expected {_kind_name(kind)}{unit_note}, got "
+                       f"{_show(value)}" + _number_text_hint(kind, value))
             return _placeholder(kind, minimum, choices)
         if choices is not None:
-            choices = list(choices)
             if value not in choices:
-                self.error(full, f"{shown(value)} is not allowed; allowed values: "
-                                 f"{_names(choices)}")
-                return choices[0]
+                self.error(join(path, key), f"{shown(value)} is not allowed; allowed "
+                           f"values: {_names(choices)}")
+                return next(iter(choices))
         if minimum is not None and value < minimum:
-            self.error(full, f"{shown(value)} is below the minimum {minimum}{suffix}")
+            self.error(join(path, key),
+                       f"{shown(value)} is below the minimum {minimum}{_suffix(unit)}")
             return _placeholder(kind, minimum, choices)
         if maximum is not None and value > maximum:
-            self.error(full, f"{shown(value)} is above the maximum {maximum}{suffix}")
+            self.error(join(path, key),
+                       f"{shown(value)} is above the maximum {maximum}{_suffix(unit)}")
             return _placeholder(kind, minimum, choices)
         if unit == "ns" and abs(value * 1000 - round(value * 1000)) > 1e-6:
-            self.error(full, f"{shown(value)} ns is not a whole number of picoseconds (engine "
-                       "time is integer ps)")
+            self.error(join(path, key), f"{shown(value)} ns is not a whole number of "
+                       "picoseconds (engine time is integer ps)")
             return _placeholder(kind, minimum, choices)
         return float(value) if kind is float else value
 
     def version(self, data: Mapping[str, Any], supported: Iterable[int]) -> int:
         supported = list(supported)
         return self.take(data, "", "version", int, choices=supported)
+
+
+def _suffix(unit: str) -> str:
+    return f" {unit}" if unit else ""
 
 
 def _placeholder(kind: type, minimum: float | None, choices: Iterable[Any] | None) -> Any:

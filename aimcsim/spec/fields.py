@@ -129,11 +129,13 @@ def units(cls: type) -> dict[str, str]:
     return {d.key: d.unit for d in _declared(cls)}
 
 
+@cache
 def keys(cls: type) -> tuple[str, ...]:
     """The keys a section of `cls` accepts: its fields, and `source` (a citation)."""
     return (*(d.key for d in _declared(cls)), "source")
 
 
+@cache
 def required(cls: type) -> tuple[str, ...]:
     """The keys a section of `cls` must give: the fields without a default (custom ones
     too: their readers read them, but a file must still give them)."""
@@ -148,7 +150,14 @@ def read_section(r: Reader, cls: type, data: Any, path: str) -> Any:
 
 def read_fields(r: Reader, cls: type, data: dict[str, Any], path: str) -> dict[str, Any]:
     """Every non-custom field of `cls` from the mapping `data` at YAML `path`."""
-    values = {}
+    return {name: r.take(data, path, key, kind, **kwargs)
+            for name, key, kind, kwargs in _takes(cls)}
+
+
+@cache
+def _takes(cls: type) -> tuple[tuple[str, str, type, dict[str, Any]], ...]:
+    """How `read_fields` reads each non-custom field of `cls` (built once per class)."""
+    out = []
     for d in _declared(cls):
         if d.custom:
             continue
@@ -156,8 +165,8 @@ def read_fields(r: Reader, cls: type, data: dict[str, Any], path: str) -> dict[s
                                   "choices": d.choices, "unit": d.unit}
         if d.default is not MISSING:
             kwargs["default"] = d.default
-        values[d.name] = r.take(data, path, d.key, d.kind, **kwargs)
-    return values
+        out.append((d.name, d.key, d.kind, kwargs))
+    return tuple(out)
 
 
 def section_schema(cls: type, title: str, *, source: bool = True) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimcsim.errors import CapacityError
 from aimcsim.hw.pmca.model import PmcaModel, ThroughputPmca
-from aimcsim.hw.pmca.programs import block_program, lora_weight_bytes
+from aimcsim.hw.pmca.programs import block_program, lora_weight_bytes, op_shape
 
 if TYPE_CHECKING:
     from aimcsim.spec.arch import Arch, Pipeline
@@ -74,13 +74,18 @@ def check_tcdm(
     from aimcsim.mapping import parts  # (the mapping imports the cluster package)
 
     for footprint in (floor, model):
+        fits: set[tuple] = set()  # what was checked and fits (layers repeat a few shapes)
         for op in workload.ops:
             p = placements[op.name]
             pipe = (settings or {}).get(op.name, arch.pipeline)
             for cluster, part_op in parts(op, p):
+                key = (op_shape(part_op), p.tile, p.rank, p.cim, pipe, resident[cluster])
+                if key in fits:
+                    continue
                 part_p = p if part_op is op else replace(p, pmca=cluster, slices=())
                 _check_op(arch, workload, part_op, part_p, footprint, floor, model, pipe,
                           resident)
+                fits.add(key)
     return resident
 
 

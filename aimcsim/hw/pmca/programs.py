@@ -48,10 +48,11 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from aimcsim.hw.aimc_tile import TileMapping
 from aimcsim.hw.pmca.model import KernelStats, PmcaModel
-from aimcsim.spec.workload import Op
+from aimcsim.spec.workload import Edge, Op
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,15 @@ class BlockProgram:
     @property
     def uses_cluster(self) -> bool:
         return self.pre is not None or self.post is not None
+
+    @cached_property
+    def counts(self) -> tuple[int, int, int, int, int]:
+        """Its kernels' event counters: macs, element_ops, tcdm_read_bytes, tcdm_write_bytes,
+        dma_bytes (the `layers` columns of the same names)."""
+        kernels = [k for k in (self.pre, self.post) if k is not None]
+        return (sum(k.macs for k in kernels), sum(k.element_ops for k in kernels),
+                sum(k.tcdm_read_bytes for k in kernels),
+                sum(k.tcdm_write_bytes for k in kernels), sum(k.dma_bytes for k in kernels))
 
 
 def _padding(pre: KernelStats | None, post: KernelStats | None) -> int:
@@ -95,10 +105,27 @@ def block_program(
     `tile` is the crossbar mapping of a static op; `rank` its LoRA rank (None: no adapter);
     `tile_output` where the tile output lands with LoRA (`pipeline.tile_output`); `cim`: the
     branch runs on SRAM-CIM macros (`aimcsim.hw.sram_cim`) and the cluster only adds U.
+    Memoised by what the program depends on (the op's shape, not its name or edges): the
+    layers of a model repeat a few shapes.
     """
+    if op.kind == "static_linear" and tile is None:
+        raise ValueError(f"static op {op.name!r} needs its tile mapping")
+    return _program(model, op_shape(op), tokens, eb, tile, rank, tile_output, cim)
+
+
+def op_shape(op: Op) -> tuple:
+    """What of an op its cluster work depends on (not its name, place or producers)."""
+    return (op.kind, op.d_in, op.d_out, op.heads, op.k, op.n, op.kv_heads, op.function,
+            op.chunk, len(op.inputs))
+
+
+@lru_cache(maxsize=1 << 16)
+def _program(model: PmcaModel, shape: tuple, tokens: int, eb: int, tile: TileMapping | None,
+             rank: int | None, tile_output: str, cim: bool) -> BlockProgram:
+    kind, d_in, d_out, heads, k, n, kv_heads, function, chunk, inputs = shape
+    op = Op("", 0, kind, "", d_in, d_out, (Edge("", "streaming"),) * inputs, heads=heads, k=k,
+            n=n, function=function, kv_heads=kv_heads, chunk=chunk)
     if op.kind == "static_linear":
-        if tile is None:
-            raise ValueError(f"static op {op.name!r} needs its tile mapping")
         partial = tokens * op.d_out * tile.row_splits
         adds = tokens * op.d_out * (tile.row_splits - 1)
         reduce = model.elementwise("add", adds) if adds else None
