@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,17 @@ def architectures(draw, tcdm_bytes=_ROOMY, between=_ONE_AT_A_TIME) -> dict:
         lora={"rank": draw(st.integers(1, 16)),
               "layers": draw(st.sampled_from(["all", ["query", "value"], ["ffn_output"]]))},
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kernel_memo(tmp_path_factory):
+    """The tests' kernel store is their own (never the user's ~/.cache), fresh per session."""
+    from aimcsim.hw.pmca.memo import ENV
+
+    before = os.environ.get(ENV)
+    os.environ[ENV] = str(tmp_path_factory.mktemp("kernel-memo"))
+    yield
+    if before is None:
+        os.environ.pop(ENV, None)
+    else:
+        os.environ[ENV] = before

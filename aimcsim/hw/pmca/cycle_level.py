@@ -9,13 +9,15 @@ register blocks on load-use cores (`loaduse`); element-wise functions and DMA tr
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from math import ceil
 
 import numpy as np
 
 from aimcsim.hw.pmca import loaduse, redmule
+from aimcsim.hw.pmca.memo import persisted
 from aimcsim.hw.pmca.microtile import (
     closed_forms,
     layouts,
@@ -67,7 +69,14 @@ class CycleLevelPmca:
         p = self.pmca
         return ceil(nbytes / p.bank_width_bytes), p.dma_bytes_per_cycle // p.bank_width_bytes
 
+    @cached_property
+    def memo_key(self) -> str:
+        """What the kernel timings depend on besides the kernel (`aimcsim.hw.pmca.memo`)."""
+        text = f"{type(self).__name__}|{self.pmca!r}|{self.dtype}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
     @lru_cache(maxsize=4096)  # noqa: B019 - frozen, hashable instances; shapes repeat a lot
+    @persisted
     def matmul(
         self, m: int, k: int, n: int, dma_bytes: int = 0, accumulate: bool = False
     ) -> KernelStats:
@@ -176,6 +185,7 @@ class CycleLevelPmca:
         return self._finish(kernel, ideal, m * k * n, dma_bytes)
 
     @lru_cache(maxsize=4096)  # noqa: B019
+    @persisted
     def elementwise(self, function: str, elements: int) -> KernelStats:
         p = self.pmca
         vectors = ceil(elements / self.lanes)
@@ -196,6 +206,7 @@ class CycleLevelPmca:
             "elementwise", DTYPE_BYTES[self.dtype], function=function, elements=elements))
 
     @lru_cache(maxsize=4096)  # noqa: B019
+    @persisted
     def dma(self, nbytes: int) -> KernelStats:
         p = self.pmca
         words = ceil(nbytes / p.bank_width_bytes)
