@@ -132,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     dec.add_argument("--prompt", type=int, default=64, help="prompt tokens (default 64)")
     dec.add_argument("--steps", type=int, default=8, help="tokens generated (default 8)")
     dec.add_argument("--out", type=Path, default=None, help="write decode.csv to this folder")
+    dec.add_argument("--workers", type=int, default=1,
+                     help="local processes sharing the steps (default 1)")
 
     reload = sub.add_parser("reload", help="the cost of switching tasks (reloading LoRA "
                             "adapters) and of a request stream with a task mix")
@@ -477,8 +479,13 @@ def _decode(args: argparse.Namespace) -> int:
     if not (1 <= args.prompt <= MAX_TOKENS and 0 <= args.steps <= 4096):
         raise ValueError(f"--prompt must be in 1..{MAX_TOKENS} and --steps in 0..4096, got "
                          f"{args.prompt} and {args.steps}")
+    cpus = os.cpu_count() or 1
+    if not 1 <= args.workers <= cpus:
+        raise ValueError(f"--workers must be in 1..{cpus} (this machine's CPUs), got "
+                         f"{args.workers}")
     arch = load_arch(args.arch)
-    table = decode_run(arch, TRACES[args.model], prompt=args.prompt, steps=args.steps)
+    table = decode_run(arch, TRACES[args.model], prompt=args.prompt, steps=args.steps,
+                       workers=args.workers)
     print(f"{args.model} on {arch.name}: prompt {args.prompt} tokens, {args.steps} decode steps")
     for mode, s in decode_summary(table).items():
         print(f"{mode:<10} time to first token {s['ttft_ns'] / 1e3:,.1f} us, time per output "

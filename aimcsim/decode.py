@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pandas as pd
 
+from aimcsim.engine import paused_gc
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import parse_workload
 from aimcsim.traces import TraceGenerator
+from aimcsim.workers import end_with_parent
 
 DECODE_COLUMNS = {
     "phase": "prefill | decode",
@@ -33,24 +37,50 @@ DECODE_COLUMNS = {
 
 
 def decode(arch: Arch, generator: TraceGenerator, *, prompt: int, steps: int,
-           modes: tuple[str, ...] = ("aimc-only", "hybrid")) -> pd.DataFrame:
-    """Prefill of `prompt` tokens, then `steps` decode steps (see the module docstring)."""
+           modes: tuple[str, ...] = ("aimc-only", "hybrid"), workers: int = 1,
+           prefill: bool = True) -> pd.DataFrame:
+    """Prefill of `prompt` tokens, then `steps` decode steps (see the module docstring);
+    `prefill=False`: the steps alone. With `workers` > 1 the runs (each independent of the
+    others) share that many local processes; the table is the same, in the same order."""
     if prompt < 1 or steps < 0:
         raise ValueError(f"prompt must be >= 1 and steps >= 0, got {prompt} and {steps}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     one = dataclasses.replace(arch, pipeline=dataclasses.replace(arch.pipeline,
                                                                  parallel_tokens=1))
-    rows: list[dict[str, Any]] = []
-    runs = [("prefill", 0, prompt, arch, generator.generate(prompt))]
-    runs += [("decode", i, prompt + i, one, generator.generate(1, context=prompt + i))
-             for i in range(1, steps + 1)]
-    for phase, step, context, variant, doc in runs:
-        work = parse_workload(doc, doc["name"])
-        for mode in modes:
-            summary = simulate(variant, work, mode, timeline=False).summary
-            rows.append({"phase": phase, "step": step, "context": context, "mode": mode,
-                         "latency_ns": summary["total_latency_ns"],
-                         "energy_pj": summary["energy"].get("total_pj", math.nan)})
+    # (phase, step, context, architecture, tokens): each traced when it runs
+    runs = [("prefill", 0, prompt, arch, prompt)] if prefill else []
+    runs += [("decode", i, prompt + i, one, 1) for i in range(1, steps + 1)]
+
+    def trace(tokens: int, context: int) -> dict[str, Any]:
+        return generator.generate(tokens, context=0 if tokens > 1 else context)
+
+    if workers == 1 or len(runs) < 2:
+        done = [_run(phase, step, context, variant, trace(tokens, context), modes)
+                for phase, step, context, variant, tokens in runs]
+    else:
+        with ProcessPoolExecutor(max_workers=workers, initializer=end_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
+            done = list(pool.map(_run, *zip(*[
+                (phase, step, context, variant, trace(tokens, context), modes)
+                for phase, step, context, variant, tokens in runs], strict=True),
+                chunksize=max(1, len(runs) // (4 * workers))))
+    rows = [row for run_rows in done for row in run_rows]
     return pd.DataFrame(rows, columns=list(DECODE_COLUMNS))
+
+
+def _run(phase: str, step: int, context: int, variant: Arch, doc: dict[str, Any],
+         modes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One prefill or decode step in every mode: its rows of the decode table."""
+    with paused_gc():  # (see `paused_gc`; the trace's objects are short-lived too)
+        work = parse_workload(doc, doc["name"])
+    rows = []
+    for mode in modes:
+        summary = simulate(variant, work, mode, timeline=False).summary
+        rows.append({"phase": phase, "step": step, "context": context, "mode": mode,
+                     "latency_ns": summary["total_latency_ns"],
+                     "energy_pj": summary["energy"].get("total_pj", math.nan)})
+    return rows
 
 
 def summary(table: pd.DataFrame) -> dict[str, dict[str, float]]:

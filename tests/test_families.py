@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from conftest import ROOT, arch_doc
 
@@ -192,6 +193,23 @@ def test_decode_steps_grow_with_their_context():
     step = parse_workload(TRACES["gpt2"].generate(1, context=40), "d.yaml")
     assert step.tokens == 1 and step.context == 40
     assert step.op("b0.attention_scores").n == 40 and step.op("b0.attention_context").k == 40
+
+
+def test_decode_on_workers_gives_the_same_table(tmp_path, capsys):
+    """Steps shared by two processes: the same rows in the same order as one process; the
+    steps alone are the table without its prefill row."""
+    from aimcsim.decode import decode
+
+    arch = parse_arch(arch_doc(pmca={"tcdm_bytes": 16 << 20}, pipeline={"parallel_tokens": 8}),
+                      "a.yaml")
+    one = decode(arch, TRACES["gpt2"], prompt=8, steps=5)
+    two = decode(arch, TRACES["gpt2"], prompt=8, steps=5, workers=2)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    alone = decode(arch, TRACES["gpt2"], prompt=8, steps=5, prefill=False)
+    pd.testing.assert_frame_equal(alone, one[one.phase == "decode"].reset_index(drop=True),
+                                  check_exact=True)
+    assert main(["decode", str(ROOT / "arch" / "hybrid.yaml"), "gpt2", "--workers", "0"]) == 2
+    assert "--workers must be in 1.." in capsys.readouterr().err
 
 
 def test_decode_is_refused_where_it_means_nothing():

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -23,6 +22,7 @@ from aimcsim.simulator import simulate
 from aimcsim.sweep.points import _workload, build_points
 from aimcsim.sweep.spec import Invalid, Point, SweepSpec
 from aimcsim.sweep.store import _persist, consolidate, finished_ids
+from aimcsim.workers import end_with_parent
 
 
 def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -148,23 +148,10 @@ def _run_and_persist(point: Point, out: Path) -> tuple[dict[str, Any], pd.DataFr
     return row, pd.DataFrame()
 
 
-def _end_with(parent: int) -> None:
-    """Pool worker initialiser: end this worker once its parent is gone (a SIGKILL of the
-    sweep would otherwise leave it waiting for work forever). A daemon thread checks every
-    half second whether the worker has been handed to another parent."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="aimcsim-parent-watch").start()
-
-
 def _run_pool(
     todo: list[Point], workers: int, out: Path, finished: Callable[..., None]
 ) -> None:
-    with ProcessPoolExecutor(max_workers=workers, initializer=_end_with,
+    with ProcessPoolExecutor(max_workers=workers, initializer=end_with_parent,
                              initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(_run_and_persist, p, out) for p in todo}
         try:
