@@ -1,0 +1,221 @@
+"""`aimcsim report DIR`: one self-contained HTML file of a run, search or sweep folder.
+
+The page holds everything a reader needs offline, so it can be mailed: the command that
+reproduces the results, the inputs (the architecture file's text), the headline table, the
+tables of the folder (per layer type for a run, the best settings for a search, the points for
+a sweep) and its figures as embedded PNG images. Nothing is fetched: no script, style sheet or
+font from elsewhere. A short inline script marks, once the page has loaded, how many figures
+decoded whole (`data-figures-loaded` on the body), which the browser test reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aimcsim import __version__, plots
+from aimcsim.results import static_overhead
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+       color: #222; line-height: 1.4; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
+table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.85rem; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+pre { background: #f6f6f6; padding: 0.6rem; overflow-x: auto; font-size: 0.8rem; }
+figure { margin: 1rem 0; } figcaption { font-size: 0.85rem; color: #555; }
+img { max-width: 100%; }
+"""
+_SCRIPT = """
+window.addEventListener("load", () => {
+  // a figure decoded whole: its last row of pixels is drawn (figures are saved opaque, so a
+  // truncated image leaves that row transparent)
+  const whole = (img) => {
+    if (!img.complete || img.naturalWidth === 0) return false;
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const g = canvas.getContext("2d");
+    g.drawImage(img, 0, 0);
+    const row = g.getImageData(0, canvas.height - 1, canvas.width, 1).data;
+    for (let i = 3; i < row.length; i += 4) if (row[i] !== 255) return false;
+    return true;
+  };
+  const ok = [...document.querySelectorAll("figure img")].filter(whole).length;
+  document.body.dataset.figuresLoaded = String(ok);
+});
+"""
+
+
+def report(folder: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of the results in `folder` (default: `folder/report.html`)."""
+    folder = Path(folder)
+    out = Path(out) if out is not None else folder / "report.html"
+    if (folder / "points.parquet").exists():
+        title, sections = _sweep(folder)
+    elif (folder / "search.csv").exists():
+        title, sections = _search(folder)
+    elif (folder / "layers.csv").exists():
+        title, sections = _run(folder)
+    else:
+        raise ValueError(f"{folder} holds no results of run (layers.csv), search (search.csv) "
+                         "or sweep (points.parquet)")
+    figures = sum(body.count("<figure") for _, body in sections)
+    page = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>", f"<style>{_STYLE}</style>", "</head>",
+        f'<body data-figures="{figures}">', f"<h1>{html.escape(title)}</h1>",
+        f"<p>aimcsim {__version__}; results folder <code>{html.escape(str(folder))}</code>."
+        "</p>",
+    ]
+    for heading, body in sections:
+        page += [f"<h2>{html.escape(heading)}</h2>", body]
+    page += [f"<script>{_SCRIPT}</script>", "</body>", "</html>"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(page) + "\n", encoding="utf-8")
+    return out
+
+
+def _figure(fig: Any, caption: str) -> str:
+    buffer = io.BytesIO()
+    with plots.plt.rc_context(plots.STYLE):
+        fig.savefig(buffer, format="png", facecolor="white", transparent=False)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for col, value in zip(frame.columns, row, strict=True):
+            text = format(value, formats[col]) if col in formats and pd.notna(value) \
+                else str(value)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _inputs(arch: str, workload: str | None = None) -> str:
+    parts = []
+    for label, name in (("architecture", arch), ("workload", workload)):
+        if not name:
+            continue
+        path = Path(name)
+        parts.append(f"<p>{label}: <code>{html.escape(name)}</code></p>")
+        if label == "architecture" and path.exists():
+            parts.append(f"<details><summary>the file</summary><pre>"
+                         f"{html.escape(path.read_text(encoding='utf-8'))}</pre></details>")
+    return "".join(parts)
+
+
+def _command(words: list[str]) -> str:
+    return f"<pre>{html.escape(' '.join(words))}</pre>"
+
+
+def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
+    summary = json.loads((folder / "summary.json").read_text())
+    layers = pd.read_csv(folder / "layers.csv")
+    modes = summary["modes"]
+    first = next(iter(modes.values()))
+    title = f"{first['workload']} on {first['arch']}"
+    command = ["aimcsim", "run", summary["arch"], summary["workload"], "--mode",
+               "both" if len(modes) == 2 else next(iter(modes)), "--out", str(folder)]
+    if "settings" in summary:
+        command += ["--settings", summary["settings"]]
+    headline = pd.DataFrame([{
+        "mode": mode, "latency (us)": s["total_latency_ns"] / 1e3,
+        "energy (mJ)": s["energy"].get("total_pj", float("nan")) / 1e9,
+        "energy per token (uJ)": s["energy"].get("per_token_pj", float("nan")) / 1e6,
+        "tiles": s["tiles"], "clusters": s["clusters"],
+        "TCDM peak (B)": s["tcdm_peak_bytes"]} for mode, s in modes.items()])
+    sections = [("Reproduce", _command(command)),
+                ("Headline", _table(headline, {"latency (us)": ",.1f", "energy (mJ)": ".3f",
+                                               "energy per token (uJ)": ".1f"}))]
+    if len(modes) == 2:
+        over = static_overhead(layers)
+        over["role"] = layers.drop_duplicates("layer").set_index("layer").loc[
+            over["layer"], "role"].to_numpy()
+        by_role = over.groupby("role", sort=False)["overhead"].agg(
+            ["median", "min", "max", "count"]).reset_index()
+        by_role.columns = ["layer type", "median overhead", "min", "max", "layers"]
+        total = summary.get("total_overhead")
+        sections.append(("Overhead of the LoRA branch per layer type",
+                         (f"<p>Whole network: {total:+.1%}.</p>" if total is not None else "")
+                         + _table(by_role, {c: ".1%" for c in ("median overhead", "min",
+                                                              "max")})))
+    figures = []
+    recorded = folder / "timeline.parquet"
+    timeline = pd.read_parquet(recorded) if recorded.exists() else None
+    mode = "hybrid" if "hybrid" in modes else next(iter(modes))
+    figures.append(_figure(plots.breakdown(layers, timeline, mode=mode, block=0),
+                           f"Block 0, {mode}: each static layer's latency by activity"
+                           + (", with the AIMC-only latency ticked" if len(modes) == 2 else "")))
+    if len(modes) == 2:
+        figures.append(_figure(plots.compare(layers), "AIMC-only vs hybrid per layer type"))
+    if timeline is not None:
+        figures.append(_figure(plots.timeline(timeline, block=0, mode=mode),
+                               f"Block 0, {mode}: activity per component"))
+    sections.append(("Figures", "".join(figures)))
+    sections.append(("Inputs", _inputs(summary["arch"], summary["workload"])))
+    return title, sections
+
+
+def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
+    summary = json.loads((folder / "summary.json").read_text())
+    points = pd.read_csv(folder / "search.csv")
+    title = f"balance search: {summary['workload']} on {summary['arch']}"
+    best = points[points["best"]][["d_in", "d_out", "integration_time_ns", "cores", "rank",
+                                   "strategy", "parallel_tokens", "tile_output", "latency_ns",
+                                   "aimc_only_latency_ns", "overhead", "tcdm_bytes"]]
+    network = pd.DataFrame([{k: v for k, v in n.items() if not isinstance(v, (dict, list))}
+                            for n in summary["network"]])
+    sections = [
+        ("Reproduce", _command(summary.get("command") or [
+            "aimcsim", "search", summary["arch"], summary["workload"], "--out", str(folder)])),
+        (f"Best settings ({summary['objective']})",
+         _table(best, {"latency_ns": ",.0f", "aimc_only_latency_ns": ",.0f",
+                       "overhead": ".1%"})),
+        ("Whole network at the best settings", _table(network, {
+            "hybrid_latency_ns": ",.0f", "aimc_only_latency_ns": ",.0f", "overhead": ".1%"})),
+    ]
+    figures = [_figure(plots.pareto(points, integration_time_ns=t),
+                       f"Latency against TCDM at {t:g} ns")
+               for t in sorted(points["integration_time_ns"].unique())]
+    sections.append(("Figures", "".join(figures)))
+    sections.append(("Inputs", _inputs(summary["arch"], summary["workload"])))
+    return title, sections
+
+
+def _sweep(folder: Path) -> tuple[str, list[tuple[str, str]]]:
+    points = pd.read_parquet(folder / "points.parquet")
+    manifest = json.loads((folder / "manifest.json").read_text()) \
+        if (folder / "manifest.json").exists() else {}
+    title = f"sweep {manifest.get('name', folder.name)}"
+    axes = [c for c in points.columns if "." in c]
+    shown = [c for c in ["point", *axes, "status", "latency_ns_aimc_only",
+                         "latency_ns_hybrid", "overhead"] if c in points]
+    sections = [
+        ("Reproduce", _command(["aimcsim", "sweep", str(manifest.get("sweep", "SWEEP.yaml")),
+                                "--out", str(folder)])),
+        (f"Points ({len(points)})", _table(points[shown], {"overhead": ".1%"})),
+    ]
+    varied = [a for a in axes if points[a].nunique() > 1]
+    if len(varied) >= 2 and "overhead" in points:
+        sections.append(("Figures", _figure(plots.heatmap(points, x=varied[0], y=varied[1]),
+                                            f"Network overhead over {varied[0]} and "
+                                            f"{varied[1]}")))
+    return title, sections
+
+
+__all__ = ["report"]
