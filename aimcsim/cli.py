@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from aimcsim import plots
+from aimcsim import __version__, plots
 from aimcsim.decode import decode as decode_run
 from aimcsim.decode import summary as decode_summary
 from aimcsim.errors import AimcsimError, SettingWarning
@@ -22,6 +22,7 @@ from aimcsim.gpu import estimate, load_gpu
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
 from aimcsim.reload import SOURCES, request_stream
+from aimcsim.report import report as make_report
 from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
 from aimcsim.search import (
     GROUP,
@@ -42,7 +43,24 @@ from aimcsim.trace_export import chrome_trace
 from aimcsim.traces import TRACES, from_config, read_config
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that shows each option's default, unless the help text already says it (or there
+    is none to show)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, argparse.SUPPRESS)
+                or not action.option_strings or isinstance(default, bool)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
         self.exit(2, f"aimcsim: error: {message} (see 'aimcsim {self._cmd()} --help')\n")
 
@@ -52,6 +70,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aimcsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"aimcsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="simulate a workload on an architecture")
@@ -109,7 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="draw a figure from a run, search or sweep folder")
     plot.add_argument("results", type=Path, help="the --out folder of run, search or sweep")
     plot.add_argument("--kind", required=True, choices=KINDS)
-    plot.add_argument("--out", type=Path, required=True, help="figure file: .png, .pdf or .svg")
+    plot.add_argument("--out", type=Path, default=None,
+                      help="figure file: .png, .pdf or .svg (default: KIND.png in the results "
+                           "folder)")
     plot.add_argument("--mode", choices=MODES, default="hybrid", help="run results: which mode")
     plot.add_argument("--block", type=int, default=0,
                       help="transformer block (breakdown, timeline)")
@@ -120,6 +141,12 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--y", default=None, help="heatmap: swept axis on y (default: the second)")
     plot.add_argument("--value", default="overhead", help="heatmap: column of points to show")
 
+    rep = sub.add_parser("report", help="one self-contained HTML page of a run, search or "
+                         "sweep folder (figures embedded; opens offline)")
+    rep.add_argument("results", type=Path, help="the --out folder of run, search or sweep")
+    rep.add_argument("--out", type=Path, default=None,
+                     help="HTML file to write (default: report.html in the results folder)")
+
     comp = sub.add_parser("compare", help="AIMC-only vs hybrid per point of a sweep folder")
     comp.add_argument("folder", type=Path, help="the --out folder of a sweep")
 
@@ -129,22 +156,22 @@ def _parser() -> argparse.ArgumentParser:
     dec.add_argument("model", choices=sorted(n for n, g in TRACES.items()
                                              if n.startswith(("gpt2", "llama"))),
                      help="a bundled decoder model")
-    dec.add_argument("--prompt", type=int, default=64, help="prompt tokens (default 64)")
-    dec.add_argument("--steps", type=int, default=8, help="tokens generated (default 8)")
+    dec.add_argument("--prompt", type=int, default=64, help="prompt tokens")
+    dec.add_argument("--steps", type=int, default=8, help="tokens generated")
     dec.add_argument("--out", type=Path, default=None, help="write decode.csv to this folder")
     dec.add_argument("--workers", type=int, default=1,
-                     help="local processes sharing the steps (default 1)")
+                     help="local processes sharing the steps")
 
     reload = sub.add_parser("reload", help="the cost of switching tasks (reloading LoRA "
                             "adapters) and of a request stream with a task mix")
     reload.add_argument("arch", help="architecture YAML (hybrid mode)")
     reload.add_argument("workload", help="workload trace YAML")
     reload.add_argument("--from", dest="source", choices=SOURCES, default="l2",
-                        help="where the adapters of other tasks wait (default: l2)")
-    reload.add_argument("--tasks", type=int, default=4, help="tasks in the stream (default 4)")
+                        help="where the adapters of other tasks wait")
+    reload.add_argument("--tasks", type=int, default=4, help="tasks in the stream")
     reload.add_argument("--requests", type=int, default=100,
-                        help="requests in the stream (default 100)")
-    reload.add_argument("--seed", type=int, default=0, help="seed of the task order (default 0)")
+                        help="requests in the stream")
+    reload.add_argument("--seed", type=int, default=0, help="seed of the task order")
 
     trace = sub.add_parser("trace", help="generate a workload trace from a model configuration")
     trace.add_argument("model", nargs="?", choices=sorted(TRACES),
@@ -171,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _run, "kernel": _kernel, "search": _search, "sweep": _sweep,
                 "compare": _compare, "plot": _plot, "trace": _trace, "schema": _schema,
-                "reload": _reload, "decode": _decode}
+                "reload": _reload, "decode": _decode, "report": _report}
 
     def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
         print(f"aimcsim: warning: {message}", file=sys.stderr)
@@ -288,7 +315,11 @@ def _search(args: argparse.Namespace) -> int:
             "" if limit is None else f" within {args.max_overhead:g}%")
     else:
         objective = "fastest" if limit is None else f"least TCDM within {args.max_overhead:g}%"
-    write_json({"arch": str(args.arch), "workload": str(args.workload),
+    command = ["aimcsim", "search", str(args.arch), str(args.workload), "--out", str(args.out)]
+    command += ["--space", str(args.space)] if args.space else []
+    command += ["--objective", args.objective] if args.objective != "latency" else []
+    command += ["--max-overhead", f"{args.max_overhead:g}"] if limit is not None else []
+    write_json({"arch": str(args.arch), "workload": str(args.workload), "command": command,
                 "objective": objective + (" overhead" if limit is not None else ""),
                 "best": best.to_dict(orient="records"), "network": result.network},
                args.out / "summary.json")
@@ -336,7 +367,8 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{spec.name}: {len(points) + len(invalid)} points, {len(points)} valid, "
           f"{len(invalid)} skipped")
     for bad in invalid:
-        print(f"  skipped point {bad.index} {dict(bad.params)}: {bad.reason}")
+        params = ", ".join(f"{k}={v}" for k, v in dict(bad.params).items())
+        print(f"  skipped point {bad.index} ({params}): {bad.reason}")
     bar = None
     if sys.stderr.isatty():
         from tqdm import tqdm  # a terminal progress bar with rate and ETA
@@ -369,12 +401,19 @@ def _compare(args: argparse.Namespace) -> int:
     for point, group in table.groupby("point", sort=False):
         p = points.loc[point]
         params = ", ".join(f"{a}={p[a]}" for a in axes)
-        bounds = group["bound"].value_counts().to_dict()
+        bounds = ", ".join(f"the {resource} in {count}" for resource, count
+                           in group["bound"].value_counts().items())
         print(f"{point} ({params}): aimc-only {p['latency_ns_aimc_only'] / 1e3:.1f} us, hybrid "
               f"{p['latency_ns_hybrid'] / 1e3:.1f} us ({p['overhead']:+.1%}); static layers "
               f"min {group.overhead.min():.1%} median {group.overhead.median():.1%} max "
-              f"{group.overhead.max():.1%}; bound by {bounds}")
+              f"{group.overhead.max():.1%}; hybrid layers bound by {bounds}")
     print(f"wrote {args.folder / 'compare.csv'}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    path = make_report(args.results, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB; opens offline)")
     return 0
 
 
@@ -400,6 +439,8 @@ def _plot(args: argparse.Namespace) -> int:
         raise ValueError(f"--kind {args.kind} draws results of "
                          f"{' or '.join(_PLOT_SOURCES[args.kind])}; {args.results} holds {source} "
                          "results")
+    if args.out is None:
+        args.out = args.results / f"{args.kind}.png"
     if args.out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ValueError(f"--out {args.out}: the figure file must end in .png, .pdf or .svg")
     layers = None
@@ -412,7 +453,12 @@ def _plot(args: argparse.Namespace) -> int:
         if layers.empty:
             raise ValueError(f"no point {point!r} in {args.results}")
     if args.kind == "breakdown":
-        fig = plots.breakdown(layers, mode=args.mode, block=args.block)
+        recorded = args.results / "timeline.parquet"
+        fig = plots.breakdown(
+            layers, pd.read_parquet(recorded) if source == "run" and recorded.exists() else None,
+            mode=args.mode, block=args.block,
+            title=f"block {args.block}, {args.mode}"
+            + (f", sweep point {layers['point'].iloc[0]}" if source == "sweep" else ""))
     elif args.kind == "compare":
         fig = plots.compare(layers)
     elif args.kind == "timeline":
@@ -432,7 +478,8 @@ def _plot(args: argparse.Namespace) -> int:
         x = args.x or (axes[0] if axes else None)
         y = args.y or (axes[1] if len(axes) > 1 else None)
         if x is None or y is None:
-            raise ValueError(f"heatmap needs two swept axes with several values; found {axes}")
+            raise ValueError("heatmap needs two swept axes with several values; found "
+                             + (", ".join(axes) or "none"))
         fig = plots.heatmap(points, x=x, y=y, value=args.value)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     plots.save(fig, str(args.out))

@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from aimcsim.results import overhead as lora_overhead
+from aimcsim.results import time_by_activity
 
 #: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -69,29 +70,61 @@ def save(fig: Figure, path: str) -> None:
         fig.savefig(path)
 
 
-def breakdown(layers: pd.DataFrame, *, mode: str = "hybrid", block: int = 0,
-              static_only: bool = True) -> Figure:
-    """Stacked bars per layer of one block: tile, cluster compute, DMA, link and stall time."""
+def breakdown(layers: pd.DataFrame, timeline: pd.DataFrame | None = None, *,
+              mode: str = "hybrid", block: int = 0, static_only: bool = True,
+              title: str = "") -> Figure:
+    """Each layer of one block: its latency split by what it was doing (every instant counted
+    once, `aimcsim.results.time_by_activity`: the parts sum to the latency), and a black tick
+    at the same layer's AIMC-only latency when `layers` holds both modes.
+
+    Without a timeline (a sweep keeps none) the bars are busy times per resource, which
+    overlap: the figure says so and a bar can exceed the latency (ticked in grey).
+    """
     rows = layers[(layers["mode"] == mode) & (layers["block"] == block)]
     if static_only:
         rows = rows[rows["kind"] == "static_linear"]
     if rows.empty:
         raise ValueError(f"no {'static ' if static_only else ''}layers of block {block} in "
                          f"mode {mode!r}")
-    fig, ax = _figure(0.16 * len(rows) + 1.2)
+    fig, ax = _figure(0.16 * len(rows) + 1.3)
     names = [n.split(".", 1)[1] for n in rows["layer"]]
     y = np.arange(len(rows))
     left = np.zeros(len(rows))
-    for res in ("aimc", "pmca", "dma", "noc", "stall"):
-        values = rows[f"{res}_busy_ns" if res != "stall" else "stall_ns"].to_numpy() / 1e3
-        ax.barh(y, values, left=left, color=RESOURCE_COLOURS[res], label=RESOURCE_LABELS[res],
-                height=0.75, lw=0)
+    if timeline is not None:
+        parts = time_by_activity(timeline[timeline["layer"].isin(rows["layer"])]
+                                 if "mode" not in timeline else
+                                 timeline[(timeline["mode"] == mode)
+                                          & timeline["layer"].isin(rows["layer"])], rows)
+        parts = parts.set_index("layer").loc[rows["layer"]]
+        stacks = [(a, parts[f"{a}_ns"]) for a in ("aimc", "cim", "pmca", "dma", "noc")]
+        stacks.append(("stall", parts["wait_ns"]))
+        xlabel = "latency by activity, each instant once (µs)"
+    else:
+        stacks = [(r, rows[f"{r}_busy_ns" if r != "stall" else "stall_ns"])
+                  for r in ("aimc", "pmca", "dma", "noc", "stall")]
+        xlabel = "busy time per resource, overlapping (µs)"
+    for res, values in stacks:
+        values = np.asarray(values, dtype=float) / 1e3
+        if not values.any():
+            continue
+        label = "waiting" if res == "stall" and timeline is not None else RESOURCE_LABELS[res]
+        ax.barh(y, values, left=left, color=RESOURCE_COLOURS[res], label=label, height=0.75,
+                lw=0)
         left += values
+    if timeline is None:  # the bars overlap: show where the latency is
+        ax.scatter(rows["latency_ns"] / 1e3, y, marker="|", s=60, color=OKABE_ITO["grey"],
+                   lw=1.2, zorder=3, label=f"{mode} latency")
+    other = layers[(layers["mode"] == "aimc-only") & layers["layer"].isin(rows["layer"])]
+    if mode == "hybrid" and not other.empty:
+        ref = other.set_index("layer").loc[rows["layer"], "latency_ns"] / 1e3
+        ax.scatter(ref, y, marker="|", s=80, color=OKABE_ITO["black"], lw=1.4, zorder=4,
+                   label="AIMC-only latency")
     ax.set_yticks(y, names, fontsize=6)
     ax.invert_yaxis()
-    ax.set_xlabel("busy time per resource (µs)")
-    ax.set_title(f"block {block}, {mode}")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=5,
+    ax.set_xlim(left=0)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title or f"block {block}, {mode}")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=4,
                frameon=False, handlelength=1.0, columnspacing=0.8)
     return _style(fig)
 
@@ -136,29 +169,41 @@ def tokens(rows: pd.DataFrame, *, capacity_bytes: int) -> Figure:
 
 
 def compare(layers: pd.DataFrame) -> Figure:
-    """AIMC-only vs hybrid latency of every static layer of the network, overhead annotated."""
+    """AIMC-only vs hybrid per layer type (the static layers' roles, in network order): the
+    median latency over the blocks with its range, from zero; the overhead below, median and
+    range. One pattern repeated over the blocks is drawn once."""
     static = layers[layers["kind"] == "static_linear"]
-    wide = static.pivot(index="layer", columns="mode", values="latency_ns")
-    if not {"aimc-only", "hybrid"} <= set(wide.columns):
+    if not {"aimc-only", "hybrid"} <= set(static["mode"]):
         raise ValueError("compare needs the layers of both modes (run with --mode both)")
-    wide = wide.loc[static.drop_duplicates("layer")["layer"]]
-    overhead = lora_overhead(wide["hybrid"], wide["aimc-only"]) * 100
+    wide = static.pivot(index="layer", columns="mode", values="latency_ns")
+    roles = static.drop_duplicates("layer").set_index("layer")["role"]
+    wide["role"] = roles.loc[wide.index]
+    wide["overhead"] = lora_overhead(wide["hybrid"], wide["aimc-only"]) * 100
+    order = list(dict.fromkeys(roles))
+    stats = wide.groupby("role").agg(["median", "min", "max"]).loc[order]
     with plt.rc_context(STYLE):
-        fig = Figure(figsize=(COLUMN_WIDTH_IN, 2.8), layout="constrained")
+        fig = Figure(figsize=(COLUMN_WIDTH_IN, 3.0), layout="constrained")
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
-    x = np.arange(len(wide))
-    for mode in ("aimc-only", "hybrid"):
-        top.plot(x, wide[mode] / 1e3, lw=0.8, color=MODE_COLOURS[mode], label=mode)
+    x = np.arange(len(order))
+    for i, mode in enumerate(("aimc-only", "hybrid")):
+        med = stats[(mode, "median")].to_numpy() / 1e3
+        err = [med - stats[(mode, "min")].to_numpy() / 1e3,
+               stats[(mode, "max")].to_numpy() / 1e3 - med]
+        top.bar(x + (i - 0.5) * 0.4, med, width=0.4, color=MODE_COLOURS[mode], label=mode,
+                yerr=err, error_kw={"lw": 0.6, "capsize": 1.5}, lw=0)
+    top.set_ylim(bottom=0)
     top.set_ylabel("latency (µs)")
-    top.set_title("every static layer, AIMC-only vs hybrid")
-    bottom.bar(x, overhead.to_numpy(), width=1.0, color=MODE_COLOURS["hybrid"], lw=0)
-    bottom.axhline(overhead.median(), color=OKABE_ITO["black"], lw=0.6, ls="--")
-    worst = int(np.argmax(overhead.to_numpy()))
-    bottom.annotate(f"median {overhead.median():.1f}%, max {overhead.iloc[worst]:.1f}% "
-                    f"({wide.index[worst]})", xy=(0.01, 1.02), xycoords="axes fraction",
-                    fontsize=6)
+    blocks = static["block"].nunique()
+    top.set_title(f"per layer type: median over {blocks} block(s), bars: min to max")
+    med = stats[("overhead", "median")].to_numpy()
+    bottom.bar(x, med, width=0.6, color=MODE_COLOURS["hybrid"], lw=0,
+               yerr=[med - stats[("overhead", "min")].to_numpy(),
+                     stats[("overhead", "max")].to_numpy() - med],
+               error_kw={"lw": 0.6, "capsize": 1.5})
+    bottom.set_ylim(bottom=min(0.0, float(stats[("overhead", "min")].min())))
     bottom.set_ylabel("overhead (%)")
-    bottom.set_xlabel("static layer (network order)")
+    bottom.set_xticks(x, order, rotation=45, ha="right", fontsize=6)
+    bottom.set_xlabel("layer type (network order)")
     fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=2,
                frameon=False)
     return _style(fig)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 #: One row per operation of the workload (per mode when modes are stacked).
@@ -101,6 +102,60 @@ def bound_resource(row: Any) -> str:
     busy = {"tile": row.aimc_busy_ns, "cluster": row.pmca_busy_ns + row.dma_busy_ns,
             "link": row.noc_busy_ns}
     return max(busy, key=lambda k: busy[k])
+
+
+#: What a layer's time is spent on, in the order an instant is given to one of them
+#: (`time_by_activity`): the DMA the cores wait on is inside a kernel, so it comes first.
+ACTIVITIES = {"dma": "dma:", "pmca": "pmca:", "cim": "cim:", "noc": "link", "aimc": "tile:"}
+
+
+def time_by_activity(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
+    """Each layer's latency split by what it was doing, every instant counted once: waiting
+    on the DMA, cluster kernels, SRAM-CIM macros, link transfers, tile MVMs, in that order of
+    precedence, and `wait_ns` for instants with none of them (its inputs, a busy cluster or
+    link, TCDM space). The parts sum to `latency_ns` exactly (integer picoseconds). Not the
+    critical path: where the tile and the cluster both run, the cluster's kernel counts.
+
+    timeline: the run's records (`TIMELINE_COLUMNS`, and `mode` when both modes are stacked);
+    layers: its `layers` table. Returns mode, layer, latency_ns and `<activity>_ns` columns.
+    """
+    records = timeline if "mode" in timeline else timeline.assign(mode=layers["mode"].iloc[0])
+    spans = {(m, name): (round(a * 1000), round(b * 1000)) for m, name, a, b in zip(
+        layers["mode"], layers["layer"], layers["start_ns"], layers["end_ns"], strict=True)}
+    kind = np.full(len(records), -1)
+    component = records["component"].astype(str)
+    for i, prefix in enumerate(ACTIVITIES.values()):
+        kind[(kind < 0) & component.str.startswith(prefix).to_numpy()] = i
+    start = np.rint(records["start_ns"].to_numpy() * 1000).astype(np.int64)
+    end = np.rint(records["end_ns"].to_numpy() * 1000).astype(np.int64)
+    groups = pd.Series(np.arange(len(records))).groupby(
+        [records["mode"].to_numpy(), records["layer"].to_numpy()], sort=False).indices
+    rows = []
+    for (m, name), (lo, hi) in spans.items():
+        idx = groups.get((m, name), np.array([], dtype=np.int64))
+        s, e, k = np.clip(start[idx], lo, hi), np.clip(end[idx], lo, hi), kind[idx]
+        row = {"mode": m, "layer": name, "latency_ns": (hi - lo) / 1000}
+        covered = 0
+        for i, act in enumerate(ACTIVITIES):
+            union = _union_ps(s[(k >= 0) & (k <= i)], e[(k >= 0) & (k <= i)])
+            row[f"{act}_ns"] = (union - covered) / 1000
+            covered = union
+        row["wait_ns"] = (hi - lo - covered) / 1000
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _union_ps(start: np.ndarray, end: np.ndarray) -> int:
+    """Length of the union of the intervals [start, end)."""
+    if not len(start):
+        return 0
+    order = np.argsort(start, kind="stable")
+    s, e = start[order], np.maximum.accumulate(end[order])
+    # an interval starts a new run where it begins after every earlier one ended
+    new = np.r_[True, s[1:] > e[:-1]]
+    run_start = s[new]
+    run_end = np.r_[e[:-1][new[1:]], e[-1]]
+    return int(np.sum(np.maximum(run_end - run_start, 0)))
 
 
 def layer_row(**values: Any) -> dict[str, Any]:

@@ -4,9 +4,11 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import strategies as st
 
 from aimcsim import load_arch, load_workload
+from aimcsim.cli import main
 from aimcsim.hw.interconnect import TOPOLOGIES
 from aimcsim.spec.arch import Arch, parse_arch
 from aimcsim.spec.workload import Workload, parse_workload
@@ -149,3 +151,25 @@ def _kernel_memo(tmp_path_factory):
         os.environ.pop(ENV, None)
     else:
         os.environ[ENV] = before
+
+
+@pytest.fixture(scope="session")
+def results(tmp_path_factory, root):
+    """run, search and sweep folders from a one-layer MobileBERT at 32 tokens."""
+    tmp = tmp_path_factory.mktemp("results")
+    trace = tmp / "tiny.yaml"
+    trace.write_text(yaml.safe_dump(mobilebert_trace(32, {**MOBILEBERT_UNCASED,
+                                                          "num_hidden_layers": 2})))
+    arch = str(root / "arch" / "hybrid.yaml")
+    assert main(["run", arch, str(trace), "--mode", "both", "--out", str(tmp / "run"),
+                 "--trace", str(tmp / "trace.json")]) == 0
+    space = tmp / "space.yaml"
+    space.write_text("version: 1\nparallel_tokens: [2, 8, 32]\nintegration_time_ns: [128, 512]\n")
+    assert main(["search", arch, str(trace), "--space", str(space), "--out",
+                 str(tmp / "search")]) == 0
+    sweep = tmp / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({
+        "version": 1, "arch": arch, "workloads": [str(trace)], "modes": ["aimc-only", "hybrid"],
+        "axes": {"aimc.integration_time_ns": [128, 256], "pipeline.parallel_tokens": [4, 8]}}))
+    assert main(["sweep", str(sweep), "--out", str(tmp / "sweep")]) == 0
+    return tmp

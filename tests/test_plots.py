@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
 from matplotlib.patches import Rectangle
 
 from aimcsim import plots
 from aimcsim.cli import main
+from aimcsim.results import _union_ps, time_by_activity
 from aimcsim.trace_export import chrome_trace
-from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
 
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory, root):
-    """run, search and sweep folders from a one-layer MobileBERT at 32 tokens."""
-    tmp = tmp_path_factory.mktemp("results")
-    trace = tmp / "tiny.yaml"
-    trace.write_text(yaml.safe_dump(mobilebert_trace(32, {**MOBILEBERT_UNCASED,
-                                                          "num_hidden_layers": 2})))
-    arch = str(root / "arch" / "hybrid.yaml")
-    assert main(["run", arch, str(trace), "--mode", "both", "--out", str(tmp / "run"),
-                 "--trace", str(tmp / "trace.json")]) == 0
-    space = tmp / "space.yaml"
-    space.write_text("version: 1\nparallel_tokens: [2, 8, 32]\nintegration_time_ns: [128, 512]\n")
-    assert main(["search", arch, str(trace), "--space", str(space), "--out",
-                 str(tmp / "search")]) == 0
-    sweep = tmp / "sweep.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "version": 1, "arch": arch, "workloads": [str(trace)], "modes": ["aimc-only", "hybrid"],
-        "axes": {"aimc.integration_time_ns": [128, 256], "pipeline.parallel_tokens": [4, 8]}}))
-    assert main(["sweep", str(sweep), "--out", str(tmp / "sweep")]) == 0
-    return tmp
 
 
 @pytest.mark.parametrize(("kind", "source", "extra"), [
@@ -53,25 +31,66 @@ def test_every_kind_renders_a_valid_file(results, tmp_path, kind, source, extra,
     assert out.read_bytes().startswith(MAGIC[suffix]) and out.stat().st_size > 2000
 
 
-def test_breakdown_has_one_stack_per_resource(results):
+def test_breakdown_splits_each_latency_by_activity(results):
+    """Each bar is the layer's latency, split by activity (its segments sum to it), with a
+    tick at the AIMC-only latency; without a timeline the bars are overlapping busy times and
+    the figure says so."""
     layers = pd.read_csv(results / "run" / "layers.csv")
-    fig = plots.breakdown(layers, block=0)
+    timeline = pd.read_parquet(results / "run" / "timeline.parquet")
+    fig = plots.breakdown(layers, timeline, block=0)
     ax = fig.axes[0]
     bars = [c for c in ax.containers if isinstance(c, BarContainer)]
-    assert len(bars) == 5 and all(len(b) == 15 for b in bars)
-    assert ax.get_xlabel() == "busy time per resource (µs)"
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
-        "AIMC tile", "PMCA compute", "DMA", "interconnect", "stall"]
+    widths = np.sum([[p.get_width() for p in b.patches] for b in bars], axis=0)
+    rows = layers[(layers["mode"] == "hybrid") & (layers["block"] == 0)
+                  & (layers["kind"] == "static_linear")]
+    assert list(widths) == pytest.approx(list(rows["latency_ns"].to_numpy() / 1e3), rel=1e-9)
+    assert ax.get_xlabel() == "latency by activity, each instant once (µs)"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "AIMC-only latency" in labels and "AIMC tile" in labels and "PMCA compute" in labels
+    ticks = next(c for c in ax.collections if c.get_label() == "AIMC-only latency")
+    aimc = layers[(layers["mode"] == "aimc-only") & layers["layer"].isin(rows["layer"])]
+    assert list(ticks.get_offsets()[:, 0]) == pytest.approx(
+        list(aimc["latency_ns"].to_numpy() / 1e3))
     assert bars[0].patches[0].get_facecolor()[:3] == pytest.approx(
         tuple(int(plots.RESOURCE_COLOURS["aimc"][i:i + 2], 16) / 255 for i in (1, 3, 5)))
+    busy = plots.breakdown(layers, block=0)
+    assert busy.axes[0].get_xlabel() == "busy time per resource, overlapping (µs)"
+
+
+def test_time_by_activity_sums_to_each_latency(results):
+    layers = pd.read_csv(results / "run" / "layers.csv")
+    timeline = pd.read_parquet(results / "run" / "timeline.parquet")
+    parts = time_by_activity(timeline, layers)
+    cols = [c for c in parts if c.endswith("_ns") and c != "latency_ns"]
+    assert (parts[cols] >= 0).all().all()
+    assert np.array_equal(np.rint(parts[cols].sum(axis=1) * 1000),
+                          np.rint(parts["latency_ns"] * 1000))
+    tile_only = parts[(parts["mode"] == "aimc-only")
+                      & parts["layer"].isin(layers.loc[layers.kind == "static_linear", "layer"])]
+    assert (tile_only["pmca_ns"] == 0).all() and (tile_only["aimc_ns"] > 0).all()
+
+
+def test_union_of_intervals():
+    s, e = np.array([0, 5, 2, 20]), np.array([3, 8, 4, 21])
+    assert _union_ps(s, e) == 4 + 3 + 1  # [0,4) [5,8) [20,21)
+    assert _union_ps(np.array([0, 1]), np.array([10, 2])) == 10
+    assert _union_ps(np.array([], dtype=int), np.array([], dtype=int)) == 0
 
 
 def test_compare_and_timeline_axes(results):
     layers = pd.read_csv(results / "run" / "layers.csv")
     fig = plots.compare(layers)
     top, bottom = fig.axes
-    assert len(top.lines) == 2 and top.get_ylabel() == "latency (µs)"
-    assert bottom.get_ylabel() == "overhead (%)" and len(bottom.patches) == 2 * 15
+    roles = list(dict.fromkeys(layers.loc[layers.kind == "static_linear", "role"]))
+    assert top.get_ylabel() == "latency (µs)" and top.get_ylim()[0] == 0
+    bars = [c for c in top.containers if isinstance(c, BarContainer)]
+    assert [len(b) for b in bars] == [len(roles)] * 2  # AIMC-only and hybrid per layer type
+    assert bottom.get_ylabel() == "overhead (%)"
+    assert [t.get_text() for t in bottom.get_xticklabels()] == roles
+    static = layers[layers.kind == "static_linear"]
+    query = static[static.role == roles[0]].pivot(index="layer", columns="mode",
+                                                   values="latency_ns")
+    assert bars[1].patches[0].get_height() == pytest.approx(query["hybrid"].median() / 1e3)
     timeline = pd.read_parquet(results / "run" / "timeline.parquet")
     fig = plots.timeline(timeline, block=0, mode="hybrid")
     ax = fig.axes[0]
