@@ -29,9 +29,9 @@ from aimcsim.search import (
     OBJECTIVES,
     RATINGS,
     SearchSpace,
-    block_table,
     load_space,
     search,
+    token_curves,
 )
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, arch_schema, load_arch
@@ -140,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--x", default=None, help="heatmap: swept axis on x (default: the first)")
     plot.add_argument("--y", default=None, help="heatmap: swept axis on y (default: the second)")
     plot.add_argument("--value", default="overhead", help="heatmap: column of points to show")
+    plot.add_argument("--at", action="append", default=[], metavar="AXIS=VALUE",
+                      help="heatmap: fix another swept axis to one value (repeatable)")
 
     rep = sub.add_parser("report", help="one self-contained HTML page of a run, search or "
                          "sweep folder (figures embedded; opens offline)")
@@ -429,6 +431,7 @@ def _results_kind(folder: Path) -> str:
 
 
 _PLOT_SOURCES = {"breakdown": ("run", "sweep"), "compare": ("run", "sweep"),
+                 "layer-types": ("run", "sweep"),
                  "timeline": ("run",), "tokens": ("search",), "pareto": ("search",),
                  "heatmap": ("sweep",)}
 
@@ -446,7 +449,7 @@ def _plot(args: argparse.Namespace) -> int:
     layers = None
     if source == "run":
         layers = pd.read_csv(args.results / "layers.csv")
-    elif source == "sweep" and args.kind in ("breakdown", "compare"):
+    elif source == "sweep" and args.kind in ("breakdown", "compare", "layer-types"):
         layers = pd.read_parquet(args.results / "layers.parquet")
         point = args.point or layers["point"].iloc[0]
         layers = layers[layers["point"] == point]
@@ -461,17 +464,22 @@ def _plot(args: argparse.Namespace) -> int:
             + (f", sweep point {layers['point'].iloc[0]}" if source == "sweep" else ""))
     elif args.kind == "compare":
         fig = plots.compare(layers)
+    elif args.kind == "layer-types":
+        fig = plots.layer_types(layers)
     elif args.kind == "timeline":
         fig = plots.timeline(pd.read_parquet(args.results / "timeline.parquet"),
                              block=args.block, mode=args.mode)
     elif args.kind in ("tokens", "pareto"):
         points = pd.read_csv(args.results / "search.csv")
         if args.kind == "pareto":
-            fig = plots.pareto(points, integration_time_ns=args.integration_time)
+            summary = json.loads((args.results / "summary.json").read_text())
+            fig = plots.pareto(points, integration_time_ns=args.integration_time,
+                               capacity_bytes=load_arch(summary["arch"]).pmca.tcdm_bytes)
         else:
             summary = json.loads((args.results / "summary.json").read_text())
             arch = load_arch(summary["arch"])
-            fig = plots.tokens(block_table(arch, points), capacity_bytes=arch.pmca.tcdm_bytes)
+            fig = plots.tokens(token_curves(arch, points), capacity_bytes=arch.pmca.tcdm_bytes,
+                               strategy=f"{arch.pipeline.strategy}, {arch.pipeline.tile_output}")
     else:
         points = pd.read_parquet(args.results / "points.parquet")
         axes = [c for c in points.columns if "." in c and points[c].nunique() > 1]
@@ -480,7 +488,13 @@ def _plot(args: argparse.Namespace) -> int:
         if x is None or y is None:
             raise ValueError("heatmap needs two swept axes with several values; found "
                              + (", ".join(axes) or "none"))
-        fig = plots.heatmap(points, x=x, y=y, value=args.value)
+        at = {}
+        for item in args.at:
+            axis, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--at {item}: expected AXIS=VALUE, e.g. lora.rank=8")
+            at[axis.strip()] = value.strip()
+        fig = plots.heatmap(points, x=x, y=y, value=args.value, at=at)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     plots.save(fig, str(args.out))
     print(f"wrote {args.out}")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from aimcsim import __version__, plots
 from aimcsim.results import static_overhead
+from aimcsim.spec.arch import load_arch
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -189,7 +190,9 @@ def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
         ("Whole network at the best settings", _table(network, {
             "hybrid_latency_ns": ",.0f", "aimc_only_latency_ns": ",.0f", "overhead": ".1%"})),
     ]
-    figures = [_figure(plots.pareto(points, integration_time_ns=t),
+    capacity = load_arch(summary["arch"]).pmca.tcdm_bytes if Path(summary["arch"]).exists() \
+        else None
+    figures = [_figure(plots.pareto(points, integration_time_ns=t, capacity_bytes=capacity),
                        f"Latency against TCDM at {t:g} ns")
                for t in sorted(points["integration_time_ns"].unique())]
     sections.append(("Figures", "".join(figures)))

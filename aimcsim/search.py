@@ -40,9 +40,7 @@ from aimcsim.analytic import static_layer
 from aimcsim.cost import static_energy
 from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError, SettingWarning
-from aimcsim.hw.aimc_tile import burst_latency_ps, map_matrix
 from aimcsim.hw.pmca.cycle_level import cluster_model
-from aimcsim.hw.pmca.programs import block_program
 from aimcsim.mapping import check_lora_roles
 from aimcsim.results import overhead, overhead_stats
 from aimcsim.simulator import simulate
@@ -513,26 +511,33 @@ def _network_figure(result: Any, objective: str) -> float:
     return energy if objective == "energy" else energy * latency
 
 
-def block_table(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:
-    """Per shape, integration time and block size: the tile's and the cluster's time for one
-    block, and the TCDM of one block in flight (for the `tokens` figure)."""
+def token_curves(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:
+    """The study's Fig. 4a/b from a search's shapes, integration times and block sizes: each
+    static layer shape alone (as the search runs it) under the architecture's own strategy and
+    `tile_output`, its hybrid and AIMC-only latency (simulated) and the TCDM it needs, at every
+    parallel_tokens and integration time of the search table `points`."""
     rows = []
-    keep = points[points["strategy"] == "overlapped"]
-    if (keep["tile_output"] == arch.pipeline.tile_output).any():  # one buffer policy
-        keep = keep[keep["tile_output"] == arch.pipeline.tile_output]
-    for r in keep.itertuples():
-        variant = _variant(arch, r.integration_time_ns, r.cores, r.rank)
+    tokens = int(points["parallel_tokens"].max())
+    pipe = arch.pipeline
+    for (d_in, d_out, rank, t_int, cores), _ in points.groupby(GROUP, sort=False):
+        variant = _variant(arch, t_int, cores, rank)
+        op = Op("layer", 0, "static_linear", "layer", int(d_in), int(d_out), ())
+        work = _alone(op, tokens)
         model = cluster_model(variant.pmca, variant.lora.dtype)
-        op = Op("layer", 0, "static_linear", "layer", r.d_in, r.d_out, ())
-        prog = block_program(model, op, r.parallel_tokens, eb=variant.lora.element_bytes,
-                             tile=map_matrix(r.d_in, r.d_out, variant.aimc), rank=r.rank,
-                             tile_output=r.tile_output,
-                             cim=variant.lora.engine == "sram-cim")
-        cycles = sum(k.cycles for k in (prog.pre, prog.post) if k is not None)
-        rows.append({"d_in": r.d_in, "d_out": r.d_out,
-                     "integration_time_ns": r.integration_time_ns,
-                     "parallel_tokens": r.parallel_tokens,
-                     "tile_block_ns": burst_latency_ps(r.parallel_tokens, variant.aimc) / PS_PER_NS,
-                     "cluster_block_ns": cycles * variant.pmca.period_ps / PS_PER_NS,
-                     "tcdm_bytes": r.tcdm_bytes})
+        for block in sorted(points["parallel_tokens"].unique()):
+            setting = dataclasses.replace(pipe, parallel_tokens=int(block))
+            hybrid = static_layer(variant, op, tokens, setting, model, lora=True)
+            row = {"d_in": d_in, "d_out": d_out, "integration_time_ns": t_int,
+                   "parallel_tokens": int(block), "tcdm_bytes": hybrid.tcdm_bytes,
+                   "latency_ns": math.nan, "aimc_only_latency_ns": math.nan}
+            if hybrid.tcdm_bytes <= variant.pmca.tcdm_bytes:
+                plain = static_layer(variant, op, tokens, setting, model, lora=False)
+                for mode, col, est in (("hybrid", "latency_ns", hybrid),
+                                       ("aimc-only", "aimc_only_latency_ns", plain)):
+                    # the closed form where it is the simulator's figure (tested), else a run
+                    row[col] = est.latency_ps / PS_PER_NS if est.exact else float(simulate(
+                        _layer_by_layer(variant, setting), work, mode, timeline=False
+                    ).layers.set_index("layer").loc["layer", "latency_ns"])
+            rows.append(row)
     return pd.DataFrame(rows)
+

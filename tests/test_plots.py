@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -14,6 +15,9 @@ from matplotlib.patches import Rectangle
 from aimcsim import plots
 from aimcsim.cli import main
 from aimcsim.results import _union_ps, time_by_activity
+from aimcsim.search import _alone, _layer_by_layer, _variant, token_curves
+from aimcsim.simulator import simulate
+from aimcsim.spec.workload import Op
 from aimcsim.trace_export import chrome_trace
 
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
@@ -22,6 +26,7 @@ MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
 @pytest.mark.parametrize(("kind", "source", "extra"), [
     ("breakdown", "run", []), ("compare", "run", []), ("timeline", "run", ["--block", "1"]),
     ("tokens", "search", []), ("pareto", "search", ["--integration-time", "128"]),
+    ("layer-types", "run", []), ("layer-types", "sweep", []),
     ("heatmap", "sweep", []), ("breakdown", "sweep", []), ("compare", "sweep", []),
 ])
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
@@ -100,11 +105,78 @@ def test_compare_and_timeline_axes(results):
     assert ax.get_xlabel() == "time since block 0 started (µs)"
 
 
+def test_the_study_figures(results, hybrid_arch):
+    """Fig. 4a/b: per shape, latency against parallel tokens at each integration time (each
+    point the simulator's figure for the layer alone), TCDM needed and the capacity; Fig. 4c:
+    total latency per layer type in both modes."""
+    points = pd.read_csv(results / "search" / "search.csv")
+    curves = token_curves(hybrid_arch, points)
+    shapes = points.groupby(["d_in", "d_out"]).ngroups
+    assert len(curves) == shapes * 2 * 3  # integration times x block sizes of the space
+    fits = curves[curves["tcdm_bytes"] <= hybrid_arch.pmca.tcdm_bytes]
+    assert fits["latency_ns"].notna().all() and (fits["latency_ns"] >= fits[
+        "aimc_only_latency_ns"]).all()
+    row = fits.iloc[-1]  # against a run of the layer alone
+    variant = _variant(hybrid_arch, row.integration_time_ns, hybrid_arch.pmca.cores,
+                       hybrid_arch.lora.rank)
+    work = _alone(Op("layer", 0, "static_linear", "layer", int(row.d_in), int(row.d_out), ()),
+                  int(points["parallel_tokens"].max()))
+    pipe = dataclasses.replace(variant.pipeline, parallel_tokens=int(row.parallel_tokens))
+    run = simulate(_layer_by_layer(variant, pipe), work, "hybrid", timeline=False)
+    assert run.layers.set_index("layer").loc["layer", "latency_ns"] == row.latency_ns
+    fig = plots.tokens(curves, capacity_bytes=hybrid_arch.pmca.tcdm_bytes)
+    assert len([a for a in fig.axes if a.get_label() != "secondary"]) == shapes
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "TCDM capacity" in labels and "hybrid, 128 ns" in labels
+    layers = pd.read_csv(results / "run" / "layers.csv")
+    fig = plots.layer_types(layers)
+    ax = fig.axes[0]
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    static = layers[layers.kind == "static_linear"]
+    want = static[static["mode"] == "hybrid"].groupby("role", sort=False)["latency_ns"].sum()
+    assert [p.get_height() for p in bars[1].patches] == pytest.approx(list(want / 1e3))
+    assert ax.get_ylim()[0] == 0
+
+
+def test_heatmap_slices_stars_and_says_what_is_missing():
+    """Readable axis labels; --at fixes a third axis; a cell with a failed point is starred,
+    one with no finished point reads n/a; the title names what still varies."""
+    points = pd.DataFrame([
+        {"point": f"p{i}", "aimc.integration_time_ns": t, "pipeline.parallel_tokens": b,
+         "lora.rank": r, "status": "ok" if (t, b, r) != (512.0, 8, 4) else "failed",
+         "overhead": t / 1000 + b / 100 + r / 10000}
+        for i, (t, b, r) in enumerate((t, b, r) for t in (128.0, 512.0) for b in (4, 8)
+                                      for r in (4, 8))])
+    points = points[~((points["aimc.integration_time_ns"] == 128.0)
+                      & (points["pipeline.parallel_tokens"] == 4))]  # a cell with no point
+    fig = plots.heatmap(points, x="pipeline.parallel_tokens", y="aimc.integration_time_ns")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "parallel tokens [pipeline]"
+    assert ax.get_ylabel() == "integration time (ns) [aimc]"
+    texts = [t.get_text() for t in ax.texts]
+    assert "n/a" in texts and any(t.endswith("*") for t in texts)
+    assert "lowest over rank [lora]" in ax.get_title() and "some points failed" in ax.get_title()
+    fixed = plots.heatmap(points, x="pipeline.parallel_tokens", y="aimc.integration_time_ns",
+                          at={"lora.rank": "8"})
+    title = fixed.axes[0].get_title()
+    assert "at rank [lora] = 8" in title and "lowest over" not in title
+    assert "59.3%" in [t.get_text() for t in fixed.axes[0].texts]  # 512 ns, 8 tokens, rank 8
+    with pytest.raises(ValueError, match=r"no point has lora\.rank = 3"):
+        plots.heatmap(points, x="pipeline.parallel_tokens", y="aimc.integration_time_ns",
+                      at={"lora.rank": "3"})
+
+
 def test_search_and_sweep_figures(results):
     points = pd.read_csv(results / "search" / "search.csv")
-    fig = plots.pareto(points, integration_time_ns=512)
+    fig = plots.pareto(points, integration_time_ns=512, capacity_bytes=131072)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "TCDM needed (KiB)" and len(ax.lines) == 3  # one front per shape
+    labels = [line.get_label() for line in ax.lines]
+    shapes = points.groupby(["d_in", "d_out"]).ngroups
+    assert ax.get_xlabel() == "TCDM needed (KiB)"
+    assert sum(lb.endswith("hybrid front") for lb in labels) == shapes  # a front per shape
+    assert sum(lb.endswith("AIMC-only") for lb in labels) == shapes  # and its reference
+    assert "TCDM capacity" in labels and ax.get_ylim()[0] == 0
+    assert ax.xaxis.get_major_formatter()(8.0, 0) == "8"  # KiB as numbers, not 2^3
     assert any(isinstance(c, PathCollection) for c in ax.collections)
     sweep = pd.read_parquet(results / "sweep" / "points.parquet")
     fig = plots.heatmap(sweep, x="pipeline.parallel_tokens", y="aimc.integration_time_ns")
