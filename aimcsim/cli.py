@@ -431,7 +431,8 @@ def _results_kind(folder: Path) -> str:
 
 
 _PLOT_SOURCES = {"breakdown": ("run", "sweep"), "compare": ("run", "sweep"),
-                 "layer-types": ("run", "sweep"),
+                 "layer-types": ("run", "sweep"), "energy": ("run", "sweep"),
+                 "energy-front": ("sweep",),
                  "timeline": ("run",), "tokens": ("search",), "pareto": ("search",),
                  "heatmap": ("sweep",)}
 
@@ -449,7 +450,7 @@ def _plot(args: argparse.Namespace) -> int:
     layers = None
     if source == "run":
         layers = pd.read_csv(args.results / "layers.csv")
-    elif source == "sweep" and args.kind in ("breakdown", "compare", "layer-types"):
+    elif source == "sweep" and args.kind in ("breakdown", "compare", "layer-types", "energy"):
         layers = pd.read_parquet(args.results / "layers.parquet")
         point = args.point or layers["point"].iloc[0]
         layers = layers[layers["point"] == point]
@@ -466,6 +467,11 @@ def _plot(args: argparse.Namespace) -> int:
         fig = plots.compare(layers)
     elif args.kind == "layer-types":
         fig = plots.layer_types(layers)
+    elif args.kind == "energy":
+        fig = plots.energy(layers)
+    elif args.kind == "energy-front":
+        fig = plots.energy_front(pd.read_parquet(args.results / "points.parquet"),
+                                 mode=args.mode)
     elif args.kind == "timeline":
         fig = plots.timeline(pd.read_parquet(args.results / "timeline.parquet"),
                              block=args.block, mode=args.mode)

@@ -32,9 +32,11 @@ OKABE_ITO = {
 RESOURCE_COLOURS = {
     "aimc": OKABE_ITO["blue"], "pmca": OKABE_ITO["vermillion"], "dma": OKABE_ITO["green"],
     "noc": OKABE_ITO["orange"], "stall": OKABE_ITO["grey"], "cim": OKABE_ITO["sky"],
+    "tcdm": OKABE_ITO["purple"],
 }
 RESOURCE_LABELS = {"aimc": "AIMC tile", "pmca": "PMCA compute", "dma": "DMA",
-                   "noc": "interconnect", "stall": "stall", "cim": "SRAM-CIM"}
+                   "noc": "interconnect", "stall": "stall", "cim": "SRAM-CIM",
+                   "tcdm": "TCDM"}
 MODE_COLOURS = {"aimc-only": RESOURCE_COLOURS["aimc"], "hybrid": RESOURCE_COLOURS["pmca"]}
 COLUMN_WIDTH_IN = 3.5
 STYLE = {
@@ -343,6 +345,88 @@ def pareto(points: pd.DataFrame, *, integration_time_ns: float | None = None,
     return _style(fig)
 
 
+def energy(layers: pd.DataFrame) -> Figure:
+    """Dynamic energy by component per layer type (static layers by role, attention and
+    element-wise work by kind, summed over the blocks), each mode a bar; the run's total by
+    component on the right panel."""
+    cols = ["aimc", "pmca", "tcdm", "dma", "noc", "cim"]
+    if layers[[f"energy_{c}_pj" for c in cols]].isna().all().all():
+        raise ValueError("no energy in these results: the architecture names no technology "
+                         "file")
+    group = np.where(layers["kind"] == "static_linear", layers["role"],
+                     np.where(layers["kind"] == "elementwise", "element-wise", "attention"))
+    frame = layers.assign(group=group)
+    order = list(dict.fromkeys(frame["group"]))
+    modes = [m for m in ("aimc-only", "hybrid") if m in set(frame["mode"])]
+    with plt.rc_context(STYLE):
+        fig = Figure(figsize=(COLUMN_WIDTH_IN, 2.8), layout="constrained")
+        left, right = fig.subplots(1, 2, width_ratios=[4, 1], sharey=False)
+    width = 0.8 / len(modes)
+    x = np.arange(len(order))
+    hatches = {"aimc-only": "", "hybrid": "////"}
+    for i, mode in enumerate(modes):
+        sums = frame[frame["mode"] == mode].groupby("group")[
+            [f"energy_{c}_pj" for c in cols]].sum().reindex(order).fillna(0) / 1e6
+        base = np.zeros(len(order))
+        for c in cols:
+            values = sums[f"energy_{c}_pj"].to_numpy()
+            if not values.any():
+                continue
+            left.bar(x + (i - (len(modes) - 1) / 2) * width, values, width=width, bottom=base,
+                     color=RESOURCE_COLOURS[c], hatch=hatches[mode], lw=0,
+                     label=RESOURCE_LABELS[c] if i == len(modes) - 1 else None)
+            base += values
+        total = sums.sum()
+        bottom = 0.0
+        for c in cols:
+            value = float(total[f"energy_{c}_pj"])
+            if value:
+                right.bar(i, value, bottom=bottom, color=RESOURCE_COLOURS[c], width=0.7,
+                          hatch=hatches[mode], lw=0)
+                bottom += value
+    left.set_xticks(x, order, rotation=45, ha="right", fontsize=6)
+    left.set_ylabel("dynamic energy over the blocks (µJ)")
+    left.set_ylim(bottom=0)
+    left.set_title(" | ".join(f"{m}{' (hatched)' if hatches[m] else ''}" for m in modes),
+                   fontsize=6)
+    right.set_xticks(range(len(modes)), modes, rotation=45, ha="right", fontsize=6)
+    right.set_ylabel("whole run (µJ)")
+    right.set_ylim(bottom=0)
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=3,
+               frameon=False)
+    return _style(fig)
+
+
+def energy_front(points: pd.DataFrame, *, mode: str = "hybrid") -> Figure:
+    """A sweep's points in latency against energy (one mode), the points no other beats on
+    both drawn as the front."""
+    lat, en = f"latency_ns_{mode.replace('-', '_')}", f"energy_pj_{mode.replace('-', '_')}"
+    for col in (lat, en):
+        if col not in points:
+            raise ValueError(f"no column {col!r} in the sweep table (mode {mode} not swept?)")
+    ok = points[(points["status"] == "ok") & points[en].notna()].sort_values([lat, en])
+    if ok.empty:
+        raise ValueError("no finished point with energy (the architecture names no "
+                         "technology file?)")
+    front, least = [], np.inf
+    for row in ok.itertuples():
+        if getattr(row, en) < least:
+            front.append(row.Index)
+            least = getattr(row, en)
+    fig, ax = _figure(2.4)
+    ax.scatter(ok[lat] / 1e3, ok[en] / 1e6, s=8, color=MODE_COLOURS[mode], alpha=0.5, lw=0,
+               label=f"{mode} points")
+    best = ok.loc[front]
+    ax.step(best[lat] / 1e3, best[en] / 1e6, where="post", color=OKABE_ITO["black"], lw=0.8,
+            marker="o", ms=3, label="latency-energy front")
+    ax.set_xlabel("network latency (µs)")
+    ax.set_ylabel("energy (µJ)")
+    ax.set_title(f"{len(ok)} points, {len(front)} on the front")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               frameon=False)
+    return _style(fig)
+
+
 def axis_label(path: str) -> str:
     """A swept dot-path as a reader reads it: `aimc.integration_time_ns` -> `integration time
     (ns) [aimc]`."""
@@ -416,5 +500,5 @@ def heatmap(points: pd.DataFrame, *, x: str, y: str, value: str = "overhead",
     return _style(fig)
 
 
-KINDS: Sequence[str] = ("breakdown", "tokens", "compare", "layer-types", "timeline", "pareto",
-                        "heatmap")
+KINDS: Sequence[str] = ("breakdown", "tokens", "compare", "layer-types", "energy", "timeline",
+                        "pareto", "heatmap", "energy-front")

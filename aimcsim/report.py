@@ -164,6 +164,9 @@ def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
                            + (", with the AIMC-only latency ticked" if len(modes) == 2 else "")))
     if len(modes) == 2:
         figures.append(_figure(plots.compare(layers), "AIMC-only vs hybrid per layer type"))
+    if layers["energy_pj"].notna().any():
+        figures.append(_figure(plots.energy(layers), "Dynamic energy by component per layer "
+                                                     "type, and the whole run"))
     if timeline is not None:
         figures.append(_figure(plots.timeline(timeline, block=0, mode=mode),
                                f"Block 0, {mode}: activity per component"))
@@ -214,10 +217,14 @@ def _sweep(folder: Path) -> tuple[str, list[tuple[str, str]]]:
         (f"Points ({len(points)})", _table(points[shown], {"overhead": ".1%"})),
     ]
     varied = [a for a in axes if points[a].nunique() > 1]
+    figures = []
     if len(varied) >= 2 and "overhead" in points:
-        sections.append(("Figures", _figure(plots.heatmap(points, x=varied[0], y=varied[1]),
-                                            f"Network overhead over {varied[0]} and "
-                                            f"{varied[1]}")))
+        figures.append(_figure(plots.heatmap(points, x=varied[0], y=varied[1]),
+                               f"Network overhead over {varied[0]} and {varied[1]}"))
+    if points.get("energy_pj_hybrid", pd.Series(dtype=float)).notna().any():
+        figures.append(_figure(plots.energy_front(points), "Latency against energy, hybrid"))
+    if figures:
+        sections.append(("Figures", "".join(figures)))
     return title, sections
 
 

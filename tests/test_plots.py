@@ -26,7 +26,8 @@ MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
 @pytest.mark.parametrize(("kind", "source", "extra"), [
     ("breakdown", "run", []), ("compare", "run", []), ("timeline", "run", ["--block", "1"]),
     ("tokens", "search", []), ("pareto", "search", ["--integration-time", "128"]),
-    ("layer-types", "run", []), ("layer-types", "sweep", []),
+    ("layer-types", "run", []), ("layer-types", "sweep", []), ("energy", "run", []),
+    ("energy", "sweep", []), ("energy-front", "sweep", []),
     ("heatmap", "sweep", []), ("breakdown", "sweep", []), ("compare", "sweep", []),
 ])
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
@@ -136,6 +137,34 @@ def test_the_study_figures(results, hybrid_arch):
     want = static[static["mode"] == "hybrid"].groupby("role", sort=False)["latency_ns"].sum()
     assert [p.get_height() for p in bars[1].patches] == pytest.approx(list(want / 1e3))
     assert ax.get_ylim()[0] == 0
+
+
+def test_energy_figures(results):
+    """Energy by component per layer type sums, per mode, to the run's dynamic energy; the
+    sweep's front holds the points no other beats on latency and energy."""
+    layers = pd.read_csv(results / "run" / "layers.csv")
+    fig = plots.energy(layers)
+    left, right = fig.axes[:2]
+    per_mode = {}
+    for patch in right.patches:  # mode i's stack at x = i
+        key = round(patch.get_x() + patch.get_width() / 2)
+        per_mode[key] = per_mode.get(key, 0.0) + patch.get_height()
+    by_mode = layers.groupby("mode", sort=False)["energy_pj"].sum() / 1e6
+    assert [per_mode[0], per_mode[1]] == pytest.approx(
+        [by_mode["aimc-only"], by_mode["hybrid"]], rel=1e-9)
+    assert left.get_ylim()[0] == 0 and "attention" in [t.get_text() for t in
+                                                        left.get_xticklabels()]
+    points = pd.read_parquet(results / "sweep" / "points.parquet")
+    fig = plots.energy_front(points)
+    front = next(line for line in fig.axes[0].lines if line.get_label() ==
+                 "latency-energy front")
+    lat, en = front.get_xdata() * 1e3, front.get_ydata() * 1e6
+    ok = points[points["status"] == "ok"]
+    for a, b in zip(lat, en, strict=True):  # nothing beats a front point on both
+        assert not ((ok.latency_ns_hybrid < a - 1e-6) & (ok.energy_pj_hybrid < b - 1e-3)).any()
+    with pytest.raises(ValueError, match="no energy"):
+        plots.energy(layers.assign(**{c: float("nan") for c in layers if
+                                      c.startswith("energy_")}))
 
 
 def test_heatmap_slices_stars_and_says_what_is_missing():
