@@ -433,7 +433,8 @@ def _results_kind(folder: Path) -> str:
 _PLOT_SOURCES = {"breakdown": ("run", "sweep"), "compare": ("run", "sweep"),
                  "layer-types": ("run", "sweep"), "energy": ("run", "sweep"),
                  "energy-front": ("sweep",),
-                 "timeline": ("run",), "tokens": ("search",), "pareto": ("search",),
+                 "timeline": ("run",), "network": ("run",), "tokens": ("search",),
+                 "pareto": ("search",),
                  "heatmap": ("sweep",)}
 
 
@@ -472,6 +473,8 @@ def _plot(args: argparse.Namespace) -> int:
     elif args.kind == "energy-front":
         fig = plots.energy_front(pd.read_parquet(args.results / "points.parquet"),
                                  mode=args.mode)
+    elif args.kind == "network":
+        fig = plots.network(pd.read_parquet(args.results / "timeline.parquet"), layers)
     elif args.kind == "timeline":
         fig = plots.timeline(pd.read_parquet(args.results / "timeline.parquet"),
                              block=args.block, mode=args.mode)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from aimcsim.results import network_time, time_by_activity
 from aimcsim.results import overhead as lora_overhead
-from aimcsim.results import time_by_activity
 
 #: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -427,6 +427,36 @@ def energy_front(points: pd.DataFrame, *, mode: str = "hybrid") -> Figure:
     return _style(fig)
 
 
+def network(timeline: pd.DataFrame, layers: pd.DataFrame) -> Figure:
+    """Where the whole run's time goes, per mode: a bar as long as the run, split by what ran
+    on the chip (`aimcsim.results.network_time`, every instant once)."""
+    parts = network_time(timeline, layers)
+    colours = {"attention": OKABE_ITO["purple"], "element-wise": OKABE_ITO["yellow"],
+               "static-layer kernels": RESOURCE_COLOURS["pmca"], "links": RESOURCE_COLOURS["noc"],
+               "tiles": RESOURCE_COLOURS["aimc"], "idle": RESOURCE_COLOURS["stall"]}
+    fig, ax = _figure(0.45 * len(parts) + 1.3)
+    y = np.arange(len(parts))
+    left = np.zeros(len(parts))
+    for name, colour in colours.items():
+        values = parts[f"{name}_ns"].to_numpy() / 1e3
+        if not values.any():
+            continue
+        ax.barh(y, values, left=left, color=colour, height=0.6, lw=0, label=name)
+        for yi, (lo, v) in enumerate(zip(left, values, strict=True)):
+            if v > 0.08 * parts["latency_ns"].max() / 1e3:
+                ax.text(lo + v / 2, yi, f"{v / (parts['latency_ns'].iloc[yi] / 1e3):.0%}",
+                        ha="center", va="center", fontsize=5, color="white")
+        left += values
+    ax.set_yticks(y, parts["mode"])
+    ax.invert_yaxis()
+    ax.set_xlim(left=0)
+    ax.set_xlabel("run time, each instant once (µs)")
+    ax.set_title("where the whole run's time goes")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3,
+               frameon=False)
+    return _style(fig)
+
+
 def axis_label(path: str) -> str:
     """A swept dot-path as a reader reads it: `aimc.integration_time_ns` -> `integration time
     (ns) [aimc]`."""
@@ -500,5 +530,5 @@ def heatmap(points: pd.DataFrame, *, x: str, y: str, value: str = "overhead",
     return _style(fig)
 
 
-KINDS: Sequence[str] = ("breakdown", "tokens", "compare", "layer-types", "energy", "timeline",
-                        "pareto", "heatmap", "energy-front")
+KINDS: Sequence[str] = ("breakdown", "network", "tokens", "compare", "layer-types", "energy",
+                        "timeline", "pareto", "heatmap", "energy-front")

@@ -168,6 +168,8 @@ def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
         figures.append(_figure(plots.energy(layers), "Dynamic energy by component per layer "
                                                      "type, and the whole run"))
     if timeline is not None:
+        figures.append(_figure(plots.network(timeline, layers),
+                               "Where the whole run's time goes, each instant once"))
         figures.append(_figure(plots.timeline(timeline, block=0, mode=mode),
                                f"Block 0, {mode}: activity per component"))
     sections.append(("Figures", "".join(figures)))

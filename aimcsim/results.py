@@ -145,6 +145,44 @@ def time_by_activity(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+#: Where a whole run's time goes (`network_time`), in the order an instant is given to one.
+NETWORK_ACTIVITIES = ("attention", "element-wise", "static-layer kernels", "links", "tiles")
+
+
+def network_time(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
+    """Each mode's whole latency split by what ran on the chip, every instant counted once:
+    attention kernels (its matmuls, softmax and DMA), element-wise kernels, the static
+    layers' kernels (LoRA branch, partial sums), link transfers, tile MVMs (in that order
+    of precedence), and `idle_ns` where nothing ran. The parts sum to the run's latency."""
+    records = timeline if "mode" in timeline else timeline.assign(mode=layers["mode"].iloc[0])
+    kinds = dict(zip(zip(layers["mode"], layers["layer"], strict=True), layers["kind"],
+                     strict=True))
+    rows = []
+    for mode, part in records.groupby("mode", sort=False):
+        mine = layers[layers["mode"] == mode]
+        lo, hi = round(mine["start_ns"].min() * 1000), round(mine["end_ns"].max() * 1000)
+        component = part["component"].astype(str)
+        kind = np.array([kinds.get((mode, name), "") for name in part["layer"]])
+        on_cluster = component.str.startswith(("pmca:", "dma:")).to_numpy()
+        category = np.select(
+            [on_cluster & np.isin(kind, ["dynamic_matmul", "attention"]),
+             on_cluster & (kind == "elementwise"), on_cluster | component.str.startswith(
+                 "cim:").to_numpy(), component.str.startswith("link").to_numpy(),
+             component.str.startswith("tile:").to_numpy()], [0, 1, 2, 3, 4], -1)
+        start = np.clip(np.rint(part["start_ns"].to_numpy() * 1000).astype(np.int64), lo, hi)
+        end = np.clip(np.rint(part["end_ns"].to_numpy() * 1000).astype(np.int64), lo, hi)
+        row = {"mode": mode, "latency_ns": (hi - lo) / 1000}
+        covered = 0
+        for i, name in enumerate(NETWORK_ACTIVITIES):
+            chosen = (category >= 0) & (category <= i)
+            union = _union_ps(start[chosen], end[chosen])
+            row[f"{name}_ns"] = (union - covered) / 1000
+            covered = union
+        row["idle_ns"] = (hi - lo - covered) / 1000
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _union_ps(start: np.ndarray, end: np.ndarray) -> int:
     """Length of the union of the intervals [start, end)."""
     if not len(start):

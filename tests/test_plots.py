@@ -14,7 +14,7 @@ from matplotlib.patches import Rectangle
 
 from aimcsim import plots
 from aimcsim.cli import main
-from aimcsim.results import _union_ps, time_by_activity
+from aimcsim.results import _union_ps, network_time, time_by_activity
 from aimcsim.search import _alone, _layer_by_layer, _variant, token_curves
 from aimcsim.simulator import simulate
 from aimcsim.spec.workload import Op
@@ -27,7 +27,7 @@ MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
     ("breakdown", "run", []), ("compare", "run", []), ("timeline", "run", ["--block", "1"]),
     ("tokens", "search", []), ("pareto", "search", ["--integration-time", "128"]),
     ("layer-types", "run", []), ("layer-types", "sweep", []), ("energy", "run", []),
-    ("energy", "sweep", []), ("energy-front", "sweep", []),
+    ("energy", "sweep", []), ("energy-front", "sweep", []), ("network", "run", []),
     ("heatmap", "sweep", []), ("breakdown", "sweep", []), ("compare", "sweep", []),
 ])
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
@@ -74,6 +74,27 @@ def test_time_by_activity_sums_to_each_latency(results):
     tile_only = parts[(parts["mode"] == "aimc-only")
                       & parts["layer"].isin(layers.loc[layers.kind == "static_linear", "layer"])]
     assert (tile_only["pmca_ns"] == 0).all() and (tile_only["aimc_ns"] > 0).all()
+
+
+def test_network_time_sums_to_each_run(results):
+    layers = pd.read_csv(results / "run" / "layers.csv")
+    timeline = pd.read_parquet(results / "run" / "timeline.parquet")
+    parts = network_time(timeline, layers)
+    assert list(parts["mode"]) == ["aimc-only", "hybrid"]
+    cols = [c for c in parts if c.endswith("_ns") and c != "latency_ns"]
+    assert (parts[cols] >= 0).all().all()
+    for _, row in parts.iterrows():
+        total = layers[layers["mode"] == row["mode"]]
+        assert row["latency_ns"] == pytest.approx(total["end_ns"].max()
+                                                  - total["start_ns"].min())
+        assert sum(row[c] for c in cols) == pytest.approx(row["latency_ns"], abs=1e-6)
+    aimc = parts.set_index("mode").loc["aimc-only"]
+    # MobileBERT's layers fit 512-row tiles: no partial sums, so only hybrid has such kernels
+    assert aimc["static-layer kernels_ns"] == 0
+    assert parts.set_index("mode").loc["hybrid", "static-layer kernels_ns"] > 0
+    assert aimc["attention_ns"] > 0 and aimc["tiles_ns"] > 0
+    fig = plots.network(timeline, layers)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["aimc-only", "hybrid"]
 
 
 def test_union_of_intervals():

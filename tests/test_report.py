@@ -33,7 +33,7 @@ def _load(page, tmp_path) -> str:
 
 
 @pytest.mark.parametrize(("source", "figures", "tables"), [
-    ("run", 4, 2), ("search", 2, 2), ("sweep", 2, 1)])
+    ("run", 5, 2), ("search", 2, 2), ("sweep", 2, 1)])
 def test_the_report_renders_every_figure_and_table_in_a_browser(results, tmp_path, source,
                                                                  figures, tables):
     page = report(results / source, tmp_path / f"{source}.html")
