@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=[*MODES, "both"], default=None,
                      help="default: the architecture's mode")
     run.add_argument("--out", type=Path, default=None,
-                     help="write layers.csv, summary.json and timeline.parquet to this folder")
+                     help="write layers.csv, summary.json, critical_path.csv and "
+                     "timeline.parquet to this folder")
     run.add_argument("--trace", type=Path, default=None,
                      help="write the timeline as Chrome trace-event JSON (Perfetto)")
     run.add_argument("--gpu", type=Path, default=None, metavar="GPU.yaml",
@@ -293,8 +294,10 @@ def _run(args: argparse.Namespace) -> int:
         write_layers_csv(layers, args.out / "layers.csv")
         write_json(summary, args.out / "summary.json")
         timeline.to_parquet(args.out / "timeline.parquet", index=False)
-        print(f"wrote {args.out / 'layers.csv'}, {args.out / 'summary.json'} and "
-              f"{args.out / 'timeline.parquet'}")
+        pd.concat([r.critical for r in results.values()], ignore_index=True).to_csv(
+            args.out / "critical_path.csv", index=False)
+        print(f"wrote {args.out / 'layers.csv'}, {args.out / 'summary.json'}, "
+              f"{args.out / 'critical_path.csv'} and {args.out / 'timeline.parquet'}")
     return 0
 
 
@@ -459,8 +462,10 @@ def _plot(args: argparse.Namespace) -> int:
             raise ValueError(f"no point {point!r} in {args.results}")
     if args.kind == "breakdown":
         recorded = args.results / "timeline.parquet"
+        critical = args.results / "critical_path.csv"
         fig = plots.breakdown(
             layers, pd.read_parquet(recorded) if source == "run" and recorded.exists() else None,
+            critical=pd.read_csv(critical) if source == "run" and critical.exists() else None,
             mode=args.mode, block=args.block,
             title=f"block {args.block}, {args.mode}"
             + (f", sweep point {layers['point'].iloc[0]}" if source == "sweep" else ""))

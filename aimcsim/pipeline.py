@@ -47,6 +47,8 @@ from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
 Proc = Generator[simpy.Event, Any, None]
+#: A block's critical chain: (start_ps, end_ps, cause) pieces, end to end (see `critical`).
+Segments = list[tuple[int, int, str]]
 
 
 def block_sizes(tokens: int, parallel_tokens: int) -> list[int]:
@@ -128,6 +130,9 @@ class NetworkSim:
         self._left = {op.name: len(self.blocks[op.name]) for op in workload.ops}
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []
+        # with `record`: per op, each block's (admitted, done, critical chain) (`critical`)
+        self.chains: dict[str, list[tuple[int, int, Segments]]] = {
+            op.name: [] for op in workload.ops}
         # layer-by-layer: each op waits for the one before it (trace order is topological)
         ops = workload.ops
         self._previous = ({ops[i].name: ops[i - 1].name for i in range(1, len(ops))}
@@ -224,18 +229,22 @@ class NetworkSim:
                 self.env.process(self._block(op, place_, b, size))
 
     def _spread_block(self, op: Op, place_: Placement, b: int, size: int) -> Proc:
-        """A block of an op spread over clusters: every slice at once, each on its cluster."""
+        """A block of an op spread over clusters: every slice at once, each on its cluster;
+        its chain is the slice that ended last."""
+        admitted = self.env.now
+        paths: list[Segments | None] = [[] if self.record else None for _ in place_.slices]
         yield self.env.all_of([
-            self.env.process(self._slice(op, place_, c, part, prog, size))
-            for (c, part), prog in zip(place_.slices, self.slice_programs[op.name][size],
-                                       strict=True)])
-        self._complete(op.name, b, size)
+            self.env.process(self._slice(op, place_, c, part, prog, size, path))
+            for (c, part), prog, path in zip(place_.slices, self.slice_programs[op.name][size],
+                                             paths, strict=True)])
+        self._complete(op.name, b, size, admitted,
+                       max(paths, key=lambda path: _end(path, admitted)) if self.record else None)
 
     def _slice(self, op: Op, place_: Placement, cluster: int, part: int, prog: BlockProgram,
-               size: int) -> Proc:
+               size: int, path: Segments | None) -> Proc:
         stats = self.stats[op.name]
         if prog.tcdm_bytes:
-            yield from self._alloc(self.clusters[cluster], prog.tcdm_bytes, stats)
+            yield from self._alloc(self.clusters[cluster], prog.tcdm_bytes, stats, path)
         dst = pmca_unit(cluster)
         moves = []  # the slice's share of each streamed input not already on its cluster
         for edge in op.inputs:
@@ -246,13 +255,13 @@ class NetworkSim:
                 moves.append((src, size * self.workload.width_of(edge.src) * part
                               // place_.whole * self.eb))
         if moves:
-            yield self.env.all_of([self.env.process(self._transfer(s, dst, n, stats, op.name))
-                                   for s, n in moves])
-        yield from self._kernel(cluster, prog.pre, stats, op.name, op.function or "matmul")
+            yield from self._parallel(moves, dst, stats, op.name, path)
+        yield from self._kernel(cluster, prog.pre, stats, op.name, op.function or "matmul",
+                                path)
         if place_.gather and cluster != place_.pmca:  # its output joins the others
             yield from self._transfer(dst, pmca_unit(place_.pmca),
                                       size * op.d_out * part // place_.whole * self.eb, stats,
-                                      op.name)
+                                      op.name, path=path)
         if prog.tcdm_bytes:
             self._free(self.clusters[cluster], prog.tcdm_bytes, stats)
 
@@ -263,18 +272,24 @@ class NetworkSim:
         prog = self.programs[op.name][size]
         stats = self.stats[op.name]
         cluster = self.clusters[place_.pmca]
+        admitted = self.env.now
+        path: Segments | None = [] if self.record else None
         if prog.tcdm_bytes:
-            yield from self._alloc(cluster, prog.tcdm_bytes, stats)
+            yield from self._alloc(cluster, prog.tcdm_bytes, stats, path)
         if op.kind == "static_linear":
-            yield from self._static_block(op, place_, prog, size, stats)
+            path = yield from self._static_block(op, place_, prog, size, stats, path)
         else:
-            yield from self._gather(op, place_, size, stats)
-            yield from self._kernel(place_.pmca, prog.pre, stats, op.name, op.function or "matmul")
+            yield from self._gather(op, place_, size, stats, path)
+            yield from self._kernel(place_.pmca, prog.pre, stats, op.name,
+                                    op.function or "matmul", path)
         if prog.tcdm_bytes:
             self._free(cluster, prog.tcdm_bytes, stats)
-        self._complete(op.name, b, size)
+        self._complete(op.name, b, size, admitted, path)
 
-    def _complete(self, name: str, b: int, size: int) -> None:
+    def _complete(self, name: str, b: int, size: int, admitted: int = 0,
+                  path: Segments | None = None) -> None:
+        if self.record:
+            self.chains[name].append((admitted, self.env.now, path or []))
         self.stats[name].tokens += size
         if self._block_events[name]:
             self.done[name][b].succeed()
@@ -285,62 +300,89 @@ class NetworkSim:
     def _tile_only_block(self, op: Op, place_: Placement, b: int, size: int) -> None:
         src = self._out_unit(op.inputs[0].src)
         to_cluster = place_.out_unit == pmca_unit(place_.pmca)
+        admitted = self.env.now
+        path: Segments | None = [] if self.record else None
         end = self._tile_branch(op, place_, size, src, size * op.d_in * self.eb,
-                                self.stats[op.name], to_cluster)
+                                self.stats[op.name], to_cluster, path)
         timer = self.env.timeout(end - self.env.now)
-        timer.callbacks.append(lambda _event: self._complete(op.name, b, size))
+        timer.callbacks.append(lambda _event: self._complete(op.name, b, size, admitted, path))
 
     def _static_block(
-        self, op: Op, place_: Placement, prog: BlockProgram, size: int, stats: OpStats
-    ) -> Proc:
+        self, op: Op, place_: Placement, prog: BlockProgram, size: int, stats: OpStats,
+        path: Segments | None = None,
+    ) -> Generator[simpy.Event, Any, Segments | None]:
+        """The block's two branches; returns its critical chain (`path` extended by the
+        branch that ended last, then the post kernel) when recording."""
         src = self._out_unit(op.inputs[0].src)
         x_bytes = size * op.d_in * self.eb
         to_cluster = place_.out_unit == pmca_unit(place_.pmca)
+        tile_path = None if path is None else list(path)
         if self.exclusive_links:
             # the tile's links serve this op alone: its whole branch is known at admission
-            tile_done = self._tile_branch(op, place_, size, src, x_bytes, stats, to_cluster)
+            tile_done = self._tile_branch(op, place_, size, src, x_bytes, stats, to_cluster,
+                                          tile_path)
             tile = None
         else:
-            tile = self.env.process(self._tile(op, place_, size, src, x_bytes, stats, to_cluster))
+            tile = self.env.process(self._tile(op, place_, size, src, x_bytes, stats, to_cluster,
+                                               tile_path))
+        chain = tile_path
         if prog.pre is not None:
-            yield from self._transfer(src, pmca_unit(place_.pmca), x_bytes, stats, op.name)
+            pre_path = None if path is None else list(path)
+            yield from self._transfer(src, pmca_unit(place_.pmca), x_bytes, stats, op.name,
+                                      path=pre_path)
             if self.settings[op.name].strategy == "sequential":
                 yield tile if tile is not None else self._until(tile_done)
-            yield from self._kernel(place_.pmca, prog.pre, stats, op.name, "lora_xab")
+                pre_path = None if path is None else list(tile_path)  # after the tile branch
+            yield from self._kernel(place_.pmca, prog.pre, stats, op.name, "lora_xab", pre_path)
+            pre_end = self.env.now
         yield tile if tile is not None else self._until(tile_done)
+        if prog.pre is not None and path is not None and pre_end >= _end(tile_path, pre_end):
+            chain = pre_path  # the cluster branch ended last (ties: the cluster's)
         if prog.post is not None:
-            yield from self._kernel(place_.pmca, prog.post, stats, op.name, "add")
+            yield from self._kernel(place_.pmca, prog.post, stats, op.name, "add", chain)
+        return chain
 
     def _until(self, time_ps: int) -> simpy.Event:
         return self.env.timeout(max(0, time_ps - self.env.now))
 
     def _tile_branch(
         self, op: Op, place_: Placement, size: int, src: str | None, x_bytes: int,
-        stats: OpStats, to_cluster: bool,
+        stats: OpStats, to_cluster: bool, path: Segments | None = None,
     ) -> int:
-        """The tile branch of a block, booked now; returns when its output has arrived."""
+        """The tile branch of a block, booked now; returns when its output has arrived (and
+        extends `path` by its critical chain)."""
         unit = tile_unit(op.name)
-        ready = self._book(src, unit, x_bytes, stats, op.name, self.env.now)
-        end = self._mvm(op, ready, size, stats)
+        ready = self._book(src, unit, x_bytes, stats, op.name, self.env.now, path=path)
+        at_tile = None if path is None else list(path)
+        end = self._mvm(op, ready, size, stats, path)
         if not to_cluster:
             return end
         dst = pmca_unit(place_.pmca)
         if not place_.cim:
-            return self._book(unit, dst, self._y_bytes(op, place_, size), stats, op.name, end)
-        u_end = self._cim(op, place_, ready, size, stats)
+            return self._book(unit, dst, self._y_bytes(op, place_, size), stats, op.name, end,
+                              path=path)
+        u_path = at_tile
+        u_end = self._cim(op, place_, ready, size, stats, u_path)
         # Y and U share the tile's link: booked in the order they are ready
-        sends = sorted([(end, self._y_bytes(op, place_, size)), (u_end, self._u_bytes(op, size))])
-        return max(self._book(unit, dst, nbytes, stats, op.name, at) for at, nbytes in sends)
+        sends = sorted([(end, self._y_bytes(op, place_, size), path),
+                        (u_end, self._u_bytes(op, size), u_path)], key=lambda s: s[0])
+        arrivals = [(self._book(unit, dst, nbytes, stats, op.name, at, path=chain), chain)
+                    for at, nbytes, chain in sends]
+        last, chain = max(arrivals, key=lambda a: a[0])
+        if path is not None and chain is not path:
+            path[:] = chain
+        return last
 
     def _tile(
         self, op: Op, place_: Placement, size: int, src: str | None, x_bytes: int,
-        stats: OpStats, to_cluster: bool,
+        stats: OpStats, to_cluster: bool, path: Segments | None = None,
     ) -> Proc:
         """The tile branch as a process, for links others share: each transfer is asked for
         when the data is there, so it queues in time order."""
         unit = tile_unit(op.name)
-        yield from self._transfer(src, unit, x_bytes, stats, op.name)
-        end = self._mvm(op, self.env.now, size, stats)
+        yield from self._transfer(src, unit, x_bytes, stats, op.name, path=path)
+        at_tile = None if path is None else list(path)
+        end = self._mvm(op, self.env.now, size, stats, path)
         if not to_cluster:
             yield self.env.timeout(end - self.env.now)
             return
@@ -348,33 +390,44 @@ class NetworkSim:
         if not place_.cim:
             yield self.env.timeout(end - self.env.now)
             yield from self._transfer(unit, dst, self._y_bytes(op, place_, size), stats,
-                                      op.name)
+                                      op.name, path=path)
             return
-        u_end = self._cim(op, place_, self.env.now, size, stats)
+        u_path = at_tile
+        u_end = self._cim(op, place_, self.env.now, size, stats, u_path)
         # Y and U: each transfer asked for when its data is ready (the link queues them)
+        sends = sorted([(end, self._y_bytes(op, place_, size), path),
+                        (u_end, self._u_bytes(op, size), u_path)], key=lambda s: s[0])
         yield self.env.all_of([
-            self.env.process(self._send_at(at, unit, dst, nbytes, stats, op.name))
-            for at, nbytes in sorted([(end, self._y_bytes(op, place_, size)),
-                                      (u_end, self._u_bytes(op, size))])])
+            self.env.process(self._send_at(at, unit, dst, nbytes, stats, op.name, chain))
+            for at, nbytes, chain in sends])
+        if path is not None and _end(u_path, 0) > _end(path, 0):
+            path[:] = u_path
 
     def _send_at(self, at_ps: int, src: str, dst: str, nbytes: int, stats: OpStats,
-                 name: str) -> Proc:
+                 name: str, path: Segments | None = None) -> Proc:
+        # (`path` already ends when the data is ready: the MVMs' or the macros' end)
         yield self.env.timeout(max(0, at_ps - self.env.now))
-        yield from self._transfer(src, dst, nbytes, stats, name)
+        yield from self._transfer(src, dst, nbytes, stats, name, path=path)
 
-    def _mvm(self, op: Op, ready_ps: int, size: int, stats: OpStats) -> int:
+    def _mvm(self, op: Op, ready_ps: int, size: int, stats: OpStats,
+             path: Segments | None = None) -> int:
         """Schedule a burst of `size` MVMs on the op's tiles, record it, return its end."""
         start, end = self.tiles[op.name].run(ready_ps, size)
+        if path is not None:  # (waiting for the tile's earlier bursts is the tile's time)
+            path.append((ready_ps, end, "tile"))
         stats.active(start, end)
         stats.tile_busy(start, end)
         if self.record:
             self.timeline.append((tile_unit(op.name), start, end, "mvm", op.name))
         return end
 
-    def _cim(self, op: Op, place_: Placement, ready_ps: int, size: int, stats: OpStats) -> int:
+    def _cim(self, op: Op, place_: Placement, ready_ps: int, size: int, stats: OpStats,
+             path: Segments | None = None) -> int:
         """Run the block's LoRA branch on the layer's SRAM-CIM macros; return its end."""
         duration = branch_ps(self.arch.sram_cim, size)
         start = self.cims[op.name].book(ready_ps, duration)
+        if path is not None:
+            path.append((ready_ps, start + duration, "SRAM-CIM"))
         stats.cim_macs += branch_macs(op.d_in, op.d_out, place_.rank, size)
         stats.active(start, start + duration)
         if self.record:
@@ -390,7 +443,8 @@ class NetworkSim:
         """Tile output of a block: one partial result per row slice."""
         return size * op.d_out * place_.tile.row_splits * self.eb
 
-    def _gather(self, op: Op, place_: Placement, size: int, stats: OpStats) -> Proc:
+    def _gather(self, op: Op, place_: Placement, size: int, stats: OpStats,
+                path: Segments | None = None) -> Proc:
         """Bring the block of every streamed input to the op's cluster, in parallel."""
         dst = pmca_unit(place_.pmca)
         moves = []
@@ -399,24 +453,33 @@ class NetworkSim:
             if edge.kind == "streaming" and src is not None and src != dst:
                 moves.append((src, size * self.workload.width_of(edge.src) * self.eb))
         if len(moves) == 1:
-            yield from self._transfer(moves[0][0], dst, moves[0][1], stats, op.name)
+            yield from self._transfer(moves[0][0], dst, moves[0][1], stats, op.name, path=path)
         elif moves:
-            yield self.env.all_of([self.env.process(self._transfer(s, dst, n, stats, op.name))
-                                   for s, n in moves])
+            yield from self._parallel(moves, dst, stats, op.name, path)
+
+    def _parallel(self, moves: list[tuple[str, int]], dst: str, stats: OpStats, name: str,
+                  path: Segments | None) -> Proc:
+        """Transfers at once; `path` follows the one that arrived last."""
+        paths = [None if path is None else list(path) for _ in moves]
+        yield self.env.all_of([self.env.process(self._transfer(s, dst, n, stats, name,
+                                                               path=chain))
+                               for (s, n), chain in zip(moves, paths, strict=True)])
+        if path is not None:
+            path[:] = max(paths, key=lambda chain: _end(chain, 0))
 
     # ---- resources ----------------------------------------------------------------------
     def _transfer(self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str,
-                  *, into_l2: bool = False) -> Proc:
+                  *, into_l2: bool = False, path: Segments | None = None) -> Proc:
         """Move `nbytes` over the link src -> dst now; resumes when they have arrived.
         `into_l2`: they land in the cluster's L2 (a held operand), not its TCDM."""
         now = self.env.now
-        arrival = self._book(src, dst, nbytes, stats, name, now, into_l2=into_l2)
+        arrival = self._book(src, dst, nbytes, stats, name, now, into_l2=into_l2, path=path)
         if arrival > now:
             yield self.env.timeout(arrival - now)
 
     def _book(
         self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str, at_ps: int,
-        *, into_l2: bool = False,
+        *, into_l2: bool = False, path: Segments | None = None,
     ) -> int:
         """Reserve the link src -> dst for a transfer asked for at `at_ps`; return its arrival.
 
@@ -427,6 +490,8 @@ class NetworkSim:
             return at_ps
         start, arrival = self.net.send(src, dst, nbytes, at_ps)
         stats.stall_ps += start - at_ps
+        if path is not None:
+            path += [(at_ps, start, "waiting for a link"), (start, arrival, "link")]
         links, into_tcdm, out_of_tcdm = (self._facts.get((src, dst))
                                          or self._route_facts(src, dst))
         stats.noc_bytes += nbytes
@@ -449,13 +514,21 @@ class NetworkSim:
         return facts
 
     def _kernel(
-        self, pmca: int, cost: KernelStats | None, stats: OpStats, name: str, activity: str
+        self, pmca: int, cost: KernelStats | None, stats: OpStats, name: str, activity: str,
+        path: Segments | None = None,
     ) -> Proc:
         if cost is None:
             return
         now = self.env.now
         duration = cost.cycles * self.pmca_period_ps
         start = self.clusters[pmca].cores.book(now, duration)
+        if path is not None:  # the kernel's cycles by cause, one after the other
+            path.append((now, start, "waiting for the cluster"))
+            at = start
+            for cycles, cause in ((cost.compute_cycles + cost.overhead_cycles, "cluster compute"),
+                                  (cost.dma_cycles, "DMA"), (cost.stall_cycles, "bank stalls")):
+                path.append((at, at + cycles * self.pmca_period_ps, cause))
+                at += cycles * self.pmca_period_ps
         stats.stall_ps += start - now
         stats.active(start, start + duration)
         if self.record:
@@ -467,12 +540,15 @@ class NetworkSim:
         stats.dma_busy_ps += cost.dma_cycles * self.pmca_period_ps
         stats.pmca_busy_ps += (cost.cycles - cost.dma_cycles) * self.pmca_period_ps
 
-    def _alloc(self, cluster: Cluster, nbytes: int, stats: OpStats) -> Proc:
+    def _alloc(self, cluster: Cluster, nbytes: int, stats: OpStats,
+               path: Segments | None = None) -> Proc:
         wait = cluster.allocate(nbytes)
         if wait is not None:
             asked = self.env.now
             yield wait
             stats.stall_ps += self.env.now - asked
+            if path is not None:
+                path.append((asked, self.env.now, "waiting for TCDM"))
         stats.tcdm_live_bytes += nbytes
         stats.tcdm_peak_bytes = max(stats.tcdm_peak_bytes,
                                     stats.resident_bytes + stats.tcdm_live_bytes)
@@ -480,3 +556,8 @@ class NetworkSim:
     def _free(self, cluster: Cluster, nbytes: int, stats: OpStats) -> None:
         cluster.release(nbytes)
         stats.tcdm_live_bytes -= nbytes
+
+
+def _end(path: Segments | None, default: int) -> int:
+    """When a chain ends (`default` when it is empty)."""
+    return path[-1][1] if path else default

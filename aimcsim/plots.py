@@ -74,15 +74,28 @@ def save(fig: Figure, path: str) -> None:
         fig.savefig(path)
 
 
+#: A colour per cause of a critical path (`aimcsim.results.CAUSES`).
+CAUSE_COLOURS = {
+    "tile": RESOURCE_COLOURS["aimc"], "SRAM-CIM": RESOURCE_COLOURS["cim"],
+    "cluster compute": RESOURCE_COLOURS["pmca"], "bank stalls": OKABE_ITO["purple"],
+    "DMA": RESOURCE_COLOURS["dma"], "link": RESOURCE_COLOURS["noc"],
+    "waiting for a link": OKABE_ITO["yellow"], "waiting for the cluster": OKABE_ITO["grey"],
+    "waiting for TCDM": OKABE_ITO["black"], "waiting for inputs": "#DDDDDD",
+}
+
+
 def breakdown(layers: pd.DataFrame, timeline: pd.DataFrame | None = None, *,
               mode: str = "hybrid", block: int = 0, static_only: bool = True,
-              title: str = "") -> Figure:
-    """Each layer of one block: its latency split by what it was doing (every instant counted
-    once, `aimcsim.results.time_by_activity`: the parts sum to the latency), and a black tick
-    at the same layer's AIMC-only latency when `layers` holds both modes.
+              title: str = "", critical: pd.DataFrame | None = None) -> Figure:
+    """Each layer of one block: its latency split along its critical path by cause
+    (`critical`, the run's `Result.critical`: what the layer waited for at each instant,
+    summing to the latency), and a black tick at the same layer's AIMC-only latency when
+    `layers` holds both modes.
 
-    Without a timeline (a sweep keeps none) the bars are busy times per resource, which
-    overlap: the figure says so and a bar can exceed the latency (ticked in grey).
+    Without `critical`, from a timeline: the latency split by what the layer was doing
+    (every instant once, `aimcsim.results.time_by_activity`). Without either (a sweep keeps
+    none) the bars are busy times per resource, which overlap: the figure says so and a bar
+    can exceed the latency (ticked in grey).
     """
     rows = layers[(layers["mode"] == mode) & (layers["block"] == block)]
     if static_only:
@@ -94,7 +107,11 @@ def breakdown(layers: pd.DataFrame, timeline: pd.DataFrame | None = None, *,
     names = [n.split(".", 1)[1] for n in rows["layer"]]
     y = np.arange(len(rows))
     left = np.zeros(len(rows))
-    if timeline is not None:
+    if critical is not None:
+        parts = critical[critical["mode"] == mode].set_index("layer").loc[rows["layer"]]
+        stacks = [(cause, parts[cause]) for cause in CAUSE_COLOURS]
+        xlabel = "latency along the critical path, by cause (µs)"
+    elif timeline is not None:
         parts = time_by_activity(timeline[timeline["layer"].isin(rows["layer"])]
                                  if "mode" not in timeline else
                                  timeline[(timeline["mode"] == mode)
@@ -111,11 +128,15 @@ def breakdown(layers: pd.DataFrame, timeline: pd.DataFrame | None = None, *,
         values = np.asarray(values, dtype=float) / 1e3
         if not values.any():
             continue
-        label = "waiting" if res == "stall" and timeline is not None else RESOURCE_LABELS[res]
-        ax.barh(y, values, left=left, color=RESOURCE_COLOURS[res], label=label, height=0.75,
-                lw=0)
+        if critical is not None:
+            colour, label = CAUSE_COLOURS[res], res
+        else:
+            colour = RESOURCE_COLOURS[res]
+            label = "waiting" if res == "stall" and timeline is not None else \
+                RESOURCE_LABELS[res]
+        ax.barh(y, values, left=left, color=colour, label=label, height=0.75, lw=0)
         left += values
-    if timeline is None:  # the bars overlap: show where the latency is
+    if timeline is None and critical is None:  # the bars overlap: show where the latency is
         ax.scatter(rows["latency_ns"] / 1e3, y, marker="|", s=60, color=OKABE_ITO["grey"],
                    lw=1.2, zorder=3, label=f"{mode} latency")
     other = layers[(layers["mode"] == "aimc-only") & layers["layer"].isin(rows["layer"])]

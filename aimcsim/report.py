@@ -159,8 +159,13 @@ def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
     recorded = folder / "timeline.parquet"
     timeline = pd.read_parquet(recorded) if recorded.exists() else None
     mode = "hybrid" if "hybrid" in modes else next(iter(modes))
-    figures.append(_figure(plots.breakdown(layers, timeline, mode=mode, block=0),
-                           f"Block 0, {mode}: each static layer's latency by activity"
+    crit_file = folder / "critical_path.csv"
+    critical = pd.read_csv(crit_file) if crit_file.exists() else None
+    figures.append(_figure(plots.breakdown(layers, timeline, mode=mode, block=0,
+                                           critical=critical),
+                           f"Block 0, {mode}: each static layer's latency "
+                           + ("along its critical path, by cause" if critical is not None
+                              else "by activity")
                            + (", with the AIMC-only latency ticked" if len(modes) == 2 else "")))
     if len(modes) == 2:
         figures.append(_figure(plots.compare(layers), "AIMC-only vs hybrid per layer type"))

@@ -104,6 +104,45 @@ def bound_resource(row: Any) -> str:
     return max(busy, key=lambda k: busy[k])
 
 
+#: The causes a layer's critical path is made of (`critical_path`), in display order.
+CAUSES = ("tile", "SRAM-CIM", "cluster compute", "bank stalls", "DMA", "link",
+          "waiting for a link", "waiting for the cluster", "waiting for TCDM",
+          "waiting for inputs")
+
+
+def critical_path(chains: list[tuple[int, int, list[tuple[int, int, str]]]], start_ps: int,
+                  end_ps: int) -> dict[str, int]:
+    """A layer's latency [start_ps, end_ps) split along its critical path, in ps by cause.
+
+    `chains`: each block's (admitted, done, chain), the chain being the block's critical
+    pieces end to end from its admission to its end (the engine records them: at each join,
+    the branch that finished last). The path runs back from the block that finished last
+    through its chain to its admission, then to the block whose end let it in (the one
+    before it, or two before with double buffering), the time between them `waiting for
+    inputs`, and so on to the first block. Clipped to the layer's span, the pieces sum to its
+    latency (tested)."""
+    out = dict.fromkeys(CAUSES, 0)
+    if not chains or end_ps <= start_ps:
+        return out
+    pieces: list[tuple[int, int, str]] = []
+    cur = max(range(len(chains)), key=lambda i: (chains[i][1], i))
+    while True:
+        admitted, _, chain = chains[cur]
+        pieces += chain
+        earlier = [i for i, c in enumerate(chains) if i != cur and c[1] <= admitted]
+        if not earlier:
+            pieces.append((start_ps, admitted, "waiting for inputs"))
+            break
+        prev = max(earlier, key=lambda i: (chains[i][1], i))
+        pieces.append((chains[prev][1], admitted, "waiting for inputs"))
+        cur = prev
+    for a, b, cause in pieces:
+        a, b = max(a, start_ps), min(b, end_ps)
+        if b > a:
+            out[cause] += b - a
+    return out
+
+
 #: What a layer's time is spent on, in the order an instant is given to one of them
 #: (`time_by_activity`): the DMA the cores wait on is inside a kernel, so it comes first.
 ACTIVITIES = {"dma": "dma:", "pmca": "pmca:", "cim": "cim:", "noc": "link", "aimc": "tile:"}

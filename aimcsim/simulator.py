@@ -17,7 +17,7 @@ from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.hw.sram_cim import macros
 from aimcsim.pipeline import NetworkSim
-from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, layer_row
+from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, critical_path, layer_row
 from aimcsim.spec.arch import MODES, Arch, Pipeline
 from aimcsim.spec.workload import Workload
 
@@ -29,6 +29,9 @@ class Result:
     layers: pd.DataFrame
     summary: dict[str, Any]
     _timeline: list[tuple[str, int, int, str, str]] = field(repr=False, default_factory=list)
+    #: with the timeline: each op's latency along its critical path by cause (mode, layer,
+    #: latency_ns and `aimcsim.results.CAUSES` in ns, summing to latency_ns)
+    critical: pd.DataFrame | None = None
 
     @cached_property
     def timeline(self) -> pd.DataFrame:
@@ -93,7 +96,7 @@ def simulate(
                                    macros=summary["cim_macros"])
     summary["area"] = area(tech, summary["tiles"], summary["clusters"], summary["links"],
                            summary["cim_macros"])
-    return Result(layers, summary, sim.timeline)
+    return Result(layers, summary, sim.timeline, _critical(sim) if timeline else None)
 
 
 def _layers(sim: NetworkSim) -> pd.DataFrame:
@@ -116,6 +119,18 @@ def _layers(sim: NetworkSim) -> pd.DataFrame:
     # priced by column: the same products and sums as `layer_energy` row by row
     columns.update(layer_energy(columns, sim.arch.technology, sim.arch.lora.dtype))
     return pd.DataFrame({c: columns[c] for c in layer_row(**columns)})
+
+
+def _critical(sim: NetworkSim) -> pd.DataFrame:
+    rows = []
+    for op in sim.workload.ops:
+        st = sim.stats[op.name]
+        first = st.first_ps or 0
+        parts = critical_path(sim.chains[op.name], first, st.last_ps)
+        rows.append({"mode": sim.mode, "layer": op.name,
+                     "latency_ns": (st.last_ps - first) / PS_PER_NS,
+                     **{cause: ps / PS_PER_NS for cause, ps in parts.items()}})
+    return pd.DataFrame(rows)
 
 
 #: The `layers` columns before the counters, in the order `_layers` builds its rows.
