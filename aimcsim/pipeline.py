@@ -491,7 +491,9 @@ class NetworkSim:
         start, arrival = self.net.send(src, dst, nbytes, at_ps)
         stats.stall_ps += start - at_ps
         if path is not None:
-            path += [(at_ps, start, "waiting for a link"), (start, arrival, "link")]
+            if start > at_ps:
+                path.append((at_ps, start, "waiting for a link"))
+            path.append((start, arrival, "link"))
         links, into_tcdm, out_of_tcdm = (self._facts.get((src, dst))
                                          or self._route_facts(src, dst))
         stats.noc_bytes += nbytes
@@ -523,12 +525,14 @@ class NetworkSim:
         duration = cost.cycles * self.pmca_period_ps
         start = self.clusters[pmca].cores.book(now, duration)
         if path is not None:  # the kernel's cycles by cause, one after the other
-            path.append((now, start, "waiting for the cluster"))
-            at = start
+            if start > now:
+                path.append((now, start, "waiting for the cluster"))
+            at, period = start, self.pmca_period_ps
             for cycles, cause in ((cost.compute_cycles + cost.overhead_cycles, "cluster compute"),
                                   (cost.dma_cycles, "DMA"), (cost.stall_cycles, "bank stalls")):
-                path.append((at, at + cycles * self.pmca_period_ps, cause))
-                at += cycles * self.pmca_period_ps
+                if cycles:
+                    path.append((at, at + cycles * period, cause))
+                    at += cycles * period
         stats.stall_ps += start - now
         stats.active(start, start + duration)
         if self.record:

@@ -9,6 +9,7 @@ aimcsim prints or stores is `overhead(hybrid, aimc_only)`; every "bound by" is
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -125,17 +126,19 @@ def critical_path(chains: list[tuple[int, int, list[tuple[int, int, str]]]], sta
     if not chains or end_ps <= start_ps:
         return out
     pieces: list[tuple[int, int, str]] = []
-    cur = max(range(len(chains)), key=lambda i: (chains[i][1], i))
+    order = sorted(range(len(chains)), key=lambda i: (chains[i][1], i))  # by end, then index
+    ends = [chains[i][1] for i in order]
+    pos = len(order) - 1  # the block that finished last
     while True:
-        admitted, _, chain = chains[cur]
+        admitted, _, chain = chains[order[pos]]
         pieces += chain
-        earlier = [i for i, c in enumerate(chains) if i != cur and c[1] <= admitted]
-        if not earlier:
+        # the latest other block that had finished when this one was let in
+        prev = min(bisect_right(ends, admitted), pos) - 1
+        if prev < 0:
             pieces.append((start_ps, admitted, "waiting for inputs"))
             break
-        prev = max(earlier, key=lambda i: (chains[i][1], i))
-        pieces.append((chains[prev][1], admitted, "waiting for inputs"))
-        cur = prev
+        pieces.append((ends[prev], admitted, "waiting for inputs"))
+        pos = prev
     for a, b, cause in pieces:
         a, b = max(a, start_ps), min(b, end_ps)
         if b > a:
