@@ -67,7 +67,8 @@ def _static_layer(
     sizes = block_sizes(tokens, block)
     cim = rank is not None and arch.lora.engine == "sram-cim"
     progs = {s: block_program(model, op, s, eb=eb, tile=tile, rank=rank,
-                               tile_output=pipe.tile_output, cim=cim) for s in set(sizes)}
+                               tile_output=pipe.tile_output, cim=cim,
+                               output_chunk=pipe.output_chunk) for s in set(sizes)}
     resident = lora_weight_bytes(op, rank, eb) if rank is not None and not cim else 0
     in_flight = pipe.blocks_in_flight
     tcdm = resident + in_flight * progs[block].tcdm_bytes if progs[block].tcdm_bytes else 0
@@ -75,6 +76,16 @@ def _static_layer(
 
     def y_link(size: int) -> int:
         return transfer_cycles(size * op.d_out * tile.row_splits * eb, noc) * ps_link
+
+    def out_phase(size: int) -> tuple[int, int]:
+        """(from the tile's end, from the later of the tile's and `pre`'s end) of a block's
+        output phase: the Y link then the post kernel, or the chunks pulled and reduced one
+        after the other (`pipeline.output_chunk`)."""
+        prog = progs[size]
+        if prog.chunks is not None:
+            return 0, sum(transfer_cycles(nbytes, noc) * ps_link + k.cycles * ps_pmca
+                          for nbytes, k in prog.chunks)
+        return y_link(size), prog.post.cycles * ps_pmca if prog.post is not None else 0
 
     def x_serial(size: int) -> int:
         return serialization_cycles(size * op.d_in * eb, noc) * ps_link if input_link else 0
@@ -97,13 +108,14 @@ def _static_layer(
             prog = progs[size]
             x_ready = admitted + x_serial(size) + x_head
             start, end = timer.run(x_ready, size)
-            y = end + y_link(size)
+            link, after = out_phase(size)
+            y = end + link
             if prog.pre is not None:
                 pre_start = y if pipe.strategy == "sequential" else x_ready
                 pre_end = pre_start + prog.pre.cycles * ps_pmca
                 start = min(start, pre_start)
                 y = max(y, pre_end)
-            done = y + (prog.post.cycles * ps_pmca if prog.post is not None else 0)
+            done = y + after
             first = start if first is None else first
             admitted = done
         return LayerEstimate(done - first, tcdm, True)
@@ -111,11 +123,11 @@ def _static_layer(
     tile_chain = 0
     for size in sizes:
         _, tile_chain = timer.run(first_x, size)
-    last = progs[sizes[-1]]
-    tile_chain += y_link(sizes[-1]) + (last.post.cycles * ps_pmca if last.post else 0)
-    cluster = sum(
-        ((progs[s].pre.cycles if progs[s].pre else 0) + (progs[s].post.cycles if progs[s].post
-                                                           else 0)) * ps_pmca
-        for s in sizes
-    )
+    tile_chain += sum(out_phase(sizes[-1]))
+    # the cluster's process: each block's pre kernel, then its output phase (with chunks,
+    # their pulls too)
+    cluster = sum((progs[s].pre.cycles if progs[s].pre else 0) * ps_pmca
+                  + (out_phase(s)[1] if progs[s].chunks is not None else
+                     (progs[s].post.cycles * ps_pmca if progs[s].post else 0))
+                  for s in sizes)
     return LayerEstimate(max(tile_chain, first_x + cluster) - first_x, tcdm, False)

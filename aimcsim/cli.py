@@ -336,7 +336,8 @@ def _search(args: argparse.Namespace) -> int:
           f"{'latency us':>10} {'aimc-only':>10} {'overhead':>8} {'TCDM B':>7}"
           + (f" {'energy uJ':>9}" if energy else ""))
     for r in best.itertuples():
-        setting = f"{r.strategy} x{r.parallel_tokens}, {r.tile_output}"
+        setting = f"{r.strategy} x{r.parallel_tokens}, {r.tile_output}" + (
+            f", chunks of {r.output_chunk}" if r.output_chunk else "")
         print(f"{f'{r.d_in}x{r.d_out}':>9} {r.integration_time_ns:>6g} {r.cores:>5} {r.rank:>4}  "
               f"{setting:<32} {r.latency_ns / 1000:>10.2f} {r.aimc_only_latency_ns / 1000:>10.2f} "
               f"{r.overhead:>8.1%} {r.tcdm_bytes:>7}"

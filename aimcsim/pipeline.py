@@ -89,7 +89,8 @@ class NetworkSim:
                                           tile=self.placements[op.name].tile,
                                           rank=self.placements[op.name].rank,
                                           tile_output=self.settings[op.name].tile_output,
-                                          cim=self.placements[op.name].cim)
+                                          cim=self.placements[op.name].cim,
+                                          output_chunk=self.settings[op.name].output_chunk)
                       for size in set(self.blocks[op.name])}
             for op in workload.ops
         }
@@ -317,14 +318,15 @@ class NetworkSim:
         x_bytes = size * op.d_in * self.eb
         to_cluster = place_.out_unit == pmca_unit(place_.pmca)
         tile_path = None if path is None else list(path)
+        send = prog.chunks is None  # else the cluster pulls the output chunk by chunk
         if self.exclusive_links:
             # the tile's links serve this op alone: its whole branch is known at admission
             tile_done = self._tile_branch(op, place_, size, src, x_bytes, stats, to_cluster,
-                                          tile_path)
+                                          tile_path, send)
             tile = None
         else:
             tile = self.env.process(self._tile(op, place_, size, src, x_bytes, stats, to_cluster,
-                                               tile_path))
+                                               tile_path, send))
         chain = tile_path
         if prog.pre is not None:
             pre_path = None if path is None else list(path)
@@ -338,7 +340,12 @@ class NetworkSim:
         yield tile if tile is not None else self._until(tile_done)
         if prog.pre is not None and path is not None and pre_end >= _end(tile_path, pre_end):
             chain = pre_path  # the cluster branch ended last (ties: the cluster's)
-        if prog.post is not None:
+        if prog.chunks is not None:  # pull a chunk of the output, reduce it, the next one
+            unit, dst = tile_unit(op.name), pmca_unit(place_.pmca)
+            for nbytes, kernel in prog.chunks:
+                yield from self._transfer(unit, dst, nbytes, stats, op.name, path=chain)
+                yield from self._kernel(place_.pmca, kernel, stats, op.name, "add", chain)
+        elif prog.post is not None:
             yield from self._kernel(place_.pmca, prog.post, stats, op.name, "add", chain)
         return chain
 
@@ -347,16 +354,19 @@ class NetworkSim:
 
     def _tile_branch(
         self, op: Op, place_: Placement, size: int, src: str | None, x_bytes: int,
-        stats: OpStats, to_cluster: bool, path: Segments | None = None,
+        stats: OpStats, to_cluster: bool, path: Segments | None = None, send: bool = True,
     ) -> int:
         """The tile branch of a block, booked now; returns when its output has arrived (and
-        extends `path` by its critical chain)."""
+        extends `path` by its critical chain). Without `send` the output waits at the tile
+        (and the macros') for the cluster to pull it: returns when it is there."""
         unit = tile_unit(op.name)
         ready = self._book(src, unit, x_bytes, stats, op.name, self.env.now, path=path)
         at_tile = None if path is None else list(path)
         end = self._mvm(op, ready, size, stats, path)
         if not to_cluster:
             return end
+        if not send:
+            return self._held(op, place_, ready, end, size, stats, path, at_tile)
         dst = pmca_unit(place_.pmca)
         if not place_.cim:
             return self._book(unit, dst, self._y_bytes(op, place_, size), stats, op.name, end,
@@ -375,7 +385,7 @@ class NetworkSim:
 
     def _tile(
         self, op: Op, place_: Placement, size: int, src: str | None, x_bytes: int,
-        stats: OpStats, to_cluster: bool, path: Segments | None = None,
+        stats: OpStats, to_cluster: bool, path: Segments | None = None, send: bool = True,
     ) -> Proc:
         """The tile branch as a process, for links others share: each transfer is asked for
         when the data is there, so it queues in time order."""
@@ -383,7 +393,9 @@ class NetworkSim:
         yield from self._transfer(src, unit, x_bytes, stats, op.name, path=path)
         at_tile = None if path is None else list(path)
         end = self._mvm(op, self.env.now, size, stats, path)
-        if not to_cluster:
+        if not to_cluster or not send:
+            if to_cluster:
+                end = self._held(op, place_, self.env.now, end, size, stats, path, at_tile)
             yield self.env.timeout(end - self.env.now)
             return
         dst = pmca_unit(place_.pmca)
@@ -402,6 +414,17 @@ class NetworkSim:
             for at, nbytes, chain in sends])
         if path is not None and _end(u_path, 0) > _end(path, 0):
             path[:] = u_path
+
+    def _held(self, op: Op, place_: Placement, ready: int, end: int, size: int,
+              stats: OpStats, path: Segments | None, at_tile: Segments | None) -> int:
+        """When a block's output is ready at the tile (and U at the macros) for the cluster to
+        pull: the MVMs' end, or the macros' if later (`path` then follows them)."""
+        if not place_.cim:
+            return end
+        u_end = self._cim(op, place_, ready, size, stats, at_tile)
+        if path is not None and u_end > end:
+            path[:] = at_tile
+        return max(end, u_end)
 
     def _send_at(self, at_ps: int, src: str, dst: str, nbytes: int, stats: OpStats,
                  name: str, path: Segments | None = None) -> Proc:

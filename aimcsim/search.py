@@ -3,7 +3,8 @@
 For every distinct static-layer shape of a workload and every point of the space, the layer runs
 alone (as under `layer-by-layer`, its input crossing a link from the previous layer's cluster).
 Points fall into groups (shape, integration time, cores, rank); within a group the settings are
-the pipeline strategy, `parallel_tokens` and `tile_output`. The search is exact: the setting it
+the pipeline strategy, `parallel_tokens`, `tile_output` and `output_chunk`. The search is
+exact: the setting it
 reports is the best feasible point of the group as the simulator rates it.
 
 - Screening (`aimcsim.analytic`): every point's TCDM bytes (exact) and latency figure: exact
@@ -56,6 +57,8 @@ SEARCH_COLUMNS: dict[str, str] = {
     "d_in": "layer input width", "d_out": "layer output width", "rank": "LoRA rank",
     "integration_time_ns": "tile integration time", "cores": "cluster cores",
     "strategy": "pipeline strategy", "parallel_tokens": "tokens per block (P)",
+    "output_chunk": "output columns the cluster pulls and reduces at a time (0: the whole "
+                    "block output)",
     "tile_output": "where the tile output lands: in-place (in the LoRA output buffer, T B "
                    "accumulates onto it) or separate",
     "latency_ns": "hybrid latency of the layer alone, as rated (empty where pruned or "
@@ -90,6 +93,7 @@ class SearchSpace:
     strategies: tuple[str, ...] = STRATEGIES
     parallel_tokens: tuple[int, ...] | None = None  # None: powers of two up to tokens, + tokens
     tile_output: tuple[str, ...] | None = TILE_OUTPUTS
+    output_chunk: tuple[int, ...] | None = None  # None: the architecture's own
     cores: tuple[int, ...] | None = None
     integration_time_ns: tuple[float, ...] | None = (128.0, 256.0, 512.0)
     rank: tuple[int, ...] | None = None
@@ -112,7 +116,8 @@ class SearchResult:
 #: The architecture value each dimension of a search space sets (its values are checked
 #: against that value's declaration: type, bounds, choices, whole picoseconds).
 SPACE_FIELDS = {"strategies": "pipeline.strategy", "parallel_tokens": "pipeline.parallel_tokens",
-                "tile_output": "pipeline.tile_output", "cores": "pmca.cores",
+                "tile_output": "pipeline.tile_output", "output_chunk": "pipeline.output_chunk",
+                "cores": "pmca.cores",
                 "integration_time_ns": "aimc.integration_time_ns", "rank": "lora.rank",
                 "attention_key_chunk": "pipeline.attention_key_chunk"}
 
@@ -181,14 +186,15 @@ class _Group:
         # use the analytic figures where they are exact or bounds (the analytic model says
         # which: on shared links neither); without: the simulator rates every point
         self.analytic = analytic
-        self._base: dict[tuple[str, int], float] = {}
+        self._base: dict[tuple[str, int, int], float] = {}
         self._energy: dict[Pipeline, float] = {}
 
     def pipe(self, idx: int) -> Pipeline:
         row = self.points.loc[idx]
         return dataclasses.replace(self.variant.pipeline, strategy=row.strategy,
                                    parallel_tokens=int(row.parallel_tokens),
-                                   tile_output=row.tile_output)
+                                   tile_output=row.tile_output,
+                                   output_chunk=int(row.output_chunk))
 
     def _simulate(self, pipe: Pipeline, mode: str) -> float:
         result = simulate(_layer_by_layer(self.variant, pipe), self.work, mode, timeline=False)
@@ -232,9 +238,9 @@ class _Group:
         return latency
 
     def base(self, idx: int) -> float:
-        """AIMC-only latency of the layer at the point's block size and strategy."""
+        """AIMC-only latency of the layer at the point's block size, strategy and chunk."""
         pipe = self.pipe(idx)
-        key = (pipe.strategy, pipe.parallel_tokens)
+        key = (pipe.strategy, pipe.parallel_tokens, pipe.output_chunk)
         if key not in self._base:
             est = static_layer(self.variant, self.op, self.tokens, pipe, self.model, lora=False)
             self._base[key] = (est.latency_ps / PS_PER_NS if self.analytic and est.exact
@@ -311,6 +317,7 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
             f"{tokens} tokens are tried as one block of {tokens} tokens"), stacklevel=3)
         blocks = tuple(sorted({min(b, tokens) for b in blocks}))
     outputs = space.tile_output or (arch.pipeline.tile_output,)
+    chunks = space.output_chunk or (arch.pipeline.output_chunk,)
     if arch.lora.engine == "sram-cim" and len(outputs) > 1:
         warnings.warn(SettingWarning(
             f"search space: tile_output has no effect with lora.engine: sram-cim (U arrives "
@@ -328,9 +335,11 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
         model = cluster_model(variant.pmca, variant.lora.dtype)
         for (d_in, d_out), op in shapes.items():
             members = []
-            for strategy, block, tile_output in product(space.strategies, blocks, outputs):
+            for strategy, block, tile_output, chunk in product(space.strategies, blocks, outputs,
+                                                               chunks):
                 pipe = dataclasses.replace(variant.pipeline, strategy=strategy,
-                                           parallel_tokens=block, tile_output=tile_output)
+                                           parallel_tokens=block, tile_output=tile_output,
+                                           output_chunk=chunk)
                 est = static_layer(variant, op, tokens, pipe, model, lora=True)
                 feasible = est.tcdm_bytes <= variant.pmca.tcdm_bytes
                 members.append(len(rows))
@@ -339,6 +348,7 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
                     "integration_time_ns": variant.aimc.integration_time_ns,
                     "cores": variant.pmca.cores, "strategy": strategy,
                     "parallel_tokens": block, "tile_output": tile_output,
+                    "output_chunk": chunk,
                     "latency_ns": math.nan, "aimc_only_latency_ns": math.nan,
                     "overhead": math.nan, "energy_pj": math.nan,
                     "tcdm_bytes": est.tcdm_bytes, "feasible": feasible,
@@ -456,7 +466,7 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload,
         r = pick.iloc[0]
         by_shape[(d_in, d_out)] = dataclasses.replace(
             variant.pipeline, strategy=r.strategy, parallel_tokens=int(r.parallel_tokens),
-            tile_output=r.tile_output)
+            tile_output=r.tile_output, output_chunk=int(r.output_chunk))
     settings = {op.name: by_shape[(op.d_in, op.d_out)] for op in workload.ops
                 if op.kind == "static_linear" and (op.d_in, op.d_out) in by_shape
                 and variant.lora.applies_to(op.role)}
@@ -496,7 +506,8 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload,
         **overhead_stats(pd.concat([aimc.layers, hybrid.layers], ignore_index=True)),
         "settings": {f"{d_in}x{d_out}": {"strategy": p.strategy,
                                          "parallel_tokens": p.parallel_tokens,
-                                         "tile_output": p.tile_output}
+                                         "tile_output": p.tile_output,
+                                         "output_chunk": p.output_chunk}
                      for (d_in, d_out), p in by_shape.items()},
         "fastest_instead": fallback,
     }

@@ -133,7 +133,8 @@ def architectures(draw, tcdm_bytes=_ROOMY, between=_ONE_AT_A_TIME) -> dict:
                   "tile_output": draw(st.sampled_from(["in-place", "separate"])),
                   "between_layers": draw(between),
                   "attention_clusters": draw(st.sampled_from([1, 1, 2, 3])),
-                  "attention_key_chunk": draw(st.sampled_from([0, 0, 1, 5, 64]))},
+                  "attention_key_chunk": draw(st.sampled_from([0, 0, 1, 5, 64])),
+                  "output_chunk": draw(st.sampled_from([0, 0, 7, 64]))},
         lora={"rank": draw(st.integers(1, 16)),
               "layers": draw(st.sampled_from(["all", ["query", "value"], ["ffn_output"]]))},
     )

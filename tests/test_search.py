@@ -215,6 +215,7 @@ def small_cases(draw):
                                             unique=True))),
         integration_time_ns=None,
         tile_output=("in-place", "separate"),
+        output_chunk=draw(st.sampled_from([None, (0, 16), (0, 40, 100)])),
     )
     max_overhead = draw(st.one_of(st.none(), st.sampled_from([0.0, 0.05, 0.5])))
     return arch, parse_workload(linear_workload(tokens, d_in, d_out)), space, max_overhead

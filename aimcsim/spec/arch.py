@@ -74,6 +74,12 @@ class Pipeline:
         "heads with grouped-query attention): the cluster beside the query layer and the next "
         "ones; each runs its heads' share, outputs gathered back to the first (1: the first "
         "runs every head)", ge=1, le=1024)] = 1
+    output_chunk: Annotated[int, spec(
+        "output columns of a static layer's block the cluster pulls from the tiles and reduces "
+        "at a time (its row slices' partial sums and, with LoRA, C += T B for those columns): "
+        "0 takes the whole block output at once, held in the TCDM; > 0 holds one chunk's "
+        "partial sums, one chunk after the other (each pulled over the tile's link, then "
+        "reduced), the tiles keeping the rest until asked", ge=0, le=1 << 24)] = 0
     attention_key_chunk: Annotated[int, spec(
         "0: attention as the trace's separate kernels (scores, softmax, context), each "
         "cluster holding a block's whole score matrix and one group's K (or V) in its TCDM; "

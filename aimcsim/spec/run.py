@@ -69,7 +69,8 @@ def _overrides(r: Reader, raw: Any, arch: Arch, workload: Workload) -> dict[str,
     names = {op.name for op in workload.ops}
     roles = {op.role for op in workload.ops if op.role}
     base = {k: getattr(arch.pipeline, k) for k in ("strategy", "parallel_tokens",
-                                                   "between_layers", "tile_output")}
+                                                   "between_layers", "tile_output",
+                                                   "output_chunk")}
     by_role: dict[str, Pipeline] = {}
     by_name: dict[str, Pipeline] = {}
     for selector, values in raw.items():

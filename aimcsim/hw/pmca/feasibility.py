@@ -100,7 +100,8 @@ def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, footprint: PmcaMod
     prog = None
     if budget >= 0:
         prog = block_program(footprint, op, block, eb=arch.lora.element_bytes, tile=p.tile,
-                             rank=p.rank, tile_output=pipe.tile_output, cim=p.cim)
+                             rank=p.rank, tile_output=pipe.tile_output, cim=p.cim,
+                             output_chunk=pipe.output_chunk)
         if in_flight * prog.tcdm_bytes <= budget:
             return
     # the largest block that fits: below the closed-form bound, confirmed by the exact model
@@ -109,16 +110,24 @@ def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, footprint: PmcaMod
     if best and model is not floor:
         best = _largest_block(arch, op, p, model, budget, pipe, best)
     bound = prog is None or (footprint is floor and model is not floor)
-    remedy = ("lower lora.rank or raise pmca.tcdm_bytes" if p.rank is not None else
-              "use taller tiles (aimc.rows: fewer partial sums) or raise pmca.tcdm_bytes"
-              if op.kind == "static_linear" else
-              "fuse attention over key chunks (pipeline.attention_key_chunk) or raise "
-              "pmca.tcdm_bytes" if op.kind == "dynamic_matmul" else
-              "lower pipeline.attention_key_chunk or raise pmca.tcdm_bytes"
-              if op.kind == "attention" else "raise pmca.tcdm_bytes")
+    chunkable = op.kind == "static_linear" and not pipe.output_chunk
+    pull = ["pull the output in chunks (pipeline.output_chunk)"] if chunkable else []
+    if p.rank is not None:
+        remedies = ["lower lora.rank", *pull]
+    elif op.kind == "static_linear":
+        remedies = [*pull, "use taller tiles (aimc.rows: fewer partial sums)"]
+    elif op.kind == "dynamic_matmul":
+        remedies = ["fuse attention over key chunks (pipeline.attention_key_chunk)"]
+    elif op.kind == "attention":
+        remedies = ["lower pipeline.attention_key_chunk"]
+    else:
+        remedies = []
+    remedy = ", ".join(remedies) + (" or " if remedies else "") + "raise pmca.tcdm_bytes"
     hint = f"parallel_tokens <= {best} fits" if best else f"no block size fits: {remedy}"
     if best and op.kind == "dynamic_matmul":
         hint += ", or fuse attention over key chunks (pipeline.attention_key_chunk)"
+    elif best and chunkable and p.tile is not None and p.tile.row_splits > 1:
+        hint += ", or pull the output in chunks (pipeline.output_chunk)"
     blocks = (f"{in_flight} block(s) of {prog.tcdm_bytes} bytes + " if prog is not None
               else "")
     need = resident[p.pmca] + (in_flight * prog.tcdm_bytes if prog is not None else 0)
@@ -143,7 +152,8 @@ def _largest_block(
     while lo < hi:  # footprints grow with the block size
         mid = (lo + hi + 1) // 2
         prog = block_program(model, op, mid, eb=eb, tile=p.tile, rank=p.rank,
-                             tile_output=pipe.tile_output, cim=p.cim)
+                             tile_output=pipe.tile_output, cim=p.cim,
+                             output_chunk=pipe.output_chunk)
         if in_flight * prog.tcdm_bytes <= budget:
             lo = mid
         else:

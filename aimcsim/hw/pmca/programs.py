@@ -62,6 +62,9 @@ class BlockProgram:
     pre: KernelStats | None
     post: KernelStats | None
     tcdm_bytes: int
+    # with pipeline.output_chunk: the post phase chunk by chunk, (bytes pulled from the
+    # tiles, kernel) each; `post` is their sum (the counters)
+    chunks: tuple[tuple[int, KernelStats], ...] | None = None
 
     @property
     def uses_cluster(self) -> bool:
@@ -99,18 +102,21 @@ def block_program(
     rank: int | None = None,
     tile_output: str = "in-place",
     cim: bool = False,
+    output_chunk: int = 0,
 ) -> BlockProgram:
     """Cluster work and TCDM working set of one block of `tokens` tokens of `op`.
 
     `tile` is the crossbar mapping of a static op; `rank` its LoRA rank (None: no adapter);
     `tile_output` where the tile output lands with LoRA (`pipeline.tile_output`); `cim`: the
-    branch runs on SRAM-CIM macros (`aimcsim.hw.sram_cim`) and the cluster only adds U.
-    Memoised by what the program depends on (the op's shape, not its name or edges): the
+    branch runs on SRAM-CIM macros (`aimcsim.hw.sram_cim`) and the cluster only adds U;
+    `output_chunk` (`pipeline.output_chunk`) the output columns of a static op's post phase
+    at a time. Memoised by what the program depends on (the op's shape, not its name or edges): the
     layers of a model repeat a few shapes.
     """
     if op.kind == "static_linear" and tile is None:
         raise ValueError(f"static op {op.name!r} needs its tile mapping")
-    return _program(model, op_shape(op), tokens, eb, tile, rank, tile_output, cim)
+    chunk = output_chunk if op.kind == "static_linear" and 0 < output_chunk < op.d_out else 0
+    return _program(model, op_shape(op), tokens, eb, tile, rank, tile_output, cim, chunk)
 
 
 def op_shape(op: Op) -> tuple:
@@ -121,32 +127,12 @@ def op_shape(op: Op) -> tuple:
 
 @lru_cache(maxsize=1 << 16)
 def _program(model: PmcaModel, shape: tuple, tokens: int, eb: int, tile: TileMapping | None,
-             rank: int | None, tile_output: str, cim: bool) -> BlockProgram:
+             rank: int | None, tile_output: str, cim: bool, output_chunk: int) -> BlockProgram:
     kind, d_in, d_out, heads, k, n, kv_heads, function, chunk, inputs = shape
     op = Op("", 0, kind, "", d_in, d_out, (Edge("", "streaming"),) * inputs, heads=heads, k=k,
             n=n, function=function, kv_heads=kv_heads, chunk=chunk)
     if op.kind == "static_linear":
-        partial = tokens * op.d_out * tile.row_splits
-        adds = tokens * op.d_out * (tile.row_splits - 1)
-        reduce = model.elementwise("add", adds) if adds else None
-        if rank is None:
-            return BlockProgram(None, reduce, partial * eb if adds else 0)
-        if cim:  # U arrives from the macros: the partial sums, then Y + U, on the cluster
-            join = model.elementwise("add", tokens * op.d_out)
-            post = reduce.then(join) if reduce is not None else join
-            return BlockProgram(None, post, (partial + tokens * op.d_out) * eb)
-        xa = model.matmul(tokens, op.d_in, rank)
-        if tile_output == "in-place":
-            pre, lora_out = xa, model.matmul(tokens, rank, op.d_out, accumulate=True)
-            live = tokens * (op.d_in + rank) + partial
-        elif tile_output == "separate":
-            pre = xa.then(model.matmul(tokens, rank, op.d_out))
-            lora_out = model.elementwise("add", tokens * op.d_out)
-            live = tokens * (op.d_in + rank + op.d_out) + partial
-        else:
-            raise ValueError(f"tile_output {tile_output!r} is not in-place or separate")
-        post = reduce.then(lora_out) if reduce is not None else lora_out
-        return BlockProgram(pre, post, live * eb + _padding(pre, post))
+        return _static(model, op, tokens, eb, tile, rank, tile_output, cim, output_chunk)
     if op.kind == "dynamic_matmul":
         held = op.k * op.n * eb
         plain = model.matmul(tokens, op.k, op.n)
@@ -165,6 +151,58 @@ def _program(model: PmcaModel, shape: tuple, tokens: int, eb: int, tile: TileMap
         return _attention(model, op, tokens, eb)
     pre = model.elementwise(op.function, tokens * op.d_out)
     return BlockProgram(pre, None, tokens * op.d_in * len(op.inputs) * eb)
+
+
+def _static(model: PmcaModel, op: Op, tokens: int, eb: int, tile: TileMapping, rank: int | None,
+            tile_output: str, cim: bool, chunk: int) -> BlockProgram:
+    """A static op's block (see the module docstring); with `chunk` (0 < chunk < d_out) its
+    post phase runs on that many output columns at a time."""
+    slices = tile.row_splits
+
+    def post_of(cols: int) -> KernelStats | None:
+        """The post phase over `cols` output columns: the partial sums, then the LoRA add."""
+        adds = tokens * cols * (slices - 1)
+        reduce = model.elementwise("add", adds) if adds else None
+        if rank is None:
+            lora_out = None
+        elif cim:  # U arrives from the macros: Y + U on the cluster
+            lora_out = model.elementwise("add", tokens * cols)
+        elif tile_output == "in-place":
+            lora_out = model.matmul(tokens, rank, cols, accumulate=True)
+        elif tile_output == "separate":
+            lora_out = model.elementwise("add", tokens * cols)
+        else:
+            raise ValueError(f"tile_output {tile_output!r} is not in-place or separate")
+        if reduce is None:
+            return lora_out
+        return reduce if lora_out is None else reduce.then(lora_out)
+
+    cols = chunk or op.d_out
+    sizes = [cols] * (op.d_out // cols) + ([op.d_out % cols] if op.d_out % cols else [])
+    posts = [post_of(c) for c in sizes]
+    post = posts[0]
+    for extra in posts[1:]:
+        post = post.then(extra) if post is not None else extra
+    # TCDM: one chunk's partial sums (and U from the macros) at a time
+    held = tokens * cols * slices + (tokens * cols if cim and rank is not None else 0)
+    if rank is None:
+        pre, live = None, held if slices > 1 else 0
+    elif cim:
+        pre, live = None, held
+    else:
+        xa = model.matmul(tokens, op.d_in, rank)
+        if tile_output == "in-place":
+            pre, live = xa, tokens * (op.d_in + rank) + held
+        else:  # separate: U = T B whole, before the tile output
+            pre = xa.then(model.matmul(tokens, rank, op.d_out))
+            live = tokens * (op.d_in + rank + op.d_out) + held
+    chunks = None
+    if chunk and post is not None:
+        per_col = (slices + (1 if cim and rank is not None else 0)) * tokens * eb
+        chunks = tuple((c * per_col, k) for c, k in zip(sizes, posts, strict=True))
+        # the chunks' kernels reuse one buffer: the first chunk's row padding counts
+        post = dataclasses.replace(post, padding_bytes=posts[0].padding_bytes)
+    return BlockProgram(pre, post, live * eb + _padding(pre, post), chunks)
 
 
 def _attention(model: PmcaModel, op: Op, tokens: int, eb: int) -> BlockProgram:
