@@ -48,22 +48,18 @@ def decode(arch: Arch, generator: TraceGenerator, *, prompt: int, steps: int,
         raise ValueError(f"workers must be >= 1, got {workers}")
     one = dataclasses.replace(arch, pipeline=dataclasses.replace(arch.pipeline,
                                                                  parallel_tokens=1))
-    # (phase, step, context, architecture, tokens): each traced when it runs
-    runs = [("prefill", 0, prompt, arch, prompt)] if prefill else []
-    runs += [("decode", i, prompt + i, one, 1) for i in range(1, steps + 1)]
-
-    def trace(tokens: int, context: int) -> dict[str, Any]:
-        return generator.generate(tokens, context=0 if tokens > 1 else context)
-
+    # (phase, step, context, architecture, (tokens, context of the trace)): traced when run
+    runs = [("prefill", 0, prompt, arch, (prompt, 0))] if prefill else []
+    runs += [("decode", i, prompt + i, one, (1, prompt + i)) for i in range(1, steps + 1)]
     if workers == 1 or len(runs) < 2:
-        done = [_run(phase, step, context, variant, trace(tokens, context), modes)
-                for phase, step, context, variant, tokens in runs]
+        done = [_run(phase, step, context, variant, generator.generate(t, context=c), modes)
+                for phase, step, context, variant, (t, c) in runs]
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=end_with_parent,
                                  initargs=(os.getpid(),)) as pool:
             done = list(pool.map(_run, *zip(*[
-                (phase, step, context, variant, trace(tokens, context), modes)
-                for phase, step, context, variant, tokens in runs], strict=True),
+                (phase, step, context, variant, generator.generate(t, context=c), modes)
+                for phase, step, context, variant, (t, c) in runs], strict=True),
                 chunksize=max(1, len(runs) // (4 * workers))))
     rows = [row for run_rows in done for row in run_rows]
     return pd.DataFrame(rows, columns=list(DECODE_COLUMNS))
