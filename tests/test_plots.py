@@ -97,6 +97,22 @@ def test_network_time_sums_to_each_run(results):
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["aimc-only", "hybrid"]
 
 
+def test_network_time_by_precedence_with_idle_time():
+    """Attention kernels first, then element-wise, static-layer kernels, links, tiles; what
+    nothing covers is idle."""
+    layers = pd.DataFrame({"mode": ["hybrid"] * 2, "layer": ["a", "b"],
+                           "kind": ["static_linear", "dynamic_matmul"],
+                           "start_ns": [0.0, 20.0], "end_ns": [10.0, 30.0]})
+    timeline = pd.DataFrame({
+        "component": ["tile:a", "link:tile:a->pmca:0", "pmca:0", "pmca:0"],
+        "start_ns": [0.0, 12.0, 20.0, 8.0], "end_ns": [10.0, 15.0, 30.0, 9.0],
+        "activity": ["mvm", "transfer", "matmul", "add"], "layer": ["a", "a", "b", "a"]})
+    row = network_time(timeline, layers).iloc[0]
+    assert (row["attention_ns"], row["static-layer kernels_ns"], row["links_ns"],
+            row["tiles_ns"], row["idle_ns"]) == (10.0, 1.0, 3.0, 9.0, 7.0)
+    assert row["latency_ns"] == 30.0
+
+
 def test_union_of_intervals():
     s, e = np.array([0, 5, 2, 20]), np.array([3, 8, 4, 21])
     assert _union_ps(s, e) == 4 + 3 + 1  # [0,4) [5,8) [20,21)
