@@ -175,15 +175,12 @@ def time_by_activity(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFra
     rows = []
     for (m, name), (lo, hi) in spans.items():
         idx = groups.get((m, name), np.array([], dtype=np.int64))
-        s, e, k = np.clip(start[idx], lo, hi), np.clip(end[idx], lo, hi), kind[idx]
-        row = {"mode": m, "layer": name, "latency_ns": (hi - lo) / 1000}
-        covered = 0
-        for i, act in enumerate(ACTIVITIES):
-            union = _union_ps(s[(k >= 0) & (k <= i)], e[(k >= 0) & (k <= i)])
-            row[f"{act}_ns"] = (union - covered) / 1000
-            covered = union
-        row["wait_ns"] = (hi - lo - covered) / 1000
-        rows.append(row)
+        parts = _by_precedence(np.clip(start[idx], lo, hi), np.clip(end[idx], lo, hi),
+                               kind[idx], len(ACTIVITIES), hi - lo)
+        rows.append({"mode": m, "layer": name, "latency_ns": (hi - lo) / 1000,
+                     **{f"{act}_ns": ps / 1000
+                        for act, ps in zip(ACTIVITIES, parts[:-1], strict=True)},
+                     "wait_ns": parts[-1] / 1000})
     return pd.DataFrame(rows)
 
 
@@ -213,16 +210,26 @@ def network_time(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
              component.str.startswith("tile:").to_numpy()], [0, 1, 2, 3, 4], -1)
         start = np.clip(np.rint(part["start_ns"].to_numpy() * 1000).astype(np.int64), lo, hi)
         end = np.clip(np.rint(part["end_ns"].to_numpy() * 1000).astype(np.int64), lo, hi)
-        row = {"mode": mode, "latency_ns": (hi - lo) / 1000}
-        covered = 0
-        for i, name in enumerate(NETWORK_ACTIVITIES):
-            chosen = (category >= 0) & (category <= i)
-            union = _union_ps(start[chosen], end[chosen])
-            row[f"{name}_ns"] = (union - covered) / 1000
-            covered = union
-        row["idle_ns"] = (hi - lo - covered) / 1000
-        rows.append(row)
+        parts = _by_precedence(start, end, category, len(NETWORK_ACTIVITIES), hi - lo)
+        rows.append({"mode": mode, "latency_ns": (hi - lo) / 1000,
+                     **{f"{name}_ns": ps / 1000
+                        for name, ps in zip(NETWORK_ACTIVITIES, parts[:-1], strict=True)},
+                     "idle_ns": parts[-1] / 1000})
     return pd.DataFrame(rows)
+
+
+def _by_precedence(start: np.ndarray, end: np.ndarray, category: np.ndarray, categories: int,
+                   span_ps: int) -> list[int]:
+    """Intervals [start, end) (already within a span of `span_ps`) of categories 0, 1, ...
+    (-1: none), every instant given to the lowest category covering it: the ps of each
+    category, then the ps no interval covers."""
+    parts, covered = [], 0
+    for i in range(categories):
+        chosen = (category >= 0) & (category <= i)
+        union = _union_ps(start[chosen], end[chosen])
+        parts.append(union - covered)
+        covered = union
+    return [*parts, span_ps - covered]
 
 
 def _union_ps(start: np.ndarray, end: np.ndarray) -> int:
