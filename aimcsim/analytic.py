@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from aimcsim.hw.aimc_tile import TileTimer, map_matrix
 from aimcsim.hw.interconnect import serialization_cycles, topology_of, transfer_cycles
 from aimcsim.hw.pmca import PmcaModel
-from aimcsim.hw.pmca.programs import block_program, lora_weight_bytes
-from aimcsim.pipeline import block_sizes
+from aimcsim.hw.pmca.programs import block_program, block_sizes, lora_weight_bytes
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import Op
 

@@ -32,7 +32,12 @@ from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
 from aimcsim.hw.pmca.feasibility import check_l2, check_tcdm
 from aimcsim.hw.pmca.pool import Cluster
-from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
+from aimcsim.hw.pmca.programs import (
+    BlockProgram,
+    block_program,
+    block_sizes,
+    lora_weight_bytes,
+)
 from aimcsim.hw.sram_cim import branch_macs, branch_ps
 from aimcsim.mapping import (
     PMCA_PREFIX,
@@ -49,12 +54,6 @@ from aimcsim.spec.workload import INPUT, Op, Workload
 Proc = Generator[simpy.Event, Any, None]
 #: A block's critical chain: (start_ps, end_ps, cause) pieces, end to end (see `critical`).
 Segments = list[tuple[int, int, str]]
-
-
-def block_sizes(tokens: int, parallel_tokens: int) -> list[int]:
-    """Token blocks of a sequence: full blocks, then the remainder."""
-    full, rest = divmod(tokens, parallel_tokens)
-    return [parallel_tokens] * full + ([rest] if rest else [])
 
 
 class NetworkSim:
@@ -374,8 +373,7 @@ class NetworkSim:
         u_path = at_tile
         u_end = self._cim(op, place_, ready, size, stats, u_path)
         # Y and U share the tile's link: booked in the order they are ready
-        sends = sorted([(end, self._y_bytes(op, place_, size), path),
-                        (u_end, self._u_bytes(op, size), u_path)], key=lambda s: s[0])
+        sends = self._y_and_u(op, place_, size, end, u_end, path, u_path)
         arrivals = [(self._book(unit, dst, nbytes, stats, op.name, at, path=chain), chain)
                     for at, nbytes, chain in sends]
         last, chain = max(arrivals, key=lambda a: a[0])
@@ -407,13 +405,20 @@ class NetworkSim:
         u_path = at_tile
         u_end = self._cim(op, place_, self.env.now, size, stats, u_path)
         # Y and U: each transfer asked for when its data is ready (the link queues them)
-        sends = sorted([(end, self._y_bytes(op, place_, size), path),
-                        (u_end, self._u_bytes(op, size), u_path)], key=lambda s: s[0])
+        sends = self._y_and_u(op, place_, size, end, u_end, path, u_path)
         yield self.env.all_of([
             self.env.process(self._send_at(at, unit, dst, nbytes, stats, op.name, chain))
             for at, nbytes, chain in sends])
         if path is not None and _end(u_path, 0) > _end(path, 0):
             path[:] = u_path
+
+    def _y_and_u(self, op: Op, place_: Placement, size: int, y_ready: int, u_ready: int,
+                 y_path: Segments | None, u_path: Segments | None,
+                 ) -> list[tuple[int, int, Segments | None]]:
+        """The tile output Y and the macros' U of a block, (ready, bytes, chain) each, in the
+        order they are ready (Y first among equals)."""
+        return sorted([(y_ready, self._y_bytes(op, place_, size), y_path),
+                       (u_ready, self._u_bytes(op, size), u_path)], key=lambda s: s[0])
 
     def _held(self, op: Op, place_: Placement, ready: int, end: int, size: int,
               stats: OpStats, path: Segments | None, at_tile: Segments | None) -> int:

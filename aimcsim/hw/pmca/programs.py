@@ -48,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, reduce
 
 from aimcsim.hw.aimc_tile import TileMapping
 from aimcsim.hw.pmca.model import KernelStats, PmcaModel
@@ -78,6 +78,13 @@ class BlockProgram:
         return (sum(k.macs for k in kernels), sum(k.element_ops for k in kernels),
                 sum(k.tcdm_read_bytes for k in kernels),
                 sum(k.tcdm_write_bytes for k in kernels), sum(k.dma_bytes for k in kernels))
+
+
+def block_sizes(total: int, size: int) -> list[int]:
+    """`total` in pieces of `size`: full pieces, then the remainder (token blocks of a
+    sequence, key chunks of attention, column chunks of a layer's output)."""
+    full, rest = divmod(total, size)
+    return [size] * full + ([rest] if rest else [])
 
 
 def _padding(pre: KernelStats | None, post: KernelStats | None) -> int:
@@ -178,13 +185,12 @@ def _static(model: PmcaModel, op: Op, tokens: int, eb: int, tile: TileMapping, r
         return reduce if lora_out is None else reduce.then(lora_out)
 
     cols = chunk or op.d_out
-    sizes = [cols] * (op.d_out // cols) + ([op.d_out % cols] if op.d_out % cols else [])
-    posts = [post_of(c) for c in sizes]
-    post = posts[0]
-    for extra in posts[1:]:
-        post = post.then(extra) if post is not None else extra
+    sizes = block_sizes(op.d_out, cols)
+    posts = [post_of(c) for c in sizes]  # (all None, or none: it depends on rank and slices)
+    post = reduce(KernelStats.then, posts) if posts[0] is not None else None
     # TCDM: one chunk's partial sums (and U from the macros) at a time
-    held = tokens * cols * slices + (tokens * cols if cim and rank is not None else 0)
+    pulled = slices + (1 if cim and rank is not None else 0)  # values per output column
+    held = tokens * cols * pulled
     if rank is None:
         pre, live = None, held if slices > 1 else 0
     elif cim:
@@ -198,8 +204,7 @@ def _static(model: PmcaModel, op: Op, tokens: int, eb: int, tile: TileMapping, r
             live = tokens * (op.d_in + rank + op.d_out) + held
     chunks = None
     if chunk and post is not None:
-        per_col = (slices + (1 if cim and rank is not None else 0)) * tokens * eb
-        chunks = tuple((c * per_col, k) for c, k in zip(sizes, posts, strict=True))
+        chunks = tuple((c * pulled * tokens * eb, k) for c, k in zip(sizes, posts, strict=True))
         # the chunks' kernels reuse one buffer: the first chunk's row padding counts
         post = dataclasses.replace(post, padding_bytes=posts[0].padding_bytes)
     return BlockProgram(pre, post, live * eb + _padding(pre, post), chunks)
@@ -209,7 +214,7 @@ def _attention(model: PmcaModel, op: Op, tokens: int, eb: int) -> BlockProgram:
     """The fused attention of one block (see the module docstring)."""
     heads, dk, dv = op.heads, op.k, op.d_out // op.heads
     chunk = min(op.chunk, op.n)
-    sizes = [chunk] * (op.n // chunk) + ([op.n % chunk] if op.n % chunk else [])
+    sizes = block_sizes(op.n, chunk)
     steps = [(c, j == 0) for _ in range(op.groups) for j, c in enumerate(sizes)]
     double = model.pmca.dma_double_buffer
     per_group = heads // op.groups
