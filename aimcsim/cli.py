@@ -486,13 +486,11 @@ def _plot(args: argparse.Namespace) -> int:
                              block=args.block, mode=args.mode)
     elif args.kind in ("tokens", "pareto"):
         points = pd.read_csv(args.results / "search.csv")
+        arch = load_arch(json.loads((args.results / "summary.json").read_text())["arch"])
         if args.kind == "pareto":
-            summary = json.loads((args.results / "summary.json").read_text())
             fig = plots.pareto(points, integration_time_ns=args.integration_time,
-                               capacity_bytes=load_arch(summary["arch"]).pmca.tcdm_bytes)
+                               capacity_bytes=arch.pmca.tcdm_bytes)
         else:
-            summary = json.loads((args.results / "summary.json").read_text())
-            arch = load_arch(summary["arch"])
             fig = plots.tokens(token_curves(arch, points), capacity_bytes=arch.pmca.tcdm_bytes,
                                strategy=f"{arch.pipeline.strategy}, {arch.pipeline.tile_output}")
     else:
