@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Generator
+from functools import partial
 from typing import Any
 
 import simpy
@@ -48,6 +49,7 @@ from aimcsim.mapping import (
     pmca_unit,
     tile_unit,
 )
+from aimcsim.replay import Footprint, Recorder, apply, signature
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -67,6 +69,7 @@ class NetworkSim:
         model: PmcaModel,
         settings: dict[str, Pipeline] | None = None,
         record: bool = True,
+        replay: bool = True,
     ) -> None:
         # with pipeline.attention_key_chunk, each attention chain runs as one fused op
         workload = fuse_attention(workload, arch.pipeline.attention_key_chunk)
@@ -101,11 +104,21 @@ class NetworkSim:
             for op in workload.ops if self.placements[op.name].slices
         }
         self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
-        self.net = Links(arch.interconnect, nodes=len(resident), node_of=self._node_of)
+        # (node_of holds the placements, not the simulation: no reference cycle keeps a
+        # finished run's objects for the cyclic collector)
+        self.net = Links(arch.interconnect, nodes=len(resident),
+                         node_of=partial(_node_of, self.placements))
         self._facts: dict[tuple[str, str], tuple[int, bool, bool]] = {}
         self.eb = arch.lora.element_bytes
         self.pmca_period_ps = arch.pmca.period_ps
         self.layer_by_layer = arch.pipeline.between_layers == "layer-by-layer"
+        # repeated ops of a layer-by-layer run replay the first one's footprint
+        # (`aimcsim.replay`); a timeline is recorded event by event
+        self.replay = replay and self.layer_by_layer and not record
+        self._footprints: dict[tuple, Footprint | None] = {}
+        self.replayed = 0  # ops replayed rather than simulated
+        self._settled = True  # every op simulated so far left its servers free at its end
+        self._recorders: dict[str, tuple[tuple, Recorder]] = {}
         self.exclusive_links = self.net.exclusive
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
                       if op.kind == "static_linear"}
@@ -137,8 +150,9 @@ class NetworkSim:
         ops = workload.ops
         self._previous = ({ops[i].name: ops[i - 1].name for i in range(1, len(ops))}
                           if self.layer_by_layer else {})
-        for op in workload.ops:
-            env.process(self._op(op))
+        if not self.replay:  # (with replay, `_drive` starts the ops it simulates)
+            for op in workload.ops:
+                env.process(self._op(op))
 
     def counters(self, name: str) -> dict[str, int]:
         """The event counters of op `name` after the run: the tile's events per token times
@@ -165,29 +179,67 @@ class NetworkSim:
         return out
 
     def run(self) -> None:
-        self.env.run()
-        stuck = [name for name, ev in self.finished.items() if not ev.triggered]
+        if self.replay:
+            self._drive()
+        else:
+            self.env.run()
+        stuck = [name for name, left in self._left.items() if left]
         if stuck:
             raise AimcsimError(f"simulation stopped with unfinished operations: {stuck[:5]}")
-
-    def _node_of(self, unit: str) -> int:
-        """Mesh node of a unit: a cluster's index; a tile group sits with its cluster."""
-        kind, _, name = unit.partition(":")
-        return int(name) if kind == "pmca" else self.placements[name].pmca
 
     # ---- per operation ------------------------------------------------------------------
     def _out_unit(self, name: str) -> str | None:
         return None if name == INPUT else self.placements[name].out_unit
 
     def _op(self, op: Op) -> Proc:
-        place_ = self.placements[op.name]
-        stats = self.stats[op.name]
+        """An op as a process: it waits for its producers (and, layer-by-layer, for the op
+        before it), then runs (`_run_op`)."""
         barriers = [e.src for e in op.inputs if e.kind == "barrier" and e.src != INPUT]
         streams = [e.src for e in op.inputs if e.kind == "streaming" and e.src != INPUT]
         if op.name in self._previous:
             yield self.finished[self._previous[op.name]]
         for src in barriers:
             yield self.finished[src]
+        if self.layer_by_layer:
+            for src in streams:
+                yield self.finished[src]
+            streams = []  # every block of every producer is there
+        yield from self._run_op(op, barriers, streams)
+
+    def _drive(self) -> None:
+        """A layer-by-layer run with replay: the ops one after the other, each replayed from
+        the footprint of an equal op (`aimcsim.replay`) or simulated as a process of its own
+        until it finishes (and recorded). Should a simulated op leave a server busy, the rest
+        of the run is simulated op by op."""
+        env, clock = self.env, 0
+        for op in self.workload.ops:
+            if self._settled:
+                key, units = signature(self, op)
+                footprint = self._footprints.get(key)
+                if footprint is not None:  # the op is a time shift of one run before
+                    apply(self, op, units, footprint, clock)
+                    self._left[op.name] = 0
+                    self.replayed += 1
+                    clock += footprint.end_ps
+                    continue
+            if clock > env.now:
+                env.run(until=env.timeout(clock - env.now))
+            if self._settled:
+                self._recorders[op.name] = (key, Recorder(self, op, units))
+            barriers = [e.src for e in op.inputs if e.kind == "barrier" and e.src != INPUT]
+            env.process(self._run_op(op, barriers, []))
+            try:
+                env.run(until=self.finished[op.name])
+            except RuntimeError:  # no event left, and the op has not finished
+                return
+            clock = env.now
+        env.run()
+
+    def _run_op(self, op: Op, barriers: list[str], streams: list[str]) -> Proc:
+        """An op from its start: its held operands into L2, then its blocks (each once its
+        blocks of `streams` producers are done)."""
+        place_ = self.placements[op.name]
+        stats = self.stats[op.name]
         for src in barriers:  # the held operand moves once, into the cluster's L2
             nbytes = self.workload.tokens * self.workload.width_of(src) * self.eb
             if not place_.slices:
@@ -198,10 +250,6 @@ class NetworkSim:
             yield self.env.all_of([self.env.process(self._transfer(
                 self._out_unit(src), pmca_unit(c), nbytes * part // place_.whole, stats,
                 op.name, into_l2=True)) for c, part in place_.slices])
-        if self.layer_by_layer:
-            for src in streams:
-                yield self.finished[src]
-            streams = []  # every block of every producer is there
         # blocks in flight are bounded by their TCDM buffers; a tile alone streams freely
         gated = any(prog.uses_cluster for prog in self.programs[op.name].values())
         in_flight = self.settings[op.name].blocks_in_flight
@@ -295,6 +343,12 @@ class NetworkSim:
             self.done[name][b].succeed()
         self._left[name] -= 1
         if not self._left[name]:
+            if name in self._recorders:
+                key, recorder = self._recorders.pop(name)
+                settled, footprint = recorder.finish()
+                self._settled = self._settled and settled
+                if settled and key not in self._footprints:
+                    self._footprints[key] = footprint  # (None: seen, not replayable)
             self.finished[name].succeed()
 
     def _tile_only_block(self, op: Op, place_: Placement, b: int, size: int) -> None:
@@ -588,6 +642,12 @@ class NetworkSim:
     def _free(self, cluster: Cluster, nbytes: int, stats: OpStats) -> None:
         cluster.release(nbytes)
         stats.tcdm_live_bytes -= nbytes
+
+
+def _node_of(placements: dict[str, Placement], unit: str) -> int:
+    """Mesh node of a unit: a cluster's index; a tile group sits with its cluster."""
+    kind, _, name = unit.partition(":")
+    return int(name) if kind == "pmca" else placements[name].pmca
 
 
 def _end(path: Segments | None, default: int) -> int:

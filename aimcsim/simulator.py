@@ -68,6 +68,7 @@ def simulate(
     model: PmcaModel | None = None,
     settings: dict[str, Pipeline] | None = None,
     timeline: bool = True,
+    replay: bool = True,
 ) -> Result:
     """Simulate `workload` on `arch`.
 
@@ -77,18 +78,24 @@ def simulate(
     settings: pipeline strategy and block size of single operations, by op name (default: the
     architecture's `pipeline` for every op), e.g. the best settings a search found.
     timeline: record the activity timeline (sweeps turn it off: they keep only the tables).
+    replay: in a layer-by-layer run without a timeline, apply the recorded footprint of an op
+    already simulated to each later op equal to it up to a shift in time (`aimcsim.replay`);
+    False simulates every op (the reference engine; the results are the same).
     Raises `CapacityError` when a token block does not fit the TCDM.
     """
     mode = mode or arch.mode
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     _warn_clamped(arch, workload, settings)
-    with paused_gc():
+    with paused_gc():  # (the run's objects are dropped before the collector is back)
         sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings,
-                         timeline)
+                         timeline, replay)
         sim.run()
         layers = _layers(sim)
         summary = _summary(sim)
+        critical = _critical(sim) if timeline else None
+        recorded = sim.timeline
+        del sim
     tech = arch.technology
     summary["energy"] = run_energy(layers, tech, total_latency_ns=summary["total_latency_ns"],
                                    tokens=workload.tokens, tiles=summary["tiles"],
@@ -96,7 +103,7 @@ def simulate(
                                    macros=summary["cim_macros"])
     summary["area"] = area(tech, summary["tiles"], summary["clusters"], summary["links"],
                            summary["cim_macros"])
-    return Result(layers, summary, sim.timeline, _critical(sim) if timeline else None)
+    return Result(layers, summary, recorded, critical)
 
 
 def _layers(sim: NetworkSim) -> pd.DataFrame:

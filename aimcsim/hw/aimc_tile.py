@@ -10,6 +10,7 @@ one timing; row slices produce partial sums that the cluster reduces.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from math import ceil
 from typing import Annotated, Any
 
@@ -36,9 +37,10 @@ class AimcTile:
     pipelined: Annotated[bool, spec("consecutive tokens overlap phases (the DAC of token i+1 "
                                     "during the integration of token i)")] = True
 
-    @property
+    @cached_property
     def phases_ps(self) -> tuple[int, int, int]:
-        """(dac, integration, adc) durations in integer picoseconds."""
+        """(dac, integration, adc) durations in integer picoseconds (once per tile: every
+        static op's timer reads them)."""
         return (ns_to_ps(self.dac_ns), ns_to_ps(self.integration_time_ns), ns_to_ps(self.adc_ns))
 
 
@@ -106,6 +108,14 @@ class TileTimer:
             ready_ps, tokens, dac, integ, adc, self._dac_free, self._int_free, self._adc_free,
             self._pipelined)
         return start, self._adc_free
+
+    def state(self) -> tuple[int, int, int]:
+        """When each phase (DAC, integration, ADC) is next free, in ps."""
+        return self._dac_free, self._int_free, self._adc_free
+
+    def restore(self, dac_free_ps: int, int_free_ps: int, adc_free_ps: int) -> None:
+        """Set when each phase is next free (a replayed op's tiles, `aimcsim.replay`)."""
+        self._dac_free, self._int_free, self._adc_free = dac_free_ps, int_free_ps, adc_free_ps
 
 
 @njit(cache=True)

@@ -44,24 +44,40 @@ class Links:
         self.topology = topology_of(noc)
         self.fabric = Fabric(noc, nodes, node_of)
         self.period_ps = noc.period_ps
-        self._links: dict[Key, FifoServer] = {}
+        #: the links used so far, by key (a route's links are created on its first transfer)
+        self.servers: dict[Key, FifoServer] = {}
         self._paths: dict[tuple[str, str], tuple[list[FifoServer], bool, str]] = {}
+        self._keys: dict[tuple[str, str], tuple[list[Key], bool]] = {}
 
     @property
     def exclusive(self) -> bool:
         return self.topology.exclusive
 
-    def _server(self, key: Key) -> FifoServer:
-        res = self._links.get(key)
+    @property
+    def uniform(self) -> bool:
+        """Whether every route has one shape (`Topology.uniform`)."""
+        return getattr(self.topology, "uniform", False)
+
+    def server(self, key: Key) -> FifoServer:
+        """The link of `key`, created on first use."""
+        res = self.servers.get(key)
         if res is None:
-            res = self._links[key] = FifoServer()
+            res = self.servers[key] = FifoServer()
         return res
+
+    def path(self, src: str, dst: str) -> tuple[list[Key], bool]:
+        """The keys of the links from `src` to `dst` and the topology's hop flag, without
+        creating the links (memoised)."""
+        found = self._keys.get((src, dst))
+        if found is None:
+            found = self._keys[(src, dst)] = self.topology.path(src, dst, self.fabric)
+        return found
 
     def _route(self, src: str, dst: str) -> tuple[list[FifoServer], bool, str]:
         route = self._paths.get((src, dst))
         if route is None:
-            keys, hops = self.topology.path(src, dst, self.fabric)
-            route = ([self._server(k) for k in keys], hops,
+            keys, hops = self.path(src, dst)
+            route = ([self.server(k) for k in keys], hops,
                      self.topology.component(keys[0], src, dst))
             self._paths[(src, dst)] = route
         return route
@@ -93,4 +109,4 @@ class Links:
 
     @property
     def link_count(self) -> int:
-        return len(self._links)
+        return len(self.servers)

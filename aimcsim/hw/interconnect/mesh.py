@@ -37,6 +37,7 @@ def xy_route(src: int, dst: int, columns: int) -> list[tuple[int, int]]:
 class Mesh:
     name = "mesh"
     exclusive = False
+    uniform = False
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
         nodes = node_pair(src, dst, fabric)

@@ -9,6 +9,7 @@ from aimcsim.hw.interconnect.topology import Fabric, Key, register
 class PointToPoint:
     name = "point-to-point"
     exclusive = True
+    uniform = True
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
         return [(src, dst)], False

@@ -23,6 +23,7 @@ def ring_route(src: int, dst: int, nodes: int) -> list[tuple[int, int]]:
 class Ring:
     name = "ring"
     exclusive = False
+    uniform = False
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
         nodes = node_pair(src, dst, fabric)

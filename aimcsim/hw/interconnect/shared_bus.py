@@ -9,6 +9,7 @@ from aimcsim.hw.interconnect.topology import Fabric, Key, register
 class SharedBus:
     name = "shared-bus"
     exclusive = False
+    uniform = False
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
         return [("bus",)], False

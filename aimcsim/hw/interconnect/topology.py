@@ -37,6 +37,10 @@ class Topology(Protocol):
 
     name: ClassVar[str]
     exclusive: ClassVar[bool]
+    #: optional (default False): every route between two distinct units has the same shape
+    #: (point-to-point: one link of its own, no hops), so what an op's transfers meet depends
+    #: only on which of its units are the same (`aimcsim.replay` then skips comparing routes)
+    uniform: ClassVar[bool]
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
         """The link keys from `src` to `dst`, and whether each is a hop paying

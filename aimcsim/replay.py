@@ -1,0 +1,192 @@
+"""Replaying repeated operations of a layer-by-layer run instead of simulating them again.
+
+With `pipeline.between_layers: layer-by-layer` an op starts when the op before it has finished,
+so every server (links, cores, SRAM-CIM macros, tile phases) is free by then and the TCDM
+holds only the resident adapters: what the op does from its start on depends on the op, its
+placement and settings, the free TCDM of its clusters and the shape of the routes between the
+units it uses, and not on when it starts. A transformer repeats its blocks, so most ops of a
+run are a time shift of one already simulated: the engine (`NetworkSim._drive`) simulates the
+first op of each `signature`, records what it did (`Footprint`: its statistics, and the state
+it left on every server it used, relative to its start) and applies that record, shifted, to
+every later op of the same signature, without an event.
+
+The shift is exact (integer time, FIFO servers whose grants depend on differences of times
+only), so the result is the one the reference engine gives (`simulate(..., replay=False)`;
+`tests/test_replay.py` asserts equal tables, summaries and server states over random
+architectures and workloads). Every simulated op is checked to leave its servers free when it
+finishes (the premise above); were one not to, the rest of the run is simulated op by op.
+Runs that record a timeline simulate every op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aimcsim.engine import OpStats
+from aimcsim.mapping import pmca_unit, tile_unit
+from aimcsim.spec.workload import INPUT, Op
+
+if TYPE_CHECKING:
+    from aimcsim.pipeline import NetworkSim
+
+#: OpStats fields that are times (shifted on replay); `tcdm_live_bytes` is 0 after an op
+_TIMES = ("first_ps", "last_ps", "aimc_end_ps")
+_COPIED = tuple(f for f in OpStats.__slots__ if f not in _TIMES)
+
+#: A link of an op's routes: (role of the source, role of the destination, index on the route)
+LinkRef = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Units:
+    """The units an op can move data between, in a canonical order (`roles`: the sources of
+    its inputs, its tile, its cluster, its slices' clusters), and its clusters' indices."""
+
+    roles: tuple[str, ...]
+    clusters: tuple[tuple[int, int], ...]  # (role, cluster index)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What one simulated op did, relative to its start: its statistics, when it finished and
+    the state it left on the servers it used."""
+
+    end_ps: int
+    stats: tuple  # OpStats values: `_TIMES` (relative where the op set them) then `_COPIED`
+    links: tuple[tuple[LinkRef, int], ...]  # (link, free_ps relative)
+    cores: tuple[tuple[int, int], ...]  # (role of a cluster, its cores' free_ps relative)
+    peaks: tuple[tuple[int, int], ...]  # (role of a cluster, its TCDM peak during the op)
+    cim_ps: int | None  # the op's SRAM-CIM macros, free from (relative)
+    tile_ps: tuple[int, int, int] | None  # the op's tile phases, free from (relative)
+
+
+def signature(sim: NetworkSim, op: Op) -> tuple[tuple, Units]:
+    """What decides an op's run from its start in a layer-by-layer run (equal signatures:
+    runs equal up to a shift in time), and its units."""
+    p = sim.placements[op.name]
+    roles: dict[str, int] = {}
+    edges = []
+    for e in op.inputs:
+        if e.src == INPUT:
+            edges.append((e.kind, -1, sim.workload.input_width, False))
+            continue
+        producer = sim.placements[e.src]
+        edges.append((e.kind, roles.setdefault(producer.out_unit, len(roles)),
+                      sim.workload.op(e.src).d_out, bool(producer.slices) and not producer.gather))
+    tile = roles.setdefault(tile_unit(op.name), len(roles)) if p.tile else -1
+    home = roles.setdefault(pmca_unit(p.pmca), len(roles))
+    slices = tuple((roles.setdefault(pmca_unit(c), len(roles)), part) for c, part in p.slices)
+    units = tuple(roles)
+    clusters = tuple((r, int(u[len("pmca:"):])) for u, r in roles.items()
+                     if u.startswith("pmca:"))
+    key = (op.kind, op.d_in, op.d_out, op.heads, op.k, op.n, op.function, op.kv_heads,
+           op.chunk, tuple(edges), tile, home, slices, roles.get(p.out_unit, -1), p.tile,
+           p.rank, p.cim, p.gather, sim.settings[op.name],
+           tuple(sim.clusters[c].free_bytes for _, c in clusters),
+           len(units) if sim.net.uniform else _routes(sim, units))
+    return key, Units(units, clusters)
+
+
+def _routes(sim: NetworkSim, units: tuple[str, ...]) -> tuple:
+    """The routes between every two of `units`, each link numbered by first appearance (two
+    routes share a number exactly when they share a link), with their hop flags."""
+    numbers: dict[tuple, int] = {}
+    routes = []
+    for a in units:
+        for b in units:
+            if a != b:
+                keys, hops = sim.net.path(a, b)
+                routes.append((tuple(numbers.setdefault(k, len(numbers)) for k in keys), hops))
+    return tuple(routes)
+
+
+def _link_refs(sim: NetworkSim, units: tuple[str, ...]) -> dict[tuple, LinkRef]:
+    """Each link on the routes between `units`, by key, named by its first place on them."""
+    refs: dict[tuple, LinkRef] = {}
+    for i, a in enumerate(units):
+        for j, b in enumerate(units):
+            if a != b:
+                for n, k in enumerate(sim.net.path(a, b)[0]):
+                    refs.setdefault(k, (i, j, n))
+    return refs
+
+
+class Recorder:
+    """Watches one op's simulation: whether it leaves its servers free when it finishes
+    (`settled`), and its `Footprint`."""
+
+    def __init__(self, sim: NetworkSim, op: Op, units: Units) -> None:
+        self.sim, self.op, self.units = sim, op, units
+        self.t0 = sim.env.now
+        self.refs = _link_refs(sim, units.roles)
+        links = sim.net.servers
+        self.links = {k: links[k].free_ps for k in self.refs if k in links}
+        self.link_count = len(links)
+        self.cores = [sim.clusters[c].cores.free_ps for _, c in units.clusters]
+        # each cluster's peak counts from here (restored, with the op's, in `finish`)
+        self.peaks = [sim.clusters[c].peak_bytes for _, c in units.clusters]
+        for _, c in units.clusters:
+            sim.clusters[c].peak_bytes = sim.clusters[c].used_bytes
+
+    def finish(self) -> tuple[bool, Footprint | None]:
+        """At the op's end: whether every server it used is free by now, and its footprint
+        (None when it used a link off its routes)."""
+        sim, t0, now = self.sim, self.t0, self.sim.env.now
+        peaks = []
+        for (role, c), before in zip(self.units.clusters, self.peaks, strict=True):
+            cluster = sim.clusters[c]
+            peaks.append((role, cluster.peak_bytes))
+            cluster.peak_bytes = max(before, cluster.peak_bytes)
+        servers = sim.net.servers
+        links = [(ref, servers[k].free_ps - t0) for k, ref in self.refs.items()
+                 if k in servers and self.links.get(k) != servers[k].free_ps]
+        # (the links it created are all on its routes)
+        created = len(servers) - self.link_count
+        on_routes = sum(k in servers and k not in self.links for k in self.refs)
+        cores = [(role, sim.clusters[c].cores.free_ps - t0)
+                 for (role, c), before in zip(self.units.clusters, self.cores, strict=True)
+                 if sim.clusters[c].cores.free_ps != before]
+        st = sim.stats[self.op.name]
+        cim = sim.cims.get(self.op.name)
+        tile = sim.tiles.get(self.op.name)
+        settled = (all(free <= now - t0 for _, free in links + cores)
+                   and (cim is None or cim.free_ps <= now)
+                   and (tile is None or max(tile.state()) <= now)
+                   and not any(sim.clusters[c].waiting for _, c in self.units.clusters))
+        if created != on_routes:
+            return settled, None
+        # times the op set are relative; unset ones (no compute span, no tile) stay as they are
+        spans = st.first_ps is not None
+        times = (st.first_ps - t0 if spans else None, st.last_ps - t0 if spans else st.last_ps,
+                 st.aimc_end_ps - t0 if tile is not None else st.aimc_end_ps)
+        return settled, Footprint(
+            now - t0, (*times, *(getattr(st, f) for f in _COPIED)),
+            tuple(links), tuple(cores), tuple(peaks),
+            None if cim is None else cim.free_ps - t0,
+            None if tile is None else tuple(v - t0 for v in tile.state()))
+
+
+def apply(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None:
+    """Leave what `fp` says on op's statistics and servers, shifted to start at `t0` (ps)."""
+    st = sim.stats[op.name]
+    first_ps, last_ps, aimc_end_ps = fp.stats[:len(_TIMES)]
+    if first_ps is not None:
+        st.first_ps, st.last_ps = first_ps + t0, last_ps + t0
+    if fp.tile_ps is not None:
+        st.aimc_end_ps = aimc_end_ps + t0
+        sim.tiles[op.name].restore(*(v + t0 for v in fp.tile_ps))
+    for f, v in zip(_COPIED, fp.stats[len(_TIMES):], strict=True):
+        setattr(st, f, v)
+    roles = units.roles
+    for (i, j, n), free_ps in fp.links:
+        sim.net.server(sim.net.path(roles[i], roles[j])[0][n]).free_ps = free_ps + t0
+    clusters = dict(units.clusters)
+    for role, free_ps in fp.cores:
+        sim.clusters[clusters[role]].cores.free_ps = free_ps + t0
+    for role, peak in fp.peaks:
+        cluster = sim.clusters[clusters[role]]
+        if peak > cluster.peak_bytes:
+            cluster.peak_bytes = peak
+    if fp.cim_ps is not None:
+        sim.cims[op.name].free_ps = fp.cim_ps + t0

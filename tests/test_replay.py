@@ -1,0 +1,154 @@
+"""Replayed ops (`aimcsim.replay`) against the reference engine: a layer-by-layer run that
+applies recorded footprints to repeated ops gives the very tables and summary of a run that
+simulates every op, over random architectures and workloads (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+from conftest import ROOT, arch_doc, architectures, make_arch, small_bert
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aimcsim import CapacityError, simulate
+from aimcsim.pipeline import NetworkSim
+from aimcsim.simulator import default_model
+from aimcsim.spec.arch import parse_arch
+from aimcsim.spec.workload import parse_workload
+from aimcsim.traces import from_config
+
+_SMALL = {
+    "bert": {"model_type": "bert", "hidden_size": 96, "intermediate_size": 160,
+             "num_attention_heads": 4, "num_hidden_layers": 3},
+    "gpt2": {"model_type": "gpt2", "n_embd": 64, "n_head": 4, "n_layer": 3},
+    "llama": {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 3},
+}
+
+
+@st.composite
+def workloads(draw):
+    """MobileBERT of 2-3 blocks, or a small BERT, GPT-2 or LLaMA, prefill or a decode step."""
+    family = draw(st.sampled_from(["mobilebert", *_SMALL]))
+    if family == "mobilebert":
+        return small_bert(draw(st.integers(1, 20)), draw(st.integers(2, 3)))
+    context = draw(st.sampled_from([0, 0, 9])) if family != "bert" else 0
+    tokens = 1 if context else draw(st.integers(1, 20))
+    doc = from_config(_SMALL[family], tokens, model=family, generator=family, context=context)
+    return parse_workload(doc, f"{family}.yaml")
+
+
+def _with_cim(doc: dict, rows: int, freq_mhz: int) -> dict:
+    """The architecture with every adapter on SRAM-CIM macros beside its tile (HaLoRA)."""
+    return {**doc, "lora": {**doc["lora"], "engine": "sram-cim"},
+            "sram_cim": {"rows": rows, "outputs": 16, "input_bits": 8, "freq_mhz": freq_mhz},
+            "technology": str(ROOT / "tech" / "rram_sramcim.yaml")}
+
+
+def _same(a, b) -> None:
+    pd.testing.assert_frame_equal(a.layers, b.layers, check_exact=True)
+    assert json.dumps(a.summary, sort_keys=True) == json.dumps(b.summary, sort_keys=True)
+
+
+def _state(sim: NetworkSim) -> tuple:
+    """Every server's state after a run: links, cores, TCDM pools, macros, tile phases."""
+    return ({key: server.free_ps for key, server in sim.net.servers.items()},
+            [(c.cores.free_ps, c.used_bytes, c.peak_bytes) for c in sim.clusters],
+            {name: cim.free_ps for name, cim in sim.cims.items()},
+            {name: tile.state() for name, tile in sim.tiles.items()},
+            {name: [getattr(st, f) for f in st.__slots__] for name, st in sim.stats.items()})
+
+
+@pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(doc=architectures(tcdm_bytes=st.sampled_from([16_384, 65_536, 1 << 22])),
+       work=workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
+       cim=st.one_of(st.none(), st.tuples(st.sampled_from([16, 64]), st.sampled_from([50, 100, 250, 500, 1000]))))
+def test_replay_gives_the_reference_engines_results(doc, work, mode, cim):
+    arch = parse_arch(doc if cim is None else _with_cim(doc, *cim), "random.yaml")
+    try:
+        reference = simulate(arch, work, mode, timeline=False, replay=False)
+    except CapacityError:
+        return
+    _same(simulate(arch, work, mode, timeline=False), reference)
+    # it did replay (every op of the blocks after the second has its twin in the second; the
+    # first reads the network input), and left every server as the reference engine does
+    sims = [NetworkSim(arch, work, mode, default_model(arch), record=False, replay=replay)
+            for replay in (True, False)]
+    for sim in sims:
+        sim.run()
+    ops = sims[0].workload.ops
+    assert sims[0].replayed >= (ops[-1].block - 1) * sum(op.block == 0 for op in ops)
+    assert _state(sims[0]) == _state(sims[1])
+
+
+@pytest.mark.parametrize("topology", ["point-to-point", "shared-bus", "mesh", "ring"])
+@pytest.mark.parametrize("cim", [False, True], ids=["cluster", "sram-cim"])
+def test_replay_on_every_topology(topology, cim):
+    """MobileBERT of three blocks at its study shapes, the LoRA branch on the clusters or on
+    SRAM-CIM macros."""
+    doc = arch_doc(interconnect={"topology": topology, "hop_latency_cycles": 2},
+                   pipeline={"strategy": "double-buffered", "parallel_tokens": 8,
+                             "between_layers": "layer-by-layer"})
+    arch = parse_arch(_with_cim(doc, 64, 500) if cim else doc, "test.yaml")
+    work = small_bert(24, 3)
+    for mode in ("hybrid", "aimc-only"):
+        _same(simulate(arch, work, mode, timeline=False),
+              simulate(arch, work, mode, timeline=False, replay=False))
+        sims = [NetworkSim(arch, work, mode, default_model(arch), record=False, replay=replay)
+                for replay in (True, False)]
+        for sim in sims:
+            sim.run()
+        assert sims[0].replayed >= 15 and _state(sims[0]) == _state(sims[1])
+
+
+def test_a_signature_tells_ops_apart_by_their_inputs():
+    """Ops of one shape in different blocks share a signature; the same op reading a held
+    (barrier) operand instead of a streamed one does not."""
+    from aimcsim.replay import signature
+
+    work = small_bert(8, 2)
+    arch = make_arch(pipeline={"between_layers": "layer-by-layer"})
+    sim = NetworkSim(arch, work, "hybrid", default_model(arch), record=False)
+    first, second = work.op("b0.ffn3_output"), work.op("b1.ffn3_output")
+    assert signature(sim, first)[0] == signature(sim, second)[0]
+    held = replace(second, inputs=tuple(replace(e, kind="barrier") for e in second.inputs))
+    assert signature(sim, held)[0] != signature(sim, second)[0]
+
+
+def test_streaming_and_timelines_simulate_every_op():
+    work = small_bert(16, 2)
+    streaming = make_arch(pipeline={"between_layers": "streaming"})
+    one_at_a_time = make_arch(pipeline={"between_layers": "layer-by-layer"})
+    for arch, record, replays in ((streaming, False, False), (one_at_a_time, True, False),
+                                  (one_at_a_time, False, True)):
+        sim = NetworkSim(arch, work, "hybrid", default_model(arch), record=record)
+        sim.run()
+        assert (sim.replayed > 0) is replays
+
+
+def test_an_op_that_leaves_a_server_busy_ends_replay(monkeypatch):
+    """Were a simulated op to leave a server busy after its end, the next ops could not start
+    from free servers: the rest of the run is then simulated op by op, with the same result."""
+    from aimcsim import replay
+
+    arch = make_arch(pipeline={"between_layers": "layer-by-layer"})
+    work = small_bert(16, 3)
+    reference = simulate(arch, work, "hybrid", timeline=False, replay=False)
+    finish = replay.Recorder.finish
+    calls = []
+
+    def unsettled_after_five(self):
+        settled, footprint = finish(self)
+        calls.append(self.op.name)
+        return settled and len(calls) < 5, footprint
+
+    monkeypatch.setattr(replay.Recorder, "finish", unsettled_after_five)
+    sim = NetworkSim(arch, work, "hybrid", default_model(arch), record=False)
+    sim.run()
+    assert len(calls) == 5 and 0 < sim.replayed < len(work.ops) - 5
+    _same(simulate(arch, work, "hybrid", timeline=False), reference)
