@@ -64,6 +64,22 @@ class OpStats:
         for name in self.COUNTERS:
             setattr(self, name, 0)
 
+    def snapshot(self) -> tuple:
+        """Every field, in `__slots__` order (`restore` sets them back)."""
+        return (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
+                self.last_ps, self.noc_busy_ps, self.pmca_busy_ps, self.resident_bytes,
+                self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes, self.tokens,
+                self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes, self.noc_link_bytes,
+                self.cim_macs)
+
+    def restore(self, values: tuple) -> None:
+        """Set every field from a `snapshot` (a replayed op's statistics, `aimcsim.replay`)."""
+        (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
+         self.last_ps, self.noc_busy_ps, self.pmca_busy_ps, self.resident_bytes,
+         self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes, self.tokens,
+         self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes, self.noc_link_bytes,
+         self.cim_macs) = values
+
     def active(self, start_ps: int, end_ps: int) -> None:
         """Widen the op's compute span to cover [start_ps, end_ps)."""
         if self.first_ps is None or start_ps < self.first_ps:

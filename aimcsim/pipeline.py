@@ -19,16 +19,17 @@ branches at once, and `double-buffered` admits block i+1 while block i finishes.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Generator
-from functools import partial
+import weakref
+from collections import Counter, defaultdict
+from collections.abc import Callable, Generator
+from functools import lru_cache, partial
 from typing import Any
 
 import simpy
 
 from aimcsim.engine import FifoServer, OpStats
 from aimcsim.errors import AimcsimError
-from aimcsim.hw.aimc_tile import TileTimer, mvm_events
+from aimcsim.hw.aimc_tile import TileMapping, TileTimer, mvm_events
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
 from aimcsim.hw.pmca.feasibility import check_l2, check_tcdm
@@ -84,25 +85,19 @@ class NetworkSim:
                          for op in workload.ops}
         check_l2(arch, workload, self.placements)
         resident = check_tcdm(arch, workload, self.placements, model, self.settings)
-        self.blocks = {name: block_sizes(workload.tokens, min(s.parallel_tokens, workload.tokens))
-                       for name, s in self.settings.items()}
-        self.programs: dict[str, dict[int, BlockProgram]] = {
-            op.name: {size: block_program(model, op, size, eb=arch.lora.element_bytes,
-                                          tile=self.placements[op.name].tile,
-                                          rank=self.placements[op.name].rank,
-                                          tile_output=self.settings[op.name].tile_output,
-                                          cim=self.placements[op.name].cim,
-                                          output_chunk=self.settings[op.name].output_chunk)
-                      for size in set(self.blocks[op.name])}
-            for op in workload.ops
-        }
-        # spread ops (pipeline.attention_clusters): one program per slice and block size
-        self.slice_programs: dict[str, dict[int, list[BlockProgram]]] = {
-            op.name: {size: [block_program(model, part_op, size, eb=arch.lora.element_bytes)
-                             for _, part_op in parts(op, self.placements[op.name])]
-                      for size in set(self.blocks[op.name])}
-            for op in workload.ops if self.placements[op.name].slices
-        }
+        sizes: dict[int, list[int]] = {}  # (ops of one block size share their list)
+        self.blocks: dict[str, list[int]] = {}
+        for name, s in self.settings.items():
+            if s.parallel_tokens not in sizes:
+                sizes[s.parallel_tokens] = block_sizes(
+                    workload.tokens, min(s.parallel_tokens, workload.tokens))
+            self.blocks[name] = sizes[s.parallel_tokens]
+        # each op's block programs by block size (and per slice for a spread op), made on
+        # first use: a replayed op reads its twin's counters instead
+        self.model = model
+        self.programs: dict[str, dict[int, BlockProgram]] = _ByName(self, _programs)
+        self.slice_programs: dict[str, dict[int, list[BlockProgram]]] = _ByName(
+            self, _slice_programs)
         self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in resident]
         # (node_of holds the placements, not the simulation: no reference cycle keeps a
         # finished run's objects for the cyclic collector)
@@ -117,14 +112,16 @@ class NetworkSim:
         self.replay = replay and self.layer_by_layer and not record
         self._footprints: dict[tuple, Footprint | None] = {}
         self.replayed = 0  # ops replayed rather than simulated
+        self._twins: dict[str, str] = {}  # replayed op -> the op whose footprint it took
+        self._counted: dict[str, tuple[int, ...]] = {}  # `counter_values`, by op
         self._settled = True  # every op simulated so far left its servers free at its end
         self._recorders: dict[str, tuple[tuple, Recorder]] = {}
         self.exclusive_links = self.net.exclusive
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
                       if op.kind == "static_linear"}
         # per token: MVMs, DAC and ADC conversions, analog MACs (the same every burst)
-        self.tile_events = {op.name: mvm_events(self.placements[op.name].tile, op.d_in,
-                                                op.d_out)
+        self.tile_events = {op.name: _mvm_events(self.placements[op.name].tile, op.d_in,
+                                                 op.d_out)
                             for op in workload.ops if op.kind == "static_linear"}
         # each adapted layer's SRAM-CIM macros: one server, blocks in arrival order
         self.cims = {name: FifoServer() for name, p in self.placements.items() if p.cim}
@@ -134,7 +131,8 @@ class NetworkSim:
             weights = (lora_weight_bytes(op, p.rank, self.eb)
                        if p.rank is not None and not p.cim else 0)
             self.stats[op.name] = OpStats(weights)
-        self.finished = {op.name: env.event() for op in workload.ops}
+        # each op's end (an event made on first use: a replayed op's is never asked for)
+        self.finished: dict[str, simpy.Event] = _Events(env)
         # per-block events matter to streaming consumers and to the op's own in-flight gate
         self._block_events = {name: not self.layer_by_layer or s.blocks_in_flight > 1
                               for name, s in self.settings.items()}
@@ -144,28 +142,44 @@ class NetworkSim:
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []
         # with `record`: per op, each block's (admitted, done, critical chain) (`critical`)
-        self.chains: dict[str, list[tuple[int, int, Segments]]] = {
-            op.name: [] for op in workload.ops}
-        # layer-by-layer: each op waits for the one before it (trace order is topological)
+        self.chains: dict[str, list[tuple[int, int, Segments]]] = defaultdict(list)
+        # layer-by-layer: each op waits for the one before it (trace order is topological;
+        # with replay `_drive` runs them in that order)
         ops = workload.ops
         self._previous = ({ops[i].name: ops[i - 1].name for i in range(1, len(ops))}
-                          if self.layer_by_layer else {})
+                          if self.layer_by_layer and not self.replay else {})
         if not self.replay:  # (with replay, `_drive` starts the ops it simulates)
             for op in workload.ops:
                 env.process(self._op(op))
+
+    #: the names of `counters`, in order
+    counter_names = ("mvms", "dac_conversions", "adc_conversions", "analog_macs", "macs",
+                     "element_ops", "dma_bytes", *OpStats.COUNTERS)
 
     def counters(self, name: str) -> dict[str, int]:
         """The event counters of op `name` after the run: the tile's events per token times
         its tokens, the kernels of every block's program (each block runs its program once,
         each slice its share; `run` checks every block ran), and what the run tallied moving
-        data (link bytes, the TCDM traffic of transfers, SRAM-CIM MACs)."""
+        data (link bytes, the TCDM traffic of transfers, SRAM-CIM MACs). A replayed op's are
+        those of the op it replayed."""
+        return dict(zip(self.counter_names, self.counter_values(name), strict=True))
+
+    def counter_values(self, name: str) -> tuple[int, ...]:
+        """`counters`' values, in the order of `counter_names`."""
+        name = self._twins.get(name, name)
+        if name not in self._counted:
+            counted = self._count(name)
+            self._counted[name] = tuple(counted[c] for c in self.counter_names)
+        return self._counted[name]
+
+    def _count(self, name: str) -> dict[str, int]:
         st = self.stats[name]
         mvms, dacs, adcs, analog = self.tile_events.get(name, (0, 0, 0, 0))
         out = {"mvms": st.tokens * mvms, "dac_conversions": st.tokens * dacs,
                "adc_conversions": st.tokens * adcs, "analog_macs": st.tokens * analog,
                "macs": 0, "element_ops": 0, "dma_bytes": 0,
                **{key: getattr(st, key) for key in OpStats.COUNTERS}}
-        sliced = self.slice_programs.get(name)
+        sliced = self.slice_programs[name] if self.placements[name].slices else None
         sizes = self.blocks[name]
         for size, count in ((sizes[0], len(sizes)),) if sizes[0] == sizes[-1] else \
                 Counter(sizes).items():  # (full blocks, then at most one remainder)
@@ -218,6 +232,7 @@ class NetworkSim:
                 footprint = self._footprints.get(key)
                 if footprint is not None:  # the op is a time shift of one run before
                     apply(self, op, units, footprint, clock)
+                    self._twins[op.name] = footprint.source
                     self._left[op.name] = 0
                     self.replayed += 1
                     clock += footprint.end_ps
@@ -642,6 +657,54 @@ class NetworkSim:
     def _free(self, cluster: Cluster, nbytes: int, stats: OpStats) -> None:
         cluster.release(nbytes)
         stats.tcdm_live_bytes -= nbytes
+
+
+def _programs(sim: NetworkSim, name: str) -> dict[int, BlockProgram]:
+    """An op's block program by block size."""
+    op, p, s = sim.workload.op(name), sim.placements[name], sim.settings[name]
+    return {size: block_program(sim.model, op, size, eb=sim.eb, tile=p.tile, rank=p.rank,
+                                tile_output=s.tile_output, cim=p.cim,
+                                output_chunk=s.output_chunk)
+            for size in set(sim.blocks[name])}
+
+
+def _slice_programs(sim: NetworkSim, name: str) -> dict[int, list[BlockProgram]]:
+    """A spread op's (pipeline.attention_clusters) programs: per block size, one per slice."""
+    op, p = sim.workload.op(name), sim.placements[name]
+    return {size: [block_program(sim.model, part_op, size, eb=sim.eb)
+                   for _, part_op in parts(op, p)]
+            for size in set(sim.blocks[name])}
+
+
+class _Events(dict):
+    """SimPy events by op name, each made on first use."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        super().__init__()
+        self._env = env
+
+    def __missing__(self, name: str) -> simpy.Event:
+        event = self[name] = self._env.event()
+        return event
+
+
+@lru_cache(maxsize=1024)
+def _mvm_events(tile: TileMapping, d_in: int, d_out: int) -> tuple[int, int, int, int]:
+    """`mvm_events`, once per shape (layers repeat a few)."""
+    return mvm_events(tile, d_in, d_out)
+
+
+class _ByName(dict):
+    """Values by op name, each made by `build(sim, name)` on first use (holding the
+    simulation weakly: no reference cycle keeps a finished run for the cyclic collector)."""
+
+    def __init__(self, sim: NetworkSim, build: Callable[[NetworkSim, str], Any]) -> None:
+        super().__init__()
+        self._sim, self._build = weakref.ref(sim), build
+
+    def __missing__(self, name: str) -> Any:
+        value = self[name] = self._build(self._sim(), name)
+        return value
 
 
 def _node_of(placements: dict[str, Placement], unit: str) -> int:

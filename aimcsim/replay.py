@@ -21,7 +21,7 @@ Runs that record a timeline simulate every op.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from aimcsim.engine import OpStats
 from aimcsim.mapping import pmca_unit, tile_unit
@@ -30,21 +30,22 @@ from aimcsim.spec.workload import INPUT, Op
 if TYPE_CHECKING:
     from aimcsim.pipeline import NetworkSim
 
-#: OpStats fields that are times (shifted on replay); `tcdm_live_bytes` is 0 after an op
-_TIMES = ("first_ps", "last_ps", "aimc_end_ps")
-_COPIED = tuple(f for f in OpStats.__slots__ if f not in _TIMES)
+
+#: where `OpStats.snapshot` holds the times an op sets (relative in a footprint)
+FIRST, LAST, AIMC_END = (OpStats.__slots__.index(f) for f in ("first_ps", "last_ps",
+                                                              "aimc_end_ps"))
 
 #: A link of an op's routes: (role of the source, role of the destination, index on the route)
 LinkRef = tuple[int, int, int]
 
 
-@dataclass(frozen=True)
-class Units:
+class Units(NamedTuple):
     """The units an op can move data between, in a canonical order (`roles`: the sources of
-    its inputs, its tile, its cluster, its slices' clusters), and its clusters' indices."""
+    its inputs, its tile, its cluster, its slices' clusters), and the indices of the clusters
+    among them, in that order."""
 
     roles: tuple[str, ...]
-    clusters: tuple[tuple[int, int], ...]  # (role, cluster index)
+    clusters: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,13 @@ class Footprint:
     """What one simulated op did, relative to its start: its statistics, when it finished and
     the state it left on the servers it used."""
 
+    source: str  # the op simulated
     end_ps: int
-    stats: tuple  # OpStats values: `_TIMES` (relative where the op set them) then `_COPIED`
+    stats: tuple  # `OpStats.snapshot`, its times relative where the op set them
     links: tuple[tuple[LinkRef, int], ...]  # (link, free_ps relative)
-    cores: tuple[tuple[int, int], ...]  # (role of a cluster, its cores' free_ps relative)
-    peaks: tuple[tuple[int, int], ...]  # (role of a cluster, its TCDM peak during the op)
+    # (k: the op's k-th cluster, `Units.clusters`)
+    cores: tuple[tuple[int, int], ...]  # (k, its cores' free_ps relative)
+    peaks: tuple[tuple[int, int], ...]  # (k, its TCDM peak during the op)
     cim_ps: int | None  # the op's SRAM-CIM macros, free from (relative)
     tile_ps: tuple[int, int, int] | None  # the op's tile phases, free from (relative)
 
@@ -66,26 +69,42 @@ def signature(sim: NetworkSim, op: Op) -> tuple[tuple, Units]:
     runs equal up to a shift in time), and its units."""
     p = sim.placements[op.name]
     roles: dict[str, int] = {}
+    clusters = []
     edges = []
     for e in op.inputs:
         if e.src == INPUT:
             edges.append((e.kind, -1, sim.workload.input_width, False))
             continue
         producer = sim.placements[e.src]
-        edges.append((e.kind, roles.setdefault(producer.out_unit, len(roles)),
-                      sim.workload.op(e.src).d_out, bool(producer.slices) and not producer.gather))
-    tile = roles.setdefault(tile_unit(op.name), len(roles)) if p.tile else -1
-    home = roles.setdefault(pmca_unit(p.pmca), len(roles))
-    slices = tuple((roles.setdefault(pmca_unit(c), len(roles)), part) for c, part in p.slices)
+        unit = producer.out_unit
+        if unit not in roles:
+            roles[unit] = len(roles)
+            if unit == pmca_unit(producer.pmca):  # (else the producer's tile)
+                clusters.append(producer.pmca)
+        edges.append((e.kind, roles[unit], sim.workload.op(e.src).d_out,
+                      bool(producer.slices) and not producer.gather))
+    tile = -1
+    if p.tile is not None:
+        tile = roles[tile_unit(op.name)] = len(roles)
+    unit = pmca_unit(p.pmca)
+    if unit not in roles:
+        roles[unit] = len(roles)
+        clusters.append(p.pmca)
+    home = roles[unit]
+    slices = ()
+    if p.slices:
+        for c, _ in p.slices:
+            unit = pmca_unit(c)
+            if unit not in roles:
+                roles[unit] = len(roles)
+                clusters.append(c)
+        slices = tuple((roles[pmca_unit(c)], part) for c, part in p.slices)
     units = tuple(roles)
-    clusters = tuple((r, int(u[len("pmca:"):])) for u, r in roles.items()
-                     if u.startswith("pmca:"))
-    key = (op.kind, op.d_in, op.d_out, op.heads, op.k, op.n, op.function, op.kv_heads,
-           op.chunk, tuple(edges), tile, home, slices, roles.get(p.out_unit, -1), p.tile,
+    key = (op.shape, tuple(edges), tile, home, slices, roles.get(p.out_unit, -1), p.tile,
            p.rank, p.cim, p.gather, sim.settings[op.name],
-           tuple(sim.clusters[c].free_bytes for _, c in clusters),
+           tuple([sim.clusters[c].free_bytes for c in clusters]),
            len(units) if sim.net.uniform else _routes(sim, units))
-    return key, Units(units, clusters)
+    return key, Units(units, tuple(clusters))
 
 
 def _routes(sim: NetworkSim, units: tuple[str, ...]) -> tuple:
@@ -123,10 +142,10 @@ class Recorder:
         links = sim.net.servers
         self.links = {k: links[k].free_ps for k in self.refs if k in links}
         self.link_count = len(links)
-        self.cores = [sim.clusters[c].cores.free_ps for _, c in units.clusters]
+        self.cores = [sim.clusters[c].cores.free_ps for c in units.clusters]
         # each cluster's peak counts from here (restored, with the op's, in `finish`)
-        self.peaks = [sim.clusters[c].peak_bytes for _, c in units.clusters]
-        for _, c in units.clusters:
+        self.peaks = [sim.clusters[c].peak_bytes for c in units.clusters]
+        for c in units.clusters:
             sim.clusters[c].peak_bytes = sim.clusters[c].used_bytes
 
     def finish(self) -> tuple[bool, Footprint | None]:
@@ -134,9 +153,9 @@ class Recorder:
         (None when it used a link off its routes)."""
         sim, t0, now = self.sim, self.t0, self.sim.env.now
         peaks = []
-        for (role, c), before in zip(self.units.clusters, self.peaks, strict=True):
+        for k, (c, before) in enumerate(zip(self.units.clusters, self.peaks, strict=True)):
             cluster = sim.clusters[c]
-            peaks.append((role, cluster.peak_bytes))
+            peaks.append((k, cluster.peak_bytes))
             cluster.peak_bytes = max(before, cluster.peak_bytes)
         servers = sim.net.servers
         links = [(ref, servers[k].free_ps - t0) for k, ref in self.refs.items()
@@ -144,8 +163,9 @@ class Recorder:
         # (the links it created are all on its routes)
         created = len(servers) - self.link_count
         on_routes = sum(k in servers and k not in self.links for k in self.refs)
-        cores = [(role, sim.clusters[c].cores.free_ps - t0)
-                 for (role, c), before in zip(self.units.clusters, self.cores, strict=True)
+        cores = [(k, sim.clusters[c].cores.free_ps - t0)
+                 for k, (c, before) in enumerate(zip(self.units.clusters, self.cores,
+                                                     strict=True))
                  if sim.clusters[c].cores.free_ps != before]
         st = sim.stats[self.op.name]
         cim = sim.cims.get(self.op.name)
@@ -153,39 +173,45 @@ class Recorder:
         settled = (all(free <= now - t0 for _, free in links + cores)
                    and (cim is None or cim.free_ps <= now)
                    and (tile is None or max(tile.state()) <= now)
-                   and not any(sim.clusters[c].waiting for _, c in self.units.clusters))
+                   and not any(sim.clusters[c].waiting for c in self.units.clusters))
         if created != on_routes:
             return settled, None
         # times the op set are relative; unset ones (no compute span, no tile) stay as they are
-        spans = st.first_ps is not None
-        times = (st.first_ps - t0 if spans else None, st.last_ps - t0 if spans else st.last_ps,
-                 st.aimc_end_ps - t0 if tile is not None else st.aimc_end_ps)
+        stats = st.snapshot()
+        if st.first_ps is not None:
+            stats = _with(stats, FIRST, st.first_ps - t0)
+            stats = _with(stats, LAST, st.last_ps - t0)
+        if tile is not None:
+            stats = _with(stats, AIMC_END, st.aimc_end_ps - t0)
         return settled, Footprint(
-            now - t0, (*times, *(getattr(st, f) for f in _COPIED)),
-            tuple(links), tuple(cores), tuple(peaks),
+            self.op.name, now - t0, stats, tuple(links), tuple(cores), tuple(peaks),
             None if cim is None else cim.free_ps - t0,
             None if tile is None else tuple(v - t0 for v in tile.state()))
+
+
+def _with(values: tuple, index: int, value: int) -> tuple:
+    return (*values[:index], value, *values[index + 1:])
 
 
 def apply(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     """Leave what `fp` says on op's statistics and servers, shifted to start at `t0` (ps)."""
     st = sim.stats[op.name]
-    first_ps, last_ps, aimc_end_ps = fp.stats[:len(_TIMES)]
-    if first_ps is not None:
-        st.first_ps, st.last_ps = first_ps + t0, last_ps + t0
+    st.restore(fp.stats)
+    if st.first_ps is not None:
+        st.first_ps += t0
+        st.last_ps += t0
     if fp.tile_ps is not None:
-        st.aimc_end_ps = aimc_end_ps + t0
-        sim.tiles[op.name].restore(*(v + t0 for v in fp.tile_ps))
-    for f, v in zip(_COPIED, fp.stats[len(_TIMES):], strict=True):
-        setattr(st, f, v)
+        st.aimc_end_ps += t0
+        dac, integ, adc = fp.tile_ps
+        sim.tiles[op.name].restore(dac + t0, integ + t0, adc + t0)
     roles = units.roles
     for (i, j, n), free_ps in fp.links:
         sim.net.server(sim.net.path(roles[i], roles[j])[0][n]).free_ps = free_ps + t0
-    clusters = dict(units.clusters)
-    for role, free_ps in fp.cores:
-        sim.clusters[clusters[role]].cores.free_ps = free_ps + t0
-    for role, peak in fp.peaks:
-        cluster = sim.clusters[clusters[role]]
+    clusters = units.clusters
+    for k, free_ps in fp.cores:
+        sim.clusters[clusters[k]].cores.free_ps = free_ps + t0
+    for k, peak in fp.peaks:
+        cluster = sim.clusters[clusters[k]]
         if peak > cluster.peak_bytes:
             cluster.peak_bytes = peak
     if fp.cim_ps is not None:

@@ -263,14 +263,26 @@ def overhead_stats(layers: pd.DataFrame) -> dict[str, float]:
 
 
 def static_overhead(layers: pd.DataFrame) -> pd.DataFrame:
-    """Per static layer: hybrid latency / aimc-only latency - 1 (needs both modes stacked)."""
-    static = layers[layers["kind"] == "static_linear"]
-    wide = static.pivot(index="layer", columns="mode", values="latency_ns")
-    order = static.drop_duplicates("layer")["layer"]
-    wide = wide.loc[order]
+    """Per static layer (in order of first appearance): hybrid latency / aimc-only latency - 1
+    (needs both modes stacked; KeyError names a missing mode)."""
+    # by dicts over the four columns, not a filtered frame and a pivot (9 ms of a sweep point)
+    latency: dict[str, dict[str, float]] = {}  # mode -> layer -> latency
+    order: dict[str, None] = {}
+    for kind, name, mode, ns in zip(*(layers[c].tolist() for c in ("kind", "layer", "mode",
+                                                                     "latency_ns")),
+                                    strict=True):
+        if kind != "static_linear":
+            continue
+        by_layer = latency.setdefault(mode, {})
+        if name in by_layer:
+            raise ValueError(f"layer {name!r} appears twice in mode {mode!r}")
+        by_layer[name] = ns
+        order[name] = None
+    aimc_only, hybrid = (np.array([latency[m].get(n, np.nan) for n in order], dtype=float)
+                         for m in ("aimc-only", "hybrid"))
     return pd.DataFrame({
-        "layer": wide.index,
-        "aimc_only_latency_ns": wide["aimc-only"].to_numpy(),
-        "hybrid_latency_ns": wide["hybrid"].to_numpy(),
-        "overhead": overhead(wide["hybrid"], wide["aimc-only"]).to_numpy(),
+        "layer": list(order),
+        "aimc_only_latency_ns": aimc_only,
+        "hybrid_latency_ns": hybrid,
+        "overhead": overhead(hybrid, aimc_only),
     })

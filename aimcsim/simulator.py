@@ -107,20 +107,23 @@ def simulate(
 
 
 def _layers(sim: NetworkSim) -> pd.DataFrame:
-    rows = []
+    numbers, texts = [], []  # per op: its integer columns (in one array below), its strings
     for op in sim.workload.ops:
         st = sim.stats[op.name]
         p = sim.placements[op.name]
         first = st.first_ps or 0
-        rows.append((
-            op.block, op.name, op.role, op.kind, st.tokens, op.d_in, op.d_out, p.rank or 0,
-            sim.mode, sim.blocks[op.name][0], sim.settings[op.name].strategy,
+        texts.append((op.name, op.role, op.kind, sim.settings[op.name].strategy))
+        numbers.append((
+            op.block, st.tokens, op.d_in, op.d_out, p.rank or 0, sim.blocks[op.name][0],
             p.tile.tiles if p.tile else 0, p.pmca, first, st.last_ps, st.last_ps - first,
             st.aimc_busy_ps, st.pmca_busy_ps, st.dma_busy_ps, st.noc_busy_ps, st.stall_ps,
-            st.tcdm_peak_bytes, *sim.counters(op.name).values()))
-    names = (*_RUN_COLUMNS, *sim.counters(sim.workload.ops[0].name))
-    columns: dict[str, Any] = dict(zip(names, (np.array(c) for c in zip(*rows, strict=True)),
-                                       strict=True))
+            st.tcdm_peak_bytes, *sim.counter_values(op.name)))
+    table = np.array(numbers, dtype=np.int64)
+    columns: dict[str, Any] = {name: table[:, i] for i, name in enumerate(
+        (*_NUMBER_COLUMNS, *sim.counter_names))}
+    columns.update({name: list(c) for name, c in zip(
+        ("layer", "role", "kind", "strategy"), zip(*texts, strict=True), strict=True)})
+    columns["mode"] = [sim.mode] * len(texts)
     for col in [c for c in LAYER_COLUMNS if c.endswith("_ns")]:  # ps above
         columns[col] = columns[col] / PS_PER_NS
     # priced by column: the same products and sums as `layer_energy` row by row
@@ -140,11 +143,11 @@ def _critical(sim: NetworkSim) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: The `layers` columns before the counters, in the order `_layers` builds its rows.
-_RUN_COLUMNS = ("block", "layer", "role", "kind", "tokens", "d_in", "d_out", "rank", "mode",
-                "parallel_tokens", "strategy", "tiles", "pmca", "start_ns", "end_ns",
-                "latency_ns", "aimc_busy_ns", "pmca_busy_ns", "dma_busy_ns", "noc_busy_ns",
-                "stall_ns", "tcdm_peak_bytes")
+#: The integer `layers` columns before the counters, in the order `_layers` builds them
+#: (times in ps there, ns in the table).
+_NUMBER_COLUMNS = ("block", "tokens", "d_in", "d_out", "rank", "parallel_tokens", "tiles",
+                   "pmca", "start_ns", "end_ns", "latency_ns", "aimc_busy_ns", "pmca_busy_ns",
+                   "dma_busy_ns", "noc_busy_ns", "stall_ns", "tcdm_peak_bytes")
 
 
 def _summary(sim: NetworkSim) -> dict[str, Any]:

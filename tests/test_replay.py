@@ -152,3 +152,15 @@ def test_an_op_that_leaves_a_server_busy_ends_replay(monkeypatch):
     sim.run()
     assert len(calls) == 5 and 0 < sim.replayed < len(work.ops) - 5
     _same(simulate(arch, work, "hybrid", timeline=False), reference)
+
+
+def test_op_statistics_snapshot_every_field():
+    from aimcsim.engine import OpStats
+
+    st = OpStats()
+    for i, name in enumerate(OpStats.__slots__):
+        setattr(st, name, i + 1)
+    assert st.snapshot() == tuple(range(1, len(OpStats.__slots__) + 1))
+    again = OpStats()
+    again.restore(st.snapshot())
+    assert [getattr(again, f) for f in OpStats.__slots__] == list(st.snapshot())

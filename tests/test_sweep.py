@@ -131,7 +131,9 @@ def test_process_pool_and_dask_give_identical_tables(sweep_file, tmp_path):
 def test_ctrl_c_loses_no_finished_point(sweep_file, tmp_path):
     path = sweep_file(axes={"aimc.integration_time_ns": [128, 256, 512],
                             "pipeline.parallel_tokens": [1, 2, 4, 8],
-                            "workload.seq_len": [384]})  # slow enough to stop half-way
+                            "workload.seq_len": [384],
+                            # slow enough to stop half-way: streaming runs replay no op
+                            "pipeline.between_layers": ["streaming"]})
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "aimcsim.cli", "sweep", str(path), "--out",
@@ -149,6 +151,20 @@ def test_ctrl_c_loses_no_finished_point(sweep_file, tmp_path):
     # the summary counts what is on disk, also what the workers saved after the parent heard
     assert f"interrupted: {len(done)} run now, 0 already done".encode() in printed
     assert main(["sweep", str(path), "--out", str(out), "--resume"]) == 0
+    run_sweep(load_sweep(path), tmp_path / "whole")
+    assert_same(out, tmp_path / "whole")
+
+
+def test_resume_reads_parts_of_earlier_versions(sweep_file, tmp_path):
+    """Parts were parquet before they were pickled: a resumed sweep counts and keeps them."""
+    path = sweep_file()
+    out = tmp_path / "out"
+    run_sweep(load_sweep(path), out, limit=2)
+    for part in (out / "parts").glob("*.pkl"):
+        pd.read_pickle(part).to_parquet(part.with_suffix(".parquet"), index=False)
+        part.unlink()
+    report = run_sweep(load_sweep(path), out, resume=True)
+    assert report.skipped == 2 and report.ran == report.total - 2
     run_sweep(load_sweep(path), tmp_path / "whole")
     assert_same(out, tmp_path / "whole")
 

@@ -58,6 +58,13 @@ class Op:
     kv_heads: int = 0  # dynamic_matmul: heads with their own held operand (0: every head)
     chunk: int = 0  # attention (fused, `aimcsim.mapping.fuse_attention`): keys per chunk
 
+    @cached_property
+    def shape(self) -> tuple:
+        """The op without its name, block, role and producers (what the work of a block of it
+        depends on; computed once: layers repeat a few shapes, and runs ask often)."""
+        return (self.kind, self.d_in, self.d_out, self.heads, self.k, self.n, self.kv_heads,
+                self.function, self.chunk, len(self.inputs))
+
     @property
     def groups(self) -> int:
         """Held operands of a dynamic_matmul or attention: one per kv head (grouped-query

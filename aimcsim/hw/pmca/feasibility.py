@@ -73,19 +73,19 @@ def check_tcdm(
     floor = ThroughputPmca(arch.pmca, arch.lora.dtype)
     from aimcsim.mapping import parts  # (the mapping imports the cluster package)
 
-    for footprint in (floor, model):
-        fits: set[tuple] = set()  # what was checked and fits (layers repeat a few shapes)
-        for op in workload.ops:
-            p = placements[op.name]
-            pipe = (settings or {}).get(op.name, arch.pipeline)
-            for cluster, part_op in parts(op, p):
-                key = (op_shape(part_op), p.tile, p.rank, p.cim, pipe, resident[cluster])
-                if key in fits:
-                    continue
+    # what to check, once per distinct case (layers repeat a few shapes), in trace order
+    cases: dict[tuple, tuple[Op, Any, Pipeline]] = {}
+    for op in workload.ops:
+        p = placements[op.name]
+        pipe = (settings or {}).get(op.name, arch.pipeline)
+        for cluster, part_op in parts(op, p):
+            key = (op_shape(part_op), p.tile, p.rank, p.cim, pipe, resident[cluster])
+            if key not in cases:
                 part_p = p if part_op is op else replace(p, pmca=cluster, slices=())
-                _check_op(arch, workload, part_op, part_p, footprint, floor, model, pipe,
-                          resident)
-                fits.add(key)
+                cases[key] = (part_op, part_p, pipe)
+    for footprint in (floor, model):
+        for part_op, part_p, pipe in cases.values():
+            _check_op(arch, workload, part_op, part_p, footprint, floor, model, pipe, resident)
     return resident
 
 

@@ -128,8 +128,7 @@ def block_program(
 
 def op_shape(op: Op) -> tuple:
     """What of an op its cluster work depends on (not its name, place or producers)."""
-    return (op.kind, op.d_in, op.d_out, op.heads, op.k, op.n, op.kv_heads, op.function,
-            op.chunk, len(op.inputs))
+    return op.shape
 
 
 @lru_cache(maxsize=1 << 16)
