@@ -50,7 +50,7 @@ from aimcsim.mapping import (
     pmca_unit,
     tile_unit,
 )
-from aimcsim.replay import Footprint, Recorder, apply, signature
+from aimcsim.replay import Footprint, Recorder, Units, apply, apply_block, signature
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -116,6 +116,8 @@ class NetworkSim:
         self._counted: dict[str, tuple[int, ...]] = {}  # `counter_values`, by op
         self._settled = True  # every op simulated so far left its servers free at its end
         self._recorders: dict[str, tuple[tuple, Recorder]] = {}
+        self._units: dict[str, Units] = {}  # the units of each op `_drive` simulates
+        self.replayed_blocks = 0  # blocks of simulated ops replayed rather than simulated
         self.exclusive_links = self.net.exclusive
         self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
                       if op.kind == "static_linear"}
@@ -241,6 +243,7 @@ class NetworkSim:
                 env.run(until=env.timeout(clock - env.now))
             if self._settled:
                 self._recorders[op.name] = (key, Recorder(self, op, units))
+                self._units[op.name] = units  # (its blocks replay too: `_run_op`)
             barriers = [e.src for e in op.inputs if e.kind == "barrier" and e.src != INPUT]
             env.process(self._run_op(op, barriers, []))
             try:
@@ -271,6 +274,9 @@ class NetworkSim:
         done = self.done[op.name]
         waited = dict.fromkeys(streams, 0)  # producer blocks already waited for
         covered = 0  # tokens in this op's blocks so far
+        units = self._units.get(op.name)
+        prints: dict[int, Footprint | None] = {}  # (with replay) each block size's footprint
+        last = len(self.blocks[op.name]) - 1
         for b, size in enumerate(self.blocks[op.name]):
             covered += size
             for src in streams:  # the producer blocks that hold tokens [.., covered)
@@ -285,6 +291,22 @@ class NetworkSim:
             # fewer events where nothing can overlap: one block at a time runs right here; a
             # tile alone on its own links is booked at once and completes by a timer
             if gated and in_flight == 1:
+                if units is not None and self._settled and b < last:
+                    # with replay: a block is a time shift of the op's first of its size
+                    footprint = prints.get(size)
+                    if footprint is not None:
+                        admitted = self.env.now
+                        apply_block(self, op, units, footprint, admitted)
+                        self.replayed_blocks += 1
+                        yield self.env.timeout(footprint.end_ps)
+                        self._complete(op.name, b, size, admitted)
+                        continue
+                    recorder = Recorder(self, op, units)
+                    yield from self._block(op, place_, b, size)
+                    settled, footprint = recorder.finish()
+                    self._settled = self._settled and settled
+                    prints.setdefault(size, footprint)
+                    continue
                 yield from self._block(op, place_, b, size)
             elif not gated and self.exclusive_links and op.kind == "static_linear":
                 self._tile_only_block(op, place_, b, size)

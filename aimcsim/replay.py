@@ -31,9 +31,13 @@ if TYPE_CHECKING:
     from aimcsim.pipeline import NetworkSim
 
 
-#: where `OpStats.snapshot` holds the times an op sets (relative in a footprint)
-FIRST, LAST, AIMC_END = (OpStats.__slots__.index(f) for f in ("first_ps", "last_ps",
-                                                              "aimc_end_ps"))
+#: where `OpStats.snapshot` holds each field: the times an op sets, and the fields a block
+#: adds to (its tokens excepted: `NetworkSim._complete` counts them)
+FIRST, LAST, AIMC_END = (OpStats.__slots__.index(f) for f in (
+    "first_ps", "last_ps", "aimc_end_ps"))
+ADDITIVE = tuple(OpStats.__slots__.index(f) for f in (
+    "aimc_busy_ps", "dma_busy_ps", "noc_busy_ps", "pmca_busy_ps", "stall_ps", "tcdm_live_bytes",
+    *OpStats.COUNTERS))
 
 #: A link of an op's routes: (role of the source, role of the destination, index on the route)
 LinkRef = tuple[int, int, int]
@@ -55,7 +59,9 @@ class Footprint:
 
     source: str  # the op simulated
     end_ps: int
-    stats: tuple  # `OpStats.snapshot`, its times relative where the op set them
+    stats: tuple  # `OpStats.snapshot` at the end (absolute: a fresh op's take it whole)
+    delta: tuple  # the change of the `ADDITIVE` fields (a block's add to its op's)
+    times: tuple  # first_ps, last_ps, aimc_end_ps: relative if they changed, else None
     links: tuple[tuple[LinkRef, int], ...]  # (link, free_ps relative)
     # (k: the op's k-th cluster, `Units.clusters`)
     cores: tuple[tuple[int, int], ...]  # (k, its cores' free_ps relative)
@@ -132,12 +138,13 @@ def _link_refs(sim: NetworkSim, units: tuple[str, ...]) -> dict[tuple, LinkRef]:
 
 
 class Recorder:
-    """Watches one op's simulation: whether it leaves its servers free when it finishes
-    (`settled`), and its `Footprint`."""
+    """Watches the simulation of one op, or of one block of it: whether it leaves its servers
+    free when it finishes (`settled`), and its `Footprint`."""
 
     def __init__(self, sim: NetworkSim, op: Op, units: Units) -> None:
         self.sim, self.op, self.units = sim, op, units
         self.t0 = sim.env.now
+        self.before = sim.stats[op.name].snapshot()
         self.refs = _link_refs(sim, units.roles)
         links = sim.net.servers
         self.links = {k: links[k].free_ps for k in self.refs if k in links}
@@ -176,32 +183,52 @@ class Recorder:
                    and not any(sim.clusters[c].waiting for c in self.units.clusters))
         if created != on_routes:
             return settled, None
-        # times the op set are relative; unset ones (no compute span, no tile) stay as they are
-        stats = st.snapshot()
-        if st.first_ps is not None:
-            stats = _with(stats, FIRST, st.first_ps - t0)
-            stats = _with(stats, LAST, st.last_ps - t0)
-        if tile is not None:
-            stats = _with(stats, AIMC_END, st.aimc_end_ps - t0)
+        after = st.snapshot()
         return settled, Footprint(
-            self.op.name, now - t0, stats, tuple(links), tuple(cores), tuple(peaks),
+            self.op.name, now - t0, after,
+            tuple(after[i] - self.before[i] for i in ADDITIVE),
+            tuple(None if after[i] == self.before[i] else after[i] - t0
+                  for i in (FIRST, LAST, AIMC_END)),
+            tuple(links), tuple(cores), tuple(peaks),
             None if cim is None else cim.free_ps - t0,
             None if tile is None else tuple(v - t0 for v in tile.state()))
 
 
-def _with(values: tuple, index: int, value: int) -> tuple:
-    return (*values[:index], value, *values[index + 1:])
-
-
 def apply(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None:
-    """Leave what `fp` says on op's statistics and servers, shifted to start at `t0` (ps)."""
+    """Leave what `fp` says on a fresh op's statistics and on its servers, shifted to start at
+    `t0` (ps)."""
     st = sim.stats[op.name]
     st.restore(fp.stats)
-    if st.first_ps is not None:
-        st.first_ps += t0
-        st.last_ps += t0
+    first, last, aimc_end = fp.times
+    if first is not None:
+        st.first_ps = first + t0
+    if last is not None:
+        st.last_ps = last + t0
+    if aimc_end is not None:
+        st.aimc_end_ps = aimc_end + t0
+    _servers(sim, op, units, fp, t0)
+
+
+def apply_block(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None:
+    """Add what the block of `fp` did to its op's statistics (its tokens excepted) and leave
+    its servers' state, shifted to start at `t0` (ps). (The op's first block, and the first of
+    each size, are simulated: its span's start and its TCDM peak are set already.)"""
+    st = sim.stats[op.name]
+    values = list(st.snapshot())
+    for i, change in zip(ADDITIVE, fp.delta, strict=True):
+        values[i] += change
+    _, last, aimc_end = fp.times
+    if last is not None:
+        values[LAST] = max(values[LAST], last + t0)
+    if aimc_end is not None:
+        values[AIMC_END] = aimc_end + t0
+    st.restore(tuple(values))
+    _servers(sim, op, units, fp, t0)
+
+
+def _servers(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None:
+    """Leave the servers' state `fp` recorded, shifted to start at `t0`."""
     if fp.tile_ps is not None:
-        st.aimc_end_ps += t0
         dac, integ, adc = fp.tile_ps
         sim.tiles[op.name].restore(dac + t0, integ + t0, adc + t0)
     roles = units.roles

@@ -53,6 +53,26 @@ def _same(a, b) -> None:
     assert json.dumps(a.summary, sort_keys=True) == json.dumps(b.summary, sort_keys=True)
 
 
+def _log_blocks(sim: NetworkSim) -> dict:
+    """Log each completed block's (op, index): its time, its op's statistics then and the
+    state of the servers it may use."""
+    log = {}
+    complete = sim._complete
+
+    def logged(name, b, *args, **kwargs):
+        complete(name, b, *args, **kwargs)
+        p = sim.placements[name]
+        log[(name, b)] = (
+            sim.env.now, sim.stats[name].snapshot(),
+            sim.tiles[name].state() if name in sim.tiles else None,
+            sim.cims[name].free_ps if name in sim.cims else None,
+            [sim.clusters[c].cores.free_ps for c in (p.pmca, *(c for c, _ in p.slices))],
+            {key: link.free_ps for key, link in sim.net.servers.items()})
+
+    sim._complete = logged
+    return log
+
+
 def _state(sim: NetworkSim) -> tuple:
     """Every server's state after a run: links, cores, TCDM pools, macros, tile phases."""
     return ({key: server.free_ps for key, server in sim.net.servers.items()},
@@ -76,11 +96,14 @@ def test_replay_gives_the_reference_engines_results(doc, work, mode, cim):
         return
     _same(simulate(arch, work, mode, timeline=False), reference)
     # it did replay (every op of the blocks after the second has its twin in the second; the
-    # first reads the network input), and left every server as the reference engine does
+    # first reads the network input), and left every server as the reference engine does;
+    # after every block a simulated op's statistics are the reference engine's
     sims = [NetworkSim(arch, work, mode, default_model(arch), record=False, replay=replay)
             for replay in (True, False)]
+    logs = [_log_blocks(sim) for sim in sims]
     for sim in sims:
         sim.run()
+    assert logs[0] == {k: v for k, v in logs[1].items() if k[0] not in sims[0]._twins}
     ops = sims[0].workload.ops
     assert sims[0].replayed >= (ops[-1].block - 1) * sum(op.block == 0 for op in ops)
     assert _state(sims[0]) == _state(sims[1])
@@ -88,11 +111,12 @@ def test_replay_gives_the_reference_engines_results(doc, work, mode, cim):
 
 @pytest.mark.parametrize("topology", ["point-to-point", "shared-bus", "mesh", "ring"])
 @pytest.mark.parametrize("cim", [False, True], ids=["cluster", "sram-cim"])
-def test_replay_on_every_topology(topology, cim):
+@pytest.mark.parametrize("strategy", ["overlapped", "double-buffered"])
+def test_replay_on_every_topology(topology, cim, strategy):
     """MobileBERT of three blocks at its study shapes, the LoRA branch on the clusters or on
-    SRAM-CIM macros."""
+    SRAM-CIM macros; with one block in flight, blocks of a simulated op replay too."""
     doc = arch_doc(interconnect={"topology": topology, "hop_latency_cycles": 2},
-                   pipeline={"strategy": "double-buffered", "parallel_tokens": 8,
+                   pipeline={"strategy": strategy, "parallel_tokens": 8,
                              "between_layers": "layer-by-layer"})
     arch = parse_arch(_with_cim(doc, 64, 500) if cim else doc, "test.yaml")
     work = small_bert(24, 3)
@@ -104,6 +128,7 @@ def test_replay_on_every_topology(topology, cim):
         for sim in sims:
             sim.run()
         assert sims[0].replayed >= 15 and _state(sims[0]) == _state(sims[1])
+        assert (sims[0].replayed_blocks > 0) is (strategy == "overlapped")
 
 
 def test_a_signature_tells_ops_apart_by_their_inputs():
