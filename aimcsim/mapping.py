@@ -16,9 +16,10 @@ Policy (the study's: one cluster per tile group):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from aimcsim.errors import SpecError, SpecIssue
-from aimcsim.hw.aimc_tile import TileMapping, map_matrix
+from aimcsim.hw.aimc_tile import TileMapping, grid
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
@@ -115,21 +116,54 @@ def pmca_unit(index: int) -> str:
 
 
 def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
-    """Place every op; raises `SpecError` (naming the arch file) for unknown LoRA roles."""
+    """Place every op; raises `SpecError` (naming the arch file) for unknown LoRA roles.
+
+    Memoised (per process, the last 64) by the workload and what of the architecture a
+    placement reads: the points of a sweep over timings place their workload again and again
+    (it took about a tenth of a MobileBERT run). A copy of the dict is returned; the
+    placements themselves are frozen.
+    """
     check_lora_roles(arch, workload)
+    lora = arch.lora
+    placements = dict(_place(_Same(workload), arch.aimc.rows, arch.aimc.cols, lora.rank,
+                             lora.layers, lora.engine, arch.pipeline.attention_clusters, mode))
+    check_tiles(arch, workload, placements)
+    return placements
+
+
+class _Same:
+    """A workload compared by identity (hashing a whole one costs more than placing it); the
+    memo holds it, so its identity is not reused while memoised."""
+
+    __slots__ = ("workload",)
+
+    def __init__(self, workload: Workload) -> None:
+        self.workload = workload
+
+    def __hash__(self) -> int:
+        return id(self.workload)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.workload is self.workload
+
+
+@lru_cache(maxsize=64)
+def _place(same: _Same, rows: int, cols: int, rank: int, layers: tuple[str, ...] | None,
+           engine: str, attention_clusters: int, mode: str) -> dict[str, Placement]:
+    workload = same.workload
     feeds_digital = {op.inputs[0].src for op in workload.ops if op.kind != "static_linear"}
     placements: dict[str, Placement] = {}
     next_pmca = 0
     for op in workload.ops:
         if op.kind == "static_linear":
-            tile = map_matrix(op.d_in, op.d_out, arch.aimc)
-            rank = arch.lora.rank if mode == "hybrid" and arch.lora.applies_to(op.role) else None
+            tile = grid(op.d_in, op.d_out, rows, cols)
+            adapted = mode == "hybrid" and (layers is None or op.role in layers)
             pmca = next_pmca
             next_pmca += 1
-            digital_out = rank is not None or tile.row_splits > 1 or op.name in feeds_digital
+            digital_out = adapted or tile.row_splits > 1 or op.name in feeds_digital
             out = pmca_unit(pmca) if digital_out else tile_unit(op.name)
-            placements[op.name] = Placement(pmca, tile, rank, out, cim=rank is not None
-                                            and arch.lora.engine == "sram-cim")
+            placements[op.name] = Placement(pmca, tile, rank if adapted else None, out,
+                                            cim=adapted and engine == "sram-cim")
         else:
             src = op.inputs[0].src
             if src == INPUT:  # nothing holds the network input: a cluster of its own
@@ -138,9 +172,8 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
             else:
                 pmca = placements[src].pmca
             placements[op.name] = Placement(pmca, None, None, pmca_unit(pmca))
-    check_tiles(arch, workload, placements)
-    if arch.pipeline.attention_clusters > 1:
-        _spread(arch.pipeline.attention_clusters, workload, placements, next_pmca)
+    if attention_clusters > 1:
+        _spread(attention_clusters, workload, placements, next_pmca)
     return placements
 
 

@@ -75,7 +75,12 @@ def mvm_events(mapping: TileMapping, d_in: int, d_out: int) -> tuple[int, int, i
 
 def map_matrix(d_in: int, d_out: int, tile: AimcTile) -> TileMapping:
     """Crossbars needed for a d_in x d_out weight matrix: ceil(d_in/rows) x ceil(d_out/cols)."""
-    return TileMapping(ceil(d_in / tile.rows), ceil(d_out / tile.cols))
+    return grid(d_in, d_out, tile.rows, tile.cols)
+
+
+def grid(d_in: int, d_out: int, rows: int, cols: int) -> TileMapping:
+    """`map_matrix` on crossbars of `rows` x `cols`."""
+    return TileMapping(ceil(d_in / rows), ceil(d_out / cols))
 
 
 def burst_latency_ps(tokens: int, tile: AimcTile) -> int:
