@@ -15,11 +15,13 @@ Policy (the study's: one cluster per tile group):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, grid
+from aimcsim.keys import Same
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
@@ -116,41 +118,29 @@ def pmca_unit(index: int) -> str:
 
 
 def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
-    """Place every op; raises `SpecError` (naming the arch file) for unknown LoRA roles.
+    """Place every op; raises `SpecError` (naming the arch file) for unknown LoRA roles, or
+    more tiles than the chip has. A copy of `placed`'s dict (the placements are frozen)."""
+    return dict(placed(arch, workload, mode))
 
-    Memoised (per process, the last 64) by the workload and what of the architecture a
-    placement reads: the points of a sweep over timings place their workload again and again
-    (it took about a tenth of a MobileBERT run). A copy of the dict is returned; the
-    placements themselves are frozen.
-    """
+
+def placed(arch: Arch, workload: Workload, mode: str) -> Mapping[str, Placement]:
+    """`place`, memoised (per process, the last 64) by the workload and what of the
+    architecture a placement reads: the points of a sweep over timings place their workload
+    again and again (it took about a tenth of a MobileBERT run). The dict is shared: read it,
+    do not change it (the same object for the same case, so what derives from it can be
+    memoised by its identity, `aimcsim.keys.Same`)."""
     check_lora_roles(arch, workload)
     lora = arch.lora
-    placements = dict(_place(_Same(workload), arch.aimc.rows, arch.aimc.cols, lora.rank,
-                             lora.layers, lora.engine, arch.pipeline.attention_clusters, mode))
+    placements = _place(Same(workload), arch.aimc.rows, arch.aimc.cols, lora.rank, lora.layers,
+                        lora.engine, arch.pipeline.attention_clusters, mode)
     check_tiles(arch, workload, placements)
     return placements
 
 
-class _Same:
-    """A workload compared by identity (hashing a whole one costs more than placing it); the
-    memo holds it, so its identity is not reused while memoised."""
-
-    __slots__ = ("workload",)
-
-    def __init__(self, workload: Workload) -> None:
-        self.workload = workload
-
-    def __hash__(self) -> int:
-        return id(self.workload)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.workload is self.workload
-
-
 @lru_cache(maxsize=64)
-def _place(same: _Same, rows: int, cols: int, rank: int, layers: tuple[str, ...] | None,
+def _place(same: Same, rows: int, cols: int, rank: int, layers: tuple[str, ...] | None,
            engine: str, attention_clusters: int, mode: str) -> dict[str, Placement]:
-    workload = same.workload
+    (workload,) = same.objects
     feeds_digital = {op.inputs[0].src for op in workload.ops if op.kind != "static_linear"}
     placements: dict[str, Placement] = {}
     next_pmca = 0

@@ -32,7 +32,7 @@ from aimcsim.errors import AimcsimError
 from aimcsim.hw.aimc_tile import TileMapping, TileTimer, mvm_events
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
-from aimcsim.hw.pmca.feasibility import check_l2, check_tcdm
+from aimcsim.hw.pmca.feasibility import check_l2, checked_tcdm
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.pmca.programs import (
     BlockProgram,
@@ -46,11 +46,19 @@ from aimcsim.mapping import (
     Placement,
     fuse_attention,
     parts,
-    place,
+    placed,
     pmca_unit,
     tile_unit,
 )
-from aimcsim.replay import Footprint, Recorder, Units, apply, apply_block, signature
+from aimcsim.replay import (
+    Footprint,
+    Recorder,
+    Units,
+    apply,
+    apply_block,
+    signature,
+    structure,
+)
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -77,14 +85,15 @@ class NetworkSim:
         self.arch, self.workload, self.mode = arch, workload, mode
         self.record = record
         self.env = env = simpy.Environment()
-        self.placements: dict[str, Placement] = place(arch, workload, mode)
+        shared = placed(arch, workload, mode)
+        self.placements: dict[str, Placement] = dict(shared)
         unknown = sorted(set(settings or {}) - {op.name for op in workload.ops})
         if unknown:
             raise ValueError(f"pipeline settings for operations not in the workload: {unknown[:5]}")
         self.settings = {op.name: (settings or {}).get(op.name, arch.pipeline)
                          for op in workload.ops}
         check_l2(arch, workload, self.placements)
-        resident = check_tcdm(arch, workload, self.placements, model, self.settings)
+        resident = checked_tcdm(arch, workload, shared, model, settings)
         sizes: dict[int, list[int]] = {}  # (ops of one block size share their list)
         self.blocks: dict[str, list[int]] = {}
         for name, s in self.settings.items():
@@ -111,6 +120,8 @@ class NetworkSim:
         # (`aimcsim.replay`); a timeline is recorded event by event
         self.replay = replay and self.layer_by_layer and not record
         self._footprints: dict[tuple, Footprint | None] = {}
+        # each op's signature but its settings and free TCDM, per workload and placements
+        self.structure = structure(workload, shared) if self.replay else {}
         self.replayed = 0  # ops replayed rather than simulated
         self._twins: dict[str, str] = {}  # replayed op -> the op whose footprint it took
         self._counted: dict[str, tuple[int, ...]] = {}  # `counter_values`, by op

@@ -20,12 +20,15 @@ Runs that record a timeline simulate every op.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from aimcsim.engine import OpStats
-from aimcsim.mapping import pmca_unit, tile_unit
-from aimcsim.spec.workload import INPUT, Op
+from aimcsim.keys import Same
+from aimcsim.mapping import Placement, pmca_unit, tile_unit
+from aimcsim.spec.workload import INPUT, Op, Workload
 
 if TYPE_CHECKING:
     from aimcsim.pipeline import NetworkSim
@@ -72,22 +75,46 @@ class Footprint:
 
 def signature(sim: NetworkSim, op: Op) -> tuple[tuple, Units]:
     """What decides an op's run from its start in a layer-by-layer run (equal signatures:
-    runs equal up to a shift in time), and its units."""
-    p = sim.placements[op.name]
+    runs equal up to a shift in time), and its units: its `structure`, its settings, the free
+    TCDM of its clusters and (unless the topology's routes are uniform) its routes."""
+    shape, units = sim.structure[op.name]
+    key = (shape, sim.settings[op.name],
+           tuple([sim.clusters[c].free_bytes for c in units.clusters]),
+           None if sim.net.uniform else _routes(sim, units.roles))
+    return key, units
+
+
+def structure(workload: Workload, placements: Mapping[str, Placement],
+              ) -> dict[str, tuple[tuple, Units]]:
+    """Per op, what of its signature the workload and the placements decide (its shape, its
+    inputs, where they come from and where it runs, up to the names of units), and its units.
+    Memoised by the identity of both (`aimcsim.mapping.placed` shares one dict per case)."""
+    return _structure(Same(workload, placements))
+
+
+@lru_cache(maxsize=64)
+def _structure(same: Same) -> dict[str, tuple[tuple, Units]]:
+    workload, placements = same.objects
+    return {op.name: op_structure(workload, placements, op) for op in workload.ops}
+
+
+def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op,
+                  ) -> tuple[tuple, Units]:
+    p = placements[op.name]
     roles: dict[str, int] = {}
     clusters = []
     edges = []
     for e in op.inputs:
         if e.src == INPUT:
-            edges.append((e.kind, -1, sim.workload.input_width, False))
+            edges.append((e.kind, -1, workload.input_width, False))
             continue
-        producer = sim.placements[e.src]
+        producer = placements[e.src]
         unit = producer.out_unit
         if unit not in roles:
             roles[unit] = len(roles)
             if unit == pmca_unit(producer.pmca):  # (else the producer's tile)
                 clusters.append(producer.pmca)
-        edges.append((e.kind, roles[unit], sim.workload.op(e.src).d_out,
+        edges.append((e.kind, roles[unit], workload.op(e.src).d_out,
                       bool(producer.slices) and not producer.gather))
     tile = -1
     if p.tile is not None:
@@ -105,12 +132,9 @@ def signature(sim: NetworkSim, op: Op) -> tuple[tuple, Units]:
                 roles[unit] = len(roles)
                 clusters.append(c)
         slices = tuple((roles[pmca_unit(c)], part) for c, part in p.slices)
-    units = tuple(roles)
-    key = (op.shape, tuple(edges), tile, home, slices, roles.get(p.out_unit, -1), p.tile,
-           p.rank, p.cim, p.gather, sim.settings[op.name],
-           tuple([sim.clusters[c].free_bytes for c in clusters]),
-           len(units) if sim.net.uniform else _routes(sim, units))
-    return key, Units(units, tuple(clusters))
+    shape = (op.shape, tuple(edges), tile, home, slices, roles.get(p.out_unit, -1), len(roles),
+             p.tile, p.rank, p.cim, p.gather)
+    return shape, Units(tuple(roles), tuple(clusters))
 
 
 def _routes(sim: NetworkSim, units: tuple[str, ...]) -> tuple:
@@ -231,9 +255,13 @@ def _servers(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> N
     if fp.tile_ps is not None:
         dac, integ, adc = fp.tile_ps
         sim.tiles[op.name].restore(dac + t0, integ + t0, adc + t0)
-    roles = units.roles
-    for (i, j, n), free_ps in fp.links:
-        sim.net.server(sim.net.path(roles[i], roles[j])[0][n]).free_ps = free_ps + t0
+    roles, net = units.roles, sim.net
+    if fp.links and net.uniform:  # (each route one link of its own: made with the route)
+        for (i, j, _), free_ps in fp.links:
+            net.route_servers(roles[i], roles[j])[0].free_ps = free_ps + t0
+    else:
+        for (i, j, n), free_ps in fp.links:
+            net.server(net.path(roles[i], roles[j])[0][n]).free_ps = free_ps + t0
     clusters = units.clusters
     for k, free_ps in fp.cores:
         sim.clusters[clusters[k]].cores.free_ps = free_ps + t0

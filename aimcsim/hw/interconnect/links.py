@@ -48,15 +48,12 @@ class Links:
         self.servers: dict[Key, FifoServer] = {}
         self._paths: dict[tuple[str, str], tuple[list[FifoServer], bool, str]] = {}
         self._keys: dict[tuple[str, str], tuple[list[Key], bool]] = {}
+        #: every route is one link of its own (`Topology.uniform`)
+        self.uniform: bool = getattr(self.topology, "uniform", False)
 
     @property
     def exclusive(self) -> bool:
         return self.topology.exclusive
-
-    @property
-    def uniform(self) -> bool:
-        """Whether every route has one shape (`Topology.uniform`)."""
-        return getattr(self.topology, "uniform", False)
 
     def server(self, key: Key) -> FifoServer:
         """The link of `key`, created on first use."""
@@ -72,6 +69,10 @@ class Links:
         if found is None:
             found = self._keys[(src, dst)] = self.topology.path(src, dst, self.fabric)
         return found
+
+    def route_servers(self, src: str, dst: str) -> list[FifoServer]:
+        """The links from `src` to `dst`, in order (made on first use, as by a transfer)."""
+        return self._route(src, dst)[0]
 
     def _route(self, src: str, dst: str) -> tuple[list[FifoServer], bool, str]:
         route = self._paths.get((src, dst))

@@ -37,9 +37,9 @@ class Topology(Protocol):
 
     name: ClassVar[str]
     exclusive: ClassVar[bool]
-    #: optional (default False): every route between two distinct units has the same shape
-    #: (point-to-point: one link of its own, no hops), so what an op's transfers meet depends
-    #: only on which of its units are the same (`aimcsim.replay` then skips comparing routes)
+    #: optional (default False): every route between two distinct units is one link of its
+    #: own, without hops (point-to-point), so what an op's transfers meet depends only on which
+    #: of its units are the same (`aimcsim.replay` then skips comparing routes)
     uniform: ClassVar[bool]
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:

@@ -4,11 +4,13 @@ LoRA weights, and the largest block size that fits when they do not."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aimcsim.errors import CapacityError
 from aimcsim.hw.pmca.model import PmcaModel, ThroughputPmca
 from aimcsim.hw.pmca.programs import block_program, lora_weight_bytes, op_shape
+from aimcsim.keys import Carried, Same
 
 if TYPE_CHECKING:
     from aimcsim.spec.arch import Arch, Pipeline
@@ -51,6 +53,26 @@ def check_l2(arch: Arch, workload: Workload, placements: dict[str, Any]) -> list
             f"memory.l2_bytes = {limit}; raise it or spread attention "
             "(pipeline.attention_clusters)", needed_bytes=held[worst], capacity_bytes=limit)
     return held
+
+
+def checked_tcdm(arch: Arch, workload: Workload, placements: Any, model: PmcaModel,
+                 settings: dict[str, Pipeline] | None = None) -> list[int]:
+    """`check_tcdm`, memoised (per process, the last 64) when every op runs the
+    architecture's pipeline: by the identities of the workload and the placements (shared by
+    `aimcsim.mapping.placed`) and what of the architecture the check reads (the cluster, LoRA,
+    the pipeline). The points of a sweep over timings check the same budget again and again.
+    A refusal is never memoised (its message names the file)."""
+    if settings:
+        return check_tcdm(arch, workload, placements, model, settings)
+    return list(_checked(Same(workload, placements), model, arch.pmca, arch.lora,
+                         arch.pipeline, Carried(arch)))
+
+
+@lru_cache(maxsize=64)
+def _checked(same: Same, model: PmcaModel, pmca: Any, lora: Any, pipeline: Pipeline,
+             arch: Carried) -> tuple[int, ...]:
+    workload, placements = same.objects
+    return tuple(check_tcdm(arch.value, workload, placements, model))
 
 
 def check_tcdm(
