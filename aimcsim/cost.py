@@ -21,6 +21,7 @@ energy is NaN and no area is given.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -83,10 +84,11 @@ def static_energy(tech: Technology, latency_ns: float, *, tiles: int = 0, cluste
     return static
 
 
-def run_energy(layers: pd.DataFrame, tech: Technology | None, *, total_latency_ns: float,
-               tokens: int, tiles: int, clusters: int, links: int, macros: int = 0
-               ) -> dict[str, Any]:
-    """A run's energy (see the module docstring); empty without a technology file."""
+def run_energy(layers: pd.DataFrame | Mapping[str, Any], tech: Technology | None, *,
+               total_latency_ns: float, tokens: int, tiles: int, clusters: int, links: int,
+               macros: int = 0) -> dict[str, Any]:
+    """A run's energy (see the module docstring); empty without a technology file. `layers`:
+    the table, or its columns (arrays)."""
     if tech is None:
         return {}
     dynamic = {col.removeprefix("energy_"): float(layers[col].sum()) for col in ENERGY_COLUMNS}

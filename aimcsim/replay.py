@@ -255,13 +255,11 @@ def _servers(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> N
     if fp.tile_ps is not None:
         dac, integ, adc = fp.tile_ps
         sim.tiles[op.name].restore(dac + t0, integ + t0, adc + t0)
-    roles, net = units.roles, sim.net
-    if fp.links and net.uniform:  # (each route one link of its own: made with the route)
-        for (i, j, _), free_ps in fp.links:
-            net.route_servers(roles[i], roles[j])[0].free_ps = free_ps + t0
-    else:
+    if fp.links:  # (the topology's paths directly: the pairs of a replayed op are new)
+        roles, net = units.roles, sim.net
+        path, fabric = net.topology.path, net.fabric
         for (i, j, n), free_ps in fp.links:
-            net.server(net.path(roles[i], roles[j])[0][n]).free_ps = free_ps + t0
+            net.server(path(roles[i], roles[j], fabric)[0][n]).free_ps = free_ps + t0
     clusters = units.clusters
     for k, free_ps in fp.cores:
         sim.clusters[clusters[k]].cores.free_ps = free_ps + t0

@@ -91,13 +91,15 @@ def simulate(
         sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings,
                          timeline, replay)
         sim.run()
-        layers = _layers(sim)
+        columns = _columns(sim)
+        layers = pd.DataFrame(columns)
         summary = _summary(sim)
         critical = _critical(sim) if timeline else None
         recorded = sim.timeline
         del sim
     tech = arch.technology
-    summary["energy"] = run_energy(layers, tech, total_latency_ns=summary["total_latency_ns"],
+    # (summed over the columns' arrays: the same sums as over the frame's, without pandas)
+    summary["energy"] = run_energy(columns, tech, total_latency_ns=summary["total_latency_ns"],
                                    tokens=workload.tokens, tiles=summary["tiles"],
                                    clusters=summary["clusters"], links=summary["links"],
                                    macros=summary["cim_macros"])
@@ -106,7 +108,8 @@ def simulate(
     return Result(layers, summary, recorded, critical)
 
 
-def _layers(sim: NetworkSim) -> pd.DataFrame:
+def _columns(sim: NetworkSim) -> dict[str, Any]:
+    """The `layers` table's columns (in order): numpy arrays, and lists of strings."""
     numbers, texts = [], []  # per op: its integer columns (in one array below), its strings
     for op in sim.workload.ops:
         st = sim.stats[op.name]
@@ -128,7 +131,7 @@ def _layers(sim: NetworkSim) -> pd.DataFrame:
         columns[col] = columns[col] / PS_PER_NS
     # priced by column: the same products and sums as `layer_energy` row by row
     columns.update(layer_energy(columns, sim.arch.technology, sim.arch.lora.dtype))
-    return pd.DataFrame({c: columns[c] for c in layer_row(**columns)})
+    return layer_row(**columns)
 
 
 def _critical(sim: NetworkSim) -> pd.DataFrame:

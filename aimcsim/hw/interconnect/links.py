@@ -70,10 +70,6 @@ class Links:
             found = self._keys[(src, dst)] = self.topology.path(src, dst, self.fabric)
         return found
 
-    def route_servers(self, src: str, dst: str) -> list[FifoServer]:
-        """The links from `src` to `dst`, in order (made on first use, as by a transfer)."""
-        return self._route(src, dst)[0]
-
     def _route(self, src: str, dst: str) -> tuple[list[FifoServer], bool, str]:
         route = self._paths.get((src, dst))
         if route is None:
