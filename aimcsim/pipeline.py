@@ -288,6 +288,7 @@ class NetworkSim:
         units = self._units.get(op.name)
         prints: dict[int, Footprint | None] = {}  # (with replay) each block size's footprint
         last = len(self.blocks[op.name]) - 1
+        ahead = 0  # time of blocks replayed and not yet passed on the clock (ps)
         for b, size in enumerate(self.blocks[op.name]):
             covered += size
             for src in streams:  # the producer blocks that hold tokens [.., covered)
@@ -303,21 +304,29 @@ class NetworkSim:
             # tile alone on its own links is booked at once and completes by a timer
             if gated and in_flight == 1:
                 if units is not None and self._settled and b < last:
-                    # with replay: a block is a time shift of the op's first of its size
+                    # with replay: a block is a time shift of the op's first of its size,
+                    # applied without an event (the clock catches up before what follows)
                     footprint = prints.get(size)
                     if footprint is not None:
-                        admitted = self.env.now
+                        admitted = self.env.now + ahead
                         apply_block(self, op, units, footprint, admitted)
                         self.replayed_blocks += 1
-                        yield self.env.timeout(footprint.end_ps)
-                        self._complete(op.name, b, size, admitted)
+                        ahead += footprint.end_ps
+                        self._complete(op.name, b, size, admitted,
+                                       end_ps=admitted + footprint.end_ps)
                         continue
+                    if ahead:
+                        yield self.env.timeout(ahead)
+                        ahead = 0
                     recorder = Recorder(self, op, units)
                     yield from self._block(op, place_, b, size)
                     settled, footprint = recorder.finish()
                     self._settled = self._settled and settled
                     prints.setdefault(size, footprint)
                     continue
+                if ahead:
+                    yield self.env.timeout(ahead)
+                    ahead = 0
                 yield from self._block(op, place_, b, size)
             elif not gated and self.exclusive_links and op.kind == "static_linear":
                 self._tile_only_block(op, place_, b, size)
@@ -383,9 +392,12 @@ class NetworkSim:
         self._complete(op.name, b, size, admitted, path)
 
     def _complete(self, name: str, b: int, size: int, admitted: int = 0,
-                  path: Segments | None = None) -> None:
+                  path: Segments | None = None, end_ps: int | None = None) -> None:
+        """Block b of op `name` is done (at `end_ps`, default now: a replayed block's end
+        may be ahead of the clock)."""
         if self.record:
-            self.chains[name].append((admitted, self.env.now, path or []))
+            self.chains[name].append((admitted, self.env.now if end_ps is None else end_ps,
+                                      path or []))
         self.stats[name].tokens += size
         if self._block_events[name]:
             self.done[name][b].succeed()

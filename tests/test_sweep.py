@@ -161,7 +161,9 @@ def test_resume_reads_parts_of_earlier_versions(sweep_file, tmp_path):
     out = tmp_path / "out"
     run_sweep(load_sweep(path), out, limit=2)
     for part in (out / "parts").glob("*.pkl"):
-        pd.read_pickle(part).to_parquet(part.with_suffix(".parquet"), index=False)
+        row, layers = pd.read_pickle(part)
+        row.to_parquet(part.with_suffix(".points.parquet"), index=False)
+        layers.to_parquet(part.with_suffix(".layers.parquet"), index=False)
         part.unlink()
     report = run_sweep(load_sweep(path), out, resume=True)
     assert report.skipped == 2 and report.ran == report.total - 2
@@ -217,3 +219,20 @@ def test_sigkill_of_the_sweep_leaves_no_worker_behind(sweep_file, tmp_path):
     proc.wait(timeout=10)
     _, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive, [p.pid for p in alive]
+
+
+def test_a_points_overheads_without_stacking_its_tables():
+    """A sweep point's overhead figures from its two tables equal those of the stacked table,
+    also when the tables do not list the same layers (then by the stacked table)."""
+    from conftest import make_arch, small_bert
+
+    from aimcsim import simulate
+    from aimcsim.results import overhead_stats, overhead_stats_of
+
+    arch = make_arch(pipeline={"between_layers": "layer-by-layer", "parallel_tokens": 4})
+    a, h = (simulate(arch, small_bert(24, 2), m, timeline=False).layers
+            for m in ("aimc-only", "hybrid"))
+    assert overhead_stats_of(a, h) == overhead_stats(pd.concat([a, h], ignore_index=True))
+    reordered = h.iloc[::-1].reset_index(drop=True)
+    assert overhead_stats_of(a, reordered) == overhead_stats(
+        pd.concat([a, reordered], ignore_index=True))

@@ -4,11 +4,10 @@ each as it finishes, resume after an interruption.
 A sweep file names a base architecture, workloads, modes and axes (YAML dot-paths into the
 architecture with value lists or ranges; `workload.seq_len` regenerates a generated trace at
 another length). Points are the grid of the axes, or a seeded random sample of it, filtered by
-constraints. Each finished point is written at once as `parts/<id>.points.pkl` and
-`parts/<id>.layers.pkl` (pickled frames, atomically), so a killed worker or a Ctrl-C loses no
-finished point; `--resume` runs only the points without parts. The consolidated tables
-(`points.parquet`, `layers.parquet`, CSV on request) are rewritten from the parts, in point
-order, at the end.
+constraints. Each finished point is written at once as `parts/<id>.pkl` (its points row and
+layers rows, pickled, atomically), so a killed worker or a Ctrl-C loses no finished point;
+`--resume` runs only the points without parts. The consolidated tables (`points.parquet`,
+`layers.parquet`, CSV on request) are rewritten from the parts, in point order, at the end.
 """
 
 from aimcsim.sweep.points import build_points, point_id

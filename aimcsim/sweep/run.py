@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from aimcsim.errors import AimcsimError
-from aimcsim.results import overhead, overhead_stats
+from aimcsim.results import overhead, overhead_stats_of
 from aimcsim.simulator import simulate
 from aimcsim.sweep.points import _workload, build_points
 from aimcsim.sweep.spec import Invalid, Point, SweepSpec
@@ -48,7 +48,7 @@ def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
     if len(results) == 2:
         row["overhead"] = overhead(row["latency_ns_hybrid"], row["latency_ns_aimc_only"])
         row["energy_overhead"] = overhead(row["energy_pj_hybrid"], row["energy_pj_aimc_only"])
-        row.update(overhead_stats(layers))
+        row.update(overhead_stats_of(results["aimc-only"].layers, results["hybrid"].layers))
     return row, layers
 
 
@@ -110,7 +110,8 @@ def run_sweep(
     report = SweepReport(len(points), 0, len(points) - len(todo_all), 0, invalid)
     started = time.perf_counter()
 
-    def finished(row: dict[str, Any], layers: pd.DataFrame, persisted: bool = False) -> None:
+    def finished(row: dict[str, Any], layers: pd.DataFrame | None,
+                 persisted: bool = False) -> None:
         if not persisted:
             _persist(out, row, layers)
         report.ran += 1
@@ -141,11 +142,23 @@ def run_sweep(
     return report
 
 
-def _run_and_persist(point: Point, out: Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Run a point and write its parts in the worker: the parent only hears the points row."""
-    row, layers = run_point(point)
-    _persist(out, row, layers)
-    return row, pd.DataFrame()
+def _run_and_persist(points: list[Point], out: Path) -> list[dict[str, Any]]:
+    """Run a batch of points, writing each one's parts as it finishes, in the worker: the
+    parent only hears the points rows."""
+    rows = []
+    for point in points:
+        row, layers = run_point(point)
+        _persist(out, row, layers)
+        rows.append(row)
+    return rows
+
+
+def _batches(todo: list[Point], workers: int) -> list[list[Point]]:
+    """The points in batches, about eight per worker (at most 32 points each): a task per
+    point cost the parent about a millisecond of a core two workers share, a few large
+    batches would leave a worker idle at the end."""
+    size = max(1, min(32, len(todo) // (8 * workers)))
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
 
 
 def _run_pool(
@@ -153,12 +166,14 @@ def _run_pool(
 ) -> None:
     with ProcessPoolExecutor(max_workers=workers, initializer=end_with_parent,
                              initargs=(os.getpid(),)) as pool:
-        pending = {pool.submit(_run_and_persist, p, out) for p in todo}
+        pending = {pool.submit(_run_and_persist, batch, out)
+                   for batch in _batches(todo, workers)}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    finished(*fut.result(), persisted=True)
+                    for row in fut.result():
+                        finished(row, None, persisted=True)
         except BaseException:
             for fut in pending:
                 fut.cancel()
