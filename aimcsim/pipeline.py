@@ -90,17 +90,18 @@ class NetworkSim:
         unknown = sorted(set(settings or {}) - {op.name for op in workload.ops})
         if unknown:
             raise ValueError(f"pipeline settings for operations not in the workload: {unknown[:5]}")
-        self.settings = {op.name: (settings or {}).get(op.name, arch.pipeline)
-                         for op in workload.ops}
+        names = [op.name for op in workload.ops]
+        self.settings = ({name: settings.get(name, arch.pipeline) for name in names}
+                         if settings else dict.fromkeys(names, arch.pipeline))
         check_l2(arch, workload, self.placements)
         resident = checked_tcdm(arch, workload, shared, model, settings)
         sizes: dict[int, list[int]] = {}  # (ops of one block size share their list)
-        self.blocks: dict[str, list[int]] = {}
-        for name, s in self.settings.items():
-            if s.parallel_tokens not in sizes:
-                sizes[s.parallel_tokens] = block_sizes(
-                    workload.tokens, min(s.parallel_tokens, workload.tokens))
-            self.blocks[name] = sizes[s.parallel_tokens]
+        for s in {*self.settings.values()} if settings else (arch.pipeline,):
+            sizes[s.parallel_tokens] = block_sizes(workload.tokens,
+                                                   min(s.parallel_tokens, workload.tokens))
+        self.blocks: dict[str, list[int]] = (
+            {name: sizes[s.parallel_tokens] for name, s in self.settings.items()} if settings
+            else dict.fromkeys(names, sizes[arch.pipeline.parallel_tokens]))
         # each op's block programs by block size (and per slice for a spread op), made on
         # first use: a replayed op reads its twin's counters instead
         self.model = model
@@ -151,7 +152,8 @@ class NetworkSim:
                               for name, s in self.settings.items()}
         self.done = {name: [env.event() for _ in self.blocks[name]] if wanted else []
                      for name, wanted in self._block_events.items()}
-        self._left = {op.name: len(self.blocks[op.name]) for op in workload.ops}
+        self._left = ({name: len(self.blocks[name]) for name in names} if settings
+                      else dict.fromkeys(names, len(sizes[arch.pipeline.parallel_tokens])))
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []
         # with `record`: per op, each block's (admitted, done, critical chain) (`critical`)

@@ -93,7 +93,7 @@ def simulate(
         sim.run()
         columns = _columns(sim)
         layers = pd.DataFrame(columns)
-        summary = _summary(sim)
+        summary = _summary(sim, columns)
         critical = _critical(sim) if timeline else None
         recorded = sim.timeline
         del sim
@@ -121,9 +121,9 @@ def _columns(sim: NetworkSim) -> dict[str, Any]:
             p.tile.tiles if p.tile else 0, p.pmca, first, st.last_ps, st.last_ps - first,
             st.aimc_busy_ps, st.pmca_busy_ps, st.dma_busy_ps, st.noc_busy_ps, st.stall_ps,
             st.tcdm_peak_bytes, *sim.counter_values(op.name)))
-    table = np.array(numbers, dtype=np.int64)
-    columns: dict[str, Any] = {name: table[:, i] for i, name in enumerate(
-        (*_NUMBER_COLUMNS, *sim.counter_names))}
+    table = np.array(numbers, dtype=np.int64).T.copy()  # (a column per row: contiguous)
+    columns: dict[str, Any] = dict(zip((*_NUMBER_COLUMNS, *sim.counter_names), table,
+                                       strict=True))
     columns.update({name: list(c) for name, c in zip(
         ("layer", "role", "kind", "strategy"), zip(*texts, strict=True), strict=True)})
     columns["mode"] = [sim.mode] * len(texts)
@@ -153,22 +153,26 @@ _NUMBER_COLUMNS = ("block", "tokens", "d_in", "d_out", "rank", "parallel_tokens"
                    "dma_busy_ns", "noc_busy_ns", "stall_ns", "tcdm_peak_bytes")
 
 
-def _summary(sim: NetworkSim) -> dict[str, Any]:
-    total_ps = max(st.last_ps for st in sim.stats.values())
+def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
+    """The run's summary; `columns`: its layers' (`_columns`), whose per-op times in ns it
+    adds up by kind, in trace order."""
+    stats = sim.stats.values()
+    total_ps = max(st.last_ps for st in stats)
     frame_kinds: dict[str, dict[str, float]] = {}
-    aimc = pmca = noc = 0
-    for op in sim.workload.ops:
-        st = sim.stats[op.name]
-        k = frame_kinds.setdefault(op.kind, {"ops": 0, "latency_ns": 0.0, "aimc_busy_ns": 0.0,
-                                             "pmca_busy_ns": 0.0, "dma_busy_ns": 0.0})
+    for kind, *times in zip(columns["kind"], *(columns[c].tolist() for c in (
+            "latency_ns", "aimc_busy_ns", "pmca_busy_ns", "dma_busy_ns")), strict=True):
+        k = frame_kinds.get(kind)
+        if k is None:
+            k = frame_kinds[kind] = {"ops": 0, "latency_ns": 0.0, "aimc_busy_ns": 0.0,
+                                     "pmca_busy_ns": 0.0, "dma_busy_ns": 0.0}
         k["ops"] += 1
-        k["latency_ns"] += (st.last_ps - (st.first_ps or 0)) / PS_PER_NS
-        k["aimc_busy_ns"] += st.aimc_busy_ps / PS_PER_NS
-        k["pmca_busy_ns"] += st.pmca_busy_ps / PS_PER_NS
-        k["dma_busy_ns"] += st.dma_busy_ps / PS_PER_NS
-        aimc += st.aimc_busy_ps
-        pmca += st.pmca_busy_ps + st.dma_busy_ps
-        noc += st.noc_busy_ps
+        k["latency_ns"] += times[0]
+        k["aimc_busy_ns"] += times[1]
+        k["pmca_busy_ns"] += times[2]
+        k["dma_busy_ns"] += times[3]
+    aimc = sum(st.aimc_busy_ps for st in stats)
+    pmca = sum(st.pmca_busy_ps + st.dma_busy_ps for st in stats)
+    noc = sum(st.noc_busy_ps for st in stats)
     groups = len(sim.tiles)
     tiles = sum(p.tile.tiles for p in sim.placements.values() if p.tile)
     clusters = len(sim.clusters)
