@@ -305,18 +305,23 @@ class NetworkSim:
             # fewer events where nothing can overlap: one block at a time runs right here; a
             # tile alone on its own links is booked at once and completes by a timer
             if gated and in_flight == 1:
-                if units is not None and self._settled and b < last:
+                footprint = prints.get(size) if units is not None and self._settled else None
+                if footprint is not None:
                     # with replay: a block is a time shift of the op's first of its size,
                     # applied without an event (the clock catches up before what follows)
-                    footprint = prints.get(size)
-                    if footprint is not None:
-                        admitted = self.env.now + ahead
-                        apply_block(self, op, units, footprint, admitted)
-                        self.replayed_blocks += 1
-                        ahead += footprint.end_ps
+                    admitted = self.env.now + ahead
+                    apply_block(self, op, units, footprint, admitted)
+                    self.replayed_blocks += 1
+                    ahead += footprint.end_ps
+                    if b == last:  # (the op ends with it: now)
+                        yield self.env.timeout(ahead)
+                        ahead = 0
+                        self._complete(op.name, b, size, admitted)
+                    else:
                         self._complete(op.name, b, size, admitted,
                                        end_ps=admitted + footprint.end_ps)
-                        continue
+                    continue
+                if units is not None and self._settled and b < last:  # record it
                     if ahead:
                         yield self.env.timeout(ahead)
                         ahead = 0
