@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, grid
-from aimcsim.keys import Same
+from aimcsim.keys import Carried, Same
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
@@ -129,18 +129,19 @@ def placed(arch: Arch, workload: Workload, mode: str) -> Mapping[str, Placement]
     again and again (it took about a tenth of a MobileBERT run). The dict is shared: read it,
     do not change it (the same object for the same case, so what derives from it can be
     memoised by its identity, `aimcsim.keys.Same`)."""
-    check_lora_roles(arch, workload)
     lora = arch.lora
     placements = _place(Same(workload), arch.aimc.rows, arch.aimc.cols, lora.rank, lora.layers,
-                        lora.engine, arch.pipeline.attention_clusters, mode)
+                        lora.engine, arch.pipeline.attention_clusters, mode, Carried(arch))
     check_tiles(arch, workload, placements)
     return placements
 
 
 @lru_cache(maxsize=64)
 def _place(same: Same, rows: int, cols: int, rank: int, layers: tuple[str, ...] | None,
-           engine: str, attention_clusters: int, mode: str) -> dict[str, Placement]:
+           engine: str, attention_clusters: int, mode: str, arch: Carried,
+           ) -> dict[str, Placement]:
     (workload,) = same.objects
+    check_lora_roles(arch.value, workload)  # (a refusal is not memoised: it names the file)
     feeds_digital = {op.inputs[0].src for op in workload.ops if op.kind != "static_linear"}
     placements: dict[str, Placement] = {}
     next_pmca = 0

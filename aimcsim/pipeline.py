@@ -150,7 +150,7 @@ class NetworkSim:
         # per-block events matter to streaming consumers and to the op's own in-flight gate
         self._block_events = {name: not self.layer_by_layer or s.blocks_in_flight > 1
                               for name, s in self.settings.items()}
-        self.done = {name: [env.event() for _ in self.blocks[name]] if wanted else []
+        self.done = {name: [env.event() for _ in self.blocks[name]] if wanted else ()
                      for name, wanted in self._block_events.items()}
         self._left = ({name: len(self.blocks[name]) for name in names} if settings
                       else dict.fromkeys(names, len(sizes[arch.pipeline.parallel_tokens])))
@@ -336,7 +336,10 @@ class NetworkSim:
                     ahead = 0
                 yield from self._block(op, place_, b, size)
             elif not gated and self.exclusive_links and op.kind == "static_linear":
-                self._tile_only_block(op, place_, b, size)
+                # (blocks booked in order on a FIFO tile and link end in order: with replay,
+                # in a layer-by-layer run, only the last one's end is waited for)
+                self._tile_only_block(op, place_, b, size, at_once=self.replay and b < last
+                                      and not self._block_events[op.name])
             else:
                 self.env.process(self._block(op, place_, b, size))
 
@@ -418,13 +421,20 @@ class NetworkSim:
                     self._footprints[key] = footprint  # (None: seen, not replayable)
             self.finished[name].succeed()
 
-    def _tile_only_block(self, op: Op, place_: Placement, b: int, size: int) -> None:
+    def _tile_only_block(self, op: Op, place_: Placement, b: int, size: int,
+                         at_once: bool = False) -> None:
+        """A block of a static op whose output stays at its tile, on its own links: booked at
+        once, done when its output has arrived (by a timer; `at_once`: counted now, as
+        nothing waits for it but its op's end, which a later block makes)."""
         src = self._out_unit(op.inputs[0].src)
         to_cluster = place_.out_unit == pmca_unit(place_.pmca)
         admitted = self.env.now
         path: Segments | None = [] if self.record else None
         end = self._tile_branch(op, place_, size, src, size * op.d_in * self.eb,
                                 self.stats[op.name], to_cluster, path)
+        if at_once:
+            self._complete(op.name, b, size, admitted, end_ps=end)
+            return
         timer = self.env.timeout(end - self.env.now)
         timer.callbacks.append(lambda _event: self._complete(op.name, b, size, admitted, path))
 

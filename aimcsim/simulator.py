@@ -170,9 +170,11 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
         k["aimc_busy_ns"] += times[1]
         k["pmca_busy_ns"] += times[2]
         k["dma_busy_ns"] += times[3]
-    aimc = sum(st.aimc_busy_ps for st in stats)
-    pmca = sum(st.pmca_busy_ps + st.dma_busy_ps for st in stats)
-    noc = sum(st.noc_busy_ps for st in stats)
+    aimc = pmca = noc = 0
+    for st in stats:
+        aimc += st.aimc_busy_ps
+        pmca += st.pmca_busy_ps + st.dma_busy_ps
+        noc += st.noc_busy_ps
     groups = len(sim.tiles)
     tiles = sum(p.tile.tiles for p in sim.placements.values() if p.tile)
     clusters = len(sim.clusters)

@@ -63,6 +63,11 @@ def _log_blocks(sim: NetworkSim) -> dict:
         complete(name, b, *args, **kwargs)
         p = sim.placements[name]
         end = kwargs.get("end_ps")  # (a replayed block's end, ahead of the clock)
+        if not any(prog.uses_cluster for prog in sim.programs[name].values()):
+            # a tile alone: its blocks are all booked at once, then end one after the other
+            # (with replay all but the last are counted at once): their ends
+            log[(name, b)] = sim.env.now if end is None else end
+            return
         log[(name, b)] = (
             sim.env.now if end is None else end, sim.stats[name].snapshot(),
             sim.tiles[name].state() if name in sim.tiles else None,
