@@ -85,7 +85,8 @@ class NetworkSim:
         self.arch, self.workload, self.mode = arch, workload, mode
         self.record = record
         self.env = env = simpy.Environment()
-        shared = placed(arch, workload, mode)
+        # the memoised placements (`placed`: shared, never changed) and this run's copy
+        self.shared = shared = placed(arch, workload, mode)
         self.placements: dict[str, Placement] = dict(shared)
         unknown = sorted(set(settings or {}) - {op.name for op in workload.ops})
         if unknown:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from aimcsim.cost import area, layer_energy, run_energy
-from aimcsim.engine import PS_PER_NS, paused_gc
+from aimcsim.engine import PS_PER_NS, OpStats, paused_gc
 from aimcsim.errors import SettingWarning
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.hw.sram_cim import macros
+from aimcsim.keys import Same
 from aimcsim.pipeline import NetworkSim
 from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, critical_path, layer_row
 from aimcsim.spec.arch import MODES, Arch, Pipeline
@@ -110,28 +111,59 @@ def simulate(
 
 def _columns(sim: NetworkSim) -> dict[str, Any]:
     """The `layers` table's columns (in order): numpy arrays, and lists of strings."""
-    numbers, texts = [], []  # per op: its integer columns (in one array below), its strings
-    for op in sim.workload.ops:
-        st = sim.stats[op.name]
-        p = sim.placements[op.name]
-        first = st.first_ps or 0
-        texts.append((op.name, op.role, op.kind, sim.settings[op.name].strategy))
-        numbers.append((
-            op.block, st.tokens, op.d_in, op.d_out, p.rank or 0, sim.blocks[op.name][0],
-            p.tile.tiles if p.tile else 0, p.pmca, first, st.last_ps, st.last_ps - first,
-            st.aimc_busy_ps, st.pmca_busy_ps, st.dma_busy_ps, st.noc_busy_ps, st.stall_ps,
-            st.tcdm_peak_bytes, *sim.counter_values(op.name)))
-    table = np.array(numbers, dtype=np.int64).T.copy()  # (a column per row: contiguous)
-    columns: dict[str, Any] = dict(zip((*_NUMBER_COLUMNS, *sim.counter_names), table,
-                                       strict=True))
-    columns.update({name: list(c) for name, c in zip(
-        ("layer", "role", "kind", "strategy"), zip(*texts, strict=True), strict=True)})
-    columns["mode"] = [sim.mode] * len(texts)
+    ops = sim.workload.ops
+    snapshots = [st.snapshot() for st in sim.stats.values()]  # (in trace order)
+    if any(s[_FIRST] is None for s in snapshots):  # an op without a compute span starts at 0
+        snapshots = [s if s[_FIRST] is not None else (*s[:_FIRST], 0, *s[_FIRST + 1:])
+                     for s in snapshots]
+    stats = np.array(snapshots, dtype=np.int64).T.copy()  # (a row per field: contiguous)
+    counters = np.array([sim.counter_values(op.name) for op in ops], dtype=np.int64).T.copy()
+    shape = _shape_columns(Same(sim.workload, sim.shared))
+    columns: dict[str, Any] = {
+        "block": shape["block"], "layer": shape["layer"], "role": shape["role"],
+        "kind": shape["kind"], "tokens": stats[_FIELD["tokens"]], "d_in": shape["d_in"],
+        "d_out": shape["d_out"], "rank": shape["rank"], "mode": [sim.mode] * len(ops),
+        "parallel_tokens": np.array([sim.blocks[op.name][0] for op in ops], dtype=np.int64),
+        "strategy": [sim.settings[op.name].strategy for op in ops],
+        "tiles": shape["tiles"], "pmca": shape["pmca"],
+        "start_ns": stats[_FIRST], "end_ns": stats[_FIELD["last_ps"]],
+        "latency_ns": stats[_FIELD["last_ps"]] - stats[_FIRST],
+        **{f"{busy}_ns": stats[_FIELD[f"{busy}_ps"]]
+           for busy in ("aimc_busy", "pmca_busy", "dma_busy", "noc_busy", "stall")},
+        "tcdm_peak_bytes": stats[_FIELD["tcdm_peak_bytes"]],
+        **dict(zip(sim.counter_names, counters, strict=True)),
+    }
     for col in [c for c in LAYER_COLUMNS if c.endswith("_ns")]:  # ps above
         columns[col] = columns[col] / PS_PER_NS
     # priced by column: the same products and sums as `layer_energy` row by row
     columns.update(layer_energy(columns, sim.arch.technology, sim.arch.lora.dtype))
     return layer_row(**columns)
+
+
+#: where `OpStats.snapshot` holds each field
+_FIELD = {name: i for i, name in enumerate(OpStats.__slots__)}
+_FIRST = _FIELD["first_ps"]
+
+
+@lru_cache(maxsize=64)
+def _shape_columns(same: Same) -> dict[str, Any]:
+    """The `layers` columns the workload and the placements decide, per op in trace order
+    (memoised by their identities: `aimcsim.mapping.placed` shares one dict per case)."""
+    workload, placements = same.objects
+    ops = workload.ops
+    p = [placements[op.name] for op in ops]
+
+    def ints(values: Any) -> np.ndarray:
+        array = np.array(list(values), dtype=np.int64)
+        array.flags.writeable = False  # (shared by the runs of the memo)
+        return array
+
+    return {"block": ints(op.block for op in ops), "layer": [op.name for op in ops],
+            "role": [op.role for op in ops], "kind": [op.kind for op in ops],
+            "d_in": ints(op.d_in for op in ops), "d_out": ints(op.d_out for op in ops),
+            "rank": ints(q.rank or 0 for q in p),
+            "tiles": ints(q.tile.tiles if q.tile else 0 for q in p),
+            "pmca": ints(q.pmca for q in p)}
 
 
 def _critical(sim: NetworkSim) -> pd.DataFrame:
@@ -145,12 +177,6 @@ def _critical(sim: NetworkSim) -> pd.DataFrame:
                      **{cause: ps / PS_PER_NS for cause, ps in parts.items()}})
     return pd.DataFrame(rows)
 
-
-#: The integer `layers` columns before the counters, in the order `_layers` builds them
-#: (times in ps there, ns in the table).
-_NUMBER_COLUMNS = ("block", "tokens", "d_in", "d_out", "rank", "parallel_tokens", "tiles",
-                   "pmca", "start_ns", "end_ns", "latency_ns", "aimc_busy_ns", "pmca_busy_ns",
-                   "dma_busy_ns", "noc_busy_ns", "stall_ns", "tcdm_peak_bytes")
 
 
 def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
