@@ -1,4 +1,6 @@
-"""Wall time of the full MobileBERT simulation (24 layers, 384 tokens) on the shipped defaults.
+"""Wall time of the full MobileBERT simulation (24 layers, 384 tokens) on the shipped defaults:
+with the timeline (every op simulated), without it (repeated ops replayed, as sweeps and
+searches run), and without it by the reference engine (`replay=False`).
 
 Run: python benchmarks/bench_simulate.py [--repeat N]. Prints the figures; asserts nothing.
 """
@@ -23,16 +25,18 @@ def main() -> None:
     t0 = time.perf_counter()
     arch, workload = load_arch(ARCH), load_workload(WORKLOAD)
     print(f"load arch + trace: {time.perf_counter() - t0:.3f} s ({len(workload.ops)} ops)")
-    for mode in ("hybrid", "aimc-only"):
-        times = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            result = simulate(arch, workload, mode)
-            times.append(time.perf_counter() - t0)
-        events = len(result._timeline)
-        print(f"{mode:>9}: best {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s "
-              f"over {args.repeat} runs; {events} timeline records; simulated "
-              f"{result.summary['total_latency_ns'] / 1e6:.3f} ms")
+    for how, options in (("timeline", {}), ("no timeline", {"timeline": False}),
+                         ("reference", {"timeline": False, "replay": False})):
+        for mode in ("hybrid", "aimc-only"):
+            times = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                result = simulate(arch, workload, mode, **options)
+                times.append(time.perf_counter() - t0)
+            print(f"{how:>11} {mode:>9}: best {min(times):.3f} s, median "
+                  f"{sorted(times)[len(times) // 2]:.3f} s over {args.repeat} runs; "
+                  f"{len(result._timeline)} timeline records; simulated "
+                  f"{result.summary['total_latency_ns'] / 1e6:.3f} ms")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Run: python benchmarks/bench_sweep.py [--points N] (default 1,000, the figure is
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 
 from aimcsim import load_workload, simulate
 from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
+from aimcsim.hw.pmca.memo import ENV
 from aimcsim.sweep import build_points, load_sweep, run_point, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,12 +72,21 @@ def main() -> None:
         workload = load_workload(WORKLOAD)
         arch = point.arch
         both = ("aimc-only", "hybrid")
+        memo = os.environ.get(ENV)
         fast = best_of(5, lambda: [simulate(arch, workload, m, timeline=False) for m in both])
         reference = best_of(2, lambda: [simulate(arch, workload, m, timeline=False,
                                                  replay=False) for m in both])
-        bare = best_of(1, lambda: [simulate(arch, workload, m, timeline=False, replay=False,
-                                            model=Unmemoised(arch.pmca, arch.lora.dtype))
-                                   for m in both])
+        os.environ[ENV] = "off"  # (and without the kernel store on disk)
+        try:
+            bare = best_of(1, lambda: [simulate(arch, workload, m, timeline=False,
+                                                replay=False,
+                                                model=Unmemoised(arch.pmca, arch.lora.dtype))
+                                       for m in both])
+        finally:
+            if memo is None:
+                del os.environ[ENV]
+            else:
+                os.environ[ENV] = memo
         print(f"one point, both modes: {fast * 1e3:.0f} ms replaying repeated ops, "
               f"{reference * 1e3:.0f} ms simulating every op ({reference / fast:.1f}x), "
               f"{bare * 1e3:.0f} ms also running every kernel again")
