@@ -8,14 +8,18 @@ units it uses, and not on when it starts. A transformer repeats its blocks, so m
 run are a time shift of one already simulated: the engine (`NetworkSim._drive`) simulates the
 first op of each `signature`, records what it did (`Footprint`: its statistics, and the state
 it left on every server it used, relative to its start) and applies that record, shifted, to
-every later op of the same signature, without an event.
+every later op of the same signature, without an event. The same holds for the blocks of a
+simulated op with one block in flight: each starts with the op's servers free, so a block is
+a time shift of the op's first of its size (`apply_block`, `NetworkSim._run_op`).
 
 The shift is exact (integer time, FIFO servers whose grants depend on differences of times
 only), so the result is the one the reference engine gives (`simulate(..., replay=False)`;
-`tests/test_replay.py` asserts equal tables, summaries and server states over random
-architectures and workloads). Every simulated op is checked to leave its servers free when it
-finishes (the premise above); were one not to, the rest of the run is simulated op by op.
-Runs that record a timeline simulate every op.
+`tests/test_replay.py` asserts equal tables, summaries and server states, and after every block
+equal statistics, over random architectures and workloads). Every simulated op and recorded
+block is checked to leave its servers free when it finishes (the premise above); were one not
+to, the rest of the run is simulated op by op. Runs that record a timeline simulate every op.
+What of a signature the workload and the placements decide (`structure`) is memoised by their
+identities, so the points of a sweep compute it once.
 """
 
 from __future__ import annotations
@@ -57,8 +61,8 @@ class Units(NamedTuple):
 
 @dataclass(frozen=True)
 class Footprint:
-    """What one simulated op did, relative to its start: its statistics, when it finished and
-    the state it left on the servers it used."""
+    """What one simulated op (or block of an op) did, relative to its start: its statistics,
+    when it finished and the state it left on the servers it used."""
 
     source: str  # the op simulated
     end_ps: int
