@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 PS_PER_NS = 1000
 
@@ -63,6 +64,9 @@ class OpStats:
         self.tcdm_peak_bytes = resident_bytes
         for name in self.COUNTERS:
             setattr(self, name, 0)
+
+    #: where `snapshot` holds each field
+    INDEX: ClassVar[dict[str, int]] = {name: i for i, name in enumerate(__slots__)}
 
     def snapshot(self) -> tuple:
         """Every field, in `__slots__` order (`restore` sets them back)."""

@@ -147,7 +147,7 @@ class NetworkSim:
                        if p.rank is not None and not p.cim else 0)
             self.stats[op.name] = OpStats(weights)
         # each op's end (an event made on first use: a replayed op's is never asked for)
-        self.finished: dict[str, simpy.Event] = _Events(env)
+        self.finished: dict[str, simpy.Event] = _ByName(self, _event)
         # per-block events matter to streaming consumers and to the op's own in-flight gate
         self._block_events = {name: not self.layer_by_layer or s.blocks_in_flight > 1
                               for name, s in self.settings.items()}
@@ -224,8 +224,7 @@ class NetworkSim:
     def _op(self, op: Op) -> Proc:
         """An op as a process: it waits for its producers (and, layer-by-layer, for the op
         before it), then runs (`_run_op`)."""
-        barriers = [e.src for e in op.inputs if e.kind == "barrier" and e.src != INPUT]
-        streams = [e.src for e in op.inputs if e.kind == "streaming" and e.src != INPUT]
+        barriers, streams = _producers(op, "barrier"), _producers(op, "streaming")
         if op.name in self._previous:
             yield self.finished[self._previous[op.name]]
         for src in barriers:
@@ -258,8 +257,7 @@ class NetworkSim:
             if self._settled:
                 self._recorders[op.name] = (key, Recorder(self, op, units))
                 self._units[op.name] = units  # (its blocks replay too: `_run_op`)
-            barriers = [e.src for e in op.inputs if e.kind == "barrier" and e.src != INPUT]
-            env.process(self._run_op(op, barriers, []))
+            env.process(self._run_op(op, _producers(op, "barrier"), []))
             try:
                 env.run(until=self.finished[op.name])
             except RuntimeError:  # no event left, and the op has not finished
@@ -739,16 +737,8 @@ def _slice_programs(sim: NetworkSim, name: str) -> dict[int, list[BlockProgram]]
             for size in set(sim.blocks[name])}
 
 
-class _Events(dict):
-    """SimPy events by op name, each made on first use."""
-
-    def __init__(self, env: simpy.Environment) -> None:
-        super().__init__()
-        self._env = env
-
-    def __missing__(self, name: str) -> simpy.Event:
-        event = self[name] = self._env.event()
-        return event
+def _event(sim: NetworkSim, _name: str) -> simpy.Event:
+    return sim.env.event()
 
 
 @lru_cache(maxsize=1024)
@@ -768,6 +758,11 @@ class _ByName(dict):
     def __missing__(self, name: str) -> Any:
         value = self[name] = self._build(self._sim(), name)
         return value
+
+
+def _producers(op: Op, kind: str) -> list[str]:
+    """The ops whose outputs `op` reads by edges of `kind` (streaming, barrier)."""
+    return [e.src for e in op.inputs if e.kind == kind and e.src != INPUT]
 
 
 def _node_of(placements: dict[str, Placement], unit: str) -> int:

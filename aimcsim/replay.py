@@ -24,7 +24,7 @@ identities, so the points of a sweep compute it once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
@@ -40,9 +40,8 @@ if TYPE_CHECKING:
 
 #: where `OpStats.snapshot` holds each field: the times an op sets, and the fields a block
 #: adds to (its tokens excepted: `NetworkSim._complete` counts them)
-FIRST, LAST, AIMC_END = (OpStats.__slots__.index(f) for f in (
-    "first_ps", "last_ps", "aimc_end_ps"))
-ADDITIVE = tuple(OpStats.__slots__.index(f) for f in (
+FIRST, LAST, AIMC_END = (OpStats.INDEX[f] for f in ("first_ps", "last_ps", "aimc_end_ps"))
+ADDITIVE = tuple(OpStats.INDEX[f] for f in (
     "aimc_busy_ps", "dma_busy_ps", "noc_busy_ps", "pmca_busy_ps", "stall_ps", "tcdm_live_bytes",
     *OpStats.COUNTERS))
 
@@ -141,27 +140,28 @@ def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op
     return shape, Units(tuple(roles), tuple(clusters))
 
 
+def _paths(sim: NetworkSim, units: tuple[str, ...]) -> Iterator[tuple[int, int, list, bool]]:
+    """(i, j, link keys, hop flag) of the route from each of `units` to each other one."""
+    for i, a in enumerate(units):
+        for j, b in enumerate(units):
+            if a != b:
+                yield i, j, *sim.net.path(a, b)
+
+
 def _routes(sim: NetworkSim, units: tuple[str, ...]) -> tuple:
     """The routes between every two of `units`, each link numbered by first appearance (two
     routes share a number exactly when they share a link), with their hop flags."""
     numbers: dict[tuple, int] = {}
-    routes = []
-    for a in units:
-        for b in units:
-            if a != b:
-                keys, hops = sim.net.path(a, b)
-                routes.append((tuple(numbers.setdefault(k, len(numbers)) for k in keys), hops))
-    return tuple(routes)
+    return tuple((tuple(numbers.setdefault(k, len(numbers)) for k in keys), hops)
+                 for _, _, keys, hops in _paths(sim, units))
 
 
 def _link_refs(sim: NetworkSim, units: tuple[str, ...]) -> dict[tuple, LinkRef]:
     """Each link on the routes between `units`, by key, named by its first place on them."""
     refs: dict[tuple, LinkRef] = {}
-    for i, a in enumerate(units):
-        for j, b in enumerate(units):
-            if a != b:
-                for n, k in enumerate(sim.net.path(a, b)[0]):
-                    refs.setdefault(k, (i, j, n))
+    for i, j, keys, _ in _paths(sim, units):
+        for n, k in enumerate(keys):
+            refs.setdefault(k, (i, j, n))
     return refs
 
 

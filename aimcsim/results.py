@@ -256,7 +256,10 @@ def layer_row(**values: Any) -> dict[str, Any]:
 
 def overhead_stats(layers: pd.DataFrame) -> dict[str, float]:
     """min, median and max of the static layers' overhead (both modes stacked in `layers`)."""
-    over = static_overhead(layers)["overhead"]
+    return _spread_of(static_overhead(layers)["overhead"])
+
+
+def _spread_of(over: pd.Series) -> dict[str, float]:
     return {"static_overhead_min": float(over.min()),
             "static_overhead_median": float(over.median()),
             "static_overhead_max": float(over.max())}
@@ -272,9 +275,7 @@ def overhead_stats_of(aimc_only: pd.DataFrame, hybrid: pd.DataFrame) -> dict[str
     static = (aimc_only["kind"] == "static_linear").to_numpy()
     over = pd.Series(overhead(hybrid["latency_ns"].to_numpy()[static],
                               aimc_only["latency_ns"].to_numpy()[static]))
-    return {"static_overhead_min": float(over.min()),
-            "static_overhead_median": float(over.median()),
-            "static_overhead_max": float(over.max())}
+    return _spread_of(over)
 
 
 def static_overhead(layers: pd.DataFrame) -> pd.DataFrame:

@@ -140,8 +140,7 @@ def _columns(sim: NetworkSim) -> dict[str, Any]:
     return layer_row(**columns)
 
 
-#: where `OpStats.snapshot` holds each field
-_FIELD = {name: i for i, name in enumerate(OpStats.__slots__)}
+_FIELD = OpStats.INDEX  # (where `OpStats.snapshot` holds each field)
 _FIRST = _FIELD["first_ps"]
 
 
