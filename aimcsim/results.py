@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -265,16 +266,20 @@ def _spread_of(over: pd.Series) -> dict[str, float]:
             "static_overhead_max": float(over.max())}
 
 
-def overhead_stats_of(aimc_only: pd.DataFrame, hybrid: pd.DataFrame) -> dict[str, float]:
-    """`overhead_stats` of one run in each mode, without stacking them: by column arrays when
-    the two tables list the same layers in the same order (runs of one architecture and
-    workload do; 0.1 ms against 1.6 ms a MobileBERT sweep point), else as `overhead_stats`."""
-    names = aimc_only["layer"]
-    if len(names) != len(hybrid) or not names.equals(hybrid["layer"]):
-        return overhead_stats(pd.concat([aimc_only, hybrid], ignore_index=True))
-    static = (aimc_only["kind"] == "static_linear").to_numpy()
-    over = pd.Series(overhead(hybrid["latency_ns"].to_numpy()[static],
-                              aimc_only["latency_ns"].to_numpy()[static]))
+def overhead_stats_of(aimc_only: Mapping[str, Any], hybrid: Mapping[str, Any]
+                      ) -> dict[str, float]:
+    """`overhead_stats` of one run in each mode, without stacking them: each a layers table or
+    its columns (`Result.columns`). By column arrays when the two list the same layers in the
+    same order (runs of one architecture and workload do; 0.1 ms against 1.6 ms a MobileBERT
+    sweep point), else as `overhead_stats`."""
+    names = list(aimc_only["layer"])
+    if names != list(hybrid["layer"]):
+        return overhead_stats(pd.concat([pd.DataFrame(aimc_only), pd.DataFrame(hybrid)],
+                                        ignore_index=True))
+    static = np.fromiter((k == "static_linear" for k in aimc_only["kind"]), dtype=bool,
+                         count=len(names))
+    over = pd.Series(overhead(np.asarray(hybrid["latency_ns"])[static],
+                              np.asarray(aimc_only["latency_ns"])[static]))
     return _spread_of(over)
 
 

@@ -27,12 +27,20 @@ from aimcsim.spec.workload import Workload
 class Result:
     """Outcome of one simulation. See `aimcsim.results.LAYER_COLUMNS` for the schema."""
 
-    layers: pd.DataFrame
+    #: the `layers` table by column, in its order: numpy arrays and sequences of strings (read
+    #: only: some are shared by the runs of one workload); sweeps stack and store these
+    #: without building a frame
+    columns: dict[str, Any] = field(repr=False)
     summary: dict[str, Any]
     _timeline: list[tuple[str, int, int, str, str]] = field(repr=False, default_factory=list)
     #: with the timeline: each op's latency along its critical path by cause (mode, layer,
     #: latency_ns and `aimcsim.results.CAUSES` in ns, summing to latency_ns)
     critical: pd.DataFrame | None = None
+
+    @cached_property
+    def layers(self) -> pd.DataFrame:
+        """A row per op, in trace order (`aimcsim.results.LAYER_COLUMNS`)."""
+        return pd.DataFrame(self.columns)
 
     @cached_property
     def timeline(self) -> pd.DataFrame:
@@ -93,7 +101,6 @@ def simulate(
                          timeline, replay)
         sim.run()
         columns = _columns(sim)
-        layers = pd.DataFrame(columns)
         summary = _summary(sim, columns)
         critical = _critical(sim) if timeline else None
         recorded = sim.timeline
@@ -106,11 +113,11 @@ def simulate(
                                    macros=summary["cim_macros"])
     summary["area"] = area(tech, summary["tiles"], summary["clusters"], summary["links"],
                            summary["cim_macros"])
-    return Result(layers, summary, recorded, critical)
+    return Result(columns, summary, recorded, critical)
 
 
 def _columns(sim: NetworkSim) -> dict[str, Any]:
-    """The `layers` table's columns (in order): numpy arrays, and lists of strings."""
+    """The `layers` table's columns (in order): numpy arrays, and sequences of strings."""
     ops = sim.workload.ops
     snapshots = [st.snapshot() for st in sim.stats.values()]  # (in trace order)
     if any(s[_FIRST] is None for s in snapshots):  # an op without a compute span starts at 0
@@ -157,8 +164,8 @@ def _shape_columns(same: Same) -> dict[str, Any]:
         array.flags.writeable = False  # (shared by the runs of the memo)
         return array
 
-    return {"block": ints(op.block for op in ops), "layer": [op.name for op in ops],
-            "role": [op.role for op in ops], "kind": [op.kind for op in ops],
+    return {"block": ints(op.block for op in ops), "layer": tuple(op.name for op in ops),
+            "role": tuple(op.role for op in ops), "kind": tuple(op.kind for op in ops),
             "d_in": ints(op.d_in for op in ops), "d_out": ints(op.d_out for op in ops),
             "rank": ints(q.rank or 0 for q in p),
             "tiles": ints(q.tile.tiles if q.tile else 0 for q in p),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -14,7 +15,16 @@ import yaml
 
 from aimcsim import SpecError
 from aimcsim.cli import main
-from aimcsim.sweep import build_points, compare, finished_ids, load_sweep, run_sweep
+from aimcsim.sweep import (
+    build_points,
+    compare,
+    consolidate,
+    finished_ids,
+    load_sweep,
+    run_point,
+    run_sweep,
+)
+from aimcsim.sweep.run import _run
 from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
 
 
@@ -156,19 +166,66 @@ def test_ctrl_c_loses_no_finished_point(sweep_file, tmp_path):
 
 
 def test_resume_reads_parts_of_earlier_versions(sweep_file, tmp_path):
-    """Parts were parquet before they were pickled: a resumed sweep counts and keeps them."""
+    """Parts were parquet files, then pickled frames, before they were pickled columns: a
+    resumed sweep counts and keeps them all."""
     path = sweep_file()
+    spec = load_sweep(path)
     out = tmp_path / "out"
-    run_sweep(load_sweep(path), out, limit=2)
-    for part in (out / "parts").glob("*.pkl"):
-        row, layers = pd.read_pickle(part)
-        row.to_parquet(part.with_suffix(".points.parquet"), index=False)
-        layers.to_parquet(part.with_suffix(".layers.parquet"), index=False)
-        part.unlink()
-    report = run_sweep(load_sweep(path), out, resume=True)
-    assert report.skipped == 2 and report.ran == report.total - 2
-    run_sweep(load_sweep(path), tmp_path / "whole")
+    run_sweep(spec, out, limit=3)
+    points = {p.id: p for p in build_points(spec)[0]}
+    parquet, frames, _ = sorted((out / "parts").glob("*.pkl"))
+    row, layers = run_point(points[parquet.stem])
+    pd.DataFrame([row]).to_parquet(parquet.with_suffix(".points.parquet"), index=False)
+    layers.to_parquet(parquet.with_suffix(".layers.parquet"), index=False)
+    parquet.unlink()
+    row, layers = run_point(points[frames.stem])
+    with open(frames, "wb") as f:
+        pickle.dump((pd.DataFrame([row]), layers), f)
+    report = run_sweep(spec, out, resume=True)
+    assert report.skipped == 3 and report.ran == report.total - 3
+    run_sweep(spec, tmp_path / "whole")
     assert_same(out, tmp_path / "whole")
+
+
+def test_stored_columns_give_the_frames_of_run_point(sweep_file, tmp_path):
+    """A part stores a point's layers as columns (strings as codes); the consolidated table
+    holds, point by point, the frame `run_point` returns, failed points without rows, and
+    parts of another column set (an older version's) with their columns as they are."""
+    spec = load_sweep(sweep_file())
+    points = build_points(spec)[0]
+    failing = points[2].id
+
+    def flaky(point):
+        if point.id == failing:
+            row = {"point": point.id, "index": point.index, "workload": "tiny.yaml",
+                   **dict(point.params), "status": "failed", "error": "no"}
+            return row, None
+        return _run(point)
+
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("aimcsim.sweep.run._run", flaky)
+        run_sweep(spec, out)
+    table, layers = tables(out)
+    assert table.set_index("point").loc[failing, "status"] == "failed"
+    assert failing not in set(layers.point)
+    expected = pd.concat([run_point(p)[1] for p in points if p.id != failing],
+                         ignore_index=True)
+    pd.testing.assert_frame_equal(layers, expected)
+    # a part of an older version without the energy column: NaN there, the rest unchanged
+    part = out / "parts" / f"{points[0].id}.pkl"
+    with open(part, "rb") as f:
+        row, stored = pickle.load(f)
+    stored["order"].remove("energy_pj")
+    with open(part, "wb") as f:
+        pickle.dump((row, stored), f)
+    consolidate(out, points)
+    older = tables(out)[1]
+    first = older.point == points[0].id
+    assert older.loc[first, "energy_pj"].isna().all()
+    assert older.loc[~first, "energy_pj"].notna().all()
+    pd.testing.assert_frame_equal(older.drop(columns="energy_pj"),
+                                  expected.drop(columns="energy_pj"))
 
 
 def test_compare_names_the_bounding_resource(sweep_file, tmp_path, capsys):

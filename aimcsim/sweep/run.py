@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from aimcsim.errors import AimcsimError
@@ -27,6 +28,17 @@ from aimcsim.workers import end_with_parent
 
 def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
     """Simulate one point in every mode; returns its points row and its layers rows."""
+    row, columns = _run(point)
+    if columns is None:
+        return row, pd.DataFrame()
+    layers = pd.DataFrame(columns)
+    layers.insert(0, "point", point.id)
+    return row, layers
+
+
+def _run(point: Point) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """`run_point` with the layers rows as columns (the modes' stacked, without the point's
+    id; None when the point failed): what a sweep stores, without building a frame."""
     row: dict[str, Any] = {"point": point.id, "index": point.index,
                            "workload": Path(point.workload_file).name, **dict(point.params)}
     try:
@@ -34,9 +46,7 @@ def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
         results = {m: simulate(point.arch, workload, m, timeline=False) for m in point.modes}
     except AimcsimError as exc:
         row.update(status="failed", error=str(exc).replace("\n", "; "))
-        return row, pd.DataFrame()
-    layers = pd.concat([r.layers for r in results.values()], ignore_index=True)
-    layers.insert(0, "point", point.id)
+        return row, None
     row.update(status="ok", error="")
     for mode, result in results.items():
         key = mode.replace("-", "_")
@@ -48,8 +58,10 @@ def run_point(point: Point) -> tuple[dict[str, Any], pd.DataFrame]:
     if len(results) == 2:
         row["overhead"] = overhead(row["latency_ns_hybrid"], row["latency_ns_aimc_only"])
         row["energy_overhead"] = overhead(row["energy_pj_hybrid"], row["energy_pj_aimc_only"])
-        row.update(overhead_stats_of(results["aimc-only"].layers, results["hybrid"].layers))
-    return row, layers
+        row.update(overhead_stats_of(results["aimc-only"].columns, results["hybrid"].columns))
+    tables = [r.columns for r in results.values()]
+    return row, {c: np.concatenate([t[c] for t in tables]) if isinstance(first, np.ndarray)
+                 else [v for t in tables for v in t[c]] for c, first in tables[0].items()}
 
 
 @dataclass
@@ -110,10 +122,10 @@ def run_sweep(
     report = SweepReport(len(points), 0, len(points) - len(todo_all), 0, invalid)
     started = time.perf_counter()
 
-    def finished(row: dict[str, Any], layers: pd.DataFrame | None,
+    def finished(row: dict[str, Any], columns: dict[str, Any] | None,
                  persisted: bool = False) -> None:
         if not persisted:
-            _persist(out, row, layers)
+            _persist(out, row, columns)
         report.ran += 1
         report.failed += row["status"] != "ok"
         if progress is not None:
@@ -126,7 +138,7 @@ def run_sweep(
             _run_dask(todo, scheduler, finished)
         elif workers <= 1:
             for point in todo:
-                finished(*run_point(point))
+                finished(*_run(point))
         else:
             _run_pool(todo, workers, out, finished)
     except KeyboardInterrupt:
@@ -147,8 +159,8 @@ def _run_and_persist(points: list[Point], out: Path) -> list[dict[str, Any]]:
     parent only hears the points rows."""
     rows = []
     for point in points:
-        row, layers = run_point(point)
-        _persist(out, row, layers)
+        row, columns = _run(point)
+        _persist(out, row, columns)
         rows.append(row)
     return rows
 
@@ -187,7 +199,7 @@ def _run_dask(todo: list[Point], scheduler: Any, finished: Callable[..., None]) 
         raise AimcsimError("--scheduler needs Dask: pip install 'aimcsim[dask]'") from None
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        futures = client.map(run_point, todo, pure=False)
+        futures = client.map(_run, todo, pure=False)
         for fut in as_completed(futures):
             finished(*fut.result())
     finally:
