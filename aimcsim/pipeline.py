@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
@@ -29,7 +30,7 @@ import simpy
 
 from aimcsim.engine import FifoServer, OpStats
 from aimcsim.errors import AimcsimError
-from aimcsim.hw.aimc_tile import TileMapping, TileTimer, mvm_events
+from aimcsim.hw.aimc_tile import TileTimer, mvm_events
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats, PmcaModel
 from aimcsim.hw.pmca.feasibility import check_l2, checked_tcdm
@@ -41,6 +42,7 @@ from aimcsim.hw.pmca.programs import (
     lora_weight_bytes,
 )
 from aimcsim.hw.sram_cim import branch_macs, branch_ps
+from aimcsim.keys import Same
 from aimcsim.mapping import (
     PMCA_PREFIX,
     Placement,
@@ -88,13 +90,17 @@ class NetworkSim:
         # the memoised placements (`placed`: shared, never changed) and this run's copy
         self.shared = shared = placed(arch, workload, mode)
         self.placements: dict[str, Placement] = dict(shared)
-        unknown = sorted(set(settings or {}) - {op.name for op in workload.ops})
+        self.eb = arch.lora.element_bytes
+        case = _case(Same(workload, shared), self.eb)
+        names = case.names
+        unknown = sorted(set(settings) - set(names)) if settings else ()
         if unknown:
             raise ValueError(f"pipeline settings for operations not in the workload: {unknown[:5]}")
-        names = [op.name for op in workload.ops]
         self.settings = ({name: settings.get(name, arch.pipeline) for name in names}
                          if settings else dict.fromkeys(names, arch.pipeline))
-        check_l2(arch, workload, self.placements)
+        #: every op runs the architecture's pipeline (`arch.pipeline`)
+        self.uniform_settings = not settings
+        check_l2(arch, workload, shared)
         resident = checked_tcdm(arch, workload, shared, model, settings)
         sizes: dict[int, list[int]] = {}  # (ops of one block size share their list)
         for s in {*self.settings.values()} if settings else (arch.pipeline,):
@@ -115,7 +121,6 @@ class NetworkSim:
         self.net = Links(arch.interconnect, nodes=len(resident),
                          node_of=partial(_node_of, self.placements))
         self._facts: dict[tuple[str, str], tuple[int, bool, bool]] = {}
-        self.eb = arch.lora.element_bytes
         self.pmca_period_ps = arch.pmca.period_ps
         self.layer_by_layer = arch.pipeline.between_layers == "layer-by-layer"
         # repeated ops of a layer-by-layer run replay the first one's footprint
@@ -132,25 +137,22 @@ class NetworkSim:
         self._units: dict[str, Units] = {}  # the units of each op `_drive` simulates
         self.replayed_blocks = 0  # blocks of simulated ops replayed rather than simulated
         self.exclusive_links = self.net.exclusive
-        self.tiles = {op.name: TileTimer(arch.aimc) for op in workload.ops
-                      if op.kind == "static_linear"}
-        # per token: MVMs, DAC and ADC conversions, analog MACs (the same every burst)
-        self.tile_events = {op.name: _mvm_events(self.placements[op.name].tile, op.d_in,
-                                                 op.d_out)
-                            for op in workload.ops if op.kind == "static_linear"}
+        self.tiles = {name: TileTimer(arch.aimc) for name in case.tile_events}
+        # per token: MVMs, DAC and ADC conversions, analog MACs (the same every burst; shared
+        # by the runs of the case: read only)
+        self.tile_events: Mapping[str, tuple[int, int, int, int]] = case.tile_events
         # each adapted layer's SRAM-CIM macros: one server, blocks in arrival order
-        self.cims = {name: FifoServer() for name, p in self.placements.items() if p.cim}
-        self.stats: dict[str, OpStats] = {}
-        for op in workload.ops:
-            p = self.placements[op.name]
-            weights = (lora_weight_bytes(op, p.rank, self.eb)
-                       if p.rank is not None and not p.cim else 0)
-            self.stats[op.name] = OpStats(weights)
+        self.cims = {name: FifoServer() for name in case.cims}
+        self.stats: dict[str, OpStats] = {name: OpStats(weights)
+                                          for name, weights in case.weights.items()}
         # each op's end (an event made on first use: a replayed op's is never asked for)
         self.finished: dict[str, simpy.Event] = _ByName(self, _event)
         # per-block events matter to streaming consumers and to the op's own in-flight gate
-        self._block_events = {name: not self.layer_by_layer or s.blocks_in_flight > 1
-                              for name, s in self.settings.items()}
+        self._block_events = (
+            {name: not self.layer_by_layer or s.blocks_in_flight > 1
+             for name, s in self.settings.items()} if settings
+            else dict.fromkeys(names, not self.layer_by_layer
+                               or arch.pipeline.blocks_in_flight > 1))
         self.done = {name: [env.event() for _ in self.blocks[name]] if wanted else ()
                      for name, wanted in self._block_events.items()}
         self._left = ({name: len(self.blocks[name]) for name in names} if settings
@@ -741,10 +743,35 @@ def _event(sim: NetworkSim, _name: str) -> simpy.Event:
     return sim.env.event()
 
 
-@lru_cache(maxsize=1024)
-def _mvm_events(tile: TileMapping, d_in: int, d_out: int) -> tuple[int, int, int, int]:
-    """`mvm_events`, once per shape (layers repeat a few)."""
-    return mvm_events(tile, d_in, d_out)
+@dataclass(frozen=True)
+class _Case:
+    """What a run reads of its workload and placements alone (`_case`)."""
+
+    names: list[str]  # the ops, in trace order
+    tile_events: dict[str, tuple[int, int, int, int]]  # per static op: `mvm_events`
+    weights: dict[str, int]  # per op, in trace order: its LoRA weights resident in TCDM
+    cims: list[str]  # the ops whose branch runs on SRAM-CIM macros
+
+
+@lru_cache(maxsize=64)
+def _case(same: Same, eb: int) -> _Case:
+    """Memoised by the identities of the workload and the placements (`aimcsim.keys.Same`) and
+    the element bytes: the points of a sweep over timings share it. Read only."""
+    workload, placements = same.objects
+    events: dict[tuple, tuple[int, int, int, int]] = {}  # (layers repeat a few shapes)
+    tile_events = {}
+    for op in workload.ops:
+        if op.kind == "static_linear":
+            tile = placements[op.name].tile
+            shape = (tile, op.d_in, op.d_out)
+            if shape not in events:
+                events[shape] = mvm_events(tile, op.d_in, op.d_out)
+            tile_events[op.name] = events[shape]
+    return _Case(
+        [op.name for op in workload.ops], tile_events,
+        {op.name: lora_weight_bytes(op, p.rank, eb) if p.rank is not None and not p.cim else 0
+         for op in workload.ops for p in (placements[op.name],)},
+        [name for name, p in placements.items() if p.cim])
 
 
 class _ByName(dict):

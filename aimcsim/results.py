@@ -9,6 +9,7 @@ aimcsim prints or stores is `overhead(hybrid, aimc_only)`; every "bound by" is
 from __future__ import annotations
 
 import json
+import math
 from bisect import bisect_right
 from collections.abc import Mapping
 from pathlib import Path
@@ -260,10 +261,16 @@ def overhead_stats(layers: pd.DataFrame) -> dict[str, float]:
     return _spread_of(static_overhead(layers)["overhead"])
 
 
-def _spread_of(over: pd.Series) -> dict[str, float]:
-    return {"static_overhead_min": float(over.min()),
-            "static_overhead_median": float(over.median()),
-            "static_overhead_max": float(over.max())}
+def _spread_of(over: Any) -> dict[str, float]:
+    """min, median, max of the overheads, NaN skipped (as pandas does; NaN when none)."""
+    values = np.asarray(over, dtype=float)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return dict.fromkeys(("static_overhead_min", "static_overhead_median",
+                              "static_overhead_max"), math.nan)
+    return {"static_overhead_min": float(values.min()),
+            "static_overhead_median": float(np.median(values)),
+            "static_overhead_max": float(values.max())}
 
 
 def overhead_stats_of(aimc_only: Mapping[str, Any], hybrid: Mapping[str, Any]
@@ -278,9 +285,8 @@ def overhead_stats_of(aimc_only: Mapping[str, Any], hybrid: Mapping[str, Any]
                                         ignore_index=True))
     static = np.fromiter((k == "static_linear" for k in aimc_only["kind"]), dtype=bool,
                          count=len(names))
-    over = pd.Series(overhead(np.asarray(hybrid["latency_ns"])[static],
-                              np.asarray(aimc_only["latency_ns"])[static]))
-    return _spread_of(over)
+    return _spread_of(overhead(np.asarray(hybrid["latency_ns"])[static],
+                               np.asarray(aimc_only["latency_ns"])[static]))
 
 
 def static_overhead(layers: pd.DataFrame) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -59,9 +60,9 @@ def default_model(arch: Arch) -> PmcaModel:
 def _warn_clamped(arch: Arch, workload: Workload, settings: dict[str, Pipeline] | None) -> None:
     """Say so when a block is asked larger than the workload: it runs as one block of all
     tokens."""
-    asked = sorted({block for op in workload.ops
-                    if (block := (settings or {}).get(op.name, arch.pipeline).parallel_tokens)
-                    > workload.tokens})
+    blocks = ({settings.get(op.name, arch.pipeline).parallel_tokens for op in workload.ops}
+              if settings else {arch.pipeline.parallel_tokens})
+    asked = sorted(block for block in blocks if block > workload.tokens)
     if asked:
         warnings.warn(SettingWarning(
             f"{arch.source}: pipeline.parallel_tokens = {', '.join(map(str, asked))} is above "
@@ -123,15 +124,20 @@ def _columns(sim: NetworkSim) -> dict[str, Any]:
     if any(s[_FIRST] is None for s in snapshots):  # an op without a compute span starts at 0
         snapshots = [s if s[_FIRST] is not None else (*s[:_FIRST], 0, *s[_FIRST + 1:])
                      for s in snapshots]
-    stats = np.array(snapshots, dtype=np.int64).T.copy()  # (a row per field: contiguous)
-    counters = np.array([sim.counter_values(op.name) for op in ops], dtype=np.int64).T.copy()
+    stats = _rows_of(snapshots, len(OpStats.INDEX))  # (a row per field)
+    counters = _rows_of([sim.counter_values(op.name) for op in ops], len(sim.counter_names))
+    if sim.uniform_settings:  # (every op runs the architecture's pipeline)
+        block = np.full(len(ops), sim.blocks[ops[0].name][0], dtype=np.int64)
+        strategies = [sim.arch.pipeline.strategy] * len(ops)
+    else:
+        block = np.array([sim.blocks[op.name][0] for op in ops], dtype=np.int64)
+        strategies = [sim.settings[op.name].strategy for op in ops]
     shape = _shape_columns(Same(sim.workload, sim.shared))
     columns: dict[str, Any] = {
         "block": shape["block"], "layer": shape["layer"], "role": shape["role"],
         "kind": shape["kind"], "tokens": stats[_FIELD["tokens"]], "d_in": shape["d_in"],
         "d_out": shape["d_out"], "rank": shape["rank"], "mode": [sim.mode] * len(ops),
-        "parallel_tokens": np.array([sim.blocks[op.name][0] for op in ops], dtype=np.int64),
-        "strategy": [sim.settings[op.name].strategy for op in ops],
+        "parallel_tokens": block, "strategy": strategies,
         "tiles": shape["tiles"], "pmca": shape["pmca"],
         "start_ns": stats[_FIRST], "end_ns": stats[_FIELD["last_ps"]],
         "latency_ns": stats[_FIELD["last_ps"]] - stats[_FIRST],
@@ -145,6 +151,14 @@ def _columns(sim: NetworkSim) -> dict[str, Any]:
     # priced by column: the same products and sums as `layer_energy` row by row
     columns.update(layer_energy(columns, sim.arch.technology, sim.arch.lora.dtype))
     return layer_row(**columns)
+
+
+def _rows_of(records: list[tuple[int, ...]], width: int) -> np.ndarray:
+    """Equal-length tuples of ints as an array with a row per field (each row contiguous);
+    np.fromiter over the flat values takes half the time of np.array over the tuples."""
+    flat = np.fromiter(chain.from_iterable(records), dtype=np.int64,
+                       count=len(records) * width)
+    return flat.reshape(len(records), width).T.copy()
 
 
 _FIELD = OpStats.INDEX  # (where `OpStats.snapshot` holds each field)
@@ -190,25 +204,19 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
     adds up by kind, in trace order."""
     stats = sim.stats.values()
     total_ps = max(st.last_ps for st in stats)
-    frame_kinds: dict[str, dict[str, float]] = {}
-    for kind, *times in zip(columns["kind"], *(columns[c].tolist() for c in (
-            "latency_ns", "aimc_busy_ns", "pmca_busy_ns", "dma_busy_ns")), strict=True):
-        k = frame_kinds.get(kind)
-        if k is None:
-            k = frame_kinds[kind] = {"ops": 0, "latency_ns": 0.0, "aimc_busy_ns": 0.0,
-                                     "pmca_busy_ns": 0.0, "dma_busy_ns": 0.0}
-        k["ops"] += 1
-        k["latency_ns"] += times[0]
-        k["aimc_busy_ns"] += times[1]
-        k["pmca_busy_ns"] += times[2]
-        k["dma_busy_ns"] += times[3]
+    case = _case_totals(Same(sim.workload, sim.shared), sim.arch.sram_cim)
+    # (bincount adds each kind's values in trace order, as a loop over the ops would)
+    sums = {c: np.bincount(case.kind_codes, weights=columns[c], minlength=len(case.kinds))
+            for c in ("latency_ns", "aimc_busy_ns", "pmca_busy_ns", "dma_busy_ns")}
+    frame_kinds = {kind: {"ops": ops, **{c: float(by_kind[i]) for c, by_kind in sums.items()}}
+                   for i, (kind, ops) in enumerate(zip(case.kinds, case.kind_ops, strict=True))}
     aimc = pmca = noc = 0
     for st in stats:
         aimc += st.aimc_busy_ps
         pmca += st.pmca_busy_ps + st.dma_busy_ps
         noc += st.noc_busy_ps
     groups = len(sim.tiles)
-    tiles = sum(p.tile.tiles for p in sim.placements.values() if p.tile)
+    tiles = case.tiles
     clusters = len(sim.clusters)
     links = max(sim.net.link_count, 1)
     return {
@@ -228,14 +236,40 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
         "tiles": tiles,
         "chip_tiles": sim.arch.chip.tiles if sim.arch.chip else None,
         "tile_budget_used": (tiles / sim.arch.chip.tiles) if sim.arch.chip else None,
-        "cell_utilisation": (
-            sum(op.d_in * op.d_out for op in sim.workload.ops if op.kind == "static_linear")
-            / (tiles * sim.arch.aimc.rows * sim.arch.aimc.cols)) if tiles else 0.0,
-        "cim_macros": sum(macros(sim.arch.sram_cim, op.d_in, op.d_out, p.rank)
-                          for op in sim.workload.ops
-                          if (p := sim.placements[op.name]).cim),
+        "cell_utilisation": (case.static_cells / (tiles * sim.arch.aimc.rows
+                                                  * sim.arch.aimc.cols)) if tiles else 0.0,
+        "cim_macros": case.cim_macros,
         "clusters": clusters,
         "links": sim.net.link_count,
         "tcdm_peak_bytes": max(c.peak_bytes for c in sim.clusters),
         "tcdm_bytes": sim.arch.pmca.tcdm_bytes,
     }
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """What a run's summary reads of its workload and placements alone (`_case_totals`)."""
+
+    kinds: list[str]  # the ops' kinds, in order of first appearance
+    kind_codes: np.ndarray  # each op's kind, as its place in `kinds`
+    kind_ops: list[int]  # ops of each kind
+    tiles: int  # tiles the static layers take
+    static_cells: int  # weights of the static layers (d_in x d_out summed)
+    cim_macros: int  # SRAM-CIM macros the adapted layers take
+
+
+@lru_cache(maxsize=64)
+def _case_totals(same: Same, sram_cim: Any) -> _Totals:
+    """Memoised by the identities of the workload and the placements and by the SRAM-CIM
+    macro (the placements' tile grids hold the crossbar's shape): sweep points share it."""
+    workload, placements = same.objects
+    ops = workload.ops
+    kinds = list(dict.fromkeys(op.kind for op in ops))
+    codes = np.array([kinds.index(op.kind) for op in ops], dtype=np.intp)
+    codes.flags.writeable = False
+    return _Totals(
+        kinds, codes, np.bincount(codes, minlength=len(kinds)).tolist(),
+        sum(p.tile.tiles for p in placements.values() if p.tile),
+        sum(op.d_in * op.d_out for op in ops if op.kind == "static_linear"),
+        sum(macros(sram_cim, op.d_in, op.d_out, p.rank)
+            for op in ops if (p := placements[op.name]).cim))

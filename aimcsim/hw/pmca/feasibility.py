@@ -28,22 +28,12 @@ def resident_bytes(arch: Arch, workload: Workload, placements: dict[str, Any]) -
     return resident
 
 
-def check_l2(arch: Arch, workload: Workload, placements: dict[str, Any]) -> list[int]:
+def check_l2(arch: Arch, workload: Workload, placements: Any) -> list[int]:
     """Bytes each cluster's L2 holds for the run: the held operands of its attention matmuls
     (K and V, a k x n matrix per group of heads; a spread op's slices their share). Raises
-    `CapacityError` naming the cluster when `memory.l2_bytes` is set and they do not fit."""
-    from aimcsim.mapping import parts  # (the mapping imports the cluster package)
-
-    held = [0] * (1 + max(p.pmca for p in placements.values()))
-    for op in workload.ops:
-        if op.kind not in ("dynamic_matmul", "attention"):
-            continue
-        # a matmul holds K (or V) of each group; fused attention both, by chunks into TCDM
-        width = op.k * op.n + (op.n * op.d_out // op.heads if op.kind == "attention" else 0)
-        for cluster, part_op in parts(op, placements[op.name]):
-            if cluster >= len(held):
-                held.extend([0] * (cluster + 1 - len(held)))
-            held[cluster] += part_op.groups * width * arch.lora.element_bytes
+    `CapacityError` naming the cluster when `memory.l2_bytes` is set and they do not fit.
+    (The bytes are memoised by the identities of the workload and the placements.)"""
+    held = list(_held(Same(workload, placements), arch.lora.element_bytes))
     limit = arch.memory.l2_bytes if arch.memory is not None else 0
     if limit and max(held) > limit:
         worst = max(range(len(held)), key=held.__getitem__)
@@ -53,6 +43,24 @@ def check_l2(arch: Arch, workload: Workload, placements: dict[str, Any]) -> list
             f"memory.l2_bytes = {limit}; raise it or spread attention "
             "(pipeline.attention_clusters)", needed_bytes=held[worst], capacity_bytes=limit)
     return held
+
+
+@lru_cache(maxsize=64)
+def _held(same: Same, eb: int) -> tuple[int, ...]:
+    from aimcsim.mapping import parts  # (the mapping imports the cluster package)
+
+    workload, placements = same.objects
+    held = [0] * (1 + max(p.pmca for p in placements.values()))
+    for op in workload.ops:
+        if op.kind not in ("dynamic_matmul", "attention"):
+            continue
+        # a matmul holds K (or V) of each group; fused attention both, by chunks into TCDM
+        width = op.k * op.n + (op.n * op.d_out // op.heads if op.kind == "attention" else 0)
+        for cluster, part_op in parts(op, placements[op.name]):
+            if cluster >= len(held):
+                held.extend([0] * (cluster + 1 - len(held)))
+            held[cluster] += part_op.groups * width * eb
+    return tuple(held)
 
 
 def checked_tcdm(arch: Arch, workload: Workload, placements: Any, model: PmcaModel,
