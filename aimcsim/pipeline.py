@@ -153,8 +153,9 @@ class NetworkSim:
              for name, s in self.settings.items()} if settings
             else dict.fromkeys(names, not self.layer_by_layer
                                or arch.pipeline.blocks_in_flight > 1))
-        self.done = {name: [env.event() for _ in self.blocks[name]] if wanted else ()
-                     for name, wanted in self._block_events.items()}
+        self.done = ({name: [env.event() for _ in self.blocks[name]] if wanted else ()
+                      for name, wanted in self._block_events.items()}
+                     if any(self._block_events.values()) else dict.fromkeys(names, ()))
         self._left = ({name: len(self.blocks[name]) for name in names} if settings
                       else dict.fromkeys(names, len(sizes[arch.pipeline.parallel_tokens])))
         # (component, start_ps, end_ps, activity, op)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from aimcsim.engine import OpStats
+from aimcsim.engine import FifoServer, OpStats
 from aimcsim.keys import Same
 from aimcsim.mapping import Placement, pmca_unit, tile_unit
 from aimcsim.spec.workload import INPUT, Op, Workload
@@ -81,24 +81,28 @@ def signature(sim: NetworkSim, op: Op) -> tuple[tuple, Units]:
     runs equal up to a shift in time), and its units: its `structure`, its settings, the free
     TCDM of its clusters and (unless the topology's routes are uniform) its routes."""
     shape, units = sim.structure[op.name]
-    key = (shape, sim.settings[op.name],
+    key = (shape, None if sim.uniform_settings else sim.settings[op.name],
            tuple([sim.clusters[c].free_bytes for c in units.clusters]),
            None if sim.net.uniform else _routes(sim, units.roles))
     return key, units
 
 
 def structure(workload: Workload, placements: Mapping[str, Placement],
-              ) -> dict[str, tuple[tuple, Units]]:
+              ) -> dict[str, tuple[int, Units]]:
     """Per op, what of its signature the workload and the placements decide (its shape, its
-    inputs, where they come from and where it runs, up to the names of units), and its units.
-    Memoised by the identity of both (`aimcsim.mapping.placed` shares one dict per case)."""
+    inputs, where they come from and where it runs, up to the names of units: `op_structure`)
+    as a number (equal numbers: equal shapes), and its units. Memoised by the identity of both
+    (`aimcsim.mapping.placed` shares one dict per case)."""
     return _structure(Same(workload, placements))
 
 
 @lru_cache(maxsize=64)
-def _structure(same: Same) -> dict[str, tuple[tuple, Units]]:
+def _structure(same: Same) -> dict[str, tuple[int, Units]]:
     workload, placements = same.objects
-    return {op.name: op_structure(workload, placements, op) for op in workload.ops}
+    shapes: dict[tuple, int] = {}  # (each shape as its number: keys hash an int, not a tree)
+    return {op.name: (shapes.setdefault(shape, len(shapes)), units)
+            for op in workload.ops
+            for shape, units in (op_structure(workload, placements, op),)}
 
 
 def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op,
@@ -261,9 +265,13 @@ def _servers(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> N
         sim.tiles[op.name].restore(dac + t0, integ + t0, adc + t0)
     if fp.links:  # (the topology's paths directly: the pairs of a replayed op are new)
         roles, net = units.roles, sim.net
-        path, fabric = net.topology.path, net.fabric
+        path, fabric, servers = net.topology.path, net.fabric, net.servers
         for (i, j, n), free_ps in fp.links:
-            net.server(path(roles[i], roles[j], fabric)[0][n]).free_ps = free_ps + t0
+            key = path(roles[i], roles[j], fabric)[0][n]
+            link = servers.get(key)
+            if link is None:  # (`Links.server`, inline)
+                link = servers[key] = FifoServer()
+            link.free_ps = free_ps + t0
     clusters = units.clusters
     for k, free_ps in fp.cores:
         sim.clusters[clusters[k]].cores.free_ps = free_ps + t0
