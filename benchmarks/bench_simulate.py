@@ -1,6 +1,7 @@
 """Wall time of the full MobileBERT simulation (24 layers, 384 tokens) on the shipped defaults:
 with the timeline (every op simulated), without it (repeated ops replayed, as sweeps and
-searches run), and without it by the reference engine (`replay=False`).
+searches run), and without it by the reference engine (`replay=False`); then how a run
+without the timeline (both modes, as a sweep point) grows with tokens, layers and tiles.
 
 Run: python benchmarks/bench_simulate.py [--repeat N]. Prints the figures; asserts nothing.
 """
@@ -8,10 +9,14 @@ Run: python benchmarks/bench_simulate.py [--repeat N]. Prints the figures; asser
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
 from aimcsim import load_arch, load_workload, simulate
+from aimcsim.spec.arch import Arch
+from aimcsim.spec.workload import Workload, parse_workload
+from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = ROOT / "arch" / "hybrid.yaml"  # shipped default architecture
@@ -37,6 +42,37 @@ def main() -> None:
                   f"{sorted(times)[len(times) // 2]:.3f} s over {args.repeat} runs; "
                   f"{len(result._timeline)} timeline records; simulated "
                   f"{result.summary['total_latency_ns'] / 1e6:.3f} ms")
+    scaling(arch, workload, args.repeat)
+
+
+def both_modes_s(arch: Arch, workload: Workload, repeat: int) -> tuple[float, int]:
+    """Best wall time of a run in each mode without the timeline, and the tiles it takes."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for mode in ("aimc-only", "hybrid"):
+            result = simulate(arch, workload, mode, timeline=False)
+        times.append(time.perf_counter() - t0)
+    return min(times), result.summary["tiles"]
+
+
+def scaling(arch: Arch, workload: Workload, repeat: int) -> None:
+    """A sweep point's cost (both modes, no timeline) against tokens, layers and tiles."""
+    def trace(tokens: int, layers: int = 24) -> Workload:
+        config = {**MOBILEBERT_UNCASED, "num_hidden_layers": layers}
+        return parse_workload(mobilebert_trace(tokens, config), f"mobilebert-{tokens}-{layers}")
+
+    print("one point, both modes, no timeline (best of each):")
+    for tokens in (48, 96, 192, 384):  # (768 needs more TCDM for attention)
+        wall, _ = both_modes_s(arch, trace(tokens), repeat)
+        print(f"  tokens {tokens:>4} (24 layers): {wall * 1e3:6.1f} ms")
+    for layers in (6, 12, 24):
+        wall, _ = both_modes_s(arch, trace(384, layers), repeat)
+        print(f"  layers {layers:>4} (384 tokens): {wall * 1e3:6.1f} ms")
+    for side in (512, 256, 128):  # smaller crossbars: more tiles per layer
+        aimc = dataclasses.replace(arch.aimc, rows=side, cols=side)
+        wall, tiles = both_modes_s(dataclasses.replace(arch, aimc=aimc), workload, repeat)
+        print(f"  tiles {tiles:>5} ({side}x{side} crossbars): {wall * 1e3:6.1f} ms")
 
 
 if __name__ == "__main__":

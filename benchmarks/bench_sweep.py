@@ -2,7 +2,8 @@
 with 1 and 2 workers, and what op replay and kernel memoisation save on one point.
 
 Run: python benchmarks/bench_sweep.py [--points N] (default 1,000, the figure issue 16 asks in
-30 s on two cores). Prints the figures; asserts nothing.
+30 s on two cores; two workers also run a quarter and a half of them, for the scaling with
+points). Prints the figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -90,12 +91,14 @@ def main() -> None:
         print(f"one point, both modes: {fast * 1e3:.0f} ms replaying repeated ops, "
               f"{reference * 1e3:.0f} ms simulating every op ({reference / fast:.1f}x), "
               f"{bare * 1e3:.0f} ms also running every kernel again")
-        for workers in (1, 2):
+        # (2 workers: the first quarter and half of the points too, for the scaling)
+        for workers, points in ((1, args.points), (2, args.points // 4), (2, args.points // 2),
+                                (2, args.points)):
             t0 = time.perf_counter()
-            run_sweep(spec, Path(tmp) / f"w{workers}", workers=workers)
+            run_sweep(spec, Path(tmp) / f"w{workers}-{points}", workers=workers, limit=points)
             wall = time.perf_counter() - t0
-            rate = args.points / wall
-            print(f"{workers} worker(s): {args.points} points in {wall:.1f} s, {rate:.2f} points/s "
+            rate = points / wall
+            print(f"{workers} worker(s): {points} points in {wall:.1f} s, {rate:.2f} points/s "
                   f"-> 1,000 points in about {1000 / rate:.0f} s")
 
 
