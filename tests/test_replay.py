@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aimcsim import CapacityError, simulate
+from aimcsim.hw.pmca.feasibility import check_l2
+from aimcsim.mapping import placed
 from aimcsim.pipeline import NetworkSim
 from aimcsim.simulator import default_model
 from aimcsim.spec.arch import parse_arch
@@ -198,3 +200,59 @@ def test_op_statistics_snapshot_every_field():
     again = OpStats()
     again.restore(st.snapshot())
     assert [getattr(again, f) for f in OpStats.__slots__] == list(st.snapshot())
+
+
+def _forget_memos() -> None:
+    """Clear every in-process memo of the package (placements, TCDM and L2 checks, per-case
+    facts, structures, kernels): the next run derives all of it again."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("aimcsim") and module is not None:
+            for value in list(vars(module).values()):
+                for holder in (value, *vars(value).values()) if isinstance(value, type) \
+                        else (value,):
+                    if callable(getattr(holder, "cache_clear", None)):
+                        holder.cache_clear()
+
+
+@pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(doc=architectures(), mode=st.sampled_from(["hybrid", "aimc-only"]),
+       blocks=st.integers(1, 2), tokens=st.integers(1, 12))
+def test_memos_hold_everything_they_read(doc, mode, blocks, tokens):
+    """Runs of one workload share memos (placements, the TCDM and L2 checks, per-case facts)
+    across architectures that differ in what the memo keys must hold: the LoRA element size,
+    the SRAM-CIM macro, the L2 limit, the tile timing. Each run (or refusal, with the L2 bytes
+    it found) equals one with every memo cleared first."""
+    work = small_bert(tokens, blocks)
+    pmca = {**doc["pmca"], "macs_per_cycle": {**doc["pmca"]["macs_per_cycle"], "fp8": 1,
+                                              "fp32": 1}}
+    base = {**doc, "pmca": pmca}
+    variants = [base, {**base, "lora": {**base["lora"], "dtype": "fp32"}},
+                {**base, "lora": {**base["lora"], "dtype": "fp8"}},
+                _with_cim(base, 16, 250), _with_cim(base, 64, 250),
+                {**base, "aimc": {**base["aimc"], "integration_time_ns": 8}},
+                {**base, "memory": {"l2_bytes": 1}},
+                {**base, "lora": {**base["lora"], "dtype": "fp32"}, "memory": {"l2_bytes": 1}}]
+
+    def runs(warm: bool) -> list:
+        out = []
+        for i, variant in enumerate(variants):
+            if not warm:
+                _forget_memos()
+            arch = parse_arch(variant, f"v{i}.yaml")
+            try:
+                out.append((simulate(arch, work, mode, timeline=False), None))
+            except CapacityError as exc:  # (and the L2 bytes held, checked without a limit)
+                out.append((str(exc), check_l2(replace(arch, memory=None), work,
+                                               placed(arch, work, mode))))
+        return out
+
+    for (warm, warm_l2), (cold, cold_l2) in zip(runs(True), runs(False), strict=True):
+        if isinstance(cold, str):
+            assert (warm, warm_l2) == (cold, cold_l2)
+        else:
+            _same(warm, cold)
+    assert isinstance(cold, str) and "memory.l2_bytes = 1" in cold  # (the last: L2 of 1 B)
