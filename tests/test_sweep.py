@@ -10,6 +10,7 @@ import sys
 import time
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -189,8 +190,9 @@ def test_resume_reads_parts_of_earlier_versions(sweep_file, tmp_path):
 
 def test_stored_columns_give_the_frames_of_run_point(sweep_file, tmp_path):
     """A part stores a point's layers as columns (strings as codes); the consolidated table
-    holds, point by point, the frame `run_point` returns, failed points without rows, and
-    parts of another column set (an older version's) with their columns as they are."""
+    holds, point by point, the frame `run_point` returns (written a row group of points at a
+    time), failed points without rows, and parts of another column set (an older version's)
+    with their columns as they are."""
     spec = load_sweep(sweep_file())
     points = build_points(spec)[0]
     failing = points[2].id
@@ -205,7 +207,9 @@ def test_stored_columns_give_the_frames_of_run_point(sweep_file, tmp_path):
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("aimcsim.sweep.run._run", flaky)
+        mp.setattr("aimcsim.sweep.store.GROUP_POINTS", 2)  # (5 points with rows: 3 groups)
         run_sweep(spec, out)
+    assert pq.ParquetFile(out / "layers.parquet").num_row_groups == 3
     table, layers = tables(out)
     assert table.set_index("point").loc[failing, "status"] == "failed"
     assert failing not in set(layers.point)

@@ -5,9 +5,11 @@ A sweep file names a base architecture, workloads, modes and axes (YAML dot-path
 architecture with value lists or ranges; `workload.seq_len` regenerates a generated trace at
 another length). Points are the grid of the axes, or a seeded random sample of it, filtered by
 constraints. Each finished point is written at once as `parts/<id>.pkl` (its points row and
-layers rows, pickled, atomically), so a killed worker or a Ctrl-C loses no finished point;
-`--resume` runs only the points without parts. The consolidated tables (`points.parquet`,
-`layers.parquet`, CSV on request) are rewritten from the parts, in point order, at the end.
+layers rows by column, pickled, atomically), so a killed worker or a Ctrl-C loses no finished
+point; `--resume` runs only the points without parts. The consolidated tables
+(`points.parquet`, `layers.parquet`, CSV on request) are rewritten from the parts, in point
+order, at the end (layers.parquet a row group of 64 points at a time: the parent's memory does
+not grow with the points).
 """
 
 from aimcsim.sweep.points import build_points, point_id

@@ -59,9 +59,13 @@ def _run(point: Point) -> tuple[dict[str, Any], dict[str, Any] | None]:
         row["overhead"] = overhead(row["latency_ns_hybrid"], row["latency_ns_aimc_only"])
         row["energy_overhead"] = overhead(row["energy_pj_hybrid"], row["energy_pj_aimc_only"])
         row.update(overhead_stats_of(results["aimc-only"].columns, results["hybrid"].columns))
-    tables = [r.columns for r in results.values()]
-    return row, {c: np.concatenate([t[c] for t in tables]) if isinstance(first, np.ndarray)
-                 else [v for t in tables for v in t[c]] for c, first in tables[0].items()}
+    return row, _stacked([r.columns for r in results.values()])
+
+
+def _stacked(tables: list[dict[str, Any]]) -> dict[str, Any]:
+    """Layers tables by column, one after the other: arrays concatenated, strings listed."""
+    return {name: np.concatenate([t[name] for t in tables]) if isinstance(first, np.ndarray)
+            else [v for t in tables for v in t[name]] for name, first in tables[0].items()}
 
 
 @dataclass
