@@ -27,8 +27,9 @@ _PART, _OLD_PART = ".pkl", ".parquet"
 
 #: a point's layers rows as its part stores them, in plain containers (no class of ours is
 #: pickled): {"order": column names, "numbers": {dtype: (names, array with a row per
-#: column)}, "strings": {name: (codes, distinct values)}}. One array per dtype unpickles in
-#: a tenth of the time of a column each; strings as codes are merged by `consolidate`
+#: column)}, "strings": {name: (codes, distinct values)}}. One array per dtype reads back in
+#: about a quarter of the time of an array per column (0.2 ms a MobileBERT point against
+#: 0.9 ms); strings as codes are merged by `consolidate`
 #: without a string per row.
 Stored = dict[str, Any]
 
