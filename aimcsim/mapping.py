@@ -22,7 +22,7 @@ from functools import lru_cache
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, grid
 from aimcsim.keys import Carried, Same
-from aimcsim.spec.arch import Arch
+from aimcsim.spec.arch import Arch, Lora
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
 
@@ -126,20 +126,19 @@ def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:
 def placed(arch: Arch, workload: Workload, mode: str) -> Mapping[str, Placement]:
     """`place`, memoised (per process, the last 64) by the workload and what of the
     architecture a placement reads: the points of a sweep over timings place their workload
-    again and again (it took about a tenth of a MobileBERT run). The dict is shared: read it,
+    again and again (it took about a tenth of a MobileBERT run); the key holds the crossbar's
+    shape, the whole `lora` section, the attention spread and the mode. The dict is shared: read it,
     do not change it (the same object for the same case, so what derives from it can be
     memoised by its identity, `aimcsim.keys.Same`)."""
-    lora = arch.lora
-    placements = _place(Same(workload), arch.aimc.rows, arch.aimc.cols, lora.rank, lora.layers,
-                        lora.engine, arch.pipeline.attention_clusters, mode, Carried(arch))
+    placements = _place(Same(workload), arch.aimc.rows, arch.aimc.cols, arch.lora,
+                        arch.pipeline.attention_clusters, mode, Carried(arch))
     check_tiles(arch, workload, placements)
     return placements
 
 
 @lru_cache(maxsize=64)
-def _place(same: Same, rows: int, cols: int, rank: int, layers: tuple[str, ...] | None,
-           engine: str, attention_clusters: int, mode: str, arch: Carried,
-           ) -> dict[str, Placement]:
+def _place(same: Same, rows: int, cols: int, lora: Lora, attention_clusters: int, mode: str,
+           arch: Carried) -> dict[str, Placement]:
     (workload,) = same.objects
     check_lora_roles(arch.value, workload)  # (a refusal is not memoised: it names the file)
     feeds_digital = {op.inputs[0].src for op in workload.ops if op.kind != "static_linear"}
@@ -148,13 +147,13 @@ def _place(same: Same, rows: int, cols: int, rank: int, layers: tuple[str, ...] 
     for op in workload.ops:
         if op.kind == "static_linear":
             tile = grid(op.d_in, op.d_out, rows, cols)
-            adapted = mode == "hybrid" and (layers is None or op.role in layers)
+            adapted = mode == "hybrid" and lora.applies_to(op.role)
             pmca = next_pmca
             next_pmca += 1
             digital_out = adapted or tile.row_splits > 1 or op.name in feeds_digital
             out = pmca_unit(pmca) if digital_out else tile_unit(op.name)
-            placements[op.name] = Placement(pmca, tile, rank if adapted else None, out,
-                                            cim=adapted and engine == "sram-cim")
+            placements[op.name] = Placement(pmca, tile, lora.rank if adapted else None, out,
+                                            cim=adapted and lora.engine == "sram-cim")
         else:
             src = op.inputs[0].src
             if src == INPUT:  # nothing holds the network input: a cluster of its own

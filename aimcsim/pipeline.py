@@ -100,15 +100,20 @@ class NetworkSim:
                          if settings else dict.fromkeys(names, arch.pipeline))
         #: every op runs the architecture's pipeline (`arch.pipeline`)
         self.uniform_settings = not settings
+
+        def per_op(value_of: Callable[[Pipeline], Any]) -> dict[str, Any]:
+            """Each op's value of its settings (one value for all when they are uniform)."""
+            if self.uniform_settings:
+                return dict.fromkeys(names, value_of(arch.pipeline))
+            return {name: value_of(s) for name, s in self.settings.items()}
+
         check_l2(arch, workload, shared)
         resident = checked_tcdm(arch, workload, shared, model, settings)
         sizes: dict[int, list[int]] = {}  # (ops of one block size share their list)
-        for s in {*self.settings.values()} if settings else (arch.pipeline,):
+        for s in (arch.pipeline,) if self.uniform_settings else {*self.settings.values()}:
             sizes[s.parallel_tokens] = block_sizes(workload.tokens,
                                                    min(s.parallel_tokens, workload.tokens))
-        self.blocks: dict[str, list[int]] = (
-            {name: sizes[s.parallel_tokens] for name, s in self.settings.items()} if settings
-            else dict.fromkeys(names, sizes[arch.pipeline.parallel_tokens]))
+        self.blocks: dict[str, list[int]] = per_op(lambda s: sizes[s.parallel_tokens])
         # each op's block programs by block size (and per slice for a spread op), made on
         # first use: a replayed op reads its twin's counters instead
         self.model = model
@@ -148,16 +153,12 @@ class NetworkSim:
         # each op's end (an event made on first use: a replayed op's is never asked for)
         self.finished: dict[str, simpy.Event] = _ByName(self, _event)
         # per-block events matter to streaming consumers and to the op's own in-flight gate
-        self._block_events = (
-            {name: not self.layer_by_layer or s.blocks_in_flight > 1
-             for name, s in self.settings.items()} if settings
-            else dict.fromkeys(names, not self.layer_by_layer
-                               or arch.pipeline.blocks_in_flight > 1))
+        self._block_events = per_op(lambda s: not self.layer_by_layer
+                                    or s.blocks_in_flight > 1)
         self.done = ({name: [env.event() for _ in self.blocks[name]] if wanted else ()
                       for name, wanted in self._block_events.items()}
                      if any(self._block_events.values()) else dict.fromkeys(names, ()))
-        self._left = ({name: len(self.blocks[name]) for name in names} if settings
-                      else dict.fromkeys(names, len(sizes[arch.pipeline.parallel_tokens])))
+        self._left = per_op(lambda s: len(sizes[s.parallel_tokens]))
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []
         # with `record`: per op, each block's (admitted, done, critical chain) (`critical`)

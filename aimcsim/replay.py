@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from aimcsim.engine import FifoServer, OpStats
+from aimcsim.engine import OpStats
 from aimcsim.keys import Same
 from aimcsim.mapping import Placement, pmca_unit, tile_unit
 from aimcsim.spec.workload import INPUT, Op, Workload
@@ -265,13 +265,9 @@ def _servers(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> N
         sim.tiles[op.name].restore(dac + t0, integ + t0, adc + t0)
     if fp.links:  # (the topology's paths directly: the pairs of a replayed op are new)
         roles, net = units.roles, sim.net
-        path, fabric, servers = net.topology.path, net.fabric, net.servers
+        path, fabric = net.topology.path, net.fabric
         for (i, j, n), free_ps in fp.links:
-            key = path(roles[i], roles[j], fabric)[0][n]
-            link = servers.get(key)
-            if link is None:  # (`Links.server`, inline)
-                link = servers[key] = FifoServer()
-            link.free_ps = free_ps + t0
+            net.server(path(roles[i], roles[j], fabric)[0][n]).free_ps = free_ps + t0
     clusters = units.clusters
     for k, free_ps in fp.cores:
         sim.clusters[clusters[k]].cores.free_ps = free_ps + t0
