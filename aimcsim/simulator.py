@@ -132,7 +132,7 @@ def _columns(sim: NetworkSim) -> dict[str, Any]:
     else:
         block = np.array([sim.blocks[op.name][0] for op in ops], dtype=np.int64)
         strategies = [sim.settings[op.name].strategy for op in ops]
-    shape = _shape_columns(Same(sim.workload, sim.shared))
+    shape = _case(Same(sim.workload, sim.shared), sim.arch.sram_cim).columns
     columns: dict[str, Any] = {
         "block": shape["block"], "layer": shape["layer"], "role": shape["role"],
         "kind": shape["kind"], "tokens": stats[_FIELD["tokens"]], "d_in": shape["d_in"],
@@ -165,27 +165,6 @@ _FIELD = OpStats.INDEX  # (where `OpStats.snapshot` holds each field)
 _FIRST = _FIELD["first_ps"]
 
 
-@lru_cache(maxsize=64)
-def _shape_columns(same: Same) -> dict[str, Any]:
-    """The `layers` columns the workload and the placements decide, per op in trace order
-    (memoised by their identities: `aimcsim.mapping.placed` shares one dict per case)."""
-    workload, placements = same.objects
-    ops = workload.ops
-    p = [placements[op.name] for op in ops]
-
-    def ints(values: Any) -> np.ndarray:
-        array = np.array(list(values), dtype=np.int64)
-        array.flags.writeable = False  # (shared by the runs of the memo)
-        return array
-
-    return {"block": ints(op.block for op in ops), "layer": tuple(op.name for op in ops),
-            "role": tuple(op.role for op in ops), "kind": tuple(op.kind for op in ops),
-            "d_in": ints(op.d_in for op in ops), "d_out": ints(op.d_out for op in ops),
-            "rank": ints(q.rank or 0 for q in p),
-            "tiles": ints(q.tile.tiles if q.tile else 0 for q in p),
-            "pmca": ints(q.pmca for q in p)}
-
-
 def _critical(sim: NetworkSim) -> pd.DataFrame:
     rows = []
     for op in sim.workload.ops:
@@ -204,7 +183,7 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
     adds up by kind, in trace order."""
     stats = sim.stats.values()
     total_ps = max(st.last_ps for st in stats)
-    case = _case_totals(Same(sim.workload, sim.shared), sim.arch.sram_cim)
+    case = _case(Same(sim.workload, sim.shared), sim.arch.sram_cim)
     # (bincount adds each kind's values in trace order, as a loop over the ops would)
     sums = {c: np.bincount(case.kind_codes, weights=columns[c], minlength=len(case.kinds))
             for c in ("latency_ns", "aimc_busy_ns", "pmca_busy_ns", "dma_busy_ns")}
@@ -247,9 +226,10 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Totals:
-    """What a run's summary reads of its workload and placements alone (`_case_totals`)."""
+class _Case:
+    """What a run's tables read of its workload and placements alone (`_case`; read only)."""
 
+    columns: dict[str, Any]  # the `layers` columns they decide, per op in trace order
     kinds: list[str]  # the ops' kinds, in order of first appearance
     kind_codes: np.ndarray  # each op's kind, as its place in `kinds`
     kind_ops: list[int]  # ops of each kind
@@ -259,17 +239,30 @@ class _Totals:
 
 
 @lru_cache(maxsize=64)
-def _case_totals(same: Same, sram_cim: Any) -> _Totals:
-    """Memoised by the identities of the workload and the placements and by the SRAM-CIM
-    macro (the placements' tile grids hold the crossbar's shape): sweep points share it."""
+def _case(same: Same, sram_cim: Any) -> _Case:
+    """Memoised by the identities of the workload and the placements (`aimcsim.mapping.placed`
+    shares one dict per case; its tile grids hold the crossbar's shape) and by the SRAM-CIM
+    macro: the points of a sweep over timings share it."""
     workload, placements = same.objects
     ops = workload.ops
-    kinds = list(dict.fromkeys(op.kind for op in ops))
-    codes = np.array([kinds.index(op.kind) for op in ops], dtype=np.intp)
-    codes.flags.writeable = False
-    return _Totals(
-        kinds, codes, np.bincount(codes, minlength=len(kinds)).tolist(),
-        sum(p.tile.tiles for p in placements.values() if p.tile),
+    p = [placements[op.name] for op in ops]
+
+    def ints(values: Any) -> np.ndarray:
+        array = np.array(list(values), dtype=np.int64)
+        array.flags.writeable = False  # (shared by the runs of the memo)
+        return array
+
+    columns = {"block": ints(op.block for op in ops), "layer": tuple(op.name for op in ops),
+               "role": tuple(op.role for op in ops), "kind": tuple(op.kind for op in ops),
+               "d_in": ints(op.d_in for op in ops), "d_out": ints(op.d_out for op in ops),
+               "rank": ints(q.rank or 0 for q in p),
+               "tiles": ints(q.tile.tiles if q.tile else 0 for q in p),
+               "pmca": ints(q.pmca for q in p)}
+    kinds = list(dict.fromkeys(columns["kind"]))
+    codes = ints(kinds.index(kind) for kind in columns["kind"])
+    return _Case(
+        columns, kinds, codes, np.bincount(codes, minlength=len(kinds)).tolist(),
+        int(columns["tiles"].sum()),
         sum(op.d_in * op.d_out for op in ops if op.kind == "static_linear"),
-        sum(macros(sram_cim, op.d_in, op.d_out, p.rank)
-            for op in ops if (p := placements[op.name]).cim))
+        sum(macros(sram_cim, op.d_in, op.d_out, q.rank) for op, q in zip(ops, p, strict=True)
+            if q.cim))
