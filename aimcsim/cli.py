@@ -17,7 +17,7 @@ import yaml
 from aimcsim import __version__, plots
 from aimcsim.decode import decode as decode_run
 from aimcsim.decode import summary as decode_summary
-from aimcsim.errors import AimcsimError, SettingWarning
+from aimcsim.errors import AimcsimError, AimcsimWarning
 from aimcsim.gpu import estimate, load_gpu
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
 from aimcsim.plots import KINDS
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aimcsim: warning: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():  # the library's setting warnings, as one plain line each
-        warnings.simplefilter("default", SettingWarning)
+        warnings.simplefilter("default", AimcsimWarning)
         warnings.showwarning = show
         try:
             return commands[args.command](args)

@@ -44,6 +44,16 @@ class CapacityError(AimcsimError):
         super().__init__(message)
 
 
-class SettingWarning(UserWarning):
+class AimcsimWarning(UserWarning):
+    """Base class of every warning aimcsim gives (the CLI prints each as one plain line)."""
+
+
+class StoredDataWarning(AimcsimWarning):
+    """Something aimcsim had stored on disk (a sweep's part, a kernel-store entry) could not
+    be read or was not valid: it is ignored and computed again; the message says what and
+    where."""
+
+
+class SettingWarning(AimcsimWarning):
     """A setting was used in another form than given (e.g. a block larger than the workload's
     tokens runs as one block of all tokens); the message says what was used."""

@@ -388,7 +388,7 @@ def test_a_broken_yaml_file_gets_one_clean_error(tmp_path, capsys, text, expecte
     (["compare", "NOWHERE"], "is not a folder: give the --out folder of an `aimcsim sweep`"),
     (["run", "ARCH", "NOWHERE"], "file not found"),
     (["run", "NOWHERE", "WORK"], "file not found"),
-    (["run", "EMPTY", "WORK"], "cannot read file: Is a directory"),
+    (["run", "EMPTY", "WORK"], "is a folder, not a regular file"),
     (["search", "ARCH", "WORK", "--space", "NOWHERE", "--out", "OUT"], "file not found"),
     (["sweep", "NOWHERE", "--out", "OUT"], "file not found"),
     (["sweep", "SWEEP", "--out", "OUT", "--workers", "0"], "--workers must be in 1.."),

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from aimcsim.errors import SpecError, SpecIssue
+from aimcsim.params.files import MAX_DEPTH, check_tree, read_text
 
 _REQUIRED = object()
 _SHOWN = 80  # characters of a bad value a message shows at most
@@ -63,35 +64,36 @@ def shown(value: Any) -> str:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file; missing files and syntax errors become `SpecError`s naming the file."""
-    path = Path(path)
+    """Parse a YAML file, read as every input is (`aimcsim.params.files`: a regular file,
+    bounded in size, nesting and expanded aliases); every problem is a `SpecError` naming the
+    file."""
+    text = read_text(path, "yaml")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(str(path), [SpecIssue("", "file not found")]) from None
-    except OSError as exc:
-        raise SpecError(str(path), [SpecIssue("", f"cannot read file: {exc.strerror}")]) from None
-    except UnicodeDecodeError as exc:
-        byte = exc.object[exc.start]
-        raise SpecError(str(path), [SpecIssue("", f"not UTF-8 text: byte 0x{byte:02x} at "
-                                                  f"offset {exc.start}")]) from None
-    except ValueError as exc:  # a name no file can have (a NUL character)
-        raise SpecError(shown(str(path)), [SpecIssue("", f"not a file name: {exc}")]) from None
-    try:
-        return yaml.load(text, Loader=_LOADER)
+        doc = yaml.load(text, Loader=_LOADER)
+    except RecursionError:
+        raise SpecError(str(path), [SpecIssue("", f"nested deeper than {MAX_DEPTH} levels")]
+                        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = _clip(getattr(exc, "problem", None) or str(exc))
         raise SpecError(str(path), [SpecIssue("", f"invalid YAML at {where}: {problem}")]) from None
+    check_tree(doc, path)
+    return doc
 
 
 def relative_file(base: str | Path, name: str) -> Path:
     """`name`, relative to the folder of the file `base`, resolved; ValueError for a name no
-    file can have."""
+    file can have or a loop of symbolic links."""
     if "\x00" in name:
         raise ValueError(f"{shown(name)} is not a file name (it holds a NUL character)")
-    return (Path(base).parent / name).resolve()
+    try:
+        return (Path(base).parent / name).resolve()
+    except RuntimeError:  # (a loop of symbolic links, before Python 3.13)
+        raise ValueError(f"{shown(name)}: cannot resolve the path: a loop of symbolic links"
+                         ) from None
+    except OSError as exc:
+        raise ValueError(f"{shown(name)}: cannot resolve the path: {exc.strerror}") from None
 
 
 def join(path: str, key: str | int) -> str:
@@ -133,6 +135,12 @@ class Reader:
         """Check `value` is a mapping with only `allowed` keys and all `required` ones."""
         allowed = list(allowed)
         where = path or "top level"
+        if not isinstance(value, Mapping) and not path:
+            # a file that is no mapping at all: nothing else in it can be checked, and its
+            # content is not quoted (it may be any file a path pointed at)
+            self.error(path, f"expected a mapping with keys {_names(allowed)}; the file holds "
+                       f"{kind_of(value)}")
+            self.finish()
         if not isinstance(value, Mapping):
             self.error(path, f"expected a mapping with keys {_names(allowed)}, got {_show(value)}")
             return {}
@@ -256,6 +264,15 @@ def _kind_name(kind: type) -> str:
 
 def _names(values: Iterable[Any]) -> str:
     return ", ".join(str(v) for v in values)
+
+
+def kind_of(value: Any) -> str:
+    """What a document that should be a mapping holds instead, without quoting it."""
+    if value is None:
+        return "nothing (it is empty)"
+    if isinstance(value, list):
+        return "a list"
+    return "text" if isinstance(value, str) else f"a single {type(value).__name__}"
 
 
 def _show(value: Any) -> str:

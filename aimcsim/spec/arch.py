@@ -31,7 +31,7 @@ from aimcsim.hw.pmca.params import (
     read_pmca,
 )
 from aimcsim.hw.sram_cim import CIM_KEYS, SramCim, read_sram_cim
-from aimcsim.spec._reader import Reader, join, read_yaml, relative_file, shown
+from aimcsim.spec._reader import Reader, join, kind_of, read_yaml, relative_file, shown
 from aimcsim.spec.fields import (
     Custom,
     choices,
@@ -304,6 +304,10 @@ def overlay_file(base: dict[str, Any], origin: dict[str, str], top: dict[str, An
     return merged
 
 
+#: files an architecture's `extends` chain may hold (a base, its overlays and theirs)
+MAX_EXTENDS = 16
+
+
 def read_arch_doc(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[Any, dict[str, str]]:
     """An architecture file's document with what it `extends` merged in, and where each value
     came from (YAML dot-path -> file, for the values a base file set).
@@ -329,7 +333,13 @@ def read_arch_doc(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[Any,
         base_path = relative_file(path, base_rel)
     except ValueError as exc:
         raise SpecError(str(path), [SpecIssue("extends", str(exc))]) from None
-    chain = (*_chain, path.resolve())
+    try:
+        chain = (*_chain, path.resolve())
+    except (RuntimeError, OSError) as exc:  # (a symlink loop: read_yaml named it already)
+        raise SpecError(str(path), [SpecIssue("", f"cannot resolve the path ({exc})")]) from None
+    if len(chain) == MAX_EXTENDS:
+        raise SpecError(str(path), [SpecIssue("extends", f"{shown(base_rel)}: more than "
+                                              f"{MAX_EXTENDS} files extend one another")])
     if base_path in chain:
         loop = " -> ".join(str(p) for p in (*chain, base_path))
         raise SpecError(str(path), [SpecIssue("extends", f"files extend each other: {loop}")])
@@ -339,7 +349,8 @@ def read_arch_doc(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[Any,
         raise SpecError(str(path), [SpecIssue("extends", f"{base_rel}: {i.message}", i.file)
                                     for i in exc.issues]) from None
     if not isinstance(base, dict):
-        raise SpecError(str(path), [SpecIssue("extends", f"{base_rel} is not a mapping")])
+        raise SpecError(str(path), [SpecIssue("extends", f"{base_path}: expected a mapping "
+                                              f"of sections; the file holds {kind_of(base)}")])
     base.pop("name", None)
     # what the base inherited keeps its own file; the rest of its values are its own
     origin = {**_leaves(base, str(base_path)), **origin}

@@ -9,12 +9,13 @@ configurations live in `workloads/configs/`. A new model family is one function 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aimcsim.errors import SpecError, SpecIssue
+from aimcsim.params.files import load_json
 from aimcsim.traces.families import DECODERS, FAMILIES
 from aimcsim.traces.mobilebert import MOBILEBERT_UNCASED, mobilebert_trace
 
@@ -34,14 +35,12 @@ class TraceGenerator:
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
-    """A config.json as a dict; ValueError naming the file when it is not one."""
-    path = Path(path)
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable config.json ({exc})") from None
+    """A config.json as a dict, read as every input is (`aimcsim.params.files`); a
+    `SpecError` naming the file when it is not one."""
+    cfg = load_json(path)
     if not isinstance(cfg, dict):
-        raise ValueError(f"{path}: a config.json is a JSON object")
+        raise SpecError(str(path), [SpecIssue("", "a config.json is a JSON object (a mapping of "
+                                                  f"fields), not a {type(cfg).__name__}")])
     return cfg
 
 

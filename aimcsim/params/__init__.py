@@ -1,0 +1,2 @@
+"""The ground floor: what every input reader stands on (bounded, special-file-aware reading of
+files; `files`)."""

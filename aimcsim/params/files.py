@@ -1,0 +1,178 @@
+"""Reading input files safely: regular files only, bounded in size, nesting and expanded
+values, every refusal a `SpecError` naming the file.
+
+Every input aimcsim reads from disk comes through here: architecture, settings, technology,
+workload, sweep, space and GPU YAML files, `config.json` files, and the files of a results
+folder. A reader must never hang (a FIFO waits for a writer forever; `/dev/zero` never ends),
+exhaust memory (a sparse file of gigabytes; a YAML alias bomb, a few hundred bytes that
+expand to billions of values) or end in a traceback (nesting that overflows Python's stack).
+So:
+
+- a file is opened without blocking and refused unless it is a regular file (a folder, FIFO,
+  device or socket is named as such), before a byte is read;
+- it is refused above a size limit per kind (`LIMIT_BYTES`), checked before reading and
+  again on the bytes read (a file that grows while read);
+- a parsed document is walked once (`check_tree`): at most `MAX_DEPTH` levels of nesting and
+  `MAX_VALUES` values with every YAML alias expanded, so later walks over it stay cheap.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from aimcsim.errors import SpecError, SpecIssue
+
+MiB = 1 << 20
+#: the largest file of each kind aimcsim reads (bytes): a YAML or JSON input is a few KiB to a
+#: few MiB (a 1,024-layer trace is about 3 MiB); result tables grow with a sweep's points
+LIMIT_BYTES: dict[str, int] = {"yaml": 16 * MiB, "json": 16 * MiB, "csv": 1024 * MiB,
+                               "parquet": 4096 * MiB, "arrow": 1024 * MiB}
+#: levels of nesting a document may have (architecture files have 4, config.json files 3)
+MAX_DEPTH = 64
+#: values a document may hold once its YAML aliases are expanded (a large trace holds about
+#: 100,000)
+MAX_VALUES = 2_000_000
+
+_NAMES = {"yaml": "YAML", "json": "JSON", "csv": "CSV", "parquet": "Parquet",
+          "arrow": "Arrow"}
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO (named pipe)",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket"}
+
+
+def _refuse(path: str | Path, message: str) -> SpecError:
+    return SpecError(str(path), [SpecIssue("", message)])
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:,.0f} MiB" if n >= MiB else f"{n:,} bytes"
+
+
+def read_bytes(path: str | Path, kind: str) -> bytes:
+    """The bytes of the regular file `path`, at most `LIMIT_BYTES[kind]` of them."""
+    limit = LIMIT_BYTES[kind]
+    try:
+        # O_NONBLOCK: opening a FIFO returns at once (it is then refused by its type)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise _refuse(path, "file not found") from None
+    except OSError as exc:
+        why = ("a loop of symbolic links" if exc.errno == errno.ELOOP
+               else exc.strerror or str(exc))
+        raise _refuse(path, f"cannot read file: {why}") from None
+    except ValueError as exc:  # a name no file can have (a NUL character)
+        raise _refuse(repr(str(path))[:80], f"not a file name: {exc}") from None
+    try:
+        _check(path, os.fstat(fd), kind)
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise _refuse(path, f"more than the {_size(limit)} limit of a {_NAMES[kind]} file")
+    return data
+
+
+def regular_file(path: str | Path, kind: str) -> Path:
+    """`path`, checked as `read_bytes` checks a file (a regular file within the size limit of
+    its kind), for the readers that open a file themselves (Parquet, Arrow, CSV tables)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise _refuse(path, "file not found") from None
+    except (OSError, ValueError) as exc:
+        raise _refuse(repr(str(path))[:80], f"cannot read file: {exc}") from None
+    _check(path, info, kind)
+    return Path(path)
+
+
+def _check(path: str | Path, info: os.stat_result, kind: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        what = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise _refuse(path, f"is {what}, not a regular file: aimcsim reads its "
+                      f"{_NAMES[kind]} inputs from regular files only")
+    if info.st_size > LIMIT_BYTES[kind]:
+        raise _refuse(path, f"{_size(info.st_size)} is above the {_size(LIMIT_BYTES[kind])} "
+                      f"limit of a {_NAMES[kind]} file")
+
+
+def read_text(path: str | Path, kind: str) -> str:
+    """`read_bytes` as UTF-8 text (a byte-order mark, as some editors write, is dropped)."""
+    data = read_bytes(path, kind)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise _refuse(path, f"not UTF-8 text: byte 0x{byte:02x} at offset {exc.start}") from None
+
+
+def load_json(path: str | Path) -> Any:
+    """A JSON file's document, bounded like every input (see the module docstring)."""
+    text = read_text(path, "json")
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise _refuse(path, f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        where = (f" at line {exc.lineno}, column {exc.colno}"
+                 if isinstance(exc, json.JSONDecodeError) else "")
+        problem = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80]
+        raise _refuse(path, f"invalid JSON{where}: {problem}") from None
+    check_tree(doc, path)
+    return doc
+
+
+def check_tree(doc: Any, path: str | Path) -> None:
+    """Refuse a document nested deeper than `MAX_DEPTH` or holding more than `MAX_VALUES`
+    values with its aliases expanded (one iterative walk, no recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    values = 0
+    while stack:
+        node, depth = stack.pop()
+        values += 1
+        if values > MAX_VALUES:
+            raise _refuse(path, f"holds more than {MAX_VALUES:,} values (counting what its "
+                          "YAML aliases repeat)")
+        if isinstance(node, Mapping):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth == MAX_DEPTH:
+            raise _refuse(path, f"nested deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def digest(data: bytes | str) -> str:
+    """A content digest (SHA-256, hex), as result folders record their inputs'."""
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def source_digest(files: Iterable[Path], root: Path) -> str:
+    """Digest of source files by their path below `root` and their content (a new version of
+    the code, a new digest)."""
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@cache
+def code_digest() -> str:
+    """Digest of all of aimcsim's Python source: what a stored result's validity depends on
+    besides its inputs (computed once per process, about a millisecond)."""
+    root = Path(__file__).resolve().parents[1]
+    return source_digest(sorted(root.rglob("*.py")), root)
+
+__all__ = ["LIMIT_BYTES", "MAX_DEPTH", "MAX_VALUES", "check_tree", "code_digest", "digest",
+           "load_json", "read_bytes", "read_text", "regular_file", "source_digest"]
