@@ -19,7 +19,9 @@ import yaml
 from aimcsim import load_workload, simulate
 from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
 from aimcsim.hw.pmca.memo import ENV
-from aimcsim.sweep import build_points, load_sweep, run_point, run_sweep
+from aimcsim.sweep import Point, build_points, load_sweep, run_point, run_sweep
+from aimcsim.sweep.run import _run
+from aimcsim.sweep.store import PART, _persist, read_part
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = ROOT / "arch" / "hybrid.yaml"  # shipped default: 8 cores, 128 KiB, 256 ns tiles
@@ -62,6 +64,22 @@ def best_of(runs: int, fn) -> float:
     return min(times)
 
 
+def part_io(folder: Path, point: Point, runs: int = 200) -> None:
+    """The hot path of storage: a point's part written (encoded, written, renamed) and read
+    back (read, parsed, validated) as a sweep and its resume do, per point."""
+    row, columns = _run(point)
+    (folder / "io" / "parts").mkdir(parents=True)
+    names = iter(range(runs))  # a new part each time, as in a sweep (no file replaced)
+    write = best_of(runs, lambda: _persist(folder / "io", {**row, "point": next(names)},
+                                           columns))
+    path = folder / "io" / "parts" / f"{point.id}{PART}"
+    _persist(folder / "io", row, columns)
+    read = best_of(runs, lambda: read_part(path, point))
+    print(f"a point's part ({len(columns['layer'])} layers rows, {path.stat().st_size / 1e6:.2f} "
+          f"MB): written in {write * 1e3:.2f} ms, read back and checked in {read * 1e3:.2f} ms "
+          f"(best of {runs})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=1000, help="points per timed sweep")
@@ -91,6 +109,7 @@ def main() -> None:
         print(f"one point, both modes: {fast * 1e3:.0f} ms replaying repeated ops, "
               f"{reference * 1e3:.0f} ms simulating every op ({reference / fast:.1f}x), "
               f"{bare * 1e3:.0f} ms also running every kernel again")
+        part_io(Path(tmp), point)
         # (2 workers: the first quarter and half of the points too, for the scaling)
         for workers, points in ((1, args.points), (2, args.points // 4), (2, args.points // 2),
                                 (2, args.points)):

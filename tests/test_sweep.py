@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -14,18 +15,19 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from aimcsim import SpecError
+from aimcsim import AimcsimError, SpecError
 from aimcsim.cli import main
+from aimcsim.errors import StoredDataWarning
 from aimcsim.sweep import (
     build_points,
     compare,
-    consolidate,
     finished_ids,
     load_sweep,
     run_point,
     run_sweep,
 )
 from aimcsim.sweep.run import _run
+from aimcsim.sweep.store import read_part
 from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
 
 
@@ -166,33 +168,135 @@ def test_ctrl_c_loses_no_finished_point(sweep_file, tmp_path):
     assert_same(out, tmp_path / "whole")
 
 
-def test_resume_reads_parts_of_earlier_versions(sweep_file, tmp_path):
-    """Parts were parquet files, then pickled frames, before they were pickled columns: a
-    resumed sweep counts and keeps them all."""
-    path = sweep_file()
-    spec = load_sweep(path)
+def test_resume_never_runs_code_from_the_folder(sweep_file, tmp_path):
+    """A planted pickle (which would create a file when unpickled), in a folder with its
+    manifest and in one without: nothing of it runs, and a folder of parts with no manifest
+    is refused."""
+    spec = load_sweep(sweep_file())
     out = tmp_path / "out"
-    run_sweep(spec, out, limit=3)
-    points = {p.id: p for p in build_points(spec)[0]}
-    parquet, frames, _ = sorted((out / "parts").glob("*.pkl"))
-    row, layers = run_point(points[parquet.stem])
-    pd.DataFrame([row]).to_parquet(parquet.with_suffix(".points.parquet"), index=False)
-    layers.to_parquet(parquet.with_suffix(".layers.parquet"), index=False)
-    parquet.unlink()
-    row, layers = run_point(points[frames.stem])
-    with open(frames, "wb") as f:
-        pickle.dump((pd.DataFrame([row]), layers), f)
-    report = run_sweep(spec, out, resume=True)
-    assert report.skipped == 3 and report.ran == report.total - 3
+    run_sweep(spec, out, limit=2)
+    witness = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {witness}",))
+
+    evil = pickle.dumps(Payload())
+    victim = sorted((out / "parts").glob("*.arrow"))[0]
+    victim.write_bytes(evil)  # a part by its name, holding a pickle
+    (out / "parts" / f"{victim.stem}.pkl").write_bytes(evil)  # the old part format
+    with pytest.warns(StoredDataWarning, match=f"{victim.name}: not a readable Arrow file"):
+        report = run_sweep(spec, out, resume=True)
+    assert not witness.exists() and report.skipped == 1 and report.ran == 5
     run_sweep(spec, tmp_path / "whole")
     assert_same(out, tmp_path / "whole")
+    (out / "manifest.json").unlink()
+    with pytest.raises(AimcsimError, match="holds sweep parts but no manifest"):
+        run_sweep(spec, out, resume=True)
+    assert not witness.exists()
+
+
+def test_a_bad_part_is_computed_again_with_a_warning(sweep_file, tmp_path):
+    """Truncated, emptied, another point's, a status it cannot have, other columns: each is
+    refused as it is read back, warned about and computed again, and the tables equal an
+    uninterrupted sweep's."""
+    spec = load_sweep(sweep_file())
+    whole = tmp_path / "whole"
+    run_sweep(spec, whole)
+    points = build_points(spec)[0]
+    out = tmp_path / "out"
+    run_sweep(spec, out)
+    parts = [out / "parts" / f"{p.id}.arrow" for p in points]
+    parts[0].write_bytes(parts[0].read_bytes()[:1000])
+    parts[1].write_bytes(b"")
+    parts[2].write_bytes(parts[3].read_bytes())  # point 3's part under point 2's name
+    row, table = read_part(parts[4], points[4])
+    _persist_table(parts[4], table, {**row, "status": "maybe"})
+    _persist_table(parts[5], table.drop_columns(["energy_pj"]), read_part(parts[5], points[5])[0])
+    with pytest.warns(StoredDataWarning) as caught:
+        report = run_sweep(spec, out, resume=True)
+    reasons = [str(w.message) for w in caught]
+    for part, why in ((parts[0], "not a readable Arrow file"), (parts[1], "not a readable"),
+                      (parts[2], f"its row does not name point {points[2].id}"),
+                      (parts[4], "status 'maybe'"), (parts[5], "other columns")):
+        assert any(r.startswith(f"{part}: {why}") or (r.startswith(str(part)) and why in r)
+                   for r in reasons), (part, reasons)
+    assert report.ran == 5 and report.skipped == 1
+    assert_same(out, whole)
+
+
+def _persist_table(path, table, row):
+    """Write a part by hand: `table` with `row` as its points row."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    table = table.replace_schema_metadata({b"aimcsim.row": json.dumps(row)})
+    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def test_resume_refuses_a_folder_whose_inputs_changed(sweep_file, tmp_path, root):
+    """The base architecture edited where no axis sweeps, the workload edited in place, the
+    modes, the axes, the code: each is named, and nothing already computed is touched; a
+    manifest of the wrong shape is an error naming the file."""
+    path = sweep_file()
+    out = tmp_path / "out"
+    run_sweep(load_sweep(path), out, limit=2)
+    before = sorted(p.name for p in (out / "parts").iterdir())
+    base = tmp_path / "base.yaml"
+    base.write_text(f"extends: {root / 'arch' / 'hybrid.yaml'}\npmca:\n  barrier_cycles: 17\n")
+    trace = tmp_path / "tiny.yaml"
+    edited = trace.read_text().replace("tokens: 32", "tokens: 16", 1)
+    for changed, expected in (
+            (dict(arch=str(base)), f"the base architecture {base} changed"),
+            (dict(modes=["hybrid"]), "the modes changed (aimc-only, hybrid -> hybrid)"),
+            (dict(axes={"aimc.integration_time_ns": [128, 512],
+                        "pipeline.parallel_tokens": [4, 8, 16]}),
+             "the axes, sampling or constraints changed (6 points before, 6 now, 3 in common)")):
+        with pytest.raises(AimcsimError, match=re.escape(expected)):
+            run_sweep(load_sweep(sweep_file(**changed)), out, resume=True)
+    original = trace.read_text()
+    trace.write_text(edited)
+    with pytest.raises(AimcsimError, match=re.escape(f"workload {trace} changed")):
+        run_sweep(load_sweep(path), out, resume=True)
+    trace.write_text(original)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("aimcsim.sweep.store.code_digest", lambda: "0" * 16)
+        with pytest.raises(AimcsimError, match="aimcsim's code changed"):
+            run_sweep(load_sweep(path), out, resume=True)
+    assert sorted(p.name for p in (out / "parts").iterdir()) == before
+    for bad, expected in (("[1, 2]", "not a sweep manifest (a JSON object), but a list"),
+                          ('{"format": 1}', "written by another version of aimcsim"),
+                          ('{"format": 2, "points": 3}', "not a sweep manifest: it needs"),
+                          ("{", "invalid JSON at line 1")):
+        (out / "manifest.json").write_text(bad)
+        with pytest.raises(AimcsimError, match=re.escape(f"{out / 'manifest.json'}: {expected}")):
+            run_sweep(load_sweep(path), out, resume=True)
+
+
+def test_point_ids_follow_what_a_result_depends_on(sweep_file, tmp_path):
+    """Two same-named workloads in two folders, the same axis values: different points; the
+    same sweep twice: the same ids."""
+    path = sweep_file()
+    spec = load_sweep(path)
+    other = tmp_path / "other"
+    other.mkdir()
+    trace = mobilebert_trace(16, {**MOBILEBERT_UNCASED, "num_hidden_layers": 1})
+    (other / "tiny.yaml").write_text(yaml.safe_dump(trace, sort_keys=False))
+    twin = load_sweep(sweep_file(workloads=["tiny.yaml", "other/tiny.yaml"]))
+    ids = [p.id for p in build_points(twin)[0]]
+    assert len(set(ids)) == len(ids) == 12
+    assert [p.id for p in build_points(spec)[0]] == ids[:6]
+    with pytest.raises(SpecError, match=re.escape("workloads[1]: the same trace as workloads[0]")):
+        load_sweep(sweep_file(workloads=["tiny.yaml", "tiny.yaml"]))
 
 
 def test_stored_columns_give_the_frames_of_run_point(sweep_file, tmp_path):
     """A part stores a point's layers as columns (strings as codes); the consolidated table
     holds, point by point, the frame `run_point` returns (written a row group of points at a
-    time), failed points without rows, and parts of another column set (an older version's)
-    with their columns as they are."""
+    time), and failed points without rows."""
     spec = load_sweep(sweep_file())
     points = build_points(spec)[0]
     failing = points[2].id
@@ -216,20 +320,6 @@ def test_stored_columns_give_the_frames_of_run_point(sweep_file, tmp_path):
     expected = pd.concat([run_point(p)[1] for p in points if p.id != failing],
                          ignore_index=True)
     pd.testing.assert_frame_equal(layers, expected)
-    # a part of an older version without the energy column: NaN there, the rest unchanged
-    part = out / "parts" / f"{points[0].id}.pkl"
-    with open(part, "rb") as f:
-        row, stored = pickle.load(f)
-    stored["order"].remove("energy_pj")
-    with open(part, "wb") as f:
-        pickle.dump((row, stored), f)
-    consolidate(out, points)
-    older = tables(out)[1]
-    first = older.point == points[0].id
-    assert older.loc[first, "energy_pj"].isna().all()
-    assert older.loc[~first, "energy_pj"].notna().all()
-    pd.testing.assert_frame_equal(older.drop(columns="energy_pj"),
-                                  expected.drop(columns="energy_pj"))
 
 
 def test_compare_names_the_bounding_resource(sweep_file, tmp_path, capsys):

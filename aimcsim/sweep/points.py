@@ -18,6 +18,7 @@ from aimcsim.errors import AimcsimError, SpecError, SpecIssue
 from aimcsim.hw.pmca import ThroughputPmca
 from aimcsim.hw.pmca.feasibility import check_tcdm
 from aimcsim.mapping import place
+from aimcsim.params.files import code_digest
 from aimcsim.spec.arch import Arch, parse_arch
 from aimcsim.spec.workload import Workload, load_workload, parse_workload
 from aimcsim.sweep.spec import (
@@ -26,14 +27,19 @@ from aimcsim.sweep.spec import (
     Point,
     SweepSpec,
     _set,
+    identity,
 )
 from aimcsim.traces import TRACES, for_model
 
 
-def point_id(workload_file: str, params: Iterable[tuple[str, Any]]) -> str:
-    """A stable name of a point: its workload file name and parameters, hashed."""
-    key = json.dumps([Path(workload_file).name, sorted(params)], sort_keys=True, default=str)
-    return hashlib.sha1(key.encode()).hexdigest()[:12]
+def point_id(arch: str, workload: str, seq_len: int | None, modes: Iterable[str]) -> str:
+    """A point's name: a digest of everything its result depends on: its architecture
+    (`spec.identity` of its resolved document), its workload's content digest, the sequence
+    length it is regenerated at, its modes, and aimcsim's code (`code_digest`), so no stored
+    point is ever taken for another."""
+    key = json.dumps({"arch": arch, "workload": workload, "seq_len": seq_len,
+                      "modes": list(modes), "code": code_digest()})
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _combo(axes: list[tuple[Any, ...]], index: int) -> tuple[Any, ...]:
@@ -73,8 +79,9 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
         combos = list(product(*axes))
     points, invalid = [], []
     fits: set[tuple] = set()
+    technologies: dict[str, str] = {}
     index = 0
-    for wfile in spec.workloads:
+    for wfile, wdigest in zip(spec.workloads, spec.workload_digests, strict=True):
         for combo in combos:
             params = tuple(zip(names, combo, strict=True))
             doc = copy.deepcopy(spec.arch_doc)
@@ -86,8 +93,8 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
                     _set(doc, name, value)
             reason = _validate(doc, spec, index, wfile, seq_len, fits)
             if isinstance(reason, Arch):
-                points.append(Point(point_id(wfile, params), index, wfile, params, reason,
-                                    spec.modes, seq_len))
+                pid = point_id(identity(doc, technologies), wdigest, seq_len, spec.modes)
+                points.append(Point(pid, index, wfile, params, reason, spec.modes, seq_len))
             else:
                 invalid.append(Invalid(index, wfile, params, reason))
             index += 1

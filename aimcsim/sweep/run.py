@@ -22,7 +22,15 @@ from aimcsim.results import overhead, overhead_stats_of
 from aimcsim.simulator import simulate
 from aimcsim.sweep.points import _workload, build_points
 from aimcsim.sweep.spec import Invalid, Point, SweepSpec
-from aimcsim.sweep.store import _persist, consolidate, finished_ids
+from aimcsim.sweep.store import (
+    _persist,
+    changes,
+    checked_parts,
+    consolidate,
+    finished_ids,
+    manifest,
+    read_manifest,
+)
 from aimcsim.workers import end_with_parent
 
 
@@ -104,23 +112,25 @@ def run_sweep(
             f"{spec.file}: none of its {len(invalid)} point(s) is valid ({excluded} excluded by "
             f"constraints, {len(invalid) - excluded} invalid); the first: {invalid[0].reason}"
             if invalid else f"{spec.file}: the sweep has no point")
-    (out / "parts").mkdir(parents=True, exist_ok=True)
-    manifest = {"sweep": spec.file, "name": spec.name,
-                "points": [{"point": p.id, "index": p.index, "workload": p.workload_file,
-                            "params": dict(p.params)} for p in points],
-                "invalid": [{"index": i.index, "params": dict(i.params), "reason": i.reason}
-                            for i in invalid]}
+    record = manifest(spec, points, invalid)
     manifest_file = out / "manifest.json"
-    if manifest_file.exists():
-        old = json.loads(manifest_file.read_text())
+    if os.path.lexists(manifest_file):
         if not resume:
             raise AimcsimError(f"{out} already holds a sweep; use --resume to continue it or "
                                "choose another --out")
-        if [p["point"] for p in old["points"]] != [p.id for p in points]:
-            raise AimcsimError(f"{out} holds a sweep of other points than {spec.file} gives now;"
-                               " choose another --out")
-    manifest_file.write_text(json.dumps(manifest, indent=1, default=str) + "\n")
-    done_ids = finished_ids(out) if resume else set()
+        changed = changes(read_manifest(manifest_file), record)
+        if changed:
+            raise AimcsimError(f"{out} holds a sweep of other inputs than {spec.file} gives "
+                               f"now: {'; '.join(changed)}. Resuming would mix its points with "
+                               "new ones: choose another --out")
+    elif out.exists() and finished_ids(out):
+        raise AimcsimError(f"{out} holds sweep parts but no manifest.json: they are no sweep "
+                           "this version wrote and cannot be trusted; choose another --out")
+    (out / "parts").mkdir(parents=True, exist_ok=True)
+    manifest_file.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    # every part on disk read back and checked before it counts (a bad one runs again)
+    done_ids = ({p.id for p, _, _ in checked_parts(out, points, then="it runs again now")}
+                if resume else set())
     todo_all = [p for p in points if p.id not in done_ids]
     todo = todo_all if limit is None else todo_all[:limit]
     report = SweepReport(len(points), 0, len(points) - len(todo_all), 0, invalid)

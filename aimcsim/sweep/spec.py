@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 import re
@@ -13,9 +14,11 @@ from typing import Any
 import numpy as np
 
 from aimcsim.errors import SpecError
+from aimcsim.params.files import digest, read_bytes
 from aimcsim.spec._reader import Reader, get_path, join, read_yaml, relative_file, shown
 from aimcsim.spec.arch import MODES, Arch, arch_field, arch_value, parse_arch, read_arch_doc
-from aimcsim.spec.workload import MAX_TOKENS
+from aimcsim.spec.workload import MAX_TOKENS, load_workload
+from aimcsim.traces import TRACES, for_model
 
 SUPPORTED_VERSIONS = (1,)
 SEQ_LEN_AXIS = "workload.seq_len"
@@ -55,6 +58,10 @@ class SweepSpec:
     seed: int = 0
     constraints: tuple[Constraint, ...] = ()
     max_points: int = 100_000  # points (x workloads) a sweep may have unless raised
+    #: content digests of the base architecture (as resolved: extends merged, the technology
+    #: file's content in place of its path) and of each workload file, in order
+    arch_digest: str = ""
+    workload_digests: tuple[str, ...] = ()
 
     @property
     def grid_size(self) -> int:
@@ -103,6 +110,22 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
     cur[parts[-1]] = value
 
 
+def identity(doc: dict[str, Any], technologies: dict[str, str]) -> str:
+    """A digest of everything an architecture document decides (resolved: `extends` merged;
+    the technology file's content in place of its path). `technologies` memoises the
+    technology files' digests by path."""
+    doc = dict(doc)
+    tech = doc.get("technology")
+    if isinstance(tech, str):
+        if tech not in technologies:
+            try:
+                technologies[tech] = digest(read_bytes(tech, "yaml"))
+            except SpecError:  # (the architecture's own check names the problem)
+                technologies[tech] = "unreadable"
+        doc["technology"] = {"content": technologies[tech]}
+    return digest(json.dumps(doc, sort_keys=True, default=str))
+
+
 def load_sweep(path: str | Path) -> SweepSpec:
     """Load and validate a sweep file; every error names the file and its YAML path."""
     path = Path(path)
@@ -121,20 +144,37 @@ def load_sweep(path: str | Path) -> SweepSpec:
             parse_arch(arch_doc, arch_file)
         except (SpecError, ValueError) as exc:
             r.error("arch", f"the base architecture is not valid: {exc}")
-    workloads = []
+    workloads, digests, seen = [], [], {}
+    seq_len_swept = isinstance(d.get("axes"), dict) and SEQ_LEN_AXIS in d["axes"]
     for i, item in enumerate(r.sequence(d.get("workloads", []), "workloads")):
+        at = join("workloads", i)
         if not isinstance(item, str):
-            r.error(join("workloads", i), f"expected a path to a workload YAML, got "
-                    f"{shown(item)}")
+            r.error(at, f"expected a path to a workload YAML, got {shown(item)}")
             continue
         try:
             wpath = relative_file(path, item)
+            content = read_bytes(wpath, "yaml")
+            workload = load_workload(wpath) if seq_len_swept else None
         except ValueError as exc:
-            r.error(join("workloads", i), str(exc))
+            r.error(at, str(exc))
             continue
-        if not wpath.is_file():
-            r.error(join("workloads", i), f"file not found: {wpath}")
+        except SpecError as exc:
+            r.error(at, "; ".join(str(issue) for issue in exc.issues) if exc.file == str(wpath)
+                    else str(exc))
+            continue
+        key = digest(content)
+        if key in seen:
+            r.error(at, f"the same trace as workloads[{seen[key]}] (identical content): every "
+                    "point would run twice")
+            continue
+        seen[key] = i
+        if workload is not None and (for_model(workload.model) is None or not workload.config):
+            models = ", ".join(g.model for g in TRACES.values())
+            r.error(join("axes", SEQ_LEN_AXIS), f"{wpath} is not a generated trace (its model "
+                    f"{shown(workload.model)} with its config; one of {models}): "
+                    f"{SEQ_LEN_AXIS} cannot regenerate it at another length")
         workloads.append(str(wpath))
+        digests.append(key)
     if isinstance(d.get("workloads"), list) and not d["workloads"]:
         r.error("workloads", "needs at least one workload trace")
     raw_modes = r.sequence(d.get("modes", list(MODES)), "modes")
@@ -148,7 +188,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     constraints = _constraints(r, d.get("constraints", []))
     r.finish()
     spec = SweepSpec(name, str(path), arch_file, arch_doc, tuple(workloads), modes, axes,
-                     samples, seed, constraints, max_points)
+                     samples, seed, constraints, max_points, identity(arch_doc, {}),
+                     tuple(digests))
     if spec.size > spec.max_points:
         r.error("axes", f"{spec.size} points ({spec.grid_size} per workload"
                 f"{'' if samples is None else f', {samples} sampled'} x {len(workloads)} "
