@@ -45,8 +45,8 @@ class OpStats:
 
     __slots__ = (
         "aimc_busy_ps", "aimc_end_ps", "dma_busy_ps", "first_ps", "last_ps", "noc_busy_ps",
-        "pmca_busy_ps", "resident_bytes", "stall_ps", "tcdm_live_bytes", "tcdm_peak_bytes",
-        "tokens", *COUNTERS,
+        "noc_held_ps", "pmca_busy_ps", "resident_bytes", "stall_ps", "tcdm_live_bytes",
+        "tcdm_peak_bytes", "tokens", *COUNTERS,
     )
 
     def __init__(self, resident_bytes: int = 0) -> None:
@@ -56,7 +56,11 @@ class OpStats:
         self.aimc_end_ps = 0
         self.pmca_busy_ps = 0
         self.dma_busy_ps = 0
+        #: each transfer from its start to its arrival (the op's view: head latency included)
         self.noc_busy_ps = 0
+        #: the time its transfers hold links: serialisation x links crossed (a head or hop
+        #: latency holds none, so back-to-back transfers overlap it; the links' utilisation)
+        self.noc_held_ps = 0
         self.stall_ps = 0
         self.tokens = 0
         self.resident_bytes = resident_bytes
@@ -71,18 +75,18 @@ class OpStats:
     def snapshot(self) -> tuple:
         """Every field, in `__slots__` order (`restore` sets them back)."""
         return (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
-                self.last_ps, self.noc_busy_ps, self.pmca_busy_ps, self.resident_bytes,
-                self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes, self.tokens,
-                self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes, self.noc_link_bytes,
-                self.cim_macs)
+                self.last_ps, self.noc_busy_ps, self.noc_held_ps, self.pmca_busy_ps,
+                self.resident_bytes, self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes,
+                self.tokens, self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes,
+                self.noc_link_bytes, self.cim_macs)
 
     def restore(self, values: tuple) -> None:
         """Set every field from a `snapshot` (a replayed op's statistics, `aimcsim.replay`)."""
         (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
-         self.last_ps, self.noc_busy_ps, self.pmca_busy_ps, self.resident_bytes,
-         self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes, self.tokens,
-         self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes, self.noc_link_bytes,
-         self.cim_macs) = values
+         self.last_ps, self.noc_busy_ps, self.noc_held_ps, self.pmca_busy_ps,
+         self.resident_bytes, self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes,
+         self.tokens, self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes,
+         self.noc_link_bytes, self.cim_macs) = values
 
     def active(self, start_ps: int, end_ps: int) -> None:
         """Widen the op's compute span to cover [start_ps, end_ps)."""

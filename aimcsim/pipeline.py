@@ -667,6 +667,7 @@ class NetworkSim:
         if self.record:
             self.timeline.append((self.net.component(src, dst), start, arrival, "transfer", name))
         stats.noc_busy_ps += arrival - start
+        stats.noc_held_ps += self.net.hold_ps(nbytes) * links
         return arrival
 
     def _route_facts(self, src: str, dst: str) -> tuple[int, bool, bool]:

@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 #: adds to (its tokens excepted: `NetworkSim._complete` counts them)
 FIRST, LAST, AIMC_END = (OpStats.INDEX[f] for f in ("first_ps", "last_ps", "aimc_end_ps"))
 ADDITIVE = tuple(OpStats.INDEX[f] for f in (
-    "aimc_busy_ps", "dma_busy_ps", "noc_busy_ps", "pmca_busy_ps", "stall_ps", "tcdm_live_bytes",
-    *OpStats.COUNTERS))
+    "aimc_busy_ps", "dma_busy_ps", "noc_busy_ps", "noc_held_ps", "pmca_busy_ps", "stall_ps",
+    "tcdm_live_bytes", *OpStats.COUNTERS))
 
 #: A link of an op's routes: (role of the source, role of the destination, index on the route)
 LinkRef = tuple[int, int, int]

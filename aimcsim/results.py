@@ -40,7 +40,9 @@ LAYER_COLUMNS: dict[str, str] = {
     "aimc_busy_ns": "time the op's tiles hold at least one token in a phase",
     "pmca_busy_ns": "time the cluster's cores run the op's kernels (compute, set-up, barriers)",
     "dma_busy_ns": "time the cluster waits on DMA transfers for the op",
-    "noc_busy_ns": "link time of the op's transfers (serialisation + head latency)",
+    "noc_busy_ns": "link time of the op's transfers, each from its start to its arrival "
+                   "(serialisation + head and hop latencies; not the links' occupancy: "
+                   "UTILISATION's noc)",
     "stall_ns": "time the op waited for a busy cluster, link or TCDM space",
     "tcdm_peak_bytes": "peak TCDM bytes the op held (its blocks in flight + resident weights)",
     # event counters: what the components did for the op, counted as the run did it
@@ -70,6 +72,20 @@ LAYER_COLUMNS: dict[str, str] = {
     "energy_noc_pj": "link transfers (per byte and link crossed)",
     "energy_cim_pj": "SRAM-CIM macros: cim_macs x MAC",
     "energy_pj": "the op's dynamic energy: the sum of the six above",
+}
+
+#: The summary's utilisations (`summary["utilisation"][key]`, and `cell_utilisation`), each a
+#: fraction in [0, 1]; a time's is of the run's total latency (`total_latency_ns`, from 0 to the
+#: last op's end_ns) on every one of its components.
+UTILISATION: dict[str, str] = {
+    "aimc": "time the tile groups hold a token in a phase (aimc_busy_ns summed) / (tile groups "
+            "x total latency)",
+    "pmca": "time the clusters' cores run kernels, DMA waits included (pmca_busy_ns + "
+            "dma_busy_ns summed) / (clusters x total latency)",
+    "noc": "time the links are held, the serialisation of each transfer on each link it "
+           "crosses (a head or hop latency holds no link: back-to-back transfers overlap it, so "
+           "noc_busy_ns summed is not this) / (links used x total latency)",
+    "cell_utilisation": "weights of the static layers / cells of the tiles that hold them",
 }
 
 #: One row per activity of a component.

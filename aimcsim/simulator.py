@@ -193,7 +193,7 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
     for st in stats:
         aimc += st.aimc_busy_ps
         pmca += st.pmca_busy_ps + st.dma_busy_ps
-        noc += st.noc_busy_ps
+        noc += st.noc_held_ps  # (not noc_busy_ps: head latencies overlap on a link)
     groups = len(sim.tiles)
     tiles = case.tiles
     clusters = len(sim.clusters)
@@ -207,7 +207,7 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
         "parallel_tokens": min(sim.arch.pipeline.parallel_tokens, sim.workload.tokens),
         "total_latency_ns": total_ps / PS_PER_NS,
         "per_kind": frame_kinds,
-        "utilisation": {
+        "utilisation": {  # (defined in `aimcsim.results.UTILISATION`)
             "aimc": aimc / (groups * total_ps) if groups and total_ps else 0.0,
             "pmca": pmca / (clusters * total_ps) if total_ps else 0.0,
             "noc": noc / (links * total_ps) if total_ps else 0.0,

@@ -88,13 +88,17 @@ _POW2 = st.sampled_from([64, 128, 256, 512])
 
 _ROOMY = st.just(1 << 22)
 _ONE_AT_A_TIME = st.just("layer-by-layer")
+_SHORT_HEAD = st.integers(0, 10)
+_ANY_TOPOLOGY = st.sampled_from(sorted(TOPOLOGIES))
 
 
 @st.composite
-def architectures(draw, tcdm_bytes=_ROOMY, between=_ONE_AT_A_TIME) -> dict:
+def architectures(draw, tcdm_bytes=_ROOMY, between=_ONE_AT_A_TIME,
+                  latency_cycles=_SHORT_HEAD, topology=_ANY_TOPOLOGY) -> dict:
     """A random valid architecture document, from tiny to study-sized parts (hypothesis).
-    `tcdm_bytes` and `between` draw those fields (default: room for everything, one op at a
-    time)."""
+    `tcdm_bytes`, `between`, `latency_cycles` and `topology` draw those fields (default: room
+    for everything, one op at a time, a link's head latency of at most 10 cycles, any
+    topology)."""
     engine = draw(st.one_of(st.none(), st.fixed_dictionaries({
         "height": st.integers(1, 6), "pipe_regs": st.integers(1, 4),
         "orientation": st.sampled_from(["normal", "transposed"])})))
@@ -123,9 +127,9 @@ def architectures(draw, tcdm_bytes=_ROOMY, between=_ONE_AT_A_TIME) -> dict:
               "dac_ns": draw(st.integers(1, 64)), "adc_ns": draw(st.integers(1, 64)),
               "pipelined": draw(st.booleans())},
         pmca=pmca,
-        interconnect={"topology": draw(st.sampled_from(sorted(TOPOLOGIES))),
+        interconnect={"topology": draw(topology),
                       "bytes_per_cycle": draw(st.sampled_from([4, 16, 64])),
-                      "latency_cycles": draw(st.integers(0, 10)),
+                      "latency_cycles": draw(latency_cycles),
                       "hop_latency_cycles": draw(st.integers(0, 4))},
         pipeline={"strategy": draw(st.sampled_from(["sequential", "overlapped",
                                                     "double-buffered"])),

@@ -70,6 +70,25 @@ def test_link_transfer_is_latency_plus_bytes_over_bandwidth():
     assert set(links.end_ns - links.start_ns) == {transfer_ns}
 
 
+@pytest.mark.parametrize("topology", ["point-to-point", "shared-bus"])
+def test_link_utilisation_is_its_serialisation_not_its_head_latency(topology):
+    """A transfer holds its link for ceil(bytes / width) cycles; the head latency follows
+    without holding it. With a head latency of about three of the tile's bursts, the four
+    output blocks are in flight at once: their transfer times add up to more than the run."""
+    tokens, block, width, latency = 64, 16, 128, 12_800
+    arch = make_arch(interconnect={"topology": topology, "latency_cycles": latency},
+                     pipeline={"parallel_tokens": block})
+    result = simulate(arch, parse_workload(linear_workload(tokens, width, width, tail="relu")),
+                      "aimc-only")
+    serial_ns = ceil(block * width * EB / LINK_BPC)
+    summary = result.summary
+    assert summary["links"] == 1
+    assert result.layers.noc_busy_ns.sum() == (tokens // block) * (latency + serial_ns)
+    assert result.layers.noc_busy_ns.sum() > summary["total_latency_ns"]
+    assert summary["utilisation"]["noc"] == pytest.approx(
+        (tokens // block) * serial_ns / summary["total_latency_ns"], rel=1e-12)
+
+
 def _lora_cycles(block: int, d_in: int, d_out: int, rank: int) -> tuple[int, int, int, int]:
     """X A, T B, T B accumulated onto C, and the final add, per block: the conflict-free
     cluster's kernels (their own closed forms are checked in test_pmca_microtile); the add

@@ -79,13 +79,18 @@ class Links:
             self._paths[(src, dst)] = route
         return route
 
+    def hold_ps(self, nbytes: int) -> int:
+        """Time a transfer of `nbytes` holds each link it crosses, in ps: its serialisation
+        (the head and hop latencies follow without holding it)."""
+        return serialization_cycles(nbytes, self.noc) * self.period_ps
+
     def send(self, src: str, dst: str, nbytes: int, at_ps: int) -> tuple[int, int]:
         """Book a transfer asked for at `at_ps`; return (start, arrival) in ps.
 
         Booking ahead of the clock is exact only on exclusive links (point-to-point).
         """
         noc, period = self.noc, self.period_ps
-        serial = serialization_cycles(nbytes, noc) * period
+        serial = self.hold_ps(nbytes)
         servers, hops, _ = self._route(src, dst)
         start = first = servers[0].book(at_ps, serial)
         if not hops:
