@@ -9,7 +9,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from aimcsim.hw.pmca import cycle_level, memo
+from aimcsim.hw.pmca import cycle_level, memo, programs
 from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
 from aimcsim.simulator import simulate
 
@@ -73,14 +73,24 @@ def test_off_and_unusable_stores_leave_the_kernels_to_run(hybrid_arch, tmp_path,
 def test_a_run_from_a_warm_store_is_bit_identical(hybrid_arch, mobilebert, tmp_path,
                                                   monkeypatch):
     """The same tables with every kernel simulated (store off), from a cold store and from a
-    warm one (the in-process caches emptied before each)."""
+    warm one (the in-process caches emptied before each, the block programs' too: else no
+    kernel is asked for again), the warm run with the kernels made to fail: every timing
+    read back."""
     work = dataclasses.replace(mobilebert, ops=tuple(op for op in mobilebert.ops
                                                      if op.block < 2))
+
+    def never(*_a, **_k):
+        raise AssertionError("the kernel ran although its timing is stored")
+
     runs = []
-    for where in ("off", str(tmp_path), str(tmp_path)):
-        monkeypatch.setenv(memo.ENV, where)
-        for name in ("matmul", "elementwise", "dma"):
+    for where in ("off", str(tmp_path), "warm"):
+        monkeypatch.setenv(memo.ENV, str(tmp_path) if where == "warm" else where)
+        if where == "warm":
+            for kernel in ("microtile_matmul", "stream_kernel"):
+                monkeypatch.setattr(cycle_level, kernel, never)
+        for name in ("matmul", "elementwise", "dma", "_microtile_matmul"):
             getattr(CycleLevelPmca, name).cache_clear()
+        programs._program.cache_clear()
         runs.append(simulate(hybrid_arch, work, "hybrid", timeline=False))
     for run in runs[1:]:
         pd.testing.assert_frame_equal(run.layers, runs[0].layers, check_exact=True)
