@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from math import ceil
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +31,10 @@ from aimcsim.hw.pmca.model import (
     ThroughputPmca,
     core_cycles,
     engine_cycles,
+    implausible,
     kernel_traffic,
     operands,
+    peak_macs_per_cycle,
     with_dma,
 )
 from aimcsim.hw.pmca.params import Pmca
@@ -74,6 +78,14 @@ class CycleLevelPmca:
         """What the kernel timings depend on besides the kernel (`aimcsim.hw.pmca.memo`)."""
         text = f"{type(self).__name__}|{self.pmca!r}|{self.dtype}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def implausible(self, kernel: str, arguments: Mapping[str, Any], stats: KernelStats) -> str:
+        """Why `stats`, read from the kernel store for `kernel` (`matmul`, `elementwise` or
+        `dma`, its arguments by name), cannot be what that kernel computes, or '' when it
+        can (`aimcsim.hw.pmca.model.implausible`: the kernel's counters and a floor on its
+        cycles, without running it)."""
+        work = {"dma_bytes": arguments["nbytes"]} if kernel == "dma" else arguments
+        return implausible(self.pmca, self.dtype, kernel, stats, **work)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - frozen, hashable instances; shapes repeat a lot
     @persisted
@@ -257,8 +269,7 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
     else:
         stats = model.elementwise(op, m * n)
         buffers = {"a": m * n * eb, **({"b": m * n * eb} if operands(op) == 2 else {})}
-    engine = pmca.matrix_engine
-    peak = engine.fmas if engine and op == "matmul" else pmca.cores * model.lanes
+    peak = peak_macs_per_cycle(pmca, dtype)
     return {
         "op": op, "m": m, "k": k, "n": n, "dtype": dtype, "accumulate": accumulate,
         "cycles": stats.cycles,

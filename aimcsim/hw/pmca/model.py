@@ -4,6 +4,8 @@ A `PmcaModel` answers how many cluster cycles a kernel takes and where they go
 (`KernelStats`). The network simulation only talks to this interface, so the throughput model
 here and a cycle-level model can stand in for each other. Every kernel phase ends with a
 cluster barrier; each core spends `kernel_setup_cycles` on loop and address set-up first.
+What a kernel's work alone fixes (its counters, a floor on its cycles) says whether a timing read
+back from the kernel store can be the kernel's (`implausible`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from math import ceil
-from typing import Protocol
+from typing import Any, Protocol
 
 from aimcsim.hw.pmca import redmule
 from aimcsim.hw.pmca.loaduse import closed_form_cycles as loaduse_cycles
@@ -51,6 +53,30 @@ class KernelStats:
     tcdm_write_bytes: int = 0
     dma_bytes: int = 0
 
+    @classmethod
+    def from_record(cls, record: Any) -> KernelStats:
+        """The stats a record by field name holds (a stored JSON object), checked: exactly the
+        fields of `KernelStats`, each an int (not a bool or a float) from 0 to `MAX_COUNT`,
+        and cycles the sum of its parts. Raises ValueError naming the field and its value."""
+        if not isinstance(record, dict):
+            raise ValueError(f"not an object of counters: {_short(record)}")
+        if record.keys() != _FIELDS:
+            missing = sorted(_FIELDS - record.keys())
+            unknown = sorted(map(str, record.keys() - _FIELDS))
+            raise ValueError(f"fields missing {_short(missing)}, unknown {_short(unknown)}")
+        counts = record.values()
+        if set(map(type, counts)) != {int} or min(counts) < 0 or max(counts) > MAX_COUNT:
+            name, count = next((name, count) for name, count in record.items()
+                               if type(count) is not int or not 0 <= count <= MAX_COUNT)
+            raise ValueError(f"{name} = {_short(count)} is not an int from 0 to {MAX_COUNT}")
+        stats = cls(**record)
+        parts = stats.compute_cycles + stats.dma_cycles + stats.stall_cycles + \
+            stats.overhead_cycles
+        if stats.cycles != parts:
+            raise ValueError(f"cycles = {stats.cycles}, not compute + dma + stall + overhead "
+                             f"= {parts}")
+        return stats
+
     def then(self, other: KernelStats) -> KernelStats:
         """The two kernels one after the other."""
         return KernelStats(**{f.name: getattr(self, f.name) + getattr(other, f.name)
@@ -61,6 +87,18 @@ class KernelStats:
         return KernelStats(**{f.name: getattr(self, f.name) * (1 if f.name == "padding_bytes"
                                                                 else count)
                               for f in dataclasses.fields(self)})
+
+
+#: Largest count a checked record may hold (`KernelStats.from_record`): integers beyond 2**53
+#: are not exact in most JSON readers, and no kernel of a cluster the spec allows comes near.
+MAX_COUNT = 2**53
+_FIELDS = frozenset(f.name for f in dataclasses.fields(KernelStats))
+_SHORT = 60  # characters of a bad value a message quotes
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHORT else f"{text[:_SHORT]}... ({len(text)} characters)"
 
 
 def engine_cycles(
@@ -78,6 +116,67 @@ def engine_cycles(
 def with_dma(compute: int, dma_total: int) -> tuple[int, int]:
     """(wall cycles, exposed DMA cycles) of compute with a concurrent DMA transfer."""
     return max(compute, dma_total), max(0, dma_total - compute)
+
+
+def peak_macs_per_cycle(pmca: Pmca, dtype: str) -> int:
+    """MACs the cluster can issue a cycle: the matrix engine's FMA units where it has one (it
+    runs the matmuls), else every core's SIMD lanes of `dtype`."""
+    engine = pmca.matrix_engine
+    return engine.fmas if engine is not None else pmca.cores * pmca.macs(dtype)
+
+
+def dma_busy_cycles(pmca: Pmca, nbytes: int) -> int:
+    """Cycles the DMA needs for `nbytes` at its bandwidth: the descriptor's set-up, then the
+    beats (the cycle-level model's beats can only take longer)."""
+    return pmca.dma_setup_cycles + ceil(nbytes / pmca.dma_bytes_per_cycle)
+
+
+def elementwise_compute_cycles(pmca: Pmca, dtype: str, function: str, elements: int) -> int:
+    """The busiest core's cycles of `function` over `elements` values without conflicts: its
+    share, in whole vectors of the dtype's lanes, at the function's cycles per vector."""
+    vectors = ceil(ceil(elements / pmca.cores) / pmca.macs(dtype))
+    return core_cycles(vectors, 1, operands(function), pmca.elementwise_cycles(function),
+                       pmca.streaming, pmca.loop_overhead_cycles)
+
+
+def implausible(pmca: Pmca, dtype: str, kind: str, stats: KernelStats, *, m: int = 0,
+                k: int = 0, n: int = 0, accumulate: bool = False, function: str = "",
+                elements: int = 0, dma_bytes: int = 0) -> str:
+    """Why `stats` cannot be the cost of this kernel (as `kernel_traffic` names it) on this
+    cluster in any cluster model, or '' when it can.
+
+    The counters that depend on the work alone must be the kernel's (`kernel_traffic`), the
+    overhead the cluster's set-up and barrier (none for a DMA transfer), the compute cycles
+    those of the conflict-free schedule (element-wise functions and DMA transfers) or at
+    least the MACs at the peak MACs a cycle (matmuls), and the cycles at least the overhead
+    plus the longer of that compute and the DMA's time at its bandwidth (so a kernel with any
+    work takes a cycle at least; one without, on a cluster with no set-up or barrier cycles,
+    may take none).
+    """
+    counters = kernel_traffic(kind, DTYPE_BYTES[dtype], m=m, k=k, n=n, accumulate=accumulate,
+                              function=function, elements=elements, dma_bytes=dma_bytes)
+    for name, count in counters.items():
+        if getattr(stats, name) != count:
+            return f"{name} = {getattr(stats, name)}, the kernel's is {count}"
+    overhead = 0 if kind == "dma" else pmca.kernel_setup_cycles + pmca.barrier_cycles
+    if stats.overhead_cycles != overhead:
+        return f"overhead_cycles = {stats.overhead_cycles}, the cluster's is {overhead}"
+    if kind == "matmul":
+        compute = ceil(counters["macs"] / peak_macs_per_cycle(pmca, dtype))
+        if stats.compute_cycles < compute:
+            return (f"compute_cycles = {stats.compute_cycles}, fewer than {counters['macs']} "
+                    f"MACs at the cluster's peak take ({compute})")
+    else:
+        compute = elementwise_compute_cycles(pmca, dtype, function, elements) \
+            if kind == "elementwise" else 0
+        if stats.compute_cycles != compute:
+            return f"compute_cycles = {stats.compute_cycles}, the kernel's is {compute}"
+    dma = dma_busy_cycles(pmca, dma_bytes) if dma_bytes else 0
+    least = overhead + max(compute, dma)
+    if stats.cycles < least:
+        return (f"cycles = {stats.cycles}, fewer than the kernel's work takes at the cluster's "
+                f"peak and DMA bandwidth ({least})")
+    return ""
 
 
 def operands(function: str) -> int:
@@ -182,7 +281,7 @@ class ThroughputPmca:
         else:
             compute = loaduse_cycles(m, k, n, p.cores, self.lanes, p.loop_overhead_cycles,
                                      p.fpu_latency(self.dtype), accumulate)
-        dma_total = p.dma_setup_cycles + ceil(dma_bytes / p.dma_bytes_per_cycle) if dma_bytes else 0
+        dma_total = dma_busy_cycles(p, dma_bytes) if dma_bytes else 0
         wall, exposed = with_dma(compute, dma_total)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
         return KernelStats(wall + overhead, compute, exposed, 0, overhead, **kernel_traffic(
@@ -192,16 +291,13 @@ class ThroughputPmca:
     @lru_cache(maxsize=4096)  # noqa: B019
     def elementwise(self, function: str, elements: int) -> KernelStats:
         p = self.pmca
-        vectors = ceil(ceil(elements / p.cores) / self.lanes)
-        compute = core_cycles(vectors, 1, operands(function), p.elementwise_cycles(function),
-                              p.streaming, p.loop_overhead_cycles)
+        compute = elementwise_compute_cycles(p, self.dtype, function, elements)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
         return KernelStats(compute + overhead, compute, 0, 0, overhead, **kernel_traffic(
             "elementwise", DTYPE_BYTES[self.dtype], function=function, elements=elements))
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def dma(self, nbytes: int) -> KernelStats:
-        p = self.pmca
-        busy = p.dma_setup_cycles + ceil(nbytes / p.dma_bytes_per_cycle)
+        busy = dma_busy_cycles(self.pmca, nbytes)
         return KernelStats(busy, 0, busy, 0, 0, **kernel_traffic(
             "dma", DTYPE_BYTES[self.dtype], dma_bytes=nbytes))
