@@ -59,7 +59,7 @@ class SettingWarning(AimcsimWarning):
     tokens runs as one block of all tokens); the message says what was used."""
 
 
-class KernelStoreWarning(UserWarning):
+class KernelStoreWarning(StoredDataWarning):
     """The kernel store on disk (`aimcsim.hw.pmca.memo`) held an entry that cannot be a kernel's
     timing, or could not be used at all: the kernel was simulated instead (and its entry
     rewritten). The message names the store's file and what was wrong; it is given once per

@@ -28,7 +28,6 @@ Where: `$AIMCSIM_KERNEL_MEMO` (a directory; `off` turns the store off), else
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from aimcsim.errors import KernelStoreWarning
+from aimcsim.params.files import source_digest
 
 _SOURCES = Path(__file__).resolve().parent
 ENV = "AIMCSIM_KERNEL_MEMO"
@@ -47,12 +47,9 @@ ENV = "AIMCSIM_KERNEL_MEMO"
 
 def code_version() -> str:
     """Digest of the source that computes kernel timings (a new version, a new store)."""
-    digest = hashlib.sha256()
-    files = [*sorted(_SOURCES.glob("*.py")), _SOURCES.parents[1] / "spec" / "units.py"]
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    package = _SOURCES.parents[1]
+    return source_digest([*sorted(_SOURCES.glob("*.py")), package / "spec" / "units.py"],
+                         package)
 
 
 def memo_dir() -> Path | None:
