@@ -61,7 +61,7 @@ def from_config(cfg: dict[str, Any], seq_len: int, *, model: str, generator: str
     check_tokens(seq_len, context)
     family = cfg.get("model_type") if isinstance(cfg, dict) else None
     known = sorted([*FAMILIES, "mobilebert"])
-    if not isinstance(family, str) or family not in known:
+    if family not in known:
         raise SpecError(file, [SpecIssue("model_type", f"{shown(family)} is not a family "
                                          f"aimcsim traces; known: {', '.join(known)}")])
     if context:
