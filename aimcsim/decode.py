@@ -14,12 +14,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pandas as pd
 
 from aimcsim.engine import paused_gc
+from aimcsim.errors import SettingWarning
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import parse_workload
@@ -41,28 +43,44 @@ def decode(arch: Arch, generator: TraceGenerator, *, prompt: int, steps: int,
            prefill: bool = True) -> pd.DataFrame:
     """Prefill of `prompt` tokens, then `steps` decode steps (see the module docstring);
     `prefill=False`: the steps alone. With `workers` > 1 the runs (each independent of the
-    others) share that many local processes; the table is the same, in the same order."""
+    others) share that many local processes; the table is the same, in the same order.
+    A model with learned positions refuses prompt + steps past them (`SpecError`, before any
+    run); past a rotary model's `max_position_embeddings`, one `SettingWarning`."""
     if prompt < 1 or steps < 0:
         raise ValueError(f"prompt must be >= 1 and steps >= 0, got {prompt} and {steps}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    # the largest trace of the runs first (the last step's, else the prefill's): a context
+    # past the model's learned positions is refused before anything is simulated, and a
+    # warning its configuration gives (past rotary positions) is given once, not per step
+    if steps:
+        generator.generate(1, context=prompt + steps)
+    else:
+        generator.generate(prompt)
     one = dataclasses.replace(arch, pipeline=dataclasses.replace(arch.pipeline,
                                                                  parallel_tokens=1))
     # (phase, step, context, architecture, (tokens, context of the trace)): traced when run
     runs = [("prefill", 0, prompt, arch, (prompt, 0))] if prefill else []
     runs += [("decode", i, prompt + i, one, (1, prompt + i)) for i in range(1, steps + 1)]
     if workers == 1 or len(runs) < 2:
-        done = [_run(phase, step, context, variant, generator.generate(t, context=c), modes)
+        done = [_run(phase, step, context, variant, _traced(generator, t, c), modes)
                 for phase, step, context, variant, (t, c) in runs]
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=end_with_parent,
                                  initargs=(os.getpid(),)) as pool:
             done = list(pool.map(_run, *zip(*[
-                (phase, step, context, variant, generator.generate(t, context=c), modes)
+                (phase, step, context, variant, _traced(generator, t, c), modes)
                 for phase, step, context, variant, (t, c) in runs], strict=True),
                 chunksize=max(1, len(runs) // (4 * workers))))
     rows = [row for run_rows in done for row in run_rows]
     return pd.DataFrame(rows, columns=list(DECODE_COLUMNS))
+
+
+def _traced(generator: TraceGenerator, tokens: int, context: int) -> dict[str, Any]:
+    """A run's trace, without the setting warnings the largest one gave already."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SettingWarning)
+        return generator.generate(tokens, context=context)
 
 
 def _run(phase: str, step: int, context: int, variant: Arch, doc: dict[str, Any],

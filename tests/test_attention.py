@@ -6,6 +6,7 @@ the search's choice of chunk against every chunk simulated."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
@@ -22,7 +23,7 @@ from aimcsim.search import SearchSpace, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import Op, parse_workload
-from aimcsim.traces import TRACES, mobilebert_trace
+from aimcsim.traces import MOBILEBERT_UNCASED, TRACES, mobilebert_trace
 
 
 def _chunked(arch, chunk, **pipeline):
@@ -128,11 +129,16 @@ def test_tcdm_need_does_not_grow_with_the_context(hybrid_arch):
     assert len(set(need.values())) == 1, need
 
 
+#: MobileBERT's configuration with 1,024 learned positions (the published model has 512: a
+#: trace of 1,024 tokens is refused without them).
+MOBILEBERT_1024 = {**MOBILEBERT_UNCASED, "max_position_embeddings": 1024}
+
+
 def test_long_context_runs_in_the_tcdm_only_fused(hybrid_arch):
     """The issue's case: MobileBERT at 1,024 tokens, 16-token blocks: the unfused scores need
     200,704 bytes of a 128 KiB TCDM; in key chunks of 64 every op fits, the work is the same
     and the TCDM is never above capacity."""
-    work = parse_workload(mobilebert_trace(1024), "mb1024.yaml")
+    work = parse_workload(mobilebert_trace(1024, MOBILEBERT_1024), "mb1024.yaml")
     with pytest.raises(CapacityError, match="attention_key_chunk"):
         simulate(hybrid_arch, work, "aimc-only", timeline=False)
     for mode in ("aimc-only", "hybrid"):
@@ -201,8 +207,10 @@ def test_the_cli_reads_a_chunk_and_refuses_a_bad_one(tmp_path, capsys):
     assert "attention_key_chunk: 64" in text
     good = tmp_path / "a.yaml"
     good.write_text(text)
-    trace = tmp_path / "t.yaml"
-    assert main(["trace", "mobilebert", "--seq-len", "1024", "--out", str(trace)]) == 0
+    trace, config = tmp_path / "t.yaml", tmp_path / "mb1024.json"
+    config.write_text(json.dumps({"model_type": "mobilebert", **MOBILEBERT_1024}))
+    assert main(["trace", "--config", str(config), "--seq-len", "1024", "--out",
+                 str(trace)]) == 0
     assert main(["run", str(good), str(trace), "--mode", "aimc-only",
                  "--out", str(tmp_path / "o")]) == 0
     bad = tmp_path / "b.yaml"

@@ -106,12 +106,15 @@ def test_trace_from_a_config_file_and_clear_errors(tmp_path, capsys):
     assert "name: my-gpt-16" in text and "aimcsim trace --config" in text
     (tmp_path / "t5.json").write_text(json.dumps({"model_type": "t5"}))
     assert main(["trace", "--config", str(tmp_path / "t5.json"), "--out", str(out)]) == 2
-    assert "model_type 't5' is not a family aimcsim traces; known: bert, gpt2, llama, " \
-           "mobilebert" in capsys.readouterr().err
-    (tmp_path / "bad.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
-    assert main(["trace", "--config", str(tmp_path / "bad.json"), "--out", str(out)]) == 2
-    assert "a llama config.json needs whole numbers >= 1 for intermediate_size, " \
-           "num_attention_heads, num_hidden_layers" in capsys.readouterr().err
+    assert f"{tmp_path / 't5.json'}: model_type: 't5' is not a family aimcsim traces; known: " \
+           "bert, gpt2, llama, mobilebert" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
+    assert main(["trace", "--config", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: 3 error(s)" in err
+    for key in ("intermediate_size", "num_attention_heads", "num_hidden_layers"):
+        assert f"{bad}: {key}: missing required key {key!r}" in err
     assert main(["trace", "gpt2", "--config", str(tmp_path / "t5.json"), "--out",
                  str(out)]) == 2
     assert "one of the two" in capsys.readouterr().err

@@ -32,6 +32,7 @@ KINDS = ("static_linear", "dynamic_matmul", "elementwise")
 INPUT = "input"
 MAX_TOKENS = 1 << 20  # tokens of a sequence (a physical bound: a million-token context)
 MAX_WIDTH = 1 << 24  # values per token of any operand
+MAX_HEADS = 4096  # attention heads of one operation
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,13 @@ class DynamicMatmulSpec(_OpSpec):
     """Per head, rows of a streamed operand (k wide) times an operand held in full (k x n)."""
 
     kind: Annotated[Literal["dynamic_matmul"], spec("operation kind")]
-    heads: Annotated[int, spec("attention heads", ge=1, le=4096)] = 1
+    heads: Annotated[int, spec("attention heads", ge=1, le=MAX_HEADS)] = 1
     k: Annotated[int, spec("contraction length per head", ge=1, le=MAX_WIDTH)]
     n: Annotated[int, spec("output width per head", ge=1, le=MAX_WIDTH)]
     kv_heads: Annotated[int, spec(
         "heads with a held operand of their own: grouped-query attention shares one among "
         "heads / kv_heads query heads, and the held input has kv_heads x k (or n) values per "
-        "token (0: every head has its own)", ge=0, le=4096)] = 0
+        "token (0: every head has its own)", ge=0, le=MAX_HEADS)] = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,8 @@
 regenerates a trace from its `model` field (sweeps over `workload.seq_len`); `from_config`
 traces any Hugging Face `config.json` of a known family (`model_type`). The bundled
 configurations live in `workloads/configs/`. A new model family is one function in
-`families.py` (or a module) and one entry in `FAMILIES`.
+`families.py` (or a module) with the dataclass declaring the config.json fields it reads
+(`aimcsim.traces.hf_config`), and one entry in `FAMILIES`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.params.files import load_json
+from aimcsim.spec._reader import shown
 from aimcsim.traces.families import DECODERS, FAMILIES
+from aimcsim.traces.hf_config import check_tokens
 from aimcsim.traces.mobilebert import MOBILEBERT_UNCASED, mobilebert_trace
 
 #: The bundled config.json files (the repository's workloads/configs/).
@@ -47,33 +50,38 @@ def read_config(path: str | Path) -> dict[str, Any]:
 def from_config(cfg: dict[str, Any], seq_len: int, *, model: str, generator: str,
                 file: str = "config.json", name: str = "", context: int = 0) -> dict[str, Any]:
     """The trace of any configuration of a known family, chosen by its `model_type`; with
-    `context`, one decode step (seq_len 1) attending to `context` keys (decoders only)."""
-    if seq_len < 1:
-        raise ValueError(f"seq_len must be at least 1, got {seq_len}")
-    family = cfg.get("model_type")
+    `context`, one decode step (seq_len 1) attending to `context` keys (decoders only).
+
+    The family reads the fields it declares (`SpecError` naming `file`, the key and the
+    value; unknown keys are allowed) and checks the trace's tokens against the positions the
+    model has: refused past learned positions, a `SettingWarning` past rotary ones.
+    ValueError for arguments out of range (`seq_len`, `context` within `MAX_TOKENS`)."""
+    check_tokens(seq_len, context)
+    family = cfg.get("model_type") if isinstance(cfg, dict) else None
+    known = sorted([*FAMILIES, "mobilebert"])
+    if family not in known:
+        raise SpecError(file, [SpecIssue("model_type", f"{shown(family)} is not a family "
+                                         f"aimcsim traces; known: {', '.join(known)}")])
     if context:
         if family not in DECODERS:
-            raise ValueError(f"{file}: model_type {family!r} has no decode steps (an encoder); "
-                             f"decoders: {', '.join(DECODERS)}")
-        if seq_len != 1 or context < 1:
+            raise ValueError(f"{file}: model_type {family!r} has no decode steps (an "
+                             f"encoder); decoders: {', '.join(DECODERS)}")
+        if seq_len != 1:
             raise ValueError(f"a decode step is 1 token over a context >= 1, got {seq_len} "
                              f"tokens over {context}")
         return FAMILIES[family](1, cfg, model, generator,
-                                name or f"{generator}-decode-{context}", context)
+                                name or f"{generator}-decode-{context}", context, file=file)
     if family == "mobilebert":
-        return mobilebert_trace(seq_len, {**MOBILEBERT_UNCASED, **cfg, "model": model})
-    if family not in FAMILIES:
-        raise ValueError(f"{file}: model_type {family!r} is not a family aimcsim traces; "
-                         f"known: {', '.join(sorted([*FAMILIES, 'mobilebert']))}")
-    return FAMILIES[family](seq_len, cfg, model, generator, name)
+        return mobilebert_trace(seq_len, {**cfg, "model": model}, file=file)
+    return FAMILIES[family](seq_len, cfg, model, generator, name, file=file)
 
 
 def _bundled(name: str, file: str, model: str) -> TraceGenerator:
     def generate(seq_len: int = 128, config: dict[str, Any] | None = None,
                  context: int = 0) -> dict[str, Any]:
         cfg = config if config is not None else read_config(CONFIGS / file)
-        return from_config(cfg, seq_len, model=model, generator=name, file=file,
-                           context=context)
+        return from_config(cfg, seq_len, model=model, generator=name,
+                           file=f"workloads/configs/{file}", context=context)
     return TraceGenerator(name, model, generate)
 
 

@@ -20,27 +20,159 @@ sequence), as for MobileBERT. The decoders also trace one decode step (`context`
 new token attends to, the KV cache and itself): one token through every layer, its attention
 over the whole context, K and V of the earlier tokens brought by DMA from where the cache lives
 (the cluster's L2), the new token's K and V appended.
+
+Each family reads the config.json fields it uses as declared once on its dataclass
+(`BertConfig`, `Gpt2Config`, `LlamaConfig`: type, bounds, required or HF's default; see
+`aimcsim.traces.hf_config`), so a bad field is refused naming the file, the key and the value.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
 
+from aimcsim.spec._reader import Reader
+from aimcsim.spec.fields import spec
+from aimcsim.spec.workload import MAX_HEADS, MAX_WIDTH
 from aimcsim.traces.builder import TraceBuilder
+from aimcsim.traces.hf_config import (
+    MAX_LAYERS,
+    MAX_POSITIONS,
+    divides,
+    read_family,
+    scores_fit,
+    within,
+)
+
+_WIDE = "at most a workload's MAX_WIDTH values per token"
+_LAYERS = ("transformer layers (blocks), at most MAX_LAYERS (1,024: the deepest published "
+           "transformers have about 130; the bound keeps a trace small)")
+_HEADS = "attention heads, at most a workload's MAX_HEADS"
+_PER_HEAD = "each head takes hidden / heads values"
 
 
-def _need(cfg: dict[str, Any], family: str, *keys: str) -> list[int]:
-    missing = [k for k in keys if not isinstance(cfg.get(k), int) or cfg[k] < 1]
-    if missing:
-        raise ValueError(f"a {family} config.json needs whole numbers >= 1 for "
-                         f"{', '.join(missing)}")
-    return [cfg[k] for k in keys]
+# ---- the config.json fields each family reads, declared once ---------------------------------
+@dataclass(frozen=True, kw_only=True)
+class BertConfig:
+    """The config.json of a BERT encoder (Hugging Face `BertConfig`)."""
+
+    POSITIONS: ClassVar[str] = "max_position_embeddings"
+    LEARNED: ClassVar[bool] = True
+    NULLABLE: ClassVar[tuple[str, ...]] = ()
+
+    hidden_size: Annotated[int, spec(f"values per token between layers (Q, K, V and the "
+                                     f"attention output are hidden x hidden); {_WIDE}",
+                                     ge=1, le=MAX_WIDTH)]
+    intermediate_size: Annotated[int, spec(f"values per token of the FFN (up: hidden -> "
+                                           f"intermediate); {_WIDE}", ge=1, le=MAX_WIDTH)]
+    num_attention_heads: Annotated[int, spec(f"{_HEADS}; they divide hidden_size", ge=1,
+                                             le=MAX_HEADS)]
+    num_hidden_layers: Annotated[int, spec(_LAYERS, ge=1, le=MAX_LAYERS)]
+    max_position_embeddings: Annotated[int, spec(
+        "learned absolute positions: a trace of more tokens is refused (absent: 512, "
+        "HF BertConfig's default)", ge=1, le=MAX_POSITIONS)] = 512
+
+    def check(self, r: Reader, keys: int) -> list[str]:
+        divides(r, "num_attention_heads", self.num_attention_heads, "hidden_size",
+                self.hidden_size, _PER_HEAD)
+        scores_fit(r, "num_attention_heads", self.num_attention_heads, keys)
+        return []
 
 
-def _heads(hidden: int, heads: int, family: str) -> int:
-    if hidden % heads:
-        raise ValueError(f"{family}: hidden size {hidden} is not divisible by {heads} heads")
-    return hidden // heads
+@dataclass(frozen=True, kw_only=True)
+class Gpt2Config:
+    """The config.json of a GPT-2 decoder (Hugging Face `GPT2Config`)."""
+
+    POSITIONS: ClassVar[str] = "n_positions"
+    LEARNED: ClassVar[bool] = True
+    NULLABLE: ClassVar[tuple[str, ...]] = ("n_inner",)
+
+    n_embd: Annotated[int, spec(f"values per token between layers (hidden); {_WIDE}", ge=1,
+                                le=MAX_WIDTH)]
+    n_head: Annotated[int, spec(f"{_HEADS}; they divide n_embd", ge=1, le=MAX_HEADS)]
+    n_layer: Annotated[int, spec(_LAYERS, ge=1, le=MAX_LAYERS)]
+    n_inner: Annotated[int, spec(
+        f"values per token of the MLP (c_fc: n_embd -> n_inner); {_WIDE} (null or absent, "
+        "0 here: 4 x n_embd, as HF's GPT2MLP for GPT2Config's n_inner=None)", ge=1,
+        le=MAX_WIDTH)] = 0
+    n_positions: Annotated[int, spec(
+        "learned absolute positions: a trace of more tokens (or a decode step over more "
+        "keys) is refused (absent: 1024, HF GPT2Config's default)", ge=1,
+        le=MAX_POSITIONS)] = 1024
+
+    @property
+    def inner(self) -> int:
+        """The MLP's width (n_inner, or 4 x n_embd where the file leaves it to HF)."""
+        return self.n_inner or 4 * self.n_embd
+
+    def check(self, r: Reader, keys: int) -> list[str]:
+        divides(r, "n_head", self.n_head, "n_embd", self.n_embd, _PER_HEAD)
+        if not self.n_inner:
+            within(r, "n_embd", f"the MLP's width (n_inner not given) 4 x {self.n_embd}",
+                   self.inner)
+        scores_fit(r, "n_head", self.n_head, keys)
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class LlamaConfig:
+    """The config.json of a LLaMA decoder (Hugging Face `LlamaConfig`)."""
+
+    POSITIONS: ClassVar[str] = "max_position_embeddings"
+    LEARNED: ClassVar[bool] = False  # rotary (RoPE): past them, a warning
+    NULLABLE: ClassVar[tuple[str, ...]] = ("num_key_value_heads", "head_dim")
+
+    hidden_size: Annotated[int, spec(f"values per token between layers; {_WIDE}", ge=1,
+                                     le=MAX_WIDTH)]
+    intermediate_size: Annotated[int, spec(f"values per token of the SwiGLU MLP (gate and "
+                                           f"up: hidden -> intermediate); {_WIDE}", ge=1,
+                                           le=MAX_WIDTH)]
+    num_attention_heads: Annotated[int, spec("query heads, at most hidden_size and a "
+                                             "workload's MAX_HEADS", ge=1, le=MAX_HEADS)]
+    num_hidden_layers: Annotated[int, spec(_LAYERS, ge=1, le=MAX_LAYERS)]
+    num_key_value_heads: Annotated[int, spec(
+        "K and V heads (grouped-query attention: they divide num_attention_heads; null or "
+        "absent, 0 here: num_attention_heads, as HF LlamaConfig)", ge=1, le=MAX_HEADS)] = 0
+    head_dim: Annotated[int, spec(
+        "values per head (q_proj: hidden -> heads x head_dim); null or absent, 0 here: "
+        "hidden_size / num_attention_heads, as HF LlamaConfig; given, HF's attention uses it "
+        "even where it differs from that quotient, and so does the trace (with a warning)",
+        ge=1, le=MAX_WIDTH)] = 0
+    max_position_embeddings: Annotated[int, spec(
+        "positions the model was trained on (rotary, RoPE: a trace of more tokens is traced "
+        "with a warning; absent: 2048, HF LlamaConfig's default)", ge=1,
+        le=MAX_POSITIONS)] = 2048
+
+    @property
+    def kv_heads(self) -> int:
+        return self.num_key_value_heads or self.num_attention_heads
+
+    @property
+    def head_width(self) -> int:
+        """Values per head: head_dim, or hidden / heads where the file leaves it to HF."""
+        return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    def check(self, r: Reader, keys: int) -> list[str]:
+        hidden, heads = self.hidden_size, self.num_attention_heads
+        notes = []
+        if heads > hidden:
+            r.error("num_attention_heads", f"{heads} heads, more than hidden_size = {hidden}")
+        elif not self.head_dim:
+            divides(r, "num_attention_heads", heads, "hidden_size", hidden,
+                    f"{_PER_HEAD} where head_dim is not given")
+        elif self.head_dim * heads != hidden:
+            notes.append(f"head_dim = {self.head_dim} differs from hidden_size / "
+                         f"num_attention_heads = {hidden} / {heads}; HF's LLaMA attention "
+                         f"uses head_dim (q_proj: {hidden} -> {heads} x {self.head_dim}), and "
+                         "so does the trace")
+        if self.num_key_value_heads:
+            divides(r, "num_key_value_heads", self.num_key_value_heads,
+                    "num_attention_heads", heads, "each K and V head serves a whole group of "
+                    "query heads")
+        within(r, "head_dim", f"the query width num_attention_heads x head_dim = {heads} x "
+               f"{self.head_width}", heads * self.head_width)
+        scores_fit(r, "num_attention_heads", heads, keys)
+        return notes
 
 
 def _mha(t: TraceBuilder, b: int, src: str, hidden: int, heads: int, seq_len: int) -> str:
@@ -62,27 +194,30 @@ def _gelu_mlp(t: TraceBuilder, b: int, src: str, residual: str, hidden: int, inn
 
 
 def bert_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
-               name: str = "") -> dict[str, Any]:
-    hidden, inter, heads, layers = _need(cfg, "bert", "hidden_size", "intermediate_size",
-                                         "num_attention_heads", "num_hidden_layers")
-    _heads(hidden, heads, "bert")
+               name: str = "", *, file: str = "config.json") -> dict[str, Any]:
+    """The prefill of `seq_len` tokens through a BERT encoder of config.json `cfg` (read from
+    `file`: the name its errors give)."""
+    c = read_family(BertConfig, cfg, file, keys=seq_len)
+    hidden, heads = c.hidden_size, c.num_attention_heads
     t = TraceBuilder()
     h = "input"
-    for b in range(layers):
+    for b in range(c.num_hidden_layers):
         x = _mha(t, b, h, hidden, heads, seq_len)
         x = t.elementwise("attention_add", b, "add", [x, h], hidden)
         x = t.elementwise("attention_layernorm", b, "layernorm", [x], hidden)
-        y = _gelu_mlp(t, b, x, x, hidden, inter)
+        y = _gelu_mlp(t, b, x, x, hidden, c.intermediate_size)
         h = t.elementwise("ffn_layernorm", b, "layernorm", [y], hidden)
     return t.document(name=name or f"{generator}-{seq_len}", model=model, generator=generator,
                       config=cfg, tokens=seq_len, width=hidden)
 
 
 def gpt2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
-               name: str = "", context: int = 0) -> dict[str, Any]:
-    hidden, heads, layers = _need(cfg, "gpt2", "n_embd", "n_head", "n_layer")
-    inner = cfg.get("n_inner") or 4 * hidden
-    _heads(hidden, heads, "gpt2")
+               name: str = "", context: int = 0, *, file: str = "config.json"
+               ) -> dict[str, Any]:
+    """The prefill of `seq_len` tokens (or, with `context`, one decode step over `context`
+    keys) through a GPT-2 decoder of config.json `cfg` (read from `file`)."""
+    c = read_family(Gpt2Config, cfg, file, keys=context or seq_len, decode=bool(context))
+    hidden, heads, layers = c.n_embd, c.n_head, c.n_layer
     t = TraceBuilder()
     h = "input"
     for b in range(layers):
@@ -90,21 +225,21 @@ def gpt2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
         x = _mha(t, b, n, hidden, heads, context or seq_len)
         h1 = t.elementwise("attention_add", b, "add", [x, h], hidden)
         n2 = t.elementwise("ln_2", b, "layernorm", [h1], hidden)
-        h = _gelu_mlp(t, b, n2, h1, hidden, inner)
+        h = _gelu_mlp(t, b, n2, h1, hidden, c.inner)
     t.elementwise("ln_f", layers - 1, "layernorm", [h], hidden)
     return t.document(name=name or f"{generator}-{seq_len}", model=model, generator=generator,
                       config=cfg, tokens=seq_len, width=hidden, context=context)
 
 
 def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
-                name: str = "", context: int = 0) -> dict[str, Any]:
-    hidden, inter, heads, layers = _need(cfg, "llama", "hidden_size", "intermediate_size",
-                                         "num_attention_heads", "num_hidden_layers")
-    kv = cfg.get("num_key_value_heads") or heads
-    head_dim = cfg.get("head_dim") or _heads(hidden, heads, "llama")
-    if heads % kv:
-        raise ValueError(f"llama: num_key_value_heads {kv} does not divide "
-                         f"num_attention_heads {heads}")
+                name: str = "", context: int = 0, *, file: str = "config.json"
+                ) -> dict[str, Any]:
+    """The prefill of `seq_len` tokens (or, with `context`, one decode step over `context`
+    keys) through a LLaMA decoder of config.json `cfg` (read from `file`)."""
+    c = read_family(LlamaConfig, cfg, file, keys=context or seq_len, decode=bool(context))
+    hidden, inter, heads, layers = (c.hidden_size, c.intermediate_size, c.num_attention_heads,
+                                    c.num_hidden_layers)
+    kv, head_dim = c.kv_heads, c.head_width
     t = TraceBuilder()
     h = "input"
     for b in range(layers):
@@ -114,9 +249,9 @@ def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
         v = t.linear("value", b, "value", n, hidden, kv * head_dim)
         q = t.elementwise("query_rope", b, "rope", [q], heads * head_dim)
         k = t.elementwise("key_rope", b, "rope", [k], kv * head_dim)
-        c = t.attention(b, q, k, v, heads=heads, head_dim=head_dim,
-                        seq_len=context or seq_len, kv_heads=kv if kv != heads else 0)
-        x = t.linear("attention_output", b, "attention_output", c, heads * head_dim, hidden)
+        att = t.attention(b, q, k, v, heads=heads, head_dim=head_dim,
+                          seq_len=context or seq_len, kv_heads=kv if kv != heads else 0)
+        x = t.linear("attention_output", b, "attention_output", att, heads * head_dim, hidden)
         h1 = t.elementwise("attention_add", b, "add", [x, h], hidden)
         n2 = t.elementwise("post_attention_rmsnorm", b, "rmsnorm", [h1], hidden)
         gate = t.linear("ffn_gate", b, "ffn_gate", n2, hidden, inter)
@@ -137,4 +272,5 @@ DECODERS = ("gpt2", "llama")
 FAMILIES = {"bert": bert_trace, "gpt2": gpt2_trace, "llama": llama_trace}
 
 
-__all__ = ["DECODERS", "FAMILIES", "bert_trace", "gpt2_trace", "llama_trace"]
+__all__ = ["DECODERS", "FAMILIES", "BertConfig", "Gpt2Config", "LlamaConfig", "bert_trace",
+           "gpt2_trace", "llama_trace"]
