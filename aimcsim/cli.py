@@ -20,6 +20,22 @@ from aimcsim.decode import summary as decode_summary
 from aimcsim.errors import AimcsimError, AimcsimWarning, SpecError, SpecIssue
 from aimcsim.gpu import estimate, load_gpu
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
+from aimcsim.outputs.run_folder import (
+    CRITICAL,
+    LAYERS,
+    NUMBER,
+    POINT_FIGURES,
+    POINTS,
+    SEARCH,
+    TEXT,
+    TIMELINE,
+    read_table,
+    record_inputs,
+    record_sweep,
+    recorded_arch,
+    workload_record,
+)
+from aimcsim.params.files import digest, read_bytes
 from aimcsim.plots import KINDS
 from aimcsim.reload import SOURCES, request_stream
 from aimcsim.report import report as make_report
@@ -292,13 +308,17 @@ def _run(args: argparse.Namespace) -> int:
             for m, a in areas.items()))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
+        recorded = record_inputs(args.out, arch, args.arch, args.settings)
+        summary["inputs"] = {**recorded, "workload": workload_record(
+            workload, digest(read_bytes(args.workload, "yaml")))}
         write_layers_csv(layers, args.out / "layers.csv")
         write_json(summary, args.out / "summary.json")
         timeline.to_parquet(args.out / "timeline.parquet", index=False)
         pd.concat([r.critical for r in results.values()], ignore_index=True).to_csv(
             args.out / "critical_path.csv", index=False)
         print(f"wrote {args.out / 'layers.csv'}, {args.out / 'summary.json'}, "
-              f"{args.out / 'critical_path.csv'} and {args.out / 'timeline.parquet'}")
+              f"{args.out / 'critical_path.csv'} and {args.out / 'timeline.parquet'}, with "
+              f"the inputs as used ({', '.join(v for k, v in recorded.items())})")
     return 0
 
 
@@ -325,9 +345,12 @@ def _search(args: argparse.Namespace) -> int:
     command += ["--space", str(args.space)] if args.space else []
     command += ["--objective", args.objective] if args.objective != "latency" else []
     command += ["--max-overhead", f"{args.max_overhead:g}"] if limit is not None else []
+    recorded = record_inputs(args.out, arch, args.arch)
     write_json({"arch": str(args.arch), "workload": str(args.workload), "command": command,
                 "objective": objective + (" overhead" if limit is not None else ""),
-                "best": best.to_dict(orient="records"), "network": result.network},
+                "best": best.to_dict(orient="records"), "network": result.network,
+                "inputs": {**recorded, "workload": workload_record(
+                    workload, digest(read_bytes(args.workload, "yaml")))}},
                args.out / "summary.json")
     counts = result.points["rating"].value_counts()
     print(f"{workload.name} on {arch.name}: {len(result.points)} points; "
@@ -394,6 +417,7 @@ def _sweep(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    record_sweep(args.out, spec.file, load_arch(spec.arch_file))
     state = "interrupted" if report.interrupted else "finished"
     print(f"{state}: {report.ran} run now, {report.skipped} already done, {report.failed} failed; "
           f"tables in {args.out / 'points.parquet'} and {args.out / 'layers.parquet'}")
@@ -402,7 +426,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     table = compare(args.folder)
-    points = pd.read_parquet(args.folder / "points.parquet").set_index("point")
+    points = read_table(args.folder / "points.parquet", {
+        **POINTS, "latency_ns_aimc_only": NUMBER, "latency_ns_hybrid": NUMBER,
+        "overhead": NUMBER}, POINT_FIGURES).set_index("point")
     table.to_csv(args.folder / "compare.csv", index=False)
     axes = [c for c in points.columns if "." in c]
     for point, group in table.groupby("point", sort=False):
@@ -455,9 +481,9 @@ def _plot(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out}: the figure file must end in .png, .pdf or .svg")
     layers = None
     if source == "run":
-        layers = pd.read_csv(args.results / "layers.csv")
+        layers = read_table(args.results / "layers.csv", LAYERS)
     elif source == "sweep" and args.kind in ("breakdown", "compare", "layer-types", "energy"):
-        layers = pd.read_parquet(args.results / "layers.parquet")
+        layers = read_table(args.results / "layers.parquet", {"point": TEXT, **LAYERS})
         point = args.point or layers["point"].iloc[0]
         layers = layers[layers["point"] == point]
         if layers.empty:
@@ -466,8 +492,10 @@ def _plot(args: argparse.Namespace) -> int:
         recorded = args.results / "timeline.parquet"
         critical = args.results / "critical_path.csv"
         fig = plots.breakdown(
-            layers, pd.read_parquet(recorded) if source == "run" and recorded.exists() else None,
-            critical=pd.read_csv(critical) if source == "run" and critical.exists() else None,
+            layers, read_table(recorded, TIMELINE) if source == "run" and recorded.exists()
+            else None,
+            critical=read_table(critical, CRITICAL) if source == "run" and critical.exists()
+            else None,
             mode=args.mode, block=args.block,
             title=f"block {args.block}, {args.mode}"
             + (f", sweep point {layers['point'].iloc[0]}" if source == "sweep" else ""))
@@ -478,16 +506,16 @@ def _plot(args: argparse.Namespace) -> int:
     elif args.kind == "energy":
         fig = plots.energy(layers)
     elif args.kind == "energy-front":
-        fig = plots.energy_front(pd.read_parquet(args.results / "points.parquet"),
+        fig = plots.energy_front(read_table(args.results / "points.parquet", POINTS, POINT_FIGURES),
                                  mode=args.mode)
     elif args.kind == "network":
-        fig = plots.network(pd.read_parquet(args.results / "timeline.parquet"), layers)
+        fig = plots.network(read_table(args.results / "timeline.parquet", TIMELINE), layers)
     elif args.kind == "timeline":
-        fig = plots.timeline(pd.read_parquet(args.results / "timeline.parquet"),
-                             block=args.block, mode=args.mode)
+        fig = plots.timeline(read_table(args.results / "timeline.parquet", TIMELINE),
+                             block=args.block, mode=args.mode, layers=layers)
     elif args.kind in ("tokens", "pareto"):
-        points = pd.read_csv(args.results / "search.csv")
-        arch = load_arch(json.loads((args.results / "summary.json").read_text())["arch"])
+        points = read_table(args.results / "search.csv", SEARCH)
+        arch = recorded_arch(args.results)  # (never a path read from a results file)
         if args.kind == "pareto":
             fig = plots.pareto(points, integration_time_ns=args.integration_time,
                                capacity_bytes=arch.pmca.tcdm_bytes)
@@ -495,7 +523,7 @@ def _plot(args: argparse.Namespace) -> int:
             fig = plots.tokens(token_curves(arch, points), capacity_bytes=arch.pmca.tcdm_bytes,
                                strategy=f"{arch.pipeline.strategy}, {arch.pipeline.tile_output}")
     else:
-        points = pd.read_parquet(args.results / "points.parquet")
+        points = read_table(args.results / "points.parquet", POINTS, POINT_FIGURES)
         axes = [c for c in points.columns if "." in c and points[c].nunique() > 1]
         x = args.x or (axes[0] if axes else None)
         y = args.y or (axes[1] if len(axes) > 1 else None)

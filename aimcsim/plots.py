@@ -104,7 +104,7 @@ def breakdown(layers: pd.DataFrame, timeline: pd.DataFrame | None = None, *,
         raise ValueError(f"no {'static ' if static_only else ''}layers of block {block} in "
                          f"mode {mode!r}")
     fig, ax = _figure(0.16 * len(rows) + 1.3)
-    names = [n.split(".", 1)[1] for n in rows["layer"]]
+    names = [n.split(".", 1)[-1] for n in rows["layer"]]
     y = np.arange(len(rows))
     left = np.zeros(len(rows))
     if critical is not None:
@@ -268,9 +268,15 @@ def compare(layers: pd.DataFrame) -> Figure:
     return _style(fig)
 
 
-def timeline(records: pd.DataFrame, *, block: int = 0, mode: str | None = None) -> Figure:
-    """Gantt chart of every component active for one transformer block."""
-    rows = records[records["layer"].str.startswith(f"b{block}.")]
+def timeline(records: pd.DataFrame, *, block: int = 0, mode: str | None = None,
+             layers: pd.DataFrame | None = None) -> Figure:
+    """Gantt chart of every component active for one transformer block: the ops `layers`
+    (the run's layers table) places in it, else those named `b<block>.*` (as generated
+    traces name them)."""
+    if layers is not None:
+        rows = records[records["layer"].isin(layers.loc[layers["block"] == block, "layer"])]
+    else:
+        rows = records[records["layer"].str.startswith(f"b{block}.")]
     if mode is not None and "mode" in rows:
         rows = rows[rows["mode"] == mode]
     if rows.empty:

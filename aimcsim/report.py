@@ -1,7 +1,9 @@
 """`aimcsim report DIR`: one self-contained HTML file of a run, search or sweep folder.
 
 The page holds everything a reader needs offline, so it can be mailed: the command that
-reproduces the results, the inputs (the architecture file's text), the headline table, the
+reproduces the results, the inputs the folder recorded (`aimcsim.outputs.run_folder`: the
+architecture as resolved, its technology, the run settings or the sweep file; never a file a
+results file names), the headline table, the
 tables of the folder (per layer type for a run, the best settings for a search, the points for
 a sweep) and its figures as embedded PNG images. Nothing is fetched: no script, style sheet or
 font from elsewhere. A short inline script marks, once the page has loaded, how many figures
@@ -13,15 +15,33 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from aimcsim import __version__, plots
+from aimcsim.outputs.run_folder import (
+    ARCH,
+    CRITICAL,
+    LAYERS,
+    POINT_FIGURES,
+    POINTS,
+    SEARCH,
+    SETTINGS,
+    SWEEP,
+    TECHNOLOGY,
+    TIMELINE,
+    read_summary,
+    read_table,
+    recorded_arch,
+    recorded_file,
+    recorded_text,
+)
+from aimcsim.params.files import load_json
 from aimcsim.results import static_overhead
-from aimcsim.spec.arch import load_arch
+
+NUMBER_T = (int, float)
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -107,17 +127,21 @@ def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _inputs(arch: str, workload: str | None = None) -> str:
+def _inputs(folder: Path, workload: Any = None) -> str:
+    """The inputs the folder recorded, embedded (never a file a results file names)."""
     parts = []
-    for label, name in (("architecture", arch), ("workload", workload)):
-        if not name:
-            continue
-        path = Path(name)
-        parts.append(f"<p>{label}: <code>{html.escape(name)}</code></p>")
-        if label == "architecture" and path.exists():
-            parts.append(f"<details><summary>the file</summary><pre>"
-                         f"{html.escape(path.read_text(encoding='utf-8'))}</pre></details>")
-    return "".join(parts)
+    if isinstance(workload, dict):
+        parts.append(f"<p>workload: <code>{html.escape(str(workload.get('name')))}</code>, "
+                     f"{html.escape(str(workload.get('tokens')))} tokens (SHA-256 "
+                     f"<code>{html.escape(str(workload.get('digest')))}</code>)</p>")
+    for label, name in (("architecture (as resolved)", ARCH), ("technology", TECHNOLOGY),
+                        ("run settings", SETTINGS), ("sweep", SWEEP)):
+        text = recorded_text(folder, name)
+        if text is not None:
+            parts.append(f"<details><summary>{label}: <code>{name}</code></summary><pre>"
+                         f"{html.escape(text)}</pre></details>")
+    return "".join(parts) or ("<p>This folder records no inputs (it was written by an earlier "
+                              "version of aimcsim).</p>")
 
 
 def _command(words: list[str]) -> str:
@@ -125,19 +149,22 @@ def _command(words: list[str]) -> str:
 
 
 def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
-    summary = json.loads((folder / "summary.json").read_text())
-    layers = pd.read_csv(folder / "layers.csv")
+    summary = read_summary(folder, {"arch": str, "workload": str, "modes.*.workload": str,
+                                    "modes.*.arch": str, "modes.*.total_latency_ns": NUMBER_T,
+                                    "modes.*.energy": dict, "modes.*.tiles": int,
+                                    "modes.*.clusters": int, "modes.*.tcdm_peak_bytes": int})
+    layers = read_table(folder / "layers.csv", LAYERS)
     modes = summary["modes"]
     first = next(iter(modes.values()))
     title = f"{first['workload']} on {first['arch']}"
     command = ["aimcsim", "run", summary["arch"], summary["workload"], "--mode",
                "both" if len(modes) == 2 else next(iter(modes)), "--out", str(folder)]
     if "settings" in summary:
-        command += ["--settings", summary["settings"]]
+        command += ["--settings", str(summary["settings"])]
     headline = pd.DataFrame([{
         "mode": mode, "latency (us)": s["total_latency_ns"] / 1e3,
-        "energy (mJ)": s["energy"].get("total_pj", float("nan")) / 1e9,
-        "energy per token (uJ)": s["energy"].get("per_token_pj", float("nan")) / 1e6,
+        "energy (mJ)": _number(s["energy"].get("total_pj")) / 1e9,
+        "energy per token (uJ)": _number(s["energy"].get("per_token_pj")) / 1e6,
         "tiles": s["tiles"], "clusters": s["clusters"],
         "TCDM peak (B)": s["tcdm_peak_bytes"]} for mode, s in modes.items()])
     sections = [("Reproduce", _command(command)),
@@ -151,16 +178,17 @@ def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
             ["median", "min", "max", "count"]).reset_index()
         by_role.columns = ["layer type", "median overhead", "min", "max", "layers"]
         total = summary.get("total_overhead")
+        total = total if isinstance(total, NUMBER_T) else None
         sections.append(("Overhead of the LoRA branch per layer type",
                          (f"<p>Whole network: {total:+.1%}.</p>" if total is not None else "")
                          + _table(by_role, {c: ".1%" for c in ("median overhead", "min",
                                                               "max")})))
     figures = []
     recorded = folder / "timeline.parquet"
-    timeline = pd.read_parquet(recorded) if recorded.exists() else None
+    timeline = read_table(recorded, TIMELINE) if recorded.exists() else None
     mode = "hybrid" if "hybrid" in modes else next(iter(modes))
     crit_file = folder / "critical_path.csv"
-    critical = pd.read_csv(crit_file) if crit_file.exists() else None
+    critical = read_table(crit_file, CRITICAL) if crit_file.exists() else None
     figures.append(_figure(plots.breakdown(layers, timeline, mode=mode, block=0,
                                            critical=critical),
                            f"Block 0, {mode}: each static layer's latency "
@@ -175,22 +203,27 @@ def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
     if timeline is not None:
         figures.append(_figure(plots.network(timeline, layers),
                                "Where the whole run's time goes, each instant once"))
-        figures.append(_figure(plots.timeline(timeline, block=0, mode=mode),
+        figures.append(_figure(plots.timeline(timeline, block=0, mode=mode, layers=layers),
                                f"Block 0, {mode}: activity per component"))
     sections.append(("Figures", "".join(figures)))
-    sections.append(("Inputs", _inputs(summary["arch"], summary["workload"])))
+    sections.append(("Inputs", _inputs(folder, summary.get("inputs", {}).get("workload"))))
     return title, sections
 
 
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, NUMBER_T) else float("nan")
+
+
 def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
-    summary = json.loads((folder / "summary.json").read_text())
-    points = pd.read_csv(folder / "search.csv")
+    summary = read_summary(folder, {"arch": str, "workload": str, "objective": str,
+                                    "network": list})
+    points = read_table(folder / "search.csv", SEARCH)
     title = f"balance search: {summary['workload']} on {summary['arch']}"
     best = points[points["best"]][["d_in", "d_out", "integration_time_ns", "cores", "rank",
                                    "strategy", "parallel_tokens", "tile_output", "latency_ns",
                                    "aimc_only_latency_ns", "overhead", "tcdm_bytes"]]
     network = pd.DataFrame([{k: v for k, v in n.items() if not isinstance(v, (dict, list))}
-                            for n in summary["network"]])
+                            for n in summary["network"] if isinstance(n, dict)])
     sections = [
         ("Reproduce", _command(summary.get("command") or [
             "aimcsim", "search", summary["arch"], summary["workload"], "--out", str(folder)])),
@@ -200,20 +233,20 @@ def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
         ("Whole network at the best settings", _table(network, {
             "hybrid_latency_ns": ",.0f", "aimc_only_latency_ns": ",.0f", "overhead": ".1%"})),
     ]
-    capacity = load_arch(summary["arch"]).pmca.tcdm_bytes if Path(summary["arch"]).exists() \
-        else None
+    capacity = (recorded_arch(folder).pmca.tcdm_bytes
+                if recorded_file(folder, ARCH) is not None else None)
     figures = [_figure(plots.pareto(points, integration_time_ns=t, capacity_bytes=capacity),
                        f"Latency against TCDM at {t:g} ns")
                for t in sorted(points["integration_time_ns"].unique())]
     sections.append(("Figures", "".join(figures)))
-    sections.append(("Inputs", _inputs(summary["arch"], summary["workload"])))
+    sections.append(("Inputs", _inputs(folder, summary.get("inputs", {}).get("workload"))))
     return title, sections
 
 
 def _sweep(folder: Path) -> tuple[str, list[tuple[str, str]]]:
-    points = pd.read_parquet(folder / "points.parquet")
-    manifest = json.loads((folder / "manifest.json").read_text()) \
-        if (folder / "manifest.json").exists() else {}
+    points = read_table(folder / "points.parquet", POINTS, POINT_FIGURES)
+    manifest = load_json(folder / "manifest.json") if (folder / "manifest.json").exists() else {}
+    manifest = manifest if isinstance(manifest, dict) else {}
     title = f"sweep {manifest.get('name', folder.name)}"
     axes = [c for c in points.columns if "." in c]
     shown = [c for c in ["point", *axes, "status", "latency_ns_aimc_only",
@@ -232,6 +265,7 @@ def _sweep(folder: Path) -> tuple[str, list[tuple[str, str]]]:
         figures.append(_figure(plots.energy_front(points), "Latency against energy, hybrid"))
     if figures:
         sections.append(("Figures", "".join(figures)))
+    sections.append(("Inputs", _inputs(folder)))
     return title, sections
 
 

@@ -74,6 +74,10 @@ LAYER_COLUMNS: dict[str, str] = {
     "energy_pj": "the op's dynamic energy: the sum of the six above",
 }
 
+#: what each layers column holds (text or number), as readers of a results folder check it
+LAYER_KINDS: dict[str, str] = {c: "text" if c in ("layer", "role", "kind", "mode", "strategy")
+                               else "number" for c in LAYER_COLUMNS}
+
 #: The summary's utilisations (`summary["utilisation"][key]`, and `cell_utilisation`), each a
 #: fraction in [0, 1]; a time's is of the run's total latency (`total_latency_ns`, from 0 to the
 #: last op's end_ns) on every one of its components.

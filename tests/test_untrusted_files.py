@@ -63,9 +63,12 @@ def _one_error(capsys, argv: list[str]) -> str:
     assert code == 2, err
     assert elapsed < LIMIT_S, f"{elapsed:.1f} s"
     lines = [line for line in err.splitlines() if not line.startswith("aimcsim: warning:")]
-    assert len(lines) == 1 and lines[0].startswith("aimcsim: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
+    assert lines and lines[0].startswith("aimcsim: error: "), err
+    # one error: a line, or a block whose further lines each name the same file
+    culprit = lines[0].removeprefix("aimcsim: error: ").split(": ")[0]
+    assert all(line.startswith(f"{culprit}: ") for line in lines[1:]), err
+    assert "Traceback" not in err and len(lines) <= 9
+    return "\n".join(lines)
 
 
 KINDS = ("arch", "work", "settings", "tech", "gpu", "sweep", "space", "config")
@@ -207,3 +210,131 @@ def test_a_foreign_file_a_path_names_is_never_quoted(tmp_path, capsys):
             line = _one_error(capsys, ["run", str(paths["arch"]), str(paths["work"])])
             assert "SECRET" not in line, line
             assert str(secret) in line and said in line, line
+
+
+# ---- results folders ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """A run, a search and a sweep folder of small inputs, made once (copied per test)."""
+    base = tmp_path_factory.mktemp("folders")
+    paths = _files(base)
+    for argv in (["run", str(paths["arch"]), str(paths["work"]), "--mode", "both",
+                  "--out", str(base / "run")],
+                 ["search", str(paths["arch"]), str(paths["work"]), "--space",
+                  str(paths["space"]), "--out", str(base / "search")],
+                 ["sweep", str(paths["sweep"]), "--out", str(base / "sweep")]):
+        assert main(argv) == 0
+    return base
+
+
+def _copy(folders: Path, kind: str, to: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(folders / kind, to / kind))
+
+
+def test_a_report_embeds_only_the_inputs_the_folder_recorded(folders, tmp_path, capsys,
+                                                             monkeypatch):
+    """summary.json naming a secret file as the architecture, settings and workload, the
+    report made from another directory: the secret never lands in the page, the recorded
+    architecture does."""
+    run = _copy(folders, "run", tmp_path)
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("token: SECRET-0123456789\n")
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(arch=str(secret), workload=str(secret), settings=str(secret))
+    (run / "summary.json").write_text(json.dumps(summary))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["report", str(run)]) == 0, capsys.readouterr().err
+    page = (run / "report.html").read_text()
+    assert "SECRET-0123456789" not in page
+    assert "arch.yaml" in page and "as aimcsim resolved it" in page
+    for kind in ("search", "sweep"):
+        folder = _copy(folders, kind, tmp_path)
+        assert main(["report", str(folder)]) == 0, capsys.readouterr().err
+        assert "as aimcsim resolved it" in (folder / "report.html").read_text()
+
+
+def test_a_recorded_input_that_leaves_the_folder_is_refused(folders, tmp_path, capsys):
+    """A recorded input that is a symbolic link (to a file of this machine), a recorded
+    architecture that extends or names another file: report and plot refuse it."""
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("token: SECRET\n")
+    run = _copy(folders, "run", tmp_path)
+    (run / "arch.yaml").unlink()
+    (run / "arch.yaml").symlink_to(secret)
+    line = _one_error(capsys, ["report", str(run)])
+    assert "arch.yaml: a recorded input must be a regular file" in line and "SECRET" not in line
+    search = _copy(folders, "search", tmp_path)
+    recorded = (search / "arch.yaml").read_text()
+    for bad, expected in ((f"extends: {secret}\n", "extends: a recorded architecture is "
+                           "resolved: it extends nothing"),
+                          (recorded.replace("technology: technology.yaml",
+                                            f"technology: {secret}"),
+                           "technology: a recorded architecture names its recorded "
+                           "technology.yaml only")):
+        (search / "arch.yaml").write_text(bad)
+        line = _one_error(capsys, ["plot", str(search), "--kind", "pareto"])
+        assert expected in line and "SECRET" not in line, line
+
+
+def _broken(path: Path, how: str) -> str:
+    """Break a results file in one of several ways; returns what the error must say."""
+    if how == "fifo":
+        path.unlink()
+        os.mkfifo(path)
+        return "is a FIFO (named pipe), not a regular file"
+    if how == "garbage":
+        path.write_bytes(b"\x00\xff garbage \x01" * 10)
+        return "" if path.suffix == ".csv" else "not"
+    if how == "empty":
+        path.write_bytes(b"")
+        return ""
+    if path.suffix == ".json":
+        path.write_text("[1, 2]" if how == "shape" else '{"modes": {"hybrid": {}}}')
+        return "expected a JSON object" if how == "shape" else "missing"
+    import pandas as pd
+
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if how == "shape":
+        table = table.drop(columns=table.columns[1])
+        expected = "missing column(s)"
+    else:  # a column of numbers as text
+        name = next(c for c in table.columns if c.endswith("_ns") or c == "latency_ns_hybrid")
+        table[name] = "fast"
+        expected = f"{name}: expected number values"
+    if path.suffix == ".parquet":
+        table.to_parquet(path)
+    else:
+        table.to_csv(path, index=False)
+    return expected
+
+
+RESULT_CASES = [("run", "summary.json", ["report"]), ("run", "layers.csv", ["report"]),
+                ("run", "layers.csv", ["plot", "--kind", "breakdown"]),
+                ("run", "critical_path.csv", ["report"]),
+                ("run", "timeline.parquet", ["plot", "--kind", "timeline"]),
+                ("search", "summary.json", ["report"]), ("search", "search.csv", ["report"]),
+                ("search", "search.csv", ["plot", "--kind", "pareto"]),
+                ("sweep", "points.parquet", ["report"]),
+                ("sweep", "points.parquet", ["compare"]),
+                ("sweep", "layers.parquet", ["compare"]),
+                ("sweep", "layers.parquet", ["plot", "--kind", "breakdown"])]
+
+
+@pytest.mark.parametrize("how", ["fifo", "garbage", "empty", "shape", "types"])
+@pytest.mark.parametrize(("kind", "name", "command"), RESULT_CASES,
+                         ids=[f"{k}-{n}-{c[0]}" for k, n, c in RESULT_CASES])
+def test_a_broken_results_file_gets_one_clean_error(folders, tmp_path, capsys, kind, name,
+                                                    command, how):
+    folder = _copy(folders, kind, tmp_path)
+    if how == "types" and name.endswith(".json"):
+        how = "keys"
+    expected = _broken(folder / name, how)
+    argv = [command[0], str(folder), *command[1:]]
+    line = _one_error(capsys, argv)
+    assert str(folder / name) in line and expected in line, line

@@ -13,7 +13,9 @@ So:
 - it is refused above a size limit per kind (`LIMIT_BYTES`), checked before reading and
   again on the bytes read (a file that grows while read);
 - a parsed document is walked once (`check_tree`): at most `MAX_DEPTH` levels of nesting and
-  `MAX_VALUES` values with every YAML alias expanded, so later walks over it stay cheap.
+  `MAX_VALUES` values with every YAML alias expanded, so later walks over it stay cheap;
+- a table (`read_table`: CSV or Parquet, as results folders hold) is checked for the columns,
+  and their kinds, that its readers use.
 """
 
 from __future__ import annotations
@@ -104,6 +106,50 @@ def _check(path: str | Path, info: os.stat_result, kind: str) -> None:
                       f"limit of a {_NAMES[kind]} file")
 
 
+#: what a table's column holds, as `read_table` checks it
+TEXT, NUMBER, FLAG = "text", "number", "flag"
+
+
+def read_table(path: Path, columns: Mapping[str, str],
+               optional: Mapping[str, str] | None = None) -> Any:
+    """A folder's table (`.csv` or `.parquet`), bounded like every input, checked to have
+    `columns` of their kinds (`TEXT`, `NUMBER` or `FLAG`; empty cells allowed), and the
+    `optional` columns it has of theirs."""
+    import pandas as pd  # (here: the readers of YAML and JSON inputs need no pandas)
+    import pyarrow as pa
+
+    kind = "parquet" if path.suffix == ".parquet" else "csv"
+    regular_file(path, kind)
+    try:
+        table = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
+    except (ValueError, OSError, pa.ArrowException, pd.errors.ParserError,
+            UnicodeDecodeError) as exc:
+        raise SpecError(str(path), [SpecIssue("", f"not a readable {kind.upper()} table: "
+                                                  f"{str(exc)[:120]}")]) from None
+    missing = [name for name in columns if name not in table.columns]
+    issues = [SpecIssue("", f"missing column(s) {', '.join(missing[:12])}"
+                            + (f" and {len(missing) - 12} more" if len(missing) > 12 else ""))
+              ] if missing else []
+    issues += [SpecIssue(name, f"expected {want} values, got {table[name].dtype}")
+               for name, want in {**(optional or {}), **columns}.items()
+               if name in table.columns and len(table) and not _is(table[name], want)]
+    if issues:
+        raise SpecError(str(path), issues[:8])
+    return table
+
+
+def _is(column: Any, kind: str) -> bool:
+    import pandas as pd
+
+    if column.isna().all():
+        return True
+    if kind == NUMBER:
+        return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    if kind == FLAG:
+        return pd.api.types.is_bool_dtype(column)
+    return pd.api.types.is_string_dtype(column) or column.dtype == "object"
+
+
 def read_text(path: str | Path, kind: str) -> str:
     """`read_bytes` as UTF-8 text (a byte-order mark, as some editors write, is dropped)."""
     data = read_bytes(path, kind)
@@ -174,5 +220,6 @@ def code_digest() -> str:
     root = Path(__file__).resolve().parents[1]
     return source_digest(sorted(root.rglob("*.py")), root)
 
-__all__ = ["LIMIT_BYTES", "MAX_DEPTH", "MAX_VALUES", "check_tree", "code_digest", "digest",
-           "load_json", "read_bytes", "read_text", "regular_file", "source_digest"]
+__all__ = ["FLAG", "LIMIT_BYTES", "MAX_DEPTH", "MAX_VALUES", "NUMBER", "TEXT", "check_tree",
+           "code_digest", "digest", "load_json", "read_bytes", "read_table", "read_text",
+           "regular_file", "source_digest"]

@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 
 from aimcsim import __version__
 from aimcsim.errors import AimcsimError, SpecError, StoredDataWarning
-from aimcsim.params.files import code_digest, load_json, read_bytes, regular_file
-from aimcsim.results import LAYER_COLUMNS, bound_resource, static_overhead
+from aimcsim.params.files import TEXT, code_digest, load_json, read_bytes, read_table
+from aimcsim.results import LAYER_COLUMNS, LAYER_KINDS, bound_resource, static_overhead
 from aimcsim.spec.arch import MODES
 from aimcsim.sweep.spec import Invalid, Point, SweepSpec
 
@@ -250,10 +250,10 @@ def compare(out: str | Path) -> pd.DataFrame:
     """Per point and static layer: AIMC-only vs hybrid latency, overhead, bounding resource."""
     out = Path(out)
     table = out / "layers.parquet"
-    if not table.is_file():
+    if not os.path.lexists(table):
         what = "is not a folder" if not out.is_dir() else "holds no sweep results (layers.parquet)"
         raise AimcsimError(f"{out} {what}: give the --out folder of an `aimcsim sweep`")
-    layers = pd.read_parquet(regular_file(table, "parquet"))
+    layers = read_table(table, {"point": TEXT, **LAYER_KINDS})
     if layers.empty or set(layers["mode"].unique()) != set(MODES):
         raise AimcsimError(f"{out}: compare needs points run in both modes (aimc-only, hybrid)")
     frames = []
