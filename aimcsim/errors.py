@@ -31,7 +31,9 @@ class SpecError(AimcsimError):
         self.file = file
         self.issues = list(issues)
         lines = [f"{issue.file or file}: {issue}" for issue in self.issues]
-        head = f"{file}: {len(self.issues)} error(s)"
+        # the head names the file every issue is in (a settings file over an architecture)
+        culprits = {issue.file or file for issue in self.issues}
+        head = f"{culprits.pop() if len(culprits) == 1 else file}: {len(self.issues)} error(s)"
         super().__init__("\n".join([head, *lines]) if len(lines) > 1 else lines[0])
 
 

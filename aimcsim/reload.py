@@ -45,6 +45,10 @@ def switch_cost(arch: Arch, workload: Workload, source: str = "l2") -> SwitchCos
     """The cost of one task switch (see the module docstring)."""
     if source not in SOURCES:
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+    if arch.mode == "aimc-only":
+        raise ValueError(f"{arch.source}: mode: aimc-only merges the adapters into the "
+                         "programmed weights, so a task switch would reprogram the tiles, which "
+                         "reload does not price; give an architecture with mode: hybrid")
     if arch.lora.engine != "pmca":
         raise ValueError(f"{arch.source}: reloading adapters into SRAM-CIM macros is not "
                          "modelled (lora.engine: sram-cim)")

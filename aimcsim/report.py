@@ -127,9 +127,11 @@ def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _inputs(folder: Path, workload: Any = None) -> str:
-    """The inputs the folder recorded, embedded (never a file a results file names)."""
+def _inputs(folder: Path, recorded: Any = None) -> str:
+    """The inputs the folder recorded, embedded (never a file a results file names), and the
+    workload `summary.json` records (`recorded`: its `inputs`)."""
     parts = []
+    workload = recorded.get("workload") if isinstance(recorded, dict) else None
     if isinstance(workload, dict):
         parts.append(f"<p>workload: <code>{html.escape(str(workload.get('name')))}</code>, "
                      f"{html.escape(str(workload.get('tokens')))} tokens (SHA-256 "
@@ -145,7 +147,7 @@ def _inputs(folder: Path, workload: Any = None) -> str:
 
 
 def _command(words: list[str]) -> str:
-    return f"<pre>{html.escape(' '.join(words))}</pre>"
+    return f"<pre>{html.escape(' '.join(map(str, words)))}</pre>"
 
 
 def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
@@ -206,7 +208,7 @@ def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
         figures.append(_figure(plots.timeline(timeline, block=0, mode=mode, layers=layers),
                                f"Block 0, {mode}: activity per component"))
     sections.append(("Figures", "".join(figures)))
-    sections.append(("Inputs", _inputs(folder, summary.get("inputs", {}).get("workload"))))
+    sections.append(("Inputs", _inputs(folder, summary.get("inputs"))))
     return title, sections
 
 
@@ -225,7 +227,8 @@ def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
     network = pd.DataFrame([{k: v for k, v in n.items() if not isinstance(v, (dict, list))}
                             for n in summary["network"] if isinstance(n, dict)])
     sections = [
-        ("Reproduce", _command(summary.get("command") or [
+        ("Reproduce", _command(summary["command"] if isinstance(summary.get("command"), list)
+                               else [
             "aimcsim", "search", summary["arch"], summary["workload"], "--out", str(folder)])),
         (f"Best settings ({summary['objective']})",
          _table(best, {"latency_ns": ",.0f", "aimc_only_latency_ns": ",.0f",
@@ -239,7 +242,7 @@ def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
                        f"Latency against TCDM at {t:g} ns")
                for t in sorted(points["integration_time_ns"].unique())]
     sections.append(("Figures", "".join(figures)))
-    sections.append(("Inputs", _inputs(folder, summary.get("inputs", {}).get("workload"))))
+    sections.append(("Inputs", _inputs(folder, summary.get("inputs"))))
     return title, sections
 
 

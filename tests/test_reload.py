@@ -66,3 +66,7 @@ def test_reload_refusals(tmp_path, capsys):
     assert main(["reload", str(arch), str(ROOT / "workloads" / "mobilebert.yaml"),
                  "--tasks", "0"]) == 2
     assert "--tasks and --requests must be in 1..1000000" in capsys.readouterr().err
+    assert main(["reload", str(ROOT / "arch" / "aimc_only.yaml"),
+                 str(ROOT / "workloads" / "mobilebert.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "aimc_only.yaml: mode: aimc-only merges the adapters" in err and "hybrid" in err

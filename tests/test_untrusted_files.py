@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import arch_doc, linear_workload
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_bad_files import _loads_or_refuses, _mutated
 
+from aimcsim import load_arch, load_workload, simulate
 from aimcsim.cli import main
 from aimcsim.params.files import MAX_DEPTH, MAX_VALUES, check_tree, load_json
-from aimcsim.spec.arch import MAX_EXTENDS
+from aimcsim.spec.arch import MAX_EXTENDS, MODES
 
 LIMIT_S = 5.0
 ROOT = Path(__file__).resolve().parents[1]
@@ -338,3 +342,44 @@ def test_a_broken_results_file_gets_one_clean_error(folders, tmp_path, capsys, k
     argv = [command[0], str(folder), *command[1:]]
     line = _one_error(capsys, argv)
     assert str(folder / name) in line and expected in line, line
+
+
+def test_errors_in_what_a_settings_file_sets_name_that_file(tmp_path, capsys):
+    paths = _files(tmp_path)
+    paths["settings"].write_text("version: 1\npipeline:\n  parallel_tokens: 0\nlora:\n"
+                                 "  rank: 999999\n")
+    block = _one_error(capsys, _argv("settings", paths, tmp_path / "out"))
+    assert block.splitlines()[0] == f"aimcsim: error: {paths['settings']}: 2 error(s)", block
+    assert f"{paths['settings']}: lora.rank: 999999 is above the maximum" in block
+
+
+# ---- fuzzing: technology files and results folders ----------------------------------------
+
+_FUZZ = settings(max_examples=60, deadline=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+_TECH = yaml.safe_load((ROOT / "tech" / "pcm14_horowitz45.yaml").read_text())
+
+
+@_FUZZ
+@given(doc=_mutated(_TECH))
+def test_fuzzed_technologies(tmp_path_factory, doc):
+    """A mutated technology file: the architecture naming it loads and runs, or is refused
+    with the library's own error, in seconds."""
+    folder = tmp_path_factory.mktemp("tech")
+    paths = _files(folder)
+    paths["tech"].write_text(yaml.safe_dump(doc))
+    _loads_or_refuses(lambda: [simulate(load_arch(paths["arch"]), load_workload(paths["work"]),
+                                        mode, timeline=False) for mode in MODES])
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_results_folders(folders, tmp_path_factory, data):
+    """A run or search folder's summary.json mutated: report either writes its page or ends
+    in one clean error (exit 2), never a traceback."""
+    kind = data.draw(st.sampled_from(["run", "search"]))
+    folder = _copy(folders, kind, tmp_path_factory.mktemp("fuzz"))
+    doc = data.draw(_mutated(json.loads((folder / "summary.json").read_text())))
+    (folder / "summary.json").write_text(json.dumps(doc))
+    _loads_or_refuses(lambda: main(["report", str(folder)]) in (0, 2) or pytest.fail("exit"))
