@@ -387,3 +387,14 @@ def test_a_points_overheads_without_stacking_its_tables():
     reordered = h.iloc[::-1].reset_index(drop=True)
     assert overhead_stats_of(a, reordered) == overhead_stats(
         pd.concat([a, reordered], ignore_index=True))
+
+
+def test_a_sequence_length_axis_over_a_hand_written_trace_is_refused_up_front(sweep_file,
+                                                                               tmp_path):
+    hand = tmp_path / "hand.yaml"  # a trace without the config it came from
+    trace = mobilebert_trace(16, {**MOBILEBERT_UNCASED, "num_hidden_layers": 1})
+    trace.pop("config")
+    hand.write_text(yaml.safe_dump(trace, sort_keys=False))
+    with pytest.raises(SpecError, match=re.escape(
+            f"axes.workload.seq_len: {hand} is not a generated trace")):
+        load_sweep(sweep_file(workloads=["hand.yaml"], axes={"workload.seq_len": [8, 16]}))
