@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aimcsim import decode as decode_module
-from aimcsim.cli import _trace_text, main
+from aimcsim.cli import main
+from aimcsim.cli.trace import _trace_text
 from aimcsim.decode import decode
 from aimcsim.errors import AimcsimError, SettingWarning, SpecError
 from aimcsim.spec.arch import parse_arch

@@ -84,7 +84,7 @@ def test_the_analytic_model_says_where_it_cannot_price(name):
 
 def test_registries_are_what_the_inputs_accept():
     """Cluster models and trace generators: one registry each, read by the spec and the CLI."""
-    from aimcsim.cli import _parser
+    from aimcsim.cli.main import _parser
     from aimcsim.hw.pmca.cycle_level import CLUSTER_MODELS
     from aimcsim.spec.arch import TIMINGS
     from aimcsim.traces import TRACES, for_model
@@ -94,6 +94,6 @@ def test_registries_are_what_the_inputs_accept():
         assert generator.name == name
         assert for_model(generator.model) is generator
         assert generator.generate(8)["model"] == generator.model
-    trace = _parser()._subparsers._group_actions[0].choices["trace"]
+    trace = _parser("trace")._subparsers._group_actions[0].choices["trace"]
     model = next(a for a in trace._actions if a.dest == "model")
     assert set(model.choices) == set(TRACES)

@@ -91,3 +91,20 @@ def test_kernel_command_prints_the_model_and_accumulates_on_request(root, capsys
                                                                     stats.cycles)
     assert main(["kernel", str(arch), "--op", "relu", "--accumulate"]) == 2
     assert "--accumulate is for --op matmul" in capsys.readouterr().err
+
+
+def test_the_command_line_starts_without_the_simulator():
+    """`aimcsim --version` and `--help` import none of the heavy libraries (the package and
+    its faces import on first use; a command's module only when it runs)."""
+    import subprocess
+    import sys
+
+    heavy = ("pandas", "numba", "matplotlib", "pydantic", "simpy", "pyarrow")
+    code = ("import sys; from aimcsim.cli import main\n"
+            "for argv in (['--version'], ['--help']):\n"
+            "    try: main(argv)\n"
+            "    except SystemExit: pass\n"
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out

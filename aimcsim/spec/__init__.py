@@ -1,6 +1,25 @@
-"""Input files -> validated, frozen configuration objects."""
+"""Input files -> validated, frozen configuration objects.
 
-from aimcsim.spec.arch import Arch, load_arch, parse_arch
-from aimcsim.spec.workload import Workload, load_workload, parse_workload
+The names below are imported on first use (PEP 562): the components (`aimcsim.hw`) read their
+sections with this package's field machinery (`spec._reader`, `spec.fields`, `spec.units`),
+and importing that must not import `spec.arch`, which imports the components.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aimcsim.params.lazy import exports
+
+_HOMES = {"Arch": "aimcsim.spec.arch", "load_arch": "aimcsim.spec.arch",
+          "parse_arch": "aimcsim.spec.arch", "Workload": "aimcsim.spec.workload",
+          "load_workload": "aimcsim.spec.workload", "parse_workload": "aimcsim.spec.workload"}
 
 __all__ = ["Arch", "Workload", "load_arch", "load_workload", "parse_arch", "parse_workload"]
+
+if TYPE_CHECKING:
+    from aimcsim.spec.arch import Arch, load_arch, parse_arch
+    from aimcsim.spec.workload import Workload, load_workload, parse_workload
+
+
+__getattr__ = exports(__name__, _HOMES)

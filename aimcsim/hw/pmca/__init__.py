@@ -13,16 +13,34 @@
   and the TCDM pool in the event engine; `params`: the `pmca` section's fields.
 """
 
-from aimcsim.hw.pmca.cycle_level import (
-    CLUSTER_MODELS,
-    KERNEL_OPS,
-    CycleLevelPmca,
-    cluster_model,
-    run_kernel,
-)
-from aimcsim.hw.pmca.model import KernelStats, PmcaModel, ThroughputPmca
-from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aimcsim.params.lazy import exports
+
+# imported on first use (`aimcsim.params.lazy`): the modules of this package import each other
+# and `aimcsim.spec.workload`, which reads `params`; an eager face made that a circle
+_HOMES = {**dict.fromkeys(("CLUSTER_MODELS", "KERNEL_OPS", "CycleLevelPmca", "cluster_model",
+                           "run_kernel"), "aimcsim.hw.pmca.cycle_level"),
+          **dict.fromkeys(("KernelStats", "PmcaModel", "ThroughputPmca"),
+                          "aimcsim.hw.pmca.model"),
+          **dict.fromkeys(("BlockProgram", "block_program", "lora_weight_bytes"),
+                          "aimcsim.hw.pmca.programs")}
 
 __all__ = ["CLUSTER_MODELS", "KERNEL_OPS", "BlockProgram", "CycleLevelPmca", "KernelStats",
            "PmcaModel", "ThroughputPmca", "block_program", "cluster_model",
            "lora_weight_bytes", "run_kernel"]
+
+if TYPE_CHECKING:
+    from aimcsim.hw.pmca.cycle_level import (
+        CLUSTER_MODELS,
+        KERNEL_OPS,
+        CycleLevelPmca,
+        cluster_model,
+        run_kernel,
+    )
+    from aimcsim.hw.pmca.model import KernelStats, PmcaModel, ThroughputPmca
+    from aimcsim.hw.pmca.programs import BlockProgram, block_program, lora_weight_bytes
+
+__getattr__ = exports(__name__, _HOMES, submodules=True)

@@ -1,0 +1,39 @@
+"""`aimcsim compare`: AIMC-only vs hybrid per point of a sweep folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from aimcsim.outputs.run_folder import (
+    NUMBER,
+    POINT_FIGURES,
+    POINTS,
+    read_table,
+)
+from aimcsim.sweep import compare
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path, help="the --out folder of a sweep")
+
+
+def execute(args: argparse.Namespace) -> int:
+    table = compare(args.folder)
+    points = read_table(args.folder / "points.parquet", {
+        **POINTS, "latency_ns_aimc_only": NUMBER, "latency_ns_hybrid": NUMBER,
+        "overhead": NUMBER}, POINT_FIGURES).set_index("point")
+    table.to_csv(args.folder / "compare.csv", index=False)
+    axes = [c for c in points.columns if "." in c]
+    for point, group in table.groupby("point", sort=False):
+        p = points.loc[point]
+        params = ", ".join(f"{a}={p[a]}" for a in axes)
+        bounds = ", ".join(f"the {resource} in {count}" for resource, count
+                           in group["bound"].value_counts().items())
+        print(f"{point} ({params}): aimc-only {p['latency_ns_aimc_only'] / 1e3:.1f} us, hybrid "
+              f"{p['latency_ns_hybrid'] / 1e3:.1f} us ({p['overhead']:+.1%}); static layers "
+              f"min {group.overhead.min():.1%} median {group.overhead.median():.1%} max "
+              f"{group.overhead.max():.1%}; hybrid layers bound by {bounds}")
+    print(f"wrote {args.folder / 'compare.csv'}")
+    return 0
+

@@ -1,0 +1,97 @@
+"""The `aimcsim` command: a parser that knows every command by name and a line of help,
+and imports only the module of the command it runs (`aimcsim/cli/<command>.py`: its
+`arguments(parser)` and `execute(args)`), so `--version` and `--help` start in a fraction of
+a second. A new command is one module and one entry in `COMMANDS`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from aimcsim import __version__
+from aimcsim.errors import AimcsimError, AimcsimWarning
+
+#: every command, in the order `aimcsim --help` lists them, with its line of help
+COMMANDS = {
+    "run": "simulate a workload on an architecture",
+    "search": "exact search of pipeline, token parallelism, buffer " "policy and cluster size",
+    "sweep": "run a design-space sweep from a sweep YAML",
+    "plot": "draw a figure from a run, search or sweep folder",
+    "report": "one self-contained HTML page of a run, search or sweep folder (figures "
+              "embedded; opens offline)",
+    "compare": "AIMC-only vs hybrid per point of a sweep folder",
+    "decode": "prefill and decode of a decoder model: time to first token, time per output "
+              "token",
+    "reload": "the cost of switching tasks (reloading LoRA adapters) and of a request stream "
+              "with a task mix",
+    "trace": "generate a workload trace from a model configuration",
+    "kernel": "run one kernel on the cycle-level cluster (JSON)",
+    "schema": "write the JSON Schemas of architecture files and workload traces (for editors: "
+              "# yaml-language-server: $schema=arch.schema.json)",
+}
+
+
+class _Help(argparse.HelpFormatter):
+    """Help that shows each option's default, unless the help text already says it (or there
+    is none to show)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, argparse.SUPPRESS)
+                or not action.option_strings or isinstance(default, bool)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"aimcsim: error: {message} (see 'aimcsim {self._cmd()} --help')\n")
+
+    def _cmd(self) -> str:
+        return self.prog.split(" ", 1)[1] if " " in self.prog else ""
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the arguments of `command` (the one to run) only: the other commands'
+    modules are not imported."""
+    parser = _Parser(prog="aimcsim", description="A co-simulator of analog in-memory "
+                     "computing tiles and RISC-V clusters running LoRA adapters.")
+    parser.add_argument("--version", action="version", version=f"aimcsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, help_text in COMMANDS.items():
+        arguments = sub.add_parser(name, help=help_text)
+        if name == command:
+            _module(name).arguments(arguments)
+    return parser
+
+
+def _module(command: str) -> Any:
+    return importlib.import_module(f"aimcsim.cli.{command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # the command is the first word that is no option (the top level's take no value)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = _parser(command if command in COMMANDS else None).parse_args(argv)
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        print(f"aimcsim: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():  # the library's warnings, as one plain line each
+        warnings.simplefilter("default", AimcsimWarning)
+        warnings.showwarning = show
+        try:
+            return _module(args.command).execute(args)
+        except (AimcsimError, ValueError, OSError) as exc:
+            print(f"aimcsim: error: {exc}", file=sys.stderr)
+            return 2

@@ -1,0 +1,22 @@
+"""`aimcsim report`: one self-contained HTML page of a run, search or sweep folder (figures
+embedded; opens offline)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from aimcsim.report import report as make_report
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", type=Path, help="the --out folder of run, search or sweep")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="HTML file to write (default: report.html in the results folder)")
+
+
+def execute(args: argparse.Namespace) -> int:
+    path = make_report(args.results, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB; opens offline)")
+    return 0
+

@@ -1,0 +1,102 @@
+"""`aimcsim search`: exact search of pipeline, token parallelism, buffer policy and cluster
+size."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from aimcsim.outputs.run_folder import (
+    record_inputs,
+    workload_record,
+)
+from aimcsim.params.files import digest, read_bytes
+from aimcsim.results import write_json
+from aimcsim.search import (
+    GROUP,
+    OBJECTIVES,
+    RATINGS,
+    SearchSpace,
+    load_space,
+    search,
+)
+from aimcsim.spec.arch import load_arch
+from aimcsim.spec.workload import load_workload
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", help="architecture YAML")
+    parser.add_argument("workload", help="workload trace YAML")
+    parser.add_argument("--space", type=Path, default=None,
+                        help="search-space YAML (default: arch/spaces/default.yaml's values)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for search.csv, summary.json")
+    parser.add_argument("--max-overhead", type=float, default=None, metavar="PERCENT",
+                        help="latency: pick the least TCDM whose per-layer overhead stays at most "
+                             "PERCENT (default: pick the fastest setting); energy, edp: only "
+                             "settings within PERCENT")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="latency",
+                        help="what the best setting minimises: latency, energy or edp (energy x "
+                             "latency; these need a technology file) (default: latency)")
+
+
+def execute(args: argparse.Namespace) -> int:
+    arch, workload = load_arch(args.arch), load_workload(args.workload)
+    space = load_space(args.space) if args.space else SearchSpace()
+    if args.max_overhead is not None and not args.max_overhead >= 0:
+        raise ValueError(f"--max-overhead takes a percentage >= 0, got {args.max_overhead}")
+    limit = None if args.max_overhead is None else args.max_overhead / 100
+    result = search(arch, workload, space, max_overhead=limit, objective=args.objective)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result.points.to_csv(args.out / "search.csv", index=False)
+    best = result.best
+    if args.objective != "latency":
+        objective = f"least {args.objective}" + (
+            "" if limit is None else f" within {args.max_overhead:g}%")
+    else:
+        objective = "fastest" if limit is None else f"least TCDM within {args.max_overhead:g}%"
+    command = ["aimcsim", "search", str(args.arch), str(args.workload), "--out", str(args.out)]
+    command += ["--space", str(args.space)] if args.space else []
+    command += ["--objective", args.objective] if args.objective != "latency" else []
+    command += ["--max-overhead", f"{args.max_overhead:g}"] if limit is not None else []
+    recorded = record_inputs(args.out, arch, args.arch)
+    write_json({"arch": str(args.arch), "workload": str(args.workload), "command": command,
+                "objective": objective + (" overhead" if limit is not None else ""),
+                "best": best.to_dict(orient="records"), "network": result.network,
+                "inputs": {**recorded, "workload": workload_record(
+                    workload, digest(read_bytes(args.workload, "yaml")))}},
+               args.out / "summary.json")
+    counts = result.points["rating"].value_counts()
+    print(f"{workload.name} on {arch.name}: {len(result.points)} points; "
+          + ", ".join(f"{counts.get(r, 0)} {r}" for r in RATINGS))
+    energy = args.objective != "latency"
+    print(f"{'shape':>9} {'t_int':>6} {'cores':>5} {'rank':>4}  {objective + ' setting':<32} "
+          f"{'latency us':>10} {'aimc-only':>10} {'overhead':>8} {'TCDM B':>7}"
+          + (f" {'energy uJ':>9}" if energy else ""))
+    for r in best.itertuples():
+        setting = f"{r.strategy} x{r.parallel_tokens}, {r.tile_output}" + (
+            f", chunks of {r.output_chunk}" if r.output_chunk else "")
+        print(f"{f'{r.d_in}x{r.d_out}':>9} {r.integration_time_ns:>6g} {r.cores:>5} {r.rank:>4}  "
+              f"{setting:<32} {r.latency_ns / 1000:>10.2f} {r.aimc_only_latency_ns / 1000:>10.2f} "
+              f"{r.overhead:>8.1%} {r.tcdm_bytes:>7}"
+              + (f" {r.energy_pj / 1e6:>9.3f}" if energy else ""))
+    groups = result.points.groupby(GROUP).ngroups
+    if len(best) < groups:
+        print(f"{groups - len(best)} group(s) have no setting within the limit")
+    print("whole network with the best settings (hybrid vs aimc-only):")
+    for n in result.network:
+        if "skipped" in n:
+            print(f"  t_int {n['integration_time_ns']:g} ns, {n['cores']} cores, rank "
+                  f"{n['rank']}: not run, {n['skipped']}")
+            continue
+        print(f"  t_int {n['integration_time_ns']:g} ns, {n['cores']} cores, rank {n['rank']}: "
+              f"{n['hybrid_latency_ns'] / 1e3:.1f} us vs {n['aimc_only_latency_ns'] / 1e3:.1f} us "
+              f"({n['overhead']:+.1%}); static layers median {n['static_overhead_median']:.1%}, "
+              f"max {n['static_overhead_max']:.1%}"
+              + (f"; attention in key chunks of {n['attention_key_chunk']}"
+                 if n["attention_key_chunk"] else "")
+              + (f"; fastest setting for {', '.join(n['fastest_instead'])} (none within the "
+                 "limit)" if n["fastest_instead"] else ""))
+    print(f"wrote {args.out / 'search.csv'} and {args.out / 'summary.json'}")
+    return 0
+
