@@ -31,6 +31,7 @@ from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.params.files import FLAG, NUMBER, TEXT, load_json, read_table, read_text
 from aimcsim.results import LAYER_KINDS, TIMELINE_COLUMNS
 from aimcsim.search import SEARCH_COLUMNS
+from aimcsim.spec._reader import read_yaml
 from aimcsim.spec.arch import Arch, load_arch, read_arch_doc
 from aimcsim.spec.workload import Workload
 
@@ -115,7 +116,7 @@ def recorded_arch(folder: Path) -> Arch:
                                                            "architecture (written by an "
                                                            "earlier aimcsim?): run the "
                                                            "command again")])
-    doc = yaml.safe_load(read_text(path, "yaml"))
+    doc = read_yaml(path)
     if isinstance(doc, Mapping):
         if "extends" in doc:
             raise SpecError(str(path), [SpecIssue("extends", "a recorded architecture is "

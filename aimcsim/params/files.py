@@ -64,14 +64,8 @@ def read_bytes(path: str | Path, kind: str) -> bytes:
     try:
         # O_NONBLOCK: opening a FIFO returns at once (it is then refused by its type)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise _refuse(path, "file not found") from None
-    except OSError as exc:
-        why = ("a loop of symbolic links" if exc.errno == errno.ELOOP
-               else exc.strerror or str(exc))
-        raise _refuse(path, f"cannot read file: {why}") from None
-    except ValueError as exc:  # a name no file can have (a NUL character)
-        raise _refuse(repr(str(path))[:80], f"not a file name: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise _unopened(path, exc) from None
     try:
         _check(path, os.fstat(fd), kind)
         with os.fdopen(os.dup(fd), "rb") as f:
@@ -88,12 +82,20 @@ def regular_file(path: str | Path, kind: str) -> Path:
     its kind), for the readers that open a file themselves (Parquet, Arrow, CSV tables)."""
     try:
         info = os.stat(path)
-    except FileNotFoundError:
-        raise _refuse(path, "file not found") from None
     except (OSError, ValueError) as exc:
-        raise _refuse(repr(str(path))[:80], f"cannot read file: {exc}") from None
+        raise _unopened(path, exc) from None
     _check(path, info, kind)
     return Path(path)
+
+
+def _unopened(path: str | Path, exc: OSError | ValueError) -> SpecError:
+    """Why `path` could not be opened or looked at, as a refusal naming it."""
+    if isinstance(exc, ValueError):  # a name no file can have (a NUL character)
+        return _refuse(repr(str(path))[:80], f"not a file name: {exc}")
+    if isinstance(exc, FileNotFoundError):
+        return _refuse(path, "file not found")
+    why = "a loop of symbolic links" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+    return _refuse(path, f"cannot read file: {why}")
 
 
 def _check(path: str | Path, info: os.stat_result, kind: str) -> None:
