@@ -13,7 +13,6 @@ from aimcsim.outputs.run_folder import (
     record_inputs,
     workload_record,
 )
-from aimcsim.params.files import digest, read_bytes
 from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
@@ -119,8 +118,7 @@ def execute(args: argparse.Namespace) -> int:
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         recorded = record_inputs(args.out, arch, args.arch, args.settings)
-        summary["inputs"] = {**recorded, "workload": workload_record(
-            workload, digest(read_bytes(args.workload, "yaml")))}
+        summary["inputs"] = {**recorded, "workload": workload_record(workload)}
         write_layers_csv(layers, args.out / "layers.csv")
         write_json(summary, args.out / "summary.json")
         timeline.to_parquet(args.out / "timeline.parquet", index=False)

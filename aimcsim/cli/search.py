@@ -10,7 +10,6 @@ from aimcsim.outputs.run_folder import (
     record_inputs,
     workload_record,
 )
-from aimcsim.params.files import digest, read_bytes
 from aimcsim.results import write_json
 from aimcsim.search import (
     GROUP,
@@ -63,8 +62,7 @@ def execute(args: argparse.Namespace) -> int:
     write_json({"arch": str(args.arch), "workload": str(args.workload), "command": command,
                 "objective": objective + (" overhead" if limit is not None else ""),
                 "best": best.to_dict(orient="records"), "network": result.network,
-                "inputs": {**recorded, "workload": workload_record(
-                    workload, digest(read_bytes(args.workload, "yaml")))}},
+                "inputs": {**recorded, "workload": workload_record(workload)}},
                args.out / "summary.json")
     counts = result.points["rating"].value_counts()
     print(f"{workload.name} on {arch.name}: {len(result.points)} points; "

@@ -28,11 +28,20 @@ from typing import Any
 import yaml
 
 from aimcsim.errors import SpecError, SpecIssue
-from aimcsim.params.files import FLAG, NUMBER, TEXT, load_json, read_table, read_text
+from aimcsim.params.files import (
+    FLAG,
+    NUMBER,
+    TEXT,
+    digest,
+    load_json,
+    read_bytes,
+    read_table,
+    read_text,
+)
 from aimcsim.results import LAYER_KINDS, TIMELINE_COLUMNS
 from aimcsim.search import SEARCH_COLUMNS
 from aimcsim.spec._reader import read_yaml
-from aimcsim.spec.arch import Arch, load_arch, read_arch_doc
+from aimcsim.spec.arch import MODES, Arch, load_arch, read_arch_doc
 from aimcsim.spec.workload import Workload
 
 ARCH, TECHNOLOGY, SETTINGS, SWEEP = ("arch.yaml", "technology.yaml", "settings.yaml",
@@ -49,7 +58,7 @@ POINTS = {"point": TEXT, "index": NUMBER, "workload": TEXT, "status": TEXT, "err
 #: columns of a sweep's points table that only some sweeps have (by their modes)
 POINT_FIGURES = {f"{figure}_{mode}": NUMBER
                  for figure in ("latency_ns", "tcdm_peak_bytes", "energy_pj", "edp_pj_s")
-                 for mode in ("aimc_only", "hybrid")} | dict.fromkeys(
+                 for mode in (m.replace("-", "_") for m in MODES)} | dict.fromkeys(
     ("overhead", "energy_overhead", "static_overhead_min", "static_overhead_median",
      "static_overhead_max"), NUMBER)
 
@@ -129,11 +138,11 @@ def recorded_arch(folder: Path) -> Arch:
     return load_arch(path)
 
 
-def workload_record(workload: Workload, digest: str) -> dict[str, Any]:
-    """What `summary.json` records of the workload (a trace is not copied: its content digest
-    and name identify it)."""
+def workload_record(workload: Workload) -> dict[str, Any]:
+    """What `summary.json` records of the workload (a trace is not copied: its name, tokens
+    and the SHA-256 of its file identify it)."""
     return {"name": workload.name, "file": workload.source, "tokens": workload.tokens,
-            "digest": digest}
+            "digest": digest(read_bytes(workload.source, "yaml"))}
 
 
 def read_summary(folder: Path, needs: Mapping[str, type | tuple[type, ...]]) -> dict[str, Any]:
