@@ -107,7 +107,8 @@ class NetworkSim:
                 return dict.fromkeys(names, value_of(arch.pipeline))
             return {name: value_of(s) for name, s in self.settings.items()}
 
-        check_l2(arch, workload, shared)
+        #: bytes each cluster's L2 holds for the run (K and V of its attention)
+        self.l2_held = check_l2(arch, workload, shared)
         resident = checked_tcdm(arch, workload, shared, model, settings)
         sizes: dict[int, list[int]] = {}  # (ops of one block size share their list)
         for s in (arch.pipeline,) if self.uniform_settings else {*self.settings.values()}:

@@ -8,8 +8,9 @@ each cluster's TCDM by DMA, all clusters at once (`switch_cost`):
   `dma_bytes_per_cycle`;
 - from off chip, the clusters also share the off-chip bandwidth (`memory.offchip_gb_per_s`):
   the switch takes at least all the bytes over it;
-- energy: the bytes read from their memory level (`dma_pj_per_byte` from L2, the technology's
-  `memory.offchip_pj_per_byte` from off chip) and written into the TCDM.
+- energy: the bytes read from their memory level (from L2: its bank reads and the DMA engine,
+  `aimcsim.cost.Prices.dma_pj_per_byte`; from off chip: the technology's
+  `memory.offchip_pj_per_byte`) and written into the TCDM banks.
 
 `request_stream` prices a seeded stream of requests over `tasks` tasks: every request runs the
 workload (one hybrid simulation), and a request for another task than the one before it pays
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from aimcsim.cost import l2_priced_bytes, prices
 from aimcsim.hw.pmca.feasibility import resident_bytes
 from aimcsim.mapping import place
 from aimcsim.simulator import simulate
@@ -69,12 +71,14 @@ def switch_cost(arch: Arch, workload: Workload, source: str = "l2") -> SwitchCos
     if source == "offchip":
         latency_ps = max(latency_ps, math.ceil(total / arch.memory.offchip_gb_per_s * 1e3))
     tech = arch.technology
-    if tech is None:
+    # (an L2 that keeps the adapters is priced at the size they need when unbounded)
+    price = prices(arch, l2_priced_bytes(arch, max(per_cluster, default=0)))
+    if price is None:
         energy = math.nan
     else:
-        read = (tech.pmca.dma_pj_per_byte if source == "l2" else
+        read = (price.dma_pj_per_byte if source == "l2" else
                 tech.memory.offchip_pj_per_byte if tech.memory is not None else math.nan)
-        energy = total * (read + tech.pmca.tcdm_write_pj_per_byte)
+        energy = total * (read + price.tcdm_write_pj_per_byte)
     return SwitchCost(latency_ps / 1e3, energy, total, tuple(per_cluster))
 
 

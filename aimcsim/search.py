@@ -38,7 +38,7 @@ from typing import Any
 import pandas as pd
 
 from aimcsim.analytic import static_layer
-from aimcsim.cost import static_energy
+from aimcsim.cost import prices, static_energy
 from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError, SettingWarning
 from aimcsim.hw.pmca.cycle_level import cluster_model
@@ -200,16 +200,16 @@ class _Group:
         result = simulate(_layer_by_layer(self.variant, pipe), self.work, mode, timeline=False)
         row = result.layers.set_index("layer").loc["layer"]
         if mode == "hybrid":
-            self._energy[pipe] = self._layer_energy(row)
+            self._energy[pipe] = self._layer_energy(row, result.summary)
         return float(row["latency_ns"])
 
-    def _layer_energy(self, row: pd.Series) -> float:
+    def _layer_energy(self, row: pd.Series, summary: dict) -> float:
         """The layer's dynamic energy and the leakage of its tiles and cluster over its
         latency (NaN without a technology file)."""
-        tech = self.variant.technology
-        if tech is None:
+        price = prices(self.variant, summary.get("l2_priced_bytes", 0))
+        if price is None:
             return math.nan
-        static = static_energy(tech, float(row["latency_ns"]), tiles=int(row["tiles"]),
+        static = static_energy(price, float(row["latency_ns"]), tiles=int(row["tiles"]),
                                clusters=1)
         return float(row["energy_pj"]) + sum(static.values())
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aimcsim.cost import area, layer_energy, run_energy
+from aimcsim.cost import area, l2_priced_bytes, layer_energy, prices, run_energy, warn
 from aimcsim.engine import PS_PER_NS, OpStats, paused_gc
 from aimcsim.errors import SettingWarning
 from aimcsim.hw.pmca import PmcaModel
@@ -101,23 +101,28 @@ def simulate(
         sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings,
                          timeline, replay)
         sim.run()
-        columns = _columns(sim)
+        price = prices(arch, l2_priced_bytes(arch, max(sim.l2_held, default=0)))
+        columns = _columns(sim, price)
         summary = _summary(sim, columns)
         critical = _critical(sim) if timeline else None
         recorded = sim.timeline
         del sim
+    warn(price)
     tech = arch.technology
     # (summed over the columns' arrays: the same sums as over the frame's, without pandas)
-    summary["energy"] = run_energy(columns, tech, total_latency_ns=summary["total_latency_ns"],
+    summary["energy"] = run_energy(columns, price, technology=tech.name if tech else "",
+                                   total_latency_ns=summary["total_latency_ns"],
                                    tokens=workload.tokens, tiles=summary["tiles"],
                                    clusters=summary["clusters"], links=summary["links"],
                                    macros=summary["cim_macros"])
-    summary["area"] = area(tech, summary["tiles"], summary["clusters"], summary["links"],
+    summary["area"] = area(price, summary["tiles"], summary["clusters"], summary["links"],
                            summary["cim_macros"])
+    if price is not None:
+        summary["l2_priced_bytes"] = price.l2_bytes
     return Result(columns, summary, recorded, critical)
 
 
-def _columns(sim: NetworkSim) -> dict[str, Any]:
+def _columns(sim: NetworkSim, price: Any) -> dict[str, Any]:
     """The `layers` table's columns (in order): numpy arrays, and sequences of strings."""
     ops = sim.workload.ops
     snapshots = [st.snapshot() for st in sim.stats.values()]  # (in trace order)
@@ -149,7 +154,7 @@ def _columns(sim: NetworkSim) -> dict[str, Any]:
     for col in [c for c in LAYER_COLUMNS if c.endswith("_ns")]:  # ps above
         columns[col] = columns[col] / PS_PER_NS
     # priced by column: the same products and sums as `layer_energy` row by row
-    columns.update(layer_energy(columns, sim.arch.technology, sim.arch.lora.dtype))
+    columns.update(layer_energy(columns, price))
     return layer_row(**columns)
 
 

@@ -12,14 +12,14 @@ import yaml
 from conftest import ROOT, arch_doc, architectures, linear_workload
 from hypothesis import HealthCheck, given, settings
 
-from aimcsim.cost import ENERGY_COLUMNS
+from aimcsim.cost import ENERGY_COLUMNS, l2_priced_bytes, prices
 from aimcsim.errors import SpecError
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.tech import load_technology, parse_technology
 from aimcsim.spec.workload import parse_workload
 
-TECH = ROOT / "tech" / "pcm14_horowitz45.yaml"
+TECH = ROOT / "tech" / "pcm14.yaml"
 COUNTERS = ("mvms", "dac_conversions", "adc_conversions", "analog_macs", "macs",
             "element_ops", "tcdm_read_bytes", "tcdm_write_bytes", "dma_bytes", "noc_bytes",
             "noc_link_bytes")
@@ -63,24 +63,43 @@ def test_one_layer_counts_in_closed_form():
 
 
 def test_energy_is_counts_times_costs_to_the_pj(mobilebert):
-    tech = load_technology(TECH)
     arch = _arch()
+    price = prices(arch, l2_priced_bytes(arch, 0))
     work = parse_workload(linear_workload(32, 512, 512, tail="softmax"), "w.yaml")
     layers = _run(arch, work, "hybrid").layers
-    a, p, n = tech.aimc, tech.pmca, tech.interconnect
+    p = price
     for row in layers.itertuples():
         assert row.energy_aimc_pj == pytest.approx(
-            row.analog_macs * a.cell_pj + row.dac_conversions * a.dac_pj
-            + row.adc_conversions * a.adc_pj, abs=1e-6)
+            row.analog_macs * p.array_pj_per_mac + row.dac_conversions * p.input_pj
+            + row.adc_conversions * p.adc_pj, abs=1e-6)
         assert row.energy_pmca_pj == pytest.approx(
-            row.macs * p.mac("fp16") + row.element_ops * p.element_op_pj, abs=1e-6)
+            row.macs * p.mac_pj + row.element_ops * p.element_op_pj, abs=1e-6)
         assert row.energy_tcdm_pj == pytest.approx(
             row.tcdm_read_bytes * p.tcdm_read_pj_per_byte
             + row.tcdm_write_bytes * p.tcdm_write_pj_per_byte, abs=1e-6)
         assert row.energy_dma_pj == pytest.approx(row.dma_bytes * p.dma_pj_per_byte, abs=1e-6)
-        assert row.energy_noc_pj == pytest.approx(row.noc_link_bytes * n.pj_per_byte, abs=1e-6)
+        assert row.energy_noc_pj == pytest.approx(row.noc_link_bytes * p.noc_pj_per_byte,
+                                                  abs=1e-6)
         assert row.energy_pj == pytest.approx(sum(getattr(row, c) for c in ENERGY_COLUMNS),
                                               abs=1e-6)
+
+
+def test_prices_are_the_technology_applied_to_the_geometry():
+    """The per-event prices from the technology file's values and the bank the architecture
+    declares (128 KiB in 32 banks of 8 bytes: 4 KiB banks of 64-bit words)."""
+    arch = _arch()
+    tech, price = load_technology(TECH), prices(arch, l2_priced_bytes(arch, 0))
+    bank = tech.sram.price(4096, 64)
+    c = tech.pmca
+    assert price.tcdm_read_pj_per_byte == pytest.approx(bank.read_pj / 8
+                                                        + c.interconnect_pj_per_byte)
+    assert price.tcdm_write_pj_per_byte == pytest.approx(bank.write_pj / 8
+                                                         + c.interconnect_pj_per_byte)
+    assert price.mac_pj == c.mac("fp16")
+    l2 = tech.sram.price(2048, 512)  # the unbounded L2, priced at 8 banks of 2 KiB
+    assert price.dma_pj_per_byte == pytest.approx(l2.read_pj / 64 + c.dma_pj_per_byte)
+    assert price.cluster_mw == pytest.approx(8 * c.core_leakage_mw + 32 * bank.leakage_mw
+                                             + 8 * l2.leakage_mw)
 
 
 def test_run_totals_are_the_sum_of_their_parts(hybrid_arch, mobilebert):
@@ -97,13 +116,18 @@ def test_run_totals_are_the_sum_of_their_parts(hybrid_arch, mobilebert):
     area = result.summary["area"]
     assert area["total_mm2"] == pytest.approx(area["aimc_mm2"] + area["pmca_mm2"]
                                               + area["noc_mm2"])
-    assert area["aimc_mm2"] == pytest.approx(result.summary["tiles"] * 2.48)
+    price = prices(hybrid_arch, result.summary["l2_priced_bytes"])
+    assert area["aimc_mm2"] == pytest.approx(result.summary["tiles"]
+                                             * sum(price.tile_area_mm2.values()))
+    assert area["pmca_mm2"] == pytest.approx(result.summary["clusters"]
+                                             * sum(price.cluster_area_mm2.values()))
 
 
 def test_static_energy_is_leakage_times_latency(tmp_path):
     doc = yaml.safe_load(TECH.read_text())
-    doc["pmca"]["leakage_mw"]["value"] = 2.0
+    doc["pmca"]["core_leakage_mw"]["value"] = 2.0
     doc["aimc"]["leakage_mw"]["value"] = 0.5
+    doc["aimc"]["adc_static_share"]["value"] = 0.0
     tech = tmp_path / "leaky.yaml"
     tech.write_text(yaml.safe_dump(doc))
     arch = parse_arch({**arch_doc(), "technology": str(tech)}, "e.yaml")
@@ -111,7 +135,10 @@ def test_static_energy_is_leakage_times_latency(tmp_path):
     result = _run(arch, work, "hybrid")
     seconds = result.summary["total_latency_ns"] * 1e-9
     static = result.summary["energy"]["static_pj"]
-    assert static["pmca_pj"] == pytest.approx(result.summary["clusters"] * 2e-3 * seconds * 1e12)
+    banks = prices(arch, result.summary["l2_priced_bytes"]).cluster_mw - 8 * 2.0
+    assert banks > 0  # the TCDM's and L2's banks leak too
+    assert static["pmca_pj"] == pytest.approx(result.summary["clusters"] * (16.0 + banks)
+                                              * 1e-3 * seconds * 1e12)
     assert static["aimc_pj"] == pytest.approx(result.summary["tiles"] * 0.5e-3 * seconds * 1e12)
 
 
@@ -162,17 +189,25 @@ def _tech_error(tmp_path: Path, mutate) -> str:
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda d: d["aimc"]["adc_pj"].pop("source"), "aimc.adc_pj.source: missing required key"),
-    (lambda d: d["aimc"]["adc_pj"].update(source=" "), "aimc.adc_pj.source: say where the "
-                                                       "value comes from"),
-    (lambda d: d["aimc"]["adc_pj"].update(value=-1), "aimc.adc_pj.value: -1 is below the "
-                                                     "minimum 0"),
-    (lambda d: d["aimc"].update(adc_pj=1.67), "aimc.adc_pj: expected a mapping with keys "
-                                              "value, source"),
+    (lambda d: d["aimc"]["driver_ff"].pop("source"),
+     "aimc.driver_ff.source: missing required key"),
+    (lambda d: d["aimc"]["driver_ff"].update(source=" "), "aimc.driver_ff.source: say where "
+                                                          "the value comes from"),
+    (lambda d: d["aimc"]["driver_ff"].update(value=-1), "aimc.driver_ff.value: -1 is below "
+                                                        "the minimum 0"),
+    (lambda d: d["aimc"].update(driver_ff=1.67), "aimc.driver_ff: expected a mapping with "
+                                                 "keys value, source"),
+    (lambda d: d["aimc"].update(adc_model="flash"), "aimc.adc_model: 'flash' is not allowed"),
+    (lambda d: d["aimc"].update(adc_model="measured"), "aimc.adc_pj: adc_model measured "
+                                                       "needs adc_pj"),
+    (lambda d: d["pmca"]["mac_pj"]["fp16"].update(node_nm=28), "pmca.mac_pj.fp16.node_nm: 28 "
+                                                               "nm is not the file's node"),
+    (lambda d: d["sram"].pop("scale"), "sram.node_nm: the grid is at 22 nm, the file at 14 nm"),
+    (lambda d: d["sram"]["read_pj"].pop(), "sram.read_pj: needs 12 rows"),
+    (lambda d: d.update(version=1), "version: version 1 technology files priced the TCDM"),
     (lambda d: d["pmca"]["mac_pj"].update(fp12={"value": 1, "source": "x"}),
      "pmca.mac_pj.fp12: unknown key 'fp12'"),
-    (lambda d: d["pmca"].pop("tcdm_read_pj_per_byte"), "pmca.tcdm_read_pj_per_byte: missing "
-                                                       "required key"),
+    (lambda d: d["pmca"].pop("core_area_mm2"), "pmca.core_area_mm2: missing required key"),
     (lambda d: d["interconnect"].update(colour="red"), "interconnect.colour: unknown key"),
     (lambda d: d.pop("aimc"), "aimc: missing required key 'aimc'"),
 ])

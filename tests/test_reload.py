@@ -13,7 +13,7 @@ from aimcsim.reload import request_stream, switch_cost
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import parse_workload
 
-TECH = str(ROOT / "tech" / "pcm14_horowitz45.yaml")
+TECH = str(ROOT / "tech" / "pcm14.yaml")
 
 
 def _arch(**extra):

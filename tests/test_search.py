@@ -302,7 +302,7 @@ def test_energy_objectives_equal_exhaustive_simulation(tmp_path_factory, case, o
     import yaml
 
     doc, workload, space, max_overhead = case
-    tech = yaml.safe_load((ROOT / "tech" / "pcm14_horowitz45.yaml").read_text())
+    tech = yaml.safe_load((ROOT / "tech" / "pcm14.yaml").read_text())
     tech["pmca"]["leakage_mw"]["value"] = 20.0  # latency matters to energy too
     path = tmp_path_factory.mktemp("tech") / "leaky.yaml"
     path.write_text(yaml.safe_dump(tech))

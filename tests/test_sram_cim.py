@@ -92,7 +92,7 @@ def test_halora_runs_and_hybrid_is_never_faster(mobilebert):
                                                  "period"),
     (lambda d: d["lora"].update(engine="sram"), "lora.engine: 'sram' is not allowed; allowed "
                                                 "values: pmca, sram-cim"),
-    (lambda d: d.update(technology=str(ROOT / "tech" / "pcm14_horowitz45.yaml")),
+    (lambda d: d.update(technology=str(ROOT / "tech" / "pcm14.yaml")),
      "lora.engine: sram-cim needs a sram_cim section (mac_pj, area_mm2, leakage_mw)"),
 ])
 def test_engine_inputs_are_checked(change, expected):

@@ -40,7 +40,7 @@ def _files(folder: Path) -> dict[str, Path]:
             "space": {"version": 1, "parallel_tokens": [4, 8], "integration_time_ns": [256]}}
     for kind, doc in docs.items():
         paths[kind].write_text(yaml.safe_dump(doc, sort_keys=False))
-    paths["tech"].write_text((ROOT / "tech" / "pcm14_horowitz45.yaml").read_text())
+    paths["tech"].write_text((ROOT / "tech" / "pcm14.yaml").read_text())
     paths["gpu"].write_text(next(GPU.glob("*.yaml")).read_text())
     paths["config"].write_text(json.dumps({"model_type": "gpt2", "n_embd": 64, "n_head": 2,
                                            "n_layer": 2}))
@@ -351,7 +351,7 @@ def test_errors_in_what_a_settings_file_sets_name_that_file(tmp_path, capsys):
 
 _FUZZ = settings(max_examples=60, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
-_TECH = yaml.safe_load((ROOT / "tech" / "pcm14_horowitz45.yaml").read_text())
+_TECH = yaml.safe_load((ROOT / "tech" / "pcm14.yaml").read_text())
 
 
 @_FUZZ

@@ -36,6 +36,11 @@ class AimcTile:
                                   ge=0, le=1e6, unit="ns")] = 0.0
     pipelined: Annotated[bool, spec("consecutive tokens overlap phases (the DAC of token i+1 "
                                     "during the integration of token i)")] = True
+    adc_bits: Annotated[int, spec("resolution of the column ADCs (priced by the technology "
+                                  "file: its measured converter or the survey fit)", ge=1,
+                                  le=24, unit="bit")] = 8
+    columns_per_adc: Annotated[int, spec("columns one ADC converts in turn during the output "
+                                         "phase (1: an ADC per column)", ge=1, le=65_536)] = 1
 
     @cached_property
     def phases_ps(self) -> tuple[int, int, int]:
@@ -144,3 +149,18 @@ def _burst(
             i_free = a_end
             a_free = a_end
     return start, d_free, i_free, a_free
+
+
+def array_energy_pj(read_voltage_v: float, conductance_us: float, duty: float,
+                    integration_ns: float) -> float:
+    """Energy one weight's cells dissipate in one MVM (pJ): its conductance at the read voltage
+    for the time its input pulse is on, G x V^2 x duty x integration time (a pulse-width
+    input; the charge of the lines is the drivers')."""
+    return read_voltage_v ** 2 * conductance_us * 1e-6 * duty * integration_ns * 1e-9 * 1e12
+
+
+def line_energy_pj(columns: int, ff_per_column: float, driver_ff: float, swing_v: float
+                   ) -> float:
+    """Energy of driving one input line for one MVM (pJ): the line's capacitance (a share
+    per column it crosses and the driver's own) charged through the swing, C x V^2."""
+    return (columns * ff_per_column + driver_ff) * 1e-15 * swing_v ** 2 * 1e12

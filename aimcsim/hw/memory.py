@@ -25,6 +25,12 @@ class Memory:
                                   "full wait (K and V; in a decode step the KV cache) before "
                                   "the DMA brings them in (0: unbounded)", ge=0, le=1 << 40,
                                   unit="bytes")] = 0
+    l2_banks: Annotated[int, spec("banks of each cluster's L2 (priced by their size and width "
+                                  "from the technology file's SRAM grid; an unbounded L2 is "
+                                  "priced at the size the run's held operands need)", ge=1,
+                                  le=4096)] = 8
+    l2_bank_width_bytes: Annotated[int, spec("bytes of one L2 bank word", ge=1, le=1024,
+                                             unit="bytes")] = 64
 
 
 MEMORY_KEYS = keys(Memory)
