@@ -115,6 +115,9 @@ def execute(args: argparse.Namespace) -> int:
             f"{a['pmca_mm2']:.1f}, links {a['noc_mm2']:.2f}"
             + (f", SRAM-CIM macros {a['cim_mm2']:.2f}" if "cim_mm2" in a else "") + ")"
             for m, a in areas.items()))
+        a = next(iter(areas.values()))
+        print("one tile: " + _parts_text(a["tile_mm2"]) + "; one cluster: "
+              + _parts_text(a["cluster_mm2"]))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         recorded = record_inputs(args.out, arch, args.arch, args.settings)
@@ -128,4 +131,10 @@ def execute(args: argparse.Namespace) -> int:
               f"{args.out / 'critical_path.csv'} and {args.out / 'timeline.parquet'}, with "
               f"the inputs as used ({', '.join(v for k, v in recorded.items())})")
     return 0
+
+
+def _parts_text(parts: dict[str, float]) -> str:
+    """`{"array_mm2": 2.48, ...}` as 'array 2.480, ... mm^2'."""
+    return ", ".join(f"{k.removesuffix('_mm2').replace('_', ' ')} {v:.3f}"
+                     for k, v in parts.items()) + " mm^2"
 
