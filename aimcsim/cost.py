@@ -29,9 +29,9 @@ cores', TCDM banks' and L2 banks'.
 
 Area: a tile = rows x cols unit cells + rows input drivers + its ADCs (ceil(cols /
 columns_per_adc)); a cluster = cores x core + TCDM banks + L2 banks + DMA + the TCDM
-interconnect's ports x banks crosspoints (+ the matrix engine's FMAs) (ports: 4 per streaming core (3 stream registers and the
-load/store unit), 1 per load-use core, the DMA's words per cycle, the matrix engine's words per
-cycle); reported by part.
+interconnect's ports x banks crosspoints (+ the matrix engine's FMAs) (ports: 4 per streaming
+core (3 stream registers and the load/store unit), 1 per load-use core, the DMA's words per
+cycle, the matrix engine's words per cycle); reported by part.
 
 Without a technology file every energy is NaN and no area is given.
 """
