@@ -156,9 +156,43 @@ def markdown() -> str:
         "MXDOTP's 80% is a different dot-product unit). What we hold it to instead are the "
         "kernel's own instruction counts, read from the source and tested "
         "(`tests/test_pmca_microtile.py::test_published_instruction_counts`).",
+        f"- **HERMES core energy (Le Gallo et al., Nature Electronics 2023; Khaddam-Aljameh "
+        f"et al., IEEE JSSC 2022)**: {hermes_gap()}",
+        "",
+        "## Energy",
+        "",
+        "A macro rebuilt from component inputs, by component group: "
+        "[NeuRRAM](validation_macros.md) (`python -m aimcsim.validation_macros`, "
+        "`tests/test_validation_macros.py`). The ADC survey fit against a measured converter: "
+        "`tests/test_converters.py`.",
         "",
     ]
     return "\n".join(lines + notes)
+
+
+def hermes_gap() -> str:
+    """What `tech/pcm14.yaml`'s tile parts give for one HERMES core MVM (256 x 256 at its
+    one-phase read time, 133 ns) against the energy its measured efficiency implies."""
+    from aimcsim.hw.aimc_tile import array_energy_pj, line_energy_pj
+    from aimcsim.hw.converters import adc_energy_pj
+    from aimcsim.spec.tech import load_technology
+
+    t = load_technology(ROOT / "tech" / "pcm14.yaml")
+    a, read_ns, n = t.aimc, 133.0, 256
+    array = n * n * array_energy_pj(a.read_voltage_v, a.weight_conductance_us, a.input_duty,
+                                    read_ns)
+    lines = n * line_energy_pj(n, a.line_ff_per_column, a.driver_ff, a.input_swing_v)
+    adcs = n * adc_energy_pj(8, 1 / (read_ns * 1e-9), t.node_nm)
+    ours = (array + lines + adcs) / 1e3  # nJ
+    measured = 2 * n * n / 10.5e12 * 1e9  # nJ per MVM at 10.5 TOPS/W
+    return (f"the tile's parts in `tech/pcm14.yaml` (array {array / 1e3:.2f} nJ, input lines "
+            f"{lines / 1e3:.4f} nJ, ADCs from the survey fit {adcs / 1e3:.3f} nJ) give "
+            f"{ours:.2f} nJ per 256x256 MVM at the 133 ns read time; the core's measured "
+            f"10.5 TOPS/W is {measured:.1f} nJ per MVM, {measured / ours:.0f} times more. The "
+            "read voltage, mean conductance and input duty are assumed (not found for HERMES), "
+            "and the energy of its CCO converters, pulse-width input circuits and digital unit "
+            "was not found: the tile's energy here is its array, lines and survey-fit ADCs "
+            "only, a lower bound on a HERMES-class tile.")
 
 
 if __name__ == "__main__":
