@@ -24,15 +24,23 @@ def _arch(**extra):
 def test_one_switch_in_closed_form():
     """One 1024 x 512 layer, rank 8, FP16: A and B are (1024 + 512) x 8 x 2 = 24,576 bytes;
     from L2 two descriptors (20 cycles each) and 384 beats of 64 bytes at 1 GHz; off chip at
-    25.6 GB/s, 960 ns; energy: read and TCDM write per byte."""
+    25.6 GB/s, 960 ns; energy: read and TCDM write per byte (the unbounded L2 priced at the
+    32 KiB its 8 banks need to keep them: 4 KiB banks of 512-bit words)."""
+    from aimcsim.cost import prices
+    from aimcsim.spec.tech import load_technology
+
     work = parse_workload(linear_workload(16, 1024, 512), "w.yaml")
-    l2 = switch_cost(_arch(), work, "l2")
+    arch = _arch()
+    l2 = switch_cost(arch, work, "l2")
     assert l2.bytes == 24_576 and l2.cluster_bytes == (24_576,)
     assert l2.latency_ns == 2 * 20 + 384
-    assert l2.energy_pj == pytest.approx(24_576 * (6.5 + 5.9))
-    off = switch_cost(_arch(), work, "offchip")
+    tech, price = load_technology(TECH), prices(arch, 8 * 4096)
+    read = tech.sram.price(4096, 512).read_pj / 64 + tech.pmca.dma_pj_per_byte
+    assert price.dma_pj_per_byte == pytest.approx(read)
+    assert l2.energy_pj == pytest.approx(24_576 * (read + price.tcdm_write_pj_per_byte))
+    off = switch_cost(arch, work, "offchip")
     assert off.latency_ns == 960.0
-    assert off.energy_pj == pytest.approx(24_576 * (10.9 + 5.9))
+    assert off.energy_pj == pytest.approx(24_576 * (10.9 + price.tcdm_write_pj_per_byte))
 
 
 def test_clusters_reload_together_and_share_the_offchip_bandwidth(hybrid_arch, mobilebert):

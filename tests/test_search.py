@@ -303,7 +303,7 @@ def test_energy_objectives_equal_exhaustive_simulation(tmp_path_factory, case, o
 
     doc, workload, space, max_overhead = case
     tech = yaml.safe_load((ROOT / "tech" / "pcm14.yaml").read_text())
-    tech["pmca"]["leakage_mw"]["value"] = 20.0  # latency matters to energy too
+    tech["pmca"]["core_leakage_mw"]["value"] = 2.5  # latency matters to energy too
     path = tmp_path_factory.mktemp("tech") / "leaky.yaml"
     path.write_text(yaml.safe_dump(tech))
     arch = parse_arch({**doc, "technology": str(path)}, "random.yaml")
