@@ -55,10 +55,11 @@ LAYER_COLUMNS: dict[str, str] = {
             "lora.dtype",
     "element_ops": "results of the cluster's element-wise functions (adds, norms, softmax, "
                    "partial-sum reductions)",
-    "tcdm_read_bytes": "operand bytes read from the TCDM: each kernel's operands once, and "
-                       "what links carry out of the cluster",
-    "tcdm_write_bytes": "bytes written to the TCDM: kernel results, DMA beats and what links "
-                        "deliver to the cluster",
+    "tcdm_read_bytes": "bank bytes read from the TCDM: the kernels' word accesses (every "
+                       "re-read, a whole bank word each) x the bank width, and what links "
+                       "carry out of the cluster",
+    "tcdm_write_bytes": "bank bytes written to the TCDM: the kernels' word stores and DMA "
+                        "words x the bank width, and what links deliver to the cluster",
     "dma_bytes": "bytes the cluster's DMA brought from cluster L2 (attention's held operands)",
     "noc_bytes": "bytes of the op's link transfers",
     "noc_link_bytes": "bytes x links crossed (a mesh or ring path counts each hop)",

@@ -48,15 +48,21 @@ def test_one_layer_counts_in_closed_form():
     assert rows["hybrid"].macs == tokens * r * (d_in + d_out)  # X A, then (X A) B
     # the partial sums of two row slices: one add per output, in both modes
     assert rows["aimc-only"].element_ops == rows["hybrid"].element_ops == tokens * d_out
-    eb = 2
-    # hybrid, in place: X A reads X and A, writes T; the reduction reads two partial sums and
-    # writes one; T B reads T, B and C, writes C; the link brings the 2 partial sums in (the
-    # network input X has no producer: no link carries it)
-    assert rows["hybrid"].tcdm_read_bytes == eb * (
-        tokens * d_in + d_in * r + 2 * tokens * d_out + tokens * r + r * d_out
-        + tokens * d_out)
-    assert rows["hybrid"].tcdm_write_bytes == eb * (
-        tokens * r + tokens * d_out + tokens * d_out + 2 * tokens * d_out)
+    eb, word, lanes = 2, 8, 4  # FP16 in 64-bit bank words: a SIMD word of 4 values
+    # bank words (`aimcsim.hw.pmca.traffic`), hybrid, in place: X A (16 x 1024 x 8, k-simd)
+    # streams per row 256 steps of 1 A word and 8 B words and stores 8 outputs (2 words); the
+    # reduction reads two partial-sum vectors and writes one, per 4 outputs; T B (16 x 8 x 768,
+    # accumulating, n-simd) streams per row 8 steps of 1 T word and 192 B vector words (24
+    # micro-tiles of 8), loads and stores its 192 C words; the link brings the 2 partial sums
+    # in, in bytes (the network input X has no producer: no link carries it)
+    xa = (tokens * (d_in // lanes) * (1 + r), tokens * 2)
+    reduction = (2 * tokens * d_out // lanes, tokens * d_out // lanes)
+    cols = d_out // lanes
+    tb = (tokens * r * (cols // 8 + cols) + tokens * cols, tokens * cols)
+    assert rows["hybrid"].tcdm_read_bytes == word * (xa[0] + reduction[0] + tb[0])
+    assert rows["hybrid"].tcdm_write_bytes == word * (xa[1] + reduction[1] + tb[1]) \
+        + eb * 2 * tokens * d_out
+    # full words of partial sums: the bank bytes are the operand bytes
     assert rows["aimc-only"].tcdm_read_bytes == eb * 2 * tokens * d_out
     assert rows["aimc-only"].tcdm_write_bytes == eb * 3 * tokens * d_out
     assert rows["aimc-only"].noc_bytes == rows["hybrid"].noc_bytes == eb * 2 * tokens * d_out
@@ -338,8 +344,9 @@ def test_held_operands_land_in_l2_not_in_the_tcdm():
 
 
 def test_counts_over_several_blocks():
-    """Four blocks of 4 tokens do the same MACs and element-wise work as one of 16; only A and
-    B are read once more per block."""
+    """Four blocks of 4 tokens do the same MACs, element-wise work and TCDM accesses as one of
+    16: the cluster's kernels stream A and B again for every output row (X A k-simd, T B
+    n-simd, in both block sizes), so cutting the rows into blocks reads no word more."""
     work = parse_workload(linear_workload(16, 1024, 512), "w.yaml")
     one, four = (_run(_arch(pipeline={"strategy": "overlapped", "parallel_tokens": p}), work,
                       "hybrid").layers.iloc[0] for p in (16, 4))
@@ -347,4 +354,4 @@ def test_counts_over_several_blocks():
                 "tcdm_write_bytes", "noc_bytes"):
         assert four[col] == one[col], col
     assert four.macs == 16 * 8 * (1024 + 512)
-    assert four.tcdm_read_bytes - one.tcdm_read_bytes == 3 * (1024 * 8 + 8 * 512) * 2
+    assert four.tcdm_read_bytes == one.tcdm_read_bytes

@@ -116,7 +116,7 @@ POISONS = {
     "a field unknown": lambda good: {**good, "energy_pj": 1},
     "wrong macs": lambda good: {**good, "macs": good["macs"] + 1},
     "another kernel's": lambda good: {**good, "macs": 2 * good["macs"],
-                                      "tcdm_read_bytes": 2 * good["tcdm_read_bytes"]},
+                                      "stream_reads": 2 * good["stream_reads"]},
     "wrong overhead": lambda good: {**good, "overhead_cycles": 0,
                                     "stall_cycles": good["stall_cycles"]
                                     + good["overhead_cycles"]},

@@ -35,8 +35,8 @@ def test_the_engine_alone_meets_its_closed_form(m, k, n, height, pipe_regs, eb, 
     DMA no request is refused, and the cycle-level run is the closed form."""
     rows = data.draw(st.integers(1, height * pipe_regs))
     closed = redmule.closed_form_cycles(m, k, n, rows, height, pipe_regs, eb, 8, accumulate)
-    end, stall, conflicts, _ = redmule.engine_matmul(m, k, n, rows, height, pipe_regs, eb, 8,
-                                                     64, accumulate)
+    end, stall, conflicts, *_ = redmule.engine_matmul(m, k, n, rows, height, pipe_regs, eb, 8,
+                                                      64, accumulate)
     assert conflicts == 0 and stall == 0 and end == closed
     # no faster than its array (a pass of D cycles per H values of k per tile) or its port
     d = redmule.tile_columns(height, pipe_regs)

@@ -7,7 +7,8 @@
   numba kernel of element-wise functions and DMA transfers.
 - The matmul kernels, each with its closed form and numba kernel: `microtile` (streaming
   Snitch cores), `loaduse` (PULP cores with `sdotp`), `redmule` (the matrix engine); `tcdm`:
-  the banks' arbitration and the buffers' placement they share.
+  the banks' arbitration and the buffers' placement they share; `traffic`: every kernel's TCDM
+  word accesses by formula (the cycle-level kernels count the ones they are granted).
 - `programs`: the kernels one block of a layer runs (`block_program`) and the TCDM it holds;
   `feasibility`: whether a placement's blocks fit the TCDM (`check_tcdm`); `pool`: the cores
   and the TCDM pool in the event engine; `params`: the `pmca` section's fields.

@@ -3,7 +3,8 @@
 Matmuls run on the kernel the cluster would run: RedMulE (`redmule`) when the cluster has a
 matrix engine, the register-blocked micro-tiles of streaming cores (`microtile`), or PULP-NN's
 register blocks on load-use cores (`loaduse`); element-wise functions and DMA transfers on
-`stream.stream_kernel`. Every kernel arbitrates the same TCDM banks (`tcdm`).
+`stream.stream_kernel`. Every kernel arbitrates the same TCDM banks (`tcdm`); the TCDM word
+accesses a kernel reports are the ones its run was granted (`traffic` gives them by formula).
 """
 
 from __future__ import annotations
@@ -32,14 +33,13 @@ from aimcsim.hw.pmca.model import (
     core_cycles,
     engine_cycles,
     implausible,
-    kernel_traffic,
     operands,
     peak_macs_per_cycle,
     with_dma,
 )
 from aimcsim.hw.pmca.params import Pmca
 from aimcsim.hw.pmca.stream import Cores, Operands, stream_kernel
-from aimcsim.hw.pmca.tcdm import NO_DMA, Dma, _after
+from aimcsim.hw.pmca.tcdm import ACCESSES, NO_DMA, Dma, _after, accesses
 from aimcsim.spec.units import DTYPE_BYTES
 
 
@@ -55,9 +55,10 @@ class CycleLevelPmca:
         return self.pmca.macs(self.dtype)
 
     def _finish(
-        self, kernel: tuple[int, int, int, int], ideal: int, macs: int, dma_bytes: int = 0
+        self, kernel: tuple[int, int, int, int, np.ndarray], ideal: int, macs: int,
+        dma_bytes: int = 0, element_ops: int = 0,
     ) -> KernelStats:
-        compute_end, _core_waits, conflicts, dma_end = kernel  # see stream's docstring
+        compute_end, _core_waits, conflicts, dma_end, grants = kernel  # see stream's docstring
         p = self.pmca
         overhead = p.kernel_setup_cycles + p.barrier_cycles
         if compute_end < ideal:
@@ -67,7 +68,8 @@ class CycleLevelPmca:
         dma_total = p.dma_setup_cycles + dma_end if dma_bytes else 0
         wall, exposed = with_dma(compute_end, dma_total)
         return KernelStats(wall + overhead, ideal, exposed, compute_end - ideal, overhead, macs,
-                           conflicts)
+                           conflicts, element_ops=element_ops, dma_bytes=dma_bytes,
+                           **accesses(grants))
 
     def _dma_words(self, nbytes: int) -> tuple[int, int]:
         p = self.pmca
@@ -94,14 +96,10 @@ class CycleLevelPmca:
     ) -> KernelStats:
         p = self.pmca
         if p.matrix_engine is not None:
-            stats = self._engine_matmul(m, k, n, dma_bytes, accumulate)
-        elif p.streaming:
-            stats = self._microtile_matmul(m, k, n, dma_bytes, accumulate)[0]
-        else:
-            stats = self._loaduse_matmul(m, k, n, dma_bytes, accumulate)
-        return dataclasses.replace(stats, **kernel_traffic(
-            "matmul", DTYPE_BYTES[self.dtype], m=m, k=k, n=n, accumulate=accumulate,
-            dma_bytes=dma_bytes))
+            return self._engine_matmul(m, k, n, dma_bytes, accumulate)
+        if p.streaming:
+            return self._microtile_matmul(m, k, n, dma_bytes, accumulate)[0]
+        return self._loaduse_matmul(m, k, n, dma_bytes, accumulate)
 
     def _loaduse_matmul(
         self, m: int, k: int, n: int, dma_bytes: int, accumulate: bool
@@ -214,8 +212,7 @@ class CycleLevelPmca:
                                Cores(cpv, p.streaming, p.loop_overhead_cycles), NO_DMA)
         per = int((work[:, 1] - work[:, 0]).max())
         ideal = core_cycles(per, 1, operands(function), cpv, p.streaming, p.loop_overhead_cycles)
-        return dataclasses.replace(self._finish(kernel, ideal, 0), **kernel_traffic(
-            "elementwise", DTYPE_BYTES[self.dtype], function=function, elements=elements))
+        return self._finish(kernel, ideal, 0, element_ops=elements)
 
     @lru_cache(maxsize=4096)  # noqa: B019
     @persisted
@@ -224,13 +221,12 @@ class CycleLevelPmca:
         words = ceil(nbytes / p.bank_width_bytes)
         per_beat = p.dma_bytes_per_cycle // p.bank_width_bytes
         idle = np.zeros((p.cores, 2), np.int64)
-        _, _, conflicts, moving = stream_kernel(
+        _, _, conflicts, moving, grants = stream_kernel(
             p.cores, p.tcdm_banks, idle, Operands(1, False, 0, 1, False, 0, 1, 0, 1),
             Cores(1, True, 0), Dma(words, 0, per_beat))
         busy = p.dma_setup_cycles + moving
-        return KernelStats(busy, 0, busy, 0, 0, 0, conflicts, **{
-            k: v for k, v in kernel_traffic("dma", DTYPE_BYTES[self.dtype],
-                                            dma_bytes=nbytes).items() if k != "macs"})
+        return KernelStats(busy, 0, busy, 0, 0, 0, conflicts, dma_bytes=nbytes,
+                           **accesses(grants))
 
 
 #: The cluster models by `pmca.timing` value (the spec's TIMINGS lists the same names).
@@ -251,8 +247,9 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
 
     op: matmul (m x k) @ (k x n) (with `accumulate`, C += A B); an element-wise function
     over m x n values; or dma of m x n elements. Returns cycles, MAC utilisation (MACs /
-    (cycles x peak MACs a cycle)), bank-conflict stall cycles, DMA cycles and the TCDM bytes
-    of each buffer.
+    (cycles x peak MACs a cycle)), bank-conflict stall cycles, DMA cycles, the TCDM word
+    accesses the kernel was granted by requester (`tcdm.ACCESSES`), their sums, the bank
+    traffic they make (accesses x `bank_width_bytes`) and the TCDM bytes of each buffer.
     """
     if op not in KERNEL_OPS:
         raise ValueError(f"op {op!r} is not one of {', '.join(KERNEL_OPS)}")
@@ -280,8 +277,11 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
         "overhead_cycles": stats.overhead_cycles,
         "macs": stats.macs,
         "element_ops": stats.element_ops,
-        "tcdm_read_bytes": stats.tcdm_read_bytes,
-        "tcdm_write_bytes": stats.tcdm_write_bytes,
+        **{name: getattr(stats, name) for name in ACCESSES},
+        "tcdm_reads": stats.tcdm_reads,
+        "tcdm_writes": stats.tcdm_writes,
+        "tcdm_read_bytes": stats.tcdm_reads * pmca.bank_width_bytes,
+        "tcdm_write_bytes": stats.tcdm_writes * pmca.bank_width_bytes,
         "utilisation": stats.macs / (stats.cycles * peak) if op == "matmul" else 0.0,
         "dataflow": dataflow,
         "tcdm_bytes": {**buffers, **({"padding": stats.padding_bytes} if stats.padding_bytes

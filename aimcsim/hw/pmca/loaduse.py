@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from aimcsim.hw.pmca.microtile import coprime_padding
-from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma, grant_counts
 
 MR = 2  # rows of A per micro-tile (PULP-NN: two pixels, pB and pB2)
 NR = 4  # rows of B^T per micro-tile (PULP-NN: four output channels, pA .. pA4)
@@ -52,13 +52,14 @@ def loaduse_kernel(
     a_base: int, a_row: int, b_base: int, b_row: int, c_base: int,  # bytes
     eb: int, loop_overhead: int, latency: int, c_load: bool, stagger: bool,
     dma: Dma, limit: int,
-) -> tuple[int, int, int, int]:
-    """Run the cores' micro-tiles; returns (cycles, stall_cycles, conflicts, dma_end) as
-    `stream.stream_kernel`. Micro-tile t covers rows MR*(t // tiles_n) and columns
-    NR*(t % tiles_n) onwards. With `stagger`, core c starts its share at its (c mod share)-th
-    micro-tile and wraps around (a loop rotation: cores whose shares walk the same columns do
-    not ask for the same words at once). With `limit` > 0 it gives up after `limit` cycles and
-    returns limit + 1 (a layout that cannot beat one already found)."""
+) -> tuple[int, int, int, int, np.ndarray]:
+    """Run the cores' micro-tiles; returns (cycles, stall_cycles, conflicts, dma_end, grants)
+    as `stream.stream_kernel` (every load and store is the cores' own: `core_*`). Micro-tile
+    t covers rows MR*(t // tiles_n) and columns NR*(t % tiles_n) onwards. With `stagger`,
+    core c starts its share at its (c mod share)-th micro-tile and wraps around (a loop
+    rotation: cores whose shares walk the same columns do not ask for the same words at
+    once). With `limit` > 0 it gives up after `limit` cycles and returns limit + 1 (a layout
+    that cannot beat one already found)."""
     dma_words, dma_base, dma_words_per_cycle = dma
     n_req = cores + dma_words_per_cycle
     want, granted, rr, best, mask = arbiter(n_req, banks)
@@ -87,9 +88,12 @@ def loaduse_kernel(
     end = 0
     stall = 0
     conflicts = 0
+    reads = 0
+    writes = 0
     while True:
         if 0 < limit < cycle:
-            return limit + 1, stall, conflicts, dma_end
+            return limit + 1, stall, conflicts, dma_end, grant_counts(reads, writes, 0, 0, 0,
+                                                                      0, dma_next)
         active = False
         for c in range(cores):
             want[c] = -1
@@ -164,12 +168,15 @@ def loaduse_kernel(
             mr = min(MR, m - MR * (t // tiles_n))
             nr = min(NR, n - NR * (t % tiles_n))
             if phase[c] == 1:
+                reads += 1
                 phase[c] = 2
             elif phase[c] == 3:
+                reads += 1
                 idx[c] += 1
                 if idx[c] == mr + nr:
                     phase[c] = 4
             else:  # a store
+                writes += 1
                 idx[c] += 1
                 if idx[c] < mr * nr:
                     phase[c] = 5
@@ -181,7 +188,7 @@ def loaduse_kernel(
                     if phase[c] == 7:
                         end = max(end, busy[c])
         cycle += 1
-    return end, stall, conflicts, dma_end
+    return end, stall, conflicts, dma_end, grant_counts(reads, writes, 0, 0, 0, 0, dma_next)
 
 
 def plan(m: int, n: int, cores: int) -> tuple[np.ndarray, int]:
@@ -247,7 +254,7 @@ def loaduse_matmul(
     cores: int, banks: int, bank_bytes: int, lanes: int, eb: int, loop_overhead: int,
     latency: int, m: int, k: int, n: int, accumulate: bool, dma_words: int = 0,
     dma_per_beat: int = 1, layout: tuple[int, int, bool] = (0, 0, False), limit: int = 0,
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, np.ndarray]:
     """One matmul on the register-blocked kernel: A, B^T and C one after the other (each
     starting half a bank row on, as `tcdm._after`), rows of A and B^T `layout[:2]` words
     longer than their data, the cores' loops rotated if `layout[2]`."""

@@ -33,7 +33,7 @@ from math import ceil, gcd
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma, grant_counts
 from aimcsim.spec.units import DTYPE_BYTES
 
 UNROLL = 8  # accumulators per micro-tile in the published kernels (`const uint32_t unroll = 8`)
@@ -54,9 +54,11 @@ def microtile_kernel(
     latency: int, fifo_depth: int,
     dma: Dma,
     limit: int,
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, np.ndarray]:
     """Run the cores' micro-tiles to completion; returns (cycles, stall_cycles, conflicts,
-    dma_end) like `stream.stream_kernel`, whose DMA beats this kernel shares. With
+    dma_end, grants) like `stream.stream_kernel`, whose DMA beats this kernel shares: streams
+    0 and 1 read and stream 2 writes as `stream_*`, the load/store unit's C loads and stores
+    are `core_*`. With
     `limit` > 0 it gives up, returning limit + 1 cycles, once it cannot end by `limit`: past it,
     or a core has more instructions left than cycles to it (a layout that cannot beat one
     already found).
@@ -103,13 +105,19 @@ def microtile_kernel(
     end = 0
     stall = 0
     conflicts = 0
+    stream_reads = 0
+    stream_writes = 0
+    core_reads = 0
+    core_writes = 0
     while True:
         if limit > 0:  # one instruction a cycle at most: a core with more left than the
-            for c in range(cores):  # cycles to the limit cannot finish in time
+            given_up = cycle > limit  # cycles to the limit cannot finish in time
+            for c in range(cores):
                 if cycle + left[c] > limit:
-                    return limit + 1, stall, conflicts, dma_end
-            if cycle > limit:
-                return limit + 1, stall, conflicts, dma_end
+                    given_up = True
+            if given_up:
+                return limit + 1, stall, conflicts, dma_end, grant_counts(
+                    core_reads, core_writes, stream_reads, stream_writes, 0, 0, dma_next)
         active = False
         for c in range(cores):
             p0 = c * _PORTS
@@ -161,18 +169,21 @@ def microtile_kernel(
         for c in range(cores):
             p0 = c * _PORTS
             if want[p0 + 3] >= 0 and granted[p0 + 3]:  # a result left through stream 2
+                stream_writes += 1
                 out_head[c] = (out_head[c] + 1) % fifo_depth
                 out_count[c] -= 1
                 out_word[c] += 1
             if phase[c] == 3:
                 continue
             if want[p0] >= 0 and granted[p0]:  # stream 0 moves on by one step
+                stream_reads += 1
                 a_level[c] += 1
                 a_s[c] += 1
                 if a_s[c] == steps:
                     a_s[c] = 0
                     a_t[c] += 1
             if want[p0 + 1] >= 0 and granted[p0 + 1]:  # stream 1: accumulator, step, tile
+                stream_reads += 1
                 b_level[c] += 1
                 b_q[c] += 1
                 if b_q[c] == tile_width[b_t[c]]:
@@ -190,6 +201,7 @@ def microtile_kernel(
                 loads = words if c_load else 0
                 if slot[c] < loads:  # the tile's C words, one load a cycle
                     if lsu[c] and granted[p0 + 2]:
+                        core_reads += 1
                         slot[c] += 1
                         left[c] -= 1
                     else:
@@ -254,6 +266,7 @@ def microtile_kernel(
                 if not granted[p0 + 2]:
                     stall += 1
                     continue
+                core_writes += 1
             slot[c] += 1
             left[c] -= 1
             if slot[c] == epilogue:
@@ -261,7 +274,8 @@ def microtile_kernel(
                 slot[c] = 0
                 phase[c] = 0 if tile[c] < tile_first[c, 1] else 3
         cycle += 1
-    return end, stall, conflicts, dma_end
+    return end, stall, conflicts, dma_end, grant_counts(
+        core_reads, core_writes, stream_reads, stream_writes, 0, 0, dma_next)
 
 
 def plan(m: int, n: int, cores: int, nsimd: bool, lanes: int) -> tuple[np.ndarray, ...]:
@@ -410,7 +424,7 @@ def microtile_matmul(
     cores: int, banks: int, bank_bytes: int, lanes: int, eb: int, latency: int,
     fifo_depth: int, m: int, k: int, n: int, dataflow: str, accumulate: bool,
     dma_words: int = 0, dma_per_beat: int = 1, pads: tuple[int, int] = (0, 0), limit: int = 0,
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, np.ndarray]:
     """One matmul on the micro-tile kernel, operands laid out one after the other (each
     buffer starting half a bank row on, as `tcdm._after`), rows of A and B `pads` words
     longer than their data; `limit` as in `microtile_kernel`. See the module docstring."""

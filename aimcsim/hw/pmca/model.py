@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from aimcsim.hw.pmca import redmule
 from aimcsim.hw.pmca.loaduse import closed_form_cycles as loaduse_cycles
-from aimcsim.hw.pmca.microtile import closed_forms
+from aimcsim.hw.pmca.microtile import closed_forms, matmul_dataflows
 from aimcsim.hw.pmca.params import MatrixEngine, Pmca
+from aimcsim.hw.pmca.traffic import kernel_counters, operands
 from aimcsim.spec.units import DTYPE_BYTES
 
 
@@ -33,9 +34,13 @@ class KernelStats:
     stall_cycles: cycles lost to contention (TCDM bank conflicts); 0 in the throughput model.
     overhead_cycles: set-up and barrier cycles.
     macs: multiply-accumulates of matmuls. element_ops: results of element-wise functions.
-    tcdm_read_bytes / tcdm_write_bytes: operand bytes the kernel reads from and writes to the
-    TCDM, each operand once (`kernel_traffic`: A, B and, accumulating, C read; C written; DMA
-    beats written). dma_bytes: bytes the DMA moved in.
+    dma_bytes: bytes the DMA moved in.
+    TCDM bank word accesses (each of one `bank_width_bytes` word, however much of it the
+    kernel uses), by requester (`tcdm.ACCESSES`; by formula in `traffic`, as granted by the
+    cycle-level kernels): core_reads / core_writes the cores' load/store units (C loads,
+    epilogue stores, load-use loads and stores), stream_reads / stream_writes the streaming
+    cores' stream ports, engine_reads / engine_writes the matrix engine's port, dma_writes the
+    DMA's words; `tcdm_reads` and `tcdm_writes` their sums.
 
     Invariant: cycles = compute + dma + stall + overhead.
     """
@@ -49,9 +54,24 @@ class KernelStats:
     conflicts: int = 0  # TCDM requests refused by bank arbitration
     padding_bytes: int = 0  # TCDM the kernel's operand layout adds to its buffers
     element_ops: int = 0
-    tcdm_read_bytes: int = 0
-    tcdm_write_bytes: int = 0
     dma_bytes: int = 0
+    core_reads: int = 0
+    core_writes: int = 0
+    stream_reads: int = 0
+    stream_writes: int = 0
+    engine_reads: int = 0
+    engine_writes: int = 0
+    dma_writes: int = 0
+
+    @property
+    def tcdm_reads(self) -> int:
+        """TCDM word accesses that read, of every requester."""
+        return self.core_reads + self.stream_reads + self.engine_reads
+
+    @property
+    def tcdm_writes(self) -> int:
+        """TCDM word accesses that write, of every requester."""
+        return self.core_writes + self.stream_writes + self.engine_writes + self.dma_writes
 
     @classmethod
     def from_record(cls, record: Any) -> KernelStats:
@@ -142,29 +162,33 @@ def elementwise_compute_cycles(pmca: Pmca, dtype: str, function: str, elements: 
 def implausible(pmca: Pmca, dtype: str, kind: str, stats: KernelStats, *, m: int = 0,
                 k: int = 0, n: int = 0, accumulate: bool = False, function: str = "",
                 elements: int = 0, dma_bytes: int = 0) -> str:
-    """Why `stats` cannot be the cost of this kernel (as `kernel_traffic` names it) on this
-    cluster in any cluster model, or '' when it can.
+    """Why `stats` cannot be the cost of this kernel (as `traffic.kernel_counters` names it)
+    on this cluster in any cluster model, or '' when it can.
 
-    The counters that depend on the work alone must be the kernel's (`kernel_traffic`), the
-    overhead the cluster's set-up and barrier (none for a DMA transfer), the compute cycles
-    those of the conflict-free schedule (element-wise functions and DMA transfers) or at
-    least the MACs at the peak MACs a cycle (matmuls), and the cycles at least the overhead
-    plus the longer of that compute and the DMA's time at its bandwidth (so a kernel with any
-    work takes a cycle at least; one without, on a cluster with no set-up or barrier cycles,
-    may take none).
+    The counters that depend on the work alone must be the kernel's (`kernel_counters`: its
+    MACs, element results, DMA bytes and TCDM accesses; a streaming matmul's those of one of
+    the dataflows the cluster allows), the overhead the cluster's set-up and barrier (none for
+    a DMA transfer), the compute cycles those of the conflict-free schedule (element-wise
+    functions and DMA transfers) or at least the MACs at the peak MACs a cycle (matmuls), and
+    the cycles at least the overhead plus the longer of that compute and the DMA's time at its
+    bandwidth (so a kernel with any work takes a cycle at least; one without, on a cluster
+    with no set-up or barrier cycles, may take none).
     """
-    counters = kernel_traffic(kind, DTYPE_BYTES[dtype], m=m, k=k, n=n, accumulate=accumulate,
-                              function=function, elements=elements, dma_bytes=dma_bytes)
-    for name, count in counters.items():
-        if getattr(stats, name) != count:
-            return f"{name} = {getattr(stats, name)}, the kernel's is {count}"
+    work = {"m": m, "k": k, "n": n, "accumulate": accumulate, "function": function,
+            "elements": elements, "dma_bytes": dma_bytes}
+    flows = matmul_dataflows(pmca, pmca.macs(dtype)) if kind == "matmul" and pmca.streaming \
+        and pmca.matrix_engine is None else ("",)
+    problems = [_mismatch(stats, kernel_counters(pmca, dtype, kind, dataflow=dataflow, **work),
+                          dataflow) for dataflow in flows]
+    if all(problems):
+        return problems[0]
     overhead = 0 if kind == "dma" else pmca.kernel_setup_cycles + pmca.barrier_cycles
     if stats.overhead_cycles != overhead:
         return f"overhead_cycles = {stats.overhead_cycles}, the cluster's is {overhead}"
     if kind == "matmul":
-        compute = ceil(counters["macs"] / peak_macs_per_cycle(pmca, dtype))
+        compute = ceil(m * k * n / peak_macs_per_cycle(pmca, dtype))
         if stats.compute_cycles < compute:
-            return (f"compute_cycles = {stats.compute_cycles}, fewer than {counters['macs']} "
+            return (f"compute_cycles = {stats.compute_cycles}, fewer than {m * k * n} "
                     f"MACs at the cluster's peak take ({compute})")
     else:
         compute = elementwise_compute_cycles(pmca, dtype, function, elements) \
@@ -179,31 +203,13 @@ def implausible(pmca: Pmca, dtype: str, kind: str, stats: KernelStats, *, m: int
     return ""
 
 
-def operands(function: str) -> int:
-    """TCDM operands read per element by an element-wise function (residual adds and the
-    gated multiply read two)."""
-    return 2 if function in ("add", "add_norm", "mul") else 1
-
-
-def kernel_traffic(kind: str, eb: int, *, m: int = 0, k: int = 0, n: int = 0,
-                   accumulate: bool = False, function: str = "", elements: int = 0,
-                   dma_bytes: int = 0) -> dict[str, int]:
-    """The event counters of one kernel, the same in every cluster model (they depend on
-    what the kernel computes, not on how long it takes): kind is matmul (C = A B, or C += A B
-    with `accumulate`, of m x k and k x n), elementwise (`function` over `elements` values) or
-    dma (`dma_bytes` into the TCDM). A matmul may also bring `dma_bytes` in meanwhile."""
-    if kind == "matmul":
-        reads = (m * k + k * n + (m * n if accumulate else 0)) * eb
-        return {"macs": m * k * n, "element_ops": 0, "tcdm_read_bytes": reads,
-                "tcdm_write_bytes": m * n * eb + dma_bytes, "dma_bytes": dma_bytes}
-    if kind == "elementwise":
-        return {"macs": 0, "element_ops": elements,
-                "tcdm_read_bytes": operands(function) * elements * eb,
-                "tcdm_write_bytes": elements * eb, "dma_bytes": 0}
-    if kind == "dma":
-        return {"macs": 0, "element_ops": 0, "tcdm_read_bytes": 0,
-                "tcdm_write_bytes": dma_bytes, "dma_bytes": dma_bytes}
-    raise ValueError(f"kernel kind {kind!r} is not matmul, elementwise or dma")
+def _mismatch(stats: KernelStats, counters: dict[str, int], dataflow: str) -> str:
+    """The first of `counters` that `stats` does not hold, said, or ''."""
+    for name, count in counters.items():
+        if getattr(stats, name) != count:
+            return f"{name} = {getattr(stats, name)}, the kernel's is {count}" + (
+                f" ({dataflow})" if dataflow else "")
+    return ""
 
 
 def core_cycles(
@@ -259,6 +265,8 @@ class ThroughputPmca:
     elementwise: ceil(ceil(elements/cores) / lanes) vectors
     of `elementwise_cycles_per_vector` each. dma: dma_setup_cycles + ceil(bytes / bytes per
     cycle). The cycle-level model gives the same cycles when no request is ever refused.
+    TCDM accesses by formula (`traffic`), of the dataflow streaming cores would pick: the
+    fewest conflict-free cycles, k-simd among equals.
     """
 
     pmca: Pmca
@@ -273,31 +281,34 @@ class ThroughputPmca:
         self, m: int, k: int, n: int, dma_bytes: int = 0, accumulate: bool = False
     ) -> KernelStats:
         p = self.pmca
+        dataflow = ""
         if p.matrix_engine is not None:
             compute = engine_cycles(m, k, n, p.matrix_engine, DTYPE_BYTES[self.dtype],
                                     p.bank_width_bytes, accumulate)
         elif p.streaming:
-            compute = min(closed_forms(p, self.dtype, m, k, n, accumulate).values())
+            ideals = closed_forms(p, self.dtype, m, k, n, accumulate)
+            dataflow = min(ideals, key=ideals.__getitem__)  # the first among equals
+            compute = ideals[dataflow]
         else:
             compute = loaduse_cycles(m, k, n, p.cores, self.lanes, p.loop_overhead_cycles,
                                      p.fpu_latency(self.dtype), accumulate)
         dma_total = dma_busy_cycles(p, dma_bytes) if dma_bytes else 0
         wall, exposed = with_dma(compute, dma_total)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
-        return KernelStats(wall + overhead, compute, exposed, 0, overhead, **kernel_traffic(
-            "matmul", DTYPE_BYTES[self.dtype], m=m, k=k, n=n, accumulate=accumulate,
-            dma_bytes=dma_bytes))
+        return KernelStats(wall + overhead, compute, exposed, 0, overhead, **kernel_counters(
+            p, self.dtype, "matmul", m=m, k=k, n=n, accumulate=accumulate, dma_bytes=dma_bytes,
+            dataflow=dataflow))
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def elementwise(self, function: str, elements: int) -> KernelStats:
         p = self.pmca
         compute = elementwise_compute_cycles(p, self.dtype, function, elements)
         overhead = p.kernel_setup_cycles + p.barrier_cycles
-        return KernelStats(compute + overhead, compute, 0, 0, overhead, **kernel_traffic(
-            "elementwise", DTYPE_BYTES[self.dtype], function=function, elements=elements))
+        return KernelStats(compute + overhead, compute, 0, 0, overhead, **kernel_counters(
+            p, self.dtype, "elementwise", function=function, elements=elements))
 
     @lru_cache(maxsize=4096)  # noqa: B019
     def dma(self, nbytes: int) -> KernelStats:
         busy = dma_busy_cycles(self.pmca, nbytes)
-        return KernelStats(busy, 0, busy, 0, 0, **kernel_traffic(
-            "dma", DTYPE_BYTES[self.dtype], dma_bytes=nbytes))
+        return KernelStats(busy, 0, busy, 0, 0, **kernel_counters(
+            self.pmca, self.dtype, "dma", dma_bytes=nbytes))

@@ -62,6 +62,7 @@ class BlockProgram:
     pre: KernelStats | None
     post: KernelStats | None
     tcdm_bytes: int
+    bank_width_bytes: int  # of the cluster's TCDM: what one counted access moves
     # with pipeline.output_chunk: the post phase chunk by chunk, (bytes pulled from the
     # tiles, kernel) each; `post` is their sum (the counters)
     chunks: tuple[tuple[int, KernelStats], ...] | None = None
@@ -73,11 +74,14 @@ class BlockProgram:
     @cached_property
     def counts(self) -> tuple[int, int, int, int, int]:
         """Its kernels' event counters: macs, element_ops, tcdm_read_bytes, tcdm_write_bytes,
-        dma_bytes (the `layers` columns of the same names)."""
+        dma_bytes (the `layers` columns of the same names); the TCDM bytes are bank traffic,
+        the kernels' word accesses (`KernelStats.tcdm_reads`, `tcdm_writes`) x the bank
+        width."""
         kernels = [k for k in (self.pre, self.post) if k is not None]
         return (sum(k.macs for k in kernels), sum(k.element_ops for k in kernels),
-                sum(k.tcdm_read_bytes for k in kernels),
-                sum(k.tcdm_write_bytes for k in kernels), sum(k.dma_bytes for k in kernels))
+                sum(k.tcdm_reads for k in kernels) * self.bank_width_bytes,
+                sum(k.tcdm_writes for k in kernels) * self.bank_width_bytes,
+                sum(k.dma_bytes for k in kernels))
 
 
 def block_sizes(total: int, size: int) -> list[int]:
@@ -152,11 +156,13 @@ def _program(model: PmcaModel, shape: tuple, tokens: int, eb: int, tile: TileMap
             pre = model.dma(held).then(plain.times(per_group)).times(op.groups)
             buffers = 1
         live = tokens * op.heads * op.k + buffers * op.k * op.n + tokens * op.heads * op.n
-        return BlockProgram(pre, None, live * eb + _padding(pre, None))
+        return BlockProgram(pre, None, live * eb + _padding(pre, None),
+                            model.pmca.bank_width_bytes)
     if op.kind == "attention":
         return _attention(model, op, tokens, eb)
     pre = model.elementwise(op.function, tokens * op.d_out)
-    return BlockProgram(pre, None, tokens * op.d_in * len(op.inputs) * eb)
+    return BlockProgram(pre, None, tokens * op.d_in * len(op.inputs) * eb,
+                        model.pmca.bank_width_bytes)
 
 
 def _static(model: PmcaModel, op: Op, tokens: int, eb: int, tile: TileMapping, rank: int | None,
@@ -206,7 +212,8 @@ def _static(model: PmcaModel, op: Op, tokens: int, eb: int, tile: TileMapping, r
         chunks = tuple((c * pulled * tokens * eb, k) for c, k in zip(sizes, posts, strict=True))
         # the chunks' kernels reuse one buffer: the first chunk's row padding counts
         post = dataclasses.replace(post, padding_bytes=posts[0].padding_bytes)
-    return BlockProgram(pre, post, live * eb + _padding(pre, post), chunks)
+    return BlockProgram(pre, post, live * eb + _padding(pre, post), model.pmca.bank_width_bytes,
+                        chunks)
 
 
 def _attention(model: PmcaModel, op: Op, tokens: int, eb: int) -> BlockProgram:
@@ -242,4 +249,4 @@ def _attention(model: PmcaModel, op: Op, tokens: int, eb: int) -> BlockProgram:
     buffers = 2 if double else 1
     live = (tokens * heads * dk + buffers * chunk * (dk + dv) + tokens * chunk
             + tokens * heads * dv + 2 * tokens * heads)
-    return BlockProgram(pre, None, live * eb + padding)
+    return BlockProgram(pre, None, live * eb + padding, model.pmca.bank_width_bytes)

@@ -38,7 +38,7 @@ from math import ceil
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma, grant_counts
 
 INTERNAL_BYTES = 2  # the array computes in FP16 (FP8 inputs are cast up), as its port is sized
 
@@ -200,10 +200,11 @@ def engine_kernel(
     line_words: np.ndarray, tile_first_store: np.ndarray, store_word: np.ndarray,
     store_words: np.ndarray, max_words: int,
     dma: Dma,
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, np.ndarray]:
     """Run the schedule (see the module docstring) with bank arbitration; returns
-    (engine_end, stall_cycles, conflicts, dma_end) as `stream.stream_kernel`: a stall
-    cycle is one in which some word of the port's line was refused."""
+    (engine_end, stall_cycles, conflicts, dma_end, grants) as `stream.stream_kernel`: a stall
+    cycle is one in which some word of the port's line was refused; the port's words are
+    `engine_*` (X, W and Y lines read, Z lines written)."""
     dma_words, dma_base, dma_words_per_cycle = dma
     passes = pass_tile.shape[0]
     tiles = tile_first_store.shape[0] - 1
@@ -226,6 +227,8 @@ def engine_kernel(
     end = 0
     stall = 0
     conflicts = 0
+    reads = 0
+    writes = 0
     total_lines = line_word.shape[0]
     total_stores = store_word.shape[0]
     for j in range(passes):  # passes without lines (none in practice) are loaded at once
@@ -278,6 +281,10 @@ def engine_kernel(
                 if want[w] >= 0:
                     if granted[w]:
                         have[w] = True
+                        if kind == 1:
+                            reads += 1
+                        else:
+                            writes += 1
                     else:
                         some_refused = True
                 if not have[w]:
@@ -294,12 +301,12 @@ def engine_kernel(
                     end = max(end, cycle + 1)
                 cur = -1
         cycle += 1
-    return end, stall, conflicts, dma_end
+    return end, stall, conflicts, dma_end, grant_counts(0, 0, 0, 0, reads, writes, dma_next)
 
 
 def engine_matmul(m: int, k: int, n: int, rows: int, height: int, pipe_regs: int, eb: int,
                   bank_bytes: int, banks: int, accumulate: bool, dma_words: int = 0,
-                  dma_per_beat: int = 1) -> tuple[int, int, int, int]:
+                  dma_per_beat: int = 1) -> tuple[int, int, int, int, np.ndarray]:
     """One matmul on the engine, X, W, Z laid out by `layout`; see the module docstring."""
     x_row, w_row, z_row, xb, wb, zb, dma_base = layout(m, k, n, eb, bank_bytes, banks)
     tables = schedule(m, k, n, rows, height, pipe_regs, eb, bank_bytes, accumulate, x_row,

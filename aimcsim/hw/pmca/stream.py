@@ -12,11 +12,13 @@ each, retried until granted), the operation, then `loop_overhead` cycles of addr
 instructions.
 
 A kernel's operands are laid out one after the other at word bases chosen by the caller. Every
-cycle-level kernel of this package returns (cycles, core_wait_cycles, conflicts, dma_end):
-`core_wait_cycles` sums, over the cores, the cycles a core waited for a bank (a diagnostic the
-kernels' tests use); `conflicts` counts requests refused. The model's one stall figure,
-`KernelStats.stall_cycles`, is something else: the cycles the kernel took beyond its
-conflict-free closed form.
+cycle-level kernel of this package returns (cycles, core_wait_cycles, conflicts, dma_end,
+grants): `core_wait_cycles` sums, over the cores, the cycles a core waited for a bank (a
+diagnostic the kernels' tests use); `conflicts` counts requests refused; `grants` the word
+accesses granted, by requester class (`tcdm.ACCESSES`; here the operand and store ports are
+`stream_*` with `streaming`, else `core_*`, and the DMA's words moved `dma_writes`). The
+model's one stall figure, `KernelStats.stall_cycles`, is something else: the cycles the kernel
+took beyond its conflict-free closed form.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from aimcsim.hw.pmca.tcdm import Dma, _bank, arbiter, arbitrate_with_dma
+from aimcsim.hw.pmca.tcdm import Dma, _bank, arbiter, arbitrate_with_dma, grant_counts
 
 _PORTS = 3
 
@@ -69,7 +71,7 @@ def stream_kernel(
     ops: Operands,
     core: Cores,
     dma: Dma,
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, np.ndarray]:
     """Run one kernel phase to completion; see the module docstring and the records."""
     steps, two_operands, a_base, a_row, a_by_output, b_base, b_row, c_base, n_cols = ops
     op_cycles, streaming, loop_overhead = core
@@ -91,6 +93,8 @@ def stream_kernel(
     core_end = 0
     stall = 0
     conflicts = 0
+    reads = 0  # granted operand words
+    writes = 0  # granted result stores
     while True:
         active = False
         for c in range(cores):
@@ -130,14 +134,17 @@ def stream_kernel(
         for c in range(cores):
             p0 = c * _PORTS
             if want[p0 + 2] >= 0 and granted[p0 + 2]:
+                writes += 1
                 store_at[c] = -1
             if out[c] >= end[c]:
                 continue
             last_step = step[c] + 1 == steps
             if streaming:
                 if need_a[c] and granted[p0]:
+                    reads += 1
                     need_a[c] = False
                 if need_b[c] and granted[p0 + 1]:
+                    reads += 1
                     need_b[c] = False
                 if need_a[c] or need_b[c]:
                     stall += 1
@@ -156,6 +163,7 @@ def stream_kernel(
                 if phase[c] == 0 or phase[c] == 1:
                     port = p0 if phase[c] == 0 else p0 + 1
                     if granted[port]:
+                        reads += 1
                         phase[c] = 1 if phase[c] == 0 and two_operands else 2
                         alu_free[c] = cycle + 1
                     else:
@@ -176,4 +184,8 @@ def stream_kernel(
         cycle += 1
     for c in range(cores):
         core_end = max(core_end, alu_free[c])
-    return core_end, stall, conflicts, dma_end
+    if streaming:
+        return core_end, stall, conflicts, dma_end, grant_counts(0, 0, reads, writes, 0, 0,
+                                                                 dma_next)
+    return core_end, stall, conflicts, dma_end, grant_counts(reads, writes, 0, 0, 0, 0,
+                                                             dma_next)

@@ -2,7 +2,8 @@
 
 Word `w` lives in bank `w % banks`. Each cycle every bank grants one of the requests for it,
 round-robin over the requesters; the cycle-level kernels (`stream`, `microtile`, `loaduse`,
-`redmule`) share this arbiter, this buffer placement and the `Dma` record.
+`redmule`) share this arbiter, this buffer placement and the `Dma` record, and count the word
+accesses they are granted by requester class (`ACCESSES`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,38 @@ class Dma(NamedTuple):
 
 
 NO_DMA = Dma(0, 0, 1)
+
+#: The requester classes whose granted TCDM word accesses every cycle-level kernel counts, in
+#: the order of the `grants` array it returns last (`KernelStats` fields of the same names):
+#: the cores' load/store units, the streaming cores' stream (SSR) ports, the matrix engine's
+#: port, the DMA. A refused request is asked again and counted once, when granted: each is
+#: one access of one bank word, however few of its bytes the kernel uses. The DMA only
+#: writes (it brings data in).
+ACCESSES = ("core_reads", "core_writes", "stream_reads", "stream_writes", "engine_reads",
+            "engine_writes", "dma_writes")
+N_ACCESSES = len(ACCESSES)
+CORE_READS, CORE_WRITES, STREAM_READS, STREAM_WRITES, ENGINE_READS, ENGINE_WRITES, \
+    DMA_WRITES = range(N_ACCESSES)  # where each count is in `grants`
+
+
+def accesses(grants: np.ndarray) -> dict[str, int]:
+    """A kernel's `grants` array by name (`ACCESSES`)."""
+    return dict(zip(ACCESSES, map(int, grants), strict=True))
+
+
+@njit(cache=True)
+def grant_counts(core_reads: int, core_writes: int, stream_reads: int, stream_writes: int,
+                 engine_reads: int, engine_writes: int, dma_writes: int) -> np.ndarray:
+    """The `grants` array of a kernel's counts (kept in scalars while it runs: cheaper)."""
+    grants = np.zeros(N_ACCESSES, np.int64)
+    grants[CORE_READS] = core_reads
+    grants[CORE_WRITES] = core_writes
+    grants[STREAM_READS] = stream_reads
+    grants[STREAM_WRITES] = stream_writes
+    grants[ENGINE_READS] = engine_reads
+    grants[ENGINE_WRITES] = engine_writes
+    grants[DMA_WRITES] = dma_writes
+    return grants
 
 
 @njit(cache=True)
