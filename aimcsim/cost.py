@@ -22,10 +22,12 @@ Per layer (`layer_energy`, closed form per component, in pJ):
     energy_cim_pj  = cim_macs x sram_cim.mac_pj (the LoRA branch on SRAM-CIM macros)
     energy_pj      = the sum of the six (dynamic energy)
 
-Static energy: every tile, cluster, link and SRAM-CIM macro the run uses leaks for the whole
-run (no power gating: a cluster's TCDM holds the resident LoRA weights A and B throughout, its
-L2 the held operands). A tile leaks its converters' and drivers' static power; a cluster its
-cores', TCDM banks' and L2 banks'.
+Static energy (power gating as assumed here): a tile's converters leak only while the tile is
+busy (`aimc_busy_ns` of its ops: their bias is switched off between MVM bursts, as the
+converters of a tile that waits for its layer can be); everything else the run uses leaks for
+the whole run, ungated: a tile's drivers (`aimc.leakage_mw`), each cluster's cores, TCDM banks
+(they hold the resident LoRA weights A and B throughout) and L2 banks (the held operands),
+each link and SRAM-CIM macro.
 
 Area: a tile = rows x cols unit cells + rows input drivers + its ADCs (ceil(cols /
 columns_per_adc)); a cluster = cores x core + TCDM banks + L2 banks + DMA + the TCDM
@@ -85,6 +87,7 @@ class Prices:
     noc_pj_per_byte: float
     cim_mac_pj: float
     tile_mw: float
+    tile_busy_mw: float
     cluster_mw: float
     link_mw: float
     macro_mw: float
@@ -148,7 +151,8 @@ def prices(arch: Any, l2_bytes: int) -> Prices | None:
     tile_area = {"array_mm2": a.rows * a.cols * t.weight_area_um2 * 1e-6,
                  "input_drivers_mm2": a.rows * t.input_area_um2 * 1e-6,
                  "adc_mm2": adcs * adc_mm2}
-    tile_mw = t.leakage_mw + adcs * adc_mw
+    tile_mw = t.leakage_mw
+    tile_busy_mw = adcs * adc_mw  # converters: gated while their tile is idle
 
     p, c = arch.pmca, tech.pmca
     bank = _bank(tech, "pmca.tcdm_bytes / pmca.tcdm_banks", p.tcdm_bytes / p.tcdm_banks,
@@ -184,7 +188,7 @@ def prices(arch: Any, l2_bytes: int) -> Prices | None:
         dma_pj_per_byte=l2.read_pj / l2_width + c.dma_pj_per_byte,
         noc_pj_per_byte=tech.interconnect.pj_per_byte,
         cim_mac_pj=cim.mac_pj if cim is not None else math.nan,
-        tile_mw=tile_mw, cluster_mw=cluster_mw, link_mw=tech.interconnect.leakage_mw,
+        tile_mw=tile_mw, tile_busy_mw=tile_busy_mw, cluster_mw=cluster_mw, link_mw=tech.interconnect.leakage_mw,
         macro_mw=cim.leakage_mw if cim is not None else math.nan,
         tile_area_mm2=tile_area, cluster_area_mm2=cluster_area,
         link_area_mm2=tech.interconnect.area_mm2,
@@ -275,12 +279,16 @@ def static_power_mw(price: Prices, *, tiles: int = 0, clusters: int = 0, links: 
     return static
 
 
-def static_energy(price: Prices, latency_ns: float, **components: int) -> dict[str, float]:
-    """Leakage x latency of the components given (`static_power_mw`'s keywords), by component
+def static_energy(price: Prices, latency_ns: float, *, tile_busy_ns: float = 0.0,
+                  **components: int) -> dict[str, float]:
+    """Leakage x latency of the components given (`static_power_mw`'s keywords), and the tiles'
+    converters' over `tile_busy_ns` (the tiles' busy time summed over tiles), by component
     (pJ; mW x s = 1e-3 J)."""
     seconds = latency_ns * 1e3 / _PS_PER_S
-    return {key.removesuffix("_mw") + "_pj": mw * 1e-3 * seconds * _PJ_PER_J
-            for key, mw in static_power_mw(price, **components).items()}
+    static = {key.removesuffix("_mw") + "_pj": mw * 1e-3 * seconds * _PJ_PER_J
+              for key, mw in static_power_mw(price, **components).items()}
+    static["aimc_pj"] += price.tile_busy_mw * 1e-3 * tile_busy_ns * 1e-9 * _PJ_PER_J
+    return static
 
 
 def run_energy(layers: pd.DataFrame | Mapping[str, Any], price: Prices | None, *,
@@ -292,8 +300,9 @@ def run_energy(layers: pd.DataFrame | Mapping[str, Any], price: Prices | None, *
         return {}
     dynamic = {col.removeprefix("energy_"): float(layers[col].sum()) for col in ENERGY_COLUMNS}
     seconds = total_latency_ns * 1e3 / _PS_PER_S
-    static = static_energy(price, total_latency_ns, tiles=tiles, clusters=clusters,
-                           links=links, macros=macros)
+    busy = float((np.asarray(layers["aimc_busy_ns"]) * np.asarray(layers["tiles"])).sum())
+    static = static_energy(price, total_latency_ns, tile_busy_ns=busy, tiles=tiles,
+                           clusters=clusters, links=links, macros=macros)
     total = sum(dynamic.values()) + sum(static.values())
     ops = 2 * float(layers["analog_macs"].sum() + layers["macs"].sum()
                     + layers["cim_macs"].sum())

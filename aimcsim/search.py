@@ -210,7 +210,8 @@ class _Group:
         if price is None:
             return math.nan
         static = static_energy(price, float(row["latency_ns"]), tiles=int(row["tiles"]),
-                               clusters=1)
+                               clusters=1, tile_busy_ns=float(row["aimc_busy_ns"])
+                               * int(row["tiles"]))
         return float(row["energy_pj"]) + sum(static.values())
 
     def energy(self, idx: int) -> float:

@@ -80,8 +80,8 @@ def test_halora_runs_and_hybrid_is_never_faster(mobilebert):
     summary = {m: r.summary for m, r in results.items()}
     assert summary["aimc-only"]["total_latency_ns"] == 62_396_832.0
     assert summary["hybrid"]["total_latency_ns"] == 66_418_752.0
-    assert summary["aimc-only"]["energy"]["total_pj"] == pytest.approx(19.574e9, rel=1e-3)
-    assert summary["hybrid"]["energy"]["total_pj"] == pytest.approx(21.445e9, rel=1e-3)
+    assert summary["aimc-only"]["energy"]["total_pj"] == pytest.approx(5.453e9, rel=1e-3)
+    assert summary["hybrid"]["energy"]["total_pj"] == pytest.approx(5.894e9, rel=1e-3)
 
 
 @pytest.mark.parametrize(("change", "expected"), [
