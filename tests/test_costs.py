@@ -69,7 +69,7 @@ def test_the_grid_is_exact_at_its_points_and_monotone_between():
         for j, width in enumerate(grid.width_bits):
             cost = grid.price(size, width)
             for name in ("read_pj", "write_pj", "leakage_mw", "area_mm2"):
-                table = grid.figures[name][i, j] * grid.scale.get(name, 1.0)
+                table = grid.tables[name][i, j] * grid.factors.get(name, 1.0)
                 assert math.isnan(table) or getattr(cost, name) == pytest.approx(table), \
                     (name, size, width)
     lo, hi = grid.price(4096, 64), grid.price(8192, 64)
@@ -143,3 +143,23 @@ def test_the_shipped_grids_are_the_generators_output():
         shipped = yaml.safe_load((ROOT / "tech" / name).read_text())["sram"]
         shipped.pop("scale", None)
         assert shipped == generated, name
+
+
+def test_an_edited_grid_is_priced_anew(tmp_path):
+    """A technology file whose grid is edited in place prices anew (the prices are memoised
+    by the architecture, its technology and grid included)."""
+    import os
+
+    import yaml
+
+    doc = yaml.safe_load(TECH.read_text())
+    path = tmp_path / "t.yaml"
+    seen = []
+    for k, factor in enumerate((1.0, 2.0)):
+        d = yaml.safe_load(TECH.read_text())
+        d["sram"]["read_pj"] = [[v * factor for v in row] for row in doc["sram"]["read_pj"]]
+        path.write_text(yaml.safe_dump(d))
+        os.utime(path, ns=(k * 10**9, k * 10**9))  # (a new modification time)
+        arch = parse_arch({**arch_doc(), "technology": str(path)}, "c.yaml")
+        seen.append(prices(arch, l2_priced_bytes(arch, 0)).tcdm_read_pj_per_byte)
+    assert seen[1] > seen[0]

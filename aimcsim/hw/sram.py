@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -50,9 +51,19 @@ class SramGrid:
     transistor: str
     bank_bytes: tuple[int, ...]
     width_bits: tuple[int, ...]
-    figures: dict[str, np.ndarray] = field(hash=False, compare=False)  # name -> (sizes, widths)
-    source: str = ""
-    scale: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    #: name -> rows (one per bank size) of values (one per width): compared and hashed, so
+    #: that a grid edited on disk is never taken for the one priced before
+    figures: tuple[tuple[str, tuple[tuple[float, ...], ...]], ...]
+    source: str = field(default="", compare=False)
+    scale: tuple[tuple[str, float], ...] = ()
+
+    @cached_property
+    def tables(self) -> dict[str, np.ndarray]:
+        return {name: np.array(rows, dtype=float) for name, rows in self.figures}
+
+    @cached_property
+    def factors(self) -> dict[str, float]:
+        return dict(self.scale)
 
     def covers(self, bank_bytes: float, width_bits: float) -> bool:
         return (self.bank_bytes[0] <= bank_bytes <= self.bank_bytes[-1]
@@ -67,8 +78,8 @@ class SramGrid:
         if not self.covers(bank_bytes, width_bits):
             return SramCost(*[math.nan] * len(FIGURES))
         values = {name: _bilinear(np.log2(self.bank_bytes), np.log2(self.width_bits),
-                                  self.figures[name], math.log2(bank_bytes),
-                                  math.log2(width_bits)) * self.scale.get(name, 1.0)
+                                  self.tables[name], math.log2(bank_bytes),
+                                  math.log2(width_bits)) * self.factors.get(name, 1.0)
                   for name in FIGURES}
         return SramCost(**values)
 

@@ -303,8 +303,10 @@ def _grid(r: Reader, data: Any, node_nm: float, sources: dict[str, str]) -> Sram
                 f"{node_nm:g} nm: give sram.scale (read_pj, write_pj, leakage_mw, area_mm2: "
                 "factors with their sources) to bring it there")
     sources[p] = source
-    return SramGrid(grid_node, transistor, axes["bank_bytes"], axes["width_bits"], figures,
-                    source, scale)
+    return SramGrid(grid_node, transistor, axes["bank_bytes"], axes["width_bits"],
+                    tuple((name, tuple(map(tuple, table.tolist())))
+                          for name, table in figures.items()),
+                    source, tuple(scale.items()))
 
 
 def parse_technology(doc: Any, file: str = "<memory>") -> Technology:
