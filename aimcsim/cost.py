@@ -102,18 +102,19 @@ class Prices:
 def l2_priced_bytes(arch: Any, held_bytes: int) -> int:
     """The L2 a cluster is priced at: `memory.l2_bytes` where set, else (unbounded) the
     smallest one of its banks, each a power of two of at least 2 KiB, that holds `held_bytes`."""
-    memory = arch.memory
-    if memory is not None and memory.l2_bytes:
+    memory = _memory(arch)
+    if memory.l2_bytes:
         return memory.l2_bytes
-    banks = memory.l2_banks if memory is not None else _l2_default("l2_banks")
+    banks = memory.l2_banks
     per_bank = max(L2_MIN_BANK_BYTES, 1 << max(0, math.ceil(held_bytes / banks) - 1).bit_length())
     return banks * per_bank
 
 
-def _l2_default(name: str) -> int:
+def _memory(arch: Any) -> Any:
+    """The architecture's `memory` section, or its defaults where it has none."""
     from aimcsim.hw.memory import Memory
 
-    return getattr(Memory(), name)
+    return arch.memory if arch.memory is not None else Memory()
 
 
 @lru_cache(maxsize=256)
@@ -157,10 +158,8 @@ def prices(arch: Any, l2_bytes: int) -> Prices | None:
     p, c = arch.pmca, tech.pmca
     bank = _bank(tech, "pmca.tcdm_bytes / pmca.tcdm_banks", p.tcdm_bytes / p.tcdm_banks,
                  p.bank_width_bytes, notes, period_ns=p.period_ps / 1000)
-    memory = arch.memory
-    l2_banks = memory.l2_banks if memory is not None else _l2_default("l2_banks")
-    l2_width = memory.l2_bank_width_bytes if memory is not None else \
-        _l2_default("l2_bank_width_bytes")
+    memory = _memory(arch)
+    l2_banks, l2_width = memory.l2_banks, memory.l2_bank_width_bytes
     l2 = _bank(tech, "memory.l2_bytes / memory.l2_banks", l2_bytes / l2_banks, l2_width,
                notes)
     ports = p.cores * (_STREAM_PORTS if p.streaming else 1) + \
