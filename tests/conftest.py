@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 from hypothesis import strategies as st
+from numba.core import event
 
 from aimcsim import load_arch, load_workload
 from aimcsim.cli import main
@@ -15,6 +19,32 @@ from aimcsim.spec.workload import Workload, parse_workload
 from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class Stopwatch:
+    """Seconds of work in a `with working_seconds() as watch:` block, numba's compilation
+    left out: a kernel compiles once per process (minutes of CPU on a cold cache and a
+    loaded machine), which is not the input's doing."""
+
+    seconds: float = 0.0
+
+
+@contextmanager
+def working_seconds() -> Iterator[Stopwatch]:
+    watch = Stopwatch()
+    start = time.perf_counter()
+    with event.install_recorder("numba:compile") as recorder:
+        try:
+            yield watch
+        finally:
+            compiling, depth, since = 0.0, 0, 0.0
+            for stamp, ev in recorder.buffer:  # nested compilations: count the outermost
+                if ev.is_start:
+                    depth, since = depth + 1, stamp if depth == 0 else since
+                else:
+                    depth -= 1
+                    compiling += stamp - since if depth == 0 else 0.0
+            watch.seconds = time.perf_counter() - start - compiling
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,13 @@ loads or ends in the library's own error.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import arch_doc, linear_workload
+from conftest import arch_doc, linear_workload, working_seconds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -343,12 +342,11 @@ def _argv(kind: str, folder: Path) -> list[str]:
 
 
 def _one_error(capsys, argv: list[str], culprit: str | None) -> str:
-    start = time.perf_counter()
-    code = main(argv)
-    elapsed = time.perf_counter() - start
+    with working_seconds() as watch:
+        code = main(argv)
     err = capsys.readouterr().err
     assert code == 2, err
-    assert elapsed < LIMIT_S, f"{elapsed:.1f} s"
+    assert watch.seconds < LIMIT_S, f"{watch.seconds:.1f} s"
     lines = [line for line in err.splitlines() if not line.startswith("aimcsim: warning:")]
     assert lines and lines[0].startswith("aimcsim: error: "), err
     if culprit is not None:
@@ -479,12 +477,12 @@ _FUZZ = settings(max_examples=150, deadline=None,
 
 
 def _loads_or_refuses(load: Callable[[], Any]) -> None:
-    start = time.perf_counter()
-    try:
-        load()
-    except AimcsimError as exc:
-        assert "Traceback" not in str(exc) and len(str(exc)) < 20_000
-    assert time.perf_counter() - start < LIMIT_S
+    with working_seconds() as watch:
+        try:
+            load()
+        except AimcsimError as exc:
+            assert "Traceback" not in str(exc) and len(str(exc)) < 20_000
+    assert watch.seconds < LIMIT_S
 
 
 def _runs_or_is_refused(doc: Doc) -> None:
