@@ -248,11 +248,13 @@ def _logic_scaling(r: Reader, data: Any) -> LogicScaling | None:
             values.append(r.take({"v": item}, join(join(p, key), i), "v", float,
                                  minimum=1e-9, maximum=1e9))
         rows[key] = tuple(values)
+    source = r.take(d, p, "source", str, default="")
     if len({len(v) for v in rows.values()}) != 1:
         r.error(p, "nodes_nm, energy and area need one value per node each")
+        return None  # (the refusal is recorded: nothing is scaled by a broken table)
     if len(set(rows["nodes_nm"])) != len(rows["nodes_nm"]):
         r.error(join(p, "nodes_nm"), "a node appears twice")
-    source = r.take(d, p, "source", str, default="")
+        return None
     return LogicScaling(rows["nodes_nm"], rows["energy"], rows["area"], source)
 
 
