@@ -115,6 +115,14 @@ class NetworkSim:
             sizes[s.parallel_tokens] = block_sizes(workload.tokens,
                                                    min(s.parallel_tokens, workload.tokens))
         self.blocks: dict[str, list[int]] = per_op(lambda s: sizes[s.parallel_tokens])
+        #: tokens before an op's first (an op of the last tokens only: the LM head of a prefill)
+        self.skipped: dict[str, int] = {}
+        for op in workload.ops:
+            if op.last_tokens:
+                rows = workload.rows(op)
+                self.skipped[op.name] = workload.tokens - rows
+                pt = self.settings[op.name].parallel_tokens
+                self.blocks[op.name] = block_sizes(rows, min(pt, rows))
         # each op's block programs by block size (and per slice for a spread op), made on
         # first use: a replayed op reads its twin's counters instead
         self.model = model
@@ -159,7 +167,7 @@ class NetworkSim:
         self.done = ({name: [env.event() for _ in self.blocks[name]] if wanted else ()
                       for name, wanted in self._block_events.items()}
                      if any(self._block_events.values()) else dict.fromkeys(names, ()))
-        self._left = per_op(lambda s: len(sizes[s.parallel_tokens]))
+        self._left = {name: len(blocks) for name, blocks in self.blocks.items()}
         # (component, start_ps, end_ps, activity, op)
         self.timeline: list[tuple[str, int, int, str, str]] = []
         # with `record`: per op, each block's (admitted, done, critical chain) (`critical`)
@@ -290,7 +298,7 @@ class NetworkSim:
         in_flight = self.settings[op.name].blocks_in_flight
         done = self.done[op.name]
         waited = dict.fromkeys(streams, 0)  # producer blocks already waited for
-        covered = 0  # tokens in this op's blocks so far
+        covered = self.skipped.get(op.name, 0)  # tokens up to this op's blocks so far
         units = self._units.get(op.name)
         prints: dict[int, Footprint | None] = {}  # (with replay) each block size's footprint
         last = len(self.blocks[op.name]) - 1

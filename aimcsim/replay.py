@@ -139,8 +139,8 @@ def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op
                 roles[unit] = len(roles)
                 clusters.append(c)
         slices = tuple((roles[pmca_unit(c)], part) for c, part in p.slices)
-    shape = (op.shape, tuple(edges), tile, home, slices, roles.get(p.out_unit, -1), len(roles),
-             p.tile, p.rank, p.cim, p.gather)
+    shape = (op.shape, op.last_tokens, tuple(edges), tile, home, slices,
+             roles.get(p.out_unit, -1), len(roles), p.tile, p.rank, p.cim, p.gather)
     return shape, Units(tuple(roles), tuple(clusters))
 
 

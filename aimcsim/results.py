@@ -25,7 +25,8 @@ LAYER_COLUMNS: dict[str, str] = {
     "role": "place of the op in its block (static ops: what lora.layers selects)",
     "kind": "static_linear | dynamic_matmul | elementwise | attention (a fused scores, "
             "softmax and context chain: pipeline.attention_key_chunk)",
-    "tokens": "tokens the op processed (conservation: equals the sequence length)",
+    "tokens": "tokens the op processed (conservation: the sequence length, or the "
+              "op's last_tokens: the LM head of a prefill)",
     "d_in": "input values per token (dynamic: heads x k)",
     "d_out": "output values per token (dynamic: heads x n; attention: heads x V's width)",
     "rank": "LoRA rank applied to this op in this mode (0: none)",

@@ -163,7 +163,8 @@ def _alone(op: Op, tokens: int) -> Workload:
     """`op` alone, its input produced on another cluster (as in the network)."""
     source = Op("source", 0, "elementwise", "source", op.d_in, op.d_in,
                 (Edge(INPUT, "streaming"),), function="norm")
-    single = dataclasses.replace(op, name="layer", block=0, inputs=(Edge("source", "streaming"),))
+    single = dataclasses.replace(op, name="layer", block=0, inputs=(Edge("source", "streaming"),),
+                                 last_tokens=0)
     return Workload("layer", tokens, op.d_in, (source, single))
 
 
@@ -341,7 +342,7 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
                 pipe = dataclasses.replace(variant.pipeline, strategy=strategy,
                                            parallel_tokens=block, tile_output=tile_output,
                                            output_chunk=chunk)
-                est = static_layer(variant, op, tokens, pipe, model, lora=True)
+                est = static_layer(variant, op, workload.rows(op), pipe, model, lora=True)
                 feasible = est.tcdm_bytes <= variant.pmca.tcdm_bytes
                 members.append(len(rows))
                 rows.append({
@@ -383,7 +384,7 @@ def search(
                          "technology file (technology: ../tech/...)")
     points, groups = _screen(arch, workload, space or SearchSpace())
     for variant, op, members in groups:
-        group = _Group(variant, op, workload.tokens, points, members,
+        group = _Group(variant, op, workload.rows(op), points, members,
                        analytic=objective == "latency")
         front = _front(group)
         points.loc[front, "pareto"] = True
@@ -411,7 +412,7 @@ def exhaustive(arch: Arch, workload: Workload, space: SearchSpace | None = None)
     everywhere."""
     points, groups = _screen(arch, workload, space or SearchSpace())
     for variant, op, members in groups:
-        group = _Group(variant, op, workload.tokens, points, members, analytic=False)
+        group = _Group(variant, op, workload.rows(op), points, members, analytic=False)
         for idx in members:
             if points.loc[idx, "feasible"]:
                 group.rate(idx)

@@ -37,10 +37,21 @@ def _static_macs_per_token(cfg: dict) -> int:
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))
 def test_static_macs_per_token_match_the_configuration(name):
+    """The layers' static MACs per token; a decoder's LM head (hidden x vocab_size) after
+    them, over the prefill's last token only."""
     cfg = read_config(ROOT / "workloads" / "configs" / BUNDLED[name])
     work = parse_workload(TRACES[name].generate(8), f"{name}.yaml")
-    traced = sum(op.d_in * op.d_out for op in work.ops if op.kind == "static_linear")
+    traced = sum(op.d_in * op.d_out for op in work.ops
+                 if op.kind == "static_linear" and op.role != "lm_head")
     assert traced == _static_macs_per_token(cfg)
+    heads = [op for op in work.ops if op.role == "lm_head"]
+    if cfg["model_type"] in ("gpt2", "llama"):
+        hidden = cfg.get("hidden_size") or cfg["n_embd"]
+        assert [(op.d_in * op.d_out, op.last_tokens) for op in heads] == [
+            (hidden * cfg["vocab_size"], 1)]
+        assert heads[0] is work.ops[-1]
+    else:
+        assert not heads  # (an encoder)
     layers = cfg.get("num_hidden_layers") or cfg.get("n_layer")
     assert {op.block for op in work.ops} == set(range(layers))
 
@@ -64,12 +75,13 @@ def test_every_bundled_model_runs_in_both_modes(name):
     work = parse_workload(TRACES[name].generate(8), f"{name}.yaml")
     results = {m: simulate(arch, work, m, timeline=False) for m in ("aimc-only", "hybrid")}
     for result in results.values():
-        assert (result.layers["tokens"] == 8).all()
+        assert result.layers["tokens"].tolist() == [work.rows(op) for op in work.ops]
+        assert set(result.layers["tokens"]) <= {1, 8}
     hybrid, plain = (results[m].layers.set_index("layer") for m in ("hybrid", "aimc-only"))
     static = hybrid["kind"] == "static_linear"
     assert (hybrid.loc[static, "latency_ns"] >= plain.loc[static, "latency_ns"]).all()
-    assert hybrid["analog_macs"].sum() == 8 * sum(
-        op.d_in * op.d_out for op in work.ops if op.kind == "static_linear")
+    assert hybrid["analog_macs"].sum() == sum(
+        work.rows(op) * op.d_in * op.d_out for op in work.ops if op.kind == "static_linear")
 
 
 def test_grouped_query_attention_shares_k_and_v():

@@ -26,6 +26,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", type=int, default=0,
                         help="a decode step: the keys its token attends to (KV cache + 1; "
                              "decoders, with --seq-len 1)")
+    parser.add_argument("--no-lm-head", dest="lm_head", action="store_false",
+                        help="a decoder's trace without its LM head (hidden -> vocabulary)")
     parser.add_argument("--out", type=Path, required=True, help="YAML file to write")
 
 
@@ -48,18 +50,24 @@ def execute(args: argparse.Namespace) -> int:
             else args.config.stem)
         doc = from_config(cfg, args.seq_len, model=str(name), generator="--config",
                           file=str(args.config), context=args.context,
-                          name=f"{Path(str(name)).name}-{args.seq_len}")
+                          name=f"{Path(str(name)).name}-{args.seq_len}", lm_head=args.lm_head)
         command = f"aimcsim trace --config {args.config} --seq-len {args.seq_len}"
     elif args.context:
         if args.model == "mobilebert":
             raise ValueError("mobilebert is an encoder: it has no decode steps")
-        doc = TRACES[args.model].generate(args.seq_len, context=args.context)
+        doc = TRACES[args.model].generate(args.seq_len, context=args.context,
+                                          lm_head=args.lm_head)
+        command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
+    elif args.model == "mobilebert":
+        doc = TRACES[args.model].generate(args.seq_len)
         command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
     else:
-        doc = TRACES[args.model].generate(args.seq_len)
+        doc = TRACES[args.model].generate(args.seq_len, lm_head=args.lm_head)
         command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
     if args.context:
         command += f" --context {args.context}"
+    if not args.lm_head:
+        command += " --no-lm-head"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     header = f"# {doc['source']}: {command}\n"
     args.out.write_text(header + _trace_text(doc), encoding="utf-8")

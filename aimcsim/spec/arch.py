@@ -92,6 +92,11 @@ class Pipeline:
         return 2 if self.strategy == "double-buffered" else 1
 
 
+#: The role of a decoder's language-model head (hidden -> vocabulary), which `lora.layers: all`
+#: leaves out (PEFT's `all-linear` does too)
+LM_HEAD = "lm_head"
+
+
 @dataclass(frozen=True)
 class Lora:
     """Low-rank adapters computed digitally in hybrid mode: the `lora` section (run settings)."""
@@ -100,8 +105,9 @@ class Lora:
     dtype: Annotated[Literal[tuple(DTYPE_BYTES)], spec(
         "data type of all digital compute (needs an entry in pmca.macs_per_cycle)")] = "fp16"
     layers: Annotated[tuple[str, ...] | None, Custom(), WithJsonSchema({
-        "description": "all, or the static-layer roles that carry adapters (e.g. query, "
-                       "value)",
+        "description": "all (every static-layer role but the LM head, lm_head, as PEFT's "
+                       "all-linear), or the static-layer roles that carry adapters (e.g. "
+                       "query, value, lm_head)",
         "anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}]})] = None
     engine: Annotated[Literal["pmca", "sram-cim"], spec(
         "where the branch X A B runs: pmca (the cluster's cores or matrix engine, A and B "
@@ -114,7 +120,8 @@ class Lora:
         return DTYPE_BYTES[self.dtype]
 
     def applies_to(self, role: str) -> bool:
-        return self.layers is None or role in self.layers
+        """Whether layers of `role` carry an adapter: listed, or (all) any but the LM head."""
+        return role != LM_HEAD if self.layers is None else role in self.layers
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ A trace lists operations in a topological order. Each row of activations is one 
 operation consumes and produces `tokens` rows. Shapes are per token:
 
 - `static_linear`: Y = X W with W (d_in x d_out) programmed on AIMC tiles; `role` names the
-  layer's place in its block (e.g. `query`) and is what `lora.layers` selects.
+  layer's place in its block (e.g. `query`) and is what `lora.layers` selects. With
+  `last_tokens`, it processes only the sequence's last tokens (the LM head of a prefill: the
+  next token's logits need the last one); nothing reads such an op.
 - `dynamic_matmul`: per head, rows of a streamed operand (k wide) times an operand held in full
   (k x n), e.g. Q K^T (k = head_dim, n = tokens) or P V (k = tokens, n = head_dim).
 - `elementwise`: `function` over `width` values per token (softmax, norm, relu, add, add_norm).
@@ -58,6 +60,7 @@ class Op:
     function: str = ""  # elementwise
     kv_heads: int = 0  # dynamic_matmul: heads with their own held operand (0: every head)
     chunk: int = 0  # attention (fused, `aimcsim.mapping.fuse_attention`): keys per chunk
+    last_tokens: int = 0  # static_linear: it processes the last tokens only (0: every token)
 
     @cached_property
     def shape(self) -> tuple:
@@ -86,6 +89,10 @@ class Workload:
 
     def op(self, name: str) -> Op:
         return self._by_name[name]
+
+    def rows(self, op: Op) -> int:
+        """Tokens `op` processes: the sequence's, or its last `op.last_tokens`."""
+        return op.last_tokens or self.tokens
 
     @cached_property
     def _by_name(self) -> dict[str, Op]:
@@ -132,6 +139,10 @@ class StaticLinearSpec(_OpSpec):
     kind: Annotated[Literal["static_linear"], spec("operation kind")]
     d_in: Annotated[int, spec("input values per token", ge=1, le=MAX_WIDTH)]
     d_out: Annotated[int, spec("output values per token", ge=1, le=MAX_WIDTH)]
+    last_tokens: Annotated[int, spec(
+        "it processes only the sequence's last tokens, at most `tokens` (the LM head of a "
+        "prefill: 1, the next token's logits); nothing may read its output (0: every token)",
+        ge=0, le=MAX_TOKENS)] = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,11 +201,23 @@ def parse_workload(doc: Any, file: str = "<memory>") -> Workload:
         config = {}
     widths: dict[str, int] = {INPUT: input_width}
     ops: list[Op] = []
+    partial: dict[str, int] = {}  # ops of the last tokens only -> their last_tokens
     for i, raw in enumerate(r.sequence(top.get("ops", []), "ops")):
-        op = _op(r, raw, join("ops", i), widths, context)
-        if op is not None:
-            widths[op.name] = op.d_out
-            ops.append(op)
+        p = join("ops", i)
+        op = _op(r, raw, p, widths, context)
+        if op is None:
+            continue
+        for j, edge in enumerate(op.inputs):
+            if edge.src in partial:
+                r.error(join(join(p, "inputs"), j), f"{edge.src!r} processes only the last "
+                        f"{partial[edge.src]} token(s) (last_tokens): nothing may read it")
+        if op.last_tokens:
+            if isinstance(tokens, int) and op.last_tokens > tokens:
+                r.error(join(p, "last_tokens"), f"{op.last_tokens} is above the workload's "
+                        f"{tokens} tokens")
+            partial[op.name] = op.last_tokens
+        widths[op.name] = op.d_out
+        ops.append(op)
     if not ops and "ops" in top:
         r.error("ops", "a workload needs at least one operation")
     r.finish()
@@ -216,7 +239,7 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], keys: int) -> Op | 
     inputs = _inputs(r, d.get("inputs", []), join(p, "inputs"), widths)
     if kind == "static_linear":
         d_in, d_out = values["d_in"], values["d_out"]
-        op = Op(name, block, kind, role, d_in, d_out, inputs)
+        op = Op(name, block, kind, role, d_in, d_out, inputs, last_tokens=values["last_tokens"])
         _check_inputs(r, p, op, widths, streamed=d_in, barrier=None)
     elif kind == "dynamic_matmul":
         heads, k, n, kv = values["heads"], values["k"], values["n"], values["kv_heads"]

@@ -19,7 +19,7 @@ from aimcsim.hw.pmca import ThroughputPmca
 from aimcsim.hw.pmca.feasibility import check_tcdm
 from aimcsim.mapping import place
 from aimcsim.params.files import code_digest
-from aimcsim.spec.arch import Arch, parse_arch
+from aimcsim.spec.arch import LM_HEAD, Arch, parse_arch
 from aimcsim.spec.workload import Workload, load_workload, parse_workload
 from aimcsim.sweep.spec import (
     SEQ_LEN_AXIS,
@@ -141,4 +141,8 @@ def _workload(path: str, seq_len: int | None) -> Workload:
         models = ", ".join(g.model for g in TRACES.values())
         raise SpecError(path, [SpecIssue("model", f"{SEQ_LEN_AXIS} needs a generated trace "
                                          f"(model: one of {models}, with its config)")])
-    return parse_workload(generator.generate(seq_len, workload.config), path)
+    if generator.name == "mobilebert":
+        return parse_workload(generator.generate(seq_len, workload.config), path)
+    # (as traced: with its LM head or without)
+    head = any(op.role == LM_HEAD for op in workload.ops)
+    return parse_workload(generator.generate(seq_len, workload.config, lm_head=head), path)

@@ -29,8 +29,9 @@ CONFIGS = Path(__file__).resolve().parents[2] / "workloads" / "configs"
 @dataclass(frozen=True)
 class TraceGenerator:
     """name: the CLI's name. model: the `model` field of the traces it writes.
-    generate(seq_len, config=None): the workload document (config: the model's config.json
-    fields; None: the bundled default)."""
+    generate(seq_len, config=None, context=0, lm_head=True): the workload document (config:
+    the model's config.json fields; None: the bundled default; context: a decode step; lm_head:
+    a decoder's LM head traced; mobilebert takes seq_len and config only)."""
 
     name: str
     model: str
@@ -48,9 +49,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 
 def from_config(cfg: dict[str, Any], seq_len: int, *, model: str, generator: str,
-                file: str = "config.json", name: str = "", context: int = 0) -> dict[str, Any]:
+                file: str = "config.json", name: str = "", context: int = 0,
+                lm_head: bool = True) -> dict[str, Any]:
     """The trace of any configuration of a known family, chosen by its `model_type`; with
-    `context`, one decode step (seq_len 1) attending to `context` keys (decoders only).
+    `context`, one decode step (seq_len 1) attending to `context` keys (decoders only). A
+    decoder's trace ends with its LM head unless `lm_head` is False.
 
     The family reads the fields it declares (`SpecError` naming `file`, the key and the
     value; unknown keys are allowed) and checks the trace's tokens against the positions the
@@ -70,18 +73,22 @@ def from_config(cfg: dict[str, Any], seq_len: int, *, model: str, generator: str
             raise ValueError(f"a decode step is 1 token over a context >= 1, got {seq_len} "
                              f"tokens over {context}")
         return FAMILIES[family](1, cfg, model, generator,
-                                name or f"{generator}-decode-{context}", context, file=file)
+                                name or f"{generator}-decode-{context}", context, file=file,
+                                lm_head=lm_head)
     if family == "mobilebert":
         return mobilebert_trace(seq_len, {**cfg, "model": model}, file=file)
+    if family in DECODERS:
+        return FAMILIES[family](seq_len, cfg, model, generator, name, file=file,
+                                lm_head=lm_head)
     return FAMILIES[family](seq_len, cfg, model, generator, name, file=file)
 
 
 def _bundled(name: str, file: str, model: str) -> TraceGenerator:
     def generate(seq_len: int = 128, config: dict[str, Any] | None = None,
-                 context: int = 0) -> dict[str, Any]:
+                 context: int = 0, lm_head: bool = True) -> dict[str, Any]:
         cfg = config if config is not None else read_config(CONFIGS / file)
         return from_config(cfg, seq_len, model=model, generator=name,
-                           file=f"workloads/configs/{file}", context=context)
+                           file=f"workloads/configs/{file}", context=context, lm_head=lm_head)
     return TraceGenerator(name, model, generate)
 
 

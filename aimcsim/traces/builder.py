@@ -20,10 +20,13 @@ class TraceBuilder:
         })
         return full
 
-    def linear(self, name: str, block: int, role: str, src: str, d_in: int, d_out: int) -> str:
-        """A static layer (weights on tiles) reading `src` block by block."""
+    def linear(self, name: str, block: int, role: str, src: str, d_in: int, d_out: int,
+               *, last_tokens: int = 0) -> str:
+        """A static layer (weights on tiles) reading `src` block by block (`last_tokens`: its
+        last tokens only)."""
+        extra = {"last_tokens": last_tokens} if last_tokens else {}
         return self.add(name, block, "static_linear", role, [(src, "streaming")], d_in=d_in,
-                        d_out=d_out)
+                        d_out=d_out, **extra)
 
     def elementwise(self, name: str, block: int, function: str, srcs: list[str],
                     width: int) -> str:

@@ -15,11 +15,16 @@ attention_output, ffn_gate, ffn_intermediate, ffn_output):
   head_dim); RoPE on Q and K; grouped-query attention; O; add; RMSNorm; gate and up (hidden ->
   intermediate), SiLU of gate times up (SwiGLU), down; add. A final RMSNorm.
 
-Embeddings and the language-model head are not traced (the network input is the embedded
-sequence), as for MobileBERT. The decoders also trace one decode step (`context`: the keys the
-new token attends to, the KV cache and itself): one token through every layer, its attention
-over the whole context, K and V of the earlier tokens brought by DMA from where the cache lives
-(the cluster's L2), the new token's K and V appended.
+Embeddings are not traced (the network input is the embedded sequence), as for MobileBERT. The
+decoders end with their language-model head (`lm_head`, hidden -> vocab_size, a static layer
+on tiles like the others; `lora.layers: all` leaves it out): a prefill needs the logits of its
+last token only (`last_tokens: 1`, as vLLM computes them), a decode step those of its token.
+`lm_head=False` leaves it out (the per-layer studies).
+
+The decoders also trace one decode step (`context`: the keys the new token attends to, the KV
+cache and itself): one token through every layer, its attention over the whole context, K and V
+of the earlier tokens brought by DMA from where the cache lives (the cluster's L2), the new
+token's K and V appended.
 
 Each family reads the config.json fields it uses as declared once on its dataclass
 (`BertConfig`, `Gpt2Config`, `LlamaConfig`: type, bounds, required or HF's default; see
@@ -99,6 +104,9 @@ class Gpt2Config:
         "learned absolute positions: a trace of more tokens (or a decode step over more "
         "keys) is refused (absent: 1024, HF GPT2Config's default)", ge=1,
         le=MAX_POSITIONS)] = 1024
+    vocab_size: Annotated[int, spec(
+        f"tokens of the vocabulary: the LM head's outputs (n_embd -> vocab_size); {_WIDE} "
+        "(absent: 50257, HF GPT2Config's default)", ge=1, le=MAX_WIDTH)] = 50257
 
     @property
     def inner(self) -> int:
@@ -142,6 +150,9 @@ class LlamaConfig:
         "positions the model was trained on (rotary, RoPE: a trace of more tokens is traced "
         "with a warning; absent: 2048, HF LlamaConfig's default)", ge=1,
         le=MAX_POSITIONS)] = 2048
+    vocab_size: Annotated[int, spec(
+        f"tokens of the vocabulary: the LM head's outputs (hidden -> vocab_size); {_WIDE} "
+        "(absent: 32000, HF LlamaConfig's default)", ge=1, le=MAX_WIDTH)] = 32000
 
     @property
     def kv_heads(self) -> int:
@@ -211,11 +222,19 @@ def bert_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
                       config=cfg, tokens=seq_len, width=hidden)
 
 
+def _lm_head(t: TraceBuilder, block: int, src: str, hidden: int, vocab: int, seq_len: int
+             ) -> None:
+    """The logits of the last token of `seq_len` (every token of a 1-token trace)."""
+    t.linear("lm_head", block, "lm_head", src, hidden, vocab,
+             last_tokens=1 if seq_len > 1 else 0)
+
+
 def gpt2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
-               name: str = "", context: int = 0, *, file: str = "config.json"
-               ) -> dict[str, Any]:
+               name: str = "", context: int = 0, *, file: str = "config.json",
+               lm_head: bool = True) -> dict[str, Any]:
     """The prefill of `seq_len` tokens (or, with `context`, one decode step over `context`
-    keys) through a GPT-2 decoder of config.json `cfg` (read from `file`)."""
+    keys) through a GPT-2 decoder of config.json `cfg` (read from `file`), ending with its
+    LM head unless `lm_head` is False."""
     c = read_family(Gpt2Config, cfg, file, keys=context or seq_len, decode=bool(context))
     hidden, heads, layers = c.n_embd, c.n_head, c.n_layer
     t = TraceBuilder()
@@ -226,16 +245,19 @@ def gpt2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
         h1 = t.elementwise("attention_add", b, "add", [x, h], hidden)
         n2 = t.elementwise("ln_2", b, "layernorm", [h1], hidden)
         h = _gelu_mlp(t, b, n2, h1, hidden, c.inner)
-    t.elementwise("ln_f", layers - 1, "layernorm", [h], hidden)
+    final = t.elementwise("ln_f", layers - 1, "layernorm", [h], hidden)
+    if lm_head:
+        _lm_head(t, layers - 1, final, hidden, c.vocab_size, seq_len)
     return t.document(name=name or f"{generator}-{seq_len}", model=model, generator=generator,
                       config=cfg, tokens=seq_len, width=hidden, context=context)
 
 
 def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
-                name: str = "", context: int = 0, *, file: str = "config.json"
-                ) -> dict[str, Any]:
+                name: str = "", context: int = 0, *, file: str = "config.json",
+                lm_head: bool = True) -> dict[str, Any]:
     """The prefill of `seq_len` tokens (or, with `context`, one decode step over `context`
-    keys) through a LLaMA decoder of config.json `cfg` (read from `file`)."""
+    keys) through a LLaMA decoder of config.json `cfg` (read from `file`), ending with its
+    LM head unless `lm_head` is False."""
     c = read_family(LlamaConfig, cfg, file, keys=context or seq_len, decode=bool(context))
     hidden, inter, heads, layers = (c.hidden_size, c.intermediate_size, c.num_attention_heads,
                                     c.num_hidden_layers)
@@ -260,7 +282,9 @@ def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
         g = t.elementwise("ffn_gated", b, "mul", [gate, up], inter)
         down = t.linear("ffn_output", b, "ffn_output", g, inter, hidden)
         h = t.elementwise("ffn_add", b, "add", [down, h1], hidden)
-    t.elementwise("final_rmsnorm", layers - 1, "rmsnorm", [h], hidden)
+    final = t.elementwise("final_rmsnorm", layers - 1, "rmsnorm", [h], hidden)
+    if lm_head:
+        _lm_head(t, layers - 1, final, hidden, c.vocab_size, seq_len)
     return t.document(name=name or f"{generator}-{seq_len}", model=model, generator=generator,
                       config=cfg, tokens=seq_len, width=hidden, context=context)
 

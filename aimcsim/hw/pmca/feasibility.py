@@ -124,7 +124,7 @@ def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, footprint: PmcaMod
     """Raise `CapacityError` when the op's blocks in flight, as `footprint` counts their
     bytes (`floor`: without padding, a lower bound; `model`: exact), do not fit."""
     capacity = arch.pmca.tcdm_bytes
-    block = min(pipe.parallel_tokens, workload.tokens)
+    block = min(pipe.parallel_tokens, workload.rows(op))
     in_flight = pipe.blocks_in_flight
     budget = capacity - resident[p.pmca]
     prog = None
