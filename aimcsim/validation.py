@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from aimcsim import validation_gpu
 from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
 from aimcsim.spec.arch import MatrixEngine, Pmca, load_arch
 
@@ -128,7 +129,7 @@ CASES: tuple[Case, ...] = (
 def markdown() -> str:
     """The validation table (`docs/validation.md`), from fresh runs."""
     lines = [
-        "# Validation against published kernel figures",
+        "# Validation against published figures",
         "",
         "Each row is a published figure, the aimcsim configuration that stands for its "
         "setting, our cycle-level value and the error (ours / published - 1). "
@@ -165,6 +166,8 @@ def markdown() -> str:
         "[NeuRRAM](validation_macros.md) (`python -m aimcsim.validation_macros`, "
         "`tests/test_validation_macros.py`). The ADC survey fit against a measured converter: "
         "`tests/test_converters.py`.",
+        "",
+        validation_gpu.markdown(),
         "",
     ]
     return "\n".join(lines + notes)

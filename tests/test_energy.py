@@ -243,44 +243,6 @@ def test_an_architecture_names_its_technology_file(tmp_path):
     assert load_arch(top).technology.file == str(good.resolve())
 
 
-def test_gpu_roofline_estimate_in_closed_form(tmp_path):
-    from aimcsim.gpu import estimate, load_gpu
-
-    gpu = load_gpu(ROOT / "tech" / "gpu" / "a100_sxm.yaml")
-    work = parse_workload(linear_workload(128, 1024, 1024, tail="relu"), "w.yaml")
-    ref = estimate(gpu, work)
-    # the linear layer: 2 T d^2 = 268 Mflop in 0.86 us at 312 TFLOP/s; its 2 MiB of weights
-    # and activations take 1.16 us at 2,039 GB/s: memory-bound. relu: memory-bound.
-    linear = max(2 * 128 * 1024 * 1024 / 312e12, (1024 * 1024 + 128 * 2048) * 2 / 2039e9)
-    relu = max(128 * 1024 / 312e12, 128 * 1024 * 2 * 2 / 2039e9)
-    assert ref["latency_ns"] == pytest.approx((linear + relu) * 1e9)
-    assert ref["energy_pj"] == pytest.approx(400 * (linear + relu) * 1e12)
-    assert ref["compute_bound_ops"] == 0 and "estimate" in ref["estimate"]
-    with_lora = estimate(gpu, work, lora_rank=8)
-    assert with_lora["flops"] - ref["flops"] == 2 * 128 * 8 * 2048
-    bad = tmp_path / "gpu.yaml"
-    bad.write_text("version: 1\nname: x\npeak_tflops: 0\ndtype: fp12\nmemory_gb_per_s: 1\n"
-                   "board_power_w: 1\nsource: s\n")
-    with pytest.raises(SpecError) as info:
-        load_gpu(bad)
-    assert "peak_tflops: 0 is below the minimum 0.001" in str(info.value)
-    assert "dtype: 'fp12' is not allowed" in str(info.value)
-
-
-def test_run_compares_with_the_gpu_estimate(root, tmp_path, capsys):
-    from aimcsim.cli import main
-
-    work = tmp_path / "w.yaml"
-    work.write_text(yaml.safe_dump(linear_workload(32, 1024, 512)))
-    arch = tmp_path / "a.yaml"
-    arch.write_text(yaml.safe_dump({**arch_doc(), "technology": str(TECH)}))
-    assert main(["run", str(arch), str(work), "--mode", "both", "--gpu",
-                 str(root / "tech" / "gpu" / "a100_sxm.yaml")]) == 0
-    out = capsys.readouterr().out
-    assert out.count("GPU estimate") == 2 and "roofline, not simulated" in out
-    assert "this run's energy per token is" in out
-
-
 def test_technology_schema_checks_the_shipped_files(tmp_path):
     import jsonschema
 

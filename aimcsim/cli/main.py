@@ -29,6 +29,7 @@ COMMANDS = {
     "reload": "the cost of switching tasks (reloading LoRA adapters) and of a request stream "
               "with a task mix",
     "trace": "generate a workload trace from a model configuration",
+    "gpu": "a roofline GPU estimate of a model's prefill or decode step (not simulated)",
     "kernel": "run one kernel on the cycle-level cluster (JSON)",
     "schema": "write the JSON Schemas of architecture files and workload traces (for editors: "
               "# yaml-language-server: $schema=arch.schema.json)",

@@ -8,16 +8,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from aimcsim.gpu import estimate, load_gpu
+from aimcsim.cli.gpu import describe
+from aimcsim.errors import CapacityError
+from aimcsim.gpu import Gpu, estimate, load_gpu
 from aimcsim.outputs.run_folder import (
     record_inputs,
     workload_record,
 )
 from aimcsim.results import overhead, overhead_stats, write_json, write_layers_csv
 from aimcsim.simulator import simulate
-from aimcsim.spec.arch import MODES, load_arch
+from aimcsim.spec.arch import MODES, Arch, load_arch
 from aimcsim.spec.run import apply_run
-from aimcsim.spec.workload import load_workload
+from aimcsim.spec.workload import Workload, load_workload
 from aimcsim.trace_export import chrome_trace
 
 _PARTS = {"aimc_pj": "tiles", "pmca_pj": "cluster compute", "tcdm_pj": "TCDM", "dma_pj": "DMA",
@@ -38,8 +40,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", type=Path, default=None,
                         help="write the timeline as Chrome trace-event JSON (Perfetto)")
     parser.add_argument("--gpu", type=Path, default=None, metavar="GPU.yaml",
-                        help="compare energy per token with a roofline estimate of the workload "
-                        "on this GPU (see tech/gpu/)")
+                        help="compare latency and energy with a roofline estimate of the "
+                        "workload on this GPU (see tech/gpu/; printed also when the "
+                        "architecture refuses the workload)")
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -49,7 +52,14 @@ def execute(args: argparse.Namespace) -> int:
         arch, settings = apply_run(args.arch, args.settings, workload)
     mode = args.mode or arch.mode
     modes = list(MODES[::-1]) if mode == "both" else [mode]  # aimc-only first: the reference
-    results = {m: simulate(arch, workload, m, settings=settings) for m in modes}
+    gpu = load_gpu(args.gpu) if args.gpu is not None else None
+    try:
+        results = {m: simulate(arch, workload, m, settings=settings) for m in modes}
+    except CapacityError:
+        if gpu is not None:  # (the estimate does not depend on the architecture)
+            for m in modes:
+                print(describe(gpu, workload, _reference(gpu, workload, arch, m), f" {m}"))
+        raise
     layers = pd.concat([r.layers for r in results.values()], ignore_index=True)
     timeline = pd.concat([r.timeline.assign(mode=m) for m, r in results.items()],
                          ignore_index=True)
@@ -95,19 +105,16 @@ def execute(args: argparse.Namespace) -> int:
             print(f"energy {m}: {energy['total_pj'] / 1e9:.3f} mJ ({parts}; static "
                   f"{static / 1e9:.3f} mJ), {energy['per_token_pj'] / 1e6:.1f} uJ per token, "
                   f"{energy['tops_per_w']:.3f} TOPS/W [{energy['technology']}]")
-    if args.gpu is not None:
-        gpu = load_gpu(args.gpu)
+    if gpu is not None:
         for m, r in results.items():
-            lora = arch.lora
-            ref = estimate(gpu, workload, lora_rank=lora.rank if m == "hybrid" else None,
-                           lora_applies=lora.applies_to)
-            summary["modes"][m]["gpu_estimate"] = ref
+            ref = _reference(gpu, workload, arch, m)
+            summary["modes"][m]["gpu_estimate"] = {k: v for k, v in ref.items() if k != "ops"}
             mine = r.summary["energy"].get("per_token_pj")
-            versus = (f"; this run's energy per token is {mine / ref['per_token_pj']:.1%} of "
-                      "it" if mine else "")
-            print(f"GPU estimate {m} ({gpu.name}, roofline, not simulated): "
-                  f"{ref['latency_ns'] / 1e3:.1f} us, {ref['energy_pj'] / 1e9:.3f} mJ, "
-                  f"{ref['per_token_pj'] / 1e6:.1f} uJ per token{versus}")
+            latency = r.summary["total_latency_ns"]
+            print(describe(gpu, workload, ref, f" {m}"))
+            print(f"  this run: {latency / ref['latency_ns']:.2f}x its latency"
+                  + (f", {mine / ref['per_token_pj']:.1%} of its energy per token" if mine
+                     else ""))
     areas = {m: r.summary["area"] for m, r in results.items() if r.summary["area"]}
     if areas:
         print("area of what the run uses: " + "; ".join(
@@ -131,6 +138,13 @@ def execute(args: argparse.Namespace) -> int:
               f"{args.out / 'critical_path.csv'} and {args.out / 'timeline.parquet'}, with "
               f"the inputs as used ({', '.join(v for k, v in recorded.items())})")
     return 0
+
+
+def _reference(gpu: Gpu, workload: Workload, arch: Arch, mode: str) -> dict:
+    """The GPU estimate of the run in `mode` (hybrid: with the architecture's adapters)."""
+    lora = arch.lora
+    return estimate(gpu, workload, lora_rank=lora.rank if mode == "hybrid" else None,
+                    lora_applies=lora.applies_to)
 
 
 def _parts_text(parts: dict[str, float]) -> str:

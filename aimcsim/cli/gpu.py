@@ -1,0 +1,88 @@
+"""`aimcsim gpu`: the roofline GPU estimate of a bundled model or a config.json, without
+simulating the chip (prefill of --seq-len tokens, or one decode step over --context keys)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from aimcsim.gpu import ATTENTION, Gpu, estimate, load_gpu
+from aimcsim.spec.arch import LM_HEAD
+from aimcsim.spec.workload import MAX_TOKENS, Workload, parse_workload
+from aimcsim.traces import CONFIGS, TRACES, from_config, read_config
+
+#: the GPU file `gpu` and `run --gpu` read when none is named
+DEFAULT_GPU = CONFIGS.parents[1] / "tech" / "gpu" / "a100_sxm.yaml"
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help=f"a bundled model ({', '.join(sorted(TRACES))}) or a "
+                        "Hugging Face config.json")
+    phase = parser.add_mutually_exclusive_group()
+    phase.add_argument("--seq-len", type=int, default=None,
+                       help="a prefill of this many tokens (default: 2048, mobilebert 384)")
+    phase.add_argument("--context", type=int, default=0,
+                       help="one decode step whose token attends to this many keys (the KV "
+                            "cache and itself; decoders)")
+    parser.add_argument("--gpu", type=Path, default=DEFAULT_GPU, metavar="GPU.yaml",
+                        help="the GPU's file (default: tech/gpu/a100_sxm.yaml)")
+    parser.add_argument("--rank", type=int, default=0,
+                        help="also estimate it with LoRA adapters of this rank on every "
+                             "static layer but the LM head (unmerged)")
+    parser.add_argument("--attention", choices=ATTENTION, default="fused",
+                        help="fused (scores never in memory, as FlashAttention) or unfused")
+    parser.add_argument("--no-lm-head", dest="lm_head", action="store_false",
+                        help="leave a decoder's LM head out")
+
+
+def _trace(args: argparse.Namespace) -> Workload:
+    seq_len = 1 if args.context else (args.seq_len or 0)
+    for value, flag in ((seq_len, "--seq-len"), (args.context, "--context")):
+        if value and not 1 <= value <= MAX_TOKENS:
+            raise ValueError(f"{flag} must be in 1..{MAX_TOKENS}, got {value}")
+    if args.model in TRACES:
+        generator = TRACES[args.model]
+        if generator.name == "mobilebert":
+            if args.context:
+                raise ValueError("mobilebert is an encoder: it has no decode steps")
+            doc = generator.generate(seq_len or 384)
+        else:
+            doc = generator.generate(seq_len or 2048, context=args.context,
+                                     lm_head=args.lm_head)
+        return parse_workload(doc, args.model)
+    path = Path(args.model)
+    if not path.is_file():
+        raise ValueError(f"{args.model}: neither a bundled model ({', '.join(sorted(TRACES))}) "
+                         "nor a config.json file")
+    doc = from_config(read_config(path), seq_len or 2048, model=path.stem, generator="--config",
+                      file=str(path), context=args.context, lm_head=args.lm_head)
+    return parse_workload(doc, str(path))
+
+
+def describe(gpu: Gpu, workload: Workload, ref: dict[str, Any], label: str = "") -> str:
+    """One line of an estimate: latency, energy (per token), power, bounds."""
+    step = workload.tokens == 1 and workload.context > 1
+    phase = f"decode step over {workload.context} keys" if step else \
+        f"{workload.tokens} tokens"
+    per = "" if workload.tokens == 1 else f" ({ref['per_token_pj'] / 1e6:,.1f} uJ per token)"
+    return (f"GPU estimate{label} ({gpu.name}, roofline at measured efficiencies, not "
+            f"simulated), {phase}: {ref['latency_ns'] / 1e6:,.3f} ms, "
+            f"{ref['energy_pj'] / 1e9:,.3f} mJ{per}, {ref['average_power_w']:.0f} W; "
+            f"{ref['compute_bound_ops']} of {ref['n_ops']} ops compute-bound, "
+            f"{ref['attention']} attention")
+
+
+def execute(args: argparse.Namespace) -> int:
+    if args.rank < 0:
+        raise ValueError(f"--rank must be >= 0, got {args.rank}")
+    gpu = load_gpu(args.gpu)
+    workload = _trace(args)
+    print(f"{workload.name}: {len(workload.ops)} operations, "
+          f"{sum(op.role == LM_HEAD for op in workload.ops)} LM head")
+    print(describe(gpu, workload, estimate(gpu, workload, attention=args.attention)))
+    if args.rank:
+        ref = estimate(gpu, workload, lora_rank=args.rank,
+                       lora_applies=lambda role: role != LM_HEAD, attention=args.attention)
+        print(describe(gpu, workload, ref, f" with rank-{args.rank} LoRA"))
+    return 0
