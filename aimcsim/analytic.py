@@ -27,6 +27,7 @@ from aimcsim.hw.aimc_tile import TileTimer, map_matrix
 from aimcsim.hw.interconnect import serialization_cycles, topology_of, transfer_cycles
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.programs import block_program, block_sizes, lora_weight_bytes
+from aimcsim.sim.strategies import strategy
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import Op
 
@@ -110,7 +111,7 @@ def _static_layer(
             link, after = out_phase(size)
             y = end + link
             if prog.pre is not None:
-                pre_start = y if pipe.strategy == "sequential" else x_ready
+                pre_start = strategy(pipe.strategy).pre_start(x_ready, y)
                 pre_end = pre_start + prog.pre.cycles * ps_pmca
                 start = min(start, pre_start)
                 y = max(y, pre_end)

@@ -81,7 +81,7 @@ class OpStats:
                 self.noc_link_bytes, self.cim_macs)
 
     def restore(self, values: tuple) -> None:
-        """Set every field from a `snapshot` (a replayed op's statistics, `aimcsim.replay`)."""
+        """Set every field from a `snapshot` (a replayed op's statistics, `aimcsim.sim.replay`)."""
         (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
          self.last_ps, self.noc_busy_ps, self.noc_held_ps, self.pmca_busy_ps,
          self.resident_bytes, self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes,

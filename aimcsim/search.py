@@ -41,12 +41,15 @@ from aimcsim.analytic import static_layer
 from aimcsim.cost import prices, static_energy
 from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError, SettingWarning
+from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.mapping import check_lora_roles
 from aimcsim.results import overhead, overhead_stats
+from aimcsim.sim.prepare import prepare
+from aimcsim.sim.strategies import strategy_names
 from aimcsim.simulator import simulate
 from aimcsim.spec._reader import Reader, read_yaml
-from aimcsim.spec.arch import STRATEGIES, TILE_OUTPUTS, Arch, Pipeline, arch_field
+from aimcsim.spec.arch import TILE_OUTPUTS, Arch, Pipeline, arch_field
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
 RATINGS = ("exact", "simulated", "pruned", "infeasible")
@@ -90,7 +93,7 @@ GROUP = ["d_in", "d_out", "rank", "integration_time_ns", "cores"]
 class SearchSpace:
     """Values to try; None takes the architecture's own value (one point)."""
 
-    strategies: tuple[str, ...] = STRATEGIES
+    strategies: tuple[str, ...] = field(default_factory=strategy_names)  # all registered
     parallel_tokens: tuple[int, ...] | None = None  # None: powers of two up to tokens, + tokens
     tile_output: tuple[str, ...] | None = TILE_OUTPUTS
     output_chunk: tuple[int, ...] | None = None  # None: the architecture's own
@@ -166,6 +169,17 @@ def _alone(op: Op, tokens: int) -> Workload:
     single = dataclasses.replace(op, name="layer", block=0, inputs=(Edge("source", "streaming"),),
                                  last_tokens=0)
     return Workload("layer", tokens, op.d_in, (source, single))
+
+
+def _prepares(variant: Arch, work: Workload, pipe: Pipeline, model: PmcaModel) -> bool:
+    """Whether the simulation prepares (`aimcsim.sim.prepare`) the layer alone at `pipe` in
+    hybrid mode (its TCDM holds the blocks in flight beside A and B): the search's feasible
+    points are those `simulate` runs."""
+    try:
+        prepare(_layer_by_layer(variant, pipe), work, "hybrid", model)
+    except CapacityError:
+        return False
+    return True
 
 
 def _layer_by_layer(arch: Arch, pipe: Pipeline) -> Arch:
@@ -333,6 +347,7 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
         raise ValueError(f"workload {workload.name!r} has no static layer that carries a LoRA "
                          "adapter (lora.layers): nothing to search")
     rows, groups = [], []
+    alone = {op.name: _alone(op, workload.rows(op)) for op in shapes.values()}
     for variant in _variants(arch, space):
         model = cluster_model(variant.pmca, variant.lora.dtype)
         for (d_in, d_out), op in shapes.items():
@@ -343,7 +358,7 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
                                            parallel_tokens=block, tile_output=tile_output,
                                            output_chunk=chunk)
                 est = static_layer(variant, op, workload.rows(op), pipe, model, lora=True)
-                feasible = est.tcdm_bytes <= variant.pmca.tcdm_bytes
+                feasible = _prepares(variant, alone[op.name], pipe, model)
                 members.append(len(rows))
                 rows.append({
                     "d_in": d_in, "d_out": d_out, "rank": variant.lora.rank,

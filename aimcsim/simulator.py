@@ -18,8 +18,9 @@ from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.hw.sram_cim import macros
 from aimcsim.keys import Same
-from aimcsim.pipeline import NetworkSim
 from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, critical_path, layer_row
+from aimcsim.sim.network import NetworkSim
+from aimcsim.sim.prepare import prepare
 from aimcsim.spec.arch import MODES, Arch, Pipeline
 from aimcsim.spec.workload import Workload
 
@@ -89,7 +90,7 @@ def simulate(
     architecture's `pipeline` for every op), e.g. the best settings a search found.
     timeline: record the activity timeline (sweeps turn it off: they keep only the tables).
     replay: in a layer-by-layer run without a timeline, apply the recorded footprint of an op
-    already simulated to each later op equal to it up to a shift in time (`aimcsim.replay`);
+    already simulated to each later op equal to it up to a shift in time (`aimcsim.sim.replay`);
     False simulates every op (the reference engine; the results are the same).
     Raises `CapacityError` when a token block does not fit the TCDM.
     """
@@ -98,7 +99,7 @@ def simulate(
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     _warn_clamped(arch, workload, settings)
     with paused_gc():  # (the run's objects are dropped before the collector is back)
-        sim = NetworkSim(arch, workload, mode, model or default_model(arch), settings,
+        sim = NetworkSim(prepare(arch, workload, mode, model or default_model(arch), settings),
                          timeline, replay)
         sim.run()
         price = prices(arch, l2_priced_bytes(arch, max(sim.l2_held, default=0)))
@@ -199,10 +200,10 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
         aimc += st.aimc_busy_ps
         pmca += st.pmca_busy_ps + st.dma_busy_ps
         noc += st.noc_held_ps  # (not noc_busy_ps: head latencies overlap on a link)
-    groups = len(sim.tiles)
+    groups = len(sim.machine.tiles)
     tiles = case.tiles
-    clusters = len(sim.clusters)
-    links = max(sim.net.link_count, 1)
+    clusters = len(sim.machine.clusters)
+    links = max(sim.machine.net.link_count, 1)
     return {
         "arch": sim.arch.name,
         "workload": sim.workload.name,
@@ -224,8 +225,8 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
                                                   * sim.arch.aimc.cols)) if tiles else 0.0,
         "cim_macros": case.cim_macros,
         "clusters": clusters,
-        "links": sim.net.link_count,
-        "tcdm_peak_bytes": max(c.peak_bytes for c in sim.clusters),
+        "links": sim.machine.net.link_count,
+        "tcdm_peak_bytes": max(c.peak_bytes for c in sim.machine.clusters),
         "tcdm_bytes": sim.arch.pmca.tcdm_bytes,
     }
 

@@ -1,4 +1,4 @@
-"""Replayed ops (`aimcsim.replay`) against the reference engine: a layer-by-layer run that
+"""Replayed ops (`aimcsim.sim.replay`) against the reference engine: a layer-by-layer run that
 applies recorded footprints to repeated ops gives the very tables and summary of a run that
 simulates every op, over random architectures and workloads (hypothesis)."""
 
@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from aimcsim import CapacityError, simulate
 from aimcsim.hw.pmca.feasibility import check_l2
 from aimcsim.mapping import placed
-from aimcsim.pipeline import NetworkSim
+from aimcsim.sim.network import NetworkSim
+from aimcsim.sim.prepare import prepare
 from aimcsim.simulator import default_model
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import parse_workload
@@ -72,10 +73,10 @@ def _log_blocks(sim: NetworkSim) -> dict:
             return
         log[(name, b)] = (
             sim.env.now if end is None else end, sim.stats[name].snapshot(),
-            sim.tiles[name].state() if name in sim.tiles else None,
-            sim.cims[name].free_ps if name in sim.cims else None,
-            [sim.clusters[c].cores.free_ps for c in (p.pmca, *(c for c, _ in p.slices))],
-            {key: link.free_ps for key, link in sim.net.servers.items()})
+            sim.machine.tiles[name].state() if name in sim.machine.tiles else None,
+            sim.machine.cims[name].free_ps if name in sim.machine.cims else None,
+            [sim.machine.clusters[c].cores.free_ps for c in (p.pmca, *(c for c, _ in p.slices))],
+            {key: link.free_ps for key, link in sim.machine.net.servers.items()})
 
     sim._complete = logged
     return log
@@ -83,10 +84,10 @@ def _log_blocks(sim: NetworkSim) -> dict:
 
 def _state(sim: NetworkSim) -> tuple:
     """Every server's state after a run: links, cores, TCDM pools, macros, tile phases."""
-    return ({key: server.free_ps for key, server in sim.net.servers.items()},
-            [(c.cores.free_ps, c.used_bytes, c.peak_bytes) for c in sim.clusters],
-            {name: cim.free_ps for name, cim in sim.cims.items()},
-            {name: tile.state() for name, tile in sim.tiles.items()},
+    return ({key: server.free_ps for key, server in sim.machine.net.servers.items()},
+            [(c.cores.free_ps, c.used_bytes, c.peak_bytes) for c in sim.machine.clusters],
+            {name: cim.free_ps for name, cim in sim.machine.cims.items()},
+            {name: tile.state() for name, tile in sim.machine.tiles.items()},
             {name: [getattr(st, f) for f in st.__slots__] for name, st in sim.stats.items()})
 
 
@@ -106,8 +107,8 @@ def test_replay_gives_the_reference_engines_results(doc, work, mode, cim):
     # it did replay (every op of the blocks after the second has its twin in the second; the
     # first reads the network input), and left every server as the reference engine does;
     # after every block a simulated op's statistics are the reference engine's
-    sims = [NetworkSim(arch, work, mode, default_model(arch), record=False, replay=replay)
-            for replay in (True, False)]
+    sims = [NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
+                       replay=replay) for replay in (True, False)]
     logs = [_log_blocks(sim) for sim in sims]
     for sim in sims:
         sim.run()
@@ -131,8 +132,8 @@ def test_replay_on_every_topology(topology, cim, strategy):
     for mode in ("hybrid", "aimc-only"):
         _same(simulate(arch, work, mode, timeline=False),
               simulate(arch, work, mode, timeline=False, replay=False))
-        sims = [NetworkSim(arch, work, mode, default_model(arch), record=False, replay=replay)
-                for replay in (True, False)]
+        sims = [NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
+                           replay=replay) for replay in (True, False)]
         for sim in sims:
             sim.run()
         assert sims[0].replayed >= 15 and _state(sims[0]) == _state(sims[1])
@@ -142,11 +143,11 @@ def test_replay_on_every_topology(topology, cim, strategy):
 def test_a_signature_tells_ops_apart_by_their_inputs():
     """Ops of one shape in different blocks share a signature; the same op reading a held
     (barrier) operand instead of a streamed one does not."""
-    from aimcsim.replay import op_structure, signature
+    from aimcsim.sim.replay import op_structure, signature
 
     work = small_bert(8, 2)
     arch = make_arch(pipeline={"between_layers": "layer-by-layer"})
-    sim = NetworkSim(arch, work, "hybrid", default_model(arch), record=False)
+    sim = NetworkSim(prepare(arch, work, "hybrid", default_model(arch)), record=False)
     first, second = work.op("b0.ffn3_output"), work.op("b1.ffn3_output")
     assert signature(sim, first)[0] == signature(sim, second)[0]
     held = replace(second, inputs=tuple(replace(e, kind="barrier") for e in second.inputs))
@@ -160,7 +161,7 @@ def test_streaming_and_timelines_simulate_every_op():
     one_at_a_time = make_arch(pipeline={"between_layers": "layer-by-layer"})
     for arch, record, replays in ((streaming, False, False), (one_at_a_time, True, False),
                                   (one_at_a_time, False, True)):
-        sim = NetworkSim(arch, work, "hybrid", default_model(arch), record=record)
+        sim = NetworkSim(prepare(arch, work, "hybrid", default_model(arch)), record=record)
         sim.run()
         assert (sim.replayed > 0) is replays
 
@@ -170,7 +171,7 @@ def test_streaming_and_timelines_simulate_every_op():
 def test_an_op_that_leaves_a_server_busy_ends_replay(monkeypatch):
     """Were a simulated op to leave a server busy after its end, the next ops could not start
     from free servers: the rest of the run is then simulated op by op, with the same result."""
-    from aimcsim import replay
+    from aimcsim.sim import replay
 
     arch = make_arch(pipeline={"between_layers": "layer-by-layer"})
     work = small_bert(16, 3)
@@ -184,7 +185,7 @@ def test_an_op_that_leaves_a_server_busy_ends_replay(monkeypatch):
         return settled and len(calls) < 5, footprint
 
     monkeypatch.setattr(replay.Recorder, "finish", unsettled_after_five)
-    sim = NetworkSim(arch, work, "hybrid", default_model(arch), record=False)
+    sim = NetworkSim(prepare(arch, work, "hybrid", default_model(arch)), record=False)
     sim.run()
     assert len(calls) == 5 and 0 < sim.replayed < len(work.ops) - 5
     _same(simulate(arch, work, "hybrid", timeline=False), reference)

@@ -398,3 +398,38 @@ def test_a_sequence_length_axis_over_a_hand_written_trace_is_refused_up_front(sw
     with pytest.raises(SpecError, match=re.escape(
             f"axes.workload.seq_len: {hand} is not a generated trace")):
         load_sweep(sweep_file(workloads=["hand.yaml"], axes={"workload.seq_len": [8, 16]}))
+
+
+def test_the_sweep_accepts_what_simulate_runs_and_refuses_what_it_refuses(tmp_path, root):
+    """The pre-check is the simulation's preparation: a 64 KiB TCDM with attention fused in
+    chunks of 64 keys runs MobileBERT, so the sweep keeps the point (checked on the unfused
+    workload it was refused, advising the very setting it has); a bounded L2 too small for K
+    and V is refused by both."""
+    import dataclasses
+
+    from aimcsim import load_arch, load_workload, simulate
+    from aimcsim.errors import CapacityError
+    from aimcsim.sweep import build_points, load_sweep
+
+    (tmp_path / "w.yaml").write_text((root / "workloads" / "mobilebert.yaml").read_text())
+    doc = {"version": 1, "arch": str(root / "arch" / "hybrid.yaml"), "workloads": ["w.yaml"],
+           "modes": ["aimc-only"],
+           "axes": {"pmca.tcdm_bytes": [65536], "pipeline.attention_key_chunk": [0, 64],
+                    "memory.l2_bytes": [0, 1024]}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    points, invalid = build_points(load_sweep(path))
+    kept = {(dict(p.params)["pipeline.attention_key_chunk"], dict(p.params)["memory.l2_bytes"])
+            for p in points}
+    assert kept == {(64, 0)}, [i.reason for i in invalid]
+    reasons = " ".join(i.reason for i in invalid)
+    assert "memory.l2_bytes = 1024" in reasons
+    arch = load_arch(root / "arch" / "hybrid.yaml")
+    small = dataclasses.replace(arch, pmca=dataclasses.replace(arch.pmca, tcdm_bytes=65536),
+                                pipeline=dataclasses.replace(arch.pipeline,
+                                                             attention_key_chunk=64))
+    work = load_workload(root / "workloads" / "mobilebert.yaml")
+    assert simulate(small, work, "aimc-only", timeline=False).summary["total_latency_ns"] > 0
+    unfused = dataclasses.replace(small, pipeline=arch.pipeline)
+    with pytest.raises(CapacityError):
+        simulate(unfused, work, "aimc-only", timeline=False)

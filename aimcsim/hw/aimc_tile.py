@@ -124,7 +124,7 @@ class TileTimer:
         return self._dac_free, self._int_free, self._adc_free
 
     def restore(self, dac_free_ps: int, int_free_ps: int, adc_free_ps: int) -> None:
-        """Set when each phase is next free (a replayed op's tiles, `aimcsim.replay`)."""
+        """Set when each phase is next free (a replayed op's tiles, `aimcsim.sim.replay`)."""
         self._dac_free, self._int_free, self._adc_free = dac_free_ps, int_free_ps, adc_free_ps
 
 

@@ -31,6 +31,7 @@ from aimcsim.hw.pmca.params import (
     read_pmca,
 )
 from aimcsim.hw.sram_cim import CIM_KEYS, SramCim, read_sram_cim
+from aimcsim.sim.strategies import described, strategy, strategy_names
 from aimcsim.spec._reader import Reader, join, kind_of, read_yaml, relative_file, shown
 from aimcsim.spec.fields import (
     Custom,
@@ -53,11 +54,9 @@ class Pipeline:
     """How the tile and the cluster share a layer's token blocks: the `pipeline` section (run
     settings). Each field is declared once, below."""
 
-    strategy: Annotated[Literal["sequential", "overlapped", "double-buffered"], spec(
-        "sequential: tile, then cluster, per block; overlapped: the cluster computes X A B "
-        "while the tile computes X W, one block in flight; double-buffered: as overlapped with "
-        "two blocks in flight, so the tile and the link fill block i+1 while the cluster "
-        "finishes block i")] = "overlapped"
+    strategy: Annotated[str, spec(
+        "a pipeline strategy registered in aimcsim.sim.strategies: " + described(),
+        schema={"enum": list(strategy_names())}), Custom()] = "overlapped"
     parallel_tokens: Annotated[int, spec("tokens per block on the cluster (and granularity of "
                                          "streaming edges)", ge=1, le=1 << 20)] = 16
     between_layers: Annotated[Literal["streaming", "layer-by-layer"], spec(
@@ -89,7 +88,7 @@ class Pipeline:
 
     @property
     def blocks_in_flight(self) -> int:
-        return 2 if self.strategy == "double-buffered" else 1
+        return strategy(self.strategy).blocks_in_flight
 
 
 #: The role of a decoder's language-model head (hidden -> vocabulary), which `lora.layers: all`
@@ -144,7 +143,7 @@ class Arch:
 
 _TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca", "interconnect",
         "pipeline", "lora", "sram_cim", "chip", "memory")
-STRATEGIES = choices(Pipeline, "strategy")
+STRATEGIES = strategy_names()  # (the built-in ones and those registered before this import)
 BETWEEN_LAYERS = choices(Pipeline, "between_layers")
 TILE_OUTPUTS = choices(Pipeline, "tile_output")
 _PIPE = keys(Pipeline)[:-1]  # run settings carry no citation
@@ -237,6 +236,10 @@ def _object(node: dict[str, Any]) -> dict[str, Any] | None:
     return next((b for b in node.get("anyOf", ()) if "properties" in b), None)
 
 
+#: values whose allowed choices are a registry's names, read when asked
+_REGISTERED = {"pipeline.strategy": strategy_names, "interconnect.topology": topology_names}
+
+
 def arch_field(path: str) -> ArchField:
     """The declaration of the value at dot-path `path` of an architecture file (a field of a
     section, of `pmca.matrix_engine` or an entry of a per-type table); ValueError naming what
@@ -265,6 +268,8 @@ def arch_field(path: str) -> ArchField:
         raise ValueError(f"{path!r} is a section; name one of its fields: "
                          f"{', '.join(k for k in node['properties'] if k != 'source')}")
     choices = tuple(leaf["enum"]) if "enum" in leaf else None
+    if path in _REGISTERED:  # (what is registered now, a plug-in imported late included)
+        choices = _REGISTERED[path]()
     kind = type(choices[0]) if choices else _SCHEMA_KINDS.get(leaf.get("type", ""))
     return ArchField(path, kind, leaf.get("minimum"), leaf.get("maximum"), choices,
                      str(leaf.get("unit", "")), tuple(parent.get("required", ())))
@@ -447,7 +452,14 @@ def _technology(r: Reader, top: dict[str, Any], lora: Lora) -> Technology | None
 
 def _pipeline(r: Reader, data: Any) -> Pipeline:
     p = "pipeline"
-    return Pipeline(**read_fields(r, Pipeline, r.mapping(data, p, _PIPE), p))
+    return read_pipeline(r, r.mapping(data, p, _PIPE), p)
+
+
+def read_pipeline(r: Reader, d: dict[str, Any], path: str) -> Pipeline:
+    """A `pipeline` mapping (its keys checked) as a `Pipeline`: the declared fields and the
+    strategy, one of those registered (`aimcsim.sim.strategies`)."""
+    name = r.take(d, path, "strategy", str, choices=strategy_names(), default="overlapped")
+    return Pipeline(strategy=name, **read_fields(r, Pipeline, d, path))
 
 
 def _lora(r: Reader, data: Any, pmca: Pmca) -> Lora:

@@ -32,8 +32,8 @@ from aimcsim.spec.arch import (
     overlay_file,
     parse_with_origin,
     read_arch_doc,
+    read_pipeline,
 )
-from aimcsim.spec.fields import read_fields
 from aimcsim.spec.workload import Workload
 
 SUPPORTED_VERSIONS = (1,)
@@ -83,7 +83,7 @@ def _overrides(r: Reader, raw: Any, arch: Arch, workload: Workload) -> dict[str,
             r.error(join(path, "between_layers"), "one setting for the whole network: set it "
                     "under pipeline")
             continue
-        pipe = Pipeline(**read_fields(r, Pipeline, {**base, **given}, path))
+        pipe = read_pipeline(r, {**base, **given}, path)
         (by_name if selector in names else by_role)[str(selector)] = pipe
     r.finish()
     settings = {}

@@ -16,9 +16,8 @@ import numpy as np
 
 from aimcsim.errors import AimcsimError, SpecError, SpecIssue
 from aimcsim.hw.pmca import ThroughputPmca
-from aimcsim.hw.pmca.feasibility import check_tcdm
-from aimcsim.mapping import place
 from aimcsim.params.files import code_digest
+from aimcsim.sim.prepare import prepare
 from aimcsim.spec.arch import LM_HEAD, Arch, parse_arch
 from aimcsim.spec.workload import Workload, load_workload, parse_workload
 from aimcsim.sweep.spec import (
@@ -107,8 +106,11 @@ def _validate(
     """The point's validated architecture, or why it is invalid (a constraint it fails, an
     architecture error, a TCDM budget it exceeds).
 
-    `fits` holds the TCDM-budget keys already checked in this build: the budget depends only
-    on the tile size, the cluster, the pipeline, LoRA, the workload and the modes.
+    The check is the simulation's own preparation (`aimcsim.sim.prepare`: fused attention,
+    placement, L2 and TCDM), so a point refused here would be refused by `simulate`, and one
+    accepted runs. `fits` holds the keys already checked in this build: it depends only on the
+    crossbar, the cluster, the pipeline, LoRA, the memory, the chip, the workload and the
+    modes.
     """
     label = f"{spec.file} point {index} ({Path(spec.arch_file).name})"
     try:
@@ -116,14 +118,14 @@ def _validate(
         failed = [c for c in spec.constraints if not c.holds(arch)]
         if failed:
             return f"excluded by constraint {failed[0]}"
-        # what the TCDM budget depends on; points that differ elsewhere share the check
+        # what the preparation depends on; points that differ elsewhere share the check
         budget_key = (arch.aimc.rows, arch.aimc.cols, arch.pmca, arch.pipeline, arch.lora,
-                      wfile, seq_len, spec.modes)
+                      arch.memory, arch.chip, arch.sram_cim, wfile, seq_len, spec.modes)
         if budget_key not in fits:
             workload = _workload(wfile, seq_len)
             model = ThroughputPmca(arch.pmca, arch.lora.dtype)  # footprints need no timing
             for mode in spec.modes:
-                check_tcdm(arch, workload, place(arch, workload, mode), model)
+                prepare(arch, workload, mode, model)
             fits.add(budget_key)
     except AimcsimError as exc:
         return str(exc).replace("\n", "; ")

@@ -5,12 +5,13 @@ so every server (links, cores, SRAM-CIM macros, tile phases) is free by then and
 holds only the resident adapters: what the op does from its start on depends on the op, its
 placement and settings, the free TCDM of its clusters and the shape of the routes between the
 units it uses, and not on when it starts. A transformer repeats its blocks, so most ops of a
-run are a time shift of one already simulated: the engine (`NetworkSim._drive`) simulates the
-first op of each `signature`, records what it did (`Footprint`: its statistics, and the state
-it left on every server it used, relative to its start) and applies that record, shifted, to
-every later op of the same signature, without an event. The same holds for the blocks of a
-simulated op with one block in flight: each starts with the op's servers free, so a block is
-a time shift of the op's first of its size (`apply_block`, `NetworkSim._run_op`).
+run are a time shift of one already simulated: the engine (`NetworkSim._drive`,
+`aimcsim.sim.network`) simulates the first op of each `signature`, records what it did
+(`Footprint`: its statistics, and the state it left on every server it used, relative to its
+start) and applies that record, shifted, to every later op of the same signature, without an
+event. The same holds for the blocks of a simulated op with one block in flight: each starts
+with the op's servers free, so a block is a time shift of the op's first of its size
+(`apply_block`, `NetworkSim._run_op`).
 
 The shift is exact (integer time, FIFO servers whose grants depend on differences of times
 only), so the result is the one the reference engine gives (`simulate(..., replay=False)`;
@@ -27,15 +28,24 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from aimcsim.engine import OpStats
 from aimcsim.keys import Same
 from aimcsim.mapping import Placement, pmca_unit, tile_unit
+from aimcsim.sim.machine import Machine
 from aimcsim.spec.workload import INPUT, Op, Workload
 
-if TYPE_CHECKING:
-    from aimcsim.pipeline import NetworkSim
+
+class Run(Protocol):
+    """What replay reads of a run: its machine (the servers), its ops' statistics, and of
+    its preparation the ops' structure and settings (`aimcsim.sim.machine.network.NetworkSim`)."""
+
+    machine: Machine
+    stats: dict[str, OpStats]
+    structure: dict[str, tuple[int, Units]]
+    settings: dict[str, Any]
+    uniform_settings: bool
 
 
 #: where `OpStats.snapshot` holds each field: the times an op sets, and the fields a block
@@ -76,14 +86,14 @@ class Footprint:
     tile_ps: tuple[int, int, int] | None  # the op's tile phases, free from (relative)
 
 
-def signature(sim: NetworkSim, op: Op) -> tuple[tuple, Units]:
+def signature(sim: Run, op: Op) -> tuple[tuple, Units]:
     """What decides an op's run from its start in a layer-by-layer run (equal signatures:
     runs equal up to a shift in time), and its units: its `structure`, its settings, the free
     TCDM of its clusters and (unless the topology's routes are uniform) its routes."""
     shape, units = sim.structure[op.name]
     key = (shape, None if sim.uniform_settings else sim.settings[op.name],
-           tuple([sim.clusters[c].free_bytes for c in units.clusters]),
-           None if sim.net.uniform else _routes(sim, units.roles))
+           tuple([sim.machine.clusters[c].free_bytes for c in units.clusters]),
+           None if sim.machine.net.uniform else _routes(sim, units.roles))
     return key, units
 
 
@@ -144,15 +154,15 @@ def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op
     return shape, Units(tuple(roles), tuple(clusters))
 
 
-def _paths(sim: NetworkSim, units: tuple[str, ...]) -> Iterator[tuple[int, int, list, bool]]:
+def _paths(sim: Run, units: tuple[str, ...]) -> Iterator[tuple[int, int, list, bool]]:
     """(i, j, link keys, hop flag) of the route from each of `units` to each other one."""
     for i, a in enumerate(units):
         for j, b in enumerate(units):
             if a != b:
-                yield i, j, *sim.net.path(a, b)
+                yield i, j, *sim.machine.net.path(a, b)
 
 
-def _routes(sim: NetworkSim, units: tuple[str, ...]) -> tuple:
+def _routes(sim: Run, units: tuple[str, ...]) -> tuple:
     """The routes between every two of `units`, each link numbered by first appearance (two
     routes share a number exactly when they share a link), with their hop flags."""
     numbers: dict[tuple, int] = {}
@@ -160,7 +170,7 @@ def _routes(sim: NetworkSim, units: tuple[str, ...]) -> tuple:
                  for _, _, keys, hops in _paths(sim, units))
 
 
-def _link_refs(sim: NetworkSim, units: tuple[str, ...]) -> dict[tuple, LinkRef]:
+def _link_refs(sim: Run, units: tuple[str, ...]) -> dict[tuple, LinkRef]:
     """Each link on the routes between `units`, by key, named by its first place on them."""
     refs: dict[tuple, LinkRef] = {}
     for i, j, keys, _ in _paths(sim, units):
@@ -173,46 +183,44 @@ class Recorder:
     """Watches the simulation of one op, or of one block of it: whether it leaves its servers
     free when it finishes (`settled`), and its `Footprint`."""
 
-    def __init__(self, sim: NetworkSim, op: Op, units: Units) -> None:
+    def __init__(self, sim: Run, op: Op, units: Units) -> None:
         self.sim, self.op, self.units = sim, op, units
-        self.t0 = sim.env.now
+        self.t0 = sim.machine.env.now
         self.before = sim.stats[op.name].snapshot()
         self.refs = _link_refs(sim, units.roles)
-        links = sim.net.servers
-        self.links = {k: links[k].free_ps for k in self.refs if k in links}
-        self.link_count = len(links)
-        self.cores = [sim.clusters[c].cores.free_ps for c in units.clusters]
+        self.links, self.cores, _, _ = sim.machine.snapshot(op.name, units.clusters, self.refs)
+        self.link_count = len(sim.machine.net.servers)
         # each cluster's peak counts from here (restored, with the op's, in `finish`)
-        self.peaks = [sim.clusters[c].peak_bytes for c in units.clusters]
+        self.peaks = [sim.machine.clusters[c].peak_bytes for c in units.clusters]
         for c in units.clusters:
-            sim.clusters[c].peak_bytes = sim.clusters[c].used_bytes
+            sim.machine.clusters[c].peak_bytes = sim.machine.clusters[c].used_bytes
 
     def finish(self) -> tuple[bool, Footprint | None]:
         """At the op's end: whether every server it used is free by now, and its footprint
         (None when it used a link off its routes)."""
-        sim, t0, now = self.sim, self.t0, self.sim.env.now
+        sim, t0, now = self.sim, self.t0, self.sim.machine.env.now
         peaks = []
         for k, (c, before) in enumerate(zip(self.units.clusters, self.peaks, strict=True)):
-            cluster = sim.clusters[c]
+            cluster = sim.machine.clusters[c]
             peaks.append((k, cluster.peak_bytes))
             cluster.peak_bytes = max(before, cluster.peak_bytes)
-        servers = sim.net.servers
+        servers = sim.machine.net.servers
         links = [(ref, servers[k].free_ps - t0) for k, ref in self.refs.items()
                  if k in servers and self.links.get(k) != servers[k].free_ps]
         # (the links it created are all on its routes)
         created = len(servers) - self.link_count
         on_routes = sum(k in servers and k not in self.links for k in self.refs)
-        cores = [(k, sim.clusters[c].cores.free_ps - t0)
+        cores = [(k, sim.machine.clusters[c].cores.free_ps - t0)
                  for k, (c, before) in enumerate(zip(self.units.clusters, self.cores,
                                                      strict=True))
-                 if sim.clusters[c].cores.free_ps != before]
+                 if sim.machine.clusters[c].cores.free_ps != before]
         st = sim.stats[self.op.name]
-        cim = sim.cims.get(self.op.name)
-        tile = sim.tiles.get(self.op.name)
+        cim = sim.machine.cims.get(self.op.name)
+        tile = sim.machine.tiles.get(self.op.name)
         settled = (all(free <= now - t0 for _, free in links + cores)
                    and (cim is None or cim.free_ps <= now)
                    and (tile is None or max(tile.state()) <= now)
-                   and not any(sim.clusters[c].waiting for c in self.units.clusters))
+                   and not any(sim.machine.clusters[c].waiting for c in self.units.clusters))
         if created != on_routes:
             return settled, None
         after = st.snapshot()
@@ -226,7 +234,7 @@ class Recorder:
             None if tile is None else tuple(v - t0 for v in tile.state()))
 
 
-def apply(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None:
+def apply(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     """Leave what `fp` says on a fresh op's statistics and on its servers, shifted to start at
     `t0` (ps)."""
     st = sim.stats[op.name]
@@ -241,7 +249,7 @@ def apply(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None
     _servers(sim, op, units, fp, t0)
 
 
-def apply_block(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None:
+def apply_block(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     """Add what the block of `fp` did to its op's statistics (its tokens excepted) and leave
     its servers' state, shifted to start at `t0` (ps). (The op's first block, and the first of
     each size, are simulated: its span's start and its TCDM peak are set already.)"""
@@ -258,22 +266,20 @@ def apply_block(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -
     _servers(sim, op, units, fp, t0)
 
 
-def _servers(sim: NetworkSim, op: Op, units: Units, fp: Footprint, t0: int) -> None:
+def _servers(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     """Leave the servers' state `fp` recorded, shifted to start at `t0`."""
-    if fp.tile_ps is not None:
-        dac, integ, adc = fp.tile_ps
-        sim.tiles[op.name].restore(dac + t0, integ + t0, adc + t0)
+    machine = sim.machine
+    links = []
     if fp.links:  # (the topology's paths directly: the pairs of a replayed op are new)
-        roles, net = units.roles, sim.net
+        roles, net = units.roles, machine.net
         path, fabric = net.topology.path, net.fabric
-        for (i, j, n), free_ps in fp.links:
-            net.server(path(roles[i], roles[j], fabric)[0][n]).free_ps = free_ps + t0
+        links = [(path(roles[i], roles[j], fabric)[0][n], free_ps + t0)
+                 for (i, j, n), free_ps in fp.links]
     clusters = units.clusters
-    for k, free_ps in fp.cores:
-        sim.clusters[clusters[k]].cores.free_ps = free_ps + t0
+    machine.restore(op.name, links, [(clusters[k], free_ps + t0) for k, free_ps in fp.cores],
+                    None if fp.cim_ps is None else fp.cim_ps + t0,
+                    None if fp.tile_ps is None else tuple(v + t0 for v in fp.tile_ps))
     for k, peak in fp.peaks:
-        cluster = sim.clusters[clusters[k]]
+        cluster = machine.clusters[clusters[k]]
         if peak > cluster.peak_bytes:
             cluster.peak_bytes = peak
-    if fp.cim_ps is not None:
-        sim.cims[op.name].free_ps = fp.cim_ps + t0

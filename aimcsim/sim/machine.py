@@ -1,0 +1,223 @@
+"""The chip's servers and their state for one run, and the primitives that book them.
+
+A `Machine` holds the clock (a SimPy environment), each static op's tile (its phase timers),
+each adapted op's SRAM-CIM macros, the clusters (cores and TCDM) and the links, built from a
+prepared run (`aimcsim.sim.prepare`). Its primitives book them: a transfer over the links, a
+kernel on a cluster's cores, a burst of MVMs on a tile, the macros' branch, TCDM allocated and
+freed; each adds what it did to the op's statistics (`OpStats`), tells the probe
+(`aimcsim.sim.probes`) and extends the block's critical chain when one is recorded. `state`
+and `restore` read and set the servers an op uses, which replay (`aimcsim.sim.replay`) records
+and applies instead of reaching into the simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from functools import partial
+from typing import Any
+
+import simpy
+
+from aimcsim.engine import FifoServer, OpStats
+from aimcsim.hw.aimc_tile import TileTimer
+from aimcsim.hw.interconnect import Links
+from aimcsim.hw.pmca import KernelStats
+from aimcsim.hw.pmca.pool import Cluster
+from aimcsim.hw.sram_cim import branch_macs, branch_ps
+from aimcsim.mapping import PMCA_PREFIX, Placement, pmca_unit, tile_unit
+from aimcsim.sim.prepare import Prepared
+from aimcsim.sim.probes import Probe, Segments
+
+Proc = Generator[simpy.Event, Any, None]
+
+
+class Machine:
+    """The servers of one run (see the module docstring)."""
+
+    def __init__(self, prep: Prepared, probe: Probe | None = None) -> None:
+        arch = prep.arch
+        self.env = env = simpy.Environment()
+        self.probe = probe or Probe()
+        self.watching = self.probe.watching
+        self.clusters = [Cluster(env, arch.pmca.tcdm_bytes, r) for r in prep.resident]
+        # (node_of holds the placements, not the run: no reference cycle keeps a finished
+        # run's objects for the cyclic collector)
+        self.net = Links(arch.interconnect, nodes=len(prep.resident),
+                         node_of=partial(_node_of, prep.placements))
+        self.exclusive_links = self.net.exclusive
+        self.tiles = {name: TileTimer(arch.aimc) for name in prep.case.tile_events}
+        # each adapted layer's SRAM-CIM macros: one server, blocks in arrival order
+        self.cims = {name: FifoServer() for name in prep.case.cims}
+        self.pmca_period_ps = arch.pmca.period_ps
+        self.sram_cim = arch.sram_cim
+        self._facts: dict[tuple[str, str], tuple[int, bool, bool]] = {}
+
+    # ---- time --------------------------------------------------------------------------
+    def until(self, time_ps: int) -> simpy.Event:
+        """An event at `time_ps` (now if it has passed)."""
+        return self.env.timeout(max(0, time_ps - self.env.now))
+
+    # ---- tiles and macros ----------------------------------------------------------------
+    def mvm(self, name: str, ready_ps: int, size: int, stats: OpStats,
+            path: Segments | None = None) -> int:
+        """Schedule a burst of `size` MVMs on op `name`'s tiles, record it, return its end."""
+        start, end = self.tiles[name].run(ready_ps, size)
+        if path is not None:  # (waiting for the tile's earlier bursts is the tile's time)
+            path.append((ready_ps, end, "tile"))
+        stats.active(start, end)
+        stats.tile_busy(start, end)
+        if self.watching:
+            self.probe.busy(tile_unit(name), start, end, "mvm", name)
+        return end
+
+    def cim(self, name: str, d_in: int, d_out: int, place_: Placement, ready_ps: int,
+            size: int, stats: OpStats, path: Segments | None = None) -> int:
+        """Run a block's LoRA branch on op `name`'s SRAM-CIM macros; return its end."""
+        duration = branch_ps(self.sram_cim, size)
+        start = self.cims[name].book(ready_ps, duration)
+        if path is not None:
+            path.append((ready_ps, start + duration, "SRAM-CIM"))
+        stats.cim_macs += branch_macs(d_in, d_out, place_.rank, size)
+        stats.active(start, start + duration)
+        if self.watching:
+            self.probe.busy(f"cim:{name}", start, start + duration, "lora_xab", name)
+        return start + duration
+
+    # ---- links ---------------------------------------------------------------------------
+    def transfer(self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str,
+                 *, into_l2: bool = False, path: Segments | None = None) -> Proc:
+        """Move `nbytes` over the link src -> dst now; resumes when they have arrived.
+        `into_l2`: they land in the cluster's L2 (a held operand), not its TCDM."""
+        now = self.env.now
+        arrival = self.book(src, dst, nbytes, stats, name, now, into_l2=into_l2, path=path)
+        if arrival > now:
+            yield self.env.timeout(arrival - now)
+
+    def send_at(self, at_ps: int, src: str, dst: str, nbytes: int, stats: OpStats,
+                name: str, path: Segments | None = None) -> Proc:
+        """`transfer` once the clock reaches `at_ps`."""
+        # (`path` already ends when the data is ready: the MVMs' or the macros' end)
+        yield self.env.timeout(max(0, at_ps - self.env.now))
+        yield from self.transfer(src, dst, nbytes, stats, name, path=path)
+
+    def book(
+        self, src: str | None, dst: str, nbytes: int, stats: OpStats, name: str, at_ps: int,
+        *, into_l2: bool = False, path: Segments | None = None,
+    ) -> int:
+        """Reserve the link src -> dst for a transfer asked for at `at_ps`; return its arrival.
+
+        Serialisation holds the link, the head latency does not. Booking ahead of the clock
+        is only right on a link no one else uses (point-to-point).
+        """
+        if src is None or src == dst or nbytes == 0:
+            return at_ps
+        start, arrival = self.net.send(src, dst, nbytes, at_ps)
+        stats.stall_ps += start - at_ps
+        if path is not None:
+            if start > at_ps:
+                path.append((at_ps, start, "waiting for a link"))
+            path.append((start, arrival, "link"))
+        links, into_tcdm, out_of_tcdm = (self._facts.get((src, dst))
+                                         or self._route_facts(src, dst))
+        stats.noc_bytes += nbytes
+        stats.noc_link_bytes += nbytes * links
+        if into_tcdm and not into_l2:
+            stats.tcdm_write_bytes += nbytes
+        if out_of_tcdm:
+            stats.tcdm_read_bytes += nbytes
+        if self.watching:
+            self.probe.busy(self.net.component(src, dst), start, arrival, "transfer", name)
+        stats.noc_busy_ps += arrival - start
+        stats.noc_held_ps += self.net.hold_ps(nbytes) * links
+        return arrival
+
+    def _route_facts(self, src: str, dst: str) -> tuple[int, bool, bool]:
+        """Links a transfer crosses, whether it lands in a cluster's TCDM and whether it
+        leaves one (memoised per pair in `_facts`: transfers repeat)."""
+        facts = self._facts[(src, dst)] = (self.net.links(src, dst),
+                                           dst.startswith(PMCA_PREFIX),
+                                           src.startswith(PMCA_PREFIX))
+        return facts
+
+    # ---- clusters ------------------------------------------------------------------------
+    def kernel(
+        self, pmca: int, cost: KernelStats | None, stats: OpStats, name: str, activity: str,
+        path: Segments | None = None,
+    ) -> Proc:
+        """Run a kernel of `cost` on cluster `pmca`'s cores once they are free."""
+        if cost is None:
+            return
+        now = self.env.now
+        period = self.pmca_period_ps
+        duration = cost.cycles * period
+        start = self.clusters[pmca].cores.book(now, duration)
+        if path is not None:  # the kernel's cycles by cause, one after the other
+            if start > now:
+                path.append((now, start, "waiting for the cluster"))
+            at = start
+            for cycles, cause in ((cost.compute_cycles + cost.overhead_cycles, "cluster compute"),
+                                  (cost.dma_cycles, "DMA"), (cost.stall_cycles, "bank stalls")):
+                if cycles:
+                    path.append((at, at + cycles * period, cause))
+                    at += cycles * period
+        stats.stall_ps += start - now
+        stats.active(start, start + duration)
+        if self.watching:
+            self.probe.busy(pmca_unit(pmca), start, start + duration, activity, name)
+            if cost.dma_cycles:  # the cores' wait on the DMA, drawn from the kernel's start
+                self.probe.busy(f"dma:{pmca}", start, start + cost.dma_cycles * period, "dma",
+                                name)
+        yield self.env.timeout(start + duration - now)
+        stats.dma_busy_ps += cost.dma_cycles * period
+        stats.pmca_busy_ps += (cost.cycles - cost.dma_cycles) * period
+
+    def alloc(self, cluster: int, nbytes: int, stats: OpStats,
+              path: Segments | None = None) -> Proc:
+        """Take `nbytes` of cluster `cluster`'s TCDM, waiting while other blocks hold it."""
+        wait = self.clusters[cluster].allocate(nbytes)
+        if wait is not None:
+            asked = self.env.now
+            yield wait
+            stats.stall_ps += self.env.now - asked
+            if path is not None:
+                path.append((asked, self.env.now, "waiting for TCDM"))
+        stats.tcdm_live_bytes += nbytes
+        stats.tcdm_peak_bytes = max(stats.tcdm_peak_bytes,
+                                    stats.resident_bytes + stats.tcdm_live_bytes)
+
+    def free(self, cluster: int, nbytes: int, stats: OpStats) -> None:
+        self.clusters[cluster].release(nbytes)
+        stats.tcdm_live_bytes -= nbytes
+
+    # ---- state, for replay ---------------------------------------------------------------
+    def snapshot(self, name: str, clusters: tuple[int, ...], link_keys: Any) -> tuple:
+        """When each server op `name` can use is free: its links (of `link_keys`, those that
+        exist), its clusters' cores, its macros and its tile phases (`restore` sets them)."""
+        servers = self.net.servers
+        cim, tile = self.cims.get(name), self.tiles.get(name)
+        return ({k: servers[k].free_ps for k in link_keys if k in servers},
+                [self.clusters[c].cores.free_ps for c in clusters],
+                None if cim is None else cim.free_ps,
+                None if tile is None else tile.state())
+
+    def restore(self, name: str, links: list[tuple[Any, int]], cores: list[tuple[int, int]],
+                cim_ps: int | None, tile_ps: tuple[int, int, int] | None) -> None:
+        """Set the servers op `name` used free from the given (absolute) times: `links` as
+        (key, free_ps), `cores` as (cluster, free_ps)."""
+        if tile_ps is not None:
+            self.tiles[name].restore(*tile_ps)
+        for key, free_ps in links:
+            self.net.server(key).free_ps = free_ps
+        for cluster, free_ps in cores:
+            self.clusters[cluster].cores.free_ps = free_ps
+        if cim_ps is not None:
+            self.cims[name].free_ps = cim_ps
+
+
+def _node_of(placements: dict[str, Placement], unit: str) -> int:
+    """Mesh node of a unit: a cluster's index; a tile group sits with its cluster."""
+    kind, _, name = unit.partition(":")
+    return int(name) if kind == "pmca" else placements[name].pmca
+
+
+__all__ = ["Machine", "Proc"]
