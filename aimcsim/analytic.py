@@ -24,9 +24,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from aimcsim.hw.aimc_tile import TileTimer, map_matrix
+from aimcsim.hw.engines import engine
 from aimcsim.hw.interconnect import serialization_cycles, topology_of, transfer_cycles
 from aimcsim.hw.pmca import PmcaModel
-from aimcsim.hw.pmca.programs import block_program, block_sizes, lora_weight_bytes
+from aimcsim.hw.pmca.programs import block_program, block_sizes
 from aimcsim.sim.strategies import strategy
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import Op
@@ -50,7 +51,7 @@ def static_layer(
 ) -> LayerEstimate:
     """Latency and TCDM bytes of static layer `op` over `tokens` tokens, alone."""
     estimate = _static_layer(arch, op, tokens, pipe, model, lora=lora, input_link=input_link)
-    cim = lora and arch.lora.engine == "sram-cim"  # the macros' branch is not modelled here
+    cim = lora and engine(arch.lora.engine).beside_tile  # (not modelled here)
     if topology_of(arch.interconnect).exclusive and not cim:
         return estimate
     return dataclasses.replace(estimate, exact=False, bound=False)
@@ -65,11 +66,11 @@ def _static_layer(
     rank = arch.lora.rank if lora else None
     block = min(pipe.parallel_tokens, tokens)
     sizes = block_sizes(tokens, block)
-    cim = rank is not None and arch.lora.engine == "sram-cim"
+    cim = rank is not None and engine(arch.lora.engine).beside_tile
     progs = {s: block_program(model, op, s, eb=eb, tile=tile, rank=rank,
                                tile_output=pipe.tile_output, cim=cim,
                                output_chunk=pipe.output_chunk) for s in set(sizes)}
-    resident = lora_weight_bytes(op, rank, eb) if rank is not None and not cim else 0
+    resident = engine(arch.lora.engine).resident_bytes(op, rank, eb) if rank is not None else 0
     in_flight = pipe.blocks_in_flight
     tcdm = resident + in_flight * progs[block].tcdm_bytes if progs[block].tcdm_bytes else 0
     noc, ps_link, ps_pmca = arch.interconnect, arch.interconnect.period_ps, arch.pmca.period_ps

@@ -52,6 +52,7 @@ import pandas as pd
 
 from aimcsim.errors import AimcsimWarning
 from aimcsim.hw.aimc_tile import array_energy_pj, line_energy_pj
+from aimcsim.hw.engines import engine
 from aimcsim.spec.tech import Technology
 
 #: The energy columns of `layers`, by component (see the module docstring).
@@ -176,7 +177,8 @@ def prices(arch: Any, l2_bytes: int) -> Prices | None:
         cluster_area["engine_mm2"] = p.matrix_engine.fmas * c.engine_area_mm2_per_fma
     cluster_mw = p.cores * c.core_leakage_mw + p.tcdm_banks * bank.leakage_mw \
         + l2_banks * l2.leakage_mw
-    cim = tech.sram_cim
+    chosen = engine(arch.lora.engine)
+    cim = tech.engine_tech(chosen.tech_section) if chosen.tech_section else None
     return Prices(
         array_pj_per_mac=array, input_pj=line, adc_pj=adc_pj,
         mac_pj=c.mac(arch.lora.dtype) if arch.lora.dtype in dict(c.mac_pj) else math.nan,

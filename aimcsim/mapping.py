@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, grid
+from aimcsim.hw.engines import engine
 from aimcsim.keys import Carried, Same
 from aimcsim.spec.arch import Arch, Lora
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
@@ -32,7 +33,7 @@ class Placement:
     tile: TileMapping | None  # static ops only
     rank: int | None  # LoRA rank when the op carries an adapter in this mode
     out_unit: str  # where the op's output is produced
-    cim: bool = False  # its LoRA branch runs on SRAM-CIM macros beside the tile (lora.engine)
+    cim: bool = False  # its LoRA branch runs on units beside the tile (lora.engine: sram-cim)
     # attention spread over clusters (pipeline.attention_clusters): (cluster, part) per slice,
     # part = heads (dynamic_matmul) or values per token (element-wise) of the slice; the first
     # slice's cluster is `pmca`. gather: slices send their outputs to `pmca` after each block
@@ -153,7 +154,7 @@ def _place(same: Same, rows: int, cols: int, lora: Lora, attention_clusters: int
             digital_out = adapted or tile.row_splits > 1 or op.name in feeds_digital
             out = pmca_unit(pmca) if digital_out else tile_unit(op.name)
             placements[op.name] = Placement(pmca, tile, lora.rank if adapted else None, out,
-                                            cim=adapted and lora.engine == "sram-cim")
+                                            cim=adapted and engine(lora.engine).beside_tile)
         else:
             src = op.inputs[0].src
             if src == INPUT:  # nothing holds the network input: a cluster of its own

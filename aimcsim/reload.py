@@ -52,8 +52,8 @@ def switch_cost(arch: Arch, workload: Workload, source: str = "l2") -> SwitchCos
                          "programmed weights, so a task switch would reprogram the tiles, which "
                          "reload does not price; give an architecture with mode: hybrid")
     if arch.lora.engine != "pmca":
-        raise ValueError(f"{arch.source}: reloading adapters into SRAM-CIM macros is not "
-                         "modelled (lora.engine: sram-cim)")
+        raise ValueError(f"{arch.source}: reloading adapters into the units of lora.engine: "
+                         f"{arch.lora.engine} is not modelled (only the clusters' TCDM)")
     if source == "offchip" and (arch.memory is None or not arch.memory.offchip_gb_per_s):
         raise ValueError(f"{arch.source}: adapters off chip need the memory section "
                          "(memory.offchip_gb_per_s)")

@@ -41,6 +41,7 @@ from aimcsim.analytic import static_layer
 from aimcsim.cost import prices, static_energy
 from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError, SettingWarning
+from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.mapping import check_lora_roles
@@ -334,10 +335,10 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace) -> tuple[
         blocks = tuple(sorted({min(b, tokens) for b in blocks}))
     outputs = space.tile_output or (arch.pipeline.tile_output,)
     chunks = space.output_chunk or (arch.pipeline.output_chunk,)
-    if arch.lora.engine == "sram-cim" and len(outputs) > 1:
+    if engine(arch.lora.engine).beside_tile and len(outputs) > 1:
         warnings.warn(SettingWarning(
-            f"search space: tile_output has no effect with lora.engine: sram-cim (U arrives "
-            f"beside the tile output); tried as {outputs[0]} only"), stacklevel=3)
+            f"search space: tile_output has no effect with lora.engine: {arch.lora.engine} "
+            f"(U arrives beside the tile output); tried as {outputs[0]} only"), stacklevel=3)
         outputs = outputs[:1]
     shapes: dict[tuple[int, int], Op] = {}
     for op in workload.ops:

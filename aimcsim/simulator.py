@@ -14,9 +14,9 @@ import pandas as pd
 from aimcsim.cost import area, l2_priced_bytes, layer_energy, prices, run_energy, warn
 from aimcsim.engine import PS_PER_NS, OpStats, paused_gc
 from aimcsim.errors import SettingWarning
+from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
-from aimcsim.hw.sram_cim import macros
 from aimcsim.keys import Same
 from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, critical_path, layer_row
 from aimcsim.sim.network import NetworkSim
@@ -138,7 +138,7 @@ def _columns(sim: NetworkSim, price: Any) -> dict[str, Any]:
     else:
         block = np.array([sim.blocks[op.name][0] for op in ops], dtype=np.int64)
         strategies = [sim.settings[op.name].strategy for op in ops]
-    shape = _case(Same(sim.workload, sim.shared), sim.arch.sram_cim).columns
+    shape = _case(Same(sim.workload, sim.shared), sim.arch.lora.engine, sim.arch.branch).columns
     columns: dict[str, Any] = {
         "block": shape["block"], "layer": shape["layer"], "role": shape["role"],
         "kind": shape["kind"], "tokens": stats[_FIELD["tokens"]], "d_in": shape["d_in"],
@@ -189,7 +189,7 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
     adds up by kind, in trace order."""
     stats = sim.stats.values()
     total_ps = max(st.last_ps for st in stats)
-    case = _case(Same(sim.workload, sim.shared), sim.arch.sram_cim)
+    case = _case(Same(sim.workload, sim.shared), sim.arch.lora.engine, sim.arch.branch)
     # (bincount adds each kind's values in trace order, as a loop over the ops would)
     sums = {c: np.bincount(case.kind_codes, weights=columns[c], minlength=len(case.kinds))
             for c in ("latency_ns", "aimc_busy_ns", "pmca_busy_ns", "dma_busy_ns")}
@@ -245,7 +245,7 @@ class _Case:
 
 
 @lru_cache(maxsize=64)
-def _case(same: Same, sram_cim: Any) -> _Case:
+def _case(same: Same, engine_name: str, branch: Any) -> _Case:
     """Memoised by the identities of the workload and the placements (`aimcsim.mapping.placed`
     shares one dict per case; its tile grids hold the crossbar's shape) and by the SRAM-CIM
     macro: the points of a sweep over timings share it."""
@@ -270,5 +270,6 @@ def _case(same: Same, sram_cim: Any) -> _Case:
         columns, kinds, codes, np.bincount(codes, minlength=len(kinds)).tolist(),
         int(columns["tiles"].sum()),
         sum(op.d_in * op.d_out for op in ops if op.kind == "static_linear"),
-        sum(macros(sram_cim, op.d_in, op.d_out, q.rank) for op, q in zip(ops, p, strict=True)
+        sum(engine(engine_name).units(branch, op.d_in, op.d_out, q.rank)
+            for op, q in zip(ops, p, strict=True)
             if q.cim))

@@ -20,10 +20,10 @@ import simpy
 
 from aimcsim.engine import FifoServer, OpStats
 from aimcsim.hw.aimc_tile import TileTimer
+from aimcsim.hw.engines import engine
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.pmca import KernelStats
 from aimcsim.hw.pmca.pool import Cluster
-from aimcsim.hw.sram_cim import branch_macs, branch_ps
 from aimcsim.mapping import PMCA_PREFIX, Placement, pmca_unit, tile_unit
 from aimcsim.sim.prepare import Prepared
 from aimcsim.sim.probes import Probe, Segments
@@ -49,7 +49,8 @@ class Machine:
         # each adapted layer's SRAM-CIM macros: one server, blocks in arrival order
         self.cims = {name: FifoServer() for name in prep.case.cims}
         self.pmca_period_ps = arch.pmca.period_ps
-        self.sram_cim = arch.sram_cim
+        #: the LoRA engine beside the tiles (`aimcsim.hw.engines`) and its section
+        self.engine, self.branch = engine(arch.lora.engine), arch.branch
         self._facts: dict[tuple[str, str], tuple[int, bool, bool]] = {}
 
     # ---- time --------------------------------------------------------------------------
@@ -72,12 +73,13 @@ class Machine:
 
     def cim(self, name: str, d_in: int, d_out: int, place_: Placement, ready_ps: int,
             size: int, stats: OpStats, path: Segments | None = None) -> int:
-        """Run a block's LoRA branch on op `name`'s SRAM-CIM macros; return its end."""
-        duration = branch_ps(self.sram_cim, size)
+        """Run a block's LoRA branch on op `name`'s units beside its tile (the engine's
+        macros); return its end."""
+        duration = self.engine.branch_ps(self.branch, size)
         start = self.cims[name].book(ready_ps, duration)
         if path is not None:
             path.append((ready_ps, start + duration, "SRAM-CIM"))
-        stats.cim_macs += branch_macs(d_in, d_out, place_.rank, size)
+        stats.cim_macs += self.engine.branch_macs(d_in, d_out, place_.rank, size)
         stats.active(start, start + duration)
         if self.watching:
             self.probe.busy(f"cim:{name}", start, start + duration, "lora_xab", name)

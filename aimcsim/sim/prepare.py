@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from aimcsim.hw.aimc_tile import mvm_events
+from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.feasibility import check_l2, checked_tcdm
-from aimcsim.hw.pmca.programs import block_sizes, lora_weight_bytes
+from aimcsim.hw.pmca.programs import block_sizes
 from aimcsim.keys import Same
 from aimcsim.mapping import Placement, fuse_attention, placed
 from aimcsim.spec.arch import Arch, Pipeline
@@ -36,10 +37,11 @@ class Case:
 
 
 @lru_cache(maxsize=64)
-def case(same: Same, eb: int) -> Case:
+def case(same: Same, eb: int, engine_name: str = "pmca") -> Case:
     """Memoised by the identities of the workload and the placements (`aimcsim.keys.Same`) and
     the element bytes: the points of a sweep over timings share it. Read only."""
     workload, placements = same.objects
+    branch = engine(engine_name)
     events: dict[tuple, tuple[int, int, int, int]] = {}  # (layers repeat a few shapes)
     tile_events = {}
     for op in workload.ops:
@@ -51,7 +53,7 @@ def case(same: Same, eb: int) -> Case:
             tile_events[op.name] = events[shape]
     return Case(
         [op.name for op in workload.ops], tile_events,
-        {op.name: lora_weight_bytes(op, p.rank, eb) if p.rank is not None and not p.cim else 0
+        {op.name: branch.resident_bytes(op, p.rank, eb) if p.rank is not None else 0
          for op in workload.ops for p in (placements[op.name],)},
         [name for name, p in placements.items() if p.cim])
 
@@ -94,7 +96,7 @@ def prepare(arch: Arch, workload: Workload, mode: str, model: PmcaModel,
     # with pipeline.attention_key_chunk, each attention chain runs as one fused op
     workload = fuse_attention(workload, arch.pipeline.attention_key_chunk)
     shared = placed(arch, workload, mode)
-    the_case = case(Same(workload, shared), arch.lora.element_bytes)
+    the_case = case(Same(workload, shared), arch.lora.element_bytes, arch.lora.engine)
     names = the_case.names
     unknown = sorted(set(settings) - set(names)) if settings else ()
     if unknown:

@@ -18,6 +18,9 @@ from pydantic import WithJsonSchema
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import AIMC_KEYS, AimcTile, read_aimc
 from aimcsim.hw.chip import CHIP_KEYS, Chip
+from aimcsim.hw.engines import ENGINES, engine_names
+from aimcsim.hw.engines import described as described_engines
+from aimcsim.hw.engines import sections as engine_sections
 from aimcsim.hw.interconnect.params import NOC_KEYS, Interconnect, read_interconnect, topology_names
 from aimcsim.hw.memory import MEMORY_KEYS, Memory
 from aimcsim.hw.pmca.params import (
@@ -30,7 +33,7 @@ from aimcsim.hw.pmca.params import (
     Pmca,
     read_pmca,
 )
-from aimcsim.hw.sram_cim import CIM_KEYS, SramCim, read_sram_cim
+from aimcsim.hw.sram_cim import CIM_KEYS, SramCim
 from aimcsim.sim.strategies import described, strategy, strategy_names
 from aimcsim.spec._reader import Reader, join, kind_of, read_yaml, relative_file, shown
 from aimcsim.spec.fields import (
@@ -108,11 +111,9 @@ class Lora:
                        "all-linear), or the static-layer roles that carry adapters (e.g. "
                        "query, value, lm_head)",
         "anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}]})] = None
-    engine: Annotated[Literal["pmca", "sram-cim"], spec(
-        "where the branch X A B runs: pmca (the cluster's cores or matrix engine, A and B "
-        "resident in its TCDM) or sram-cim (SRAM compute-in-memory macros beside each tile, "
-        "as HaLoRA: the `sram_cim` section; the cluster only adds U to the tile output)")] = \
-        "pmca"
+    engine: Annotated[str, spec(
+        "where the branch X A B runs, an engine registered in aimcsim.hw.engines: "
+        + described_engines(), schema={"enum": list(engine_names())}), Custom()] = "pmca"
 
     @property
     def element_bytes(self) -> int:
@@ -136,13 +137,16 @@ class Arch:
     lora: Lora
     source: str = "<memory>"
     technology: Technology | None = None  # energy, area and leakage (None: no energy figures)
-    sram_cim: SramCim | None = None  # the LoRA engine's macro, when lora.engine is sram-cim
+    sram_cim: SramCim | None = None  # the sram_cim section (the macro), when given
+    #: the section of the engine `lora.engine` names (`aimcsim.hw.engines`; None: it has none)
+    branch: Any = None
     chip: Chip | None = None  # the tile budget (None: unbounded)
     memory: Memory | None = None  # memory beyond the clusters (off-chip adapters)
 
 
-_TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca", "interconnect",
-        "pipeline", "lora", "sram_cim", "chip", "memory")
+_BASE_TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca",
+             "interconnect", "pipeline", "lora", "chip", "memory")
+_TOP = (*_BASE_TOP, *engine_sections())  # (the engines registered at import)
 STRATEGIES = strategy_names()  # (the built-in ones and those registered before this import)
 BETWEEN_LAYERS = choices(Pipeline, "between_layers")
 TILE_OUTPUTS = choices(Pipeline, "tile_output")
@@ -183,6 +187,9 @@ def arch_schema() -> dict[str, Any]:
         else:
             schema["required"] = required_keys
         properties[key] = schema
+    for key, eng in engine_sections().items():  # the plug-in engines' sections
+        if key not in properties:
+            properties[key] = eng.section_schema()
     engine = section_schema(MatrixEngine, "matrix_engine")
     properties["pmca"]["properties"]["matrix_engine"] = {"anyOf": [engine, {"type": "null"}]}
     properties["pmca"].pop("$defs", None)
@@ -237,7 +244,8 @@ def _object(node: dict[str, Any]) -> dict[str, Any] | None:
 
 
 #: values whose allowed choices are a registry's names, read when asked
-_REGISTERED = {"pipeline.strategy": strategy_names, "interconnect.topology": topology_names}
+_REGISTERED = {"pipeline.strategy": strategy_names, "interconnect.topology": topology_names,
+               "lora.engine": engine_names}
 
 
 def arch_field(path: str) -> ArchField:
@@ -406,7 +414,9 @@ def _origin(origin: dict[str, str], path: str) -> str | None:
 def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
     """Validate an already parsed architecture document (see `load_arch`)."""
     r = Reader(file)
-    top = r.mapping(doc, "", _TOP, required=("version", "aimc", "pmca", "interconnect"))
+    engines = engine_sections()  # (read when asked: a plug-in imported late included)
+    top = r.mapping(doc, "", (*_BASE_TOP, *engines),
+                    required=("version", "aimc", "pmca", "interconnect"))
     if "version" in top:
         r.version(top, SUPPORTED_VERSIONS)
     name = r.take(top, "", "name", str, default=Path(file).stem)
@@ -416,19 +426,25 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
     noc = read_interconnect(r, top.get("interconnect", {}))
     pipe = _pipeline(r, top.get("pipeline", {}))
     lora = _lora(r, top.get("lora", {}), pmca)
-    cim = read_sram_cim(r, top["sram_cim"]) if top.get("sram_cim") is not None else None
-    if lora.engine == "sram-cim" and cim is None:
-        r.error("sram_cim", "lora.engine: sram-cim needs the sram_cim section (rows, outputs, "
-                "input_bits, freq_mhz)")
+    params = {key: eng.read(r, top[key]) for key, eng in engines.items()
+              if top.get(key) is not None}
+    cim = params.get("sram_cim")
+    chosen = ENGINES.get(lora.engine)
+    if chosen is not None and chosen.section and chosen.section not in params:
+        r.error(chosen.section, f"lora.engine: {lora.engine} needs the {chosen.section} section "
+                f"({', '.join(chosen.section_schema()['properties'])})")
     tech = _technology(r, top, lora)
-    if tech is not None and lora.engine == "sram-cim" and tech.sram_cim is None:
-        r.error("technology", f"{tech.file}: lora.engine: sram-cim needs a sram_cim section "
-                "(mac_pj, area_mm2, leakage_mw)")
+    if (tech is not None and chosen is not None and chosen.tech_section
+            and tech.engine_tech(chosen.tech_section) is None):
+        r.error("technology", f"{tech.file}: lora.engine: {lora.engine} needs a "
+                f"{chosen.tech_section} section (mac_pj, area_mm2, leakage_mw)")
     chip, memory = (read_section(r, cls, top[key], key) if top.get(key) is not None else None
                     for key, cls in (("chip", Chip), ("memory", Memory)))
     r.finish()
     return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file, technology=tech,
-                sram_cim=cim, chip=chip, memory=memory)
+                sram_cim=cim, chip=chip, memory=memory,
+                branch=params.get(chosen.section) if chosen is not None and chosen.section
+                else None)
 
 
 def _technology(r: Reader, top: dict[str, Any], lora: Lora) -> Technology | None:
@@ -466,6 +482,7 @@ def _lora(r: Reader, data: Any, pmca: Pmca) -> Lora:
     p = "lora"
     d = r.mapping(data, p, _LORA)
     values = read_fields(r, Lora, d, p)
+    values["engine"] = r.take(d, p, "engine", str, choices=engine_names(), default="pmca")
     dtype = values["dtype"]
     layers: tuple[str, ...] | None = None
     raw = d.get("layers", "all")

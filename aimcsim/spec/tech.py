@@ -34,6 +34,7 @@ from typing import Annotated, Any
 
 import numpy as np
 
+from aimcsim.hw.engines import tech_sections
 from aimcsim.hw.sram import FIGURES, SramGrid
 from aimcsim.spec._reader import Reader, join, read_yaml
 from aimcsim.spec.fields import Custom, descriptions, keys, numeric_bounds, required, spec, units
@@ -178,10 +179,16 @@ class Technology:
     sram_cim: CimTech | None = None
     memory: MemoryTech | None = None
     logic_scaling: LogicScaling | None = field(default=None, hash=False, compare=False)
+    #: each LoRA engine's section (`aimcsim.hw.engines`: `sram_cim` and plug-ins'), by name
+    engines: tuple[tuple[str, CimTech], ...] = ()
+
+    def engine_tech(self, section: str) -> CimTech | None:
+        """The section `section` of a LoRA engine's units (None when the file has none)."""
+        return dict(self.engines).get(section)
 
 
 _SECTIONS: dict[str, type] = {"aimc": TileTech, "pmca": ClusterTech, "interconnect": LinkTech}
-_OPTIONAL: dict[str, type] = {"sram_cim": CimTech, "memory": MemoryTech}
+_OPTIONAL: dict[str, type] = {"memory": MemoryTech}  # (and each LoRA engine's: `_optional`)
 _TOP = ("version", "name", "source", "node_nm", "logic_scaling", *_SECTIONS, "sram",
         *_OPTIONAL)
 #: Logic values whose entries may name the node of their source (`node_nm`), and the scaling
@@ -314,7 +321,8 @@ def _grid(r: Reader, data: Any, node_nm: float, sources: dict[str, str]) -> Sram
 def parse_technology(doc: Any, file: str = "<memory>") -> Technology:
     """Validate a parsed technology document (see the module docstring)."""
     r = Reader(file)
-    top = r.mapping(doc, "", _TOP, required=("version", "node_nm", *_SECTIONS, "sram"))
+    top = r.mapping(doc, "", (*_TOP, *tech_sections()),
+                    required=("version", "node_nm", *_SECTIONS, "sram"))
     if "version" in top:
         if top["version"] == 1:
             r.error("version", "version 1 technology files priced the TCDM per operand byte "
@@ -327,7 +335,8 @@ def parse_technology(doc: Any, file: str = "<memory>") -> Technology:
     scaling = _logic_scaling(r, top.get("logic_scaling"))
     entries = _Entries(r, node_nm, scaling)
     sections: dict[str, Any] = {}
-    present = {k: c for k, c in _OPTIONAL.items() if top.get(k) is not None}
+    optional = _optional()
+    present = {k: c for k, c in optional.items() if top.get(k) is not None}
     for section, cls in {**_SECTIONS, **present}.items():
         data = r.mapping(top.get(section, {}), section, keys(cls)[:-1], required=required(cls))
         unit = units(cls)
@@ -353,11 +362,18 @@ def parse_technology(doc: Any, file: str = "<memory>") -> Technology:
         sections[section] = values
     grid = _grid(r, top.get("sram", {}), node_nm, entries.sources)
     r.finish()
-    cim = CimTech(**sections["sram_cim"]) if "sram_cim" in sections else None
+    engines = tuple((key, CimTech(**sections[key])) for key in tech_sections()
+                    if key in sections)
+    cim = dict(engines).get("sram_cim")
     memory = MemoryTech(**sections["memory"]) if "memory" in sections else None
     return Technology(name, node_nm, TileTech(**sections["aimc"]),
                       ClusterTech(**sections["pmca"]), LinkTech(**sections["interconnect"]),
-                      grid, file, entries.sources, cim, memory, scaling)
+                      grid, file, entries.sources, cim, memory, scaling, engines)
+
+
+def _optional() -> dict[str, type]:
+    """The optional sections: memory, and each registered LoRA engine's units."""
+    return {**_OPTIONAL, **dict.fromkeys(tech_sections(), CimTech)}
 
 
 def _entry_schema(low: float | None, high: float | None, unit: str, meaning: str,
@@ -408,7 +424,7 @@ def technology_schema() -> dict[str, Any]:
                                                                   f"{name}")
                                               for name in FIGURES}}}},
     }
-    for section, cls in {**_SECTIONS, **_OPTIONAL}.items():
+    for section, cls in {**_SECTIONS, **_optional()}.items():
         unit, meaning = units(cls), descriptions(cls)
         props = {key: _entry_schema(low, high, unit[key], meaning[key],
                                     join(section, key) in _SCALED)

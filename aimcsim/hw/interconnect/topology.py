@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
-
-if TYPE_CHECKING:
-    from aimcsim.hw.interconnect.params import Interconnect
+from typing import ClassVar, Protocol
 
 Key = tuple  # a link's identity: equal keys are one server
+
+
+class Wiring(Protocol):
+    """What a topology reads of the `interconnect` section (`params.Interconnect`, which
+    imports this module for the registered names)."""
+
+    topology: str
+    mesh_columns: int
 
 
 @dataclass(frozen=True)
 class Fabric:
     """What a topology may need to route: the spec, the node count and the unit -> node map."""
 
-    noc: Interconnect
+    noc: Wiring
     nodes: int
     node_of: Callable[[str], int] | None
 
@@ -70,5 +75,5 @@ def register(topology: type) -> type:
     return topology
 
 
-def topology_of(noc: Interconnect) -> Topology:
+def topology_of(noc: Wiring) -> Topology:
     return TOPOLOGIES[noc.topology]

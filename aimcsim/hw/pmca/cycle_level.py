@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from aimcsim.hw.pmca import loaduse, redmule
+import aimcsim.hw.pmca.loaduse as loaduse
+import aimcsim.hw.pmca.redmule as redmule
 from aimcsim.hw.pmca.memo import persisted
 from aimcsim.hw.pmca.microtile import (
     closed_forms,

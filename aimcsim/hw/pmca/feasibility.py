@@ -8,8 +8,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aimcsim.errors import CapacityError
+from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca.model import PmcaModel, ThroughputPmca
-from aimcsim.hw.pmca.programs import block_program, lora_weight_bytes, op_shape
+from aimcsim.hw.pmca.programs import block_program, op_shape
 from aimcsim.keys import Carried, Same
 
 if TYPE_CHECKING:
@@ -23,8 +24,9 @@ def resident_bytes(arch: Arch, workload: Workload, placements: dict[str, Any]) -
     resident = [0] * clusters
     for op in workload.ops:
         p = placements[op.name]
-        if p.rank is not None and not p.cim:  # on SRAM-CIM, A and B live in the macros
-            resident[p.pmca] += lora_weight_bytes(op, p.rank, arch.lora.element_bytes)
+        if p.rank is not None:  # (the engine's: on macros beside the tile, none)
+            resident[p.pmca] += engine(arch.lora.engine).resident_bytes(
+                op, p.rank, arch.lora.element_bytes)
     return resident
 
 

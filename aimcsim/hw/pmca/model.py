@@ -16,7 +16,7 @@ from functools import lru_cache
 from math import ceil
 from typing import Any, Protocol
 
-from aimcsim.hw.pmca import redmule
+import aimcsim.hw.pmca.redmule as redmule
 from aimcsim.hw.pmca.loaduse import closed_form_cycles as loaduse_cycles
 from aimcsim.hw.pmca.microtile import closed_forms, matmul_dataflows
 from aimcsim.hw.pmca.params import MatrixEngine, Pmca
