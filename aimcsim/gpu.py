@@ -33,9 +33,9 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 
 from aimcsim.mapping import fuse_attention
-from aimcsim.spec._reader import Reader, join, read_yaml
-from aimcsim.spec.fields import numeric_bounds, spec
-from aimcsim.spec.units import DTYPE_BYTES
+from aimcsim.params.fields import numeric_bounds, spec
+from aimcsim.params.reader import Reader, join, read_yaml
+from aimcsim.params.units import DTYPE_BYTES
 from aimcsim.spec.workload import Op, Workload
 
 ATTENTION = ("fused", "unfused")

@@ -45,11 +45,11 @@ from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.mapping import check_lora_roles
+from aimcsim.params.reader import Reader, read_yaml
 from aimcsim.results import overhead, overhead_stats
 from aimcsim.sim.prepare import prepare
 from aimcsim.sim.strategies import strategy_names
 from aimcsim.simulator import simulate
-from aimcsim.spec._reader import Reader, read_yaml
 from aimcsim.spec.arch import TILE_OUTPUTS, Arch, Pipeline, arch_field
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 

@@ -24,10 +24,10 @@ from aimcsim.errors import AimcsimError, SettingWarning, SpecError
 from aimcsim.hw.aimc_tile import AimcTile
 from aimcsim.hw.interconnect.params import Interconnect
 from aimcsim.hw.pmca.params import Pmca
+from aimcsim.params.fields import numeric_bounds
 from aimcsim.search import load_space
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Lora, Pipeline, parse_arch
-from aimcsim.spec.fields import numeric_bounds
 from aimcsim.spec.run import apply_run
 from aimcsim.spec.workload import parse_workload
 from aimcsim.sweep import load_sweep

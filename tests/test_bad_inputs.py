@@ -17,8 +17,8 @@ from aimcsim.errors import SpecError
 from aimcsim.hw.aimc_tile import AimcTile
 from aimcsim.hw.interconnect.params import Interconnect
 from aimcsim.hw.pmca.params import TABLE_BOUNDS, MatrixEngine, Pmca
+from aimcsim.params.fields import numeric_bounds
 from aimcsim.spec.arch import Lora, Pipeline, parse_arch
-from aimcsim.spec.fields import numeric_bounds
 from aimcsim.spec.workload import (
     DynamicMatmulSpec,
     ElementwiseSpec,

@@ -24,7 +24,7 @@ from aimcsim.hw.pmca.traffic import (
     matmul_accesses,
     microtile_accesses,
 )
-from aimcsim.spec.units import DTYPE_BYTES
+from aimcsim.params.units import DTYPE_BYTES
 
 ENGINE = {"rows": 8, "height": 4, "pipe_regs": 3}
 

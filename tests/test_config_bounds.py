@@ -32,8 +32,8 @@ from aimcsim.cli import main
 from aimcsim.cli.trace import _trace_text
 from aimcsim.decode import decode
 from aimcsim.errors import AimcsimError, SettingWarning, SpecError
+from aimcsim.params.fields import numeric_bounds, required
 from aimcsim.spec.arch import parse_arch
-from aimcsim.spec.fields import numeric_bounds, required
 from aimcsim.spec.workload import parse_workload
 from aimcsim.traces import (
     CONFIGS,

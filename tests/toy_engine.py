@@ -7,7 +7,7 @@ from math import ceil
 from typing import Annotated, Any
 
 from aimcsim.hw.engines.base import register
-from aimcsim.spec.fields import read_section, section_schema, spec
+from aimcsim.params.fields import read_section, section_schema, spec
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from aimcsim.errors import SpecError, SpecIssue
-from aimcsim.spec._reader import shown
+from aimcsim.params.reader import shown
 from aimcsim.spec.workload import MAX_TOKENS
 from aimcsim.traces import TRACES, from_config, read_config
 

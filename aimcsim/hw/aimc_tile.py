@@ -16,9 +16,9 @@ from typing import Annotated, Any
 
 from numba import njit
 
-from aimcsim.spec._reader import Reader
-from aimcsim.spec.fields import keys, read_section, spec
-from aimcsim.spec.units import ns_to_ps
+from aimcsim.params.fields import keys, read_section, spec
+from aimcsim.params.reader import Reader
+from aimcsim.params.units import ns_to_ps
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from aimcsim.spec.fields import keys, spec
+from aimcsim.params.fields import keys, spec
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Annotated, Any
 
-from aimcsim.spec._reader import Reader
-from aimcsim.spec.fields import keys, read_section, spec
-from aimcsim.spec.units import PS_PER_US, clock
+from aimcsim.params.fields import keys, read_section, spec
+from aimcsim.params.reader import Reader
+from aimcsim.params.units import PS_PER_US, clock
 
 
 @dataclass(frozen=True, kw_only=True)

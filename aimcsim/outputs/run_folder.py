@@ -38,9 +38,9 @@ from aimcsim.params.files import (
     read_table,
     read_text,
 )
+from aimcsim.params.reader import read_yaml
 from aimcsim.results import LAYER_KINDS, TIMELINE_COLUMNS
 from aimcsim.search import SEARCH_COLUMNS
-from aimcsim.spec._reader import read_yaml
 from aimcsim.spec.arch import MODES, Arch, load_arch, read_arch_doc
 from aimcsim.spec.workload import Workload
 

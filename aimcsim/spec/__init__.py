@@ -1,8 +1,8 @@
 """Input files -> validated, frozen configuration objects.
 
-The names below are imported on first use (PEP 562): the components (`aimcsim.hw`) read their
-sections with this package's field machinery (`spec._reader`, `spec.fields`, `spec.units`),
-and importing that must not import `spec.arch`, which imports the components.
+The names below are imported on first use (PEP 562). The field machinery the documents are
+read with (the reader, the declarations, the units) is the ground floor, `aimcsim.params`,
+which the components (`aimcsim.hw`) import too.
 """
 
 from __future__ import annotations

@@ -34,9 +34,7 @@ from aimcsim.hw.pmca.params import (
     read_pmca,
 )
 from aimcsim.hw.sram_cim import CIM_KEYS, SramCim
-from aimcsim.sim.strategies import described, strategy, strategy_names
-from aimcsim.spec._reader import Reader, join, kind_of, read_yaml, relative_file, shown
-from aimcsim.spec.fields import (
+from aimcsim.params.fields import (
     Custom,
     choices,
     keys,
@@ -45,8 +43,10 @@ from aimcsim.spec.fields import (
     section_schema,
     spec,
 )
+from aimcsim.params.reader import Reader, join, kind_of, read_yaml, relative_file, shown
+from aimcsim.params.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
+from aimcsim.sim.strategies import described, strategy, strategy_names
 from aimcsim.spec.tech import Technology, load_technology
-from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
 
 SUPPORTED_VERSIONS = (1,)
 MODES = ("hybrid", "aimc-only")
@@ -190,6 +190,10 @@ def arch_schema() -> dict[str, Any]:
     for key, eng in engine_sections().items():  # the plug-in engines' sections
         if key not in properties:
             properties[key] = eng.section_schema()
+    # the registries' names as they are now (a plug-in imported after this module included)
+    for path, names in _REGISTERED.items():
+        section, key = path.split(".")
+        properties[section]["properties"][key]["enum"] = list(names())
     engine = section_schema(MatrixEngine, "matrix_engine")
     properties["pmca"]["properties"]["matrix_engine"] = {"anyOf": [engine, {"type": "null"}]}
     properties["pmca"].pop("$defs", None)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aimcsim.spec._reader import Reader, join, read_yaml
+from aimcsim.params.reader import Reader, join, read_yaml
 from aimcsim.spec.arch import (
     Arch,
     Pipeline,

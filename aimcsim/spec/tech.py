@@ -36,9 +36,9 @@ import numpy as np
 
 from aimcsim.hw.engines import tech_sections
 from aimcsim.hw.sram import FIGURES, SramGrid
-from aimcsim.spec._reader import Reader, join, read_yaml
-from aimcsim.spec.fields import Custom, descriptions, keys, numeric_bounds, required, spec, units
-from aimcsim.spec.units import DTYPE_BYTES
+from aimcsim.params.fields import Custom, descriptions, keys, numeric_bounds, required, spec, units
+from aimcsim.params.reader import Reader, join, read_yaml
+from aimcsim.params.units import DTYPE_BYTES
 
 SUPPORTED_VERSIONS = (2,)
 _PJ = 1e6  # bound of any energy per event: a microjoule

@@ -1,23 +1,10 @@
-"""Units and data types every component shares: integer-picosecond time and element sizes."""
+"""Deprecated: the field machinery moved to `aimcsim.params.units` (the ground floor the
+components and the specification share); this name is kept for a while, with a warning."""
 
-from __future__ import annotations
+import warnings
 
-from aimcsim.spec._reader import Reader
+from aimcsim.params.units import *  # noqa: F403
+from aimcsim.params.units import __all__  # noqa: F401
 
-PS_PER_US = 1_000_000  # a clock of f MHz has a period of 1e6 / f ps
-DTYPE_BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
-
-
-def ns_to_ps(ns: float) -> int:
-    """Nanoseconds to integer picoseconds (inputs are validated to be whole picoseconds)."""
-    return round(ns * 1000)
-
-
-def clock(r: Reader, path: str, freq_mhz: int) -> None:
-    if freq_mhz > 0 and PS_PER_US % freq_mhz:
-        r.error(
-            path,
-            f"{freq_mhz} MHz gives a clock period of {PS_PER_US / freq_mhz:.3f} ps; engine time is "
-            "integer picoseconds, so use a frequency that divides 1000000 MHz "
-            "(e.g. 250, 500, 800, 1000, 1250, 2000)",
-        )
+warnings.warn("aimcsim.spec.units moved to aimcsim.params.units", DeprecationWarning,
+              stacklevel=2)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from aimcsim.hw.pmca.params import ELEMENTWISE_FUNCTIONS
-from aimcsim.spec._reader import Reader, join, read_yaml
-from aimcsim.spec.fields import Custom, choices, keys, read_fields, required, section_schema, spec
+from aimcsim.params.fields import Custom, choices, keys, read_fields, required, section_schema, spec
+from aimcsim.params.reader import Reader, join, read_yaml
 
 SUPPORTED_VERSIONS = (1,)
 KINDS = ("static_linear", "dynamic_matmul", "elementwise")

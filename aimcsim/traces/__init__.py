@@ -17,7 +17,7 @@ from typing import Any
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.params.files import load_json
-from aimcsim.spec._reader import shown
+from aimcsim.params.reader import shown
 from aimcsim.traces.families import DECODERS, FAMILIES
 from aimcsim.traces.hf_config import check_tokens
 from aimcsim.traces.mobilebert import MOBILEBERT_UNCASED, mobilebert_trace

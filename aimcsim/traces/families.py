@@ -36,8 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from aimcsim.spec._reader import Reader
-from aimcsim.spec.fields import spec
+from aimcsim.params.fields import spec
+from aimcsim.params.reader import Reader
 from aimcsim.spec.workload import MAX_HEADS, MAX_WIDTH
 from aimcsim.traces.builder import TraceBuilder
 from aimcsim.traces.hf_config import (

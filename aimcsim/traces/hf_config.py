@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from aimcsim.errors import SettingWarning, SpecError, SpecIssue
-from aimcsim.spec._reader import Reader, shown
-from aimcsim.spec.fields import read_fields
+from aimcsim.params.fields import read_fields
+from aimcsim.params.reader import Reader, shown
 from aimcsim.spec.workload import MAX_TOKENS, MAX_WIDTH
 
 #: Transformer layers a config.json may declare: the deepest published transformers have

@@ -8,7 +8,7 @@ from typing import Any
 
 from aimcsim.hw import sram_cim as macro
 from aimcsim.hw.engines.base import register
-from aimcsim.spec.fields import section_schema
+from aimcsim.params.fields import section_schema
 
 
 @register

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aimcsim.hw.interconnect.topology import TOPOLOGIES
-from aimcsim.spec._reader import Reader, join
-from aimcsim.spec.fields import Custom, keys, read_fields, required, spec
-from aimcsim.spec.units import PS_PER_US, clock
+from aimcsim.params.fields import Custom, keys, read_fields, required, spec
+from aimcsim.params.reader import Reader, join
+from aimcsim.params.units import PS_PER_US, clock
 
 
 def topology_names() -> tuple[str, ...]:

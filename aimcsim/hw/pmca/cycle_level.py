@@ -41,7 +41,7 @@ from aimcsim.hw.pmca.model import (
 from aimcsim.hw.pmca.params import Pmca
 from aimcsim.hw.pmca.stream import Cores, Operands, stream_kernel
 from aimcsim.hw.pmca.tcdm import ACCESSES, NO_DMA, Dma, _after, accesses
-from aimcsim.spec.units import DTYPE_BYTES
+from aimcsim.params.units import DTYPE_BYTES
 
 
 @dataclass(frozen=True)

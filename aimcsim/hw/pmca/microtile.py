@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from aimcsim.hw.pmca.tcdm import Dma, _after, _bank, arbiter, arbitrate_with_dma, grant_counts
-from aimcsim.spec.units import DTYPE_BYTES
+from aimcsim.params.units import DTYPE_BYTES
 
 UNROLL = 8  # accumulators per micro-tile in the published kernels (`const uint32_t unroll = 8`)
 _PORTS = 4  # per core: stream 0 (A), stream 1 (B), load/store unit, stream 2 (writes C)

@@ -21,7 +21,7 @@ from aimcsim.hw.pmca.loaduse import closed_form_cycles as loaduse_cycles
 from aimcsim.hw.pmca.microtile import closed_forms, matmul_dataflows
 from aimcsim.hw.pmca.params import MatrixEngine, Pmca
 from aimcsim.hw.pmca.traffic import kernel_counters, operands
-from aimcsim.spec.units import DTYPE_BYTES
+from aimcsim.params.units import DTYPE_BYTES
 
 
 @dataclass(frozen=True)

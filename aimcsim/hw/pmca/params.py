@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import WithJsonSchema
 
-from aimcsim.spec._reader import Reader, join
-from aimcsim.spec.fields import Custom, choices, keys, read_fields, required, spec
-from aimcsim.spec.units import DTYPE_BYTES, PS_PER_US, clock
+from aimcsim.params.fields import Custom, choices, keys, read_fields, required, spec
+from aimcsim.params.reader import Reader, join
+from aimcsim.params.units import DTYPE_BYTES, PS_PER_US, clock
 
 #: Functions every architecture gives a cycle count (the studied MobileBERT's), then those of
 #: other model families, which have defaults (`ELEMENTWISE_DEFAULTS`) a file may override.

@@ -20,7 +20,7 @@ from aimcsim.hw.pmca.microtile import UNROLL, matmul_dataflows, tile_instruction
 from aimcsim.hw.pmca.params import MatrixEngine, Pmca
 from aimcsim.hw.pmca.redmule import tile_columns
 from aimcsim.hw.pmca.tcdm import ACCESSES
-from aimcsim.spec.units import DTYPE_BYTES
+from aimcsim.params.units import DTYPE_BYTES
 
 KINDS = ("matmul", "elementwise", "dma")
 

@@ -1,0 +1,26 @@
+"""Units and data types every component shares: integer-picosecond time and element sizes."""
+
+from __future__ import annotations
+
+from aimcsim.params.reader import Reader
+
+PS_PER_US = 1_000_000  # a clock of f MHz has a period of 1e6 / f ps
+DTYPE_BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+
+
+def ns_to_ps(ns: float) -> int:
+    """Nanoseconds to integer picoseconds (inputs are validated to be whole picoseconds)."""
+    return round(ns * 1000)
+
+
+def clock(r: Reader, path: str, freq_mhz: int) -> None:
+    if freq_mhz > 0 and PS_PER_US % freq_mhz:
+        r.error(
+            path,
+            f"{freq_mhz} MHz gives a clock period of {PS_PER_US / freq_mhz:.3f} ps; engine time is "
+            "integer picoseconds, so use a frequency that divides 1000000 MHz "
+            "(e.g. 250, 500, 800, 1000, 1250, 2000)",
+        )
+
+
+__all__ = ["DTYPE_BYTES", "PS_PER_US", "clock", "ns_to_ps"]
