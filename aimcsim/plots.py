@@ -7,7 +7,6 @@ palette. A resource has the same colour in every kind of figure (`RESOURCE_COLOU
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
@@ -555,7 +554,3 @@ def heatmap(points: pd.DataFrame, *, x: str, y: str, value: str = "overhead",
                  + (f"; lowest over {', '.join(axis_label(o) for o in others)}" if others
                     else "") + ("; * some points failed" if starred else ""), fontsize=6)
     return _style(fig)
-
-
-KINDS: Sequence[str] = ("breakdown", "network", "tokens", "compare", "layer-types", "energy",
-                        "timeline", "pareto", "heatmap", "energy-front")

@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 
 from aimcsim import __version__, plots
+from aimcsim.outputs.figures import Results, drawable
 from aimcsim.outputs.run_folder import (
     ARCH,
-    CRITICAL,
     LAYERS,
     POINT_FIGURES,
     POINTS,
@@ -31,11 +31,8 @@ from aimcsim.outputs.run_folder import (
     SETTINGS,
     SWEEP,
     TECHNOLOGY,
-    TIMELINE,
     read_summary,
     read_table,
-    recorded_arch,
-    recorded_file,
     recorded_text,
 )
 from aimcsim.params.files import load_json
@@ -185,31 +182,19 @@ def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
                          (f"<p>Whole network: {total:+.1%}.</p>" if total is not None else "")
                          + _table(by_role, {c: ".1%" for c in ("median overhead", "min",
                                                               "max")})))
-    figures = []
-    recorded = folder / "timeline.parquet"
-    timeline = read_table(recorded, TIMELINE) if recorded.exists() else None
-    mode = "hybrid" if "hybrid" in modes else next(iter(modes))
-    crit_file = folder / "critical_path.csv"
-    critical = read_table(crit_file, CRITICAL) if crit_file.exists() else None
-    figures.append(_figure(plots.breakdown(layers, timeline, mode=mode, block=0,
-                                           critical=critical),
-                           f"Block 0, {mode}: each static layer's latency "
-                           + ("along its critical path, by cause" if critical is not None
-                              else "by activity")
-                           + (", with the AIMC-only latency ticked" if len(modes) == 2 else "")))
-    if len(modes) == 2:
-        figures.append(_figure(plots.compare(layers), "AIMC-only vs hybrid per layer type"))
-    if layers["energy_pj"].notna().any():
-        figures.append(_figure(plots.energy(layers), "Dynamic energy by component per layer "
-                                                     "type, and the whole run"))
-    if timeline is not None:
-        figures.append(_figure(plots.network(timeline, layers),
-                               "Where the whole run's time goes, each instant once"))
-        figures.append(_figure(plots.timeline(timeline, block=0, mode=mode, layers=layers),
-                               f"Block 0, {mode}: activity per component"))
+    figures = _figures(folder)
     sections.append(("Figures", "".join(figures)))
     sections.append(("Inputs", _inputs(folder, summary.get("inputs"))))
     return title, sections
+
+
+def _figures(folder: Path) -> list[str]:
+    """Every registered figure the folder's report shows (`aimcsim.outputs.figures`), in the
+    registry's order, each with its caption."""
+    results = Results(folder)
+    return [_figure(kind.draw(results, options), caption)
+            for kind in drawable(results) if kind.report is not None
+            for options, caption in kind.report(results)]
 
 
 def _number(value: Any) -> float:
@@ -236,11 +221,7 @@ def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
         ("Whole network at the best settings", _table(network, {
             "hybrid_latency_ns": ",.0f", "aimc_only_latency_ns": ",.0f", "overhead": ".1%"})),
     ]
-    capacity = (recorded_arch(folder).pmca.tcdm_bytes
-                if recorded_file(folder, ARCH) is not None else None)
-    figures = [_figure(plots.pareto(points, integration_time_ns=t, capacity_bytes=capacity),
-                       f"Latency against TCDM at {t:g} ns")
-               for t in sorted(points["integration_time_ns"].unique())]
+    figures = _figures(folder)
     sections.append(("Figures", "".join(figures)))
     sections.append(("Inputs", _inputs(folder, summary.get("inputs"))))
     return title, sections
@@ -259,13 +240,7 @@ def _sweep(folder: Path) -> tuple[str, list[tuple[str, str]]]:
                                 "--out", str(folder)])),
         (f"Points ({len(points)})", _table(points[shown], {"overhead": ".1%"})),
     ]
-    varied = [a for a in axes if points[a].nunique() > 1]
-    figures = []
-    if len(varied) >= 2 and "overhead" in points:
-        figures.append(_figure(plots.heatmap(points, x=varied[0], y=varied[1]),
-                               f"Network overhead over {varied[0]} and {varied[1]}"))
-    if points.get("energy_pj_hybrid", pd.Series(dtype=float)).notna().any():
-        figures.append(_figure(plots.energy_front(points), "Latency against energy, hybrid"))
+    figures = _figures(folder)
     if figures:
         sections.append(("Figures", "".join(figures)))
     sections.append(("Inputs", _inputs(folder)))
