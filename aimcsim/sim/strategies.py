@@ -14,13 +14,15 @@ it:
   is that instant in the closed form.
 
 A new strategy is one class with `@register` (tests/test_strategies.py adds one from its own
-file and runs it end to end). This module imports nothing of aimcsim: the specification
-below the simulator reads its names.
+file and runs it end to end). The specification reads the names through the registry at
+the ground floor (`aimcsim.params.registry`), which imports this module when first read.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Protocol
+
+from aimcsim.params.registry import STRATEGIES as _REGISTRY
 
 
 class Strategy(Protocol):
@@ -43,31 +45,20 @@ class BaseStrategy:
         return tile_output_ps if self.pre_waits_for_tile else input_ready_ps
 
 
-#: every registered strategy, by its `pipeline.strategy` name, in the order registered
-STRATEGIES: dict[str, Strategy] = {}
-
-
-def register(cls: type) -> type:
-    """Register strategy class `cls` (a decorator); its `name` must be new."""
-    if cls.name in STRATEGIES:
-        raise ValueError(f"pipeline strategy {cls.name!r} is registered already")
-    if not isinstance(cls.blocks_in_flight, int) or cls.blocks_in_flight < 1:
-        raise ValueError(f"{cls.__name__}.blocks_in_flight must be an integer >= 1")
-    STRATEGIES[cls.name] = cls()
-    return cls
+#: every registered strategy, by its `pipeline.strategy` name, in the order registered (the
+#: registry lives at the ground floor, `aimcsim.params.registry`, so the specification reads
+#: its names; this module holds the built-in members)
+STRATEGIES = _REGISTRY
+register = STRATEGIES.register
 
 
 def strategy(name: str) -> Strategy:
     """The registered strategy `name` (ValueError listing the registered ones)."""
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise ValueError(f"pipeline strategy {name!r} is not registered; registered: "
-                         f"{', '.join(STRATEGIES)}") from None
+    return STRATEGIES.get(name)
 
 
 def strategy_names() -> tuple[str, ...]:
-    return tuple(STRATEGIES)
+    return STRATEGIES.names()
 
 
 def described() -> str:

@@ -44,8 +44,8 @@ from aimcsim.params.fields import (
     spec,
 )
 from aimcsim.params.reader import Reader, join, kind_of, read_yaml, relative_file, shown
+from aimcsim.params.registry import STRATEGIES as _STRATEGIES
 from aimcsim.params.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
-from aimcsim.sim.strategies import described, strategy, strategy_names
 from aimcsim.spec.tech import Technology, load_technology
 
 SUPPORTED_VERSIONS = (1,)
@@ -58,8 +58,9 @@ class Pipeline:
     settings). Each field is declared once, below."""
 
     strategy: Annotated[str, spec(
-        "a pipeline strategy registered in aimcsim.sim.strategies: " + described(),
-        schema={"enum": list(strategy_names())}), Custom()] = "overlapped"
+        "a pipeline strategy registered in aimcsim.sim.strategies: " + "; ".join(
+            f"{s.name}: {s.description}" for s in _STRATEGIES.values()),
+        schema={"enum": list(_STRATEGIES.names())}), Custom()] = "overlapped"
     parallel_tokens: Annotated[int, spec("tokens per block on the cluster (and granularity of "
                                          "streaming edges)", ge=1, le=1 << 20)] = 16
     between_layers: Annotated[Literal["streaming", "layer-by-layer"], spec(
@@ -91,7 +92,7 @@ class Pipeline:
 
     @property
     def blocks_in_flight(self) -> int:
-        return strategy(self.strategy).blocks_in_flight
+        return _STRATEGIES.get(self.strategy).blocks_in_flight
 
 
 #: The role of a decoder's language-model head (hidden -> vocabulary), which `lora.layers: all`
@@ -147,7 +148,7 @@ class Arch:
 _BASE_TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca",
              "interconnect", "pipeline", "lora", "chip", "memory")
 _TOP = (*_BASE_TOP, *engine_sections())  # (the engines registered at import)
-STRATEGIES = strategy_names()  # (the built-in ones and those registered before this import)
+STRATEGIES = _STRATEGIES.names()  # (the built-in ones and those registered before this import)
 BETWEEN_LAYERS = choices(Pipeline, "between_layers")
 TILE_OUTPUTS = choices(Pipeline, "tile_output")
 _PIPE = keys(Pipeline)[:-1]  # run settings carry no citation
@@ -248,7 +249,7 @@ def _object(node: dict[str, Any]) -> dict[str, Any] | None:
 
 
 #: values whose allowed choices are a registry's names, read when asked
-_REGISTERED = {"pipeline.strategy": strategy_names, "interconnect.topology": topology_names,
+_REGISTERED = {"pipeline.strategy": _STRATEGIES.names, "interconnect.topology": topology_names,
                "lora.engine": engine_names}
 
 
@@ -478,7 +479,7 @@ def _pipeline(r: Reader, data: Any) -> Pipeline:
 def read_pipeline(r: Reader, d: dict[str, Any], path: str) -> Pipeline:
     """A `pipeline` mapping (its keys checked) as a `Pipeline`: the declared fields and the
     strategy, one of those registered (`aimcsim.sim.strategies`)."""
-    name = r.take(d, path, "strategy", str, choices=strategy_names(), default="overlapped")
+    name = r.take(d, path, "strategy", str, choices=_STRATEGIES.names(), default="overlapped")
     return Pipeline(strategy=name, **read_fields(r, Pipeline, d, path))
 
 
