@@ -1,5 +1,5 @@
 """Placement of a workload's operations on tiles and clusters (the TCDM budget check of a
-placement is the cluster's: `aimcsim.hw.pmca.feasibility`).
+placement is the cluster's: `aimcsim.sim.feasibility`).
 
 Policy (the study's: one cluster per tile group):
 - every static_linear op gets its own tile group (ceil(d_in/rows) x ceil(d_out/cols) crossbars)

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from aimcsim.cost import l2_priced_bytes, prices
-from aimcsim.hw.pmca.feasibility import resident_bytes
 from aimcsim.mapping import place
+from aimcsim.sim.feasibility import resident_bytes
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import Workload

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aimcsim import CapacityError, simulate
-from aimcsim.hw.pmca.feasibility import check_l2
 from aimcsim.mapping import placed
+from aimcsim.sim.feasibility import check_l2
 from aimcsim.sim.network import NetworkSim
 from aimcsim.sim.prepare import prepare
 from aimcsim.simulator import default_model

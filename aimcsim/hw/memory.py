@@ -3,7 +3,7 @@
 It holds the off-chip memory that keeps the adapters of tasks not loaded (`aimcsim.reload`):
 its bandwidth, shared by every cluster that reads from it; and each cluster's L2, where K and V
 (the KV cache in a decode step) wait: a run whose held operands do not fit is refused
-(`aimcsim.hw.pmca.feasibility.check_l2`).
+(`aimcsim.sim.feasibility.check_l2`).
 """
 
 from __future__ import annotations

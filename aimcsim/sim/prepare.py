@@ -18,10 +18,10 @@ from functools import lru_cache
 from aimcsim.hw.aimc_tile import mvm_events
 from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
-from aimcsim.hw.pmca.feasibility import check_l2, checked_tcdm
 from aimcsim.hw.pmca.programs import block_sizes
 from aimcsim.keys import Same
 from aimcsim.mapping import Placement, fuse_attention, placed
+from aimcsim.sim.feasibility import check_l2, checked_tcdm
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import Workload
 

@@ -3,7 +3,7 @@
 A strategy is a class registered in `STRATEGIES` (its name is the `pipeline.strategy` value
 the architecture file, run settings, sweeps and the search accept). It declares what the
 simulator (`aimcsim.sim.network`, `aimcsim.sim.blocks`), the closed form
-(`aimcsim.analytic`), the TCDM check (`aimcsim.hw.pmca.feasibility`) and the search ask of
+(`aimcsim.analytic`), the TCDM check (`aimcsim.sim.feasibility`) and the search ask of
 it:
 
 - `blocks_in_flight`: how many of a layer's blocks hold their TCDM working set at once (the

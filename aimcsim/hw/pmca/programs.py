@@ -49,10 +49,10 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, reduce
+from typing import Any
 
 from aimcsim.hw.aimc_tile import TileMapping
 from aimcsim.hw.pmca.model import KernelStats, PmcaModel
-from aimcsim.spec.workload import Edge, Op
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,36 @@ def _padding(pre: KernelStats | None, post: KernelStats | None) -> int:
     return sum(k.padding_bytes for k in (pre, post) if k is not None)
 
 
-def lora_weight_bytes(op: Op, rank: int, eb: int) -> int:
+@dataclass(frozen=True)
+class Shape:
+    """What of an op its cluster work depends on (`op_shape`: the fields of
+    `aimcsim.spec.workload.Op.shape`, by name; `inputs` is their count)."""
+
+    kind: str
+    d_in: int
+    d_out: int
+    heads: int
+    k: int
+    n: int
+    kv_heads: int
+    function: str
+    chunk: int
+    inputs: int
+    name: str = ""
+
+    @property
+    def groups(self) -> int:
+        return self.kv_heads or self.heads
+
+
+def lora_weight_bytes(op: Any, rank: int, eb: int) -> int:
     """A (d_in x r) and B (r x d_out), resident in TCDM for the whole run."""
     return (op.d_in * rank + rank * op.d_out) * eb
 
 
 def block_program(
     model: PmcaModel,
-    op: Op,
+    op: Any,
     tokens: int,
     *,
     eb: int,
@@ -130,7 +152,7 @@ def block_program(
     return _program(model, op_shape(op), tokens, eb, tile, rank, tile_output, cim, chunk)
 
 
-def op_shape(op: Op) -> tuple:
+def op_shape(op: Any) -> tuple:
     """What of an op its cluster work depends on (not its name, place or producers)."""
     return op.shape
 
@@ -138,9 +160,7 @@ def op_shape(op: Op) -> tuple:
 @lru_cache(maxsize=1 << 16)
 def _program(model: PmcaModel, shape: tuple, tokens: int, eb: int, tile: TileMapping | None,
              rank: int | None, tile_output: str, cim: bool, output_chunk: int) -> BlockProgram:
-    kind, d_in, d_out, heads, k, n, kv_heads, function, chunk, inputs = shape
-    op = Op("", 0, kind, "", d_in, d_out, (Edge("", "streaming"),) * inputs, heads=heads, k=k,
-            n=n, function=function, kv_heads=kv_heads, chunk=chunk)
+    op = Shape(*shape)
     if op.kind == "static_linear":
         return _static(model, op, tokens, eb, tile, rank, tile_output, cim, output_chunk)
     if op.kind == "dynamic_matmul":
@@ -161,11 +181,11 @@ def _program(model: PmcaModel, shape: tuple, tokens: int, eb: int, tile: TileMap
     if op.kind == "attention":
         return _attention(model, op, tokens, eb)
     pre = model.elementwise(op.function, tokens * op.d_out)
-    return BlockProgram(pre, None, tokens * op.d_in * len(op.inputs) * eb,
+    return BlockProgram(pre, None, tokens * op.d_in * op.inputs * eb,
                         model.pmca.bank_width_bytes)
 
 
-def _static(model: PmcaModel, op: Op, tokens: int, eb: int, tile: TileMapping, rank: int | None,
+def _static(model: PmcaModel, op: Shape, tokens: int, eb: int, tile: TileMapping, rank: int | None,
             tile_output: str, cim: bool, chunk: int) -> BlockProgram:
     """A static op's block (see the module docstring); with `chunk` (0 < chunk < d_out) its
     post phase runs on that many output columns at a time."""
@@ -216,7 +236,7 @@ def _static(model: PmcaModel, op: Op, tokens: int, eb: int, tile: TileMapping, r
                         chunks)
 
 
-def _attention(model: PmcaModel, op: Op, tokens: int, eb: int) -> BlockProgram:
+def _attention(model: PmcaModel, op: Shape, tokens: int, eb: int) -> BlockProgram:
     """The fused attention of one block (see the module docstring)."""
     heads, dk, dv = op.heads, op.k, op.d_out // op.heads
     chunk = min(op.chunk, op.n)

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aimcsim.errors import CapacityError
 from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca.model import PmcaModel, ThroughputPmca
 from aimcsim.hw.pmca.programs import block_program, op_shape
 from aimcsim.keys import Carried, Same
-
-if TYPE_CHECKING:
-    from aimcsim.spec.arch import Arch, Pipeline
-    from aimcsim.spec.workload import Op, Workload
+from aimcsim.mapping import parts
+from aimcsim.spec.arch import Arch, Pipeline
+from aimcsim.spec.workload import Op, Workload
 
 
 def resident_bytes(arch: Arch, workload: Workload, placements: dict[str, Any]) -> list[int]:
@@ -49,7 +48,6 @@ def check_l2(arch: Arch, workload: Workload, placements: Any) -> list[int]:
 
 @lru_cache(maxsize=64)
 def _held(same: Same, eb: int) -> tuple[int, ...]:
-    from aimcsim.mapping import parts  # (the mapping imports the cluster package)
 
     workload, placements = same.objects
     held = [0] * (1 + max(p.pmca for p in placements.values()))
@@ -103,7 +101,6 @@ def check_tcdm(
     # cannot fit before any cycle-level kernel runs (a 65536-rank adapter is refused in
     # milliseconds); then the exact footprints, padding included.
     floor = ThroughputPmca(arch.pmca, arch.lora.dtype)
-    from aimcsim.mapping import parts  # (the mapping imports the cluster package)
 
     # what to check, once per distinct case (layers repeat a few shapes), in trace order
     cases: dict[tuple, tuple[Op, Any, Pipeline]] = {}
