@@ -191,4 +191,13 @@ def estimate(gpu: Gpu, workload: Workload, *, lora_rank: int | None = None,
     }
 
 
-__all__ = ["ATTENTION", "GPU_OP_COLUMNS", "Gpu", "estimate", "load_gpu"]
+
+
+def reference(gpu: Gpu, workload: Workload, lora: Any, mode: str) -> dict[str, Any]:
+    """The estimate a run in `mode` is compared with: in hybrid mode with the architecture's
+    adapters (`lora`: its `lora` section), in AIMC-only mode without."""
+    return estimate(gpu, workload, lora_rank=lora.rank if mode == "hybrid" else None,
+                    lora_applies=lora.applies_to)
+
+
+__all__ = ["ATTENTION", "GPU_OP_COLUMNS", "Gpu", "estimate", "load_gpu", "reference"]

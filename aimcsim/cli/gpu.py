@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from aimcsim.gpu import ATTENTION, Gpu, estimate, load_gpu
+from aimcsim.gpu import ATTENTION, estimate, load_gpu
+from aimcsim.outputs.console import gpu_line
 from aimcsim.spec.arch import LM_HEAD
 from aimcsim.spec.workload import MAX_TOKENS, Workload, parse_workload
 from aimcsim.traces import CONFIGS, TRACES, from_config, read_config
@@ -60,19 +60,6 @@ def _trace(args: argparse.Namespace) -> Workload:
     return parse_workload(doc, str(path))
 
 
-def describe(gpu: Gpu, workload: Workload, ref: dict[str, Any], label: str = "") -> str:
-    """One line of an estimate: latency, energy (per token), power, bounds."""
-    step = workload.tokens == 1 and workload.context > 1
-    phase = f"decode step over {workload.context} keys" if step else \
-        f"{workload.tokens} tokens"
-    per = "" if workload.tokens == 1 else f" ({ref['per_token_pj'] / 1e6:,.1f} uJ per token)"
-    return (f"GPU estimate{label} ({gpu.name}, roofline at measured efficiencies, not "
-            f"simulated), {phase}: {ref['latency_ns'] / 1e6:,.3f} ms, "
-            f"{ref['energy_pj'] / 1e9:,.3f} mJ{per}, {ref['average_power_w']:.0f} W; "
-            f"{ref['compute_bound_ops']} of {ref['n_ops']} ops compute-bound, "
-            f"{ref['attention']} attention")
-
-
 def execute(args: argparse.Namespace) -> int:
     if args.rank < 0:
         raise ValueError(f"--rank must be >= 0, got {args.rank}")
@@ -80,9 +67,9 @@ def execute(args: argparse.Namespace) -> int:
     workload = _trace(args)
     print(f"{workload.name}: {len(workload.ops)} operations, "
           f"{sum(op.role == LM_HEAD for op in workload.ops)} LM head")
-    print(describe(gpu, workload, estimate(gpu, workload, attention=args.attention)))
+    print(gpu_line(gpu, workload, estimate(gpu, workload, attention=args.attention)))
     if args.rank:
         ref = estimate(gpu, workload, lora_rank=args.rank,
                        lora_applies=lambda role: role != LM_HEAD, attention=args.attention)
-        print(describe(gpu, workload, ref, f" with rank-{args.rank} LoRA"))
+        print(gpu_line(gpu, workload, ref, f" with rank-{args.rank} LoRA"))
     return 0

@@ -25,9 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from aimcsim.errors import SpecError, SpecIssue
+from aimcsim.gpu import reference
 from aimcsim.params.files import (
     FLAG,
     NUMBER,
@@ -39,7 +41,14 @@ from aimcsim.params.files import (
     read_text,
 )
 from aimcsim.params.reader import read_yaml
-from aimcsim.results import LAYER_KINDS, TIMELINE_COLUMNS
+from aimcsim.results import (
+    LAYER_KINDS,
+    TIMELINE_COLUMNS,
+    overhead,
+    overhead_stats,
+    write_json,
+    write_layers_csv,
+)
 from aimcsim.search import SEARCH_COLUMNS
 from aimcsim.spec.arch import MODES, Arch, load_arch, read_arch_doc
 from aimcsim.spec.workload import Workload
@@ -189,3 +198,50 @@ __all__ = ["ARCH", "CRITICAL", "FLAG", "LAYERS", "NUMBER", "POINTS", "POINT_FIGU
            "SEARCH", "SETTINGS", "SWEEP", "TECHNOLOGY", "TEXT", "TIMELINE", "read_summary",
            "read_table", "record_inputs", "record_sweep", "recorded_arch", "recorded_file",
            "recorded_text", "workload_record"]
+
+
+def run_summary(results: Mapping[str, Any], *, arch_file: Any, workload_file: Any,
+                settings_file: Any = None, gpu: Any = None, workload: Any = None,
+                lora: Any = None) -> dict[str, Any]:
+    """`summary.json` of a run in one or both modes (`results` by mode, AIMC-only first):
+    the inputs' names, each mode's summary, with both modes the static layers' overhead and
+    the network's, with a GPU its estimate per mode (`aimcsim.gpu.reference`)."""
+    summary: dict[str, Any] = {
+        "arch": str(arch_file), "workload": str(workload_file),
+        **({"settings": str(settings_file)} if settings_file else {}),
+        "modes": {m: r.summary for m, r in results.items()}}
+    if len(results) == 2:
+        layers = pd.concat([r.layers for r in results.values()], ignore_index=True)
+        stats = overhead_stats(layers)
+        summary["static_overhead"] = {
+            "layers": int((results["hybrid"].layers["kind"] == "static_linear").sum()),
+            **{key.removeprefix("static_overhead_"): value for key, value in stats.items()}}
+        summary["total_overhead"] = overhead(results["hybrid"].summary["total_latency_ns"],
+                                             results["aimc-only"].summary["total_latency_ns"])
+    if gpu is not None:
+        for m in results:
+            ref = reference(gpu, workload, lora, m)
+            summary["modes"][m]["gpu_estimate"] = {k: v for k, v in ref.items() if k != "ops"}
+    return summary
+
+
+def write_run(out: Path, results: Mapping[str, Any], summary: dict[str, Any], *, arch: Arch,
+              arch_file: Any, settings_file: Any, workload: Workload) -> list[str]:
+    """Write a run's folder: its recorded inputs, `layers.csv`, `summary.json` (with the
+    inputs as used), `timeline.parquet` and `critical_path.csv`; the recorded inputs' names."""
+    out.mkdir(parents=True, exist_ok=True)
+    recorded = record_inputs(out, arch, arch_file, settings_file)
+    summary["inputs"] = {**recorded, "workload": workload_record(workload)}
+    write_layers_csv(pd.concat([r.layers for r in results.values()], ignore_index=True),
+                     out / "layers.csv")
+    write_json(summary, out / "summary.json")
+    run_timeline(results).to_parquet(out / "timeline.parquet", index=False)
+    pd.concat([r.critical for r in results.values()], ignore_index=True).to_csv(
+        out / "critical_path.csv", index=False)
+    return list(recorded.values())
+
+
+def run_timeline(results: Mapping[str, Any]) -> Any:
+    """Every mode's timeline, one table (column `mode`)."""
+    return pd.concat([r.timeline.assign(mode=m) for m, r in results.items()],
+                     ignore_index=True)
