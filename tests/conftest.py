@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -27,6 +30,19 @@ class Stopwatch:
     loaded machine), which is not the input's doing."""
 
     seconds: float = 0.0
+
+
+@contextmanager
+def plugin(module: str, registry: Any, name: str) -> Iterator[Any]:
+    """The toy plug-in `module` (tests/<module>.py) imported for one test, so that it registers
+    `name` in `registry`, then gone (other tests see the built-in registry)."""
+    sys.modules.pop(module, None)
+    importlib.import_module(module)
+    try:
+        yield registry[name]
+    finally:
+        registry.pop(name)
+        sys.modules.pop(module, None)
 
 
 @contextmanager

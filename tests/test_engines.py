@@ -4,12 +4,9 @@ MACs, energy and area in the run's tables."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import pytest
 import yaml
-from conftest import ROOT, arch_doc, linear_workload
+from conftest import ROOT, arch_doc, linear_workload, plugin
 
 from aimcsim.errors import SpecError
 from aimcsim.hw.engines import ENGINES, engine
@@ -20,11 +17,9 @@ from aimcsim.spec.workload import parse_workload
 
 @pytest.fixture
 def toy():
-    sys.modules.pop("toy_engine", None)
-    importlib.import_module("toy_engine")
-    yield ENGINES["lut-macro"]
-    ENGINES.pop("lut-macro")
-    sys.modules.pop("toy_engine", None)
+    """The toy registered for one test (`conftest.plugin`)."""
+    with plugin("toy_engine", ENGINES, "lut-macro") as registered:
+        yield registered
 
 
 def test_the_built_in_engines():

@@ -3,12 +3,9 @@ one file (tests/toy_figure.py) appears in both."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import pytest
 import yaml
-from conftest import arch_doc, linear_workload
+from conftest import arch_doc, linear_workload, plugin
 
 from aimcsim.cli import main
 from aimcsim.outputs.figures import FIGURES
@@ -16,11 +13,9 @@ from aimcsim.outputs.figures import FIGURES
 
 @pytest.fixture
 def toy():
-    sys.modules.pop("toy_figure", None)
-    importlib.import_module("toy_figure")
-    yield FIGURES["tokens-per-layer"]
-    FIGURES.pop("tokens-per-layer")
-    sys.modules.pop("toy_figure", None)
+    """The toy registered for one test (`conftest.plugin`)."""
+    with plugin("toy_figure", FIGURES, "tokens-per-layer") as registered:
+        yield registered
 
 
 @pytest.fixture

@@ -128,9 +128,9 @@ def test_a_bad_gpu_file_is_refused_naming_the_field(tmp_path):
     bad.write_text(yaml.safe_dump(old))
     with pytest.raises(SpecError, match="version: 1 is not allowed; allowed values: 2"):
         load_gpu(bad)
-    broken = copy_with(doc, peak_tflops={"value": 0, "source": "x"}, dtype="fp12",
-                       memory_bound_power_w={"value": 500, "source": "x"},
-                       compute_efficiency={"value": 0.5, "source": " "})
+    broken = {**doc, "peak_tflops": {"value": 0, "source": "x"}, "dtype": "fp12",
+              "memory_bound_power_w": {"value": 500, "source": "x"},
+              "compute_efficiency": {"value": 0.5, "source": " "}}
     bad.write_text(yaml.safe_dump(broken))
     with pytest.raises(SpecError) as info:
         load_gpu(bad)
@@ -139,10 +139,6 @@ def test_a_bad_gpu_file_is_refused_naming_the_field(tmp_path):
     assert "dtype: 'fp12' is not allowed" in text
     assert "memory_bound_power_w.value: 500 W is above board_power_w = 400 W" in text
     assert "compute_efficiency.source: say where the value comes from" in text
-
-
-def copy_with(doc: dict, **changes) -> dict:
-    return {**doc, **changes}
 
 
 @pytest.mark.parametrize("model", sorted(TRACES))

@@ -5,11 +5,9 @@ the closed form, the TCDM check and the search ask, and a toy strategy from one 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import sys
 
 import pytest
-from conftest import arch_doc, linear_workload, small_bert
+from conftest import arch_doc, linear_workload, plugin, small_bert
 
 from aimcsim.analytic import static_layer
 from aimcsim.errors import CapacityError, SpecError
@@ -21,13 +19,9 @@ from aimcsim.spec.workload import parse_workload
 
 @pytest.fixture
 def toy():
-    """The toy strategy registered for one test, then gone (other tests see the built-in
-    registry)."""
-    sys.modules.pop("toy_strategy", None)
-    importlib.import_module("toy_strategy")
-    yield STRATEGIES["triple-buffered"]
-    STRATEGIES.pop("triple-buffered")
-    sys.modules.pop("toy_strategy", None)
+    """The toy registered for one test (`conftest.plugin`)."""
+    with plugin("toy_strategy", STRATEGIES, "triple-buffered") as registered:
+        yield registered
 
 
 def test_the_built_in_strategies():
