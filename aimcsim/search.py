@@ -32,7 +32,6 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from itertools import product
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -41,17 +40,26 @@ from aimcsim.analytic import static_layer
 from aimcsim.cost import prices, static_energy
 from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError, SettingWarning
+from aimcsim.explore.network import _apply, token_curves  # noqa: F401
+from aimcsim.explore.space import (  # noqa: F401
+    GROUP,
+    SPACE_FIELDS,
+    SearchSpace,
+    _alone,
+    _layer_by_layer,
+    _variant,
+    _variants,
+    load_space,
+)
 from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.mapping import check_lora_roles
-from aimcsim.params.reader import Reader, read_yaml
-from aimcsim.results import overhead, overhead_stats
+from aimcsim.results import overhead
 from aimcsim.sim.prepare import prepare
-from aimcsim.sim.strategies import strategy_names
 from aimcsim.simulator import simulate
-from aimcsim.spec.arch import TILE_OUTPUTS, Arch, Pipeline, arch_field
-from aimcsim.spec.workload import INPUT, Edge, Op, Workload
+from aimcsim.spec.arch import Arch, Pipeline
+from aimcsim.spec.workload import Op, Workload
 
 RATINGS = ("exact", "simulated", "pruned", "infeasible")
 OBJECTIVES = ("latency", "energy", "edp")
@@ -87,23 +95,8 @@ SEARCH_COLUMNS: dict[str, str] = {
             "max_overhead the least TCDM within it; energy or edp (energy x latency): the "
             "least, within max_overhead when given",
 }
-GROUP = ["d_in", "d_out", "rank", "integration_time_ns", "cores"]
 
 
-@dataclass(frozen=True)
-class SearchSpace:
-    """Values to try; None takes the architecture's own value (one point)."""
-
-    strategies: tuple[str, ...] = field(default_factory=strategy_names)  # all registered
-    parallel_tokens: tuple[int, ...] | None = None  # None: powers of two up to tokens, + tokens
-    tile_output: tuple[str, ...] | None = TILE_OUTPUTS
-    output_chunk: tuple[int, ...] | None = None  # None: the architecture's own
-    cores: tuple[int, ...] | None = None
-    integration_time_ns: tuple[float, ...] | None = (128.0, 256.0, 512.0)
-    rank: tuple[int, ...] | None = None
-    # keys per chunk of fused attention, chosen for the whole network (attention is not a
-    # static layer): None: the architecture's own
-    attention_key_chunk: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -117,59 +110,14 @@ class SearchResult:
         return self.points[self.points["best"]].reset_index(drop=True)
 
 
-#: The architecture value each dimension of a search space sets (its values are checked
-#: against that value's declaration: type, bounds, choices, whole picoseconds).
-SPACE_FIELDS = {"strategies": "pipeline.strategy", "parallel_tokens": "pipeline.parallel_tokens",
-                "tile_output": "pipeline.tile_output", "output_chunk": "pipeline.output_chunk",
-                "cores": "pmca.cores",
-                "integration_time_ns": "aimc.integration_time_ns", "rank": "lora.rank",
-                "attention_key_chunk": "pipeline.attention_key_chunk"}
 
 
-def load_space(path: str | Path) -> SearchSpace:
-    """A search-space YAML file: `version: 1` and lists for any of the space's fields."""
-    r = Reader(path)
-    d = r.mapping(read_yaml(path), "", ("version", *SPACE_FIELDS), required=("version",))
-    if "version" in d:
-        r.version(d, (1,))
-    values: dict[str, Any] = {}
-    for key, arch_path in SPACE_FIELDS.items():
-        if key not in d:
-            continue
-        items = r.sequence(d[key], key)
-        if not items and isinstance(d[key], list):
-            r.error(key, "expected a non-empty list")
-        field = arch_field(arch_path)
-        values[key] = tuple(field.take(r, key, i, v) for i, v in enumerate(items))
-        if len(set(values[key])) < len(values[key]):
-            r.error(key, "lists a value twice (the search would try it twice)")
-    r.finish()
-    return SearchSpace(**values)
 
 
-def _variant(arch: Arch, integration_time_ns: float, cores: int, rank: int) -> Arch:
-    """`arch` with another integration time, cluster size and LoRA rank."""
-    return dataclasses.replace(
-        arch,
-        aimc=dataclasses.replace(arch.aimc, integration_time_ns=float(integration_time_ns)),
-        pmca=dataclasses.replace(arch.pmca, cores=int(cores)),
-        lora=dataclasses.replace(arch.lora, rank=int(rank)),
-    )
 
 
-def _variants(arch: Arch, space: SearchSpace) -> list[Arch]:
-    return [_variant(arch, t_int, cores, rank) for t_int, cores, rank in product(
-        space.integration_time_ns or (arch.aimc.integration_time_ns,),
-        space.cores or (arch.pmca.cores,), space.rank or (arch.lora.rank,))]
 
 
-def _alone(op: Op, tokens: int) -> Workload:
-    """`op` alone, its input produced on another cluster (as in the network)."""
-    source = Op("source", 0, "elementwise", "source", op.d_in, op.d_in,
-                (Edge(INPUT, "streaming"),), function="norm")
-    single = dataclasses.replace(op, name="layer", block=0, inputs=(Edge("source", "streaming"),),
-                                 last_tokens=0)
-    return Workload("layer", tokens, op.d_in, (source, single))
 
 
 def _prepares(variant: Arch, work: Workload, pipe: Pipeline, model: PmcaModel) -> bool:
@@ -183,9 +131,6 @@ def _prepares(variant: Arch, work: Workload, pipe: Pipeline, model: PmcaModel) -
     return True
 
 
-def _layer_by_layer(arch: Arch, pipe: Pipeline) -> Arch:
-    return dataclasses.replace(arch, pipeline=dataclasses.replace(
-        pipe, between_layers="layer-by-layer"))
 
 
 class _Group:
@@ -458,115 +403,8 @@ def _table(points: pd.DataFrame) -> pd.DataFrame:
     return points[list(SEARCH_COLUMNS)]
 
 
-def _apply(points: pd.DataFrame, variant: Arch, workload: Workload,
-           chunks: tuple[int, ...] | None = None, objective: str = "latency") -> dict[str, Any]:
-    """Simulate the network with every LoRA layer at its shape's best setting (its fastest
-    where no setting met the objective's limit; not at all where a shape fits nowhere).
-
-    `chunks`: keys per chunk of fused attention to try (`pipeline.attention_key_chunk`; None:
-    the architecture's). Each runs the whole network in both modes; the one whose hybrid run
-    is best for the objective (latency, energy or EDP; ties: the first listed) is reported,
-    with every chunk's hybrid figure: an exhaustive choice of the network's chunk given the
-    layers' settings."""
-    key = {"integration_time_ns": variant.aimc.integration_time_ns,
-           "cores": variant.pmca.cores, "rank": variant.lora.rank}
-    mine = points[(points["integration_time_ns"] == key["integration_time_ns"])
-                  & (points["cores"] == key["cores"]) & (points["rank"] == key["rank"])]
-    by_shape: dict[tuple[int, int], Pipeline] = {}
-    fallback = []
-    for (d_in, d_out), shape in mine.groupby(["d_in", "d_out"], sort=False):
-        pick = shape[shape["best"]]
-        if pick.empty:
-            pick = shape[shape["fastest"]]
-            if pick.empty:
-                return {**key, "skipped": f"no setting of {d_in}x{d_out} fits the TCDM"}
-            fallback.append(f"{d_in}x{d_out}")
-        r = pick.iloc[0]
-        by_shape[(d_in, d_out)] = dataclasses.replace(
-            variant.pipeline, strategy=r.strategy, parallel_tokens=int(r.parallel_tokens),
-            tile_output=r.tile_output, output_chunk=int(r.output_chunk))
-    settings = {op.name: by_shape[(op.d_in, op.d_out)] for op in workload.ops
-                if op.kind == "static_linear" and (op.d_in, op.d_out) in by_shape
-                and variant.lora.applies_to(op.role)}
-    # the same block sizes in both modes, so the comparison isolates the LoRA branch (a tile
-    # alone ignores the strategy; its block size sets how its output is sent on)
-    tried: dict[int, Any] = {}
-    best = None
-    for chunk in chunks or (variant.pipeline.attention_key_chunk,):
-        run_arch = dataclasses.replace(variant, pipeline=dataclasses.replace(
-            variant.pipeline, attention_key_chunk=int(chunk)))
-        run_settings = {name: dataclasses.replace(p, attention_key_chunk=int(chunk))
-                        for name, p in settings.items()}
-        try:
-            hybrid = simulate(run_arch, workload, "hybrid", settings=run_settings,
-                              timeline=False)
-        except CapacityError as exc:  # another op does not fit at this chunk: say so
-            tried[int(chunk)] = str(exc)
-            continue
-        figure = _network_figure(hybrid, objective)
-        tried[int(chunk)] = figure
-        if best is None or figure < best[0]:
-            best = (figure, int(chunk), run_arch, run_settings, hybrid)
-    if best is None:  # another op of the network does not fit: say so, keep the rest
-        return {**key, "skipped": next(iter(tried.values()))}
-    _, chunk, run_arch, settings, hybrid = best
-    try:
-        aimc = simulate(run_arch, workload, "aimc-only", settings=settings, timeline=False)
-    except CapacityError as exc:
-        return {**key, "skipped": str(exc)}
-    return {
-        **key,
-        "attention_key_chunk": chunk,
-        **({"attention_key_chunks": tried} if chunks else {}),
-        "hybrid_latency_ns": hybrid.summary["total_latency_ns"],
-        "aimc_only_latency_ns": aimc.summary["total_latency_ns"],
-        "overhead": overhead(hybrid.summary["total_latency_ns"], aimc.summary["total_latency_ns"]),
-        **overhead_stats(pd.concat([aimc.layers, hybrid.layers], ignore_index=True)),
-        "settings": {f"{d_in}x{d_out}": {"strategy": p.strategy,
-                                         "parallel_tokens": p.parallel_tokens,
-                                         "tile_output": p.tile_output,
-                                         "output_chunk": p.output_chunk}
-                     for (d_in, d_out), p in by_shape.items()},
-        "fastest_instead": fallback,
-    }
 
 
-def _network_figure(result: Any, objective: str) -> float:
-    """The network's figure for `objective`: latency (ns), energy (pJ) or their product."""
-    latency = result.summary["total_latency_ns"]
-    if objective == "latency":
-        return latency
-    energy = result.summary["energy"]["total_pj"]
-    return energy if objective == "energy" else energy * latency
 
 
-def token_curves(arch: Arch, points: pd.DataFrame) -> pd.DataFrame:
-    """The study's Fig. 4a/b from a search's shapes, integration times and block sizes: each
-    static layer shape alone (as the search runs it) under the architecture's own strategy and
-    `tile_output`, its hybrid and AIMC-only latency (simulated) and the TCDM it needs, at every
-    parallel_tokens and integration time of the search table `points`."""
-    rows = []
-    tokens = int(points["parallel_tokens"].max())
-    pipe = arch.pipeline
-    for (d_in, d_out, rank, t_int, cores), _ in points.groupby(GROUP, sort=False):
-        variant = _variant(arch, t_int, cores, rank)
-        op = Op("layer", 0, "static_linear", "layer", int(d_in), int(d_out), ())
-        work = _alone(op, tokens)
-        model = cluster_model(variant.pmca, variant.lora.dtype)
-        for block in sorted(points["parallel_tokens"].unique()):
-            setting = dataclasses.replace(pipe, parallel_tokens=int(block))
-            hybrid = static_layer(variant, op, tokens, setting, model, lora=True)
-            row = {"d_in": d_in, "d_out": d_out, "integration_time_ns": t_int,
-                   "parallel_tokens": int(block), "tcdm_bytes": hybrid.tcdm_bytes,
-                   "latency_ns": math.nan, "aimc_only_latency_ns": math.nan}
-            if hybrid.tcdm_bytes <= variant.pmca.tcdm_bytes:
-                plain = static_layer(variant, op, tokens, setting, model, lora=False)
-                for mode, col, est in (("hybrid", "latency_ns", hybrid),
-                                       ("aimc-only", "aimc_only_latency_ns", plain)):
-                    # the closed form where it is the simulator's figure (tested), else a run
-                    row[col] = est.latency_ps / PS_PER_NS if est.exact else float(simulate(
-                        _layer_by_layer(variant, setting), work, mode, timeline=False
-                    ).layers.set_index("layer").loc["layer", "latency_ns"])
-            rows.append(row)
-    return pd.DataFrame(rows)
 

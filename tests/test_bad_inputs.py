@@ -170,7 +170,7 @@ def test_cli_misuse_is_one_line_and_fast(root, capsys, argv, expected):
 
 
 def test_declared_bounds_reach_the_schema():
-    from aimcsim.spec.arch import arch_schema
+    from aimcsim.spec.schema import arch_schema
 
     props = arch_schema()["properties"]
     for section, cls in SECTIONS.items():

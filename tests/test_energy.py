@@ -247,7 +247,7 @@ def test_technology_schema_checks_the_shipped_files(tmp_path):
     import jsonschema
 
     from aimcsim.cli import main
-    from aimcsim.spec.tech import technology_schema
+    from aimcsim.spec.schema import technology_schema
 
     assert main(["schema", "--out", str(tmp_path)]) == 0
     schema = technology_schema()

@@ -168,7 +168,8 @@ def test_schema_is_derived_from_the_declarations_and_checks_what_the_reader_chec
     import yaml
 
     from aimcsim.cli import main
-    from aimcsim.spec.arch import SECTION_KEYS, arch_schema
+    from aimcsim.spec.arch import SECTION_KEYS
+    from aimcsim.spec.schema import arch_schema
 
     assert main(["schema", "--out", str(tmp_path)]) == 0
     schema = json.loads((tmp_path / "arch.schema.json").read_text())

@@ -7,8 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from aimcsim.spec.arch import arch_schema
-from aimcsim.spec.tech import technology_schema
+from aimcsim.spec.schema import arch_schema, technology_schema
 from aimcsim.spec.workload import workload_schema
 
 

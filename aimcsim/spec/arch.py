@@ -9,7 +9,6 @@ are here. `arch/*.yaml` repeat the meaning next to the value with the source of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -40,7 +39,6 @@ from aimcsim.params.fields import (
     keys,
     read_fields,
     read_section,
-    section_schema,
     spec,
 )
 from aimcsim.params.reader import Reader, join, kind_of, read_yaml, relative_file, shown
@@ -158,145 +156,6 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "aimc": AIMC_KEYS, "pmca": PMCA_KEYS, "interconnect": NOC_KEYS, "pipeline": _PIPE,
     "lora": _LORA, "sram_cim": CIM_KEYS, "chip": CHIP_KEYS, "memory": MEMORY_KEYS,
 }
-
-
-def arch_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of an architecture file, from the fields' declarations."""
-    sections = {"aimc": (AimcTile, "aimc"), "pmca": (Pmca, "pmca"),
-                "interconnect": (Interconnect, "interconnect"),
-                "pipeline": (Pipeline, "pipeline"), "lora": (Lora, "lora"),
-                "sram_cim": (SramCim, "sram_cim"), "chip": (Chip, "chip"),
-                "memory": (Memory, "memory")}
-    properties: dict[str, Any] = {
-        "version": {"enum": list(SUPPORTED_VERSIONS)},
-        "extends": {"type": "string", "description": "an architecture file (relative to this "
-                    "one) whose values this file overlays"},
-        "name": {"type": "string"},
-        "mode": {"enum": list(MODES), "description": "default mode of `aimcsim run`"},
-        "source": {"type": "string"},
-        "technology": {"type": "string", "description": "the technology file (tech/*.yaml, "
-                       "relative to this one): energy per event, area and leakage"},
-    }
-    complete: dict[str, Any] = {}  # what a file that extends nothing must also give
-    for key, (cls, title) in sections.items():
-        schema = section_schema(cls, title)
-        if cls in (Pipeline, Lora):
-            del schema["properties"]["source"]
-        required_keys = schema.pop("required")
-        if key not in ("sram_cim", "chip", "memory"):  # optional sections
-            complete[key] = {"required": required_keys}
-        else:
-            schema["required"] = required_keys
-        properties[key] = schema
-    for key, eng in engine_sections().items():  # the plug-in engines' sections
-        if key not in properties:
-            properties[key] = eng.section_schema()
-    # the registries' names as they are now (a plug-in imported after this module included)
-    for path, names in _REGISTERED.items():
-        section, key = path.split(".")
-        properties[section]["properties"][key]["enum"] = list(names())
-    engine = section_schema(MatrixEngine, "matrix_engine")
-    properties["pmca"]["properties"]["matrix_engine"] = {"anyOf": [engine, {"type": "null"}]}
-    properties["pmca"].pop("$defs", None)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "aimcsim architecture file",
-        "type": "object",
-        "properties": properties,
-        "required": ["version"],
-        "additionalProperties": False,
-        # a file that extends another gives only what differs
-        "if": {"not": {"required": ["extends"]}},
-        "then": {"required": ["version", "aimc", "pmca", "interconnect"],
-                 "properties": complete},
-    }
-
-
-@cache
-def _schema() -> dict[str, Any]:
-    return arch_schema()
-
-
-_SCHEMA_KINDS = {"integer": int, "number": float, "boolean": bool, "string": str}
-
-
-@dataclass(frozen=True)
-class ArchField:
-    """What one value of an architecture file accepts, from its declaration (a sweep axis, a
-    constraint or a search dimension is checked against it before any point is built)."""
-
-    path: str
-    kind: type | None  # int, float, bool or str; None: a structured value (a list)
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] | None = None
-    unit: str = ""
-    section_required: tuple[str, ...] = ()  # keys its section needs when the file lacks it
-
-    def take(self, r: Reader, path: str, index: int, value: Any) -> Any:
-        """`value` checked as this field (errors at `path[index]`)."""
-        if self.kind is None:
-            return value
-        return r.take({index: value}, path, index, self.kind,  # type: ignore[dict-item]
-                      minimum=self.minimum, maximum=self.maximum, choices=self.choices,
-                      unit=self.unit)
-
-
-def _object(node: dict[str, Any]) -> dict[str, Any] | None:
-    if "properties" in node:
-        return node
-    return next((b for b in node.get("anyOf", ()) if "properties" in b), None)
-
-
-#: values whose allowed choices are a registry's names, read when asked
-_REGISTERED = {"pipeline.strategy": _STRATEGIES.names, "interconnect.topology": topology_names,
-               "lora.engine": engine_names}
-
-
-def arch_field(path: str) -> ArchField:
-    """The declaration of the value at dot-path `path` of an architecture file (a field of a
-    section, of `pmca.matrix_engine` or an entry of a per-type table); ValueError naming what
-    the path's parent does have when there is no such value."""
-    node: dict[str, Any] | None = {
-        "properties": {k: v for k, v in _schema()["properties"].items() if k in SECTION_KEYS}}
-    parent: dict[str, Any] = {}
-    walked: list[str] = []
-    for part in path.split("."):
-        props = {k: v for k, v in (node or {}).get("properties", {}).items() if k != "source"}
-        if part not in props:
-            where = ".".join(walked)
-            if node is None:
-                raise ValueError(f"{path!r}: {where} is a value, not a section")
-            raise ValueError(f"{path!r} is not a field of an architecture file; "
-                             f"{where or 'its sections are'}"
-                             f"{' has' if where else ''}: {', '.join(props)}")
-        parent = node or {}
-        node = props[part]
-        walked.append(part)
-        if _object(node) is not None:
-            node = _object(node)
-        else:
-            leaf, node = node, None
-    if node is not None:
-        raise ValueError(f"{path!r} is a section; name one of its fields: "
-                         f"{', '.join(k for k in node['properties'] if k != 'source')}")
-    choices = tuple(leaf["enum"]) if "enum" in leaf else None
-    if path in _REGISTERED:  # (what is registered now, a plug-in imported late included)
-        choices = _REGISTERED[path]()
-    kind = type(choices[0]) if choices else _SCHEMA_KINDS.get(leaf.get("type", ""))
-    return ArchField(path, kind, leaf.get("minimum"), leaf.get("maximum"), choices,
-                     str(leaf.get("unit", "")), tuple(parent.get("required", ())))
-
-
-def arch_value(arch: Arch, path: str) -> Any:
-    """The value at dot-path `path` of a validated architecture, defaults filled in (None where
-    an optional section is absent)."""
-    cur: Any = arch
-    for part in path.split("."):
-        if cur is None:
-            return None
-        cur = dict(cur).get(part) if isinstance(cur, tuple) else getattr(cur, part)
-    return cur
 
 
 def load_arch(path: str | Path) -> Arch:
@@ -507,6 +366,15 @@ def _lora(r: Reader, data: Any, pmca: Pmca) -> Lora:
     return Lora(layers=layers, **values)
 
 
+
+def __getattr__(name: str) -> Any:  # (moved to aimcsim.spec.schema; kept working)
+    if name in ("ArchField", "arch_field", "arch_schema", "arch_value"):
+        from importlib import import_module
+
+        return getattr(import_module("aimcsim.spec.schema"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "DATAFLOWS",
     "DTYPE_BYTES",
@@ -519,15 +387,11 @@ __all__ = [
     "TIMINGS",
     "AimcTile",
     "Arch",
-    "ArchField",
     "Interconnect",
     "Lora",
     "MatrixEngine",
     "Pipeline",
     "Pmca",
-    "arch_field",
-    "arch_schema",
-    "arch_value",
     "load_arch",
     "ns_to_ps",
     "parse_arch",

@@ -36,7 +36,7 @@ import numpy as np
 
 from aimcsim.hw.engines import tech_sections
 from aimcsim.hw.sram import FIGURES, SramGrid
-from aimcsim.params.fields import Custom, descriptions, keys, numeric_bounds, required, spec, units
+from aimcsim.params.fields import Custom, keys, numeric_bounds, required, spec, units
 from aimcsim.params.reader import Reader, join, read_yaml
 from aimcsim.params.units import DTYPE_BYTES
 
@@ -376,76 +376,6 @@ def _optional() -> dict[str, type]:
     return {**_OPTIONAL, **dict.fromkeys(tech_sections(), CimTech)}
 
 
-def _entry_schema(low: float | None, high: float | None, unit: str, meaning: str,
-                  scaled: bool = False) -> dict[str, Any]:
-    value: dict[str, Any] = {"type": "number", "description": f"{meaning} ({unit})"}
-    if low is not None:
-        value["minimum"] = low
-    if high is not None:
-        value["maximum"] = high
-    props: dict[str, Any] = {"value": value, "source": {
-        "type": "string", "pattern": r"\S",
-        "description": "paper and table, a derivation, or 'assumed: <why>'"}}
-    if scaled:
-        props["node_nm"] = {"type": "number", "minimum": _NODE[0], "maximum": _NODE[1],
-                            "description": "the node of the source (scaled by logic_scaling)"}
-    return {"type": "object", "additionalProperties": False, "required": ["value", "source"],
-            "properties": props}
-
-
-def technology_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of a technology file, from the fields' declarations."""
-    number = {"type": "number"}
-    properties: dict[str, Any] = {
-        "version": {"enum": list(SUPPORTED_VERSIONS)}, "name": {"type": "string"},
-        "source": {"type": "string"},
-        "node_nm": {**number, "minimum": _NODE[0], "maximum": _NODE[1]},
-        "logic_scaling": {"type": "object", "additionalProperties": False,
-                          "required": ["nodes_nm", "energy", "area", "source"],
-                          "properties": {"nodes_nm": {"type": "array", "items": number},
-                                         "energy": {"type": "array", "items": number},
-                                         "area": {"type": "array", "items": number},
-                                         "source": {"type": "string"}}},
-        "sram": {"type": "object", "additionalProperties": False,
-                 "required": ["source", "node_nm", "transistor", "bank_bytes", "width_bits",
-                              *FIGURES],
-                 "description": "CACTI's figures of single-ported banks (aimcsim.hw.sram)",
-                 "properties": {
-                     "generator": {"type": "string"}, "source": {"type": "string"},
-                     "node_nm": number, "transistor": {"type": "string"},
-                     "ports": {"const": 1},
-                     "bank_bytes": {"type": "array", "items": {"type": "integer"}},
-                     "width_bits": {"type": "array", "items": {"type": "integer"}},
-                     **{name: {"type": "array", "description": meaning, "items": {
-                         "type": "array", "items": {"type": ["number", "null"]}}}
-                        for name, meaning in FIGURES.items()},
-                     "scale": {"type": "object", "additionalProperties": False,
-                               "properties": {name: _entry_schema(0, 1e3, "", f"factor on "
-                                                                  f"{name}")
-                                              for name in FIGURES}}}},
-    }
-    for section, cls in {**_SECTIONS, **_optional()}.items():
-        unit, meaning = units(cls), descriptions(cls)
-        props = {key: _entry_schema(low, high, unit[key], meaning[key],
-                                    join(section, key) in _SCALED)
-                 for key, (low, high) in numeric_bounds(cls).items()}
-        if cls is ClusterTech:
-            props["mac_pj"] = {"type": "object", "additionalProperties": False,
-                               "minProperties": 1, "description": meaning["mac_pj"],
-                               "properties": {d: _entry_schema(0, _PJ, "pJ", f"one {d} MAC",
-                                                               True)
-                                              for d in DTYPE_BYTES}}
-        if cls is TileTech:
-            props["adc_model"] = {"enum": list(ADC_MODELS), "description": meaning["adc_model"]}
-        properties[section] = {"type": "object", "additionalProperties": False,
-                               "required": list(required(cls)), "properties": props,
-                               "description": (cls.__doc__ or "").strip()}
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "aimcsim technology file", "type": "object", "properties": properties,
-            "required": ["version", "node_nm", *_SECTIONS, "sram"],
-            "additionalProperties": False}
-
-
 def load_technology(path: str | Path) -> Technology:
     """Load and validate a technology file (memoised by path and modification time: the
     points of a sweep share one)."""
@@ -462,6 +392,15 @@ def _load(path: str, _stamp: int) -> Technology:
     return parse_technology(read_yaml(path), path)
 
 
+
+def __getattr__(name: str) -> Any:  # (moved to aimcsim.spec.schema; kept working)
+    if name == "technology_schema":
+        from importlib import import_module
+
+        return import_module("aimcsim.spec.schema").technology_schema
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ADC_MODELS",
     "CimTech",
@@ -473,5 +412,4 @@ __all__ = [
     "TileTech",
     "load_technology",
     "parse_technology",
-    "technology_schema",
 ]

@@ -16,7 +16,8 @@ import numpy as np
 from aimcsim.errors import SpecError
 from aimcsim.params.files import digest, read_bytes
 from aimcsim.params.reader import Reader, get_path, join, read_yaml, relative_file, shown
-from aimcsim.spec.arch import MODES, Arch, arch_field, arch_value, parse_arch, read_arch_doc
+from aimcsim.spec.arch import MODES, Arch, parse_arch, read_arch_doc
+from aimcsim.spec.schema import arch_field, arch_value
 from aimcsim.spec.workload import MAX_TOKENS, load_workload
 from aimcsim.traces import TRACES, for_model
 

@@ -1,0 +1,123 @@
+"""The figures' style: one column of a two-column paper (3.5 in wide), the Okabe-Ito
+colour-blind-safe palette with one colour per resource in every kind, and the naming of
+timeline lanes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+from matplotlib.figure import Figure
+
+#: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
+OKABE_ITO = {
+    "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+    "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000",
+    "grey": "#999999",
+}
+
+
+#: One colour per resource, the same in every figure.
+RESOURCE_COLOURS = {
+    "aimc": OKABE_ITO["blue"], "pmca": OKABE_ITO["vermillion"], "dma": OKABE_ITO["green"],
+    "noc": OKABE_ITO["orange"], "stall": OKABE_ITO["grey"], "cim": OKABE_ITO["sky"],
+    "tcdm": OKABE_ITO["purple"],
+}
+
+
+RESOURCE_LABELS = {"aimc": "AIMC tile", "pmca": "PMCA compute", "dma": "DMA",
+                   "noc": "interconnect", "stall": "stall", "cim": "SRAM-CIM",
+                   "tcdm": "TCDM"}
+
+
+MODE_COLOURS = {"aimc-only": RESOURCE_COLOURS["aimc"], "hybrid": RESOURCE_COLOURS["pmca"]}
+
+
+COLUMN_WIDTH_IN = 3.5
+
+
+STYLE = {
+    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
+    "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.spines.top": False,
+    "axes.spines.right": False, "savefig.dpi": 200, "savefig.bbox": "tight",
+}
+
+
+def _figure(height_in: float = 2.4) -> tuple[Figure, plt.Axes]:
+    with plt.rc_context(STYLE):
+        fig = Figure(figsize=(COLUMN_WIDTH_IN, height_in), layout="constrained")
+        ax = fig.add_subplot()
+    return fig, ax
+
+
+def _style(fig: Figure) -> Figure:
+    for ax in fig.axes:
+        for item in [ax.xaxis.label, ax.yaxis.label, ax.title]:
+            item.set_fontsize(STYLE["axes.labelsize"])
+        ax.tick_params(labelsize=STYLE["xtick.labelsize"])
+        for side in ("top", "right"):
+            if ax.get_label() != "secondary":
+                ax.spines[side].set_visible(False)
+    for legend in [*(ax.get_legend() for ax in fig.axes), *fig.legends]:
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_fontsize(STYLE["legend.fontsize"])
+    return fig
+
+
+def save(fig: Figure, path: str) -> None:
+    """Write png, pdf or svg (by the file's suffix)."""
+    with plt.rc_context(STYLE):
+        fig.savefig(path)
+
+
+#: A colour per cause of a critical path (`aimcsim.results.CAUSES`).
+CAUSE_COLOURS = {
+    "tile": RESOURCE_COLOURS["aimc"], "SRAM-CIM": RESOURCE_COLOURS["cim"],
+    "cluster compute": RESOURCE_COLOURS["pmca"], "bank stalls": OKABE_ITO["purple"],
+    "DMA": RESOURCE_COLOURS["dma"], "link": RESOURCE_COLOURS["noc"],
+    "waiting for a link": OKABE_ITO["yellow"], "waiting for the cluster": OKABE_ITO["grey"],
+    "waiting for TCDM": OKABE_ITO["black"], "waiting for inputs": "#DDDDDD",
+}
+
+
+def _lane_name(component: str) -> str:
+    """Links share two lanes (tile outputs, cluster outputs); other components keep theirs."""
+    if component.startswith("link:tile:"):
+        return "links from tiles"
+    if component.startswith("link:"):
+        return "links from clusters"
+    return component
+
+
+def _resource(component: str) -> str:
+    if component.startswith("tile:"):
+        return "aimc"
+    if component.startswith("cim:"):
+        return "cim"
+    if component.startswith("dma:"):
+        return "dma"
+    if component.startswith("link"):
+        return "noc"
+    return "pmca"
+
+
+def _component_order(component: str) -> tuple[int, str]:
+    return ({"aimc": 0, "cim": 1, "pmca": 2, "dma": 3, "noc": 4}[_resource(component)],
+            component)
+
+
+def axis_label(path: str) -> str:
+    """A swept dot-path as a reader reads it: `aimc.integration_time_ns` -> `integration time
+    (ns) [aimc]`."""
+    section, _, name = path.rpartition(".")
+    unit = ""
+    for suffix, shown in (("_ns", "ns"), ("_bytes", "bytes"), ("_mhz", "MHz"),
+                          ("_cycles", "cycles")):
+        if name.endswith(suffix):
+            name, unit = name[: -len(suffix)], shown
+            break
+    words = name.replace("_", " ")
+    return f"{words}{f' ({unit})' if unit else ''}" + (f" [{section}]" if section else "")
