@@ -22,6 +22,7 @@ from functools import lru_cache
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, grid
 from aimcsim.hw.engines import engine
+from aimcsim.hw.lanes import PMCA, Unit
 from aimcsim.keys import Carried, Same
 from aimcsim.spec.arch import Arch, Lora
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
@@ -107,15 +108,8 @@ def _common_name(first: str, last: str) -> str:
     return stem if dot and tail and stem not in (first, last) else f"{first}+{last}"
 
 
-def tile_unit(name: str) -> str:
-    return f"tile:{name}"
-
-
-PMCA_PREFIX = "pmca:"
-
-
-def pmca_unit(index: int) -> str:
-    return f"{PMCA_PREFIX}{index}"
+tile_unit, pmca_unit = Unit.tile, Unit.cluster  # (unit ids: `aimcsim.hw.lanes`)
+PMCA_PREFIX = PMCA
 
 
 def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:

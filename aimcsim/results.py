@@ -18,6 +18,9 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from aimcsim.hw.lanes import CAUSES as _CAUSES
+from aimcsim.hw.lanes import CIM, DMA, LINK, PMCA, TILE
+
 #: One row per operation of the workload (per mode when modes are stacked).
 LAYER_COLUMNS: dict[str, str] = {
     "block": "transformer block index",
@@ -130,9 +133,7 @@ def bound_resource(row: Any) -> str:
 
 
 #: The causes a layer's critical path is made of (`critical_path`), in display order.
-CAUSES = ("tile", "SRAM-CIM", "cluster compute", "bank stalls", "DMA", "link",
-          "waiting for a link", "waiting for the cluster", "waiting for TCDM",
-          "waiting for inputs")
+CAUSES = _CAUSES  # (`aimcsim.hw.lanes.Cause`)
 
 
 def critical_path(chains: list[tuple[int, int, list[tuple[int, int, str]]]], start_ps: int,
@@ -172,7 +173,7 @@ def critical_path(chains: list[tuple[int, int, list[tuple[int, int, str]]]], sta
 
 #: What a layer's time is spent on, in the order an instant is given to one of them
 #: (`time_by_activity`): the DMA the cores wait on is inside a kernel, so it comes first.
-ACTIVITIES = {"dma": "dma:", "pmca": "pmca:", "cim": "cim:", "noc": "link", "aimc": "tile:"}
+ACTIVITIES = {"dma": DMA, "pmca": PMCA, "cim": CIM, "noc": LINK, "aimc": TILE}
 
 
 def time_by_activity(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
@@ -226,12 +227,12 @@ def network_time(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
         lo, hi = round(mine["start_ns"].min() * 1000), round(mine["end_ns"].max() * 1000)
         component = part["component"].astype(str)
         kind = np.array([kinds.get((mode, name), "") for name in part["layer"]])
-        on_cluster = component.str.startswith(("pmca:", "dma:")).to_numpy()
+        on_cluster = component.str.startswith((PMCA, DMA)).to_numpy()
         category = np.select(
             [on_cluster & np.isin(kind, ["dynamic_matmul", "attention"]),
              on_cluster & (kind == "elementwise"), on_cluster | component.str.startswith(
-                 "cim:").to_numpy(), component.str.startswith("link").to_numpy(),
-             component.str.startswith("tile:").to_numpy()], [0, 1, 2, 3, 4], -1)
+                 CIM).to_numpy(), component.str.startswith(LINK).to_numpy(),
+             component.str.startswith(TILE).to_numpy()], [0, 1, 2, 3, 4], -1)
         start = np.clip(np.rint(part["start_ns"].to_numpy() * 1000).astype(np.int64), lo, hi)
         end = np.clip(np.rint(part["end_ns"].to_numpy() * 1000).astype(np.int64), lo, hi)
         parts = _by_precedence(start, end, category, len(NETWORK_ACTIVITIES), hi - lo)

@@ -25,11 +25,11 @@ from typing import Annotated, Any
 
 from aimcsim.params.fields import keys, read_section, spec
 from aimcsim.params.reader import Reader
-from aimcsim.params.units import PS_PER_US, clock
+from aimcsim.params.units import Clocked, clock
 
 
 @dataclass(frozen=True, kw_only=True)
-class SramCim:
+class SramCim(Clocked):
     """One SRAM compute-in-memory macro: the `sram_cim` section of an architecture file."""
 
     rows: Annotated[int, spec("inputs one macro sums (adder-tree depth)", ge=1, le=65_536)]
@@ -41,10 +41,6 @@ class SramCim:
                                      "cycles do not depend on it)", ge=1, le=64)] = 8
     freq_mhz: Annotated[int, spec("macro clock; its period must be a whole number of ps",
                                   ge=1, le=100_000, unit="MHz")]
-
-    @property
-    def period_ps(self) -> int:
-        return PS_PER_US // self.freq_mhz
 
 
 CIM_KEYS = keys(SramCim)

@@ -13,7 +13,17 @@ def ns_to_ps(ns: float) -> int:
     return round(ns * 1000)
 
 
+class Clocked:
+    """A component with a clock of `freq_mhz` MHz (a field of its own, checked by `clock`):
+    its period in whole picoseconds."""
+
+    @property
+    def period_ps(self) -> int:
+        return PS_PER_US // self.freq_mhz  # type: ignore[attr-defined]
+
+
 def clock(r: Reader, path: str, freq_mhz: int) -> None:
+    """Refuse (at `path`) a frequency whose period is not a whole number of picoseconds."""
     if freq_mhz > 0 and PS_PER_US % freq_mhz:
         r.error(
             path,
@@ -23,4 +33,4 @@ def clock(r: Reader, path: str, freq_mhz: int) -> None:
         )
 
 
-__all__ = ["DTYPE_BYTES", "PS_PER_US", "clock", "ns_to_ps"]
+__all__ = ["DTYPE_BYTES", "PS_PER_US", "Clocked", "clock", "ns_to_ps"]

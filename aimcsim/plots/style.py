@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 from matplotlib.figure import Figure
 
+from aimcsim.hw.lanes import resource_of
+
 #: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
 OKABE_ITO = {
     "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -93,15 +95,7 @@ def _lane_name(component: str) -> str:
 
 
 def _resource(component: str) -> str:
-    if component.startswith("tile:"):
-        return "aimc"
-    if component.startswith("cim:"):
-        return "cim"
-    if component.startswith("dma:"):
-        return "dma"
-    if component.startswith("link"):
-        return "noc"
-    return "pmca"
+    return str(resource_of(component))
 
 
 def _component_order(component: str) -> tuple[int, str]:

@@ -22,9 +22,10 @@ from aimcsim.engine import FifoServer, OpStats
 from aimcsim.hw.aimc_tile import TileTimer
 from aimcsim.hw.engines import engine
 from aimcsim.hw.interconnect import Links
+from aimcsim.hw.lanes import Cause, Unit
 from aimcsim.hw.pmca import KernelStats
 from aimcsim.hw.pmca.pool import Cluster
-from aimcsim.mapping import PMCA_PREFIX, Placement, pmca_unit, tile_unit
+from aimcsim.mapping import Placement
 from aimcsim.sim.prepare import Prepared
 from aimcsim.sim.probes import Probe, Segments
 
@@ -64,11 +65,11 @@ class Machine:
         """Schedule a burst of `size` MVMs on op `name`'s tiles, record it, return its end."""
         start, end = self.tiles[name].run(ready_ps, size)
         if path is not None:  # (waiting for the tile's earlier bursts is the tile's time)
-            path.append((ready_ps, end, "tile"))
+            path.append((ready_ps, end, Cause.TILE))
         stats.active(start, end)
         stats.tile_busy(start, end)
         if self.watching:
-            self.probe.busy(tile_unit(name), start, end, "mvm", name)
+            self.probe.busy(Unit.tile(name), start, end, "mvm", name)
         return end
 
     def cim(self, name: str, d_in: int, d_out: int, place_: Placement, ready_ps: int,
@@ -78,11 +79,11 @@ class Machine:
         duration = self.engine.branch_ps(self.branch, size)
         start = self.cims[name].book(ready_ps, duration)
         if path is not None:
-            path.append((ready_ps, start + duration, "SRAM-CIM"))
+            path.append((ready_ps, start + duration, Cause.CIM))
         stats.cim_macs += self.engine.branch_macs(d_in, d_out, place_.rank, size)
         stats.active(start, start + duration)
         if self.watching:
-            self.probe.busy(f"cim:{name}", start, start + duration, "lora_xab", name)
+            self.probe.busy(Unit.macros(name), start, start + duration, "lora_xab", name)
         return start + duration
 
     # ---- links ---------------------------------------------------------------------------
@@ -117,8 +118,8 @@ class Machine:
         stats.stall_ps += start - at_ps
         if path is not None:
             if start > at_ps:
-                path.append((at_ps, start, "waiting for a link"))
-            path.append((start, arrival, "link"))
+                path.append((at_ps, start, Cause.WAIT_LINK))
+            path.append((start, arrival, Cause.LINK))
         links, into_tcdm, out_of_tcdm = (self._facts.get((src, dst))
                                          or self._route_facts(src, dst))
         stats.noc_bytes += nbytes
@@ -137,8 +138,7 @@ class Machine:
         """Links a transfer crosses, whether it lands in a cluster's TCDM and whether it
         leaves one (memoised per pair in `_facts`: transfers repeat)."""
         facts = self._facts[(src, dst)] = (self.net.links(src, dst),
-                                           dst.startswith(PMCA_PREFIX),
-                                           src.startswith(PMCA_PREFIX))
+                                           Unit.is_cluster(dst), Unit.is_cluster(src))
         return facts
 
     # ---- clusters ------------------------------------------------------------------------
@@ -155,19 +155,19 @@ class Machine:
         start = self.clusters[pmca].cores.book(now, duration)
         if path is not None:  # the kernel's cycles by cause, one after the other
             if start > now:
-                path.append((now, start, "waiting for the cluster"))
+                path.append((now, start, Cause.WAIT_CLUSTER))
             at = start
-            for cycles, cause in ((cost.compute_cycles + cost.overhead_cycles, "cluster compute"),
-                                  (cost.dma_cycles, "DMA"), (cost.stall_cycles, "bank stalls")):
+            for cycles, cause in ((cost.compute_cycles + cost.overhead_cycles, Cause.COMPUTE),
+                                  (cost.dma_cycles, Cause.DMA), (cost.stall_cycles, Cause.STALLS)):
                 if cycles:
                     path.append((at, at + cycles * period, cause))
                     at += cycles * period
         stats.stall_ps += start - now
         stats.active(start, start + duration)
         if self.watching:
-            self.probe.busy(pmca_unit(pmca), start, start + duration, activity, name)
+            self.probe.busy(Unit.cluster(pmca), start, start + duration, activity, name)
             if cost.dma_cycles:  # the cores' wait on the DMA, drawn from the kernel's start
-                self.probe.busy(f"dma:{pmca}", start, start + cost.dma_cycles * period, "dma",
+                self.probe.busy(Unit.dma(pmca), start, start + cost.dma_cycles * period, "dma",
                                 name)
         yield self.env.timeout(start + duration - now)
         stats.dma_busy_ps += cost.dma_cycles * period
@@ -182,7 +182,7 @@ class Machine:
             yield wait
             stats.stall_ps += self.env.now - asked
             if path is not None:
-                path.append((asked, self.env.now, "waiting for TCDM"))
+                path.append((asked, self.env.now, Cause.WAIT_TCDM))
         stats.tcdm_live_bytes += nbytes
         stats.tcdm_peak_bytes = max(stats.tcdm_peak_bytes,
                                     stats.resident_bytes + stats.tcdm_live_bytes)
@@ -218,7 +218,7 @@ class Machine:
 
 def _node_of(placements: dict[str, Placement], unit: str) -> int:
     """Mesh node of a unit: a cluster's index; a tile group sits with its cluster."""
-    kind, _, name = unit.partition(":")
+    kind, name = Unit.parse(unit)
     return int(name) if kind == "pmca" else placements[name].pmca
 
 

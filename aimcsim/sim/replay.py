@@ -31,8 +31,9 @@ from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 from aimcsim.engine import OpStats
+from aimcsim.hw.lanes import Unit
 from aimcsim.keys import Same
-from aimcsim.mapping import Placement, pmca_unit, tile_unit
+from aimcsim.mapping import Placement
 from aimcsim.sim.machine import Machine
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -129,14 +130,14 @@ def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op
         unit = producer.out_unit
         if unit not in roles:
             roles[unit] = len(roles)
-            if unit == pmca_unit(producer.pmca):  # (else the producer's tile)
+            if unit == Unit.cluster(producer.pmca):  # (else the producer's tile)
                 clusters.append(producer.pmca)
         edges.append((e.kind, roles[unit], workload.op(e.src).d_out,
                       bool(producer.slices) and not producer.gather))
     tile = -1
     if p.tile is not None:
-        tile = roles[tile_unit(op.name)] = len(roles)
-    unit = pmca_unit(p.pmca)
+        tile = roles[Unit.tile(op.name)] = len(roles)
+    unit = Unit.cluster(p.pmca)
     if unit not in roles:
         roles[unit] = len(roles)
         clusters.append(p.pmca)
@@ -144,11 +145,11 @@ def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op
     slices = ()
     if p.slices:
         for c, _ in p.slices:
-            unit = pmca_unit(c)
+            unit = Unit.cluster(c)
             if unit not in roles:
                 roles[unit] = len(roles)
                 clusters.append(c)
-        slices = tuple((roles[pmca_unit(c)], part) for c, part in p.slices)
+        slices = tuple((roles[Unit.cluster(c)], part) for c, part in p.slices)
     shape = (op.shape, op.last_tokens, tuple(edges), tile, home, slices,
              roles.get(p.out_unit, -1), len(roles), p.tile, p.rank, p.cim, p.gather)
     return shape, Units(tuple(roles), tuple(clusters))

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from aimcsim.hw.interconnect.topology import TOPOLOGIES
 from aimcsim.params.fields import Custom, keys, read_fields, required, spec
 from aimcsim.params.reader import Reader, join
-from aimcsim.params.units import PS_PER_US, clock
+from aimcsim.params.units import Clocked, clock
 
 
 def topology_names() -> tuple[str, ...]:
@@ -18,7 +18,7 @@ def topology_names() -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Interconnect:
+class Interconnect(Clocked):
     """Links carrying activations between tiles and clusters: the `interconnect` section of an
     architecture file. Each field is declared once, below; a topology's behaviour is in its
     module (see `aimcsim.hw.interconnect`)."""
@@ -37,10 +37,6 @@ class Interconnect:
                                             unit="cycles")] = 1
     mesh_columns: Annotated[int, spec("mesh width in nodes (0: the smallest square that holds "
                                       "every node)", ge=0, le=65_536)] = 0
-
-    @property
-    def period_ps(self) -> int:
-        return PS_PER_US // self.freq_mhz
 
 
 #: The keys of the `interconnect` section.

@@ -10,7 +10,7 @@ from pydantic import WithJsonSchema
 
 from aimcsim.params.fields import Custom, choices, keys, read_fields, required, spec
 from aimcsim.params.reader import Reader, join
-from aimcsim.params.units import DTYPE_BYTES, PS_PER_US, clock
+from aimcsim.params.units import DTYPE_BYTES, Clocked, clock
 
 #: Functions every architecture gives a cycle count (the studied MobileBERT's), then those of
 #: other model families, which have defaults (`ELEMENTWISE_DEFAULTS`) a file may override.
@@ -58,7 +58,7 @@ class MatrixEngine:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Pmca:
+class Pmca(Clocked):
     """A programmable multi-core cluster (Snitch/PULP style) with a banked TCDM and a DMA: the
     `pmca` section of an architecture file. Each field is declared once, below."""
 
@@ -106,10 +106,6 @@ class Pmca:
     matmul_dataflow: Annotated[Literal["auto", "k-simd", "n-simd"], spec(
         "streaming cores: k-simd (lanes along k, as the published Snitch GEMMs), n-simd "
         "(lanes along n, A replicated) or auto (the faster, per shape)")] = "auto"
-
-    @property
-    def period_ps(self) -> int:
-        return PS_PER_US // self.freq_mhz
 
     def macs(self, dtype: str) -> int:
         return dict(self.macs_per_cycle)[dtype]
