@@ -39,6 +39,9 @@ from aimcsim.params.units import DTYPE_BYTES
 from aimcsim.spec.workload import Op, Workload
 
 ATTENTION = ("fused", "unfused")
+#: element-wise functions every GPU of a tensor-parallel group runs whole (Megatron-style: the
+#: residual stream's adds and norms are replicated; activations, softmax and RoPE are split)
+REPLICATED = ("add", "norm", "add_norm", "layernorm", "rmsnorm")
 
 #: columns of `estimate(...)["ops"]`
 GPU_OP_COLUMNS = {
@@ -143,8 +146,9 @@ def estimate(gpu: Gpu, workload: Workload, *, lora_rank: int | None = None,
     """The roofline estimate of `workload` on `gpu` (see the module docstring). With
     `lora_rank`, static layers `lora_applies(role)` selects carry the LoRA branch.
     `attention`: fused (the default) or unfused. `tensor_parallel` GPUs share every op's
-    weights, heads and work evenly (Megatron-style; the all-reduces between them are not
-    counted: a lower bound of the time) and each draws its power. The result's `ops` is a
+    weights, heads and work evenly but the residual stream's adds and norms, which each runs
+    whole (`REPLICATED`; Megatron-style; the all-reduces between them are not counted: a
+    lower bound of the time), and each draws its power. The result's `ops` is a
     DataFrame (`GPU_OP_COLUMNS`, per GPU but `energy_pj`, of them all)."""
     if attention not in ATTENTION:
         raise ValueError(f"attention must be one of {', '.join(ATTENTION)}, got {attention!r}")
@@ -161,7 +165,8 @@ def estimate(gpu: Gpu, workload: Workload, *, lora_rank: int | None = None,
                              and (lora_applies is None or lora_applies(op.role))) else None
         tokens = work.rows(op)
         flops, moved = _figures(op, tokens, eb, rank)
-        flops, moved = flops / tensor_parallel, moved / tensor_parallel
+        if not (op.kind == "elementwise" and op.function in REPLICATED):
+            flops, moved = flops / tensor_parallel, moved / tensor_parallel
         compute_ns, memory_ns = flops / compute * 1e9, moved / bandwidth * 1e9
         bound = "compute" if compute_ns >= memory_ns else "memory"
         latency_ns = max(compute_ns, memory_ns)

@@ -134,6 +134,9 @@ def _columns(sim: NetworkSim, price: Any) -> dict[str, Any]:
     counters = _rows_of([sim.counter_values(op.name) for op in ops], len(sim.counter_names))
     if sim.uniform_settings:  # (every op runs the architecture's pipeline)
         block = np.full(len(ops), sim.blocks[ops[0].name][0], dtype=np.int64)
+        for i, op in enumerate(ops):
+            if op.last_tokens:  # (its blocks are of its last tokens only)
+                block[i] = sim.blocks[op.name][0]
         strategies = [sim.arch.pipeline.strategy] * len(ops)
     else:
         block = np.array([sim.blocks[op.name][0] for op in ops], dtype=np.int64)

@@ -62,3 +62,21 @@ def test_a_figure_without_its_data_is_refused_naming_what_the_folder_has(tmp_pat
     assert "has not what --kind network draws" in err and "breakdown" in err
     assert main(["plot", str(tmp_path / "r"), "--kind", "pareto"]) == 2
     assert "draws results of search" in capsys.readouterr().err
+
+
+def test_plot_all_on_a_one_mode_run_draws_what_it_can(tmp_path, capsys):
+    """A hybrid-only run has no AIMC-only layers: --kind all leaves out what compares the two
+    and draws the rest in the run's mode; a file-like --out is refused with --kind all."""
+    arch, work = tmp_path / "a.yaml", tmp_path / "w.yaml"
+    arch.write_text(yaml.safe_dump(arch_doc()))
+    work.write_text(yaml.safe_dump(linear_workload(16, 256, 256)))
+    assert main(["run", str(arch), str(work), "--mode", "aimc-only", "--out",
+                 str(tmp_path / "r")]) == 0
+    assert main(["plot", str(tmp_path / "r"), "--kind", "all", "--out", str(tmp_path / "f")]) == 0
+    drawn = {p.stem for p in (tmp_path / "f").iterdir()}
+    assert {"breakdown", "timeline", "network"} <= drawn
+    assert not drawn & {"compare", "layer-types"}
+    capsys.readouterr()
+    assert main(["plot", str(tmp_path / "r"), "--kind", "all", "--out",
+                 str(tmp_path / "x.png")]) == 2
+    assert "with --kind all, --out is a folder" in capsys.readouterr().err

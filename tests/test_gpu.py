@@ -182,11 +182,19 @@ def test_run_prints_the_estimate_beside_the_run_and_when_it_is_refused(root, tmp
 
 
 def test_tensor_parallel_divides_the_work_and_multiplies_the_power():
+    """Each of two GPUs does half of every op but the residual stream's adds and norms, which
+    each runs whole (Megatron-style); together they draw twice the power."""
+    from aimcsim.gpu import REPLICATED
+
     work = _trace("llama-3.2-1b", 1, 512)
     one, two = estimate(GPU, work), estimate(GPU, work, tensor_parallel=2)
-    assert two["latency_ns"] == pytest.approx(one["latency_ns"] / 2)
-    assert two["energy_pj"] == pytest.approx(one["energy_pj"])
-    assert two["bytes"] == pytest.approx(one["bytes"])
+    function = {op.name: op.function for op in work.ops}
+    whole = one["ops"].name.map(function).isin(REPLICATED).to_numpy()
+    assert whole.any() and not whole.all()
+    ratio = two["ops"].latency_ns.to_numpy() / one["ops"].latency_ns.to_numpy()
+    assert ratio[whole] == pytest.approx(1.0) and ratio[~whole] == pytest.approx(0.5)
+    assert two["energy_pj"] == pytest.approx(
+        2 * one["ops"].energy_pj[whole].sum() + one["ops"].energy_pj[~whole].sum())
 
 
 def test_the_40_gb_part_shares_the_efficiencies_and_powers():
@@ -196,3 +204,20 @@ def test_the_40_gb_part_shares_the_efficiencies_and_powers():
     assert (other.memory_gb_per_s, other.peak_tflops, other.board_power_w) == (1555, 312, 400)
     for field in CALIBRATIONS | {"compute_bound_power_w": None}:
         assert getattr(other, field) == getattr(GPU, field), field
+
+
+def test_a_calibration_its_measurement_cannot_reach_is_refused():
+    import dataclasses
+
+    weak = dataclasses.replace(GPU, board_power_w=100.0)  # (below the measured 228.8 W)
+    with pytest.raises(ValueError, match="memory_bound_power_w: the measurement"):
+        calibrate("memory_bound_power_w", weak)
+
+
+def test_the_lm_head_reports_its_own_block_size(root):
+    from aimcsim import load_arch
+    from aimcsim.simulator import simulate
+
+    layers = simulate(load_arch(root / "arch" / "hybrid_large_tcdm.yaml"), _trace("gpt2", 64),
+                      "aimc-only", timeline=False).layers
+    assert layers.parallel_tokens.iloc[-1] == 1 and (layers.parallel_tokens.iloc[:-1] == 8).all()

@@ -89,3 +89,12 @@ def test_the_search_tries_a_registered_strategy_and_stays_exact(toy, tmp_path):
     for _, row in best.iterrows():
         group = table[(table.d_in == row.d_in) & (table.d_out == row.d_out) & table.feasible]
         assert row.latency_ns == group.latency_ns.min()
+
+
+def test_a_registry_whose_built_ins_fail_to_import_says_so_each_time():
+    from aimcsim.params.registry import Registry
+
+    broken = Registry("thing", "aimcsim.no_such_module")
+    for _ in range(2):
+        with pytest.raises(ModuleNotFoundError):
+            broken.names()

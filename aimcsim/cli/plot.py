@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from aimcsim import plots
@@ -48,6 +49,11 @@ def execute(args: argparse.Namespace) -> int:
     results, options = Results(args.results), _options(args)
     if args.kind == "all":
         folder = args.out or args.results
+        if folder.suffix.lower() in _SUFFIXES:
+            raise ValueError(f"--out {folder}: with --kind all, --out is a folder (each figure "
+                             "is KIND.png in it)")
+        if source == "run" and options.mode not in results.modes:  # (the run's own mode)
+            options = dataclasses.replace(options, mode=results.modes[-1])
         kinds = drawable(results)
         for kind in kinds:
             _save(kind.draw(results, options), folder / f"{kind.name}.png")
@@ -62,13 +68,20 @@ def execute(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.results} has not what --kind {args.kind} draws ({kind.caption});"
                          f" it has: {', '.join(k.name for k in drawable(results)) or 'none'}")
     out = args.out or args.results / f"{args.kind}.png"
+    _check_suffix(out)
     _save(kind.draw(results, options), out)
     return 0
 
 
-def _save(fig: object, out: Path) -> None:
-    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _check_suffix(out: Path) -> None:
+    if out.suffix.lower() not in _SUFFIXES:
         raise ValueError(f"--out {out}: the figure file must end in .png, .pdf or .svg")
+
+
+def _save(fig: object, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     plots.save(fig, str(out))
     print(f"wrote {out}")

@@ -201,7 +201,12 @@ def _breakdown(results: Results, o: Options) -> Any:
         + (f", sweep point {layers['point'].iloc[0]}" if results.kind == "sweep" else ""))
 
 
+def _both_modes(results: Results) -> bool:
+    return {"aimc-only", "hybrid"} <= set(results.layers["mode"])
+
+
 @figure(name="compare", sources=("run", "sweep"), caption="AIMC-only vs hybrid per layer type",
+        available=_both_modes,
         report=lambda r: [(Options(), "AIMC-only vs hybrid per layer type")]
         if r.kind == "run" and len(r.modes) == 2 else [])
 def _compare(results: Results, o: Options) -> Any:
@@ -210,7 +215,7 @@ def _compare(results: Results, o: Options) -> Any:
 
 @figure(name="layer-types", sources=("run", "sweep"),
         caption="total latency per layer type over the blocks, AIMC-only vs hybrid",
-        report=False)
+        available=_both_modes, report=False)
 def _layer_types(results: Results, o: Options) -> Any:
     return plots.layer_types(results.point_layers(o.point))
 
@@ -241,7 +246,7 @@ def _timeline(results: Results, o: Options) -> Any:
 
 @figure(name="tokens", sources=("search",),
         caption="latency and TCDM against parallel tokens per layer shape (the study's Fig. 4)",
-        report=False)
+        available=lambda r: r.has_arch, report=False)
 def _tokens(results: Results, o: Options) -> Any:
     from aimcsim.search import token_curves  # (the search's own runs)
 

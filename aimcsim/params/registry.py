@@ -25,7 +25,11 @@ class Registry:
     def _load(self) -> dict[str, Any]:
         if not self._loading:
             self._loading = True  # (the built-ins' module registers into this one)
-            import_module(self._builtins)
+            try:
+                import_module(self._builtins)
+            except BaseException:
+                self._loading = False  # (asked again, it tries again)
+                raise
         return self._members
 
     def register(self, cls: type) -> type:

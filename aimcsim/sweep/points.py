@@ -120,7 +120,8 @@ def _validate(
             return f"excluded by constraint {failed[0]}"
         # what the preparation depends on; points that differ elsewhere share the check
         budget_key = (arch.aimc.rows, arch.aimc.cols, arch.pmca, arch.pipeline, arch.lora,
-                      arch.memory, arch.chip, arch.sram_cim, wfile, seq_len, spec.modes)
+                      arch.memory, arch.chip, arch.sram_cim, arch.branch, wfile, seq_len,
+                      spec.modes)
         if budget_key not in fits:
             workload = _workload(wfile, seq_len)
             model = ThroughputPmca(arch.pmca, arch.lora.dtype)  # footprints need no timing
