@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from aimcsim.engine import paused_gc
 from aimcsim.errors import SettingWarning
+from aimcsim.sim.collector import paused_gc
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import parse_workload

@@ -1,120 +1,16 @@
-"""The event engine (SimPy; "engine" alone means this, the matrix engine is always named so):
-pieces shared by the processes: integer-picosecond time, FIFO servers and per-op statistics
-(a cluster's cores and TCDM pool are `aimcsim.hw.pmca.pool`).
+"""Deprecated: the event engine's pieces moved where they belong (`FifoServer`:
+`aimcsim.hw.servers`; `OpStats`: `aimcsim.sim.stats`; `paused_gc`: `aimcsim.sim.collector`;
+`PS_PER_NS`: `aimcsim.params.units`), so that "engine" means only a LoRA or matrix engine.
+These names are kept for a while, with a warning."""
 
-Time in the SimPy environment is an integer number of picoseconds, so every clock domain (tile
-phases in ns, cluster and link cycles at their frequencies) is exact and runs are
-bit-reproducible. Results leave the library in ns (`PS_PER_NS`).
-"""
+import warnings
 
-from __future__ import annotations
+from aimcsim.hw.servers import FifoServer
+from aimcsim.params.units import PS_PER_NS
+from aimcsim.sim.collector import paused_gc
+from aimcsim.sim.stats import OpStats
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import ClassVar
+warnings.warn("aimcsim.engine is split into aimcsim.hw.servers, aimcsim.sim.stats, "
+              "aimcsim.sim.collector and aimcsim.params.units", DeprecationWarning, stacklevel=2)
 
-PS_PER_NS = 1000
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a run, then restore it as it was.
-
-    A run allocates many short-lived objects (events, generators), so the collector would
-    walk the interpreter's long-lived objects (numba's, pandas') again and again: about 40%
-    of a decode step's wall time (measured, `benchmarks/bench_models.py`). Reference counting
-    still frees what it can; cycles wait for the first collection after the run.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-class OpStats:
-    """What one operation did during a run, in picoseconds and bytes."""
-
-    #: event counters the run tallies as it moves data (names as the `layers` columns); tile
-    #: and kernel events are the blocks' programs' counts (`NetworkSim.counters`)
-    COUNTERS = ("tcdm_read_bytes", "tcdm_write_bytes", "noc_bytes", "noc_link_bytes",
-                "cim_macs")
-
-    __slots__ = (
-        "aimc_busy_ps", "aimc_end_ps", "dma_busy_ps", "first_ps", "last_ps", "noc_busy_ps",
-        "noc_held_ps", "pmca_busy_ps", "resident_bytes", "stall_ps", "tcdm_live_bytes",
-        "tcdm_peak_bytes", "tokens", *COUNTERS,
-    )
-
-    def __init__(self, resident_bytes: int = 0) -> None:
-        self.first_ps: int | None = None
-        self.last_ps = 0
-        self.aimc_busy_ps = 0
-        self.aimc_end_ps = 0
-        self.pmca_busy_ps = 0
-        self.dma_busy_ps = 0
-        #: each transfer from its start to its arrival (the op's view: head latency included)
-        self.noc_busy_ps = 0
-        #: the time its transfers hold links: serialisation x links crossed (a head or hop
-        #: latency holds none, so back-to-back transfers overlap it; the links' utilisation)
-        self.noc_held_ps = 0
-        self.stall_ps = 0
-        self.tokens = 0
-        self.resident_bytes = resident_bytes
-        self.tcdm_live_bytes = 0
-        self.tcdm_peak_bytes = resident_bytes
-        for name in self.COUNTERS:
-            setattr(self, name, 0)
-
-    #: where `snapshot` holds each field
-    INDEX: ClassVar[dict[str, int]] = {name: i for i, name in enumerate(__slots__)}
-
-    def snapshot(self) -> tuple:
-        """Every field, in `__slots__` order (`restore` sets them back)."""
-        return (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
-                self.last_ps, self.noc_busy_ps, self.noc_held_ps, self.pmca_busy_ps,
-                self.resident_bytes, self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes,
-                self.tokens, self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes,
-                self.noc_link_bytes, self.cim_macs)
-
-    def restore(self, values: tuple) -> None:
-        """Set every field from a `snapshot` (a replayed op's statistics, `aimcsim.sim.replay`)."""
-        (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
-         self.last_ps, self.noc_busy_ps, self.noc_held_ps, self.pmca_busy_ps,
-         self.resident_bytes, self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes,
-         self.tokens, self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes,
-         self.noc_link_bytes, self.cim_macs) = values
-
-    def active(self, start_ps: int, end_ps: int) -> None:
-        """Widen the op's compute span to cover [start_ps, end_ps)."""
-        if self.first_ps is None or start_ps < self.first_ps:
-            self.first_ps = start_ps
-        if end_ps > self.last_ps:
-            self.last_ps = end_ps
-
-    def tile_busy(self, start_ps: int, end_ps: int) -> None:
-        """Add a tile burst, counting time already covered by the previous burst once."""
-        self.aimc_busy_ps += end_ps - max(start_ps, self.aimc_end_ps)
-        self.aimc_end_ps = end_ps
-
-
-class FifoServer:
-    """A server that takes one request at a time in arrival order (a link, a cluster's cores).
-
-    Requests come with their duration, so the grant time is known at once: no queue of events
-    is needed, and the timings equal those of a FIFO `simpy.Resource`.
-    """
-
-    __slots__ = ("free_ps",)
-
-    def __init__(self) -> None:
-        self.free_ps = 0
-
-    def book(self, now_ps: int, duration_ps: int) -> int:
-        """Reserve the server for `duration_ps` from the earliest free time; return the start."""
-        start = max(now_ps, self.free_ps)
-        self.free_ps = start + duration_ps
-        return start
+__all__ = ["PS_PER_NS", "FifoServer", "OpStats", "paused_gc"]

@@ -38,7 +38,6 @@ import pandas as pd
 
 from aimcsim.analytic import static_layer
 from aimcsim.cost import prices, static_energy
-from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError, SettingWarning
 from aimcsim.explore.network import _apply, token_curves  # noqa: F401
 from aimcsim.explore.space import (  # noqa: F401
@@ -55,6 +54,7 @@ from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.mapping import check_lora_roles
+from aimcsim.params.units import PS_PER_NS
 from aimcsim.results import overhead
 from aimcsim.sim.prepare import prepare
 from aimcsim.simulator import simulate

@@ -12,15 +12,17 @@ import numpy as np
 import pandas as pd
 
 from aimcsim.cost import area, l2_priced_bytes, layer_energy, prices, run_energy, warn
-from aimcsim.engine import PS_PER_NS, OpStats, paused_gc
 from aimcsim.errors import SettingWarning
 from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
 from aimcsim.keys import Same
+from aimcsim.params.units import PS_PER_NS
 from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, critical_path, layer_row
+from aimcsim.sim.collector import paused_gc
 from aimcsim.sim.network import NetworkSim
 from aimcsim.sim.prepare import prepare
+from aimcsim.sim.stats import OpStats
 from aimcsim.spec.arch import MODES, Arch, Pipeline
 from aimcsim.spec.workload import Workload
 

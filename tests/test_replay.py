@@ -192,7 +192,7 @@ def test_an_op_that_leaves_a_server_busy_ends_replay(monkeypatch):
 
 
 def test_op_statistics_snapshot_every_field():
-    from aimcsim.engine import OpStats
+    from aimcsim.sim.stats import OpStats
 
     st = OpStats()
     for i, name in enumerate(OpStats.__slots__):

@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 
 from aimcsim.analytic import static_layer
-from aimcsim.engine import PS_PER_NS
 from aimcsim.errors import CapacityError
 from aimcsim.explore.space import GROUP, _alone, _layer_by_layer, _variant
 from aimcsim.hw.pmca.cycle_level import cluster_model
+from aimcsim.params.units import PS_PER_NS
 from aimcsim.results import overhead, overhead_stats
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Arch, Pipeline

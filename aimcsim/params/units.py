@@ -5,6 +5,7 @@ from __future__ import annotations
 from aimcsim.params.reader import Reader
 
 PS_PER_US = 1_000_000  # a clock of f MHz has a period of 1e6 / f ps
+PS_PER_NS = 1000  # engine time is integer picoseconds; results leave the library in ns
 DTYPE_BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
 
@@ -33,4 +34,4 @@ def clock(r: Reader, path: str, freq_mhz: int) -> None:
         )
 
 
-__all__ = ["DTYPE_BYTES", "PS_PER_US", "Clocked", "clock", "ns_to_ps"]
+__all__ = ["DTYPE_BYTES", "PS_PER_NS", "PS_PER_US", "Clocked", "clock", "ns_to_ps"]

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from aimcsim.engine import OpStats
 from aimcsim.hw.lanes import Unit
 from aimcsim.hw.pmca.programs import BlockProgram
 from aimcsim.mapping import Placement
 from aimcsim.sim.machine import Machine, Proc
 from aimcsim.sim.probes import Probe, Segments, end_of
+from aimcsim.sim.stats import OpStats
 from aimcsim.sim.strategies import strategy
 from aimcsim.spec.workload import Op
 

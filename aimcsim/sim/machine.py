@@ -18,16 +18,17 @@ from typing import Any
 
 import simpy
 
-from aimcsim.engine import FifoServer, OpStats
 from aimcsim.hw.aimc_tile import TileTimer
 from aimcsim.hw.engines import engine
 from aimcsim.hw.interconnect import Links
 from aimcsim.hw.lanes import Cause, Unit
 from aimcsim.hw.pmca import KernelStats
 from aimcsim.hw.pmca.pool import Cluster
+from aimcsim.hw.servers import FifoServer
 from aimcsim.mapping import Placement
 from aimcsim.sim.prepare import Prepared
 from aimcsim.sim.probes import Probe, Segments
+from aimcsim.sim.stats import OpStats
 
 Proc = Generator[simpy.Event, Any, None]
 

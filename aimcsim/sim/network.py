@@ -21,7 +21,6 @@ from typing import Any
 
 import simpy
 
-from aimcsim.engine import OpStats
 from aimcsim.errors import AimcsimError
 from aimcsim.hw.lanes import Unit
 from aimcsim.hw.pmca.programs import BlockProgram, block_program
@@ -39,6 +38,7 @@ from aimcsim.sim.replay import (
     signature,
     structure,
 )
+from aimcsim.sim.stats import OpStats
 from aimcsim.spec.workload import INPUT, Op
 
 

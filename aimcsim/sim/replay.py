@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
-from aimcsim.engine import OpStats
 from aimcsim.hw.lanes import Unit
 from aimcsim.keys import Same
 from aimcsim.mapping import Placement
 from aimcsim.sim.machine import Machine
+from aimcsim.sim.stats import OpStats
 from aimcsim.spec.workload import INPUT, Op, Workload
 
 

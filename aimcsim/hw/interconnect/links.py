@@ -13,8 +13,8 @@ from collections.abc import Callable
 from math import ceil
 from typing import TYPE_CHECKING
 
-from aimcsim.engine import FifoServer
 from aimcsim.hw.interconnect.topology import Fabric, Key, topology_of
+from aimcsim.hw.servers import FifoServer
 
 if TYPE_CHECKING:
     from aimcsim.hw.interconnect.params import Interconnect

@@ -7,7 +7,7 @@ from collections import deque
 
 import simpy
 
-from aimcsim.engine import FifoServer
+from aimcsim.hw.servers import FifoServer
 
 
 class Cluster:

@@ -1,0 +1,75 @@
+"""What one operation did during a run (`OpStats`), in picoseconds and bytes: the simulator
+adds to it, replay shifts and restores it, the results read it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class OpStats:
+    """What one operation did during a run, in picoseconds and bytes."""
+
+    #: event counters the run tallies as it moves data (names as the `layers` columns); tile
+    #: and kernel events are the blocks' programs' counts (`NetworkSim.counters`)
+    COUNTERS = ("tcdm_read_bytes", "tcdm_write_bytes", "noc_bytes", "noc_link_bytes",
+                "cim_macs")
+
+    __slots__ = (
+        "aimc_busy_ps", "aimc_end_ps", "dma_busy_ps", "first_ps", "last_ps", "noc_busy_ps",
+        "noc_held_ps", "pmca_busy_ps", "resident_bytes", "stall_ps", "tcdm_live_bytes",
+        "tcdm_peak_bytes", "tokens", *COUNTERS,
+    )
+
+    def __init__(self, resident_bytes: int = 0) -> None:
+        self.first_ps: int | None = None
+        self.last_ps = 0
+        self.aimc_busy_ps = 0
+        self.aimc_end_ps = 0
+        self.pmca_busy_ps = 0
+        self.dma_busy_ps = 0
+        #: each transfer from its start to its arrival (the op's view: head latency included)
+        self.noc_busy_ps = 0
+        #: the time its transfers hold links: serialisation x links crossed (a head or hop
+        #: latency holds none, so back-to-back transfers overlap it; the links' utilisation)
+        self.noc_held_ps = 0
+        self.stall_ps = 0
+        self.tokens = 0
+        self.resident_bytes = resident_bytes
+        self.tcdm_live_bytes = 0
+        self.tcdm_peak_bytes = resident_bytes
+        for name in self.COUNTERS:
+            setattr(self, name, 0)
+
+    #: where `snapshot` holds each field
+    INDEX: ClassVar[dict[str, int]] = {name: i for i, name in enumerate(__slots__)}
+
+    def snapshot(self) -> tuple:
+        """Every field, in `__slots__` order (`restore` sets them back)."""
+        return (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
+                self.last_ps, self.noc_busy_ps, self.noc_held_ps, self.pmca_busy_ps,
+                self.resident_bytes, self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes,
+                self.tokens, self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes,
+                self.noc_link_bytes, self.cim_macs)
+
+    def restore(self, values: tuple) -> None:
+        """Set every field from a `snapshot` (a replayed op's statistics, `aimcsim.sim.replay`)."""
+        (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
+         self.last_ps, self.noc_busy_ps, self.noc_held_ps, self.pmca_busy_ps,
+         self.resident_bytes, self.stall_ps, self.tcdm_live_bytes, self.tcdm_peak_bytes,
+         self.tokens, self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes,
+         self.noc_link_bytes, self.cim_macs) = values
+
+    def active(self, start_ps: int, end_ps: int) -> None:
+        """Widen the op's compute span to cover [start_ps, end_ps)."""
+        if self.first_ps is None or start_ps < self.first_ps:
+            self.first_ps = start_ps
+        if end_ps > self.last_ps:
+            self.last_ps = end_ps
+
+    def tile_busy(self, start_ps: int, end_ps: int) -> None:
+        """Add a tile burst, counting time already covered by the previous burst once."""
+        self.aimc_busy_ps += end_ps - max(start_ps, self.aimc_end_ps)
+        self.aimc_end_ps = end_ps
+
+
+__all__ = ["OpStats"]
