@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from aimcsim import __version__, plots
-from aimcsim.outputs.figures import Results, drawable
+from aimcsim.outputs.figures import Results, drawable, folder_kind
 from aimcsim.outputs.run_folder import (
     ARCH,
     LAYERS,
@@ -76,15 +76,8 @@ def report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of the results in `folder` (default: `folder/report.html`)."""
     folder = Path(folder)
     out = Path(out) if out is not None else folder / "report.html"
-    if (folder / "points.parquet").exists():
-        title, sections = _sweep(folder)
-    elif (folder / "search.csv").exists():
-        title, sections = _search(folder)
-    elif (folder / "layers.csv").exists():
-        title, sections = _run(folder)
-    else:
-        raise ValueError(f"{folder} holds no results of run (layers.csv), search (search.csv) "
-                         "or sweep (points.parquet)")
+    title, sections = {"sweep": _sweep, "search": _search, "run": _run}[folder_kind(folder)](
+        folder)
     figures = sum(body.count("<figure") for _, body in sections)
     page = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from aimcsim import plots
-from aimcsim.outputs.figures import FIGURES, Options, Results, drawable, folder_kind
+from aimcsim.outputs.figures import FIGURES, Options, Results, drawable
 from aimcsim.spec.arch import MODES
 
 
@@ -45,8 +45,8 @@ def _options(args: argparse.Namespace) -> Options:
 
 
 def execute(args: argparse.Namespace) -> int:
-    source = folder_kind(args.results)
     results, options = Results(args.results), _options(args)
+    source = results.kind
     if args.kind == "all":
         folder = args.out or args.results
         if folder.suffix.lower() in _SUFFIXES:
