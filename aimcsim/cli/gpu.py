@@ -42,14 +42,9 @@ def _trace(args: argparse.Namespace) -> Workload:
         if value and not 1 <= value <= MAX_TOKENS:
             raise ValueError(f"{flag} must be in 1..{MAX_TOKENS}, got {value}")
     if args.model in TRACES:
-        generator = TRACES[args.model]
-        if generator.name == "mobilebert":
-            if args.context:
-                raise ValueError("mobilebert is an encoder: it has no decode steps")
-            doc = generator.generate(seq_len or 384)
-        else:
-            doc = generator.generate(seq_len or 2048, context=args.context,
-                                     lm_head=args.lm_head)
+        default = 384 if args.model == "mobilebert" else 2048  # (its 512 positions)
+        doc = TRACES[args.model].generate(seq_len or default, context=args.context,
+                                          lm_head=args.lm_head)
         return parse_workload(doc, args.model)
     path = Path(args.model)
     if not path.is_file():

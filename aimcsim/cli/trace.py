@@ -52,17 +52,9 @@ def execute(args: argparse.Namespace) -> int:
                           file=str(args.config), context=args.context,
                           name=f"{Path(str(name)).name}-{args.seq_len}", lm_head=args.lm_head)
         command = f"aimcsim trace --config {args.config} --seq-len {args.seq_len}"
-    elif args.context:
-        if args.model == "mobilebert":
-            raise ValueError("mobilebert is an encoder: it has no decode steps")
+    else:
         doc = TRACES[args.model].generate(args.seq_len, context=args.context,
                                           lm_head=args.lm_head)
-        command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
-    elif args.model == "mobilebert":
-        doc = TRACES[args.model].generate(args.seq_len)
-        command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
-    else:
-        doc = TRACES[args.model].generate(args.seq_len, lm_head=args.lm_head)
         command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
     if args.context:
         command += f" --context {args.context}"

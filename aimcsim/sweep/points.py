@@ -144,8 +144,6 @@ def _workload(path: str, seq_len: int | None) -> Workload:
         models = ", ".join(g.model for g in TRACES.values())
         raise SpecError(path, [SpecIssue("model", f"{SEQ_LEN_AXIS} needs a generated trace "
                                          f"(model: one of {models}, with its config)")])
-    if generator.name == "mobilebert":
-        return parse_workload(generator.generate(seq_len, workload.config), path)
     # (as traced: with its LM head or without)
     head = any(op.role == LM_HEAD for op in workload.ops)
     return parse_workload(generator.generate(seq_len, workload.config, lm_head=head), path)

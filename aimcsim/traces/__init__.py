@@ -30,8 +30,8 @@ CONFIGS = Path(__file__).resolve().parents[2] / "workloads" / "configs"
 class TraceGenerator:
     """name: the CLI's name. model: the `model` field of the traces it writes.
     generate(seq_len, config=None, context=0, lm_head=True): the workload document (config:
-    the model's config.json fields; None: the bundled default; context: a decode step; lm_head:
-    a decoder's LM head traced; mobilebert takes seq_len and config only)."""
+    the model's config.json fields; None: the bundled default; context: a decode step, which
+    an encoder refuses; lm_head: a decoder's LM head traced)."""
 
     name: str
     model: str
@@ -83,6 +83,15 @@ def from_config(cfg: dict[str, Any], seq_len: int, *, model: str, generator: str
     return FAMILIES[family](seq_len, cfg, model, generator, name, file=file)
 
 
+def _mobilebert(seq_len: int = 384, config: dict[str, Any] | None = None, context: int = 0,
+                lm_head: bool = True) -> dict[str, Any]:
+    """`mobilebert_trace` behind the generators' call: an encoder has no decode steps
+    (ValueError for a `context`) and no LM head to leave out."""
+    if context:
+        raise ValueError("mobilebert is an encoder: it has no decode steps")
+    return mobilebert_trace(seq_len, config)
+
+
 def _bundled(name: str, file: str, model: str) -> TraceGenerator:
     def generate(seq_len: int = 128, config: dict[str, Any] | None = None,
                  context: int = 0, lm_head: bool = True) -> dict[str, Any]:
@@ -94,7 +103,7 @@ def _bundled(name: str, file: str, model: str) -> TraceGenerator:
 
 TRACES: dict[str, TraceGenerator] = {
     g.name: g for g in (
-        TraceGenerator("mobilebert", MOBILEBERT_UNCASED["model"], mobilebert_trace),
+        TraceGenerator("mobilebert", MOBILEBERT_UNCASED["model"], _mobilebert),
         _bundled("bert-base", "bert-base-uncased.json", "bert-base-uncased"),
         _bundled("bert-large", "bert-large-uncased.json", "bert-large-uncased"),
         _bundled("gpt2", "gpt2.json", "gpt2"),
