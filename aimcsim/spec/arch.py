@@ -293,7 +293,7 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
     params = {key: eng.read(r, top[key]) for key, eng in engines.items()
               if top.get(key) is not None}
     cim = params.get("sram_cim")
-    chosen = ENGINES.get(lora.engine)
+    chosen = ENGINES[lora.engine] if lora.engine in ENGINES else None  # (else refused)
     if chosen is not None and chosen.section and chosen.section not in params:
         r.error(chosen.section, f"lora.engine: {lora.engine} needs the {chosen.section} section "
                 f"({', '.join(chosen.section_schema()['properties'])})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol
 
+from aimcsim.params.registry import Registry
+
 
 class LoraEngine(Protocol):
     name: ClassVar[str]
@@ -38,29 +40,15 @@ class LoraEngine(Protocol):
         ...
 
 
-#: every registered engine, by its `lora.engine` name
-ENGINES: dict[str, LoraEngine] = {}
-
-
-def register(cls: type) -> type:
-    """Register engine class `cls` (a decorator); its `name` must be new."""
-    if cls.name in ENGINES:
-        raise ValueError(f"LoRA engine {cls.name!r} is registered already")
-    ENGINES[cls.name] = cls()
-    return cls
-
-
-def engine(name: str) -> LoraEngine:
-    """The registered engine `name` (ValueError listing the registered ones)."""
-    try:
-        return ENGINES[name]
-    except KeyError:
-        raise ValueError(f"LoRA engine {name!r} is not registered; registered: "
-                         f"{', '.join(ENGINES)}") from None
+#: every registered engine, by its `lora.engine` name (built-ins: `aimcsim.hw.engines`, imported
+#: when the registry is first read)
+ENGINES = Registry("LoRA engine", "aimcsim.hw.engines")
+register = ENGINES.register
+engine = ENGINES.get
 
 
 def engine_names() -> tuple[str, ...]:
-    return tuple(ENGINES)
+    return ENGINES.names()
 
 
 def sections() -> dict[str, LoraEngine]:
