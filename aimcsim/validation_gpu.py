@@ -57,6 +57,12 @@ GENZ_MS = {"prefill": 112.468, "decode": 6.9175}
 
 
 @cache
+def _part(path: Path) -> Gpu:
+    """A GPU file whose peaks a measurement's part has (read once: calibrations ask often)."""
+    return load_gpu(path)
+
+
+@cache
 def _trace(config: str, seq_len: int, context: int = 0) -> Workload:
     doc = from_config(read_config(CONFIGS / config), seq_len, model=config,
                       generator="validation", file=f"workloads/configs/{config}",
@@ -72,24 +78,26 @@ def _step_ms(gpu: Gpu, config: str, context: int, tp: int = 1) -> float:
     return estimate(gpu, _trace(config, 1, context), tensor_parallel=tp)["latency_ns"] / 1e6
 
 
-def _generate_s(gpu: Gpu, config: str, prompt: int, out: int) -> float:
-    """Prefill of `prompt` tokens and `out` - 1 decode steps (the first output token is the
-    prefill's): the steps grow linearly with the context, so the mean step is the step at
-    the mean context."""
+def _generation(gpu: Gpu, config: str, prompt: int, out: int) -> tuple[float, float]:
+    """(ns, pJ) of a prefill of `prompt` tokens and `out` - 1 decode steps (the first output
+    token is the prefill's): the steps grow linearly with the context, so the steps' sum is
+    `out` - 1 steps at the mean context (interpolated between the two whole contexts)."""
     mean_context = prompt + 1 + (out - 2) / 2
-    low = _step_ms(gpu, config, int(mean_context))
-    high = _step_ms(gpu, config, int(mean_context) + 1)
-    frac = mean_context - int(mean_context)
-    return (_prefill_ms(gpu, config, prompt) + (out - 1) * (low + frac * (high - low))) / 1e3
+    whole, frac = int(mean_context), mean_context - int(mean_context)
+    low, high = (estimate(gpu, _trace(config, 1, c)) for c in (whole, whole + 1))
+    prefill = estimate(gpu, _trace(config, prompt))
+    return tuple(prefill[key] + (out - 1) * (low[key] + frac * (high[key] - low[key]))
+                 for key in ("latency_ns", "energy_pj"))
+
+
+def _generate_s(gpu: Gpu, config: str, prompt: int, out: int) -> float:
+    return _generation(gpu, config, prompt, out)[0] / 1e9
 
 
 def _average_power_w(gpu: Gpu, config: str, prompt: int, out: int) -> float:
-    """The mean power of `_generate_s`'s run (its energy over its time)."""
-    prefill = estimate(gpu, _trace(config, prompt))
-    mean_context = round(prompt + 1 + (out - 2) / 2)
-    step = estimate(gpu, _trace(config, 1, mean_context))
-    energy_pj = prefill["energy_pj"] + (out - 1) * step["energy_pj"]
-    return energy_pj / (prefill["latency_ns"] + (out - 1) * step["latency_ns"]) / 1e3
+    """The mean power of `_generation`'s run (its energy over its time)."""
+    latency_ns, energy_pj = _generation(gpu, config, prompt, out)
+    return energy_pj / latency_ns / 1e3
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,7 @@ class Measurement:
         """Our figure, on the part measured: `gpu`'s efficiencies and powers with that
         part's peaks."""
         if self.gpu_file != GPU_FILE:
-            part = load_gpu(self.gpu_file)
+            part = _part(self.gpu_file)
             gpu = dataclasses.replace(gpu, name=part.name, peak_tflops=part.peak_tflops,
                                       memory_gb_per_s=part.memory_gb_per_s,
                                       board_power_w=part.board_power_w)
