@@ -22,7 +22,7 @@ from functools import lru_cache
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, grid
 from aimcsim.hw.engines import engine
-from aimcsim.hw.lanes import PMCA, Unit
+from aimcsim.hw.lanes import Unit
 from aimcsim.keys import Carried, Same
 from aimcsim.spec.arch import Arch, Lora
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
@@ -109,7 +109,6 @@ def _common_name(first: str, last: str) -> str:
 
 
 tile_unit, pmca_unit = Unit.tile, Unit.cluster  # (unit ids: `aimcsim.hw.lanes`)
-PMCA_PREFIX = PMCA
 
 
 def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:

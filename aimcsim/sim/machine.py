@@ -193,15 +193,13 @@ class Machine:
         stats.tcdm_live_bytes -= nbytes
 
     # ---- state, for replay ---------------------------------------------------------------
-    def snapshot(self, name: str, clusters: tuple[int, ...], link_keys: Any) -> tuple:
-        """When each server op `name` can use is free: its links (of `link_keys`, those that
-        exist), its clusters' cores, its macros and its tile phases (`restore` sets them)."""
+    def snapshot(self, clusters: tuple[int, ...], link_keys: Any
+                 ) -> tuple[dict[Any, int], list[int]]:
+        """When the links of `link_keys` (those that exist) and the cores of `clusters` are
+        free (`restore` sets them back)."""
         servers = self.net.servers
-        cim, tile = self.cims.get(name), self.tiles.get(name)
         return ({k: servers[k].free_ps for k in link_keys if k in servers},
-                [self.clusters[c].cores.free_ps for c in clusters],
-                None if cim is None else cim.free_ps,
-                None if tile is None else tile.state())
+                [self.clusters[c].cores.free_ps for c in clusters])
 
     def restore(self, name: str, links: list[tuple[Any, int]], cores: list[tuple[int, int]],
                 cim_ps: int | None, tile_ps: tuple[int, int, int] | None) -> None:

@@ -82,10 +82,6 @@ class Prepared:
     #: tokens before an op's first (an op of the last tokens only: the LM head of a prefill)
     skipped: dict[str, int]
 
-    @property
-    def element_bytes(self) -> int:
-        return self.arch.lora.element_bytes
-
 
 def prepare(arch: Arch, workload: Workload, mode: str, model: PmcaModel,
             settings: dict[str, Pipeline] | None = None) -> Prepared:

@@ -189,7 +189,7 @@ class Recorder:
         self.t0 = sim.machine.env.now
         self.before = sim.stats[op.name].snapshot()
         self.refs = _link_refs(sim, units.roles)
-        self.links, self.cores, _, _ = sim.machine.snapshot(op.name, units.clusters, self.refs)
+        self.links, self.cores = sim.machine.snapshot(units.clusters, self.refs)
         self.link_count = len(sim.machine.net.servers)
         # each cluster's peak counts from here (restored, with the op's, in `finish`)
         self.peaks = [sim.machine.clusters[c].peak_bytes for c in units.clusters]
