@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from aimcsim import load_arch, load_workload
-from aimcsim.search import GROUP, RATINGS, exhaustive, load_space, search
+from aimcsim.explore.search import RATINGS, exhaustive, search
+from aimcsim.explore.space import GROUP, load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = ROOT / "arch" / "hybrid.yaml"

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from aimcsim.cli import main
 from aimcsim.errors import CapacityError
+from aimcsim.explore.search import search
+from aimcsim.explore.space import SearchSpace
 from aimcsim.hw.pmca.model import ThroughputPmca, with_dma
 from aimcsim.hw.pmca.programs import block_program
 from aimcsim.mapping import fuse_attention
-from aimcsim.search import SearchSpace, search
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import Op, parse_workload

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from aimcsim.cli import main
 from aimcsim.errors import AimcsimError, SettingWarning, SpecError
+from aimcsim.explore.space import load_space
 from aimcsim.hw.aimc_tile import AimcTile
 from aimcsim.hw.interconnect.params import Interconnect
 from aimcsim.hw.pmca.params import Pmca
 from aimcsim.params.fields import numeric_bounds
-from aimcsim.search import load_space
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Lora, Pipeline, parse_arch
 from aimcsim.spec.run import apply_run
@@ -417,7 +417,8 @@ def test_a_block_above_the_tokens_warns_what_was_used(tmp_path, capsys):
 
 
 def test_a_search_block_above_the_tokens_warns_and_is_tried_once():
-    from aimcsim.search import SearchSpace, exhaustive
+    from aimcsim.explore.search import exhaustive
+    from aimcsim.explore.space import SearchSpace
 
     arch = parse_arch(ARCH, "a.yaml")
     work = parse_workload(WORK, "w.yaml")

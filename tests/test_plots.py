@@ -14,8 +14,9 @@ from matplotlib.patches import Rectangle
 
 from aimcsim import plots
 from aimcsim.cli import main
+from aimcsim.explore.network import token_curves
+from aimcsim.explore.space import _alone, _layer_by_layer, _variant
 from aimcsim.results import _union_ps, network_time, time_by_activity
-from aimcsim.search import _alone, _layer_by_layer, _variant, token_curves
 from aimcsim.simulator import simulate
 from aimcsim.spec.workload import Op
 from aimcsim.trace_export import chrome_trace

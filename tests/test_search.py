@@ -14,17 +14,9 @@ from hypothesis import strategies as st
 from aimcsim import SpecError, simulate
 from aimcsim.analytic import static_layer
 from aimcsim.cli import main
+from aimcsim.explore.search import SEARCH_COLUMNS, exhaustive, search
+from aimcsim.explore.space import GROUP, SearchSpace, _alone, _layer_by_layer, load_space
 from aimcsim.hw.pmca.cycle_level import cluster_model
-from aimcsim.search import (
-    GROUP,
-    SEARCH_COLUMNS,
-    SearchSpace,
-    _alone,
-    _layer_by_layer,
-    exhaustive,
-    load_space,
-    search,
-)
 from aimcsim.spec.arch import Pipeline, parse_arch
 from aimcsim.spec.workload import Op, parse_workload
 

@@ -107,7 +107,8 @@ def test_engine_inputs_are_checked(change, expected):
 
 def test_the_search_tries_tile_output_once_for_the_macros():
     from aimcsim.errors import SettingWarning
-    from aimcsim.search import SearchSpace, search
+    from aimcsim.explore.search import search
+    from aimcsim.explore.space import SearchSpace
 
     work = parse_workload(linear_workload(16, 512, 512), "w.yaml")
     space = SearchSpace(strategies=("overlapped",), parallel_tokens=(4, 16),

@@ -73,7 +73,8 @@ def test_a_toy_strategy_from_one_file_runs_end_to_end(toy):
 def test_the_search_tries_a_registered_strategy_and_stays_exact(toy, tmp_path):
     """A search space may name the toy (read against the registry when read), and the
     search's best equals every point simulated."""
-    from aimcsim.search import exhaustive, load_space, search
+    from aimcsim.explore.search import exhaustive, search
+    from aimcsim.explore.space import load_space
 
     space_file = tmp_path / "space.yaml"
     space_file.write_text("version: 1\nstrategies: [overlapped, triple-buffered]\n"

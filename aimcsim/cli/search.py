@@ -6,19 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aimcsim.explore.search import OBJECTIVES, RATINGS, search
+from aimcsim.explore.space import GROUP, SearchSpace, load_space
 from aimcsim.outputs.run_folder import (
     record_inputs,
     workload_record,
 )
 from aimcsim.results import write_json
-from aimcsim.search import (
-    GROUP,
-    OBJECTIVES,
-    RATINGS,
-    SearchSpace,
-    load_space,
-    search,
-)
 from aimcsim.spec.arch import load_arch
 from aimcsim.spec.workload import load_workload
 

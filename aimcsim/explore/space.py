@@ -10,10 +10,10 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from aimcsim.explore.axes import Axis, read_axis
 from aimcsim.params.reader import Reader, read_yaml
 from aimcsim.sim.strategies import strategy_names
 from aimcsim.spec.arch import TILE_OUTPUTS, Arch, Pipeline
-from aimcsim.spec.schema import arch_field
 from aimcsim.spec.workload import INPUT, Edge, Op, Workload
 
 GROUP = ["d_in", "d_out", "rank", "integration_time_ns", "cores"]
@@ -33,6 +33,13 @@ class SearchSpace:
     # keys per chunk of fused attention, chosen for the whole network (attention is not a
     # static layer): None: the architecture's own
     attention_key_chunk: tuple[int, ...] | None = None
+
+    def axes(self) -> tuple[Axis, ...]:
+        """The dimensions the space gives values for, as the architecture paths they set
+        (those left None take the architecture's own value)."""
+        return tuple(Axis(SPACE_FIELDS[name], values) for name, values in (
+            (f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
+            if values is not None)
 
 
 #: The architecture value each dimension of a search space sets (its values are checked
@@ -57,10 +64,9 @@ def load_space(path: str | Path) -> SearchSpace:
         items = r.sequence(d[key], key)
         if not items and isinstance(d[key], list):
             r.error(key, "expected a non-empty list")
-        field = arch_field(arch_path)
-        values[key] = tuple(field.take(r, key, i, v) for i, v in enumerate(items))
-        if len(set(values[key])) < len(values[key]):
-            r.error(key, "lists a value twice (the search would try it twice)")
+        axis = read_axis(r, key, arch_path, items, twice="the search would try it twice")
+        if axis is not None:
+            values[key] = axis.values
     r.finish()
     return SearchSpace(**values)
 

@@ -248,7 +248,7 @@ def _timeline(results: Results, o: Options) -> Any:
         caption="latency and TCDM against parallel tokens per layer shape (the study's Fig. 4)",
         available=lambda r: r.has_arch, report=False)
 def _tokens(results: Results, o: Options) -> Any:
-    from aimcsim.search import token_curves  # (the search's own runs)
+    from aimcsim.explore.network import token_curves  # (the search's own runs)
 
     arch = results.arch
     return plots.tokens(token_curves(arch, results.search), capacity_bytes=arch.pmca.tcdm_bytes,

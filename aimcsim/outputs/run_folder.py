@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from aimcsim.errors import SpecError, SpecIssue
+from aimcsim.explore.search import SEARCH_COLUMNS
 from aimcsim.gpu import reference
 from aimcsim.params.files import (
     FLAG,
@@ -49,7 +50,6 @@ from aimcsim.results import (
     write_json,
     write_layers_csv,
 )
-from aimcsim.search import SEARCH_COLUMNS
 from aimcsim.spec.arch import MODES, Arch, load_arch, read_arch_doc
 from aimcsim.spec.workload import Workload
 

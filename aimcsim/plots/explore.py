@@ -31,7 +31,7 @@ def tokens(rows: pd.DataFrame, *, capacity_bytes: int, strategy: str = "") -> Fi
     each integration time (hybrid solid, AIMC-only dashed), and on the right axis the TCDM it
     needs with the capacity line. Blocks that do not fit have no latency.
 
-    rows: `aimcsim.search.token_curves` (d_in, d_out, integration_time_ns, parallel_tokens,
+    rows: `aimcsim.explore.network.token_curves` (d_in, d_out, integration_time_ns, parallel_tokens,
     latency_ns, aimc_only_latency_ns, tcdm_bytes).
     """
     shapes = list(rows.groupby(["d_in", "d_out"], sort=False))

@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 
 from aimcsim.errors import SpecError
+from aimcsim.explore.axes import SEQ_LEN_AXIS, Axis, axis_field, read_axis
 from aimcsim.params.files import digest, read_bytes
 from aimcsim.params.reader import Reader, get_path, join, read_yaml, relative_file, shown
 from aimcsim.spec.arch import MODES, Arch, parse_arch, read_arch_doc
 from aimcsim.spec.schema import arch_field, arch_value
-from aimcsim.spec.workload import MAX_TOKENS, load_workload
+from aimcsim.spec.workload import load_workload
 from aimcsim.traces import TRACES, for_model
 
 SUPPORTED_VERSIONS = (1,)
-SEQ_LEN_AXIS = "workload.seq_len"
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
     ">": operator.gt, "<": operator.lt,
@@ -54,7 +54,7 @@ class SweepSpec:
     arch_doc: dict[str, Any] = field(hash=False, compare=False)
     workloads: tuple[str, ...] = ()
     modes: tuple[str, ...] = MODES
-    axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    axes: tuple[Axis, ...] = ()
     samples: int | None = None  # None: the whole grid
     seed: int = 0
     constraints: tuple[Constraint, ...] = ()
@@ -201,7 +201,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
 
 
 def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any], max_points: int
-          ) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+          ) -> tuple[Axis, ...]:
     """Each axis's values, checked against the declaration of the value it sets (type,
     bounds, choices) and against the base architecture (the section it sets must be there)."""
     if not isinstance(raw, dict) or not raw:
@@ -211,34 +211,23 @@ def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any], max_points: int
     for key, spec in raw.items():
         p = join("axes", str(key))
         values = _values(r, spec, p, max_points)
-        if key == SEQ_LEN_AXIS:
-            field = None
-        else:
-            try:
-                field = arch_field(str(key))
-            except ValueError as exc:
-                r.error(p, f"{exc} (or {SEQ_LEN_AXIS})")
-                continue
+        try:
+            field = axis_field(str(key))
+        except ValueError as exc:
+            r.error(p, f"{exc} (or {SEQ_LEN_AXIS})")
+            continue
+        if field is not None:
             section = str(key).rsplit(".", 1)[0]
-            if get_path(arch_doc, section) is None:
-                missing = [k for k in field.section_required
-                           if f"{section}.{k}" not in raw]
-                if missing:
-                    r.error(p, f"the architecture has no {section} section, and the axes do not "
-                            f"give its {', '.join(missing)}: add the section to the "
-                            "architecture (an axis changes one value)")
-                    continue
-        before = len(r.issues)
-        for i, value in enumerate(values):
-            if field is None:  # the sequence length: a whole number of tokens
-                r.take({i: value}, p, i, int, minimum=1, maximum=MAX_TOKENS)  # type: ignore
-            else:
-                field.take(r, p, i, value)
-        if values and len(r.issues) == before:
-            scalar = field is None or field.kind is not None  # lora.layers holds lists
-            if scalar and len(set(values)) < len(values):
-                r.error(p, "lists a value twice (every grid point would run twice)")
-            axes.append((str(key), values))
+            missing = [k for k in field.section_required if f"{section}.{k}" not in raw]
+            if get_path(arch_doc, section) is None and missing:
+                r.error(p, f"the architecture has no {section} section, and the axes do not "
+                        f"give its {', '.join(missing)}: add the section to the "
+                        "architecture (an axis changes one value)")
+                continue
+        axis = read_axis(r, p, str(key), values, twice="every grid point would run twice",
+                         as_given=True)
+        if axis is not None:
+            axes.append(axis)
     return tuple(axes)
 
 
