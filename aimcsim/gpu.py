@@ -32,10 +32,10 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 
-from aimcsim.mapping import fuse_attention
-from aimcsim.params.fields import numeric_bounds, spec
+from aimcsim.params.fields import declare, numeric_bounds
 from aimcsim.params.reader import Reader, join, read_yaml
 from aimcsim.params.units import DTYPE_BYTES
+from aimcsim.spec.fusion import fuse_attention
 from aimcsim.spec.workload import Op, Workload
 
 ATTENTION = ("fused", "unfused")
@@ -63,25 +63,25 @@ class Gpu:
     """A GPU's figures: a `tech/gpu/*.yaml` file (`version: 2`). Each number is a
     `{value, source}` entry; the sources are kept in `sources`."""
 
-    name: Annotated[str, spec("the GPU, as its datasheet names it")]
-    dtype: Annotated[Literal[tuple(DTYPE_BYTES)], spec(
+    name: Annotated[str, declare("the GPU, as its datasheet names it")]
+    dtype: Annotated[Literal[tuple(DTYPE_BYTES)], declare(
         "data type the peak is for and the weights are stored in")]
-    peak_tflops: Annotated[float, spec("dense peak of the data type (tensor cores)",
-                                       ge=0.001, le=1e6, unit="TFLOP/s")]
-    memory_gb_per_s: Annotated[float, spec("peak memory bandwidth", ge=0.001, le=1e6,
-                                           unit="GB/s")]
-    board_power_w: Annotated[float, spec("board power (TDP): no regime draws more",
-                                         ge=0.001, le=1e5, unit="W")]
-    bandwidth_efficiency: Annotated[float, spec(
+    peak_tflops: Annotated[float, declare("dense peak of the data type (tensor cores)",
+                                          ge=0.001, le=1e6, unit="TFLOP/s")]
+    memory_gb_per_s: Annotated[float, declare("peak memory bandwidth", ge=0.001, le=1e6,
+                                              unit="GB/s")]
+    board_power_w: Annotated[float, declare("board power (TDP): no regime draws more",
+                                            ge=0.001, le=1e5, unit="W")]
+    bandwidth_efficiency: Annotated[float, declare(
         "achieved fraction of the peak bandwidth on memory-bound operations (a measured "
         "batch-1 decode)", ge=0.01, le=1.0)]
-    compute_efficiency: Annotated[float, spec(
+    compute_efficiency: Annotated[float, declare(
         "achieved fraction of the peak compute on compute-bound operations (a measured long "
         "prefill)", ge=0.01, le=1.0)]
-    memory_bound_power_w: Annotated[float, spec(
+    memory_bound_power_w: Annotated[float, declare(
         "power drawn by the board while memory-bound operations run (batch-1 decode)",
         ge=0.001, le=1e5, unit="W")]
-    compute_bound_power_w: Annotated[float, spec(
+    compute_bound_power_w: Annotated[float, declare(
         "power drawn by the board while compute-bound operations run (prefill)",
         ge=0.001, le=1e5, unit="W")]
     source: str = ""

@@ -16,7 +16,7 @@ from aimcsim.errors import SettingWarning
 from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.cycle_level import cluster_model
-from aimcsim.keys import Same
+from aimcsim.identity import Same
 from aimcsim.params.units import PS_PER_NS
 from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, critical_path, layer_row
 from aimcsim.sim.collector import paused_gc

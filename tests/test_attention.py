@@ -20,9 +20,9 @@ from aimcsim.explore.search import search
 from aimcsim.explore.space import SearchSpace
 from aimcsim.hw.pmca.model import ThroughputPmca, with_dma
 from aimcsim.hw.pmca.programs import block_program
-from aimcsim.mapping import fuse_attention
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import parse_arch
+from aimcsim.spec.fusion import fuse_attention
 from aimcsim.spec.workload import Op, parse_workload
 from aimcsim.traces import MOBILEBERT_UNCASED, TRACES, mobilebert_trace
 

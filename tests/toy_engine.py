@@ -7,14 +7,14 @@ from math import ceil
 from typing import Annotated, Any
 
 from aimcsim.hw.engines.base import register
-from aimcsim.params.fields import read_section, section_schema, spec
+from aimcsim.params.fields import declare, read_section, section_schema
 
 
 @dataclass(frozen=True, kw_only=True)
 class LutMacro:
-    weights: Annotated[int, spec("weights of A and B one unit holds", ge=1, le=1 << 20)]
-    ns_per_token: Annotated[int, spec("time of one token's X A B", ge=1, le=10_000,
-                                      unit="ns")]
+    weights: Annotated[int, declare("weights of A and B one unit holds", ge=1, le=1 << 20)]
+    ns_per_token: Annotated[int, declare("time of one token's X A B", ge=1, le=10_000,
+                                         unit="ns")]
 
 
 @register

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from numba import njit
 
-from aimcsim.params.fields import keys, read_section, spec
+from aimcsim.params.fields import declare, keys, read_section
 from aimcsim.params.reader import Reader
 from aimcsim.params.units import ns_to_ps
 
@@ -26,21 +26,21 @@ class AimcTile:
     """One analog crossbar tile and the phases of one matrix-vector multiply (MVM): the
     `aimc` section of an architecture file. Each field is declared once, below."""
 
-    rows: Annotated[int, spec("crossbar inputs (weights per column)", ge=1, le=65_536)]
-    cols: Annotated[int, spec("crossbar outputs (columns)", ge=1, le=65_536)]
-    integration_time_ns: Annotated[float, spec("analog integration phase of one MVM",
-                                               ge=0.001, le=1e6, unit="ns")]
-    dac_ns: Annotated[float, spec("input phase: load the input vector, drive the DACs",
-                                  ge=0, le=1e6, unit="ns")] = 0.0
-    adc_ns: Annotated[float, spec("output phase: ADC conversion and readout of the columns",
-                                  ge=0, le=1e6, unit="ns")] = 0.0
-    pipelined: Annotated[bool, spec("consecutive tokens overlap phases (the DAC of token i+1 "
-                                    "during the integration of token i)")] = True
-    adc_bits: Annotated[int, spec("resolution of the column ADCs (priced by the technology "
-                                  "file: its measured converter or the survey fit)", ge=1,
-                                  le=24, unit="bit")] = 8
-    columns_per_adc: Annotated[int, spec("columns one ADC converts in turn during the output "
-                                         "phase (1: an ADC per column)", ge=1, le=65_536)] = 1
+    rows: Annotated[int, declare("crossbar inputs (weights per column)", ge=1, le=65_536)]
+    cols: Annotated[int, declare("crossbar outputs (columns)", ge=1, le=65_536)]
+    integration_time_ns: Annotated[float, declare("analog integration phase of one MVM",
+                                                  ge=0.001, le=1e6, unit="ns")]
+    dac_ns: Annotated[float, declare("input phase: load the input vector, drive the DACs",
+                                     ge=0, le=1e6, unit="ns")] = 0.0
+    adc_ns: Annotated[float, declare("output phase: ADC conversion and readout of the columns",
+                                     ge=0, le=1e6, unit="ns")] = 0.0
+    pipelined: Annotated[bool, declare("consecutive tokens overlap phases (the DAC of token i+1 "
+                                       "during the integration of token i)")] = True
+    adc_bits: Annotated[int, declare("resolution of the column ADCs (priced by the technology "
+                                     "file: its measured converter or the survey fit)", ge=1,
+                                     le=24, unit="bit")] = 8
+    columns_per_adc: Annotated[int, declare("columns one ADC converts in turn during the output "
+                                            "phase (1: an ADC per column)", ge=1, le=65_536)] = 1
 
     @cached_property
     def phases_ps(self) -> tuple[int, int, int]:

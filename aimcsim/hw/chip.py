@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from aimcsim.params.fields import keys, spec
+from aimcsim.params.fields import declare, keys
 
 
 @dataclass(frozen=True, kw_only=True)
 class Chip:
     """The `chip` section."""
 
-    tiles: Annotated[int, spec("crossbar tiles on the chip (each rows x cols weights); "
-                               "IBM's 14 nm inference chip has 34 tiles of 512 x 2048 cells",
-                               ge=1, le=10_000_000)]
+    tiles: Annotated[int, declare("crossbar tiles on the chip (each rows x cols weights); "
+                                  "IBM's 14 nm inference chip has 34 tiles of 512 x 2048 cells",
+                                  ge=1, le=10_000_000)]
 
 
 CHIP_KEYS = keys(Chip)

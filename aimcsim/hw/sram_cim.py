@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Annotated, Any
 
-from aimcsim.params.fields import keys, read_section, spec
+from aimcsim.params.fields import declare, keys, read_section
 from aimcsim.params.reader import Reader
 from aimcsim.params.units import Clocked, clock
 
@@ -32,15 +32,15 @@ from aimcsim.params.units import Clocked, clock
 class SramCim(Clocked):
     """One SRAM compute-in-memory macro: the `sram_cim` section of an architecture file."""
 
-    rows: Annotated[int, spec("inputs one macro sums (adder-tree depth)", ge=1, le=65_536)]
-    outputs: Annotated[int, spec("weights per row, computed in parallel (columns / "
-                                 "weight_bits)", ge=1, le=65_536)]
-    input_bits: Annotated[int, spec("bits of each input, fed one a cycle (cycles per MVM "
-                                    "stage)", ge=1, le=64)]
-    weight_bits: Annotated[int, spec("bits of each stored weight (area and energy; the "
-                                     "cycles do not depend on it)", ge=1, le=64)] = 8
-    freq_mhz: Annotated[int, spec("macro clock; its period must be a whole number of ps",
-                                  ge=1, le=100_000, unit="MHz")]
+    rows: Annotated[int, declare("inputs one macro sums (adder-tree depth)", ge=1, le=65_536)]
+    outputs: Annotated[int, declare("weights per row, computed in parallel (columns / "
+                                    "weight_bits)", ge=1, le=65_536)]
+    input_bits: Annotated[int, declare("bits of each input, fed one a cycle (cycles per MVM "
+                                       "stage)", ge=1, le=64)]
+    weight_bits: Annotated[int, declare("bits of each stored weight (area and energy; the "
+                                        "cycles do not depend on it)", ge=1, le=64)] = 8
+    freq_mhz: Annotated[int, declare("macro clock; its period must be a whole number of ps",
+                                     ge=1, le=100_000, unit="MHz")]
 
 
 CIM_KEYS = keys(SramCim)

@@ -16,6 +16,7 @@ carries `Custom()` in its metadata and is read by its component's own reader.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import MISSING, dataclass
 from functools import cache
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
@@ -30,6 +31,7 @@ __all__ = [
     "Custom",
     "Field",
     "choices",
+    "declare",
     "descriptions",
     "keys",
     "numeric_bounds",
@@ -47,8 +49,8 @@ class Custom:
     """Marks a field its component reads itself (see the module docstring)."""
 
 
-def spec(description: str, *, ge: float | None = None, le: float | None = None, unit: str = "",
-         schema: dict[str, Any] | None = None, key: str | None = None) -> FieldInfo:
+def declare(description: str, *, ge: float | None = None, le: float | None = None, unit: str = "",
+            schema: dict[str, Any] | None = None, key: str | None = None) -> FieldInfo:
     """A field's declaration: its meaning, its inclusive bounds (every number a physical design
     can have has both: a value outside them is an input error, caught before any work), its
     unit and, where the YAML form differs from the Python one (a mapping read into pairs), the
@@ -179,3 +181,9 @@ def section_schema(cls: type, title: str, *, source: bool = True) -> dict[str, A
     schema["required"] = list(required(cls))
     schema["additionalProperties"] = False
     return schema
+
+
+def spec(description: str, **bounds: Any) -> FieldInfo:
+    """Deprecated name of `declare` ("spec" names the input documents' package)."""
+    warnings.warn("aimcsim.params.fields.spec is now declare", DeprecationWarning, stacklevel=2)
+    return declare(description, **bounds)

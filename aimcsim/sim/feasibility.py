@@ -11,7 +11,7 @@ from aimcsim.errors import CapacityError
 from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca.model import PmcaModel, ThroughputPmca
 from aimcsim.hw.pmca.programs import block_program, op_shape
-from aimcsim.keys import Carried, Same
+from aimcsim.identity import Carried, Same
 from aimcsim.mapping import parts
 from aimcsim.spec.arch import Arch, Pipeline
 from aimcsim.spec.workload import Op, Workload

@@ -19,10 +19,11 @@ from aimcsim.hw.aimc_tile import mvm_events
 from aimcsim.hw.engines import engine
 from aimcsim.hw.pmca import PmcaModel
 from aimcsim.hw.pmca.programs import block_sizes
-from aimcsim.keys import Same
-from aimcsim.mapping import Placement, fuse_attention, placed
+from aimcsim.identity import Same
+from aimcsim.mapping import Placement, placed
 from aimcsim.sim.feasibility import check_l2, checked_tcdm
 from aimcsim.spec.arch import Arch, Pipeline
+from aimcsim.spec.fusion import fuse_attention
 from aimcsim.spec.workload import Workload
 
 
@@ -38,7 +39,7 @@ class Case:
 
 @lru_cache(maxsize=64)
 def case(same: Same, eb: int, engine_name: str = "pmca") -> Case:
-    """Memoised by the identities of the workload and the placements (`aimcsim.keys.Same`) and
+    """Memoised by the identities of the workload and the placements (`aimcsim.identity.Same`) and
     the element bytes: the points of a sweep over timings share it. Read only."""
     workload, placements = same.objects
     branch = engine(engine_name)

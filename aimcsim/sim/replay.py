@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 from aimcsim.hw.lanes import Unit
-from aimcsim.keys import Same
+from aimcsim.identity import Same
 from aimcsim.mapping import Placement
 from aimcsim.sim.machine import Machine
 from aimcsim.sim.stats import OpStats

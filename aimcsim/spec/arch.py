@@ -36,10 +36,10 @@ from aimcsim.hw.sram_cim import CIM_KEYS, SramCim
 from aimcsim.params.fields import (
     Custom,
     choices,
+    declare,
     keys,
     read_fields,
     read_section,
-    spec,
 )
 from aimcsim.params.reader import Reader, join, kind_of, read_yaml, relative_file, shown
 from aimcsim.params.registry import STRATEGIES as _STRATEGIES
@@ -55,33 +55,33 @@ class Pipeline:
     """How the tile and the cluster share a layer's token blocks: the `pipeline` section (run
     settings). Each field is declared once, below."""
 
-    strategy: Annotated[str, spec(
+    strategy: Annotated[str, declare(
         "a pipeline strategy registered in aimcsim.sim.strategies: " + "; ".join(
             f"{s.name}: {s.description}" for s in _STRATEGIES.values()),
         schema={"enum": list(_STRATEGIES.names())}), Custom()] = "overlapped"
-    parallel_tokens: Annotated[int, spec("tokens per block on the cluster (and granularity of "
-                                         "streaming edges)", ge=1, le=1 << 20)] = 16
-    between_layers: Annotated[Literal["streaming", "layer-by-layer"], spec(
+    parallel_tokens: Annotated[int, declare("tokens per block on the cluster (and granularity of "
+                                            "streaming edges)", ge=1, le=1 << 20)] = 16
+    between_layers: Annotated[Literal["streaming", "layer-by-layer"], declare(
         "streaming: a consumer starts on block i once its producers finished block i, as the "
         "trace's edges say; layer-by-layer: one op at a time in trace order, each with the chip "
         "to itself (its latency is its own, as in a per-layer study)")] = "streaming"
-    tile_output: Annotated[Literal["in-place", "separate"], spec(
+    tile_output: Annotated[Literal["in-place", "separate"], declare(
         "where a block's tile output lands in the TCDM in hybrid mode. in-place (what "
         "hand-written LoRA kernels do): in the LoRA output buffer, and T B accumulates onto it "
         "(C += A B), so T B waits for the tile output; separate: a buffer of its own, T B runs "
         "before the tile output arrives and a final add joins the two")] = "in-place"
-    attention_clusters: Annotated[int, spec(
+    attention_clusters: Annotated[int, declare(
         "clusters that share each attention matmul and its softmax, by heads (groups of query "
         "heads with grouped-query attention): the cluster beside the query layer and the next "
         "ones; each runs its heads' share, outputs gathered back to the first (1: the first "
         "runs every head)", ge=1, le=1024)] = 1
-    output_chunk: Annotated[int, spec(
+    output_chunk: Annotated[int, declare(
         "output columns of a static layer's block the cluster pulls from the tiles and reduces "
         "at a time (its row slices' partial sums and, with LoRA, C += T B for those columns): "
         "0 takes the whole block output at once, held in the TCDM; > 0 holds one chunk's "
         "partial sums, one chunk after the other (each pulled over the tile's link, then "
         "reduced), the tiles keeping the rest until asked", ge=0, le=1 << 24)] = 0
-    attention_key_chunk: Annotated[int, spec(
+    attention_key_chunk: Annotated[int, declare(
         "0: attention as the trace's separate kernels (scores, softmax, context), each "
         "cluster holding a block's whole score matrix and one group's K (or V) in its TCDM; "
         "> 0: fused attention tiled over keys, as FlashAttention-style kernels do: K and V "
@@ -102,15 +102,15 @@ LM_HEAD = "lm_head"
 class Lora:
     """Low-rank adapters computed digitally in hybrid mode: the `lora` section (run settings)."""
 
-    rank: Annotated[int, spec("r of A (d_in x r) and B (r x d_out)", ge=1, le=65_536)] = 8
-    dtype: Annotated[Literal[tuple(DTYPE_BYTES)], spec(
+    rank: Annotated[int, declare("r of A (d_in x r) and B (r x d_out)", ge=1, le=65_536)] = 8
+    dtype: Annotated[Literal[tuple(DTYPE_BYTES)], declare(
         "data type of all digital compute (needs an entry in pmca.macs_per_cycle)")] = "fp16"
     layers: Annotated[tuple[str, ...] | None, Custom(), WithJsonSchema({
         "description": "all (every static-layer role but the LM head, lm_head, as PEFT's "
                        "all-linear), or the static-layer roles that carry adapters (e.g. "
                        "query, value, lm_head)",
         "anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}]})] = None
-    engine: Annotated[str, spec(
+    engine: Annotated[str, declare(
         "where the branch X A B runs, an engine registered in aimcsim.hw.engines: "
         + described_engines(), schema={"enum": list(engine_names())}), Custom()] = "pmca"
 

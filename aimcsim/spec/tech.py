@@ -36,7 +36,7 @@ import numpy as np
 
 from aimcsim.hw.engines import tech_sections
 from aimcsim.hw.sram import FIGURES, SramGrid
-from aimcsim.params.fields import Custom, keys, numeric_bounds, required, spec, units
+from aimcsim.params.fields import Custom, declare, keys, numeric_bounds, required, units
 from aimcsim.params.reader import Reader, join, read_yaml
 from aimcsim.params.units import DTYPE_BYTES
 
@@ -52,39 +52,39 @@ ADC_MODELS = ("survey", "measured")
 class TileTech:
     """One AIMC tile from its parts: the `aimc` section."""
 
-    read_voltage_v: Annotated[float, spec("voltage across a cell while its input pulse is on",
-                                          ge=0, le=10, unit="V")]
-    weight_conductance_us: Annotated[float, spec(
+    read_voltage_v: Annotated[float, declare("voltage across a cell while its input pulse is on",
+                                             ge=0, le=10, unit="V")]
+    weight_conductance_us: Annotated[float, declare(
         "mean conductance one programmed weight presents (all its devices, both polarities)",
         ge=0, le=1e6, unit="uS")]
-    input_duty: Annotated[float, spec("mean fraction of the integration time an input pulse "
-                                      "is on (pulse-width inputs)", ge=0, le=1, unit="")]
-    line_ff_per_column: Annotated[float, spec("capacitance an input line adds per column it "
-                                              "crosses (wire and cell coupling)", ge=0, le=1e6,
-                                              unit="fF")]
-    driver_ff: Annotated[float, spec("an input line driver's own capacitance", ge=0, le=1e6,
-                                     unit="fF")]
-    input_swing_v: Annotated[float, spec("voltage swing of an input line per pulse", ge=0,
-                                         le=10, unit="V")]
-    weight_area_um2: Annotated[float, spec("one weight's unit cell (its devices and access "
-                                           "transistors)", ge=0, le=1e6, unit="um^2")]
-    input_area_um2: Annotated[float, spec("one input line's driver", ge=0, le=1e6,
-                                          unit="um^2")]
-    adc_pj: Annotated[float, spec("adc_model measured: one conversion of that converter",
-                                  ge=0, le=_PJ, unit="pJ")] = float("nan")
-    adc_area_um2: Annotated[float, spec("adc_model measured: one converter", ge=0, le=1e8,
-                                        unit="um^2")] = float("nan")
-    adc_bits: Annotated[float, spec("adc_model measured: the converter's resolution", ge=1,
-                                    le=24, unit="bit")] = float("nan")
-    adc_static_share: Annotated[float, spec("adc_model survey: the share of a converter's "
-                                            "energy at its rate that is static (leaks whether "
-                                            "it converts or not)", ge=0, le=1, unit="")] = 0.0
-    adc_leakage_uw: Annotated[float, spec("adc_model measured: static power of one converter",
-                                          ge=0, le=1e6, unit="uW")] = 0.0
-    leakage_mw: Annotated[float, spec("static power of the rest of one tile (drivers, bias)",
-                                      ge=0, le=_MW, unit="mW")] = 0.0
-    adc_model: Annotated[str, Custom(), spec("survey (the fit of aimcsim.hw.converters at the "
-                                             "architecture's bits and rate) or measured")] = \
+    input_duty: Annotated[float, declare("mean fraction of the integration time an input pulse "
+                                         "is on (pulse-width inputs)", ge=0, le=1, unit="")]
+    line_ff_per_column: Annotated[float, declare("capacitance an input line adds per column it "
+                                                 "crosses (wire and cell coupling)", ge=0, le=1e6,
+                                                 unit="fF")]
+    driver_ff: Annotated[float, declare("an input line driver's own capacitance", ge=0, le=1e6,
+                                        unit="fF")]
+    input_swing_v: Annotated[float, declare("voltage swing of an input line per pulse", ge=0,
+                                            le=10, unit="V")]
+    weight_area_um2: Annotated[float, declare("one weight's unit cell (its devices and access "
+                                              "transistors)", ge=0, le=1e6, unit="um^2")]
+    input_area_um2: Annotated[float, declare("one input line's driver", ge=0, le=1e6,
+                                             unit="um^2")]
+    adc_pj: Annotated[float, declare("adc_model measured: one conversion of that converter",
+                                     ge=0, le=_PJ, unit="pJ")] = float("nan")
+    adc_area_um2: Annotated[float, declare("adc_model measured: one converter", ge=0, le=1e8,
+                                           unit="um^2")] = float("nan")
+    adc_bits: Annotated[float, declare("adc_model measured: the converter's resolution", ge=1,
+                                       le=24, unit="bit")] = float("nan")
+    adc_static_share: Annotated[float, declare("adc_model survey: the share of a converter's "
+                                               "energy at its rate that is static (leaks whether "
+                                               "it converts or not)", ge=0, le=1, unit="")] = 0.0
+    adc_leakage_uw: Annotated[float, declare("adc_model measured: static power of one converter",
+                                             ge=0, le=1e6, unit="uW")] = 0.0
+    leakage_mw: Annotated[float, declare("static power of the rest of one tile (drivers, bias)",
+                                         ge=0, le=_MW, unit="mW")] = 0.0
+    adc_model: Annotated[str, Custom(), declare("survey (the fit of aimcsim.hw.converters at the "
+                                                "architecture's bits and rate) or measured")] = \
         "survey"
 
 
@@ -94,26 +94,26 @@ class ClusterTech:
     memories are priced from `sram`. Values at the file's node (scaled where their entry names
     another node)."""
 
-    mac_pj: Annotated[tuple[tuple[str, float], ...], Custom(), spec(
+    mac_pj: Annotated[tuple[tuple[str, float], ...], Custom(), declare(
         "one multiply-accumulate, by data type (lora.dtype needs an entry)", unit="pJ")]
-    element_op_pj: Annotated[float, spec("one element-wise result (add, norm, softmax "
-                                         "element)", ge=0, le=_PJ, unit="pJ")]
-    interconnect_pj_per_byte: Annotated[float, spec(
+    element_op_pj: Annotated[float, declare("one element-wise result (add, norm, softmax "
+                                            "element)", ge=0, le=_PJ, unit="pJ")]
+    interconnect_pj_per_byte: Annotated[float, declare(
         "one byte of a word between a port and a TCDM bank (the logarithmic interconnect)",
         ge=0, le=_PJ, unit="pJ/byte")]
-    dma_pj_per_byte: Annotated[float, spec("the DMA engine and its wires, per byte moved (the "
-                                           "memories it reads and writes are priced apart)",
-                                           ge=0, le=_PJ, unit="pJ/byte")]
-    core_area_mm2: Annotated[float, spec("one compute core with its FPU", ge=0, le=_MM2,
-                                         unit="mm^2")]
-    core_leakage_mw: Annotated[float, spec("static power of one core", ge=0, le=_MW,
-                                           unit="mW")]
-    dma_area_mm2: Annotated[float, spec("the DMA engine (and the core that programs it)",
-                                        ge=0, le=_MM2, unit="mm^2")]
-    crosspoint_area_um2: Annotated[float, spec("the TCDM interconnect per port x bank "
-                                               "crosspoint", ge=0, le=1e6, unit="um^2")]
-    engine_area_mm2_per_fma: Annotated[float, spec("the matrix engine (RedMulE) per FMA unit",
-                                                   ge=0, le=_MM2, unit="mm^2")] = 0.0
+    dma_pj_per_byte: Annotated[float, declare("the DMA engine and its wires, per byte moved (the "
+                                              "memories it reads and writes are priced apart)",
+                                              ge=0, le=_PJ, unit="pJ/byte")]
+    core_area_mm2: Annotated[float, declare("one compute core with its FPU", ge=0, le=_MM2,
+                                            unit="mm^2")]
+    core_leakage_mw: Annotated[float, declare("static power of one core", ge=0, le=_MW,
+                                              unit="mW")]
+    dma_area_mm2: Annotated[float, declare("the DMA engine (and the core that programs it)",
+                                           ge=0, le=_MM2, unit="mm^2")]
+    crosspoint_area_um2: Annotated[float, declare("the TCDM interconnect per port x bank "
+                                                  "crosspoint", ge=0, le=1e6, unit="um^2")]
+    engine_area_mm2_per_fma: Annotated[float, declare("the matrix engine (RedMulE) per FMA unit",
+                                                      ge=0, le=_MM2, unit="mm^2")] = 0.0
 
     def mac(self, dtype: str) -> float:
         return dict(self.mac_pj)[dtype]
@@ -123,30 +123,30 @@ class ClusterTech:
 class LinkTech:
     """One link of the interconnect: the `interconnect` section."""
 
-    pj_per_byte: Annotated[float, spec("one byte over one link (a hop of a mesh or ring)",
-                                       ge=0, le=_PJ, unit="pJ/byte")]
-    area_mm2: Annotated[float, spec("one link with its router or interface", ge=0, le=_MM2,
-                                    unit="mm^2")]
-    leakage_mw: Annotated[float, spec("static power of one link", ge=0, le=_MW, unit="mW")]
+    pj_per_byte: Annotated[float, declare("one byte over one link (a hop of a mesh or ring)",
+                                          ge=0, le=_PJ, unit="pJ/byte")]
+    area_mm2: Annotated[float, declare("one link with its router or interface", ge=0, le=_MM2,
+                                       unit="mm^2")]
+    leakage_mw: Annotated[float, declare("static power of one link", ge=0, le=_MW, unit="mW")]
 
 
 @dataclass(frozen=True, kw_only=True)
 class CimTech:
     """The SRAM compute-in-memory LoRA engine: the optional `sram_cim` section."""
 
-    mac_pj: Annotated[float, spec("one MAC of input_bits x weight_bits (its bit-serial "
-                                  "cycles, adder tree and accumulation)", ge=0, le=_PJ,
-                                  unit="pJ")]
-    area_mm2: Annotated[float, spec("one macro", ge=0, le=_MM2, unit="mm^2")]
-    leakage_mw: Annotated[float, spec("static power of one macro", ge=0, le=_MW, unit="mW")]
+    mac_pj: Annotated[float, declare("one MAC of input_bits x weight_bits (its bit-serial "
+                                     "cycles, adder tree and accumulation)", ge=0, le=_PJ,
+                                     unit="pJ")]
+    area_mm2: Annotated[float, declare("one macro", ge=0, le=_MM2, unit="mm^2")]
+    leakage_mw: Annotated[float, declare("static power of one macro", ge=0, le=_MW, unit="mW")]
 
 
 @dataclass(frozen=True, kw_only=True)
 class MemoryTech:
     """Memory beyond the clusters: the optional `memory` section."""
 
-    offchip_pj_per_byte: Annotated[float, spec("reading one byte from off-chip memory",
-                                               ge=0, le=_PJ, unit="pJ/byte")]
+    offchip_pj_per_byte: Annotated[float, declare("reading one byte from off-chip memory",
+                                                  ge=0, le=_PJ, unit="pJ/byte")]
 
 
 @dataclass(frozen=True)

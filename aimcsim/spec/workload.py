@@ -12,7 +12,8 @@ operation consumes and produces `tokens` rows. Shapes are per token:
 - `elementwise`: `function` over `width` values per token (softmax, norm, relu, add, add_norm).
 
 A trace does not write the fourth kind, `attention`: with `pipeline.attention_key_chunk` the
-simulator fuses each scores / softmax / context chain into one (`aimcsim.mapping.fuse_attention`).
+simulator fuses each scores / softmax / context chain into one
+(`aimcsim.spec.fusion.fuse_attention`).
 
 Edges name their producer (`from`; `input` is the network input) and are `streaming` (block i of
 the consumer needs block i of the producer) or `barrier` (the consumer needs every token first).
@@ -26,7 +27,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from aimcsim.hw.pmca.params import ELEMENTWISE_FUNCTIONS
-from aimcsim.params.fields import Custom, choices, keys, read_fields, required, section_schema, spec
+from aimcsim.params.fields import (
+    Custom,
+    choices,
+    declare,
+    keys,
+    read_fields,
+    required,
+    section_schema,
+)
 from aimcsim.params.reader import Reader, join, read_yaml
 
 SUPPORTED_VERSIONS = (1,)
@@ -59,7 +68,7 @@ class Op:
     n: int = 0  # dynamic_matmul: output width per head
     function: str = ""  # elementwise
     kv_heads: int = 0  # dynamic_matmul: heads with their own held operand (0: every head)
-    chunk: int = 0  # attention (fused, `aimcsim.mapping.fuse_attention`): keys per chunk
+    chunk: int = 0  # attention (fused, `aimcsim.spec.fusion.fuse_attention`): keys per chunk
     last_tokens: int = 0  # static_linear: it processes the last tokens only (0: every token)
 
     @cached_property
@@ -116,30 +125,30 @@ class Workload:
 class EdgeSpec:
     """One input of an operation."""
 
-    src: Annotated[str, spec("the producer: 'input' or an operation listed earlier",
-                             key="from")]
-    edge: Annotated[Literal["streaming", "barrier"], spec(
+    src: Annotated[str, declare("the producer: 'input' or an operation listed earlier",
+                                key="from")]
+    edge: Annotated[Literal["streaming", "barrier"], declare(
         "streaming: block i of the consumer needs block i of the producer; barrier: the "
         "consumer needs every token first")] = "streaming"
 
 
 @dataclass(frozen=True, kw_only=True)
 class _OpSpec:
-    name: Annotated[str, spec("unique operation name (e.g. b0.query)")]
-    block: Annotated[int, spec("transformer block index", ge=0, le=1_000_000)] = 0
-    role: Annotated[str, spec("the op's place in its block, what lora.layers selects "
-                              "(default: its name)"), Custom()] = ""
-    inputs: Annotated[tuple[EdgeSpec, ...], spec("its inputs, at least one"), Custom()]
+    name: Annotated[str, declare("unique operation name (e.g. b0.query)")]
+    block: Annotated[int, declare("transformer block index", ge=0, le=1_000_000)] = 0
+    role: Annotated[str, declare("the op's place in its block, what lora.layers selects "
+                                 "(default: its name)"), Custom()] = ""
+    inputs: Annotated[tuple[EdgeSpec, ...], declare("its inputs, at least one"), Custom()]
 
 
 @dataclass(frozen=True, kw_only=True)
 class StaticLinearSpec(_OpSpec):
     """Y = X W with W (d_in x d_out) programmed on AIMC tiles."""
 
-    kind: Annotated[Literal["static_linear"], spec("operation kind")]
-    d_in: Annotated[int, spec("input values per token", ge=1, le=MAX_WIDTH)]
-    d_out: Annotated[int, spec("output values per token", ge=1, le=MAX_WIDTH)]
-    last_tokens: Annotated[int, spec(
+    kind: Annotated[Literal["static_linear"], declare("operation kind")]
+    d_in: Annotated[int, declare("input values per token", ge=1, le=MAX_WIDTH)]
+    d_out: Annotated[int, declare("output values per token", ge=1, le=MAX_WIDTH)]
+    last_tokens: Annotated[int, declare(
         "it processes only the sequence's last tokens, at most `tokens` (the LM head of a "
         "prefill: 1, the next token's logits); nothing may read its output (0: every token)",
         ge=0, le=MAX_TOKENS)] = 0
@@ -149,11 +158,11 @@ class StaticLinearSpec(_OpSpec):
 class DynamicMatmulSpec(_OpSpec):
     """Per head, rows of a streamed operand (k wide) times an operand held in full (k x n)."""
 
-    kind: Annotated[Literal["dynamic_matmul"], spec("operation kind")]
-    heads: Annotated[int, spec("attention heads", ge=1, le=MAX_HEADS)] = 1
-    k: Annotated[int, spec("contraction length per head", ge=1, le=MAX_WIDTH)]
-    n: Annotated[int, spec("output width per head", ge=1, le=MAX_WIDTH)]
-    kv_heads: Annotated[int, spec(
+    kind: Annotated[Literal["dynamic_matmul"], declare("operation kind")]
+    heads: Annotated[int, declare("attention heads", ge=1, le=MAX_HEADS)] = 1
+    k: Annotated[int, declare("contraction length per head", ge=1, le=MAX_WIDTH)]
+    n: Annotated[int, declare("output width per head", ge=1, le=MAX_WIDTH)]
+    kv_heads: Annotated[int, declare(
         "heads with a held operand of their own: grouped-query attention shares one among "
         "heads / kv_heads query heads, and the held input has kv_heads x k (or n) values per "
         "token (0: every head has its own)", ge=0, le=MAX_HEADS)] = 0
@@ -163,9 +172,9 @@ class DynamicMatmulSpec(_OpSpec):
 class ElementwiseSpec(_OpSpec):
     """`function` over `width` values per token."""
 
-    kind: Annotated[Literal["elementwise"], spec("operation kind")]
-    function: Annotated[Literal[ELEMENTWISE_FUNCTIONS], spec("the function")]
-    width: Annotated[int, spec("values per token", ge=1, le=MAX_WIDTH)]
+    kind: Annotated[Literal["elementwise"], declare("operation kind")]
+    function: Annotated[Literal[ELEMENTWISE_FUNCTIONS], declare("the function")]
+    width: Annotated[int, declare("values per token", ge=1, le=MAX_WIDTH)]
 
 
 _OP_SPECS = {"static_linear": StaticLinearSpec, "dynamic_matmul": DynamicMatmulSpec,

@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from aimcsim.params.fields import spec
+from aimcsim.params.fields import declare
 from aimcsim.params.reader import Reader
 from aimcsim.spec.workload import MAX_HEADS, MAX_WIDTH
 from aimcsim.traces.builder import TraceBuilder
@@ -65,15 +65,15 @@ class BertConfig:
     LEARNED: ClassVar[bool] = True
     NULLABLE: ClassVar[tuple[str, ...]] = ()
 
-    hidden_size: Annotated[int, spec(f"values per token between layers (Q, K, V and the "
-                                     f"attention output are hidden x hidden); {_WIDE}",
-                                     ge=1, le=MAX_WIDTH)]
-    intermediate_size: Annotated[int, spec(f"values per token of the FFN (up: hidden -> "
-                                           f"intermediate); {_WIDE}", ge=1, le=MAX_WIDTH)]
-    num_attention_heads: Annotated[int, spec(f"{_HEADS}; they divide hidden_size", ge=1,
-                                             le=MAX_HEADS)]
-    num_hidden_layers: Annotated[int, spec(_LAYERS, ge=1, le=MAX_LAYERS)]
-    max_position_embeddings: Annotated[int, spec(
+    hidden_size: Annotated[int, declare(f"values per token between layers (Q, K, V and the "
+                                        f"attention output are hidden x hidden); {_WIDE}",
+                                        ge=1, le=MAX_WIDTH)]
+    intermediate_size: Annotated[int, declare(f"values per token of the FFN (up: hidden -> "
+                                              f"intermediate); {_WIDE}", ge=1, le=MAX_WIDTH)]
+    num_attention_heads: Annotated[int, declare(f"{_HEADS}; they divide hidden_size", ge=1,
+                                                le=MAX_HEADS)]
+    num_hidden_layers: Annotated[int, declare(_LAYERS, ge=1, le=MAX_LAYERS)]
+    max_position_embeddings: Annotated[int, declare(
         "learned absolute positions: a trace of more tokens is refused (absent: 512, "
         "HF BertConfig's default)", ge=1, le=MAX_POSITIONS)] = 512
 
@@ -92,19 +92,19 @@ class Gpt2Config:
     LEARNED: ClassVar[bool] = True
     NULLABLE: ClassVar[tuple[str, ...]] = ("n_inner",)
 
-    n_embd: Annotated[int, spec(f"values per token between layers (hidden); {_WIDE}", ge=1,
-                                le=MAX_WIDTH)]
-    n_head: Annotated[int, spec(f"{_HEADS}; they divide n_embd", ge=1, le=MAX_HEADS)]
-    n_layer: Annotated[int, spec(_LAYERS, ge=1, le=MAX_LAYERS)]
-    n_inner: Annotated[int, spec(
+    n_embd: Annotated[int, declare(f"values per token between layers (hidden); {_WIDE}", ge=1,
+                                   le=MAX_WIDTH)]
+    n_head: Annotated[int, declare(f"{_HEADS}; they divide n_embd", ge=1, le=MAX_HEADS)]
+    n_layer: Annotated[int, declare(_LAYERS, ge=1, le=MAX_LAYERS)]
+    n_inner: Annotated[int, declare(
         f"values per token of the MLP (c_fc: n_embd -> n_inner); {_WIDE} (null or absent, "
         "0 here: 4 x n_embd, as HF's GPT2MLP for GPT2Config's n_inner=None)", ge=1,
         le=MAX_WIDTH)] = 0
-    n_positions: Annotated[int, spec(
+    n_positions: Annotated[int, declare(
         "learned absolute positions: a trace of more tokens (or a decode step over more "
         "keys) is refused (absent: 1024, HF GPT2Config's default)", ge=1,
         le=MAX_POSITIONS)] = 1024
-    vocab_size: Annotated[int, spec(
+    vocab_size: Annotated[int, declare(
         f"tokens of the vocabulary: the LM head's outputs (n_embd -> vocab_size); {_WIDE} "
         "(absent: 50257, HF GPT2Config's default)", ge=1, le=MAX_WIDTH)] = 50257
 
@@ -130,27 +130,27 @@ class LlamaConfig:
     LEARNED: ClassVar[bool] = False  # rotary (RoPE): past them, a warning
     NULLABLE: ClassVar[tuple[str, ...]] = ("num_key_value_heads", "head_dim")
 
-    hidden_size: Annotated[int, spec(f"values per token between layers; {_WIDE}", ge=1,
-                                     le=MAX_WIDTH)]
-    intermediate_size: Annotated[int, spec(f"values per token of the SwiGLU MLP (gate and "
-                                           f"up: hidden -> intermediate); {_WIDE}", ge=1,
-                                           le=MAX_WIDTH)]
-    num_attention_heads: Annotated[int, spec("query heads, at most hidden_size and a "
-                                             "workload's MAX_HEADS", ge=1, le=MAX_HEADS)]
-    num_hidden_layers: Annotated[int, spec(_LAYERS, ge=1, le=MAX_LAYERS)]
-    num_key_value_heads: Annotated[int, spec(
+    hidden_size: Annotated[int, declare(f"values per token between layers; {_WIDE}", ge=1,
+                                        le=MAX_WIDTH)]
+    intermediate_size: Annotated[int, declare(f"values per token of the SwiGLU MLP (gate and "
+                                              f"up: hidden -> intermediate); {_WIDE}", ge=1,
+                                              le=MAX_WIDTH)]
+    num_attention_heads: Annotated[int, declare("query heads, at most hidden_size and a "
+                                                "workload's MAX_HEADS", ge=1, le=MAX_HEADS)]
+    num_hidden_layers: Annotated[int, declare(_LAYERS, ge=1, le=MAX_LAYERS)]
+    num_key_value_heads: Annotated[int, declare(
         "K and V heads (grouped-query attention: they divide num_attention_heads; null or "
         "absent, 0 here: num_attention_heads, as HF LlamaConfig)", ge=1, le=MAX_HEADS)] = 0
-    head_dim: Annotated[int, spec(
+    head_dim: Annotated[int, declare(
         "values per head (q_proj: hidden -> heads x head_dim); null or absent, 0 here: "
         "hidden_size / num_attention_heads, as HF LlamaConfig; given, HF's attention uses it "
         "even where it differs from that quotient, and so does the trace (with a warning)",
         ge=1, le=MAX_WIDTH)] = 0
-    max_position_embeddings: Annotated[int, spec(
+    max_position_embeddings: Annotated[int, declare(
         "positions the model was trained on (rotary, RoPE: a trace of more tokens is traced "
         "with a warning; absent: 2048, HF LlamaConfig's default)", ge=1,
         le=MAX_POSITIONS)] = 2048
-    vocab_size: Annotated[int, spec(
+    vocab_size: Annotated[int, declare(
         f"tokens of the vocabulary: the LM head's outputs (hidden -> vocab_size); {_WIDE} "
         "(absent: 32000, HF LlamaConfig's default)", ge=1, le=MAX_WIDTH)] = 32000
 

@@ -1,5 +1,5 @@
 """How a trace family reads a Hugging Face `config.json`: the fields it uses, declared once on
-a frozen dataclass (`Annotated[int, spec(meaning, ge=, le=)]`, as an architecture section
+a frozen dataclass (`Annotated[int, declare(meaning, ge=, le=)]`, as an architecture section
 declares its fields), read by the collect-then-fail `Reader` (every message names the file,
 the JSON key and the value; a boolean is not a number), then the family's own checks and the
 positions the model has.

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from aimcsim.params.fields import spec
+from aimcsim.params.fields import declare
 from aimcsim.params.reader import Reader
 from aimcsim.spec.workload import MAX_HEADS, MAX_WIDTH
 from aimcsim.traces.builder import TraceBuilder
@@ -69,37 +69,37 @@ class MobileBertConfig:
     LEARNED: ClassVar[bool] = True
     NULLABLE: ClassVar[tuple[str, ...]] = ()
 
-    hidden_size: Annotated[int, spec(f"values per token between layers (the bottlenecks' "
-                                     f"input and output); {_WIDE}", ge=1, le=MAX_WIDTH)]
-    intra_bottleneck_size: Annotated[int, spec(
+    hidden_size: Annotated[int, declare(f"values per token between layers (the bottlenecks' "
+                                        f"input and output); {_WIDE}", ge=1, le=MAX_WIDTH)]
+    intra_bottleneck_size: Annotated[int, declare(
         f"values per token inside a layer (the bottleneck: hidden -> intra_bottleneck); "
         f"{_WIDE}", ge=1, le=MAX_WIDTH)]
-    true_hidden_size: Annotated[int, spec(
+    true_hidden_size: Annotated[int, declare(
         "the width attention and the FFNs run at; HF MobileBertConfig sets it to "
         "intra_bottleneck_size (use_bottleneck), whatever the file says, and so does the "
         "trace (a file giving another value: a warning; absent, 0 here: "
         "intra_bottleneck_size)", ge=1, le=MAX_WIDTH)] = 0
-    intermediate_size: Annotated[int, spec(f"values per token of each FFN (up: true_hidden -> "
-                                           f"intermediate); {_WIDE}", ge=1, le=MAX_WIDTH)]
-    num_attention_heads: Annotated[int, spec("attention heads, at most a workload's MAX_HEADS; "
-                                             "they divide true_hidden_size", ge=1,
-                                             le=MAX_HEADS)]
-    num_hidden_layers: Annotated[int, spec(
+    intermediate_size: Annotated[int, declare(f"values per token of each FFN (up: true_hidden -> "
+                                              f"intermediate); {_WIDE}", ge=1, le=MAX_WIDTH)]
+    num_attention_heads: Annotated[int, declare("attention heads, at most a workload's MAX_HEADS; "
+                                                "they divide true_hidden_size", ge=1,
+                                                le=MAX_HEADS)]
+    num_hidden_layers: Annotated[int, declare(
         "transformer layers (blocks), at most MAX_LAYERS (1,024: the deepest published "
         "transformers have about 130; the bound keeps a trace small)", ge=1, le=MAX_LAYERS)]
-    num_feedforward_networks: Annotated[int, spec(
+    num_feedforward_networks: Annotated[int, declare(
         "stacked FFNs per layer (google/mobilebert-uncased: 4), at most MAX_FFNS (8: keeps "
         "a layer's trace below 45 operations)", ge=1, le=MAX_FFNS)]
-    max_position_embeddings: Annotated[int, spec(
+    max_position_embeddings: Annotated[int, declare(
         "learned absolute positions: a trace of more tokens is refused (absent: 512, HF "
         "MobileBertConfig's default)", ge=1, le=MAX_POSITIONS)] = 512
-    use_bottleneck: Annotated[Literal[True], spec(
+    use_bottleneck: Annotated[Literal[True], declare(
         "bottlenecks around each layer (only true is modelled; absent: true, HF's "
         "default)")] = True
-    key_query_shared_bottleneck: Annotated[Literal[True], spec(
+    key_query_shared_bottleneck: Annotated[Literal[True], declare(
         "Q and K read one shared bottleneck of the layer input (only true is modelled; "
         "absent: true, HF's default)")] = True
-    use_bottleneck_attention: Annotated[Literal[False], spec(
+    use_bottleneck_attention: Annotated[Literal[False], declare(
         "V reads the bottleneck instead of the full-width input (only false is modelled; "
         "absent: false, HF's default)")] = False
 

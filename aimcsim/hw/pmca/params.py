@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import WithJsonSchema
 
-from aimcsim.params.fields import Custom, choices, keys, read_fields, required, spec
+from aimcsim.params.fields import Custom, choices, declare, keys, read_fields, required
 from aimcsim.params.reader import Reader, join
 from aimcsim.params.units import DTYPE_BYTES, Clocked, clock
 
@@ -42,11 +42,12 @@ class MatrixEngine:
     `pmca.matrix_engine` section. An output tile is rows x height (pipe_regs + 1); the TCDM
     port moves height (pipe_regs + 1) FP16 values a cycle (256 bit for H = 4, P = 3)."""
 
-    rows: Annotated[int, spec("rows of the output computed at once (L; the RTL's "
-                              "ARRAY_WIDTH), at most height x pipe_regs", ge=1, le=1024)]
-    height: Annotated[int, spec("FMAs per row, chained along k (H; ARRAY_HEIGHT)", ge=1, le=1024)]
-    pipe_regs: Annotated[int, spec("pipeline registers per FMA (P; PIPE_REGS)", ge=1, le=64)]
-    orientation: Annotated[Literal["normal", "transposed"], spec(
+    rows: Annotated[int, declare("rows of the output computed at once (L; the RTL's "
+                                 "ARRAY_WIDTH), at most height x pipe_regs", ge=1, le=1024)]
+    height: Annotated[int, declare("FMAs per row, chained along k (H; ARRAY_HEIGHT)", ge=1,
+                                   le=1024)]
+    pipe_regs: Annotated[int, declare("pipeline registers per FMA (P; PIPE_REGS)", ge=1, le=64)]
+    orientation: Annotated[Literal["normal", "transposed"], declare(
         "normal: Z = X W as RedMulE's API; transposed: every matmul of the cluster as "
         "C^T = B^T A^T, activations held feature-major (the transposes chain, so no kernel "
         "transposes anything; a skinny X A then fills the tile's columns with tokens)")] = \
@@ -62,48 +63,48 @@ class Pmca(Clocked):
     """A programmable multi-core cluster (Snitch/PULP style) with a banked TCDM and a DMA: the
     `pmca` section of an architecture file. Each field is declared once, below."""
 
-    cores: Annotated[int, spec("compute cores (the DMA core is not counted)", ge=1, le=1024)]
-    freq_mhz: Annotated[int, spec("cluster clock; its period must be a whole number of ps",
-                                  ge=1, le=100_000, unit="MHz")]
+    cores: Annotated[int, declare("compute cores (the DMA core is not counted)", ge=1, le=1024)]
+    freq_mhz: Annotated[int, declare("cluster clock; its period must be a whole number of ps",
+                                     ge=1, le=100_000, unit="MHz")]
     macs_per_cycle: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
         "macs_per_cycle", tuple(DTYPE_BYTES), "per core and cycle, by data type: SIMD lanes of "
         "one FMA issue (at least one type)")]
-    tcdm_bytes: Annotated[int, spec("scratchpad capacity", ge=1, le=1 << 30, unit="bytes")]
-    tcdm_banks: Annotated[int, spec("word-interleaved TCDM banks", ge=1, le=4096)] = 32
-    bank_width_bytes: Annotated[int, spec("bytes of one bank word", ge=1, le=1024,
-                                          unit="bytes")] = 8
-    dma_bytes_per_cycle: Annotated[int, spec("DMA bandwidth (a multiple of the bank width)",
-                                             ge=1, le=65_536, unit="bytes/cycle")] = 64
-    dma_setup_cycles: Annotated[int, spec("per transfer descriptor", ge=0, le=1_000_000,
-                                          unit="cycles")] = 0
-    barrier_cycles: Annotated[int, spec("one cluster barrier, at the end of every kernel "
-                                        "phase", ge=0, le=1_000_000, unit="cycles")] = 0
-    kernel_setup_cycles: Annotated[int, spec("per kernel phase and core: loop and address "
-                                             "set-up before the first MAC", ge=0, le=1_000_000,
+    tcdm_bytes: Annotated[int, declare("scratchpad capacity", ge=1, le=1 << 30, unit="bytes")]
+    tcdm_banks: Annotated[int, declare("word-interleaved TCDM banks", ge=1, le=4096)] = 32
+    bank_width_bytes: Annotated[int, declare("bytes of one bank word", ge=1, le=1024,
+                                             unit="bytes")] = 8
+    dma_bytes_per_cycle: Annotated[int, declare("DMA bandwidth (a multiple of the bank width)",
+                                                ge=1, le=65_536, unit="bytes/cycle")] = 64
+    dma_setup_cycles: Annotated[int, declare("per transfer descriptor", ge=0, le=1_000_000,
                                              unit="cycles")] = 0
+    barrier_cycles: Annotated[int, declare("one cluster barrier, at the end of every kernel "
+                                           "phase", ge=0, le=1_000_000, unit="cycles")] = 0
+    kernel_setup_cycles: Annotated[int, declare("per kernel phase and core: loop and address "
+                                                "set-up before the first MAC", ge=0, le=1_000_000,
+                                                unit="cycles")] = 0
     elementwise_cycles_per_vector: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
         "elementwise_cycles_per_vector", ELEMENTWISE_FUNCTIONS, "cycles per SIMD vector of "
         "macs_per_cycle lanes, by function (add, norm, add_norm, relu and softmax need one; "
         "the others default to ELEMENTWISE_DEFAULTS)")] = ()
-    streaming: Annotated[bool, spec("cores feed the FPU from stream registers under a "
-                                    "hardware loop (Snitch SSR + FREP); false: load-use code "
-                                    "(PULP)")] = True
-    loop_overhead_cycles: Annotated[int, spec("load-use cores: address and loop instructions "
-                                              "per SIMD step", ge=0, le=1000, unit="cycles")] = 2
-    timing: Annotated[Literal["cycle-level", "throughput"], spec(
+    streaming: Annotated[bool, declare("cores feed the FPU from stream registers under a "
+                                       "hardware loop (Snitch SSR + FREP); false: load-use code "
+                                       "(PULP)")] = True
+    loop_overhead_cycles: Annotated[int, declare("load-use cores: address and loop instructions "
+                                                 "per SIMD step", ge=0, le=1000, unit="cycles")] = 2
+    timing: Annotated[Literal["cycle-level", "throughput"], declare(
         "cycle-level (numba, TCDM bank conflicts) or throughput (closed form, no "
         "conflicts)")] = "cycle-level"
-    dma_double_buffer: Annotated[bool, spec("the DMA brings the next operand while the cores "
-                                            "compute on the current one (two TCDM "
-                                            "buffers)")] = False
-    matrix_engine: Annotated[MatrixEngine | None, Custom(), spec(
+    dma_double_buffer: Annotated[bool, declare("the DMA brings the next operand while the cores "
+                                               "compute on the current one (two TCDM "
+                                               "buffers)")] = False
+    matrix_engine: Annotated[MatrixEngine | None, Custom(), declare(
         "RedMulE running the matmuls instead of the cores (absent: the cores run them)")] = None
     fpu_latency_cycles: Annotated[tuple[tuple[str, int], ...], Custom(), _pairs(
         "fpu_latency_cycles", tuple(DTYPE_BYTES), "by data type, cycles from one FMA to a "
         "dependent one (1: back to back; absent types: 1)")] = ()
-    stream_fifo_depth: Annotated[int, spec("words each stream register fetches ahead (Snitch "
-                                           "SSR credits)", ge=1, le=1024)] = 4
-    matmul_dataflow: Annotated[Literal["auto", "k-simd", "n-simd"], spec(
+    stream_fifo_depth: Annotated[int, declare("words each stream register fetches ahead (Snitch "
+                                              "SSR credits)", ge=1, le=1024)] = 4
+    matmul_dataflow: Annotated[Literal["auto", "k-simd", "n-simd"], declare(
         "streaming cores: k-simd (lanes along k, as the published Snitch GEMMs), n-simd "
         "(lanes along n, A replicated) or auto (the faster, per shape)")] = "auto"
 
