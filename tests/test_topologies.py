@@ -97,3 +97,30 @@ def test_registries_are_what_the_inputs_accept():
     trace = _parser("trace")._subparsers._group_actions[0].choices["trace"]
     model = next(a for a in trace._actions if a.dest == "model")
     assert set(model.choices) == set(TRACES)
+
+
+def test_a_topology_registered_late_is_a_choice_of_the_file_and_the_schema():
+    """The registry is the shared one: a plug-in registered after the package is imported is
+    accepted by an architecture file and listed by the schema, which read it when asked."""
+    from aimcsim.hw.interconnect import register
+    from aimcsim.hw.interconnect.point_to_point import PointToPoint
+    from aimcsim.spec.schema import arch_field, arch_schema
+
+    with pytest.raises(ValueError, match="topology 'crossbar' is not registered; registered: "):
+        TOPOLOGIES.get("crossbar")
+
+    @register
+    class Crossbar(PointToPoint):
+        name = "crossbar"
+
+    try:
+        arch = make_arch(interconnect={"topology": "crossbar"})
+        assert arch.interconnect.topology == "crossbar"
+        assert "crossbar" in arch_field("interconnect.topology").choices
+        enum = arch_schema()["properties"]["interconnect"]["properties"]["topology"]["enum"]
+        assert "crossbar" in enum
+        with pytest.raises(ValueError, match="registered already"):
+            register(Crossbar)
+    finally:
+        TOPOLOGIES.pop("crossbar")
+    assert "crossbar" not in arch_field("interconnect.topology").choices

@@ -1,11 +1,11 @@
 """The interconnect between tiles and clusters: topologies (one module each, registered by name
-in `topology.TOPOLOGIES`) and the links they are booked on (`links.Links`).
+in `topology.TOPOLOGIES`, the built-ins on first use) and the links they are booked on
+(`links.Links`).
 
 A new topology is one module defining a class with `name`, `exclusive`, `path` and
-`component`, decorated with `@register`, and one import line below.
+`component`, decorated with `@register`, and one name in `builtin.py`.
 """
 
-from aimcsim.hw.interconnect import mesh, point_to_point, ring, shared_bus  # noqa: F401
 from aimcsim.hw.interconnect.links import Links, serialization_cycles, transfer_cycles
 from aimcsim.hw.interconnect.topology import TOPOLOGIES, Fabric, Topology, register, topology_of
 

@@ -1,4 +1,5 @@
-"""What a topology is, and the registry the spec, the simulator and the search read.
+"""What a topology is, and the registry the architecture file, the simulator and the search
+read.
 
 A topology turns a transfer between two units (`tile:<op>`, `pmca:<i>`) into the link keys it
 crosses, in order. `Links` (in `links.py`) owns one FIFO server per key and books transfers on
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
+
+from aimcsim.params.registry import Registry
 
 Key = tuple  # a link's identity: equal keys are one server
 
@@ -66,14 +69,14 @@ def node_pair(src: str, dst: str, fabric: Fabric) -> tuple[int, int] | None:
     return None if a == b else (a, b)
 
 
-TOPOLOGIES: dict[str, Topology] = {}
+#: the topologies by `interconnect.topology` name (the shared `params.registry.Registry`, as
+#: the strategies' and the engines'); the built-ins are `aimcsim.hw.interconnect.builtin`'s
+TOPOLOGIES = Registry("topology", "aimcsim.hw.interconnect.builtin")
 
-
-def register(topology: type) -> type:
-    """Class decorator: make a topology available under its `name`."""
-    TOPOLOGIES[topology.name] = topology()
-    return topology
+#: class decorator: make a topology available under its `name` (which must be new)
+register = TOPOLOGIES.register
 
 
 def topology_of(noc: Wiring) -> Topology:
-    return TOPOLOGIES[noc.topology]
+    """The registered topology `noc` names."""
+    return TOPOLOGIES.get(noc.topology)
