@@ -10,7 +10,7 @@ from aimcsim.gpu import ATTENTION, estimate, load_gpu
 from aimcsim.outputs.console import gpu_line
 from aimcsim.spec.arch import LM_HEAD
 from aimcsim.spec.workload import MAX_TOKENS, Workload, parse_workload
-from aimcsim.traces import CONFIGS, TRACES, from_config, read_config
+from aimcsim.traces import CONFIGS, TRACES, model_trace
 
 #: the GPU file `gpu` and `run --gpu` read when none is named
 DEFAULT_GPU = CONFIGS.parents[1] / "tech" / "gpu" / "a100_sxm.yaml"
@@ -41,18 +41,10 @@ def _trace(args: argparse.Namespace) -> Workload:
     for value, flag in ((seq_len, "--seq-len"), (args.context, "--context")):
         if value and not 1 <= value <= MAX_TOKENS:
             raise ValueError(f"{flag} must be in 1..{MAX_TOKENS}, got {value}")
-    if args.model in TRACES:
-        default = 384 if args.model == "mobilebert" else 2048  # (its 512 positions)
-        doc = TRACES[args.model].generate(seq_len or default, context=args.context,
-                                          lm_head=args.lm_head)
-        return parse_workload(doc, args.model)
-    path = Path(args.model)
-    if not path.is_file():
-        raise ValueError(f"{args.model}: neither a bundled model ({', '.join(sorted(TRACES))}) "
-                         "nor a config.json file")
-    doc = from_config(read_config(path), seq_len or 2048, model=path.stem, generator="--config",
-                      file=str(path), context=args.context, lm_head=args.lm_head)
-    return parse_workload(doc, str(path))
+    default = 384 if args.model == "mobilebert" else 2048  # (its 512 positions)
+    doc = model_trace(args.model, seq_len or default, context=args.context,
+                      lm_head=args.lm_head)
+    return parse_workload(doc, args.model)
 
 
 def execute(args: argparse.Namespace) -> int:

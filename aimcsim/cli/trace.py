@@ -8,10 +8,8 @@ from typing import Any
 
 import yaml
 
-from aimcsim.errors import SpecError, SpecIssue
-from aimcsim.params.reader import shown
 from aimcsim.spec.workload import MAX_TOKENS
-from aimcsim.traces import TRACES, from_config, read_config
+from aimcsim.traces import TRACES, model_trace
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -39,23 +37,10 @@ def execute(args: argparse.Namespace) -> int:
                          f"a prefill), got {args.context}")
     if (args.model is None) == (args.config is None):
         raise ValueError("name a bundled model or give --config config.json (one of the two)")
-    if args.config is not None:
-        cfg = read_config(args.config)
-        given = cfg.get("_name_or_path")
-        if given is not None and not isinstance(given, str):
-            raise SpecError(str(args.config), [SpecIssue(
-                "_name_or_path", f"expected a string (the model's name), got {shown(given)}")])
-        name = given or (  # a model folder's config.json: the folder
-            args.config.resolve().parent.name if args.config.name == "config.json"
-            else args.config.stem)
-        doc = from_config(cfg, args.seq_len, model=str(name), generator="--config",
-                          file=str(args.config), context=args.context,
-                          name=f"{Path(str(name)).name}-{args.seq_len}", lm_head=args.lm_head)
-        command = f"aimcsim trace --config {args.config} --seq-len {args.seq_len}"
-    else:
-        doc = TRACES[args.model].generate(args.seq_len, context=args.context,
-                                          lm_head=args.lm_head)
-        command = f"aimcsim trace {args.model} --seq-len {args.seq_len}"
+    model = args.config if args.config is not None else args.model
+    doc = model_trace(model, args.seq_len, context=args.context, lm_head=args.lm_head)
+    command = (f"aimcsim trace --config {args.config}" if args.config is not None
+               else f"aimcsim trace {args.model}") + f" --seq-len {args.seq_len}"
     if args.context:
         command += f" --context {args.context}"
     if not args.lm_head:

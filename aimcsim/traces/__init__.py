@@ -113,10 +113,37 @@ TRACES: dict[str, TraceGenerator] = {
 }
 
 
+def config_model(cfg: dict[str, Any], path: Path) -> str:
+    """The name of the model a config.json describes: its `_name_or_path`, else its folder's
+    name (a model folder's `config.json`), else the file's stem."""
+    given = cfg.get("_name_or_path")
+    if given is not None and not isinstance(given, str):
+        raise SpecError(str(path), [SpecIssue(
+            "_name_or_path", f"expected a string (the model's name), got {shown(given)}")])
+    return given or (path.resolve().parent.name if path.name == "config.json" else path.stem)
+
+
+def model_trace(model: str | Path, seq_len: int, *, context: int = 0, lm_head: bool = True,
+                generator: str = "--config") -> dict[str, Any]:
+    """The trace document of `model`: a bundled generator's name (`TRACES`) or a Hugging Face
+    config.json file (its trace named `<model>-<seq_len>`, by `generator`); with `context`, a
+    decode step. ValueError naming the bundled models when `model` is neither."""
+    if isinstance(model, str) and model in TRACES:  # (a Path is a file, whatever its name)
+        return TRACES[model].generate(seq_len, context=context, lm_head=lm_head)
+    path = Path(model)
+    if not path.is_file():
+        raise ValueError(f"{model}: neither a bundled model ({', '.join(sorted(TRACES))}) "
+                         "nor a config.json file")
+    cfg = read_config(path)
+    name = config_model(cfg, path)
+    return from_config(cfg, seq_len, model=name, generator=generator, file=str(path),
+                       context=context, name=f"{Path(name).name}-{seq_len}", lm_head=lm_head)
+
+
 def for_model(model: str | None) -> TraceGenerator | None:
     """The generator whose traces carry `model`, if any."""
     return next((g for g in TRACES.values() if g.model == model), None)
 
 
-__all__ = ["CONFIGS", "MOBILEBERT_UNCASED", "TRACES", "TraceGenerator", "for_model", "from_config",
-           "mobilebert_trace", "read_config"]
+__all__ = ["CONFIGS", "MOBILEBERT_UNCASED", "TRACES", "TraceGenerator", "config_model",
+           "for_model", "from_config", "mobilebert_trace", "model_trace", "read_config"]
