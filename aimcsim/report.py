@@ -21,21 +21,8 @@ from typing import Any
 import pandas as pd
 
 from aimcsim import __version__, plots
-from aimcsim.outputs.figures import Results, drawable, folder_kind
-from aimcsim.outputs.run_folder import (
-    ARCH,
-    LAYERS,
-    POINT_FIGURES,
-    POINTS,
-    SEARCH,
-    SETTINGS,
-    SWEEP,
-    TECHNOLOGY,
-    read_summary,
-    read_table,
-    recorded_text,
-)
-from aimcsim.params.files import load_json
+from aimcsim.outputs.figures import drawable
+from aimcsim.outputs.run_folder import RECORDED, REPORT_FILE, RunFolder
 from aimcsim.results import static_overhead
 
 NUMBER_T = (int, float)
@@ -73,18 +60,17 @@ window.addEventListener("load", () => {
 
 
 def report(folder: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report of the results in `folder` (default: `folder/report.html`)."""
-    folder = Path(folder)
-    out = Path(out) if out is not None else folder / "report.html"
-    title, sections = {"sweep": _sweep, "search": _search, "run": _run}[folder_kind(folder)](
-        folder)
+    """Write the report of the results in `folder` (default: its `report.html`)."""
+    results = RunFolder(folder)
+    out = Path(out) if out is not None else results.file(REPORT_FILE)
+    title, sections = {"sweep": _sweep, "search": _search, "run": _run}[results.kind](results)
     figures = sum(body.count("<figure") for _, body in sections)
     page = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>", f"<style>{_STYLE}</style>", "</head>",
         f'<body data-figures="{figures}">', f"<h1>{html.escape(title)}</h1>",
-        f"<p>aimcsim {__version__}; results folder <code>{html.escape(str(folder))}</code>."
-        "</p>",
+        f"<p>aimcsim {__version__}; results folder "
+        f"<code>{html.escape(str(results.path))}</code>.</p>",
     ]
     for heading, body in sections:
         page += [f"<h2>{html.escape(heading)}</h2>", body]
@@ -117,7 +103,12 @@ def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _inputs(folder: Path, recorded: Any = None) -> str:
+#: how the report names each recorded input, by its role
+_INPUTS = {"arch": "architecture (as resolved)", "technology": "technology",
+           "settings": "run settings", "sweep": "sweep"}
+
+
+def _inputs(folder: RunFolder, recorded: Any = None) -> str:
     """The inputs the folder recorded, embedded (never a file a results file names), and the
     workload `summary.json` records (`recorded`: its `inputs`)."""
     parts = []
@@ -126,11 +117,11 @@ def _inputs(folder: Path, recorded: Any = None) -> str:
         parts.append(f"<p>workload: <code>{html.escape(str(workload.get('name')))}</code>, "
                      f"{html.escape(str(workload.get('tokens')))} tokens (SHA-256 "
                      f"<code>{html.escape(str(workload.get('digest')))}</code>)</p>")
-    for label, name in (("architecture (as resolved)", ARCH), ("technology", TECHNOLOGY),
-                        ("run settings", SETTINGS), ("sweep", SWEEP)):
-        text = recorded_text(folder, name)
+    for role, label in _INPUTS.items():
+        text = folder.recorded_text(RECORDED[role])
         if text is not None:
-            parts.append(f"<details><summary>{label}: <code>{name}</code></summary><pre>"
+            parts.append(f"<details><summary>{label}: <code>{RECORDED[role].name}</code>"
+                         "</summary><pre>"
                          f"{html.escape(text)}</pre></details>")
     return "".join(parts) or ("<p>This folder records no inputs (it was written by an earlier "
                               "version of aimcsim).</p>")
@@ -140,17 +131,17 @@ def _command(words: list[str]) -> str:
     return f"<pre>{html.escape(' '.join(map(str, words)))}</pre>"
 
 
-def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
-    summary = read_summary(folder, {"arch": str, "workload": str, "modes.*.workload": str,
+def _run(folder: RunFolder) -> tuple[str, list[tuple[str, str]]]:
+    summary = folder.summary({"arch": str, "workload": str, "modes.*.workload": str,
                                     "modes.*.arch": str, "modes.*.total_latency_ns": NUMBER_T,
                                     "modes.*.energy": dict, "modes.*.tiles": int,
                                     "modes.*.clusters": int, "modes.*.tcdm_peak_bytes": int})
-    layers = read_table(folder / "layers.csv", LAYERS)
+    layers = folder.layers
     modes = summary["modes"]
     first = next(iter(modes.values()))
     title = f"{first['workload']} on {first['arch']}"
     command = ["aimcsim", "run", summary["arch"], summary["workload"], "--mode",
-               "both" if len(modes) == 2 else next(iter(modes)), "--out", str(folder)]
+               "both" if len(modes) == 2 else next(iter(modes)), "--out", str(folder.path)]
     if "settings" in summary:
         command += ["--settings", str(summary["settings"])]
     headline = pd.DataFrame([{
@@ -181,23 +172,22 @@ def _run(folder: Path) -> tuple[str, list[tuple[str, str]]]:
     return title, sections
 
 
-def _figures(folder: Path) -> list[str]:
+def _figures(folder: RunFolder) -> list[str]:
     """Every registered figure the folder's report shows (`aimcsim.outputs.figures`), in the
     registry's order, each with its caption."""
-    results = Results(folder)
-    return [_figure(kind.draw(results, options), caption)
-            for kind in drawable(results) if kind.report is not None
-            for options, caption in kind.report(results)]
+    return [_figure(kind.draw(folder, options), caption)
+            for kind in drawable(folder) if kind.report is not None
+            for options, caption in kind.report(folder)]
 
 
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, NUMBER_T) else float("nan")
 
 
-def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
-    summary = read_summary(folder, {"arch": str, "workload": str, "objective": str,
-                                    "network": list})
-    points = read_table(folder / "search.csv", SEARCH)
+def _search(folder: RunFolder) -> tuple[str, list[tuple[str, str]]]:
+    summary = folder.summary({"arch": str, "workload": str, "objective": str,
+                              "network": list})
+    points = folder.search
     title = f"balance search: {summary['workload']} on {summary['arch']}"
     best = points[points["best"]][["d_in", "d_out", "integration_time_ns", "cores", "rank",
                                    "strategy", "parallel_tokens", "tile_output", "latency_ns",
@@ -207,7 +197,8 @@ def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
     sections = [
         ("Reproduce", _command(summary["command"] if isinstance(summary.get("command"), list)
                                else [
-            "aimcsim", "search", summary["arch"], summary["workload"], "--out", str(folder)])),
+            "aimcsim", "search", summary["arch"], summary["workload"], "--out",
+            str(folder.path)])),
         (f"Best settings ({summary['objective']})",
          _table(best, {"latency_ns": ",.0f", "aimc_only_latency_ns": ",.0f",
                        "overhead": ".1%"})),
@@ -220,17 +211,16 @@ def _search(folder: Path) -> tuple[str, list[tuple[str, str]]]:
     return title, sections
 
 
-def _sweep(folder: Path) -> tuple[str, list[tuple[str, str]]]:
-    points = read_table(folder / "points.parquet", POINTS, POINT_FIGURES)
-    manifest = load_json(folder / "manifest.json") if (folder / "manifest.json").exists() else {}
-    manifest = manifest if isinstance(manifest, dict) else {}
-    title = f"sweep {manifest.get('name', folder.name)}"
+def _sweep(folder: RunFolder) -> tuple[str, list[tuple[str, str]]]:
+    points = folder.points
+    manifest = folder.manifest
+    title = f"sweep {manifest.get('name', folder.path.name)}"
     axes = [c for c in points.columns if "." in c]
     shown = [c for c in ["point", *axes, "status", "latency_ns_aimc_only",
                          "latency_ns_hybrid", "overhead"] if c in points]
     sections = [
         ("Reproduce", _command(["aimcsim", "sweep", str(manifest.get("sweep", "SWEEP.yaml")),
-                                "--out", str(folder)])),
+                                "--out", str(folder.path)])),
         (f"Points ({len(points)})", _table(points[shown], {"overhead": ".1%"})),
     ]
     figures = _figures(folder)

@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aimcsim.outputs.run_folder import (
-    NUMBER,
-    POINT_FIGURES,
-    POINTS,
-    read_table,
-)
+from aimcsim.outputs.run_folder import COMPARE_FILE, NUMBER, POINTS_FILE, RunFolder
 from aimcsim.sweep import compare
 
 
@@ -19,11 +14,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    table = compare(args.folder)
-    points = read_table(args.folder / "points.parquet", {
-        **POINTS, "latency_ns_aimc_only": NUMBER, "latency_ns_hybrid": NUMBER,
-        "overhead": NUMBER}, POINT_FIGURES).set_index("point")
-    table.to_csv(args.folder / "compare.csv", index=False)
+    folder = RunFolder(args.folder)
+    table = compare(folder.path)
+    points = folder.read(POINTS_FILE, {"latency_ns_aimc_only": NUMBER,
+                                       "latency_ns_hybrid": NUMBER,
+                                       "overhead": NUMBER}).set_index("point")
+    written = folder.write_table(COMPARE_FILE, table)
     axes = [c for c in points.columns if "." in c]
     for point, group in table.groupby("point", sort=False):
         p = points.loc[point]
@@ -34,6 +30,6 @@ def execute(args: argparse.Namespace) -> int:
               f"{p['latency_ns_hybrid'] / 1e3:.1f} us ({p['overhead']:+.1%}); static layers "
               f"min {group.overhead.min():.1%} median {group.overhead.median():.1%} max "
               f"{group.overhead.max():.1%}; hybrid layers bound by {bounds}")
-    print(f"wrote {args.folder / 'compare.csv'}")
+    print(f"wrote {written}")
     return 0
 

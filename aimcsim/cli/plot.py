@@ -7,7 +7,8 @@ import dataclasses
 from pathlib import Path
 
 from aimcsim import plots
-from aimcsim.outputs.figures import FIGURES, Options, Results, drawable
+from aimcsim.outputs.figures import FIGURES, Options, drawable
+from aimcsim.outputs.run_folder import RunFolder
 from aimcsim.spec.arch import MODES
 
 
@@ -45,8 +46,9 @@ def _options(args: argparse.Namespace) -> Options:
 
 
 def execute(args: argparse.Namespace) -> int:
-    results, options = Results(args.results), _options(args)
-    source = results.kind
+    results = RunFolder(args.results)
+    source = results.kind  # (a folder of no kind is refused first)
+    options = _options(args)
     if args.kind == "all":
         folder = args.out or args.results
         if folder.suffix.lower() in _SUFFIXES:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aimcsim.outputs.run_folder import REPORT_FILE
 from aimcsim.report import report as make_report
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", type=Path, help="the --out folder of run, search or sweep")
     parser.add_argument("--out", type=Path, default=None,
-                        help="HTML file to write (default: report.html in the results folder)")
+                        help=f"HTML file to write (default: {REPORT_FILE.name} in the results "
+                        "folder)")
 
 
 def execute(args: argparse.Namespace) -> int:

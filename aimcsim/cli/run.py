@@ -9,7 +9,15 @@ from pathlib import Path
 from aimcsim.errors import CapacityError
 from aimcsim.gpu import load_gpu, reference
 from aimcsim.outputs.console import gpu_line, run_lines
-from aimcsim.outputs.run_folder import run_summary, run_timeline, write_run
+from aimcsim.outputs.run_folder import (
+    CRITICAL_FILE,
+    LAYERS_FILE,
+    SUMMARY_FILE,
+    TIMELINE_FILE,
+    RunFolder,
+    run_summary,
+    run_timeline,
+)
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
 from aimcsim.spec.run import apply_run
@@ -26,8 +34,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=[*MODES, "both"], default=None,
                         help="default: the architecture's mode")
     parser.add_argument("--out", type=Path, default=None,
-                        help="write layers.csv, summary.json, critical_path.csv and "
-                        "timeline.parquet to this folder")
+                        help=f"write {LAYERS_FILE.name}, {SUMMARY_FILE.name}, "
+                        f"{CRITICAL_FILE.name} and {TIMELINE_FILE.name} to this folder")
     parser.add_argument("--trace", type=Path, default=None,
                         help="write the timeline as Chrome trace-event JSON (Perfetto)")
     parser.add_argument("--gpu", type=Path, default=None, metavar="GPU.yaml",
@@ -63,9 +71,10 @@ def execute(args: argparse.Namespace) -> int:
                           settings_file=args.settings, overrides=len(settings)):
         print(line)
     if args.out is not None:
-        recorded = write_run(args.out, results, summary, arch=arch, arch_file=args.arch,
-                             settings_file=args.settings, workload=workload)
-        print(f"wrote {args.out / 'layers.csv'}, {args.out / 'summary.json'}, "
-              f"{args.out / 'critical_path.csv'} and {args.out / 'timeline.parquet'}, with "
+        folder = RunFolder(args.out)
+        recorded = folder.write_run(results, summary, arch=arch, arch_file=args.arch,
+                                    settings_file=args.settings, workload=workload)
+        print(f"wrote {folder.file(LAYERS_FILE)}, {folder.file(SUMMARY_FILE)}, "
+              f"{folder.file(CRITICAL_FILE)} and {folder.file(TIMELINE_FILE)}, with "
               f"the inputs as used ({', '.join(recorded)})")
     return 0

@@ -8,11 +8,7 @@ from pathlib import Path
 
 from aimcsim.explore.search import OBJECTIVES, RATINGS, search
 from aimcsim.explore.space import GROUP, SearchSpace, load_space
-from aimcsim.outputs.run_folder import (
-    record_inputs,
-    workload_record,
-)
-from aimcsim.results import write_json
+from aimcsim.outputs.run_folder import SEARCH_FILE, SUMMARY_FILE, RunFolder
 from aimcsim.spec.arch import load_arch
 from aimcsim.spec.workload import load_workload
 
@@ -23,7 +19,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", type=Path, default=None,
                         help="search-space YAML (default: arch/spaces/default.yaml's values)")
     parser.add_argument("--out", type=Path, required=True,
-                        help="folder for search.csv, summary.json")
+                        help=f"folder for {SEARCH_FILE.name}, {SUMMARY_FILE.name}")
     parser.add_argument("--max-overhead", type=float, default=None, metavar="PERCENT",
                         help="latency: pick the least TCDM whose per-layer overhead stays at most "
                              "PERCENT (default: pick the fastest setting); energy, edp: only "
@@ -40,8 +36,6 @@ def execute(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-overhead takes a percentage >= 0, got {args.max_overhead}")
     limit = None if args.max_overhead is None else args.max_overhead / 100
     result = search(arch, workload, space, max_overhead=limit, objective=args.objective)
-    args.out.mkdir(parents=True, exist_ok=True)
-    result.points.to_csv(args.out / "search.csv", index=False)
     best = result.best
     if args.objective != "latency":
         objective = f"least {args.objective}" + (
@@ -52,12 +46,10 @@ def execute(args: argparse.Namespace) -> int:
     command += ["--space", str(args.space)] if args.space else []
     command += ["--objective", args.objective] if args.objective != "latency" else []
     command += ["--max-overhead", f"{args.max_overhead:g}"] if limit is not None else []
-    recorded = record_inputs(args.out, arch, args.arch)
-    write_json({"arch": str(args.arch), "workload": str(args.workload), "command": command,
-                "objective": objective + (" overhead" if limit is not None else ""),
-                "best": best.to_dict(orient="records"), "network": result.network,
-                "inputs": {**recorded, "workload": workload_record(workload)}},
-               args.out / "summary.json")
+    folder = RunFolder(args.out)
+    folder.write_search(result, arch=arch, arch_file=args.arch, workload=workload,
+                        workload_file=args.workload, command=command,
+                        objective=objective + (" overhead" if limit is not None else ""))
     counts = result.points["rating"].value_counts()
     print(f"{workload.name} on {arch.name}: {len(result.points)} points; "
           + ", ".join(f"{counts.get(r, 0)} {r}" for r in RATINGS))
@@ -89,6 +81,6 @@ def execute(args: argparse.Namespace) -> int:
                  if n["attention_key_chunk"] else "")
               + (f"; fastest setting for {', '.join(n['fastest_instead'])} (none within the "
                  "limit)" if n["fastest_instead"] else ""))
-    print(f"wrote {args.out / 'search.csv'} and {args.out / 'summary.json'}")
+    print(f"wrote {folder.file(SEARCH_FILE)} and {folder.file(SUMMARY_FILE)}")
     return 0
 

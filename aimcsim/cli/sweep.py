@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 
 from aimcsim.outputs.run_folder import (
-    record_sweep,
+    LAYERS_FILE,
+    POINT_LAYERS_FILE,
+    POINTS_CSV_FILE,
+    POINTS_FILE,
+    RunFolder,
 )
 from aimcsim.spec.arch import load_arch
 from aimcsim.sweep import build_points, load_sweep, plain_progress, run_sweep
@@ -21,7 +25,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None,
                         help="address of a Dask distributed scheduler to run on instead")
     parser.add_argument("--resume", action="store_true", help="skip the points already finished")
-    parser.add_argument("--csv", action="store_true", help="also write points.csv and layers.csv")
+    parser.add_argument("--csv", action="store_true", help=f"also write {POINTS_CSV_FILE.name} and "
+                        f"{LAYERS_FILE.name}")
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -54,9 +59,10 @@ def execute(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    record_sweep(args.out, spec.file, load_arch(spec.arch_file))
+    folder = RunFolder(args.out)
+    folder.record_sweep(spec.file, load_arch(spec.arch_file))
     state = "interrupted" if report.interrupted else "finished"
     print(f"{state}: {report.ran} run now, {report.skipped} already done, {report.failed} failed; "
-          f"tables in {args.out / 'points.parquet'} and {args.out / 'layers.parquet'}")
+          f"tables in {folder.file(POINTS_FILE)} and {folder.file(POINT_LAYERS_FILE)}")
     return 130 if report.interrupted else 0
 

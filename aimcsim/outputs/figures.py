@@ -1,10 +1,11 @@
 """Figures as a registry: each kind says which results it draws, how, and its caption.
 
 `@figure(name=..., sources=(...), caption=...)` registers a function `draw(results, options)`
-that returns a matplotlib figure from a results folder (`Results`: its tables, read once, and
-which kind of folder it is: run, search or sweep). `aimcsim plot --kind NAME` draws one,
-`--kind all` every kind the folder has the data for, and the report (`aimcsim.report`)
-embeds those a folder's report shows (`report`: the options and captions of each, or none).
+that returns a matplotlib figure from a results folder (`aimcsim.outputs.run_folder.RunFolder`,
+also named `Results` here: its tables, read once, and which kind of folder it is: run, search
+or sweep). `aimcsim plot --kind NAME` draws one, `--kind all` every kind the folder has the
+data for, and the report (`aimcsim.report`) embeds those a folder's report shows (`report`:
+the options and captions of each, or none).
 A new figure is one decorated function in a module of your own (tests/toy_figure.py adds one);
 the drawing itself lives in `aimcsim.plots`.
 """
@@ -13,42 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from aimcsim import plots
-from aimcsim.outputs.run_folder import (
-    ARCH,
-    CRITICAL,
-    LAYERS,
-    POINT_FIGURES,
-    POINTS,
-    SEARCH,
-    TEXT,
-    TIMELINE,
-    read_summary,
-    read_table,
-    recorded_arch,
-    recorded_file,
-)
+from aimcsim.outputs.run_folder import KINDS, RunFolder, folder_kind
 
-#: the kinds of results folder, by the file that makes one
-KINDS_OF_FOLDER = ("run", "search", "sweep")
-
-
-def folder_kind(folder: Path) -> str:
-    """run, search or sweep: which command wrote `folder` (ValueError when none did)."""
-    if (folder / "points.parquet").exists():
-        return "sweep"
-    if (folder / "search.csv").exists():
-        return "search"
-    if (folder / "layers.csv").exists():
-        return "run"
-    raise ValueError(f"{folder} holds no results of run (layers.csv), search (search.csv) or "
-                     "sweep (points.parquet)")
+#: the kinds of results folder a figure may draw (`aimcsim.outputs.run_folder.KINDS`)
+KINDS_OF_FOLDER = KINDS
+#: what a figure is given to draw from: a results folder (the name figures have used)
+Results = RunFolder
 
 
 @dataclass(frozen=True)
@@ -65,72 +41,9 @@ class Options:
     at: dict[str, str] = field(default_factory=dict)
 
 
-class Results:
-    """A results folder's tables, each read (and checked) once, when first asked for."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self.kind = folder_kind(self.folder)
-
-    def _optional(self, name: str, schema: dict) -> pd.DataFrame | None:
-        path = self.folder / name
-        return read_table(path, schema) if path.exists() else None
-
-    @cached_property
-    def layers(self) -> pd.DataFrame:
-        """A run's layers table; a sweep's of every point (column `point`)."""
-        if self.kind == "sweep":
-            return read_table(self.folder / "layers.parquet", {"point": TEXT, **LAYERS})
-        return read_table(self.folder / "layers.csv", LAYERS)
-
-    def point_layers(self, point: str | None) -> pd.DataFrame:
-        """A run's layers, or one sweep point's (the first when `point` is None)."""
-        layers = self.layers
-        if self.kind != "sweep":
-            return layers
-        point = point or layers["point"].iloc[0]
-        chosen = layers[layers["point"] == point]
-        if chosen.empty:
-            raise ValueError(f"no point {point!r} in {self.folder}")
-        return chosen
-
-    @cached_property
-    def timeline(self) -> pd.DataFrame | None:
-        return self._optional("timeline.parquet", TIMELINE) if self.kind == "run" else None
-
-    @cached_property
-    def critical(self) -> pd.DataFrame | None:
-        return self._optional("critical_path.csv", CRITICAL) if self.kind == "run" else None
-
-    @cached_property
-    def points(self) -> pd.DataFrame:
-        return read_table(self.folder / "points.parquet", POINTS, POINT_FIGURES)
-
-    @cached_property
-    def search(self) -> pd.DataFrame:
-        return read_table(self.folder / "search.csv", SEARCH)
-
-    @cached_property
-    def arch(self) -> Any:
-        """The architecture the folder recorded (never a path a results file names)."""
-        return recorded_arch(self.folder)
-
-    @cached_property
-    def has_arch(self) -> bool:
-        return recorded_file(self.folder, ARCH) is not None
-
-    @cached_property
-    def modes(self) -> tuple[str, ...]:
-        """A run's modes, in the order it ran them."""
-        if self.kind != "run":
-            return ()
-        summary = read_summary(self.folder, {"modes.*.total_latency_ns": (int, float)})
-        return tuple(summary["modes"])
-
-
-Draw = Callable[[Results, Options], Any]
+Draw = Callable[[RunFolder, Options], Any]
 #: what a folder's report shows of a kind: (options, caption) per figure
-Report = Callable[[Results], list[tuple[Options, str]]]
+Report = Callable[[RunFolder], list[tuple[Options, str]]]
 
 
 @dataclass(frozen=True)
@@ -139,7 +52,7 @@ class FigureKind:
     sources: tuple[str, ...]  # the kinds of folder it draws
     caption: str  # what it shows, in a line (`plot --help`, the report's default caption)
     draw: Draw
-    available: Callable[[Results], bool]  # the folder has what it needs
+    available: Callable[[RunFolder], bool]  # the folder has what it needs
     report: Report | None  # what the report shows of it (None: nothing)
 
 
@@ -148,7 +61,7 @@ FIGURES: dict[str, FigureKind] = {}
 
 
 def figure(*, name: str, sources: tuple[str, ...], caption: str,
-           available: Callable[[Results], bool] | None = None,
+           available: Callable[[RunFolder], bool] | None = None,
            report: Report | bool = True) -> Callable[[Draw], Draw]:
     """Register `draw(results, options) -> matplotlib Figure` as figure kind `name`.
     `report`: True shows it once with the default options and `caption`; a function gives
@@ -169,17 +82,17 @@ def figure(*, name: str, sources: tuple[str, ...], caption: str,
     return register
 
 
-def drawable(results: Results) -> list[FigureKind]:
+def drawable(results: RunFolder) -> list[FigureKind]:
     """The kinds this folder has the data for, in registry order."""
     return [f for f in FIGURES.values() if results.kind in f.sources and f.available(results)]
 
 
 # ---- the shipped figures -------------------------------------------------------------------
-def _run_mode(results: Results) -> str:
+def _run_mode(results: RunFolder) -> str:
     return "hybrid" if "hybrid" in results.modes else results.modes[0]
 
 
-def _breakdown_report(results: Results) -> list[tuple[Options, str]]:
+def _breakdown_report(results: RunFolder) -> list[tuple[Options, str]]:
     if results.kind != "run":
         return []
     mode = _run_mode(results)
@@ -193,7 +106,7 @@ def _breakdown_report(results: Results) -> list[tuple[Options, str]]:
 @figure(name="breakdown", sources=("run", "sweep"),
         caption="each static layer's latency by cause (or activity) in one block",
         report=_breakdown_report)
-def _breakdown(results: Results, o: Options) -> Any:
+def _breakdown(results: RunFolder, o: Options) -> Any:
     layers = results.point_layers(o.point)
     return plots.breakdown(
         layers, results.timeline, critical=results.critical, mode=o.mode, block=o.block,
@@ -201,7 +114,7 @@ def _breakdown(results: Results, o: Options) -> Any:
         + (f", sweep point {layers['point'].iloc[0]}" if results.kind == "sweep" else ""))
 
 
-def _both_modes(results: Results) -> bool:
+def _both_modes(results: RunFolder) -> bool:
     return {"aimc-only", "hybrid"} <= set(results.layers["mode"])
 
 
@@ -209,14 +122,14 @@ def _both_modes(results: Results) -> bool:
         available=_both_modes,
         report=lambda r: [(Options(), "AIMC-only vs hybrid per layer type")]
         if r.kind == "run" and len(r.modes) == 2 else [])
-def _compare(results: Results, o: Options) -> Any:
+def _compare(results: RunFolder, o: Options) -> Any:
     return plots.compare(results.point_layers(o.point))
 
 
 @figure(name="layer-types", sources=("run", "sweep"),
         caption="total latency per layer type over the blocks, AIMC-only vs hybrid",
         available=_both_modes, report=False)
-def _layer_types(results: Results, o: Options) -> Any:
+def _layer_types(results: RunFolder, o: Options) -> Any:
     return plots.layer_types(results.point_layers(o.point))
 
 
@@ -225,14 +138,14 @@ def _layer_types(results: Results, o: Options) -> Any:
         available=lambda r: bool(r.layers["energy_pj"].notna().any()),
         report=lambda r: [(Options(), "Dynamic energy by component per layer type, and the "
                                       "whole run")] if r.kind == "run" else [])
-def _energy(results: Results, o: Options) -> Any:
+def _energy(results: RunFolder, o: Options) -> Any:
     return plots.energy(results.point_layers(o.point))
 
 
 @figure(name="network", sources=("run",),
         caption="Where the whole run's time goes, each instant once",
         available=lambda r: r.timeline is not None)
-def _network(results: Results, o: Options) -> Any:
+def _network(results: RunFolder, o: Options) -> Any:
     return plots.network(results.timeline, results.layers)
 
 
@@ -240,14 +153,14 @@ def _network(results: Results, o: Options) -> Any:
         available=lambda r: r.timeline is not None,
         report=lambda r: [(Options(mode=_run_mode(r)),
                            f"Block 0, {_run_mode(r)}: activity per component")])
-def _timeline(results: Results, o: Options) -> Any:
+def _timeline(results: RunFolder, o: Options) -> Any:
     return plots.timeline(results.timeline, block=o.block, mode=o.mode, layers=results.layers)
 
 
 @figure(name="tokens", sources=("search",),
         caption="latency and TCDM against parallel tokens per layer shape (the study's Fig. 4)",
         available=lambda r: r.has_arch, report=False)
-def _tokens(results: Results, o: Options) -> Any:
+def _tokens(results: RunFolder, o: Options) -> Any:
     from aimcsim.explore.network import token_curves  # (the search's own runs)
 
     arch = results.arch
@@ -255,14 +168,14 @@ def _tokens(results: Results, o: Options) -> Any:
                         strategy=f"{arch.pipeline.strategy}, {arch.pipeline.tile_output}")
 
 
-def _pareto_report(results: Results) -> list[tuple[Options, str]]:
+def _pareto_report(results: RunFolder) -> list[tuple[Options, str]]:
     return [(Options(integration_time=float(t)), f"Latency against TCDM at {t:g} ns")
             for t in sorted(results.search["integration_time_ns"].unique())]
 
 
 @figure(name="pareto", sources=("search",), caption="latency against TCDM per layer shape",
         report=_pareto_report)
-def _pareto(results: Results, o: Options) -> Any:
+def _pareto(results: RunFolder, o: Options) -> Any:
     capacity = results.arch.pmca.tcdm_bytes if results.has_arch else None
     return plots.pareto(results.search, integration_time_ns=o.integration_time,
                         capacity_bytes=capacity)
@@ -277,7 +190,7 @@ def _varied(points: pd.DataFrame) -> list[str]:
         report=lambda r: [(Options(), f"Network overhead over {_varied(r.points)[0]} and "
                                       f"{_varied(r.points)[1]}")]
         if "overhead" in r.points else [])
-def _heatmap(results: Results, o: Options) -> Any:
+def _heatmap(results: RunFolder, o: Options) -> Any:
     points = results.points
     axes = _varied(points)
     x = o.x or (axes[0] if axes else None)
@@ -291,9 +204,9 @@ def _heatmap(results: Results, o: Options) -> Any:
 @figure(name="energy-front", sources=("sweep",), caption="Latency against energy, hybrid",
         available=lambda r: r.points.get("energy_pj_hybrid",
                                          pd.Series(dtype=float)).notna().any())
-def _energy_front(results: Results, o: Options) -> Any:
+def _energy_front(results: RunFolder, o: Options) -> Any:
     return plots.energy_front(results.points, mode=o.mode)
 
 
-__all__ = ["FIGURES", "KINDS_OF_FOLDER", "FigureKind", "Options", "Results", "drawable",
+__all__ = ["FIGURES", "KINDS_OF_FOLDER", "FigureKind", "Options", "RunFolder", "drawable",
            "figure", "folder_kind"]

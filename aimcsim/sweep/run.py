@@ -23,6 +23,9 @@ from aimcsim.simulator import simulate
 from aimcsim.sweep.points import _workload, build_points
 from aimcsim.sweep.spec import Invalid, Point, SweepSpec
 from aimcsim.sweep.store import (
+    MANIFEST,
+    PARTS,
+    POINTS_TABLE,
     _persist,
     changes,
     checked_parts,
@@ -113,7 +116,7 @@ def run_sweep(
             f"constraints, {len(invalid) - excluded} invalid); the first: {invalid[0].reason}"
             if invalid else f"{spec.file}: the sweep has no point")
     record = manifest(spec, points, invalid)
-    manifest_file = out / "manifest.json"
+    manifest_file = out / MANIFEST
     if os.path.lexists(manifest_file):
         if not resume:
             raise AimcsimError(f"{out} already holds a sweep; use --resume to continue it or "
@@ -124,9 +127,9 @@ def run_sweep(
                                f"now: {'; '.join(changed)}. Resuming would mix its points with "
                                "new ones: choose another --out")
     elif out.exists() and finished_ids(out):
-        raise AimcsimError(f"{out} holds sweep parts but no manifest.json: they are no sweep "
+        raise AimcsimError(f"{out} holds sweep parts but no {MANIFEST}: they are no sweep "
                            "this version wrote and cannot be trusted; choose another --out")
-    (out / "parts").mkdir(parents=True, exist_ok=True)
+    (out / PARTS).mkdir(parents=True, exist_ok=True)
     manifest_file.write_text(json.dumps(record, indent=1, default=str) + "\n")
     # every part on disk read back and checked before it counts (a bad one runs again)
     done_ids = ({p.id for p, _, _ in checked_parts(out, points, then="it runs again now")}
@@ -161,7 +164,7 @@ def run_sweep(
     # count what is on disk: pool workers may have saved points the parent never heard of
     now = (finished_ids(out) & {p.id for p in points}) - done_ids
     report.ran = len(now)
-    table_file = out / "points.parquet"
+    table_file = out / POINTS_TABLE
     if now and table_file.exists():
         table = pd.read_parquet(table_file, columns=["point", "status"])
         report.failed = int((table[table.point.isin(now)].status != "ok").sum())

@@ -33,6 +33,14 @@ from aimcsim.results import LAYER_COLUMNS, LAYER_KINDS, bound_resource, static_o
 from aimcsim.spec.arch import MODES
 from aimcsim.sweep.spec import Invalid, Point, SweepSpec
 
+#: the files of a sweep folder, each name spelled here only: this module and `run` write them,
+#: the results folder (`aimcsim.outputs.run_folder`, a layer above) reads them by these names
+MANIFEST = "manifest.json"  # the sweep's inputs and points (`manifest`), what --resume checks
+PARTS = "parts"  # the finished points' parts, `<point id>.arrow` each
+POINTS_TABLE = "points.parquet"  # one row per point (`consolidate`)
+LAYERS_TABLE = "layers.parquet"  # every point's layers rows, its id in column `point`
+POINTS_CSV = "points.csv"  # the points table as CSV (on request)
+LAYERS_CSV = "layers.csv"  # the layers table as CSV (on request; a run's layers table too)
 PART = ".arrow"
 _ROW = b"aimcsim.row"  # the schema metadata key of a part's points row
 _STATUSES = ("ok", "failed")
@@ -49,7 +57,7 @@ def _persist(out: Path, row: dict[str, Any], columns: dict[str, Any] | None) -> 
     failed); read back by `read_part`. A MobileBERT point in both modes (1,440 rows, 0.47 MB)
     is encoded and written in about 0.75 ms and read back in about 0.25 ms (medians of 200,
     interleaved with a pickle of the same columns: 0.55 and 0.14 ms)."""
-    path = out / "parts" / f"{row['point']}{PART}"
+    path = out / PARTS / f"{row['point']}{PART}"
     tmp = path.with_name(path.name + ".tmp")
     table = part_table(row, columns)
     with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
@@ -86,7 +94,7 @@ def _dictionary(values: tuple[str, ...]) -> pa.DictionaryArray:
 
 def finished_ids(out: Path) -> set[str]:
     """The points whose parts are on disk (not yet read: `read_part` checks them)."""
-    return {p.name.removesuffix(PART) for p in (out / "parts").glob(f"*{PART}")}
+    return {p.name.removesuffix(PART) for p in (out / PARTS).glob(f"*{PART}")}
 
 
 def read_part(path: Path, point: Point) -> tuple[dict[str, Any], pa.Table | None]:
@@ -138,7 +146,7 @@ def checked_parts(out: Path, points: list[Point], *, then: str = "--resume runs 
     """The finished points' parts, in point order, each checked (`read_part`) and, when it has
     layers rows, of the same column types as the first; a part that fails is removed with a
     warning (its point is unfinished again: `then` says what follows)."""
-    parts = out / "parts"
+    parts = out / PARTS
     schema: pa.Schema | None = None
     for point in points:
         path = parts / f"{point.id}{PART}"
@@ -166,8 +174,8 @@ GROUP_POINTS = 64
 def consolidate(out: Path, points: list[Point], *, csv: bool = False) -> None:
     """Rewrite points.parquet and layers.parquet (and CSV) from the parts, in point order;
     layers.parquet is written a row group of `GROUP_POINTS` points at a time."""
-    path = out / "layers.parquet"
-    tmp = path.with_suffix(".parquet.tmp")
+    path = out / LAYERS_TABLE
+    tmp = path.with_name(path.name + ".tmp")
     rows: list[dict[str, Any]] = []
     group: list[tuple[str, pa.Table]] = []
     writer: pq.ParquetWriter | None = None
@@ -187,10 +195,10 @@ def consolidate(out: Path, points: list[Point], *, csv: bool = False) -> None:
         pd.DataFrame().to_parquet(tmp, index=False)
     os.replace(tmp, path)
     table = _points_frame(rows)
-    table.to_parquet(out / "points.parquet", index=False)
+    table.to_parquet(out / POINTS_TABLE, index=False)
     if csv:
-        table.to_csv(out / "points.csv", index=False)
-        pd.read_parquet(path).to_csv(out / "layers.csv", index=False)
+        table.to_csv(out / POINTS_CSV, index=False)
+        pd.read_parquet(path).to_csv(out / LAYERS_CSV, index=False)
 
 
 def _points_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -249,9 +257,10 @@ def _merged(pieces: list[tuple[np.ndarray, list[str]]]) -> pa.DictionaryArray:
 def compare(out: str | Path) -> pd.DataFrame:
     """Per point and static layer: AIMC-only vs hybrid latency, overhead, bounding resource."""
     out = Path(out)
-    table = out / "layers.parquet"
+    table = out / LAYERS_TABLE
     if not os.path.lexists(table):
-        what = "is not a folder" if not out.is_dir() else "holds no sweep results (layers.parquet)"
+        what = ("is not a folder" if not out.is_dir()
+                else f"holds no sweep results ({LAYERS_TABLE})")
         raise AimcsimError(f"{out} {what}: give the --out folder of an `aimcsim sweep`")
     layers = read_table(table, {"point": TEXT, **LAYER_KINDS})
     if layers.empty or set(layers["mode"].unique()) != set(MODES):
