@@ -131,7 +131,7 @@ def model_trace(model: str | Path, seq_len: int, *, context: int = 0, lm_head: b
     if isinstance(model, str) and model in TRACES:  # (a Path is a file, whatever its name)
         return TRACES[model].generate(seq_len, context=context, lm_head=lm_head)
     path = Path(model)
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):  # (a FIFO or a device: read_config says)
         raise ValueError(f"{model}: neither a bundled model ({', '.join(sorted(TRACES))}) "
                          "nor a config.json file")
     cfg = read_config(path)
