@@ -17,11 +17,11 @@ from pathlib import Path
 import yaml
 
 from aimcsim import load_workload, simulate
+from aimcsim.explore.sweep import Point, build_points, load_sweep, run_point, run_sweep
+from aimcsim.explore.sweep.run import _run
+from aimcsim.explore.sweep.store import PART, _persist, read_part
 from aimcsim.hw.pmca.cycle_level import CycleLevelPmca
 from aimcsim.hw.pmca.memo import ENV
-from aimcsim.sweep import Point, build_points, load_sweep, run_point, run_sweep
-from aimcsim.sweep.run import _run
-from aimcsim.sweep.store import PART, _persist, read_part
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = ROOT / "arch" / "hybrid.yaml"  # shipped default: 8 cores, 128 KiB, 256 ns tiles

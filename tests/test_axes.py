@@ -11,8 +11,8 @@ import yaml
 from aimcsim.errors import SpecError
 from aimcsim.explore.axes import SEQ_LEN_AXIS, Axis, read_axis
 from aimcsim.explore.space import SPACE_FIELDS, SearchSpace, load_space
+from aimcsim.explore.sweep import load_sweep
 from aimcsim.params.reader import Reader
-from aimcsim.sweep import load_sweep
 
 
 def _read(path: str, values: list, **kw) -> tuple[Axis | None, list[str]]:

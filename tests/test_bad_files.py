@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from aimcsim.cli import main
 from aimcsim.errors import AimcsimError, SettingWarning, SpecError
 from aimcsim.explore.space import load_space
+from aimcsim.explore.sweep import load_sweep
 from aimcsim.hw.aimc_tile import AimcTile
 from aimcsim.hw.interconnect.params import Interconnect
 from aimcsim.hw.pmca.params import Pmca
@@ -30,7 +31,6 @@ from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Lora, Pipeline, parse_arch
 from aimcsim.spec.run import apply_run
 from aimcsim.spec.workload import parse_workload
-from aimcsim.sweep import load_sweep
 
 LIMIT_S = 5.0
 Doc = dict[str, Any]

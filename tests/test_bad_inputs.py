@@ -200,7 +200,7 @@ def _sweep(tmp_path, root, **overrides):
     ({"constraints": ["pmca.corez >= 16"]}, "'pmca.corez' is not a field"),
 ])
 def test_sweep_files(tmp_path, root, overrides, expected):
-    from aimcsim.sweep import load_sweep
+    from aimcsim.explore.sweep import load_sweep
 
     start = time.perf_counter()
     with pytest.raises(SpecError) as info:
@@ -211,7 +211,7 @@ def test_sweep_files(tmp_path, root, overrides, expected):
 
 def test_a_huge_grid_is_sampled_without_being_built(tmp_path, root):
     """10^12 grid points, 5 sampled: drawn in O(samples), the same for the same seed."""
-    from aimcsim.sweep import build_points, load_sweep
+    from aimcsim.explore.sweep import build_points, load_sweep
 
     axes = {"pmca.dma_setup_cycles": list(range(1000)), "pmca.barrier_cycles": list(range(1000)),
             "pmca.kernel_setup_cycles": list(range(1000)),

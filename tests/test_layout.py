@@ -196,12 +196,19 @@ def test_old_names_still_work_with_a_warning():
     from aimcsim.params import fields
     from aimcsim.spec.fusion import fuse_attention
 
+    for name in [m for m in sys.modules if m == "aimcsim.sweep" or m.startswith("aimcsim.sweep.")]:
+        del sys.modules[name]
+    with pytest.warns(DeprecationWarning, match="aimcsim.explore.sweep"):
+        old = importlib.import_module("aimcsim.sweep.spec")
+    from aimcsim.explore.sweep import definition, load_sweep
+
+    assert old is definition and importlib.import_module("aimcsim.sweep").load_sweep is load_sweep
     sys.modules.pop("aimcsim.keys", None)
     with pytest.warns(DeprecationWarning, match="aimcsim.identity"):
         assert importlib.import_module("aimcsim.keys").Same is Same
     with pytest.warns(DeprecationWarning, match="aimcsim.spec.fusion"):
         assert mapping.fuse_attention is fuse_attention
     with pytest.warns(DeprecationWarning, match="declare"):
-        old = fields.spec("a width", ge=1, le=8, unit="B")
+        field = fields.spec("a width", ge=1, le=8, unit="B")
     new = fields.declare("a width", ge=1, le=8, unit="B")
-    assert repr(old) == repr(new)
+    assert repr(field) == repr(new)

@@ -1,6 +1,6 @@
 """The results folder is one type (`aimcsim.outputs.run_folder.RunFolder`): it tells a folder's
 kind, writes a run's and a search's files and reads them back, and it alone names the files
-(the sweep's own are named once by `aimcsim.sweep.store`, below it)."""
+(the sweep's own are named once by `aimcsim.explore.sweep.store`, below it)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from aimcsim.outputs.run_folder import (
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "aimcsim"
 #: where a results file's name may be spelled: the type, and the sweep's store below it
-HOMES = {PACKAGE / "outputs" / "run_folder.py", PACKAGE / "sweep" / "store.py"}
+HOMES = {PACKAGE / "outputs" / "run_folder.py", PACKAGE / "explore" / "sweep" / "store.py"}
 
 
 @pytest.fixture

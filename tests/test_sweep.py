@@ -18,7 +18,7 @@ import yaml
 from aimcsim import AimcsimError, SpecError
 from aimcsim.cli import main
 from aimcsim.errors import StoredDataWarning
-from aimcsim.sweep import (
+from aimcsim.explore.sweep import (
     build_points,
     compare,
     finished_ids,
@@ -26,8 +26,8 @@ from aimcsim.sweep import (
     run_point,
     run_sweep,
 )
-from aimcsim.sweep.run import _run
-from aimcsim.sweep.store import read_part
+from aimcsim.explore.sweep.run import _run
+from aimcsim.explore.sweep.store import read_part
 from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
 
 
@@ -263,7 +263,7 @@ def test_resume_refuses_a_folder_whose_inputs_changed(sweep_file, tmp_path, root
         run_sweep(load_sweep(path), out, resume=True)
     trace.write_text(original)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("aimcsim.sweep.store.code_digest", lambda: "0" * 16)
+        mp.setattr("aimcsim.explore.sweep.store.code_digest", lambda: "0" * 16)
         with pytest.raises(AimcsimError, match="aimcsim's code changed"):
             run_sweep(load_sweep(path), out, resume=True)
     assert sorted(p.name for p in (out / "parts").iterdir()) == before
@@ -310,8 +310,8 @@ def test_stored_columns_give_the_frames_of_run_point(sweep_file, tmp_path):
 
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("aimcsim.sweep.run._run", flaky)
-        mp.setattr("aimcsim.sweep.store.GROUP_POINTS", 2)  # (5 points with rows: 3 groups)
+        mp.setattr("aimcsim.explore.sweep.run._run", flaky)
+        mp.setattr("aimcsim.explore.sweep.store.GROUP_POINTS", 2)  # (5 points with rows: 3 groups)
         run_sweep(spec, out)
     assert pq.ParquetFile(out / "layers.parquet").num_row_groups == 3
     table, layers = tables(out)
@@ -409,7 +409,7 @@ def test_the_sweep_accepts_what_simulate_runs_and_refuses_what_it_refuses(tmp_pa
 
     from aimcsim import load_arch, load_workload, simulate
     from aimcsim.errors import CapacityError
-    from aimcsim.sweep import build_points, load_sweep
+    from aimcsim.explore.sweep import build_points, load_sweep
 
     (tmp_path / "w.yaml").write_text((root / "workloads" / "mobilebert.yaml").read_text())
     doc = {"version": 1, "arch": str(root / "arch" / "hybrid.yaml"), "workloads": ["w.yaml"],

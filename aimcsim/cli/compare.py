@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aimcsim.explore.sweep import compare
 from aimcsim.outputs.run_folder import COMPARE_FILE, NUMBER, POINTS_FILE, RunFolder
-from aimcsim.sweep import compare
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

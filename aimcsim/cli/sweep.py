@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from aimcsim.explore.sweep import build_points, load_sweep, plain_progress, run_sweep
 from aimcsim.outputs.run_folder import (
     LAYERS_FILE,
     POINT_LAYERS_FILE,
@@ -15,7 +16,6 @@ from aimcsim.outputs.run_folder import (
     RunFolder,
 )
 from aimcsim.spec.arch import load_arch
-from aimcsim.sweep import build_points, load_sweep, plain_progress, run_sweep
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

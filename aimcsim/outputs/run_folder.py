@@ -18,8 +18,9 @@ bounded like every input (`aimcsim.params.files`), and checked for the columns (
 kinds) or keys its readers use, so a malformed file is one `SpecError` naming it, the column
 or key, and what was found, never a traceback.
 
-A sweep writes its own files as its points finish and consolidates them (`aimcsim.sweep.store`,
-a layer below, which declares their names); the folder reads them by those names.
+A sweep writes its own files as its points finish and consolidates them
+(`aimcsim.explore.sweep.store`, a layer below, which declares their names); the folder reads
+them by those names.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ import yaml
 
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.explore.search import SEARCH_COLUMNS, SearchResult
+from aimcsim.explore.sweep.store import (
+    LAYERS_CSV,
+    LAYERS_TABLE,
+    MANIFEST,
+    PARTS,
+    POINTS_CSV,
+    POINTS_TABLE,
+)
 from aimcsim.gpu import reference
 from aimcsim.params.files import (
     FLAG,
@@ -59,14 +68,6 @@ from aimcsim.results import (
 )
 from aimcsim.spec.arch import MODES, Arch, load_arch, read_arch_doc
 from aimcsim.spec.workload import Workload
-from aimcsim.sweep.store import (
-    LAYERS_CSV,
-    LAYERS_TABLE,
-    MANIFEST,
-    PARTS,
-    POINTS_CSV,
-    POINTS_TABLE,
-)
 
 #: the kinds of results folder: which command wrote it
 KINDS = ("run", "search", "sweep")
@@ -206,7 +207,7 @@ class RunFolder:
     @cached_property
     def manifest(self) -> dict[str, Any]:
         """A sweep's manifest as far as it is a JSON object (empty when it is missing or
-        not one); `aimcsim.sweep.store.read_manifest` checks one to resume."""
+        not one); `aimcsim.explore.sweep.store.read_manifest` checks one to resume."""
         path = self.file(MANIFEST_FILE)
         doc = load_json(path) if path.exists() else {}
         return doc if isinstance(doc, dict) else {}

@@ -28,10 +28,10 @@ import pyarrow.parquet as pq
 
 from aimcsim import __version__
 from aimcsim.errors import AimcsimError, SpecError, StoredDataWarning
+from aimcsim.explore.sweep.definition import Invalid, Point, SweepSpec
 from aimcsim.params.files import TEXT, code_digest, load_json, read_bytes, read_table
 from aimcsim.results import LAYER_COLUMNS, LAYER_KINDS, bound_resource, static_overhead
 from aimcsim.spec.arch import MODES
-from aimcsim.sweep.spec import Invalid, Point, SweepSpec
 
 #: the files of a sweep folder, each name spelled here only: this module and `run` write them,
 #: the results folder (`aimcsim.outputs.run_folder`, a layer above) reads them by these names

@@ -15,12 +15,7 @@ from typing import Any
 import numpy as np
 
 from aimcsim.errors import AimcsimError, SpecError, SpecIssue
-from aimcsim.hw.pmca import ThroughputPmca
-from aimcsim.params.files import code_digest
-from aimcsim.sim.prepare import prepare
-from aimcsim.spec.arch import LM_HEAD, Arch, parse_arch
-from aimcsim.spec.workload import Workload, load_workload, parse_workload
-from aimcsim.sweep.spec import (
+from aimcsim.explore.sweep.definition import (
     SEQ_LEN_AXIS,
     Invalid,
     Point,
@@ -28,6 +23,11 @@ from aimcsim.sweep.spec import (
     _set,
     identity,
 )
+from aimcsim.hw.pmca import ThroughputPmca
+from aimcsim.params.files import code_digest
+from aimcsim.sim.prepare import prepare
+from aimcsim.spec.arch import LM_HEAD, Arch, parse_arch
+from aimcsim.spec.workload import Workload, load_workload, parse_workload
 from aimcsim.traces import TRACES, for_model
 
 

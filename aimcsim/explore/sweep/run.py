@@ -18,11 +18,9 @@ import numpy as np
 import pandas as pd
 
 from aimcsim.errors import AimcsimError
-from aimcsim.results import overhead, overhead_stats_of
-from aimcsim.simulator import simulate
-from aimcsim.sweep.points import _workload, build_points
-from aimcsim.sweep.spec import Invalid, Point, SweepSpec
-from aimcsim.sweep.store import (
+from aimcsim.explore.sweep.definition import Invalid, Point, SweepSpec
+from aimcsim.explore.sweep.points import _workload, build_points
+from aimcsim.explore.sweep.store import (
     MANIFEST,
     PARTS,
     POINTS_TABLE,
@@ -34,6 +32,8 @@ from aimcsim.sweep.store import (
     manifest,
     read_manifest,
 )
+from aimcsim.results import overhead, overhead_stats_of
+from aimcsim.simulator import simulate
 from aimcsim.workers import end_with_parent
 
 
