@@ -203,6 +203,11 @@ def test_old_names_still_work_with_a_warning():
     from aimcsim.explore.sweep import definition, load_sweep
 
     assert old is definition and importlib.import_module("aimcsim.sweep").load_sweep is load_sweep
+    sys.modules.pop("aimcsim.report", None)
+    from aimcsim.outputs.report import report
+
+    with pytest.warns(DeprecationWarning, match="aimcsim.outputs.report"):
+        assert importlib.import_module("aimcsim.report").report is report
     sys.modules.pop("aimcsim.keys", None)
     with pytest.warns(DeprecationWarning, match="aimcsim.identity"):
         assert importlib.import_module("aimcsim.keys").Same is Same

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from aimcsim.cli import main
-from aimcsim.report import report
+from aimcsim.outputs.report import report
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aimcsim.outputs.report import report as make_report
 from aimcsim.outputs.run_folder import REPORT_FILE
-from aimcsim.report import report as make_report
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

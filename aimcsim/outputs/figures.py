@@ -4,7 +4,7 @@
 that returns a matplotlib figure from a results folder (`aimcsim.outputs.run_folder.RunFolder`,
 also named `Results` here: its tables, read once, and which kind of folder it is: run, search
 or sweep). `aimcsim plot --kind NAME` draws one, `--kind all` every kind the folder has the
-data for, and the report (`aimcsim.report`) embeds those a folder's report shows (`report`:
+data for, and the report (`aimcsim.outputs.report`) embeds those a folder's report shows (`report`:
 the options and captions of each, or none).
 A new figure is one decorated function in a module of your own (tests/toy_figure.py adds one);
 the drawing itself lives in `aimcsim.plots`.
