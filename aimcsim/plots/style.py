@@ -4,6 +4,8 @@ timeline lanes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
@@ -11,7 +13,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 from matplotlib.figure import Figure
 
-from aimcsim.hw.lanes import resource_of
+from aimcsim.hw.lanes import Resource, UnitId
 
 #: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -85,22 +87,15 @@ CAUSE_COLOURS = {
 }
 
 
-def _lane_name(component: str) -> str:
-    """Links share two lanes (tile outputs, cluster outputs); other components keep theirs."""
-    if component.startswith("link:tile:"):
-        return "links from tiles"
-    if component.startswith("link:"):
-        return "links from clusters"
-    return component
+#: the timeline figure's lanes by resource, in this order (then by their first activity)
+LANE_ORDER = {resource.value: i for i, resource in enumerate(Resource)}
 
 
-def _resource(component: str) -> str:
-    return str(resource_of(component))
-
-
-def _component_order(component: str) -> tuple[int, str]:
-    return ({"aimc": 0, "cim": 1, "pmca": 2, "dma": 3, "noc": 4}[_resource(component)],
-            component)
+def lanes(components: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Each timeline component's lane (`UnitId.lane`: links share two, the other units keep
+    their own) and resource, the components read back once each."""
+    units = {c: UnitId.parse(c) for c in dict.fromkeys(components)}
+    return {c: (unit.lane, unit.resource.value) for c, unit in units.items()}
 
 
 def axis_label(path: str) -> str:
