@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from aimcsim.hw.lanes import CAUSES as _CAUSES
-from aimcsim.hw.lanes import Resource, UnitId
+from aimcsim.hw.lanes import Cause, Resource, UnitId
 
 #: One row per operation of the workload (per mode when modes are stacked).
 LAYER_COLUMNS: dict[str, str] = {
@@ -161,9 +161,9 @@ def critical_path(chains: list[tuple[int, int, list[tuple[int, int, str]]]], sta
         # the latest other block that had finished when this one was let in
         prev = min(bisect_right(ends, admitted), pos) - 1
         if prev < 0:
-            pieces.append((start_ps, admitted, "waiting for inputs"))
+            pieces.append((start_ps, admitted, Cause.WAIT_INPUTS))
             break
-        pieces.append((ends[prev], admitted, "waiting for inputs"))
+        pieces.append((ends[prev], admitted, Cause.WAIT_INPUTS))
         pos = prev
     for a, b, cause in pieces:
         a, b = max(a, start_ps), min(b, end_ps)

@@ -25,7 +25,7 @@ from aimcsim.plots.style import (
     _style,
     lanes,
 )
-from aimcsim.results import network_time, time_by_activity
+from aimcsim.results import CAUSES, network_time, time_by_activity
 from aimcsim.results import overhead as lora_overhead
 
 
@@ -54,7 +54,7 @@ def breakdown(layers: pd.DataFrame, timeline: pd.DataFrame | None = None, *,
     left = np.zeros(len(rows))
     if critical is not None:
         parts = critical[critical["mode"] == mode].set_index("layer").loc[rows["layer"]]
-        stacks = [(cause, parts[cause]) for cause in CAUSE_COLOURS]
+        stacks = [(cause, parts[cause]) for cause in CAUSES]
         xlabel = "latency along the critical path, by cause (µs)"
     elif timeline is not None:
         parts = time_by_activity(timeline[timeline["layer"].isin(rows["layer"])]

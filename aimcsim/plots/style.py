@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 from matplotlib.figure import Figure
 
-from aimcsim.hw.lanes import Resource, UnitId
+from aimcsim.hw.lanes import Cause, Resource, UnitId
 
 #: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -77,14 +77,15 @@ def save(fig: Figure, path: str) -> None:
         fig.savefig(path)
 
 
-#: A colour per cause of a critical path (`aimcsim.results.CAUSES`).
-CAUSE_COLOURS = {
-    "tile": RESOURCE_COLOURS["aimc"], "SRAM-CIM": RESOURCE_COLOURS["cim"],
-    "cluster compute": RESOURCE_COLOURS["pmca"], "bank stalls": OKABE_ITO["purple"],
-    "DMA": RESOURCE_COLOURS["dma"], "link": RESOURCE_COLOURS["noc"],
-    "waiting for a link": OKABE_ITO["yellow"], "waiting for the cluster": OKABE_ITO["grey"],
-    "waiting for TCDM": OKABE_ITO["black"], "waiting for inputs": "#DDDDDD",
-}
+#: A colour per cause of a critical path (`aimcsim.hw.lanes.Cause`), keyed by the cause's text
+#: in the tables' order (`CAUSES`).
+CAUSE_COLOURS = {cause.value: colour for cause, colour in {
+    Cause.TILE: RESOURCE_COLOURS["aimc"], Cause.CIM: RESOURCE_COLOURS["cim"],
+    Cause.COMPUTE: RESOURCE_COLOURS["pmca"], Cause.STALLS: OKABE_ITO["purple"],
+    Cause.DMA: RESOURCE_COLOURS["dma"], Cause.LINK: RESOURCE_COLOURS["noc"],
+    Cause.WAIT_LINK: OKABE_ITO["yellow"], Cause.WAIT_CLUSTER: OKABE_ITO["grey"],
+    Cause.WAIT_TCDM: OKABE_ITO["black"], Cause.WAIT_INPUTS: "#DDDDDD",
+}.items()}
 
 
 #: the timeline figure's lanes by resource, in this order (then by their first activity)
