@@ -24,7 +24,7 @@ from typing import Any
 from aimcsim.errors import SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import TileMapping, grid
 from aimcsim.hw.engines import engine
-from aimcsim.hw.lanes import Unit
+from aimcsim.hw.lanes import UnitId
 from aimcsim.identity import Carried, Same
 from aimcsim.spec.arch import Arch, Lora
 from aimcsim.spec.workload import INPUT, Op, Workload
@@ -35,7 +35,7 @@ class Placement:
     pmca: int  # cluster index
     tile: TileMapping | None  # static ops only
     rank: int | None  # LoRA rank when the op carries an adapter in this mode
-    out_unit: str  # where the op's output is produced
+    out_unit: UnitId  # where the op's output is produced
     cim: bool = False  # its LoRA branch runs on units beside the tile (lora.engine: sram-cim)
     # attention spread over clusters (pipeline.attention_clusters): (cluster, part) per slice,
     # part = heads (dynamic_matmul) or values per token (element-wise) of the slice; the first
@@ -49,7 +49,7 @@ class Placement:
         return sum(part for _, part in self.slices)
 
 
-tile_unit, pmca_unit = Unit.tile, Unit.cluster  # (unit ids: `aimcsim.hw.lanes`)
+tile_unit, pmca_unit = UnitId.tile, UnitId.cluster  # (unit ids: `aimcsim.hw.lanes`)
 
 
 def place(arch: Arch, workload: Workload, mode: str) -> dict[str, Placement]:

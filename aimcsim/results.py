@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from aimcsim.hw.lanes import CAUSES as _CAUSES
-from aimcsim.hw.lanes import CIM, DMA, LINK, PMCA, TILE
+from aimcsim.hw.lanes import Cause, Resource, UnitId
 
 #: One row per operation of the workload (per mode when modes are stacked).
 LAYER_COLUMNS: dict[str, str] = {
@@ -99,9 +99,10 @@ UTILISATION: dict[str, str] = {
 
 #: One row per activity of a component.
 TIMELINE_COLUMNS: dict[str, str] = {
-    "component": "tile:<op> | pmca:<i> | dma:<i> | link:<src>-><dst> | link:bus "
-                 "(dma: the time the cluster's cores waited on DMA in a kernel, drawn from the "
-                 "kernel's start)",
+    "component": "a unit id (aimcsim.hw.lanes.UnitId): tile:<op> | cim:<op> | pmca:<i> | "
+                 "dma:<i> | link:<src>-><dst> | link:node<a>->node<b> | link:bus (dma: the "
+                 "time the cluster's cores waited on DMA in a kernel, drawn from the kernel's "
+                 "start)",
     "start_ns": "activity start",
     "end_ns": "activity end",
     "activity": "mvm | lora_xab | add | matmul | <elementwise function> | dma | transfer",
@@ -160,9 +161,9 @@ def critical_path(chains: list[tuple[int, int, list[tuple[int, int, str]]]], sta
         # the latest other block that had finished when this one was let in
         prev = min(bisect_right(ends, admitted), pos) - 1
         if prev < 0:
-            pieces.append((start_ps, admitted, "waiting for inputs"))
+            pieces.append((start_ps, admitted, Cause.WAIT_INPUTS))
             break
-        pieces.append((ends[prev], admitted, "waiting for inputs"))
+        pieces.append((ends[prev], admitted, Cause.WAIT_INPUTS))
         pos = prev
     for a, b, cause in pieces:
         a, b = max(a, start_ps), min(b, end_ps)
@@ -171,9 +172,17 @@ def critical_path(chains: list[tuple[int, int, list[tuple[int, int, str]]]], sta
     return out
 
 
-#: What a layer's time is spent on, in the order an instant is given to one of them
-#: (`time_by_activity`): the DMA the cores wait on is inside a kernel, so it comes first.
-ACTIVITIES = {"dma": DMA, "pmca": PMCA, "cim": CIM, "noc": LINK, "aimc": TILE}
+#: What a layer's time is spent on (the resources of its units), in the order an instant is
+#: given to one of them (`time_by_activity`): the DMA the cores wait on is inside a kernel, so
+#: it comes first.
+ACTIVITIES = (Resource.DMA, Resource.PMCA, Resource.CIM, Resource.NOC, Resource.AIMC)
+
+
+def resources(component: pd.Series) -> np.ndarray:
+    """The resource of each timeline row's component (`UnitId.parse`, once per distinct
+    component; ValueError on a component that is no unit id)."""
+    codes, uniques = pd.factorize(component.astype(str))
+    return np.array([UnitId.parse(c).resource for c in uniques] + [None], dtype=object)[codes]
 
 
 def time_by_activity(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
@@ -189,10 +198,10 @@ def time_by_activity(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFra
     records = timeline if "mode" in timeline else timeline.assign(mode=layers["mode"].iloc[0])
     spans = {(m, name): (round(a * 1000), round(b * 1000)) for m, name, a, b in zip(
         layers["mode"], layers["layer"], layers["start_ns"], layers["end_ns"], strict=True)}
+    resource = resources(records["component"])
     kind = np.full(len(records), -1)
-    component = records["component"].astype(str)
-    for i, prefix in enumerate(ACTIVITIES.values()):
-        kind[(kind < 0) & component.str.startswith(prefix).to_numpy()] = i
+    for i, activity in enumerate(ACTIVITIES):
+        kind[resource == activity] = i
     start = np.rint(records["start_ns"].to_numpy() * 1000).astype(np.int64)
     end = np.rint(records["end_ns"].to_numpy() * 1000).astype(np.int64)
     groups = pd.Series(np.arange(len(records))).groupby(
@@ -225,14 +234,13 @@ def network_time(timeline: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
     for mode, part in records.groupby("mode", sort=False):
         mine = layers[layers["mode"] == mode]
         lo, hi = round(mine["start_ns"].min() * 1000), round(mine["end_ns"].max() * 1000)
-        component = part["component"].astype(str)
+        resource = resources(part["component"])
         kind = np.array([kinds.get((mode, name), "") for name in part["layer"]])
-        on_cluster = component.str.startswith((PMCA, DMA)).to_numpy()
+        on_cluster = (resource == Resource.PMCA) | (resource == Resource.DMA)
         category = np.select(
             [on_cluster & np.isin(kind, ["dynamic_matmul", "attention"]),
-             on_cluster & (kind == "elementwise"), on_cluster | component.str.startswith(
-                 CIM).to_numpy(), component.str.startswith(LINK).to_numpy(),
-             component.str.startswith(TILE).to_numpy()], [0, 1, 2, 3, 4], -1)
+             on_cluster & (kind == "elementwise"), on_cluster | (resource == Resource.CIM),
+             resource == Resource.NOC, resource == Resource.AIMC], [0, 1, 2, 3, 4], -1)
         start = np.clip(np.rint(part["start_ns"].to_numpy() * 1000).astype(np.int64), lo, hi)
         end = np.clip(np.rint(part["end_ns"].to_numpy() * 1000).astype(np.int64), lo, hi)
         parts = _by_precedence(start, end, category, len(NETWORK_ACTIVITIES), hi - lo)

@@ -12,8 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-_GROUPS = {"tile": "AIMC tiles", "cim": "SRAM-CIM macros", "pmca": "PMCA clusters", "dma": "DMA",
-           "link": "links"}
+from aimcsim.hw.lanes import Kind, UnitId
+
+#: a process per kind of unit
+_GROUPS = {Kind.TILE: "AIMC tiles", Kind.MACROS: "SRAM-CIM macros", Kind.CLUSTER: "PMCA clusters",
+           Kind.DMA: "DMA", Kind.LINK: "links"}
 
 
 def chrome_trace(timeline: pd.DataFrame) -> dict[str, Any]:
@@ -22,15 +25,17 @@ def chrome_trace(timeline: pd.DataFrame) -> dict[str, Any]:
     events: list[dict[str, Any]] = []
     pids: dict[tuple[Any, str], int] = {}
     tids: dict[tuple[int, str], int] = {}
+    kinds = {c: UnitId.parse(c).kind for c in timeline["component"].unique()}
     for mode in modes:
         rows = timeline if mode is None else timeline[timeline["mode"] == mode]
         for comp, act, layer, start, end in zip(rows.component, rows.activity, rows.layer,
                                                 rows.start_ns, rows.end_ns, strict=True):
-            group = comp.split(":", 1)[0]
+            kind = kinds[comp]
+            group = kind.value
             pid = pids.get((mode, group))
             if pid is None:
                 pid = pids[(mode, group)] = len(pids) + 1
-                name = _GROUPS[group] + (f" ({mode})" if mode else "")
+                name = _GROUPS[kind] + (f" ({mode})" if mode else "")
                 events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
                                "args": {"name": name}})
                 events.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0,

@@ -15,18 +15,17 @@ from matplotlib.figure import Figure
 from aimcsim.plots.style import (
     CAUSE_COLOURS,
     COLUMN_WIDTH_IN,
+    LANE_ORDER,
     MODE_COLOURS,
     OKABE_ITO,
     RESOURCE_COLOURS,
     RESOURCE_LABELS,
     STYLE,
-    _component_order,
     _figure,
-    _lane_name,
-    _resource,
     _style,
+    lanes,
 )
-from aimcsim.results import network_time, time_by_activity
+from aimcsim.results import CAUSES, network_time, time_by_activity
 from aimcsim.results import overhead as lora_overhead
 
 
@@ -55,7 +54,7 @@ def breakdown(layers: pd.DataFrame, timeline: pd.DataFrame | None = None, *,
     left = np.zeros(len(rows))
     if critical is not None:
         parts = critical[critical["mode"] == mode].set_index("layer").loc[rows["layer"]]
-        stacks = [(cause, parts[cause]) for cause in CAUSE_COLOURS]
+        stacks = [(cause, parts[cause]) for cause in CAUSES]
         xlabel = "latency along the critical path, by cause (µs)"
     elif timeline is not None:
         parts = time_by_activity(timeline[timeline["layer"].isin(rows["layer"])]
@@ -180,14 +179,17 @@ def timeline(records: pd.DataFrame, *, block: int = 0, mode: str | None = None,
         rows = rows[rows["mode"] == mode]
     if rows.empty:
         raise ValueError(f"no timeline records for block {block}")
-    rows = rows.assign(component=rows["component"].map(_lane_name))
+    drawn = lanes(rows["component"].unique())
+    resource = {name: res for name, res in drawn.values()}  # (of each lane)
+    rows = rows.assign(component=rows["component"].map({c: name for c, (name, _) in
+                                                        drawn.items()}))
     first = rows.groupby("component")["start_ns"].min()
-    components = sorted(first.index, key=lambda c: (_component_order(c)[0], first[c]))
+    components = sorted(first.index, key=lambda c: (LANE_ORDER[resource[c]], first[c]))
     fig, ax = _figure(max(2.0, 0.11 * len(components) + 1.0))
     lane = {c: i for i, c in enumerate(components)}
     t0 = rows["start_ns"].min()
     for res in ("aimc", "pmca", "dma", "noc"):
-        part = rows[rows["component"].map(_resource) == res]
+        part = rows[rows["component"].map(resource) == res]
         if part.empty:
             continue
         ax.barh(part["component"].map(lane), (part.end_ns - part.start_ns) / 1e3,

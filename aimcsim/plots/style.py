@@ -4,6 +4,8 @@ timeline lanes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
@@ -11,7 +13,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 from matplotlib.figure import Figure
 
-from aimcsim.hw.lanes import resource_of
+from aimcsim.hw.lanes import Cause, Resource, UnitId
 
 #: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -75,32 +77,26 @@ def save(fig: Figure, path: str) -> None:
         fig.savefig(path)
 
 
-#: A colour per cause of a critical path (`aimcsim.results.CAUSES`).
-CAUSE_COLOURS = {
-    "tile": RESOURCE_COLOURS["aimc"], "SRAM-CIM": RESOURCE_COLOURS["cim"],
-    "cluster compute": RESOURCE_COLOURS["pmca"], "bank stalls": OKABE_ITO["purple"],
-    "DMA": RESOURCE_COLOURS["dma"], "link": RESOURCE_COLOURS["noc"],
-    "waiting for a link": OKABE_ITO["yellow"], "waiting for the cluster": OKABE_ITO["grey"],
-    "waiting for TCDM": OKABE_ITO["black"], "waiting for inputs": "#DDDDDD",
-}
+#: A colour per cause of a critical path (`aimcsim.hw.lanes.Cause`), keyed by the cause's text
+#: in the tables' order (`CAUSES`).
+CAUSE_COLOURS = {cause.value: colour for cause, colour in {
+    Cause.TILE: RESOURCE_COLOURS["aimc"], Cause.CIM: RESOURCE_COLOURS["cim"],
+    Cause.COMPUTE: RESOURCE_COLOURS["pmca"], Cause.STALLS: OKABE_ITO["purple"],
+    Cause.DMA: RESOURCE_COLOURS["dma"], Cause.LINK: RESOURCE_COLOURS["noc"],
+    Cause.WAIT_LINK: OKABE_ITO["yellow"], Cause.WAIT_CLUSTER: OKABE_ITO["grey"],
+    Cause.WAIT_TCDM: OKABE_ITO["black"], Cause.WAIT_INPUTS: "#DDDDDD",
+}.items()}
 
 
-def _lane_name(component: str) -> str:
-    """Links share two lanes (tile outputs, cluster outputs); other components keep theirs."""
-    if component.startswith("link:tile:"):
-        return "links from tiles"
-    if component.startswith("link:"):
-        return "links from clusters"
-    return component
+#: the timeline figure's lanes by resource, in this order (then by their first activity)
+LANE_ORDER = {resource.value: i for i, resource in enumerate(Resource)}
 
 
-def _resource(component: str) -> str:
-    return str(resource_of(component))
-
-
-def _component_order(component: str) -> tuple[int, str]:
-    return ({"aimc": 0, "cim": 1, "pmca": 2, "dma": 3, "noc": 4}[_resource(component)],
-            component)
+def lanes(components: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Each timeline component's lane (`UnitId.lane`: links share two, the other units keep
+    their own) and resource, the components read back once each."""
+    units = {c: UnitId.parse(c) for c in dict.fromkeys(components)}
+    return {c: (unit.lane, unit.resource.value) for c, unit in units.items()}
 
 
 def axis_label(path: str) -> str:

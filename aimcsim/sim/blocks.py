@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from aimcsim.hw.lanes import Unit
+from aimcsim.hw.lanes import UnitId
 from aimcsim.hw.pmca.programs import BlockProgram
 from aimcsim.mapping import Placement
 from aimcsim.sim.machine import Machine, Proc
@@ -60,7 +60,7 @@ class BlockRunner:
         stats = self.stats[op.name]
         if prog.tcdm_bytes:
             yield from self.machine.alloc(cluster, prog.tcdm_bytes, stats, path)
-        dst = Unit.cluster(cluster)
+        dst = UnitId.cluster(cluster)
         moves = []  # the slice's share of each streamed input not already on its cluster
         for edge in op.inputs:
             src = self._out_unit(edge.src)
@@ -74,7 +74,7 @@ class BlockRunner:
         yield from self.machine.kernel(cluster, prog.pre, stats, op.name, op.function or "matmul",
                                 path)
         if place_.gather and cluster != place_.pmca:  # its output joins the others
-            yield from self.machine.transfer(dst, Unit.cluster(place_.pmca),
+            yield from self.machine.transfer(dst, UnitId.cluster(place_.pmca),
                                       size * op.d_out * part // place_.whole * self.eb, stats,
                                       op.name, path=path)
         if prog.tcdm_bytes:
@@ -107,7 +107,7 @@ class BlockRunner:
         once, done when its output has arrived (by a timer; `at_once`: counted now, as
         nothing waits for it but its op's end, which a later block makes)."""
         src = self._out_unit(op.inputs[0].src)
-        to_cluster = place_.out_unit == Unit.cluster(place_.pmca)
+        to_cluster = place_.out_unit == UnitId.cluster(place_.pmca)
         admitted = self.env.now
         path: Segments | None = self.probe.chain()
         end = self._tile_branch(op, place_, size, src, size * op.d_in * self.eb,
@@ -126,7 +126,7 @@ class BlockRunner:
         branch that ended last, then the post kernel) when recording."""
         src = self._out_unit(op.inputs[0].src)
         x_bytes = size * op.d_in * self.eb
-        to_cluster = place_.out_unit == Unit.cluster(place_.pmca)
+        to_cluster = place_.out_unit == UnitId.cluster(place_.pmca)
         tile_path = None if path is None else list(path)
         send = prog.chunks is None  # else the cluster pulls the output chunk by chunk
         if self.exclusive_links:
@@ -140,7 +140,7 @@ class BlockRunner:
         chain = tile_path
         if prog.pre is not None:
             pre_path = None if path is None else list(path)
-            yield from self.machine.transfer(src, Unit.cluster(place_.pmca), x_bytes, stats,
+            yield from self.machine.transfer(src, UnitId.cluster(place_.pmca), x_bytes, stats,
                                              op.name, path=pre_path)
             if strategy(self.settings[op.name].strategy).pre_waits_for_tile:
                 yield tile if tile is not None else self.machine.until(tile_done)
@@ -152,7 +152,7 @@ class BlockRunner:
         if prog.pre is not None and path is not None and pre_end >= end_of(tile_path, pre_end):
             chain = pre_path  # the cluster branch ended last (ties: the cluster's)
         if prog.chunks is not None:  # pull a chunk of the output, reduce it, the next one
-            unit, dst = Unit.tile(op.name), Unit.cluster(place_.pmca)
+            unit, dst = UnitId.tile(op.name), UnitId.cluster(place_.pmca)
             for nbytes, kernel in prog.chunks:
                 yield from self.machine.transfer(unit, dst, nbytes, stats, op.name, path=chain)
                 yield from self.machine.kernel(place_.pmca, kernel, stats, op.name, "add", chain)
@@ -167,7 +167,7 @@ class BlockRunner:
         """The tile branch of a block, booked now; returns when its output has arrived (and
         extends `path` by its critical chain). Without `send` the output waits at the tile
         (and the macros') for the cluster to pull it: returns when it is there."""
-        unit = Unit.tile(op.name)
+        unit = UnitId.tile(op.name)
         ready = self.machine.book(src, unit, x_bytes, stats, op.name, self.env.now, path=path)
         at_tile = None if path is None else list(path)
         end = self.machine.mvm(op.name, ready, size, stats, path)
@@ -175,7 +175,7 @@ class BlockRunner:
             return end
         if not send:
             return self._held(op, place_, ready, end, size, stats, path, at_tile)
-        dst = Unit.cluster(place_.pmca)
+        dst = UnitId.cluster(place_.pmca)
         if not place_.cim:
             return self.machine.book(unit, dst, self._y_bytes(op, place_, size), stats,
                                      op.name, end, path=path)
@@ -196,7 +196,7 @@ class BlockRunner:
     ) -> Proc:
         """The tile branch as a process, for links others share: each transfer is asked for
         when the data is there, so it queues in time order."""
-        unit = Unit.tile(op.name)
+        unit = UnitId.tile(op.name)
         yield from self.machine.transfer(src, unit, x_bytes, stats, op.name, path=path)
         at_tile = None if path is None else list(path)
         end = self.machine.mvm(op.name, self.env.now, size, stats, path)
@@ -205,7 +205,7 @@ class BlockRunner:
                 end = self._held(op, place_, self.env.now, end, size, stats, path, at_tile)
             yield self.env.timeout(end - self.env.now)
             return
-        dst = Unit.cluster(place_.pmca)
+        dst = UnitId.cluster(place_.pmca)
         if not place_.cim:
             yield self.env.timeout(end - self.env.now)
             yield from self.machine.transfer(unit, dst, self._y_bytes(op, place_, size), stats,
@@ -252,7 +252,7 @@ class BlockRunner:
     def _gather(self, op: Op, place_: Placement, size: int, stats: OpStats,
                 path: Segments | None = None) -> Proc:
         """Bring the block of every streamed input to the op's cluster, in parallel."""
-        dst = Unit.cluster(place_.pmca)
+        dst = UnitId.cluster(place_.pmca)
         moves = []
         for edge in op.inputs:
             src = self._out_unit(edge.src)

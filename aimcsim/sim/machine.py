@@ -21,7 +21,7 @@ import simpy
 from aimcsim.hw.aimc_tile import TileTimer
 from aimcsim.hw.engines import engine
 from aimcsim.hw.interconnect import Links
-from aimcsim.hw.lanes import Cause, Unit
+from aimcsim.hw.lanes import Cause, Kind, UnitId
 from aimcsim.hw.pmca import KernelStats
 from aimcsim.hw.pmca.pool import Cluster
 from aimcsim.hw.servers import FifoServer
@@ -70,7 +70,7 @@ class Machine:
         stats.active(start, end)
         stats.tile_busy(start, end)
         if self.watching:
-            self.probe.busy(Unit.tile(name), start, end, "mvm", name)
+            self.probe.busy(UnitId.tile(name), start, end, "mvm", name)
         return end
 
     def cim(self, name: str, d_in: int, d_out: int, place_: Placement, ready_ps: int,
@@ -84,7 +84,7 @@ class Machine:
         stats.cim_macs += self.engine.branch_macs(d_in, d_out, place_.rank, size)
         stats.active(start, start + duration)
         if self.watching:
-            self.probe.busy(Unit.macros(name), start, start + duration, "lora_xab", name)
+            self.probe.busy(UnitId.macros(name), start, start + duration, "lora_xab", name)
         return start + duration
 
     # ---- links ---------------------------------------------------------------------------
@@ -139,7 +139,8 @@ class Machine:
         """Links a transfer crosses, whether it lands in a cluster's TCDM and whether it
         leaves one (memoised per pair in `_facts`: transfers repeat)."""
         facts = self._facts[(src, dst)] = (self.net.links(src, dst),
-                                           Unit.is_cluster(dst), Unit.is_cluster(src))
+                                           UnitId.parse(dst).is_cluster,
+                                           UnitId.parse(src).is_cluster)
         return facts
 
     # ---- clusters ------------------------------------------------------------------------
@@ -166,9 +167,9 @@ class Machine:
         stats.stall_ps += start - now
         stats.active(start, start + duration)
         if self.watching:
-            self.probe.busy(Unit.cluster(pmca), start, start + duration, activity, name)
+            self.probe.busy(UnitId.cluster(pmca), start, start + duration, activity, name)
             if cost.dma_cycles:  # the cores' wait on the DMA, drawn from the kernel's start
-                self.probe.busy(Unit.dma(pmca), start, start + cost.dma_cycles * period, "dma",
+                self.probe.busy(UnitId.dma(pmca), start, start + cost.dma_cycles * period, "dma",
                                 name)
         yield self.env.timeout(start + duration - now)
         stats.dma_busy_ps += cost.dma_cycles * period
@@ -216,9 +217,10 @@ class Machine:
 
 
 def _node_of(placements: dict[str, Placement], unit: str) -> int:
-    """Mesh node of a unit: a cluster's index; a tile group sits with its cluster."""
-    kind, name = Unit.parse(unit)
-    return int(name) if kind == "pmca" else placements[name].pmca
+    """Mesh or ring node of a unit: a cluster's index; a tile group sits with its cluster
+    (its id's node is its op: the placement says which cluster)."""
+    parsed = UnitId.parse(unit)
+    return parsed.node if parsed.kind is Kind.CLUSTER else placements[parsed.node].pmca
 
 
 __all__ = ["Machine", "Proc"]

@@ -22,7 +22,7 @@ from typing import Any
 import simpy
 
 from aimcsim.errors import AimcsimError
-from aimcsim.hw.lanes import Unit
+from aimcsim.hw.lanes import UnitId
 from aimcsim.hw.pmca.programs import BlockProgram, block_program
 from aimcsim.mapping import Placement, parts
 from aimcsim.sim.blocks import BlockRunner
@@ -230,11 +230,11 @@ class NetworkSim(BlockRunner):
         for src in barriers:
             nbytes = self.workload.tokens * self.workload.width_of(src) * self.eb
             if not place_.slices:
-                yield from self.machine.transfer(self._out_unit(src), Unit.cluster(place_.pmca),
+                yield from self.machine.transfer(self._out_unit(src), UnitId.cluster(place_.pmca),
                                                  nbytes, stats, op.name, into_l2=True)
                 continue
             yield self.env.all_of([self.env.process(self.machine.transfer(
-                self._out_unit(src), Unit.cluster(c), nbytes * part // place_.whole, stats,
+                self._out_unit(src), UnitId.cluster(c), nbytes * part // place_.whole, stats,
                 op.name, into_l2=True)) for c, part in place_.slices])
 
     def _run_op(self, op: Op, barriers: list[str], streams: list[str]) -> Proc:

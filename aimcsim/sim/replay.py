@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
-from aimcsim.hw.lanes import Unit
+from aimcsim.hw.lanes import UnitId
 from aimcsim.identity import Same
 from aimcsim.mapping import Placement
 from aimcsim.sim.machine import Machine
@@ -130,14 +130,14 @@ def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op
         unit = producer.out_unit
         if unit not in roles:
             roles[unit] = len(roles)
-            if unit == Unit.cluster(producer.pmca):  # (else the producer's tile)
+            if unit == UnitId.cluster(producer.pmca):  # (else the producer's tile)
                 clusters.append(producer.pmca)
         edges.append((e.kind, roles[unit], workload.op(e.src).d_out,
                       bool(producer.slices) and not producer.gather))
     tile = -1
     if p.tile is not None:
-        tile = roles[Unit.tile(op.name)] = len(roles)
-    unit = Unit.cluster(p.pmca)
+        tile = roles[UnitId.tile(op.name)] = len(roles)
+    unit = UnitId.cluster(p.pmca)
     if unit not in roles:
         roles[unit] = len(roles)
         clusters.append(p.pmca)
@@ -145,11 +145,11 @@ def op_structure(workload: Workload, placements: Mapping[str, Placement], op: Op
     slices = ()
     if p.slices:
         for c, _ in p.slices:
-            unit = Unit.cluster(c)
+            unit = UnitId.cluster(c)
             if unit not in roles:
                 roles[unit] = len(roles)
                 clusters.append(c)
-        slices = tuple((roles[Unit.cluster(c)], part) for c, part in p.slices)
+        slices = tuple((roles[UnitId.cluster(c)], part) for c, part in p.slices)
     shape = (op.shape, op.last_tokens, tuple(edges), tile, home, slices,
              roles.get(p.out_unit, -1), len(roles), p.tile, p.rank, p.cim, p.gather)
     return shape, Units(tuple(roles), tuple(clusters))

@@ -14,6 +14,7 @@ from math import ceil
 from typing import TYPE_CHECKING
 
 from aimcsim.hw.interconnect.topology import Fabric, Key, topology_of
+from aimcsim.hw.lanes import UnitId
 from aimcsim.hw.servers import FifoServer
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Links:
         self.period_ps = noc.period_ps
         #: the links used so far, by key (a route's links are created on its first transfer)
         self.servers: dict[Key, FifoServer] = {}
-        self._paths: dict[tuple[str, str], tuple[list[FifoServer], bool, str]] = {}
+        self._paths: dict[tuple[str, str], tuple[list[FifoServer], bool, UnitId]] = {}
         self._keys: dict[tuple[str, str], tuple[list[Key], bool]] = {}
         #: every route is one link of its own (`Topology.uniform`)
         self.uniform: bool = getattr(self.topology, "uniform", False)
@@ -70,7 +71,7 @@ class Links:
             found = self._keys[(src, dst)] = self.topology.path(src, dst, self.fabric)
         return found
 
-    def _route(self, src: str, dst: str) -> tuple[list[FifoServer], bool, str]:
+    def _route(self, src: str, dst: str) -> tuple[list[FifoServer], bool, UnitId]:
         route = self._paths.get((src, dst))
         if route is None:
             keys, hops = self.path(src, dst)
@@ -105,8 +106,8 @@ class Links:
         hops of a mesh or ring path)."""
         return len(self._route(src, dst)[0])
 
-    def component(self, src: str, dst: str) -> str:
-        """Timeline name of the first link a transfer takes."""
+    def component(self, src: str, dst: str) -> UnitId:
+        """Timeline name of the first link a transfer takes (its unit id)."""
         return self._route(src, dst)[2]
 
     @property

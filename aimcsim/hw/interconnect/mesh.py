@@ -7,6 +7,7 @@ from __future__ import annotations
 from math import isqrt
 
 from aimcsim.hw.interconnect.topology import Fabric, Key, node_pair, register
+from aimcsim.hw.lanes import UnitId
 
 
 def mesh_columns(columns: int, nodes: int) -> int:
@@ -46,5 +47,5 @@ class Mesh:
         columns = mesh_columns(fabric.noc.mesh_columns, fabric.nodes)
         return [("mesh", *hop) for hop in xy_route(*nodes, columns)], True
 
-    def component(self, key: Key, src: str, dst: str) -> str:
-        return f"link:node{key[1]}->node{key[2]}" if key[0] == "mesh" else f"link:{src}->{dst}"
+    def component(self, key: Key, src: str, dst: str) -> UnitId:
+        return UnitId.hop(key[1], key[2]) if key[0] == "mesh" else UnitId.link(src, dst)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aimcsim.hw.interconnect.topology import Fabric, Key, register
+from aimcsim.hw.lanes import UnitId
 
 
 @register
@@ -14,5 +15,5 @@ class PointToPoint:
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
         return [(src, dst)], False
 
-    def component(self, key: Key, src: str, dst: str) -> str:
-        return f"link:{src}->{dst}"
+    def component(self, key: Key, src: str, dst: str) -> UnitId:
+        return UnitId.link(src, dst)

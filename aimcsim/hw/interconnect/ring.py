@@ -5,6 +5,7 @@ neighbours a server; traffic within a node uses the node's own link (no hop)."""
 from __future__ import annotations
 
 from aimcsim.hw.interconnect.topology import Fabric, Key, node_pair, register
+from aimcsim.hw.lanes import UnitId
 
 
 def ring_route(src: int, dst: int, nodes: int) -> list[tuple[int, int]]:
@@ -31,5 +32,5 @@ class Ring:
             return [(src, dst)], False
         return [("ring", *hop) for hop in ring_route(*nodes, max(fabric.nodes, 1))], True
 
-    def component(self, key: Key, src: str, dst: str) -> str:
-        return f"link:node{key[1]}->node{key[2]}" if key[0] == "ring" else f"link:{src}->{dst}"
+    def component(self, key: Key, src: str, dst: str) -> UnitId:
+        return UnitId.hop(key[1], key[2]) if key[0] == "ring" else UnitId.link(src, dst)

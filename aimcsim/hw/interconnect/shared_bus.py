@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aimcsim.hw.interconnect.topology import Fabric, Key, register
+from aimcsim.hw.lanes import UnitId
 
 
 @register
@@ -14,5 +15,5 @@ class SharedBus:
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
         return [("bus",)], False
 
-    def component(self, key: Key, src: str, dst: str) -> str:
-        return "link:bus"
+    def component(self, key: Key, src: str, dst: str) -> UnitId:
+        return UnitId.bus()

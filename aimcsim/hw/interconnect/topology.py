@@ -2,7 +2,9 @@
 read.
 
 A topology turns a transfer between two units (`tile:<op>`, `pmca:<i>`) into the link keys it
-crosses, in order. `Links` (in `links.py`) owns one FIFO server per key and books transfers on
+crosses, in order, and names the first for the timeline (an `aimcsim.hw.lanes.UnitId`:
+`UnitId.link(src, dst)` for a link of its own, `UnitId.hop(a, b)` between nodes `a` and `b`,
+`UnitId.bus()`). `Links` (in `links.py`) owns one FIFO server per key and books transfers on
 them; everything else about a topology (its name in YAML, whether its links are exclusive,
 whether its paths pay a per-hop latency) is declared here, once, by the topology's class.
 """
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from aimcsim.hw.lanes import UnitId
 from aimcsim.params.registry import Registry
 
 Key = tuple  # a link's identity: equal keys are one server
@@ -55,8 +58,8 @@ class Topology(Protocol):
         `hop_latency_cycles` (cut-through) rather than one link with the head latency only."""
         ...
 
-    def component(self, key: Key, src: str, dst: str) -> str:
-        """Timeline name of a transfer whose first link is `key`."""
+    def component(self, key: Key, src: str, dst: str) -> UnitId:
+        """Timeline name of a transfer whose first link is `key` (a link's `UnitId`)."""
         ...
 
 
