@@ -16,10 +16,10 @@ from aimcsim import plots
 from aimcsim.cli import main
 from aimcsim.explore.network import token_curves
 from aimcsim.explore.space import _alone, _layer_by_layer, _variant
+from aimcsim.outputs.trace_export import chrome_trace
 from aimcsim.results import _union_ps, network_time, time_by_activity
 from aimcsim.simulator import simulate
 from aimcsim.spec.workload import Op
-from aimcsim.trace_export import chrome_trace
 
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
 

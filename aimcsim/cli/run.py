@@ -18,11 +18,11 @@ from aimcsim.outputs.run_folder import (
     run_summary,
     run_timeline,
 )
+from aimcsim.outputs.trace_export import chrome_trace
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES, load_arch
 from aimcsim.spec.run import apply_run
 from aimcsim.spec.workload import load_workload
-from aimcsim.trace_export import chrome_trace
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
