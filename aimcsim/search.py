@@ -4,7 +4,7 @@ warning."""
 
 import warnings
 
-from aimcsim.explore.network import token_curves
+from aimcsim.explore.network import _apply, token_curves  # noqa: F401
 from aimcsim.explore.search import (
     OBJECTIVES,
     RATINGS,
@@ -14,7 +14,16 @@ from aimcsim.explore.search import (
     exhaustive,
     search,
 )
-from aimcsim.explore.space import GROUP, SPACE_FIELDS, SearchSpace, load_space
+from aimcsim.explore.space import (  # noqa: F401
+    GROUP,
+    SPACE_FIELDS,
+    SearchSpace,
+    _alone,
+    _layer_by_layer,
+    _variant,
+    _variants,
+    load_space,
+)
 
 warnings.warn("aimcsim.search moved to aimcsim.explore.search (the space: "
               "aimcsim.explore.space)", DeprecationWarning, stacklevel=2)

@@ -53,18 +53,25 @@ def test_the_sequence_length_axis_sets_no_architecture_value():
 
 def test_the_search_space_and_the_sweep_give_the_same_axes(tmp_path, root):
     space_file = tmp_path / "space.yaml"
-    space_file.write_text("version: 1\nparallel_tokens: [4, 8]\ncores: [8, 16]\n")
+    space_file.write_text("version: 1\nparallel_tokens: [4, 8]\ncores: [8, 16]\n"
+                          "integration_time_ns: [128, 256]\n")
     space = load_space(space_file)
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text(yaml.safe_dump({
         "version": 1, "name": "s", "arch": str(root / "arch" / "hybrid.yaml"),
         "workloads": [str(root / "workloads" / "mobilebert.yaml")],
-        "axes": {"pipeline.parallel_tokens": [4, 8], "pmca.cores": [8, 16]}}))
+        "axes": {"pipeline.parallel_tokens": [4, 8], "pmca.cores": [8, 16],
+                 "aimc.integration_time_ns": [128, 256]}}))
     sweep = load_sweep(sweep_file)
     assert all(isinstance(a, Axis) for a in sweep.axes)
     by_path = {a.path: a for a in space.axes()}
     for axis in sweep.axes:
         assert by_path[axis.path] == axis
+    # the search holds the values as declared; the sweep as written (its points' ids hash
+    # the architecture document it writes them into)
+    t_int = "aimc.integration_time_ns"
+    assert [type(v) for v in by_path[t_int].values] == [float, float]
+    assert [type(v) for v in dict(sweep.axes)[t_int]] == [int, int]
     # a dimension left unset takes the architecture's own value: no axis
     assert SPACE_FIELDS["output_chunk"] not in by_path
     assert SearchSpace(rank=(4,), integration_time_ns=None).axes() == (
@@ -77,6 +84,17 @@ def test_both_files_name_the_value_they_refuse(tmp_path, root):
     space_file.write_text("version: 1\ncores: [8, 8]\n")
     with pytest.raises(SpecError, match=r"space.yaml.*cores: lists a value twice \(the search"):
         load_space(space_file)
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(yaml.safe_dump({
+        "version": 1, "name": "s", "arch": str(root / "arch" / "hybrid.yaml"),
+        "workloads": [str(root / "workloads" / "mobilebert.yaml")],
+        "axes": {"pmca.cores": [8, 8], "aimc.integration_time_ns": [128, -1]}}))
+    with pytest.raises(SpecError) as refused:
+        load_sweep(sweep_file)
+    text = str(refused.value)
+    assert "sweep.yaml" in text
+    assert "axes.pmca.cores: lists a value twice (every grid point would run twice)" in text
+    assert "axes.aimc.integration_time_ns[1]" in text
 
 
 def test_the_old_home_of_the_search_still_imports_with_a_warning():

@@ -158,6 +158,9 @@ def test_gpu_command_reads_a_config_and_refuses_nonsense(capsys, tmp_path):
     assert "2048 tokens" in capsys.readouterr().out
     assert main(["gpu", "nowhere.json"]) == 2
     assert "neither a bundled model" in capsys.readouterr().err
+    assert main(["trace", "--config", str(tmp_path / "nowhere.json"), "--out",
+                 str(tmp_path / "t.yaml")]) == 2
+    assert "nowhere.json: file not found" in capsys.readouterr().err
     assert main(["gpu", "mobilebert", "--context", "10"]) == 2
     assert "encoder" in capsys.readouterr().err
 

@@ -232,3 +232,19 @@ def test_a_run_uses_only_those_ids_and_causes():
     for component in set(result.timeline.component):
         assert UnitId.parse(component).kind in set(Kind), component
     assert set(result.critical.columns) >= set(CAUSES)
+
+
+def test_an_op_whose_links_could_not_be_named_is_refused_by_the_workload_file():
+    """An op name holding "->" and a unit id after it would make its links' ids read back as
+    another pair: the workload file refuses it, naming the op, before any simulation."""
+    from aimcsim.errors import SpecError
+    from aimcsim.spec.workload import parse_workload
+
+    def doc(name: str) -> dict:
+        return {"version": 1, "tokens": 8, "input": {"width": 64}, "ops": [
+            {"name": name, "kind": "static_linear", "d_in": 64, "d_out": 64,
+             "inputs": [{"from": "input"}]}]}
+
+    with pytest.raises(SpecError, match=r"w.yaml: ops\[0\].name: 'a->tile:b' holds '->'"):
+        parse_workload(doc("a->tile:b"), "w.yaml")
+    assert parse_workload(doc("a->b"), "w.yaml").ops[0].name == "a->b"

@@ -203,6 +203,7 @@ def test_old_names_still_work_with_a_warning():
     from aimcsim.explore.sweep import definition, load_sweep
 
     assert old is definition and importlib.import_module("aimcsim.sweep").load_sweep is load_sweep
+    assert sys.modules["aimcsim.sweep"].spec is definition  # (`aimcsim.sweep.spec.X`)
     sys.modules.pop("aimcsim.report", None)
     from aimcsim.outputs.report import report
 

@@ -260,6 +260,19 @@ def _parse(text: str) -> UnitId:
     return UnitId.link(*ends)
 
 
+
+def unnameable(op: str) -> str | None:
+    """Why the links of op `op`'s units could not be named (its name holds "->" and a unit id
+    after it, so a link's id would read back as another pair), or None."""
+    for pair in ((UnitId.tile(op), UnitId.cluster(0)), (UnitId.cluster(0), UnitId.tile(op))):
+        try:
+            UnitId.link(*pair)
+        except ValueError:
+            return (f"{op!r} holds '->' and a unit id after it: its links' ids would read as "
+                    "another pair of units")
+    return None
+
+
 def _ends(name: str) -> tuple[UnitId, UnitId] | None:
     """The two units `<src>-><dst>` joins, split at the first '->' that leaves two ids of
     units other than links (None: none does)."""
@@ -314,5 +327,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CAUSES", "KIND_RESOURCES", "LINKS_FROM_CLUSTERS", "LINKS_FROM_TILES", "Cause",
-           "Kind", "Node", "Resource", "UnitId"]
+__all__ = [
+    "CAUSES",
+    "KIND_RESOURCES",
+    "LINKS_FROM_CLUSTERS",
+    "LINKS_FROM_TILES",
+    "Cause",
+    "Kind",
+    "Node",
+    "Resource",
+    "UnitId",
+    "unnameable",
+]

@@ -26,6 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from aimcsim.hw.lanes import unnameable
 from aimcsim.hw.pmca.params import ELEMENTWISE_FUNCTIONS
 from aimcsim.params.fields import (
     Custom,
@@ -244,6 +245,8 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], keys: int) -> Op | 
     name, block = values["name"], values["block"]
     if name in widths:
         r.error(join(p, "name"), f"duplicate operation name {name!r} (names must be unique)")
+    elif isinstance(name, str) and "->" in name and (why := unnameable(name)) is not None:
+        r.error(join(p, "name"), why)
     role = r.take(d, p, "role", str, default=name)
     inputs = _inputs(r, d.get("inputs", []), join(p, "inputs"), widths)
     if kind == "static_linear":

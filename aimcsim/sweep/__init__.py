@@ -14,3 +14,4 @@ warnings.warn("aimcsim.sweep moved to aimcsim.explore.sweep", DeprecationWarning
 
 for _name, _module in (("run", run), ("store", store), ("points", points), ("spec", definition)):
     sys.modules[f"{__name__}.{_name}"] = _module
+    globals()[_name] = _module  # (`import aimcsim.sweep.spec` then `aimcsim.sweep.spec.X`)

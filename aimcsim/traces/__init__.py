@@ -127,11 +127,12 @@ def model_trace(model: str | Path, seq_len: int, *, context: int = 0, lm_head: b
                 generator: str = "--config") -> dict[str, Any]:
     """The trace document of `model`: a bundled generator's name (`TRACES`) or a Hugging Face
     config.json file (its trace named `<model>-<seq_len>`, by `generator`); with `context`, a
-    decode step. ValueError naming the bundled models when `model` is neither."""
+    decode step. ValueError naming the bundled models when a text `model` is neither (a
+    `Path` is always a file: `read_config` says what is wrong with it)."""
     if isinstance(model, str) and model in TRACES:  # (a Path is a file, whatever its name)
         return TRACES[model].generate(seq_len, context=context, lm_head=lm_head)
     path = Path(model)
-    if not (path.exists() or path.is_symlink()):  # (a FIFO or a device: read_config says)
+    if isinstance(model, str) and not (path.exists() or path.is_symlink()):
         raise ValueError(f"{model}: neither a bundled model ({', '.join(sorted(TRACES))}) "
                          "nor a config.json file")
     cfg = read_config(path)
