@@ -260,7 +260,6 @@ def _parse(text: str) -> UnitId:
     return UnitId.link(*ends)
 
 
-
 def unnameable(op: str) -> str | None:
     """Why the links of op `op`'s units could not be named (its name holds "->" and a unit id
     after it, so a link's id would read back as another pair), or None."""
