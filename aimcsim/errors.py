@@ -56,6 +56,12 @@ class StoredDataWarning(AimcsimWarning):
     where."""
 
 
+class CapacityWarning(AimcsimWarning):
+    """A buffer set is above the memory it would live in, where aimcsim computes it anyway (a
+    kernel run alone, to see what it would take); a run of the network refuses it instead
+    (`CapacityError`)."""
+
+
 class SettingWarning(AimcsimWarning):
     """A setting was used in another form than given (e.g. a block larger than the workload's
     tokens runs as one block of all tokens); the message says what was used."""

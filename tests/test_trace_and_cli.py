@@ -108,3 +108,22 @@ def test_the_command_line_starts_without_the_simulator():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]", out
+
+
+def test_kernel_command_says_when_the_buffers_are_above_the_tcdm(root, capsys):
+    """A matmul whose A, B and C (and padding) exceed the cluster's TCDM still runs (its
+    figures are what it would take) with one warning naming each buffer and the capacity;
+    one that fits runs without it."""
+    from aimcsim import load_arch
+
+    arch = root / "arch" / "hybrid.yaml"
+    tcdm = load_arch(arch).pmca.tcdm_bytes
+    assert main(["kernel", str(arch), "--m", "256", "--k", "256", "--n", "256"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["tcdm_total_bytes"] == 399_360
+    assert ("warning: the matmul kernel's buffers (a 131,072 B, b 131,072 B, c 131,072 B, "
+            f"padding 6,144 B) need 399,360 bytes of TCDM, above pmca.tcdm_bytes = {tcdm:,}"
+            in captured.err)
+    assert main(["kernel", str(arch), "--m", "64", "--k", "64", "--n", "64"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["tcdm_total_bytes"] <= tcdm and "warning" not in captured.err

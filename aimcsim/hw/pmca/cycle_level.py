@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -21,6 +22,7 @@ import numpy as np
 
 import aimcsim.hw.pmca.loaduse as loaduse
 import aimcsim.hw.pmca.redmule as redmule
+from aimcsim.errors import CapacityWarning
 from aimcsim.hw.pmca.memo import persisted
 from aimcsim.hw.pmca.microtile import (
     closed_forms,
@@ -242,6 +244,29 @@ def cluster_model(pmca: Pmca, dtype: str):
 KERNEL_OPS = ("matmul", "add", "norm", "add_norm", "relu", "softmax", "dma")
 
 
+def kernel_buffers(op: str, m: int, k: int, n: int, element_bytes: int) -> dict[str, int]:
+    """The TCDM bytes of each buffer a kernel works on (`run_kernel`'s ops; the micro-kernels'
+    padding, known once they run, aside)."""
+    if op == "matmul":
+        return {"a": m * k * element_bytes, "b": k * n * element_bytes,
+                "c": m * n * element_bytes}
+    if op == "dma":
+        return {"transfer": m * n * element_bytes}
+    size = m * n * element_bytes
+    return {"a": size, **({"b": size} if operands(op) == 2 else {})}
+
+
+def tcdm_overflow(pmca: Pmca, op: str, buffers: Mapping[str, int]) -> str | None:
+    """What is wrong when a kernel's `buffers` do not fit the cluster's TCDM, or None."""
+    needed = sum(buffers.values())
+    if needed <= pmca.tcdm_bytes:
+        return None
+    parts = ", ".join(f"{name} {size:,} B" for name, size in buffers.items())
+    return (f"the {op} kernel's buffers ({parts}) need {needed:,} bytes of TCDM, above "
+            f"pmca.tcdm_bytes = {pmca.tcdm_bytes:,}: the figures are of a cluster with a "
+            "larger TCDM (a block of a layer this size would be refused)")
+
+
 def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
                dtype: str = "fp16", accumulate: bool = False) -> dict[str, float | int]:
     """Run one kernel on the cycle-level cluster and return its statistics.
@@ -251,22 +276,26 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
     (cycles x peak MACs a cycle)), bank-conflict stall cycles, DMA cycles, the TCDM word
     accesses the kernel was granted by requester (`tcdm.ACCESSES`), their sums, the bank
     traffic they make (accesses x `bank_width_bytes`) and the TCDM bytes of each buffer.
+    A kernel whose buffers (with their padding) do not fit `pmca.tcdm_bytes` still runs, with
+    a `CapacityWarning` saying so.
     """
     if op not in KERNEL_OPS:
         raise ValueError(f"op {op!r} is not one of {', '.join(KERNEL_OPS)}")
     model = CycleLevelPmca(pmca, dtype)
     eb = DTYPE_BYTES[dtype]
+    buffers = kernel_buffers(op, m, k, n, eb)
     dataflow = ""
     if op == "matmul":
         stats = model.matmul(m, k, n, accumulate=accumulate)
         dataflow = model.matmul_dataflow(m, k, n, accumulate)
-        buffers = {"a": m * k * eb, "b": k * n * eb, "c": m * n * eb}
     elif op == "dma":
         stats = model.dma(m * n * eb)
-        buffers = {"transfer": m * n * eb}
     else:
         stats = model.elementwise(op, m * n)
-        buffers = {"a": m * n * eb, **({"b": m * n * eb} if operands(op) == 2 else {})}
+    held = {**buffers, **({"padding": stats.padding_bytes} if stats.padding_bytes else {})}
+    overflow = tcdm_overflow(pmca, op, held)
+    if overflow is not None:
+        warnings.warn(CapacityWarning(overflow), stacklevel=2)
     peak = peak_macs_per_cycle(pmca, dtype)
     return {
         "op": op, "m": m, "k": k, "n": n, "dtype": dtype, "accumulate": accumulate,
