@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -51,18 +52,23 @@ def test_the_sequence_length_axis_sets_no_architecture_value():
         _read("pmca.corez", [1])
 
 
+def _sweep_file(tmp_path: Path, root: Path, axes: dict) -> Path:
+    """A sweep file over MobileBERT on the default architecture, with `axes`."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({
+        "version": 1, "name": "s", "arch": str(root / "arch" / "hybrid.yaml"),
+        "workloads": [str(root / "workloads" / "mobilebert.yaml")], "axes": axes}))
+    return path
+
+
 def test_the_search_space_and_the_sweep_give_the_same_axes(tmp_path, root):
     space_file = tmp_path / "space.yaml"
     space_file.write_text("version: 1\nparallel_tokens: [4, 8]\ncores: [8, 16]\n"
                           "integration_time_ns: [128, 256]\n")
     space = load_space(space_file)
-    sweep_file = tmp_path / "sweep.yaml"
-    sweep_file.write_text(yaml.safe_dump({
-        "version": 1, "name": "s", "arch": str(root / "arch" / "hybrid.yaml"),
-        "workloads": [str(root / "workloads" / "mobilebert.yaml")],
-        "axes": {"pipeline.parallel_tokens": [4, 8], "pmca.cores": [8, 16],
-                 "aimc.integration_time_ns": [128, 256]}}))
-    sweep = load_sweep(sweep_file)
+    sweep = load_sweep(_sweep_file(tmp_path, root, {
+        "pipeline.parallel_tokens": [4, 8], "pmca.cores": [8, 16],
+        "aimc.integration_time_ns": [128, 256]}))
     assert all(isinstance(a, Axis) for a in sweep.axes)
     by_path = {a.path: a for a in space.axes()}
     for axis in sweep.axes:
@@ -84,11 +90,8 @@ def test_both_files_name_the_value_they_refuse(tmp_path, root):
     space_file.write_text("version: 1\ncores: [8, 8]\n")
     with pytest.raises(SpecError, match=r"space.yaml.*cores: lists a value twice \(the search"):
         load_space(space_file)
-    sweep_file = tmp_path / "sweep.yaml"
-    sweep_file.write_text(yaml.safe_dump({
-        "version": 1, "name": "s", "arch": str(root / "arch" / "hybrid.yaml"),
-        "workloads": [str(root / "workloads" / "mobilebert.yaml")],
-        "axes": {"pmca.cores": [8, 8], "aimc.integration_time_ns": [128, -1]}}))
+    sweep_file = _sweep_file(tmp_path, root, {"pmca.cores": [8, 8],
+                                              "aimc.integration_time_ns": [128, -1]})
     with pytest.raises(SpecError) as refused:
         load_sweep(sweep_file)
     text = str(refused.value)

@@ -31,6 +31,7 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import product
 from typing import Any
 
@@ -117,9 +118,15 @@ class SearchPoint:
 
     def pipe(self, base: Pipeline) -> Pipeline:
         """`base` at the point's settings."""
-        return dataclasses.replace(base, strategy=self.strategy,
-                                   parallel_tokens=self.parallel_tokens,
-                                   tile_output=self.tile_output, output_chunk=self.output_chunk)
+        return _setting(base, self.strategy, self.parallel_tokens, self.tile_output,
+                        self.output_chunk)
+
+
+def _setting(base: Pipeline, strategy: str, block: int, tile_output: str, chunk: int
+             ) -> Pipeline:
+    """`base` with a point's settings: strategy, block size, tile output and output chunk."""
+    return dataclasses.replace(base, strategy=strategy, parallel_tokens=block,
+                               tile_output=tile_output, output_chunk=chunk)
 
 
 @dataclass
@@ -219,9 +226,10 @@ class _Group:
         """The point's analytic figure is its latency (one block in flight)."""
         return self.analytic and point.exact
 
+    @cached_property
     def feasible(self) -> list[SearchPoint]:
         """Feasible points of the group in order of TCDM bytes, then figure, then space
-        order."""
+        order (fixed by the screen: sorted once)."""
         return sorted((p for p in self.members if p.feasible),
                       key=lambda p: (p.tcdm_bytes, p.analytic_latency_ns))
 
@@ -230,12 +238,12 @@ def _front(group: _Group) -> list[SearchPoint]:
     """Rate the group as the module docstring says; return its Pareto front, least TCDM
     first. A pruned point is matched or beaten on both axes by a rated one."""
     best = math.inf
-    for point in group.feasible():
+    for point in group.feasible:
         if not group.exact(point) and group.bound(point) >= best:
             point.rating = "pruned"
             continue
         best = min(best, group.rate(point))
-    rated = [p for p in group.feasible() if p.rating in ("exact", "simulated")]
+    rated = [p for p in group.feasible if p.rating in ("exact", "simulated")]
     front, best = [], math.inf
     for point in sorted(rated, key=lambda p: (p.tcdm_bytes, p.latency_ns)):
         if point.latency_ns < best:
@@ -248,7 +256,7 @@ def _least_tcdm_within(group: _Group, max_overhead: float) -> SearchPoint | None
     """The least-TCDM feasible point whose overhead is at most `max_overhead` (fastest among
     equals), or None."""
     level, found = None, []
-    for point in group.feasible():
+    for point in group.feasible:
         if found and point.tcdm_bytes != level:
             break
         level = point.tcdm_bytes
@@ -309,9 +317,7 @@ def _screen(arch: Arch, workload: Workload, space: SearchSpace
             members = []
             for strategy, block, tile_output, chunk in product(space.strategies, blocks, outputs,
                                                                chunks):
-                pipe = dataclasses.replace(variant.pipeline, strategy=strategy,
-                                           parallel_tokens=block, tile_output=tile_output,
-                                           output_chunk=chunk)
+                pipe = _setting(variant.pipeline, strategy, block, tile_output, chunk)
                 est = static_layer(variant, op, workload.rows(op), pipe, model, lora=True)
                 feasible = _prepares(variant, alone[op.name], pipe, model)
                 members.append(SearchPoint(
@@ -388,7 +394,7 @@ def _least_energy(group: _Group, objective: str, max_overhead: float | None
     """The feasible point of least energy (objective energy) or energy x latency (edp),
     within `max_overhead` when given; ties: least TCDM, then the fastest."""
     best, best_key = None, None
-    for point in group.feasible():
+    for point in group.feasible:
         latency = group.rate(point)
         if max_overhead is not None and latency > (1 + max_overhead) * group.base(point):
             continue

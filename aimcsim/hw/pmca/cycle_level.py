@@ -314,7 +314,6 @@ def run_kernel(pmca: Pmca, op: str, m: int = 1, k: int = 1, n: int = 1, *,
         "tcdm_write_bytes": stats.tcdm_writes * pmca.bank_width_bytes,
         "utilisation": stats.macs / (stats.cycles * peak) if op == "matmul" else 0.0,
         "dataflow": dataflow,
-        "tcdm_bytes": {**buffers, **({"padding": stats.padding_bytes} if stats.padding_bytes
-                                     else {})},
-        "tcdm_total_bytes": sum(buffers.values()) + stats.padding_bytes,
+        "tcdm_bytes": held,
+        "tcdm_total_bytes": sum(held.values()),
     }
