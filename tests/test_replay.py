@@ -56,6 +56,28 @@ def _same(a, b) -> None:
     assert json.dumps(a.summary, sort_keys=True) == json.dumps(b.summary, sort_keys=True)
 
 
+def same_as_reference(doc: dict, cim: tuple | None, work, mode: str):
+    """The random architecture (with SRAM-CIM macros when `cim` gives their rows and clock),
+    after checking that `simulate` gives the reference engine's tables and summary for
+    `work` in `mode`; None when the TCDM refuses the run."""
+    arch = parse_arch(doc if cim is None else _with_cim(doc, *cim), "random.yaml")
+    try:
+        reference = simulate(arch, work, mode, timeline=False, replay=False)
+    except CapacityError:
+        return None
+    _same(simulate(arch, work, mode, timeline=False), reference)
+    return arch
+
+
+def study_arch(cim: bool, strategy: str, between: str, topology: str = "point-to-point"):
+    """The study's shapes with blocks of 8 tokens, the LoRA branch on the clusters or on
+    SRAM-CIM macros."""
+    doc = arch_doc(interconnect={"topology": topology, "hop_latency_cycles": 2},
+                   pipeline={"strategy": strategy, "parallel_tokens": 8,
+                             "between_layers": between})
+    return parse_arch(_with_cim(doc, 64, 500) if cim else doc, "test.yaml")
+
+
 def _log_blocks(sim: NetworkSim) -> dict:
     """Log each completed block's (op, index): its time, its op's statistics then and the
     state of the servers it may use."""
@@ -98,12 +120,9 @@ def _state(sim: NetworkSim) -> tuple:
        work=workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
        cim=st.one_of(st.none(), st.tuples(st.sampled_from([16, 64]), st.sampled_from([50, 100, 250, 500, 1000]))))
 def test_replay_gives_the_reference_engines_results(doc, work, mode, cim):
-    arch = parse_arch(doc if cim is None else _with_cim(doc, *cim), "random.yaml")
-    try:
-        reference = simulate(arch, work, mode, timeline=False, replay=False)
-    except CapacityError:
+    arch = same_as_reference(doc, cim, work, mode)
+    if arch is None:
         return
-    _same(simulate(arch, work, mode, timeline=False), reference)
     # it did replay (every op of the blocks after the second has its twin in the second; the
     # first reads the network input), and left every server as the reference engine does;
     # after every block a simulated op's statistics are the reference engine's
@@ -124,10 +143,7 @@ def test_replay_gives_the_reference_engines_results(doc, work, mode, cim):
 def test_replay_on_every_topology(topology, cim, strategy):
     """MobileBERT of three blocks at its study shapes, the LoRA branch on the clusters or on
     SRAM-CIM macros; with one block in flight, blocks of a simulated op replay too."""
-    doc = arch_doc(interconnect={"topology": topology, "hop_latency_cycles": 2},
-                   pipeline={"strategy": strategy, "parallel_tokens": 8,
-                             "between_layers": "layer-by-layer"})
-    arch = parse_arch(_with_cim(doc, 64, 500) if cim else doc, "test.yaml")
+    arch = study_arch(cim, strategy, "layer-by-layer", topology)
     work = small_bert(24, 3)
     for mode in ("hybrid", "aimc-only"):
         _same(simulate(arch, work, mode, timeline=False),

@@ -26,6 +26,7 @@ from aimcsim.hw.lanes import UnitId
 from aimcsim.hw.pmca.programs import BlockProgram, block_program
 from aimcsim.mapping import Placement, parts
 from aimcsim.sim.blocks import BlockRunner
+from aimcsim.sim.layers import Diverged, Layers, plan
 from aimcsim.sim.machine import Machine, Proc
 from aimcsim.sim.prepare import Prepared
 from aimcsim.sim.probes import Probe, Recording, Segments
@@ -111,7 +112,12 @@ class NetworkSim(BlockRunner):
         ops = workload.ops
         self._previous = ({ops[i].name: ops[i - 1].name for i in range(1, len(ops))}
                           if self.layer_by_layer and not self.replay else {})
-        if not self.replay:  # (with replay, `_drive` starts the ops it simulates)
+        # streaming: repeated layers replay (`aimcsim.sim.layers`), which starts the groups of
+        # ops as their inputs come; the run is simulated again without it should it diverge
+        found = plan(self) if replay and not self.layer_by_layer and not record else None
+        self.layers = Layers(self, found) if found is not None else None
+        self.diverged = False
+        if not self.replay and self.layers is None:  # (else `_drive` or `layers` start them)
             for op in workload.ops:
                 env.process(self._op(op))
 
@@ -170,7 +176,11 @@ class NetworkSim(BlockRunner):
         if self.replay:
             self._drive()
         else:
-            self.env.run()
+            try:
+                self.env.run()
+            except Diverged:
+                self.diverged = True  # (`simulate` runs it again without layer replay)
+                return
         stuck = [name for name, left in self._left.items() if left]
         if stuck:
             raise AimcsimError(f"simulation stopped with unfinished operations: {stuck[:5]}")
@@ -314,10 +324,15 @@ class NetworkSim(BlockRunner):
         if self.watching:
             self.probe.block(name, admitted, self.env.now if end_ps is None else end_ps, path)
         self.stats[name].tokens += size
+        layers = self.layers
+        if layers is not None:  # (later groups start before their first input arrives)
+            layers.before_trigger(name, b)
         if self._block_events[name]:
             self.done[name][b].succeed()
         self._left[name] -= 1
         if not self._left[name]:
+            if layers is not None:
+                layers.before_trigger(name, -1)
             if name in self._recorders:
                 key, recorder = self._recorders.pop(name)
                 settled, footprint = recorder.finish()
@@ -325,6 +340,8 @@ class NetworkSim(BlockRunner):
                 if settled and key not in self._footprints:
                     self._footprints[key] = footprint  # (None: seen, not replayable)
             self.finished[name].succeed()
+            if layers is not None:
+                layers.op_done(name)
 
 
 

@@ -1,0 +1,137 @@
+"""Replayed layers of streaming runs (`aimcsim.sim.layers`) against the reference engine: a
+streaming run that applies a settled layer's record to the layers after it gives the very
+tables, summary and server states of a run that simulates every op, over random
+architectures, workloads (prefill and decode) and every topology (hypothesis)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import arch_doc, architectures, small_bert
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_replay import _SMALL, _same, _state, same_as_reference, study_arch
+
+from aimcsim import simulate
+from aimcsim.sim import layers
+from aimcsim.sim.network import NetworkSim
+from aimcsim.sim.prepare import prepare
+from aimcsim.simulator import default_model
+from aimcsim.spec.arch import parse_arch
+from aimcsim.spec.workload import parse_workload
+from aimcsim.traces import from_config
+
+_TOPOLOGIES = st.sampled_from(["point-to-point"] * 6 + [
+                               "shared-bus", "mesh", "ring"])
+
+
+@st.composite
+def deep_workloads(draw):
+    """MobileBERT, or a small BERT, GPT-2 or LLaMA, of 6-8 layers, prefill or a
+    decode step: enough layers for a settled one to be replayed."""
+    family = draw(st.sampled_from(["mobilebert", *_SMALL]))
+    layers_ = draw(st.integers(6, 8))
+    if family == "mobilebert":
+        return small_bert(draw(st.integers(1, 40)), layers_)
+    config = dict(_SMALL[family])
+    config["n_layer" if family == "gpt2" else "num_hidden_layers"] = layers_
+    context = draw(st.sampled_from([0, 0, 9])) if family != "bert" else 0
+    tokens = 1 if context else draw(st.integers(1, 40))
+    doc = from_config(config, tokens, model=family, generator=family, context=context)
+    return parse_workload(doc, f"{family}.yaml")
+
+
+def _runs(arch, work, mode) -> list[NetworkSim]:
+    """The run with layer replay and the reference engine's, as `simulate` runs them."""
+    sims = []
+    for replay in (True, False):
+        sim = NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
+                         replay=replay)
+        sim.run()
+        sims.append(sim)
+    return sims
+
+
+@pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(doc=architectures(tcdm_bytes=st.sampled_from([16_384, 65_536, 1 << 22]),
+                         between=st.just("streaming"), topology=_TOPOLOGIES),
+       work=deep_workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
+       cim=st.one_of(st.none(), st.tuples(st.sampled_from([16, 64]),
+                                          st.sampled_from([50, 250, 1000]))))
+def test_layer_replay_gives_the_reference_engines_results(doc, work, mode, cim):
+    arch = same_as_reference(doc, cim, work, mode)
+    if arch is None:
+        return
+    replayed, simulated = _runs(arch, work, mode)
+    if not replayed.diverged:  # (else `simulate` ran it again: compared above)
+        assert _state(replayed) == _state(simulated)
+    if arch.interconnect.topology != "point-to-point":
+        assert replayed.layers is None and replayed.replayed == 0
+
+
+@pytest.mark.parametrize("cim", [False, True], ids=["cluster", "sram-cim"])
+@pytest.mark.parametrize("strategy", ["overlapped", "double-buffered"])
+def test_a_settled_layer_replays_on_point_to_point_links(cim, strategy):
+    """MobileBERT of eight blocks at its study shapes: the layers after the first few are
+    replayed, with the reference engine's tables and server states."""
+    arch = study_arch(cim, strategy, "streaming")
+    work = small_bert(48, 8)
+    for mode in ("hybrid", "aimc-only"):
+        _same(simulate(arch, work, mode, timeline=False),
+              simulate(arch, work, mode, timeline=False, replay=False))
+        replayed, simulated = _runs(arch, work, mode)
+        assert not replayed.diverged and replayed.replayed >= 3 * 30
+        assert _state(replayed) == _state(simulated)
+
+
+def test_an_lm_head_reads_the_last_layer_as_simulated():
+    """GPT-2 of eight layers, prefill: the layers in between replay, the last is simulated
+    (the LM head reads it) and must repeat the replayed record."""
+    arch = parse_arch(arch_doc(pipeline={"parallel_tokens": 4, "between_layers": "streaming"}),
+                      "test.yaml")
+    config = {**_SMALL["gpt2"], "n_layer": 8}
+    work = parse_workload(from_config(config, 24, model="gpt2", generator="gpt2"), "gpt2.yaml")
+    for mode in ("hybrid", "aimc-only"):
+        _same(simulate(arch, work, mode, timeline=False),
+              simulate(arch, work, mode, timeline=False, replay=False))
+        replayed, simulated = _runs(arch, work, mode)
+        assert not replayed.diverged and replayed.replayed > 0
+        last = replayed.layers.plan.groups[-1]
+        assert all(name not in replayed._twins for name in last)
+        assert _state(replayed) == _state(simulated)
+
+
+def test_a_layer_that_does_not_repeat_its_template_reruns_the_reference(monkeypatch):
+    """Were a group simulated to confirm the replay to differ from its template, the run is
+    simulated again without layer replay, with the reference engine's results."""
+    arch = parse_arch(arch_doc(pipeline={"parallel_tokens": 8, "between_layers": "streaming"}),
+                      "test.yaml")
+    work = small_bert(48, 6)
+    reference = simulate(arch, work, "hybrid", timeline=False, replay=False)
+    record = layers.Layers._record
+    calls = []
+
+    def perturbed(self, g):
+        found = record(self, g)
+        calls.append(g)
+        if self.template is not None:  # (a confirming group: its end one ps later)
+            return found._replace(outputs=tuple((i, b, t + 1) for i, b, t in found.outputs))
+        return found
+
+    monkeypatch.setattr(layers.Layers, "_record", perturbed)
+    sim = NetworkSim(prepare(arch, work, "hybrid", default_model(arch)), record=False)
+    sim.run()
+    assert sim.diverged and sim.layers.template is not None
+    _same(simulate(arch, work, "hybrid", timeline=False), reference)
+
+
+def test_shared_links_and_timelines_simulate_every_op():
+    work = small_bert(16, 5)
+    for topology, record in (("mesh", False), ("shared-bus", False),
+                             ("point-to-point", True)):
+        arch = parse_arch(arch_doc(interconnect={"topology": topology},
+                                   pipeline={"between_layers": "streaming"}), "test.yaml")
+        sim = NetworkSim(prepare(arch, work, "hybrid", default_model(arch)), record=record)
+        sim.run()
+        assert sim.layers is None and sim.replayed == 0
