@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import linear_workload, make_arch, small_bert
+from conftest import arch_doc, linear_workload, make_arch, small_bert
 
 from aimcsim import CapacityError, simulate
 from aimcsim.results import LAYER_COLUMNS
@@ -80,6 +80,31 @@ def test_block_that_does_not_fit_tcdm_is_a_clear_error():
                        r"(at least )?\d+ bytes of TCDM on cluster \d+ for 'b0\.\w+'.*above pmca.tcdm_bytes = "
                        r"131072; parallel_tokens <= \d+ fits"):
         simulate(arch, small_bert(384, 1))
+
+
+def test_a_refusal_is_remembered_and_names_each_file(monkeypatch):
+    """The TCDM check memoises refusals too (a sweep's points refuse the same block size over
+    and over): the second architecture's refusal names its own file, with the same bytes."""
+    from aimcsim.sim import feasibility
+    from aimcsim.spec.arch import parse_arch
+
+    check, checks = feasibility.check_tcdm, []
+    monkeypatch.setattr(feasibility, "check_tcdm",
+                        lambda *args: checks.append(args) or check(*args))
+    feasibility._checked.cache_clear()
+    work = small_bert(384, 1)
+    errors = []
+    for name in ("first.yaml", "second.yaml"):
+        arch = parse_arch(arch_doc(pipeline={"parallel_tokens": 384}), name)
+        with pytest.raises(CapacityError) as caught:
+            simulate(arch, work)
+        errors.append(caught.value)
+    first, second = errors
+    assert str(first).startswith("first.yaml: ") and str(second).startswith("second.yaml: ")
+    assert str(first).removeprefix("first.yaml") == str(second).removeprefix("second.yaml")
+    assert (first.needed_bytes, first.capacity_bytes) == (second.needed_bytes,
+                                                          second.capacity_bytes)
+    assert len(checks) == 1  # (the second run read the memo)
 
 
 def test_remainder_block_and_single_token():

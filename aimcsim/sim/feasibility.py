@@ -3,7 +3,7 @@ LoRA weights, and the largest block size that fits when they do not."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -68,19 +68,37 @@ def checked_tcdm(arch: Arch, workload: Workload, placements: Any, model: PmcaMod
     """`check_tcdm`, memoised (per process, the last 64) when every op runs the
     architecture's pipeline: by the identities of the workload and the placements (shared by
     `aimcsim.mapping.placed`) and what of the architecture the check reads (the cluster, LoRA,
-    the pipeline). The points of a sweep over timings check the same budget again and again.
-    A refusal is never memoised (its message names the file)."""
+    the pipeline). The points of a sweep over timings check the same budget again and again,
+    refusals too: a memoised refusal is raised again naming this architecture's file."""
     if settings:
         return check_tcdm(arch, workload, placements, model, settings)
-    return list(_checked(Same(workload, placements), model, arch.pmca, arch.lora,
-                         arch.pipeline, Carried(arch)))
+    found = _checked(Same(workload, placements), model, arch.pmca, arch.lora, arch.pipeline,
+                     Carried(arch))
+    if isinstance(found, _Refusal):
+        raise CapacityError(f"{arch.source}: {found.reason}", needed_bytes=found.needed_bytes,
+                            capacity_bytes=found.capacity_bytes)
+    return list(found)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A memoised `CapacityError`: its message without the file it named, and its bytes."""
+
+    reason: str
+    needed_bytes: int
+    capacity_bytes: int
 
 
 @lru_cache(maxsize=64)
 def _checked(same: Same, model: PmcaModel, pmca: Any, lora: Any, pipeline: Pipeline,
-             arch: Carried) -> tuple[int, ...]:
+             arch: Carried) -> tuple[int, ...] | _Refusal:
     workload, placements = same.objects
-    return tuple(check_tcdm(arch.value, workload, placements, model))
+    try:
+        return tuple(check_tcdm(arch.value, workload, placements, model))
+    except CapacityError as exc:
+        prefix = f"{arch.value.source}: "
+        message = str(exc)
+        return _Refusal(message.removeprefix(prefix), exc.needed_bytes, exc.capacity_bytes)
 
 
 def check_tcdm(
