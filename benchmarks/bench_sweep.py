@@ -3,7 +3,10 @@ with 1 and 2 workers, and what op replay and kernel memoisation save on one poin
 
 Run: python benchmarks/bench_sweep.py [--points N] (default 1,000, the figure issue 16 asks in
 30 s on two cores; two workers also run a quarter and a half of them, for the scaling with
-points). Prints the figures; asserts nothing.
+points). `--grid` instead runs a 10,000-point grid over five axes (integration time, block
+size, strategy, link latency, DAC time) on two workers, and `--large N` N points of the link
+latency on two workers: each prints its build, its points' rate as they finish (per tenth) and
+the consolidation of the parts at the end. Prints the figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -80,10 +83,69 @@ def part_io(folder: Path, point: Point, runs: int = 200) -> None:
           f"(best of {runs})")
 
 
+#: the five-axis grid: 10 x 5 x 2 x 10 x 10 = 10,000 points (double-buffered blocks of 12 and
+#: more tokens do not fit the TCDM: those are refused)
+GRID = {"aimc.integration_time_ns": [64, 96, 128, 160, 192, 256, 320, 384, 448, 512],
+        "pipeline.parallel_tokens": [4, 8, 12, 16, 32],
+        "pipeline.strategy": ["overlapped", "double-buffered"],
+        "interconnect.latency_cycles": list(range(10)),
+        "aimc.dac_ns": list(range(4, 44, 4))}
+
+
+def timed_sweep(folder: Path, axes: dict[str, list]) -> None:
+    """A sweep of `axes` on two workers: its build, its rate per tenth of the points, the
+    consolidation at its end."""
+    from aimcsim.explore.sweep import run as sweep_run
+
+    doc = {"version": 1, "name": "large", "arch": str(ARCH), "workloads": [str(WORKLOAD)],
+           "modes": ["aimc-only", "hybrid"], "axes": axes}
+    (folder / "large.yaml").write_text(yaml.safe_dump(doc))
+    spec = load_sweep(folder / "large.yaml")
+    t0 = time.perf_counter()
+    points, invalid = build_points(spec)
+    print(f"{len(points)} valid points ({len(invalid)} refused) built in "
+          f"{time.perf_counter() - t0:.1f} s")
+    marks, spent = [], {}
+    step = max(1, len(points) // 10)
+
+    def progress(done: int, total: int, failed: int, eta: float) -> None:
+        if done % step == 0:
+            marks.append((done, time.perf_counter()))
+
+    consolidate = sweep_run.consolidate
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        consolidate(*args, **kwargs)
+        spent["consolidate"] = time.perf_counter() - t
+
+    sweep_run.consolidate = timed
+    try:
+        start = time.perf_counter()
+        report = run_sweep(spec, folder / "out", workers=2, progress=progress)
+        wall = time.perf_counter() - start
+    finally:
+        sweep_run.consolidate = consolidate
+    rates, before = [], (0, start)
+    for done, at in marks:
+        rates.append(f"{(done - before[0]) / (at - before[1]):.0f}")
+        before = (done, at)
+    print(f"2 workers: {report.ran} points in {wall:.1f} s ({report.ran / wall:.1f} points/s, "
+          f"the consolidation {spent.get('consolidate', 0):.1f} s of it); points/s per tenth "
+          f"as they finished: {', '.join(rates)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=1000, help="points per timed sweep")
+    parser.add_argument("--grid", action="store_true", help="the 10,000-point grid instead")
+    parser.add_argument("--large", type=int, help="N points of the link latency instead")
     args = parser.parse_args()
+    if args.grid or args.large:
+        with tempfile.TemporaryDirectory() as tmp:
+            timed_sweep(Path(tmp), GRID if args.grid else
+                        {"interconnect.latency_cycles": list(range(args.large))})
+        return
     with tempfile.TemporaryDirectory() as tmp:
         spec = load_sweep(sweep_file(Path(tmp), args.points))
         point = build_points(spec)[0][0]

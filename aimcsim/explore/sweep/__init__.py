@@ -5,15 +5,14 @@ A sweep file names a base architecture, workloads, modes and axes (YAML dot-path
 architecture with value lists or ranges; `workload.seq_len` regenerates a generated trace at
 another length). Points are the grid of the axes, or a seeded random sample of it, filtered by
 constraints. A point's id is a digest of everything its result depends on (its resolved
-architecture, its workload's content, its modes, aimcsim's code). Each finished point is
-written at once as `parts/<id>.arrow` (an Arrow IPC file of its layers rows, its points row in
-the metadata; written atomically), so a killed worker or a Ctrl-C loses no finished point;
-`--resume` checks every part it finds (a bad one is computed again, with a warning), runs only
-the points without parts, and refuses a folder whose inputs changed (`manifest.json` records
-their digests). The consolidated tables
-(`points.parquet`, `layers.parquet`, CSV on request) are rewritten from the parts, in point
-order, at the end (layers.parquet a row group of 64 points at a time: the parent's memory does
-not grow with the points).
+architecture, its workload's content, its modes, aimcsim's code). Each finished point is written
+at once as `parts/<id>.arrow` (an LZ4-compressed Arrow IPC file of its layers rows, its points
+row in the metadata; written atomically), so a killed worker or a Ctrl-C loses no finished
+point; `--resume` checks every part it finds (a bad one is computed again, with a warning), runs
+only the points without parts, and refuses a folder whose inputs changed (`manifest.json`
+records their digests). The consolidated tables (`points.parquet`, `layers.parquet`, CSV on
+request) are rewritten from the parts, in point order, at the end (layers.parquet a row group of
+64 points at a time: the parent's memory does not grow with the points).
 """
 
 from aimcsim.explore.sweep.definition import (

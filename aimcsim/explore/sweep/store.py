@@ -60,9 +60,16 @@ def _persist(out: Path, row: dict[str, Any], columns: dict[str, Any] | None) -> 
     path = out / PARTS / f"{row['point']}{PART}"
     tmp = path.with_name(path.name + ".tmp")
     table = part_table(row, columns)
-    with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+    with pa.OSFile(str(tmp), "wb") as sink, \
+            ipc.new_file(sink, table.schema, options=_COMPRESSED) as writer:
         writer.write_table(table)
     os.replace(tmp, path)
+
+
+#: parts are LZ4-compressed Arrow IPC: a MobileBERT point's part is 57 KB instead of 469 KB
+#: (10,000 points held 4.7 GB), written in the same millisecond; a reader decompresses it
+#: transparently (and still reads uncompressed parts)
+_COMPRESSED = ipc.IpcWriteOptions(compression="lz4")
 
 
 def part_table(row: dict[str, Any], columns: dict[str, Any] | None) -> pa.Table:
@@ -236,20 +243,37 @@ def _layer_table(parts: list[tuple[str, pa.Table]]) -> pa.Table:
     for name in names:
         chunks = [t.column(name).chunks for _, t in parts]
         if pa.types.is_dictionary(parts[0][1].schema.field(name).type):
-            columns[name] = _merged([(c.indices.to_numpy(zero_copy_only=False),
-                                      c.dictionary.to_pylist())
-                                     for chunk in chunks for c in chunk])
+            columns[name] = _merged(_distinct([c for chunk in chunks for c in chunk]))
         else:
             columns[name] = pa.concat_arrays([c for chunk in chunks for c in chunk])
     return pa.table(columns)
+
+
+def _distinct(chunks: list[pa.DictionaryArray]) -> list[tuple[np.ndarray, list[str]]]:
+    """Each chunk's codes and its distinct values; a dictionary equal to the chunk before's is
+    not turned into Python strings again (the parts of a sweep mostly share theirs: every
+    point names the same layers)."""
+    pieces: list[tuple[np.ndarray, list[str]]] = []
+    last: pa.Array | None = None
+    for c in chunks:
+        same = last is not None and c.dictionary.equals(last)
+        pieces.append((c.indices.to_numpy(zero_copy_only=False),
+                       pieces[-1][1] if same else c.dictionary.to_pylist()))
+        last = c.dictionary
+    return pieces
 
 
 def _merged(pieces: list[tuple[np.ndarray, list[str]]]) -> pa.DictionaryArray:
     """Dictionary-coded pieces (codes into their own distinct values) as one dictionary array
     over the distinct values of all."""
     values: dict[str, int] = {}
-    codes = [np.array([values.setdefault(v, len(values)) for v in distinct],
-                      dtype=np.int32)[own] for own, distinct in pieces]
+    codes, mapped = [], {}  # (a list of distinct values shared by pieces is mapped once)
+    for own, distinct in pieces:
+        mapping = mapped.get(id(distinct))
+        if mapping is None:
+            mapping = mapped[id(distinct)] = np.array(
+                [values.setdefault(v, len(values)) for v in distinct], dtype=np.int32)
+        codes.append(mapping[own])
     return pa.DictionaryArray.from_arrays(np.concatenate(codes), pa.array(list(values),
                                                                          pa.string()))
 
