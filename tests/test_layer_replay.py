@@ -52,7 +52,7 @@ def _runs(arch, work, mode) -> list[NetworkSim]:
 
 
 @pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
-@settings(max_examples=60, deadline=None, derandomize=True,
+@settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(doc=architectures(tcdm_bytes=st.sampled_from([16_384, 65_536, 1 << 22]),
                          between=st.just("streaming"), topology=_TOPOLOGIES),

@@ -1,28 +1,27 @@
 """Replaying repeated layers of a streaming run instead of simulating them again.
 
-With `pipeline.between_layers: streaming` every op runs as its inputs arrive and the layers of
-a transformer overlap, so an op is not a time shift of an earlier one the way it is in a
+With `pipeline.between_layers: streaming` every op runs as its inputs arrive and the layers of a
+transformer overlap, so an op is not a time shift of an earlier one the way it is in a
 layer-by-layer run (`aimcsim.sim.replay`). A whole layer can be. The ops of one transformer
 block (`Op.block`; an op that starts a block on a cluster of the block before joins that one)
-form a group. When every link serves one pair of units (`Topology.exclusive`), no cluster
-serves two groups and a group reads only the group before it, what a group does is decided by
-its inputs and when they arrive. The first groups differ (the first reads the network input at
-once, the next that first group's pace), but a pipeline settles: once group K gives its
-outputs at the times, relative to its first input, at which group K-1 gave them (`Record`),
-group K+1 receives what group K received, shifted in time, and so does every later group of
-the same shape. Group K+1 is under way by then; from group K+2 on the engine does not simulate
-them but leaves group K's record, shifted, on each: its ops' statistics and the state of its
-servers. Whatever reads the last replayed group (an LM head) gets its outputs at their shifted
-times, in their order.
+form a group. When every link serves one pair of units (`Topology.exclusive`), no cluster serves
+two groups and a group reads only the group before it, what a group does is decided by its
+inputs and when they arrive. The first groups may differ (the first reads the network input at
+once), but a pipeline settles: once group K gives its outputs at the times group K-1 gave them,
+all shifted by one time (`Record`), group K+1 receives what group K received, shifted by it, and
+so does every later group of the same shape. Group K+1 is under way by then; from group K+2 on
+the engine does not simulate them but leaves group K's record, shifted, on each: its ops'
+statistics and the state of its servers. Whatever reads the last replayed group (an LM head)
+gets its outputs at their shifted times, in their order.
 
 Groups become processes only when their first input is about to arrive, so the replayed ones
 never run (the reference engine, `simulate(..., replay=False)`, starts every op at once, and
 nothing a group does before its first input is visible). Group K+1, and the chain's last group
-when something reads it, are simulated and must repeat group K's record; should one not, the
-run is simulated again without layer replay (`Diverged`, `aimcsim.simulator.simulate`).
-`tests/test_layer_replay.py` asserts equal tables, summaries and server states over random
-architectures, workloads and topologies. Runs on shared links (bus, mesh, ring) or with a
-timeline simulate every op.
+when something reads it, are simulated and must repeat group K's record (every block of every op
+at its time, the statistics, the servers); should one not, the run is simulated again without
+layer replay (`Diverged`, `aimcsim.simulator.simulate`). `tests/test_layer_replay.py` asserts
+equal tables, summaries and server states over random architectures, workloads and topologies.
+Runs on shared links (bus, mesh, ring) or with a timeline simulate every op.
 """
 
 from __future__ import annotations
@@ -179,14 +178,23 @@ def _pairs(workload: Workload, placements: Mapping[str, Placement], name: str,
 
 class Record(NamedTuple):
     """What one group did, relative to when its first input arrived: its ops' statistics, its
-    outputs to later groups in the order they were given, and its servers' state at its end."""
+    outputs to later groups and every block its ops finished, in the order they were given,
+    and its servers' state at its end."""
 
     stats: tuple
     outputs: tuple[tuple[int, int, int], ...]  # (op's place, block (-1: the op's end), time)
+    blocks: tuple[tuple[int, int, int], ...]  # (the same, of every op)
     tiles: tuple
     cims: tuple
     clusters: tuple  # per cluster: its cores' free time, TCDM peak, TCDM used
     links: tuple[tuple[int, int, int, int | None], ...]  # (op, pair, link on it, free time)
+
+
+def _paced(outputs: tuple[tuple[int, int, int], ...]) -> tuple[tuple[int, int, int], ...]:
+    """A group's outputs with their times from the first one's: equal for two groups when
+    one gives its outputs at the other's times, shifted."""
+    first = outputs[0][2] if outputs else 0
+    return tuple((i, b, t - first) for i, b, t in outputs)
 
 
 def _rel(value: int | None, anchor: int) -> int | None:
@@ -212,6 +220,11 @@ class Layers:
         self.anchor: list[int | None] = [None] * len(groups)
         self.left = [len(names) for names in groups]
         self.outputs: list[list[tuple[int, int, int]]] = [[] for _ in groups]
+        self.blocks: list[list[tuple[int, int, int]]] = [[] for _ in groups]
+        #: the groups recorded when they finish: each that may repeat the one before it or be
+        #: repeated by the next
+        self.recorded = [plan_.chained[g] or (g + 1 < len(groups) and plan_.follows[g + 1])
+                         for g in range(len(groups))]
         self.records: dict[int, Record] = {}
         self.template: tuple[int, int] | None = None  # (K, shift per group)
         self.replayed: range = range(0)
@@ -228,17 +241,19 @@ class Layers:
         self.created = max(self.created, upto)
 
     def before_trigger(self, name: str, b: int) -> None:
-        """Op `name` is about to give block `b` (-1: its end) to later groups: start them
-        first, and note when each first got an input."""
+        """Op `name` finished block `b` (-1: its end) and is about to give it to the ops that
+        read it: start later groups that do first, and note when each first got an input."""
+        g = self.plan.group_of[name]
+        now = self.env.now
+        if self.recorded[g]:
+            self.blocks[g].append((self.plan.index[name], b, now - (self.anchor[g] or 0)))
         if name not in self.plan.logged:
             return
-        now = self.env.now
-        for g in self.plan.feeds.get(name, ()):
-            if g > self.created:
-                self.create(g)
-            if self.anchor[g] is None:
-                self.anchor[g] = now
-        g = self.plan.group_of[name]
+        for reader in self.plan.feeds.get(name, ()):
+            if reader > self.created:
+                self.create(reader)
+            if self.anchor[reader] is None:
+                self.anchor[reader] = now
         self.outputs[g].append((self.plan.index[name], b, now - (self.anchor[g] or 0)))
 
     def op_done(self, name: str) -> None:
@@ -249,12 +264,12 @@ class Layers:
 
     # ---- records -------------------------------------------------------------------------
     def _group_done(self, g: int) -> None:
-        """Group `g` has finished: record it; should it have given its outputs as the group
-        before it did (relative to their first inputs) and the next group repeat it, that
-        next group gets what `g` got, shifted, and so does every later one of the chain."""
+        """Group `g` has finished: record it; should it have given its outputs at the times
+        the group before it did, shifted, and the next group have its shape, that next group
+        gets what `g` got, shifted, and so does every later one of the chain."""
         plan_ = self.plan
         later = g + 1 < len(plan_.groups)
-        if not (plan_.chained[g] or (later and plan_.follows[g + 1])):
+        if not self.recorded[g]:
             return
         record = self._record(g)
         if self.template is not None:
@@ -264,9 +279,12 @@ class Layers:
         self.records[g] = record
         self.records.pop(g - 2, None)
         before = self.records.get(g - 1)
-        if later and plan_.chained[g + 1] and before is not None \
-                and before.outputs == record.outputs:
-            self.template = (g, self.anchor[g] - (self.anchor[g - 1] or 0))
+        if later and plan_.chained[g + 1] and before is not None and record.outputs \
+                and _paced(before.outputs) == _paced(record.outputs):
+            # (the shift of every output: of the first one, each from its group's first input)
+            shift = (record.outputs[0][2] + self.anchor[g]
+                     - before.outputs[0][2] - (self.anchor[g - 1] or 0))
+            self.template = (g, shift)
             self._replay_after(g)
 
     def _record(self, g: int) -> Record:
@@ -285,8 +303,8 @@ class Layers:
                      for n in names)
         clusters = tuple((_rel(c.cores.free_ps, a), c.peak_bytes, c.used_bytes, len(c.waiting))
                          for c in (machine.clusters[k] for k in self.plan.clusters[g]))
-        return Record(tuple(stats), tuple(self.outputs[g]), tiles, cims, clusters,
-                      tuple(self._links(g, a)))
+        return Record(tuple(stats), tuple(self.outputs[g]), tuple(self.blocks[g]), tiles, cims,
+                      clusters, tuple(self._links(g, a)))
 
     def _links(self, g: int, a: int) -> Iterator[tuple[int, int, int, int | None]]:
         net = self.sim.machine.net
