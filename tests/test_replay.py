@@ -171,7 +171,9 @@ def test_a_signature_tells_ops_apart_by_their_inputs():
             != op_structure(work, sim.placements, second)[0])
 
 
-def test_streaming_and_timelines_simulate_every_op():
+def test_timelines_and_streaming_ops_simulate_each_op():
+    """A timeline records every op; a streaming run replays no single op (whole layers only:
+    `tests/test_layer_replay.py`; two blocks are too few to settle)."""
     work = small_bert(16, 2)
     streaming = make_arch(pipeline={"between_layers": "streaming"})
     one_at_a_time = make_arch(pipeline={"between_layers": "layer-by-layer"})
