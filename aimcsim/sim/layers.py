@@ -53,7 +53,7 @@ class Plan:
 
     groups: tuple[tuple[str, ...], ...]  # op names per group, in trace order
     group_of: Mapping[str, int]
-    index: Mapping[str, int]  # an op's place in its group
+    index: Mapping[str, int]  # an op's place in its group, from its end (the last: 1)
     shapes: tuple[int, ...]  # per group: equal numbers, groups equal up to names
     #: per op read by later groups: those groups
     feeds: Mapping[str, tuple[int, ...]]
@@ -108,7 +108,9 @@ def _plan(same: Same, settings: tuple | None, resident: tuple[int, ...],
             runs[g - 1].append(runs[g].pop(0))
     groups = tuple(tuple(ops[i].name for i in run) for run in runs)
     group_of = {name: g for g, names in enumerate(groups) for name in names}
-    index = {name: k for names in groups for k, name in enumerate(names)}
+    # (counted from the group's end: a block's last ops are the ones the next block reads, and
+    # a first block with an op more than the rest gives them the places the others do)
+    index = {name: len(names) - k for names in groups for k, name in enumerate(names)}
     owner: dict[int, int] = {}
     feeds: dict[str, set[int]] = {}
     shapes: dict[tuple, int] = {}
@@ -338,10 +340,11 @@ class Layers:
         for g in self.replayed:
             self.anchor[g] = self.anchor[k] + (g - k) * shift
             self._apply(g, record, k)
-        feeds = [(t + self.anchor[g], g, seq, groups[g][i], b)
+        feeds = [(t + self.anchor[g], g, seq, name, b)
                  for g in self.replayed
                  for seq, (i, b, t) in enumerate(record.outputs)
-                 if any(h not in self.replayed for h in plan_.feeds.get(groups[g][i], ()))]
+                 for name in (groups[g][-i],)
+                 if any(h not in self.replayed for h in plan_.feeds.get(name, ()))]
         if feeds:
             self.sim.env.process(self._feed(sorted(feeds)))
 
