@@ -104,7 +104,30 @@ def test_a_refusal_is_remembered_and_names_each_file(monkeypatch):
     assert str(first).removeprefix("first.yaml") == str(second).removeprefix("second.yaml")
     assert (first.needed_bytes, first.capacity_bytes) == (second.needed_bytes,
                                                           second.capacity_bytes)
-    assert len(checks) == 1  # (the second run read the memo)
+    # (the second run read the memo: the first checked 384 once, then bisected the run's best)
+    assert sum(args[0].pipeline.parallel_tokens == 384 for args in checks) == 1
+
+
+def test_a_refused_block_size_names_the_largest_that_fits_every_op():
+    """The refusal names the op that does not fit and the largest block every op of the run
+    fits: the run takes that block size, and not one more."""
+    import re
+
+    from aimcsim.spec.arch import parse_arch
+
+    work = small_bert(384, 1)
+    with pytest.raises(CapacityError) as caught:
+        simulate(parse_arch(arch_doc(pipeline={"parallel_tokens": 384}), "big.yaml"), work)
+    found = re.search(r"; parallel_tokens <= (\d+) fits it; parallel_tokens <= (\d+) fits every "
+                      r"op of the run \(`aimcsim search` gives each op a block size of its own\)$",
+                      str(caught.value))
+    assert found, str(caught.value)
+    op_best, run_best = int(found[1]), int(found[2])
+    assert 0 < run_best < op_best < 384
+    simulate(parse_arch(arch_doc(pipeline={"parallel_tokens": run_best}), "fits.yaml"), work)
+    with pytest.raises(CapacityError):
+        simulate(parse_arch(arch_doc(pipeline={"parallel_tokens": run_best + 1}), "more.yaml"),
+                 work)
 
 
 def test_remainder_block_and_single_token():

@@ -3,7 +3,8 @@ LoRA weights, and the largest block size that fits when they do not."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -75,18 +76,46 @@ def checked_tcdm(arch: Arch, workload: Workload, placements: Any, model: PmcaMod
     found = _checked(Same(workload, placements), model, arch.pmca, arch.lora, arch.pipeline,
                      Carried(arch))
     if isinstance(found, _Refusal):
-        raise CapacityError(f"{arch.source}: {found.reason}", needed_bytes=found.needed_bytes,
-                            capacity_bytes=found.capacity_bytes)
+        raise _Refused(arch.source, found)
     return list(found)
 
 
-@dataclass(frozen=True)
 class _Refusal:
-    """A memoised `CapacityError`: its message without the file it named, and its bytes."""
+    """A memoised `CapacityError`: its message without the file it named, its bytes, and
+    what it says of the whole run (`_for_the_run`, worked out when first read: the search
+    counts refusals without reading them)."""
 
-    reason: str
-    needed_bytes: int
-    capacity_bytes: int
+    def __init__(self, reason: str, needed_bytes: int, capacity_bytes: int,
+                 for_the_run: Callable[[], str]) -> None:
+        self.reason, self.needed_bytes, self.capacity_bytes = reason, needed_bytes, capacity_bytes
+        self._for_the_run: Callable[[], str] | None = for_the_run
+        self._run_text = ""
+
+    @property
+    def run_text(self) -> str:
+        if self._for_the_run is not None:
+            self._run_text, self._for_the_run = self._for_the_run(), None
+        return self._run_text
+
+
+class _Refused(CapacityError):
+    """A memoised refusal raised again, naming the architecture's file; its text ends with
+    what it says of the whole run."""
+
+    def __init__(self, source: str, refusal: _Refusal) -> None:
+        super().__init__(f"{source}: {refusal.reason}", needed_bytes=refusal.needed_bytes,
+                         capacity_bytes=refusal.capacity_bytes)
+        self._refusal = refusal
+
+    def __str__(self) -> str:
+        return super().__str__() + self._refusal.run_text
+
+    def __reduce__(self) -> tuple:  # (to another process: a CapacityError of the whole text)
+        return _capacity_error, (str(self), self.needed_bytes, self.capacity_bytes)
+
+
+def _capacity_error(message: str, needed_bytes: int, capacity_bytes: int) -> CapacityError:
+    return CapacityError(message, needed_bytes=needed_bytes, capacity_bytes=capacity_bytes)
 
 
 @lru_cache(maxsize=64)
@@ -96,9 +125,42 @@ def _checked(same: Same, model: PmcaModel, pmca: Any, lora: Any, pipeline: Pipel
     try:
         return tuple(check_tcdm(arch.value, workload, placements, model))
     except CapacityError as exc:
-        prefix = f"{arch.value.source}: "
-        message = str(exc)
-        return _Refusal(message.removeprefix(prefix), exc.needed_bytes, exc.capacity_bytes)
+        value = arch.value
+        return _Refusal(str(exc).removeprefix(f"{value.source}: "), exc.needed_bytes,
+                        exc.capacity_bytes,
+                        lambda: _for_the_run(value, workload, placements, model))
+
+
+def largest_block(arch: Arch, workload: Workload, placements: Any, model: PmcaModel) -> int:
+    """The largest `pipeline.parallel_tokens` up to the architecture's at which every op's
+    blocks in flight fit its cluster's TCDM (0: none does), by `check_tcdm` itself (footprints
+    grow with the block size: a bisection)."""
+    def fits(tokens: int) -> bool:
+        trial = replace(arch, pipeline=replace(arch.pipeline, parallel_tokens=tokens))
+        try:
+            check_tcdm(trial, workload, placements, model)
+        except CapacityError:
+            return False
+        return True
+
+    lo, hi = 0, arch.pipeline.parallel_tokens
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _for_the_run(arch: Arch, workload: Workload, placements: Any, model: PmcaModel) -> str:
+    """What a refusal adds for the whole run: the largest block size every op fits, and that
+    a search gives each op a block size of its own."""
+    best = largest_block(arch, workload, placements, model)
+    if not best:  # (the op refused fits no block size either)
+        return ""
+    return (f"; parallel_tokens <= {best} fits every op of the run (`aimcsim search` gives "
+            "each op a block size of its own)")
 
 
 def check_tcdm(
@@ -170,7 +232,7 @@ def _check_op(arch: Arch, workload: Workload, op: Op, p: Any, footprint: PmcaMod
     else:
         remedies = []
     remedy = ", ".join(remedies) + (" or " if remedies else "") + "raise pmca.tcdm_bytes"
-    hint = f"parallel_tokens <= {best} fits" if best else f"no block size fits: {remedy}"
+    hint = f"parallel_tokens <= {best} fits it" if best else f"no block size fits it: {remedy}"
     if best and op.kind == "dynamic_matmul":
         hint += ", or fuse attention over key chunks (pipeline.attention_key_chunk)"
     elif best and chunkable and p.tile is not None and p.tile.row_splits > 1:
