@@ -127,3 +127,29 @@ def test_kernel_command_says_when_the_buffers_are_above_the_tcdm(root, capsys):
     assert main(["kernel", str(arch), "--m", "64", "--k", "64", "--n", "64"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["tcdm_total_bytes"] <= tcdm and "warning" not in captured.err
+
+
+def _usage_error(capsys, argv: list[str]) -> str:
+    from aimcsim.cli.main import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_a_mistyped_option_command_or_choice_gets_a_did_you_mean(capsys):
+    """Usage errors name the command they belong to and the nearest option, command or choice
+    (one line, the command's help named once, no double space)."""
+    run = ["run", "arch/hybrid.yaml", "workloads/mobilebert.yaml"]
+    assert _usage_error(capsys, [*run, "--mdoe", "hybrid"]) == (
+        "aimcsim: error: run: unrecognized arguments: --mdoe hybrid; did you mean --mode for "
+        "--mdoe? (see 'aimcsim run --help')\n")
+    assert _usage_error(capsys, ["rnu"]).endswith(
+        "; did you mean 'run'? (see 'aimcsim --help')\n")
+    assert _usage_error(capsys, [*run, "--mode", "hybird"]) == (
+        "aimcsim: error: run: argument --mode: invalid choice: 'hybird' (choose from 'hybrid', "
+        "'aimc-only', 'both'); did you mean 'hybrid'? (see 'aimcsim run --help')\n")
+    assert _usage_error(capsys, [*run, "--zqxjk"]) == (
+        "aimcsim: error: run: unrecognized arguments: --zqxjk (see 'aimcsim run --help')\n")
+

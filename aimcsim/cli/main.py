@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -53,12 +54,41 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Help)
         super().__init__(*args, **kwargs)
+        #: (the top level's) the parser of the command being run, once it is known
+        self.command: _Parser | None = None
 
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        self.exit(2, f"aimcsim: error: {message} (see 'aimcsim {self._cmd()} --help')\n")
+        # (argparse leaves options no command knows to the top level: they are the command's)
+        where = self.command if message.startswith("unrecognized") and self.command else self
+        command = where._cmd()
+        named = f"{command}: " if command else ""
+        see = " ".join(word for word in ("aimcsim", command, "--help") if word)
+        self.exit(2, f"aimcsim: error: {named}{message}{_did_you_mean(message, where)} "
+                  f"(see '{see}')\n")
 
     def _cmd(self) -> str:
         return self.prog.split(" ", 1)[1] if " " in self.prog else ""
+
+    def options(self) -> list[str]:
+        return [o for action in self._actions for o in action.option_strings]
+
+
+def _did_you_mean(message: str, parser: _Parser) -> str:
+    """"; did you mean ..." for a mistyped choice or option, when one is close."""
+    import difflib  # (only on an error: the command line's start stays light)
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        close = difflib.get_close_matches(choice[1], re.findall(r"'([^']*)'", choice[2]), n=1)
+        return f"; did you mean '{close[0]}'?" if close else ""
+    if message.startswith("unrecognized arguments:"):
+        guesses = [f"{close[0]} for {word}" for word in message.split(":", 1)[1].split()
+                   if word.startswith("-")
+                   for close in (difflib.get_close_matches(word.split("=")[0],
+                                                           parser.options(), n=1),)
+                   if close]
+        return "".join(f"; did you mean {guess}?" for guess in guesses)
+    return ""
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -72,6 +102,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         arguments = sub.add_parser(name, help=help_text)
         if name == command:
             _module(name).arguments(arguments)
+            parser.command = arguments
     return parser
 
 
