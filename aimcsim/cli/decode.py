@@ -7,9 +7,10 @@ import argparse
 import os
 from pathlib import Path
 
+from aimcsim.cli.main import set_argument
 from aimcsim.decode import decode as decode_run
 from aimcsim.decode import summary as decode_summary
-from aimcsim.spec.arch import load_arch
+from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.spec.workload import MAX_TOKENS
 from aimcsim.traces import TRACES
 
@@ -25,6 +26,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="local processes sharing the steps")
 
+    set_argument(parser)
 
 def execute(args: argparse.Namespace) -> int:
     if not (1 <= args.prompt <= MAX_TOKENS and 0 <= args.steps <= 4096):
@@ -34,7 +36,7 @@ def execute(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= cpus:
         raise ValueError(f"--workers must be in 1..{cpus} (this machine's CPUs), got "
                          f"{args.workers}")
-    arch = load_arch(args.arch)
+    arch = load_arch_with(args.arch, parse_sets(args.set))
     table = decode_run(arch, TRACES[args.model], prompt=args.prompt, steps=args.steps,
                        workers=args.workers)
     print(f"{args.model} on {arch.name}: prompt {args.prompt} tokens, {args.steps} decode steps")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from aimcsim.cli.main import set_argument
 from aimcsim.hw.pmca.cycle_level import KERNEL_OPS, run_kernel
-from aimcsim.spec.arch import load_arch
+from aimcsim.spec.overrides import load_arch_with, parse_sets
 
 MAX_KERNEL_SIDE = 1 << 16
 
@@ -26,6 +27,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         help="matmul: C += A B, each output starting from C (as the in-place "
                         "LoRA T B)")
 
+    set_argument(parser)
 
 def execute(args: argparse.Namespace) -> int:
     for name in ("m", "k", "n"):
@@ -35,7 +37,7 @@ def execute(args: argparse.Namespace) -> int:
         raise ValueError(f"--m x --k x --n = {args.m * args.k * args.n} is above "
                          f"{MAX_KERNEL_MACS} (2^28): the cycle-level kernel would run for minutes; "
                          "a block of a layer is far smaller")
-    arch = load_arch(args.arch)
+    arch = load_arch_with(args.arch, parse_sets(args.set))
     dtype = args.dtype or arch.lora.dtype
     if dtype not in dict(arch.pmca.macs_per_cycle):
         raise ValueError(f"--dtype {dtype}: {args.arch} gives pmca.macs_per_cycle for "

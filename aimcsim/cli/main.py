@@ -73,6 +73,14 @@ class _Parser(argparse.ArgumentParser):
         return [o for action in self._actions for o in action.option_strings]
 
 
+def set_argument(parser: argparse.ArgumentParser) -> None:
+    """`--set PATH=VALUE`, repeatable: one value of the architecture changed without a file
+    (`aimcsim.spec.overrides`)."""
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                        help="change one value of the architecture, by its YAML dot-path "
+                        "(e.g. pmca.tcdm_bytes=65536; repeatable), validated as the file's")
+
+
 def _did_you_mean(message: str, parser: _Parser) -> str:
     """"; did you mean ..." for a mistyped choice or option, when one is close."""
     import difflib  # (only on an error: the command line's start stays light)

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from aimcsim.cli.main import set_argument
 from aimcsim.errors import CapacityError
 from aimcsim.gpu import load_gpu, reference
 from aimcsim.outputs.console import gpu_line, run_lines
@@ -20,7 +21,8 @@ from aimcsim.outputs.run_folder import (
 )
 from aimcsim.outputs.trace_export import chrome_trace
 from aimcsim.simulator import simulate
-from aimcsim.spec.arch import MODES, load_arch
+from aimcsim.spec.arch import MODES
+from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.spec.run import apply_run
 from aimcsim.spec.workload import load_workload
 
@@ -33,6 +35,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         "per-op overrides (see arch/runs/)")
     parser.add_argument("--mode", choices=[*MODES, "both"], default=None,
                         help="default: the architecture's mode")
+    set_argument(parser)
     parser.add_argument("--out", type=Path, default=None,
                         help=f"write {LAYERS_FILE.name}, {SUMMARY_FILE.name}, "
                         f"{CRITICAL_FILE.name} and {TIMELINE_FILE.name} to this folder")
@@ -45,10 +48,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    arch, settings = load_arch(args.arch), {}
+    sets = parse_sets(args.set)
+    arch, settings = load_arch_with(args.arch, sets), {}
     workload = load_workload(args.workload)
     if args.settings is not None:
-        arch, settings = apply_run(args.arch, args.settings, workload)
+        arch, settings = apply_run(args.arch, args.settings, workload, sets=sets)
     mode = args.mode or arch.mode
     modes = list(MODES[::-1]) if mode == "both" else [mode]  # aimc-only first: the reference
     gpu = load_gpu(args.gpu) if args.gpu is not None else None
@@ -73,7 +77,7 @@ def execute(args: argparse.Namespace) -> int:
     if args.out is not None:
         folder = RunFolder(args.out)
         recorded = folder.write_run(results, summary, arch=arch, arch_file=args.arch,
-                                    settings_file=args.settings, workload=workload)
+                                    settings_file=args.settings, workload=workload, sets=sets)
         print(f"wrote {folder.file(LAYERS_FILE)}, {folder.file(SUMMARY_FILE)}, "
               f"{folder.file(CRITICAL_FILE)} and {folder.file(TIMELINE_FILE)}, with "
               f"the inputs as used ({', '.join(recorded)})")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aimcsim.cli.main import set_argument
 from aimcsim.explore.search import OBJECTIVES, RATINGS, search
 from aimcsim.explore.space import GROUP, SearchSpace, load_space
 from aimcsim.outputs.run_folder import SEARCH_FILE, SUMMARY_FILE, RunFolder
-from aimcsim.spec.arch import load_arch
+from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.spec.workload import load_workload
 
 
@@ -28,9 +29,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         help="what the best setting minimises: latency, energy or edp (energy x "
                              "latency; these need a technology file) (default: latency)")
 
+    set_argument(parser)
 
 def execute(args: argparse.Namespace) -> int:
-    arch, workload = load_arch(args.arch), load_workload(args.workload)
+    sets = parse_sets(args.set)
+    arch, workload = load_arch_with(args.arch, sets), load_workload(args.workload)
     space = load_space(args.space) if args.space else SearchSpace()
     if args.max_overhead is not None and not args.max_overhead >= 0:
         raise ValueError(f"--max-overhead takes a percentage >= 0, got {args.max_overhead}")
@@ -42,14 +45,16 @@ def execute(args: argparse.Namespace) -> int:
             "" if limit is None else f" within {args.max_overhead:g}%")
     else:
         objective = "fastest" if limit is None else f"least TCDM within {args.max_overhead:g}%"
-    command = ["aimcsim", "search", str(args.arch), str(args.workload), "--out", str(args.out)]
+    command = ["aimcsim", "search", str(args.arch), str(args.workload), "--out", str(args.out),
+               *(f"--set={text}" for text in args.set)]
     command += ["--space", str(args.space)] if args.space else []
     command += ["--objective", args.objective] if args.objective != "latency" else []
     command += ["--max-overhead", f"{args.max_overhead:g}"] if limit is not None else []
     folder = RunFolder(args.out)
     folder.write_search(result, arch=arch, arch_file=args.arch, workload=workload,
                         workload_file=args.workload, command=command,
-                        objective=objective + (" overhead" if limit is not None else ""))
+                        objective=objective + (" overhead" if limit is not None else ""),
+                        sets=sets)
     counts = result.points["rating"].value_counts()
     print(f"{workload.name} on {arch.name}: {len(result.points)} points; "
           + ", ".join(f"{counts.get(r, 0)} {r}" for r in RATINGS))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -67,6 +67,7 @@ from aimcsim.results import (
     write_layers_csv,
 )
 from aimcsim.spec.arch import MODES, Arch, load_arch, read_arch_doc
+from aimcsim.spec.overrides import set_values
 from aimcsim.spec.workload import Workload
 
 #: the kinds of results folder: which command wrote it
@@ -240,10 +241,13 @@ class RunFolder:
         return self.recorded_file(ARCH_FILE) is not None
 
     def record_inputs(self, arch: Arch, arch_file: str | Path,
-                      settings_file: str | Path | None = None) -> dict[str, str]:
-        """Write the inputs a command used into the folder (see the module docstring);
-        returns what was recorded, by role, as names inside it (for `summary.json`)."""
+                      settings_file: str | Path | None = None,
+                      sets: Sequence[tuple[str, Any]] = ()) -> dict[str, str]:
+        """Write the inputs a command used into the folder (see the module docstring), the
+        values `--set` changed (`sets`) in the architecture; returns what was recorded, by
+        role, as names inside it (for `summary.json`)."""
         doc, _ = read_arch_doc(arch_file)
+        set_values(doc, sets)
         doc = {"version": doc.get("version", 1), "name": arch.name,
                **{k: v for k, v in doc.items() if k not in ("version", "name", "technology")}}
         recorded = {"arch": ARCH_FILE.name}
@@ -251,8 +255,9 @@ class RunFolder:
             self.file(TECHNOLOGY_FILE).write_text(read_text(arch.technology.file, "yaml"),
                                                   encoding="utf-8")
             doc["technology"] = recorded["technology"] = TECHNOLOGY_FILE.name
-        header = (f"# {arch_file} as aimcsim resolved it (extends merged); the technology "
-                  f"file it names is copied beside it\n")
+        changed = (f" with --set {', '.join(path for path, _ in sets)}" if sets else "")
+        header = (f"# {arch_file} as aimcsim resolved it (extends merged){changed}; the "
+                  f"technology file it names is copied beside it\n")
         self.file(ARCH_FILE).write_text(header + yaml.safe_dump(doc, sort_keys=False,
                                                                 width=100), encoding="utf-8")
         if settings_file is not None:
@@ -269,11 +274,12 @@ class RunFolder:
 
     # ---- writing --------------------------------------------------------------------------
     def write_run(self, results: Mapping[str, Any], summary: dict[str, Any], *, arch: Arch,
-                  arch_file: Any, settings_file: Any, workload: Workload) -> list[str]:
+                  arch_file: Any, settings_file: Any, workload: Workload,
+                  sets: Sequence[tuple[str, Any]] = ()) -> list[str]:
         """Write a run's folder: its recorded inputs, the layers table, `summary.json` (with
         the inputs as used), the timeline and the critical path; the recorded inputs' names."""
         self.path.mkdir(parents=True, exist_ok=True)
-        recorded = self.record_inputs(arch, arch_file, settings_file)
+        recorded = self.record_inputs(arch, arch_file, settings_file, sets)
         summary["inputs"] = {**recorded, "workload": workload_record(workload)}
         write_layers_csv(pd.concat([r.layers for r in results.values()], ignore_index=True),
                          self.file(LAYERS_FILE))
@@ -285,13 +291,13 @@ class RunFolder:
 
     def write_search(self, result: SearchResult, *, arch: Arch, arch_file: str | Path,
                      workload: Workload, workload_file: str | Path, command: list[str],
-                     objective: str) -> None:
+                     objective: str, sets: Sequence[tuple[str, Any]] = ()) -> None:
         """Write a search's folder: the search table, its recorded inputs and `summary.json`
         (the inputs' names, the command that reproduces it, the objective as said, the best
         settings and the whole network at them)."""
         self.path.mkdir(parents=True, exist_ok=True)
         result.points.to_csv(self.file(SEARCH_FILE), index=False)
-        recorded = self.record_inputs(arch, arch_file)
+        recorded = self.record_inputs(arch, arch_file, sets=sets)
         write_json({"arch": str(arch_file), "workload": str(workload_file), "command": command,
                     "objective": objective, "best": result.best.to_dict(orient="records"),
                     "network": result.network,

@@ -8,7 +8,7 @@ are here. `arch/*.yaml` repeat the meaning next to the value with the source of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -141,6 +141,8 @@ class Arch:
     branch: Any = None
     chip: Chip | None = None  # the tile budget (None: unbounded)
     memory: Memory | None = None  # memory beyond the clusters (off-chip adapters)
+    #: the document it was read from (`extends` merged; not part of its value: read only)
+    document: Any = field(default=None, compare=False, repr=False)
 
 
 _BASE_TOP = ("version", "name", "mode", "source", "technology", "aimc", "pmca",
@@ -308,7 +310,7 @@ def parse_arch(doc: Any, file: str = "<memory>") -> Arch:
     return Arch(name, mode, aimc, pmca, noc, pipe, lora, source=file, technology=tech,
                 sram_cim=cim, chip=chip, memory=memory,
                 branch=params.get(chosen.section) if chosen is not None and chosen.section
-                else None)
+                else None, document=doc)
 
 
 def _technology(r: Reader, top: dict[str, Any], lora: Lora) -> Technology | None:

@@ -21,6 +21,7 @@ the architecture file's (`aimcsim.spec.arch`), with this file's name on what it 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from aimcsim.spec.arch import (
     read_arch_doc,
     read_pipeline,
 )
+from aimcsim.spec.overrides import load_arch_with, set_values
 from aimcsim.spec.workload import Workload
 
 SUPPORTED_VERSIONS = (1,)
@@ -41,12 +43,14 @@ RUN_KEYS = ("version", "name", "mode", "pipeline", "lora", "overrides")
 
 
 def apply_run(
-    arch_file: str | Path, run_file: str | Path | None, workload: Workload
+    arch_file: str | Path, run_file: str | Path | None, workload: Workload,
+    sets: Sequence[tuple[str, Any]] = (),
 ) -> tuple[Arch, dict[str, Pipeline]]:
-    """The architecture of `arch_file` with the run settings of `run_file` (None: its own),
-    and the ops' own pipelines (`simulate(..., settings=...)`; empty without overrides)."""
+    """The architecture of `arch_file` (with the values `--set` changed, `sets`) with the run
+    settings of `run_file` (None: its own) over it, and the ops' own pipelines
+    (`simulate(..., settings=...)`; empty without overrides)."""
     if run_file is None:
-        return load_arch(arch_file), {}
+        return load_arch_with(arch_file, sets), {}
     run_file = str(run_file)
     r = Reader(run_file)
     doc = r.mapping(read_yaml(run_file), "", RUN_KEYS, required=("version",))
@@ -56,6 +60,7 @@ def apply_run(
     base, origin = read_arch_doc(arch_file)
     if not isinstance(base, dict):
         load_arch(arch_file)  # raises the file's own error
+    set_values(base, sets, origin)
     settings = {key: doc[key] for key in ("mode", "pipeline", "lora") if key in doc}
     merged = overlay_file(base, origin, settings, run_file)
     arch = parse_with_origin(merged, origin, str(arch_file))
