@@ -125,10 +125,12 @@ def _static_layer(
     for size in sizes:
         _, tile_chain = timer.run(first_x, size)
     tile_chain += sum(out_phase(sizes[-1]))
-    # the cluster's process: each block's pre kernel, then its output phase (with chunks,
-    # their pulls too)
+    # the cluster's work: each block's pre kernel, then its post kernel or the kernels that
+    # reduce its pulled chunks (the pulls are link time: another block's kernel may run
+    # meanwhile, so they are no part of a bound)
     cluster = sum((progs[s].pre.cycles if progs[s].pre else 0) * ps_pmca
-                  + (out_phase(s)[1] if progs[s].chunks is not None else
+                  + (sum(k.cycles for _, k in progs[s].chunks) * ps_pmca
+                     if progs[s].chunks is not None else
                      (progs[s].post.cycles * ps_pmca if progs[s].post else 0))
                   for s in sizes)
     return LayerEstimate(max(tile_chain, first_x + cluster) - first_x, tcdm, False)
