@@ -152,7 +152,8 @@ BAD = [
     ("mobilebert.json", {"use_bottleneck_attention": "no"}, [],
      "use_bottleneck_attention: expected true or false, got 'no' (str)"),
     ("gpt2.json", {"model_type": "t5"}, [],
-     "model_type: 't5' is not a family aimcsim traces; known: bert, gpt2, llama, mobilebert"),
+     "model_type: 't5' is not a family aimcsim traces; known: bert, gpt2, llama, mistral, mobilebert, "
+     "qwen2"),
     ("gpt2.json", {"model_type": ...}, [], "model_type: None is not a family aimcsim traces"),
     ("gpt2.json", {"model_type": ["gpt2"]}, [],
      "model_type: ['gpt2'] is not a family aimcsim traces"),

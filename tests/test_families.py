@@ -119,7 +119,7 @@ def test_trace_from_a_config_file_and_clear_errors(tmp_path, capsys):
     (tmp_path / "t5.json").write_text(json.dumps({"model_type": "t5"}))
     assert main(["trace", "--config", str(tmp_path / "t5.json"), "--out", str(out)]) == 2
     assert f"{tmp_path / 't5.json'}: model_type: 't5' is not a family aimcsim traces; known: " \
-           "bert, gpt2, llama, mobilebert" in capsys.readouterr().err
+           "bert, gpt2, llama, mistral, mobilebert, qwen2" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
     assert main(["trace", "--config", str(bad), "--out", str(out)]) == 2

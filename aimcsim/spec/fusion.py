@@ -29,22 +29,25 @@ def fuse_attention(workload: Workload, chunk: int) -> Workload:
     fused: dict[str, Op] = {}  # scores name -> fused op
     gone: dict[str, str] = {}  # softmax and context names -> the fused op's name
     for s in workload.ops:
-        if s.kind != "dynamic_matmul" or s.n != keys or len(readers.get(s.name, ())) != 1:
+        # (the keys attended: all of them, or the last of a sliding window)
+        spans = min(keys, s.window) if s.window else keys
+        if s.kind != "dynamic_matmul" or s.n != spans or len(readers.get(s.name, ())) != 1:
             continue
         f = readers[s.name][0]
         if (f.kind != "elementwise" or f.function != "softmax" or len(f.inputs) != 1
                 or len(readers.get(f.name, ())) != 1):
             continue
         c = readers[f.name][0]
-        if (c.kind != "dynamic_matmul" or c.k != keys or c.heads != s.heads
-                or c.groups != s.groups or c.inputs[0] != Edge(f.name, "streaming")):
+        if (c.kind != "dynamic_matmul" or c.k != spans or c.heads != s.heads
+                or c.groups != s.groups or c.window != s.window
+                or c.inputs[0] != Edge(f.name, "streaming")):
             continue
         name = _common_name(s.name, c.name)
         if any(op.name == name for op in workload.ops):
             name = f"{s.name}+{c.name}"
         fused[s.name] = Op(name, s.block, "attention", "attention", s.d_in, c.d_out,
-                           (*s.inputs, *c.inputs[1:]), heads=s.heads, k=s.k, n=keys,
-                           kv_heads=s.kv_heads, chunk=min(chunk, keys))
+                           (*s.inputs, *c.inputs[1:]), heads=s.heads, k=s.k, n=spans,
+                           kv_heads=s.kv_heads, chunk=min(chunk, spans), window=s.window)
         gone[f.name] = gone[c.name] = name
     if not fused:
         return workload

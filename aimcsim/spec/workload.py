@@ -71,6 +71,7 @@ class Op:
     kv_heads: int = 0  # dynamic_matmul: heads with their own held operand (0: every head)
     chunk: int = 0  # attention (fused, `aimcsim.spec.fusion.fuse_attention`): keys per chunk
     last_tokens: int = 0  # static_linear: it processes the last tokens only (0: every token)
+    window: int = 0  # dynamic_matmul, attention: keys attended at most (0: every key)
 
     @cached_property
     def shape(self) -> tuple:
@@ -167,6 +168,9 @@ class DynamicMatmulSpec(_OpSpec):
         "heads with a held operand of their own: grouped-query attention shares one among "
         "heads / kv_heads query heads, and the held input has kv_heads x k (or n) values per "
         "token (0: every head has its own)", ge=0, le=MAX_HEADS)] = 0
+    window: Annotated[int, declare(
+        "keys attended at most (sliding-window attention: the last ones): k or n spans them "
+        "where the workload has more (0: every key)", ge=0, le=MAX_TOKENS)] = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,11 +259,12 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], keys: int) -> Op | 
         _check_inputs(r, p, op, widths, streamed=d_in, barrier=None)
     elif kind == "dynamic_matmul":
         heads, k, n, kv = values["heads"], values["k"], values["n"], values["kv_heads"]
+        window = values["window"]
         if kv and heads % kv:
             r.error(join(p, "kv_heads"), f"{kv} does not divide heads = {heads} (each kv head "
                     "serves a whole group of query heads)")
         op = Op(name, block, kind, role, heads * k, heads * n, inputs, heads=heads, k=k, n=n,
-                kv_heads=kv)
+                kv_heads=kv, window=window)
         groups = kv or heads
         barrier_ok = (groups * k, groups * n)
         _check_inputs(r, p, op, widths, streamed=heads * k, barrier=barrier_ok)
@@ -267,9 +272,11 @@ def _op(r: Reader, raw: Any, p: str, widths: dict[str, int], keys: int) -> Op | 
         if inputs and n_barrier != 1:
             r.error(join(p, "inputs"), f"a dynamic_matmul takes exactly one barrier input (the "
                     f"operand held in full), got {n_barrier}")
-        if k != keys and n != keys and inputs:
-            r.error(p, f"neither k ({k}) nor n ({n}) equals the keys attended ({keys}: context, "
-                    "else tokens): the held operand must span them")
+        attended = min(keys, window) if window else keys
+        if k != attended and n != attended and inputs:
+            r.error(p, f"neither k ({k}) nor n ({n}) equals the keys attended ({attended}: "
+                    "context, else tokens, at most the window): the held operand must span "
+                    "them")
     else:
         function, width = values["function"], values["width"]
         op = Op(name, block, kind, role, width, width, inputs, function=function)

@@ -34,13 +34,16 @@ class TraceBuilder:
                         function=function, width=width)
 
     def attention(self, block: int, q: str, k: str, v: str, *, heads: int, head_dim: int,
-                  seq_len: int, kv_heads: int = 0) -> str:
+                  seq_len: int, kv_heads: int = 0, window: int = 0) -> str:
         """Scores Q K^T per head (K held in full), softmax, context P V (V held in full); with
         `kv_heads`, groups of query heads share a K and a V (grouped-query attention). Every
         score is computed, also under a causal mask (as an unfused kernel does). `seq_len` is
         the keys attended to: the sequence in prefill, the context (cache and the new token)
-        in a decode step."""
+        in a decode step; with a `window` below it, each query attends to that many (the
+        last ones: sliding-window attention)."""
         group = {"kv_heads": kv_heads} if kv_heads else {}
+        if window and window < seq_len:
+            group["window"], seq_len = window, window
         s = self.add("attention_scores", block, "dynamic_matmul", "attention_scores",
                      [(q, "streaming"), (k, "barrier")], heads=heads, k=head_dim, n=seq_len,
                      **group)

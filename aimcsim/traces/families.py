@@ -1,4 +1,4 @@
-"""Traces of BERT encoders, GPT-2 decoders and LLaMA decoders from their Hugging Face
+"""Traces of BERT encoders and GPT-2, LLaMA, Mistral and Qwen2 decoders from their Hugging Face
 `config.json` (prefill: every token of the sequence at once).
 
 Per layer, following the reference implementations (Hugging Face `BertLayer`, `GPT2Block`,
@@ -14,6 +14,12 @@ attention_output, ffn_gate, ffn_intermediate, ffn_output):
 - LLaMA (pre-norm): RMSNorm; Q (hidden -> heads x head_dim), K and V (hidden -> kv_heads x
   head_dim); RoPE on Q and K; grouped-query attention; O; add; RMSNorm; gate and up (hidden ->
   intermediate), SiLU of gate times up (SwiGLU), down; add. A final RMSNorm.
+- Mistral: LLaMA's layers; each query attends to the last `sliding_window` keys at most
+  (Hugging Face `MistralAttention` with its sliding window), in prefill and decode (the
+  attention matmuls' `window`; the KV cache holds as many keys).
+- Qwen2: LLaMA's layers with a bias on Q, K and V (an add each, on the cluster), and the
+  sliding window on the layers from `max_window_layers` on where `use_sliding_window` says.
+  A tied LM head (`tie_word_embeddings`) is traced as any: the embedding is not.
 
 Embeddings are not traced (the network input is the embedded sequence), as for MobileBERT. The
 decoders end with their language-model head (`lm_head`, hidden -> vocab_size, a static layer
@@ -154,6 +160,15 @@ class LlamaConfig:
         f"tokens of the vocabulary: the LM head's outputs (hidden -> vocab_size); {_WIDE} "
         "(absent: 32000, HF LlamaConfig's default)", ge=1, le=MAX_WIDTH)] = 32000
 
+    #: Q, K and V have a bias (Qwen2): an add after each
+    QKV_BIAS: ClassVar[bool] = False
+    #: fields whose null means 0 (not their default, as an absent one)
+    NULL_IS_ZERO: ClassVar[tuple[str, ...]] = ()
+
+    def window(self, layer: int) -> int:
+        """The keys a query of `layer` attends to at most (sliding-window attention; 0: all)."""
+        return 0
+
     @property
     def kv_heads(self) -> int:
         return self.num_key_value_heads or self.num_attention_heads
@@ -184,6 +199,56 @@ class LlamaConfig:
                f"{self.head_width}", heads * self.head_width)
         scores_fit(r, "num_attention_heads", heads, keys)
         return notes
+
+
+@dataclass(frozen=True, kw_only=True)
+class MistralConfig(LlamaConfig):
+    """The config.json of a Mistral decoder (Hugging Face `MistralConfig`): LLaMA's layers
+    with sliding-window attention."""
+
+    NULL_IS_ZERO: ClassVar[tuple[str, ...]] = ("sliding_window",)  # (null: every key)
+
+    sliding_window: Annotated[int, declare(
+        "keys a query attends to at most (sliding-window attention: the last ones; the KV "
+        "cache keeps as many); null or 0: every key (absent: 4096, HF MistralConfig's "
+        "default)", ge=0, le=MAX_POSITIONS)] = 4096
+    max_position_embeddings: Annotated[int, declare(
+        "positions the model was trained on (rotary, RoPE: a trace of more tokens is traced "
+        "with a warning; absent: 131072, HF MistralConfig's default)", ge=1,
+        le=MAX_POSITIONS)] = 4096 * 32
+
+    def window(self, layer: int) -> int:
+        return self.sliding_window
+
+
+@dataclass(frozen=True, kw_only=True)
+class Qwen2Config(LlamaConfig):
+    """The config.json of a Qwen2 decoder (Hugging Face `Qwen2Config`): LLaMA's layers with a
+    bias on Q, K and V, and sliding-window attention where `use_sliding_window` says."""
+
+    QKV_BIAS: ClassVar[bool] = True
+    NULL_IS_ZERO: ClassVar[tuple[str, ...]] = ("sliding_window",)  # (null: every key)
+
+    use_sliding_window: Annotated[bool, declare(
+        "layers from max_window_layers on attend to the last sliding_window keys only "
+        "(absent: false, HF Qwen2Config's default)")] = False
+    sliding_window: Annotated[int, declare(
+        "keys a query of a windowed layer attends to at most; null or 0: every key "
+        "(absent: 4096, HF Qwen2Config's default)", ge=0, le=MAX_POSITIONS)] = 4096
+    max_window_layers: Annotated[int, declare(
+        "the layers below it attend to every key (absent: 28, HF Qwen2Config's default)",
+        ge=0, le=MAX_LAYERS)] = 28
+    max_position_embeddings: Annotated[int, declare(
+        "positions the model was trained on (rotary, RoPE: a trace of more tokens is traced "
+        "with a warning; absent: 32768, HF Qwen2Config's default)", ge=1,
+        le=MAX_POSITIONS)] = 32768
+    vocab_size: Annotated[int, declare(
+        f"tokens of the vocabulary: the LM head's outputs (hidden -> vocab_size); {_WIDE} "
+        "(absent: 151936, HF Qwen2Config's default)", ge=1, le=MAX_WIDTH)] = 151936
+
+    def window(self, layer: int) -> int:
+        return (self.sliding_window if self.use_sliding_window
+                and layer >= self.max_window_layers else 0)
 
 
 def _mha(t: TraceBuilder, b: int, src: str, hidden: int, heads: int, seq_len: int) -> str:
@@ -254,11 +319,15 @@ def gpt2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
 
 def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
                 name: str = "", context: int = 0, *, file: str = "config.json",
-                lm_head: bool = True) -> dict[str, Any]:
+                lm_head: bool = True, family: type[LlamaConfig] = LlamaConfig,
+                ) -> dict[str, Any]:
     """The prefill of `seq_len` tokens (or, with `context`, one decode step over `context`
     keys) through a LLaMA decoder of config.json `cfg` (read from `file`), ending with its
-    LM head unless `lm_head` is False."""
-    c = read_family(LlamaConfig, cfg, file, keys=context or seq_len, decode=bool(context))
+    LM head unless `lm_head` is False. `family`: the config of a LLaMA-shaped family
+    (Mistral's sliding window, Qwen2's Q, K and V biases)."""
+    if isinstance(cfg, dict) and any(cfg.get(k, 0) is None for k in family.NULL_IS_ZERO):
+        cfg = {**cfg, **{k: 0 for k in family.NULL_IS_ZERO if cfg.get(k, 0) is None}}
+    c = read_family(family, cfg, file, keys=context or seq_len, decode=bool(context))
     hidden, inter, heads, layers = (c.hidden_size, c.intermediate_size, c.num_attention_heads,
                                     c.num_hidden_layers)
     kv, head_dim = c.kv_heads, c.head_width
@@ -269,10 +338,15 @@ def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
         q = t.linear("query", b, "query", n, hidden, heads * head_dim)
         k = t.linear("key", b, "key", n, hidden, kv * head_dim)
         v = t.linear("value", b, "value", n, hidden, kv * head_dim)
+        if c.QKV_BIAS:  # (the bias of each, added by the cluster)
+            q, k, v = (t.elementwise(f"{x}_bias", b, "add", [src], width) for x, src, width in
+                       (("query", q, heads * head_dim), ("key", k, kv * head_dim),
+                        ("value", v, kv * head_dim)))
         q = t.elementwise("query_rope", b, "rope", [q], heads * head_dim)
         k = t.elementwise("key_rope", b, "rope", [k], kv * head_dim)
         att = t.attention(b, q, k, v, heads=heads, head_dim=head_dim,
-                          seq_len=context or seq_len, kv_heads=kv if kv != heads else 0)
+                          seq_len=context or seq_len, kv_heads=kv if kv != heads else 0,
+                          window=c.window(b))
         x = t.linear("attention_output", b, "attention_output", att, heads * head_dim, hidden)
         h1 = t.elementwise("attention_add", b, "add", [x, h], hidden)
         n2 = t.elementwise("post_attention_rmsnorm", b, "rmsnorm", [h1], hidden)
@@ -289,12 +363,32 @@ def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
                       config=cfg, tokens=seq_len, width=hidden, context=context)
 
 
+def mistral_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
+                  name: str = "", context: int = 0, *, file: str = "config.json",
+                  lm_head: bool = True) -> dict[str, Any]:
+    """`llama_trace` of a Mistral config.json: each query attends to the last
+    `sliding_window` keys at most, in prefill and in a decode step."""
+    return llama_trace(seq_len, cfg, model, generator, name, context, file=file,
+                       lm_head=lm_head, family=MistralConfig)
+
+
+def qwen2_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
+                name: str = "", context: int = 0, *, file: str = "config.json",
+                lm_head: bool = True) -> dict[str, Any]:
+    """`llama_trace` of a Qwen2 config.json: a bias added to Q, K and V, sliding windows
+    where the config asks them."""
+    return llama_trace(seq_len, cfg, model, generator, name, context, file=file,
+                       lm_head=lm_head, family=Qwen2Config)
+
+
 #: Families whose traces can be decode steps (the encoders have none).
-DECODERS = ("gpt2", "llama")
+DECODERS = ("gpt2", "llama", "mistral", "qwen2")
 
 #: Trace generators by the config's `model_type`.
-FAMILIES = {"bert": bert_trace, "gpt2": gpt2_trace, "llama": llama_trace}
+FAMILIES = {"bert": bert_trace, "gpt2": gpt2_trace, "llama": llama_trace,
+            "mistral": mistral_trace, "qwen2": qwen2_trace}
 
 
-__all__ = ["DECODERS", "FAMILIES", "BertConfig", "Gpt2Config", "LlamaConfig", "bert_trace",
-           "gpt2_trace", "llama_trace"]
+__all__ = ["DECODERS", "FAMILIES", "BertConfig", "Gpt2Config", "LlamaConfig", "MistralConfig",
+           "Qwen2Config", "bert_trace", "gpt2_trace", "llama_trace", "mistral_trace",
+           "qwen2_trace"]
