@@ -62,6 +62,16 @@ _HEADS = "attention heads, at most a workload's MAX_HEADS"
 _PER_HEAD = "each head takes hidden / heads values"
 
 
+def _rotary(default: int, config: str) -> str:
+    return ("positions the model was trained on (rotary, RoPE: a trace of more tokens is "
+            f"traced with a warning; absent: {default}, HF {config}'s default)")
+
+
+def _vocab(default: int, config: str) -> str:
+    return (f"tokens of the vocabulary: the LM head's outputs (hidden -> vocab_size); {_WIDE} "
+            f"(absent: {default}, HF {config}'s default)")
+
+
 # ---- the config.json fields each family reads, declared once ---------------------------------
 @dataclass(frozen=True, kw_only=True)
 class BertConfig:
@@ -152,13 +162,10 @@ class LlamaConfig:
         "hidden_size / num_attention_heads, as HF LlamaConfig; given, HF's attention uses it "
         "even where it differs from that quotient, and so does the trace (with a warning)",
         ge=1, le=MAX_WIDTH)] = 0
-    max_position_embeddings: Annotated[int, declare(
-        "positions the model was trained on (rotary, RoPE: a trace of more tokens is traced "
-        "with a warning; absent: 2048, HF LlamaConfig's default)", ge=1,
-        le=MAX_POSITIONS)] = 2048
-    vocab_size: Annotated[int, declare(
-        f"tokens of the vocabulary: the LM head's outputs (hidden -> vocab_size); {_WIDE} "
-        "(absent: 32000, HF LlamaConfig's default)", ge=1, le=MAX_WIDTH)] = 32000
+    max_position_embeddings: Annotated[int, declare(_rotary(2048, "LlamaConfig"), ge=1,
+                                                     le=MAX_POSITIONS)] = 2048
+    vocab_size: Annotated[int, declare(_vocab(32000, "LlamaConfig"), ge=1,
+                                        le=MAX_WIDTH)] = 32000
 
     #: Q, K and V have a bias (Qwen2): an add after each
     QKV_BIAS: ClassVar[bool] = False
@@ -212,10 +219,8 @@ class MistralConfig(LlamaConfig):
         "keys a query attends to at most (sliding-window attention: the last ones; the KV "
         "cache keeps as many); null or 0: every key (absent: 4096, HF MistralConfig's "
         "default)", ge=0, le=MAX_POSITIONS)] = 4096
-    max_position_embeddings: Annotated[int, declare(
-        "positions the model was trained on (rotary, RoPE: a trace of more tokens is traced "
-        "with a warning; absent: 131072, HF MistralConfig's default)", ge=1,
-        le=MAX_POSITIONS)] = 4096 * 32
+    max_position_embeddings: Annotated[int, declare(_rotary(131072, "MistralConfig"), ge=1,
+                                                     le=MAX_POSITIONS)] = 4096 * 32
 
     def window(self, layer: int) -> int:
         return self.sliding_window
@@ -238,13 +243,10 @@ class Qwen2Config(LlamaConfig):
     max_window_layers: Annotated[int, declare(
         "the layers below it attend to every key (absent: 28, HF Qwen2Config's default)",
         ge=0, le=MAX_LAYERS)] = 28
-    max_position_embeddings: Annotated[int, declare(
-        "positions the model was trained on (rotary, RoPE: a trace of more tokens is traced "
-        "with a warning; absent: 32768, HF Qwen2Config's default)", ge=1,
-        le=MAX_POSITIONS)] = 32768
-    vocab_size: Annotated[int, declare(
-        f"tokens of the vocabulary: the LM head's outputs (hidden -> vocab_size); {_WIDE} "
-        "(absent: 151936, HF Qwen2Config's default)", ge=1, le=MAX_WIDTH)] = 151936
+    max_position_embeddings: Annotated[int, declare(_rotary(32768, "Qwen2Config"), ge=1,
+                                                     le=MAX_POSITIONS)] = 32768
+    vocab_size: Annotated[int, declare(_vocab(151936, "Qwen2Config"), ge=1,
+                                        le=MAX_WIDTH)] = 151936
 
     def window(self, layer: int) -> int:
         return (self.sliding_window if self.use_sliding_window
