@@ -64,6 +64,9 @@ def test_a_window_caps_the_kv_cache_and_runs_fused_or_not():
         _trace("mistral", 1, 60, sliding_window=16)
     held = [max(check_l2(arch, w, placed(arch, w, "hybrid"))) for w in (full, windowed)]
     assert held[1] * 60 == held[0] * 16  # (K and V of 16 keys against 60)
+    # a prefill moves every token's K and V into L2: each query attends to a window of them
+    prefills = [_trace("mistral", 40, sliding_window=w) for w in (None, 16)]
+    assert len({max(check_l2(arch, w, placed(arch, w, "hybrid"))) for w in prefills}) == 1
     fused = fuse_attention(windowed, 8).ops
     assert {op.kind for op in fused if op.role.startswith("attention")} == {"attention",
                                                                            "static_linear"}

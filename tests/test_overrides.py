@@ -58,6 +58,9 @@ def test_bad_set_values_name_set_and_the_path(capsys):
         "architecture file; pmca has: cores, ")
     assert main([*run, "--set", "pmca.tcdm_bytes"]) == 2
     assert "expected PATH=VALUE" in capsys.readouterr().err
+    assert main([*run, "--set", "lora.layers=[query, 3]"]) == 2  # (an item of a set list)
+    assert capsys.readouterr().err == ("aimcsim: error: --set: lora.layers[1]: expected a "
+                                       "layer role (string), got 3\n")
 
 
 def test_a_run_with_set_records_the_values_it_ran(tmp_path, capsys):

@@ -57,6 +57,8 @@ def _held(same: Same, eb: int) -> tuple[int, ...]:
             continue
         # a matmul holds K (or V) of each group; fused attention both, by chunks into TCDM
         width = op.k * op.n + (op.n * op.d_out // op.heads if op.kind == "attention" else 0)
+        if op.window and workload.tokens > op.window:  # (a prefill: each query attends to a
+            width = width * workload.tokens // op.window  # window, K and V span every token)
         for cluster, part_op in parts(op, placements[op.name]):
             if cluster >= len(held):
                 held.extend([0] * (cluster + 1 - len(held)))

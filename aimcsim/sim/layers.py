@@ -178,6 +178,15 @@ def _pairs(workload: Workload, placements: Mapping[str, Placement], name: str,
     return tuple(dict.fromkeys(found))
 
 
+def _pair_shape(pairs: tuple[tuple[tuple[str, str], ...], ...]) -> tuple:
+    """A group's transfer pairs with each unit numbered by its first appearance: equal for
+    two groups whose links correspond place for place."""
+    numbers: dict[str, int] = {}
+    return tuple(tuple((numbers.setdefault(src, len(numbers)), numbers.setdefault(dst,
+                                                                                 len(numbers)))
+                       for src, dst in op_pairs) for op_pairs in pairs)
+
+
 class Record(NamedTuple):
     """What one group did, relative to when its first input arrived: its ops' statistics, its
     outputs to later groups and every block its ops finished, in the order they were given,
@@ -330,9 +339,14 @@ class Layers:
         # outputs as the engine gives them)
         read = any(name in plan_.feeds for name in groups[end - 1])
         last = end - 2 if read else end - 1
-        self.confirm = {g for g in range(k + 1, end) if g < first or g > last}
-        if last < first:
+        if last < first:  # (every group of the chain is under way: nothing to replay)
+            self.template = None
             return
+        self.confirm = {g for g in range(k + 1, end) if g < first or g > last}
+        shape = _pair_shape(plan_.pairs[k])
+        if any(_pair_shape(plan_.pairs[g]) != shape for g in range(first, last + 1)):
+            # (its links would not be the template's, place for place)
+            raise Diverged(f"group {k}'s links are not those of the groups after it")
         self.replayed = range(first, last + 1)
         self.created = last  # (they never start: what reads them is fed their outputs)
         shift = self.template[1]

@@ -274,6 +274,8 @@ def _origin(origin: dict[str, str], path: str) -> str | None:
     if path in origin:
         return origin[path]
     below = {f for p, f in origin.items() if p.startswith(path + ".")}
+    if not below and "[" in path:  # (an item of a list a file or --set gave whole)
+        return _origin(origin, path[:path.index("[")])
     return below.pop() if len(below) == 1 else None
 
 
