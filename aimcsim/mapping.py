@@ -44,6 +44,11 @@ class Placement:
     gather: bool = False
 
     @property
+    def clusters(self) -> tuple[int, ...]:
+        """The clusters the op runs on: its own, then its slices' (the first is its own)."""
+        return (self.pmca, *(c for c, _ in self.slices))
+
+    @property
     def whole(self) -> int:
         """What the slices' parts add up to (the op's heads or values per token)."""
         return sum(part for _, part in self.slices)

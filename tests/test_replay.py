@@ -97,7 +97,7 @@ def _log_blocks(sim: NetworkSim) -> dict:
             sim.env.now if end is None else end, sim.stats[name].snapshot(),
             sim.machine.tiles[name].state() if name in sim.machine.tiles else None,
             sim.machine.cims[name].free_ps if name in sim.machine.cims else None,
-            [sim.machine.clusters[c].cores.free_ps for c in (p.pmca, *(c for c, _ in p.slices))],
+            [sim.machine.clusters[c].cores.free_ps for c in p.clusters],
             {key: link.free_ps for key, link in sim.machine.net.servers.items()})
 
     sim._complete = logged

@@ -145,7 +145,13 @@ def largest_block(arch: Arch, workload: Workload, placements: Any, model: PmcaMo
             return False
         return True
 
-    lo, hi = 0, arch.pipeline.parallel_tokens
+    return _bisect(arch.pipeline.parallel_tokens, fits)
+
+
+def _bisect(upper: int, fits: Callable[[int], bool]) -> int:
+    """The largest block size up to `upper` that `fits` (0: none), `fits` holding for every
+    size below one it holds for (footprints grow with the block size)."""
+    lo, hi = 0, upper
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(mid):
@@ -259,14 +265,6 @@ def _largest_block(
     """Largest block size whose working sets in flight fit in `budget` bytes (0: none)."""
     in_flight = pipe.blocks_in_flight
     eb = arch.lora.element_bytes
-    lo, hi = 0, upper
-    while lo < hi:  # footprints grow with the block size
-        mid = (lo + hi + 1) // 2
-        prog = block_program(model, op, mid, eb=eb, tile=p.tile, rank=p.rank,
-                             tile_output=pipe.tile_output, cim=p.cim,
-                             output_chunk=pipe.output_chunk)
-        if in_flight * prog.tcdm_bytes <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    return _bisect(upper, lambda size: in_flight * block_program(
+        model, op, size, eb=eb, tile=p.tile, rank=p.rank, tile_output=pipe.tile_output,
+        cim=p.cim, output_chunk=pipe.output_chunk).tcdm_bytes <= budget)

@@ -27,7 +27,7 @@ Runs on shared links (bus, mesh, ring) or with a timeline simulate every op.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -98,13 +98,9 @@ def _plan(same: Same, settings: tuple | None, resident: tuple[int, ...],
             runs.append([i])
     # an op that starts a block on a cluster of the block before (GPT-2's first layer norm on
     # the cluster of the last add) belongs with the block before
-    def clusters_of(i: int) -> set[int]:
-        p = placements[ops[i].name]
-        return {p.pmca, *(c for c, _ in p.slices)}
-
     for g in range(1, len(runs)):
-        held = set().union(*map(clusters_of, runs[g - 1]))
-        while len(runs[g]) > 1 and clusters_of(runs[g][0]) & held:
+        held = {c for i in runs[g - 1] for c in placements[ops[i].name].clusters}
+        while len(runs[g]) > 1 and held.intersection(placements[ops[runs[g][0]].name].clusters):
             runs[g - 1].append(runs[g].pop(0))
     groups = tuple(tuple(ops[i].name for i in run) for run in runs)
     group_of = {name: g for g, names in enumerate(groups) for name in names}
@@ -120,7 +116,7 @@ def _plan(same: Same, settings: tuple | None, resident: tuple[int, ...],
         descs, group_pairs, sources = [], [], set()
         for i in run:
             op, p = ops[i], placements[ops[i].name]
-            for c in (p.pmca, *(c for c, _ in p.slices)):
+            for c in p.clusters:
                 if owner.setdefault(c, g) != g:
                     return None  # (a cluster two groups use: their runs interfere)
                 local.setdefault(c, len(local))
@@ -145,7 +141,9 @@ def _plan(same: Same, settings: tuple | None, resident: tuple[int, ...],
         if not sources:
             start = g  # (nothing to wait for: it starts at once)
         order = tuple(local)
-        shape = (tuple(descs), tuple(l2_held[c] for c in order))
+        # (replay maps a group's links onto another's place for place: their transfer pairs
+        # must alias alike)
+        shape = (tuple(descs), tuple(l2_held[c] for c in order), _pair_shape(group_pairs))
         numbers.append(shapes.setdefault(shape, len(shapes)))
         clusters.append(order)
         pairs.append(tuple(group_pairs))
@@ -178,7 +176,7 @@ def _pairs(workload: Workload, placements: Mapping[str, Placement], name: str,
     return tuple(dict.fromkeys(found))
 
 
-def _pair_shape(pairs: tuple[tuple[tuple[str, str], ...], ...]) -> tuple:
+def _pair_shape(pairs: Sequence[tuple[tuple[str, str], ...]]) -> tuple:
     """A group's transfer pairs with each unit numbered by its first appearance: equal for
     two groups whose links correspond place for place."""
     numbers: dict[str, int] = {}
@@ -343,10 +341,6 @@ class Layers:
             self.template = None
             return
         self.confirm = {g for g in range(k + 1, end) if g < first or g > last}
-        shape = _pair_shape(plan_.pairs[k])
-        if any(_pair_shape(plan_.pairs[g]) != shape for g in range(first, last + 1)):
-            # (its links would not be the template's, place for place)
-            raise Diverged(f"group {k}'s links are not those of the groups after it")
         self.replayed = range(first, last + 1)
         self.created = last  # (they never start: what reads them is fed their outputs)
         shift = self.template[1]

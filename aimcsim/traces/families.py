@@ -327,8 +327,6 @@ def llama_trace(seq_len: int, cfg: dict[str, Any], model: str, generator: str,
     keys) through a LLaMA decoder of config.json `cfg` (read from `file`), ending with its
     LM head unless `lm_head` is False. `family`: the config of a LLaMA-shaped family
     (Mistral's sliding window, Qwen2's Q, K and V biases)."""
-    if isinstance(cfg, dict) and any(cfg.get(k, 0) is None for k in family.NULL_IS_ZERO):
-        cfg = {**cfg, **{k: 0 for k in family.NULL_IS_ZERO if cfg.get(k, 0) is None}}
     c = read_family(family, cfg, file, keys=context or seq_len, decode=bool(context))
     hidden, inter, heads, layers = (c.hidden_size, c.intermediate_size, c.num_attention_heads,
                                     c.num_hidden_layers)

@@ -43,7 +43,8 @@ class FamilyConfig(Protocol):
     """What a family's config dataclass provides beside its declared fields: `POSITIONS`, the
     field holding the positions the model has; `LEARNED`, whether they are learned absolute
     positions (a trace past them is refused) or rotary ones (RoPE: a warning); `NULLABLE`, the
-    keys whose null means HF's default; `check`, the family's checks after reading, given the
+    keys whose null means HF's default (a class's `NULL_IS_ZERO`, where there is one: the
+    keys whose null means 0); `check`, the family's checks after reading, given the
     keys a trace's attention spans: issues recorded on the reader, and the notes to warn
     about (`SettingWarning`) when the file has none."""
 
@@ -67,7 +68,9 @@ def read_family(cls: type[C], cfg: Mapping[str, Any], file: str, *, keys: int,
     if not isinstance(cfg, Mapping):
         raise SpecError(file, [SpecIssue("", f"a config.json is a JSON object, got "
                                              f"{shown(cfg)}")])
-    data = {k: v for k, v in cfg.items() if not (v is None and k in cls.NULLABLE)}
+    zero = getattr(cls, "NULL_IS_ZERO", ())  # (keys whose null is 0, not their default)
+    data = {k: 0 if v is None and k in zero else v for k, v in cfg.items()
+            if not (v is None and k in cls.NULLABLE)}
     values = read_fields(r, cls, data, "")
     r.finish()  # the checks below need every field read
     config = cls(**values)

@@ -101,16 +101,6 @@ _TOP = ("version", "name", "arch", "workloads", "modes", "axes", "sampling", "co
         "max_points")
 
 
-def _set(doc: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    cur = doc
-    for part in parts[:-1]:
-        if not isinstance(cur.get(part), dict):
-            cur[part] = {}
-        cur = cur[part]
-    cur[parts[-1]] = value
-
-
 def identity(doc: dict[str, Any], technologies: dict[str, str]) -> str:
     """A digest of everything an architecture document decides (resolved: `extends` merged;
     the technology file's content in place of its path). `technologies` memoises the

@@ -20,13 +20,13 @@ from aimcsim.explore.sweep.definition import (
     Invalid,
     Point,
     SweepSpec,
-    _set,
     identity,
 )
 from aimcsim.hw.pmca import ThroughputPmca
 from aimcsim.params.files import code_digest
 from aimcsim.sim.prepare import prepare
 from aimcsim.spec.arch import LM_HEAD, Arch, parse_arch
+from aimcsim.spec.overrides import set_values
 from aimcsim.spec.workload import Workload, load_workload, parse_workload
 from aimcsim.traces import TRACES, for_model
 
@@ -89,7 +89,7 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
                 if name == SEQ_LEN_AXIS:
                     seq_len = value
                 else:
-                    _set(doc, name, value)
+                    set_values(doc, [(name, value)])
             reason = _validate(doc, spec, index, wfile, seq_len, fits)
             if isinstance(reason, Arch):
                 pid = point_id(identity(doc, technologies), wdigest, seq_len, spec.modes)
