@@ -27,6 +27,8 @@ COMMANDS = {
     "compare": "AIMC-only vs hybrid per point of a sweep folder",
     "decode": "prefill and decode of a decoder model: time to first token, time per output "
               "token",
+    "serve": "a request stream over many adapters on one programmed chip: batching, adapter "
+             "caching, time to first token and per output token",
     "reload": "the cost of switching tasks (reloading LoRA adapters) and of a request stream "
               "with a task mix",
     "trace": "generate a workload trace from a model configuration",

@@ -1,0 +1,88 @@
+"""`aimcsim serve`: a request stream on one programmed chip, many adapters, iteration-level
+batching and an adapter cache in L2 (`aimcsim.serve`)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from aimcsim.cli.main import set_argument
+from aimcsim.outputs.run_folder import SUMMARY_FILE, RunFolder
+from aimcsim.results import write_json
+from aimcsim.serve.engine import POLICIES, REQUESTS_CSV, serve_model
+from aimcsim.serve.stream import (
+    parse_mix,
+    parse_output_tokens,
+    poisson_stream,
+    read_arrivals,
+)
+from aimcsim.spec.overrides import load_arch_with, parse_sets
+from aimcsim.traces import TRACES
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", help="architecture YAML (pipeline.between_layers: "
+                        "layer-by-layer, mode: hybrid)")
+    parser.add_argument("model", help=f"a bundled decoder model ({', '.join(sorted(n for n in TRACES if n.startswith(('gpt2', 'llama'))))}) or a config.json")  # noqa: E501
+    parser.add_argument("--requests", type=int, default=100, help="requests in the stream")
+    parser.add_argument("--rate", type=float, default=10.0,
+                        help="arrivals per second (Poisson)")
+    parser.add_argument("--prompt", type=int, default=32, help="prompt tokens of each request")
+    parser.add_argument("--output-tokens", default="8",
+                        help="tokens each request generates: a number or lognormal:MEAN,SIGMA")
+    parser.add_argument("--adapters", type=int, default=8, help="adapters the requests name")
+    parser.add_argument("--mix", default="uniform",
+                        help="the adapters' popularity: uniform or zipf:S")
+    parser.add_argument("--cache", choices=POLICIES, default="lru",
+                        help="what L2 keeps of the adapters")
+    parser.add_argument("--token-budget", type=int, default=512,
+                        help="tokens of one iteration (decode tokens and whole prompts)")
+    parser.add_argument("--slo-ttft", type=float, default=math.inf, metavar="MS",
+                        help="time-to-first-token objective, ms")
+    parser.add_argument("--slo-tpot", type=float, default=math.inf, metavar="MS",
+                        help="time-per-output-token objective, ms")
+    parser.add_argument("--arrivals", type=Path, default=None,
+                        help="a CSV of requests (arrival_ns, prompt_tokens, output_tokens, "
+                        "adapter) instead of the drawn stream")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the drawn stream")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"write {REQUESTS_CSV} and {SUMMARY_FILE.name} to this folder")
+    set_argument(parser)
+
+
+def execute(args: argparse.Namespace) -> int:
+    sets = parse_sets(args.set)
+    arch = load_arch_with(args.arch, sets)
+    if args.arrivals is not None:
+        stream = read_arrivals(args.arrivals)
+    else:
+        stream = poisson_stream(args.requests, args.rate, prompt=args.prompt,
+                                output=parse_output_tokens(args.output_tokens),
+                                adapters=args.adapters, zipf_s=parse_mix(args.mix),
+                                seed=args.seed)
+    if not 1 <= args.token_budget <= 1 << 16:
+        raise ValueError(f"--token-budget must be in 1..65536, got {args.token_budget}")
+    served = serve_model(arch, args.model, stream, cache=args.cache,
+                         token_budget=args.token_budget, slo_ttft_ns=args.slo_ttft * 1e6,
+                         slo_tpot_ns=args.slo_tpot * 1e6)
+    s = served.summary
+    print(f"{args.model} on {arch.name}: {s['requests']} requests, {s['output_tokens']} output "
+          f"tokens in {s['iterations']} iterations")
+    print(f"throughput {s['throughput_tokens_per_s']:,.1f} tokens/s, "
+          f"{s['throughput_requests_per_s']:,.2f} requests/s; busy {s['busy_fraction']:.1%}")
+    for name in ("ttft", "tpot", "latency"):
+        print(f"{name:<8} p50 {s[f'{name}_ns_p50'] / 1e6:,.3f} ms, p90 "
+              f"{s[f'{name}_ns_p90'] / 1e6:,.3f} ms, p99 {s[f'{name}_ns_p99'] / 1e6:,.3f} ms")
+    print(f"adapter loads from off chip {s['adapter_loads']} "
+          f"({s['adapter_bytes_offchip'] / 2**20:,.1f} MiB), L2 to TCDM {s['adapter_swaps']}; "
+          f"SLO attainment {s['slo_attainment']:.1%}")
+    if args.out is not None:
+        folder = RunFolder(args.out)
+        args.out.mkdir(parents=True, exist_ok=True)
+        recorded = folder.record_inputs(arch, args.arch, sets=sets)
+        served.requests.to_csv(args.out / REQUESTS_CSV, index=False)
+        write_json({**s, "inputs": {**recorded, "model": str(args.model)}},
+                   folder.file(SUMMARY_FILE))
+        print(f"wrote {args.out / REQUESTS_CSV} and {folder.file(SUMMARY_FILE)}")
+    return 0

@@ -1,0 +1,126 @@
+"""What an iteration costs, from the simulator, memoised by exactly what changes it.
+
+In a layer-by-layer run the ops run one after another, so a run's latency is the sum of each
+op's increment (its end minus the previous op's end) and each increment depends on that op
+alone (that is why `aimcsim.sim.replay` may shift an op's footprint). An iteration runs every
+op once over its segments, one after another:
+
+- the ops whose shape does not depend on the context (the linear layers, norms, the LM head)
+  over the iteration's decode tokens together, one token per block (as `decode` runs a step);
+- the ops whose shape does (attention's scores, softmax and context over the KV cache) once per
+  decoding request, at its context;
+- every admitted prompt as `decode`'s prefill runs it (blocks of `pipeline.parallel_tokens`).
+
+So an iteration's latency is `tokens(T) + sum of attention(c) + sum of prefill(P)`, each term
+one simulation memoised by T, c or P: exact for this decomposition, and a lone request gets
+`decode`'s time to first token and time per output token. Energy adds the same way: each op's
+dynamic energy, and the run's static energy shared by its ops in proportion to their time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from aimcsim.errors import AimcsimWarning, SettingWarning
+from aimcsim.simulator import simulate
+from aimcsim.spec.arch import Arch
+from aimcsim.spec.workload import Workload, parse_workload
+from aimcsim.traces import model_trace
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """A term of an iteration: latency (ps) and energy (pJ, NaN without a technology file)."""
+
+    latency_ps: int
+    energy_pj: float
+
+
+class StepCosts:
+    """The memoised terms of iterations of `model` on `arch` in `mode` (module docstring)."""
+
+    def __init__(self, arch: Arch, model: str | Path, mode: str = "hybrid") -> None:
+        if arch.pipeline.between_layers != "layer-by-layer":
+            raise ValueError(f"{arch.source}: pipeline.between_layers: "
+                             f"{arch.pipeline.between_layers}: serving is modelled for "
+                             "layer-by-layer runs (allowed: layer-by-layer)")
+        self.arch, self.model, self.mode = arch, model, mode
+        self.one = dataclasses.replace(arch, pipeline=dataclasses.replace(
+            arch.pipeline, parallel_tokens=1))
+        self._prefill: dict[int, Part] = {}
+        self._tokens: dict[int, Part] = {}
+        self._attention: dict[int, Part] = {}
+        self._contextual: np.ndarray | None = None  # ops whose shape follows the context
+        self.simulations = 0
+
+    def workload(self, tokens: int, context: int = 0) -> Workload:
+        """The trace of `tokens` over `context` keys (a prefill without one)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SettingWarning)
+            doc = model_trace(self.model, tokens, context=context)
+        return parse_workload(doc, doc["name"])
+
+    def _increments(self, arch: Arch, work: Workload) -> tuple[np.ndarray, np.ndarray]:
+        """Each op's latency increment (ps) and energy of one run."""
+        self.simulations += 1
+        with warnings.catch_warnings():
+            if self.simulations > 1:  # (what the architecture warns of, said once)
+                warnings.simplefilter("ignore", AimcsimWarning)
+            result = simulate(arch, work, self.mode, timeline=False)
+        columns, energy = result.columns, result.summary["energy"]
+        end_ps = np.rint(np.asarray(columns["end_ns"], dtype=float) * 1000).astype(np.int64)
+        if np.any(np.diff(end_ps) < 0):  # (a layer-by-layer run ends its ops in order)
+            raise AssertionError("ops of a layer-by-layer run ended out of order")
+        inc = np.diff(end_ps, prepend=0)
+        # (the run's static energy shared by its ops in proportion to their time)
+        static = sum(energy.get("static_pj", {}).values()) if energy else math.nan
+        return inc, (np.asarray(columns["energy_pj"], dtype=float)
+                     + static * inc / max(1, int(end_ps[-1])))
+
+    def contextual(self, context: int) -> np.ndarray:
+        """Which ops' shapes follow the context (compared between two decode steps)."""
+        if self._contextual is None:
+            a, b = self.workload(1, context).ops, self.workload(1, context + 1).ops
+            self._contextual = np.array([x != y for x, y in zip(a, b, strict=True)])
+        return self._contextual
+
+    def prefill(self, prompt: int) -> Part:
+        """A prompt's prefill, as `decode` runs it."""
+        part = self._prefill.get(prompt)
+        if part is None:
+            inc, energy = self._increments(self.arch, self.workload(prompt))
+            part = self._prefill[prompt] = Part(int(inc.sum()), float(energy.sum()))
+        return part
+
+    def attention(self, context: int) -> Part:
+        """The context-following ops of one request's decode step at `context` keys."""
+        part = self._attention.get(context)
+        if part is None:
+            inc, energy = self._increments(self.one, self.workload(1, context))
+            mask = self.contextual(context)
+            part = self._attention[context] = Part(int(inc[mask].sum()),
+                                                   float(energy[mask].sum()))
+            if 1 not in self._tokens:  # (the other ops of a lone step: tokens(1))
+                self._tokens[1] = Part(int(inc[~mask].sum()), float(energy[~mask].sum()))
+        return part
+
+    def tokens(self, count: int, context: int) -> Part:
+        """The other ops over `count` decode tokens together (one per block); `context`: one
+        of theirs (a trace of several tokens is a prefill, whose attention is not kept)."""
+        part = self._tokens.get(count)
+        if part is None:
+            if count == 1:
+                self.attention(context)
+                return self._tokens[1]
+            inc, energy = self._increments(self.one, self.workload(count))
+            mask = ~self.contextual(context)
+            part = self._tokens[count] = Part(int(inc[mask].sum()), float(energy[mask].sum()))
+        return part
+
+
+__all__ = ["Part", "StepCosts"]

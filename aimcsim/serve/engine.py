@@ -1,0 +1,343 @@
+"""Serving a request stream: iteration-level batching, adapter caching, and the results.
+
+The scheduler (Orca and vLLM style) runs iterations back to back while there is work. An
+iteration carries one decode token of every running request and, first come first served, the
+whole prompts of waiting requests while the iteration's tokens stay within `token_budget` (a
+prompt is never split: the traces give a prefill over no earlier context). A prompt's prefill
+gives the request's first token; each later iteration one more, until its output tokens are out.
+
+Adapters. Each request names one; a layer's A and B live on its cluster. Before an iteration,
+every adapter it uses and the L2 does not hold is loaded from off chip into every cluster's L2
+(`aimcsim.reload.switch_cost` from off chip: all clusters at once, sharing the off-chip
+bandwidth), one after another. In the iteration the adapters' segments run one after another;
+before each segment whose adapter the TCDM does not hold, the clusters bring its A and B from L2
+(`switch_cost` from L2). A waiting prompt is admitted only while the iteration's adapters fit in
+L2 together (first come first served: the head of the queue waits, and those behind it). The L2
+holds `capacity` adapters (what every cluster's `memory.l2_bytes` holds of its slices; unbounded
+at 0), kept by `policy`:
+
+- `lru`: a load evicts the least recently used adapter the iteration does not use;
+- `lfu`: the least often used (ties: the least recently used);
+- `pinned`: adapters 0 .. capacity-1 are in L2 from the start (and adapter 0 in TCDM) and
+  stay; any other is loaded for each iteration that uses it and not kept.
+
+With `lru` and `lfu` the chip starts cold: nothing in L2 or TCDM.
+
+Costs come from `aimcsim.serve.costs.StepCosts`. Times are integer ps throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aimcsim.reload import switch_cost
+from aimcsim.serve.costs import StepCosts
+from aimcsim.serve.stream import Request
+from aimcsim.spec.arch import Arch
+
+POLICIES = ("lru", "lfu", "pinned")
+
+#: the file of a served stream's request table (`aimcsim serve --out`)
+REQUESTS_CSV = "requests.csv"
+
+#: `requests.csv`: one row per request
+REQUEST_COLUMNS = {
+    "request": "its index in the stream",
+    "adapter": "the adapter it names",
+    "arrival_ns": "when it arrived",
+    "prompt_tokens": "tokens of its prompt",
+    "output_tokens": "tokens it generated",
+    "first_token_ns": "when its first token was out (the end of its prefill's iteration)",
+    "done_ns": "when its last token was out",
+    "ttft_ns": "time to first token: first_token_ns - arrival_ns",
+    "tpot_ns": "time per output token after the first: (done_ns - first_token_ns) / "
+               "(output_tokens - 1); NaN for one output token",
+    "queue_ns": "from its arrival to the start of the iteration that ran its prefill",
+    "adapter_loads": "off-chip loads of its adapter into L2 made for iterations it was in",
+    "energy_pj": "its prefill, its decode steps' shares and its share of adapter moves (NaN "
+                 "without a technology file)",
+}
+
+
+@dataclass
+class _Live:
+    """A request under way."""
+
+    req: Request
+    start_ps: int = -1
+    first_ps: int = -1
+    done_ps: int = -1
+    generated: int = 0
+    loads: int = 0
+    energy_pj: float = 0.0
+
+
+@dataclass
+class AdapterCache:
+    """The adapters L2 holds (see the module docstring)."""
+
+    capacity: int  # adapters; 0: unbounded
+    policy: str
+    held: OrderedDict[int, None] = field(default_factory=OrderedDict)  # least recent first
+    uses: dict[int, int] = field(default_factory=dict)
+    peak: int = 0
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"--cache {self.policy!r} is not one of {', '.join(POLICIES)}")
+        if self.policy == "pinned":
+            if not self.capacity:
+                raise ValueError("--cache pinned needs a bounded L2 (memory.l2_bytes > 0): "
+                                 "with an unbounded one every adapter stays anyway")
+            self.held.update(dict.fromkeys(range(self.capacity)))
+            self.peak = len(self.held)
+
+    def load(self, used: set[int]) -> list[int]:
+        """The adapters of an iteration using `used`: those to load from off chip (after
+        which L2 holds them, but for pinned misses)."""
+        missing = sorted(a for a in used if a not in self.held)
+        for a in sorted(used):
+            self.uses[a] = self.uses.get(a, 0) + 1
+            if a in self.held and self.policy != "pinned":
+                self.held.move_to_end(a)
+        if self.policy == "pinned":
+            return missing
+        for a in missing:
+            while self.capacity and len(self.held) >= self.capacity:
+                self.held.pop(self._victim(used))
+            self.held[a] = None
+        self.peak = max(self.peak, len(self.held))
+        return missing
+
+    def fits(self, used: set[int]) -> bool:
+        """Whether one iteration may use `used` (L2 keeps every adapter of an iteration,
+        but for pinned misses, which stream through)."""
+        return self.policy == "pinned" or not self.capacity or len(used) <= self.capacity
+
+    def _victim(self, used: set[int]) -> int:
+        order = [a for a in self.held if a not in used]  # least recently used first
+        if self.policy == "lru":
+            return order[0]
+        return min(order, key=lambda a: (self.uses.get(a, 0), order.index(a)))
+
+
+#: `Served.iterations`: one row per iteration
+ITERATION_COLUMNS = {
+    "start_ns": "when it started",
+    "latency_ns": "how long it took (adapter moves, decode tokens, attention, prefills)",
+    "decode_tokens": "running requests it carried a token of",
+    "prompts": "prompts it admitted (their prefills)",
+    "prompt_tokens": "tokens of the prompts it admitted",
+    "adapters": "distinct adapters its requests named",
+    "loads": "adapters it loaded from off chip into L2",
+    "adapters_in_l2": "adapters L2 held after its loads",
+}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A served stream: its requests (`REQUEST_COLUMNS`), its iterations
+    (`ITERATION_COLUMNS`) and the summary (flat keys)."""
+
+    requests: pd.DataFrame
+    iterations: pd.DataFrame
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Moves:
+    """What moving one adapter costs: its bytes over every cluster, its load from off chip into
+    L2 and its move from L2 into TCDM (ps, pJ)."""
+
+    adapter_bytes: int
+    load_ps: int
+    load_pj: float
+    swap_ps: int
+    swap_pj: float
+
+
+class _Scheduler:
+    """The iteration loop (see the module docstring)."""
+
+    def __init__(self, costs: StepCosts, stream: list[Request], cache: AdapterCache,
+                 moves: Moves, token_budget: int) -> None:
+        self.costs, self.cache, self.moves, self.budget = costs, cache, moves, token_budget
+        self.live = [_Live(r) for r in stream]
+        self.waiting: deque[_Live] = deque()
+        self.running: list[_Live] = []
+        self.resident = 0 if cache.policy == "pinned" else None  # the adapter in TCDM
+        self.busy_ps = self.loads = self.swaps = 0
+        self.log: list[tuple[float, float, int, int, int, int, int, int]] = []
+        self._last = (0, 0)  # (the last iteration's adapters and loads)
+
+    def run(self) -> None:
+        live, now, nxt = self.live, 0, 0
+        while nxt < len(live) or self.waiting or self.running:
+            if not self.waiting and not self.running:  # (idle: to the next arrival)
+                now = max(now, live[nxt].req.arrival_ps)
+            while nxt < len(live) and live[nxt].req.arrival_ps <= now:
+                self.waiting.append(live[nxt])
+                nxt += 1
+            now = self._iteration(now, self._admit())
+
+    def _admit(self) -> list[_Live]:
+        """Whole prompts, first come first served, while the tokens and the adapters fit."""
+        admitted, room = [], self.budget - len(self.running)
+        held = {x.req.adapter for x in self.running}  # (the adapters L2 must hold at once)
+        waiting = self.waiting
+        while (waiting and waiting[0].req.prompt_tokens <= room
+               and self.cache.fits(held | {waiting[0].req.adapter})):
+            room -= waiting[0].req.prompt_tokens
+            held.add(waiting[0].req.adapter)
+            admitted.append(waiting.popleft())
+        return admitted
+
+    def _adapters(self, batch: list[_Live]) -> int:
+        """Load and move the batch's adapters; their time (ps), their energy shared out."""
+        used = {x.req.adapter for x in batch}
+        missing = self.cache.load(used)
+        segments = sorted(used, key=lambda a: (a != self.resident, a))
+        moved = int(segments[0] != self.resident) + len(segments) - 1
+        self.resident = segments[-1]
+        m = self.moves
+        move_pj = len(missing) * m.load_pj + moved * m.swap_pj
+        shares = {a: sum(x.req.adapter == a for x in batch) for a in used}
+        for x in batch:
+            x.loads += x.req.adapter in missing
+            x.energy_pj += move_pj / len(used) / shares[x.req.adapter]
+        self.loads += len(missing)
+        self.swaps += moved
+        self._last = (len(used), len(missing))
+        return len(missing) * m.load_ps + moved * m.swap_ps
+
+    def _iteration(self, now: int, admitted: list[_Live]) -> int:
+        """Run one iteration from `now`; returns its end."""
+        running, costs = self.running, self.costs
+        batch = running + admitted
+        if not batch:  # (the budget holds any prompt and L2 any one adapter)
+            raise AssertionError("an iteration with nothing to run")
+        duration = self._adapters(batch)
+        if running:
+            part = costs.tokens(len(running), _context(running[0]))
+            duration += part.latency_ps
+            for x in running:
+                att = costs.attention(_context(x))
+                duration += att.latency_ps
+                x.energy_pj += part.energy_pj / len(running) + att.energy_pj
+        for x in admitted:
+            pre = costs.prefill(x.req.prompt_tokens)
+            duration += pre.latency_ps
+            x.energy_pj += pre.energy_pj
+            x.start_ps = now
+        self.log.append((now * 1e-3, duration * 1e-3, len(running), len(admitted),
+                         sum(x.req.prompt_tokens for x in admitted), *self._last,
+                         len(self.cache.held)))
+        self.busy_ps += duration
+        end = now + duration
+        for x in batch:
+            x.generated += 1
+            if x.generated == 1:
+                x.first_ps = end
+            if x.generated == x.req.output_tokens:
+                x.done_ps = end
+        self.running = [x for x in batch if x.done_ps < 0]
+        return end
+
+
+def serve(costs: StepCosts, stream: list[Request], *, cache: AdapterCache, moves: Moves,
+          token_budget: int, slo_ttft_ns: float = math.inf,
+          slo_tpot_ns: float = math.inf) -> Served:
+    """Serve `stream` (see the module docstring)."""
+    big = [r.request for r in stream if r.prompt_tokens > token_budget]
+    if big:
+        raise ValueError(f"request {big[0]}'s prompt of {stream[big[0]].prompt_tokens} tokens "
+                         f"is above --token-budget {token_budget}: prompts are not split")
+    sched = _Scheduler(costs, stream, cache, moves, token_budget)
+    sched.run()
+    table = _table(sched.live)
+    iterations = pd.DataFrame(sched.log, columns=list(ITERATION_COLUMNS))
+    return Served(table, iterations, _summary(table, sched, slo_ttft_ns, slo_tpot_ns))
+
+
+def serve_model(arch: Arch, model: str | Path, stream: list[Request], *, cache: str = "lru",
+                token_budget: int = 512, slo_ttft_ns: float = math.inf,
+                slo_tpot_ns: float = math.inf, costs: StepCosts | None = None) -> Served:
+    """Serve `stream` on `arch` with the LoRA branch on its clusters (`mode: hybrid`): the
+    adapters' bytes, L2 capacity and move costs from the architecture (module docstring)."""
+    costs = costs or StepCosts(arch, model, "hybrid")
+    work = costs.workload(stream[0].prompt_tokens)
+    offchip, l2 = switch_cost(arch, work, "offchip"), switch_cost(arch, work, "l2")
+    l2_bytes = arch.memory.l2_bytes if arch.memory is not None else 0
+    capacity = 0
+    if l2_bytes:
+        capacity = min((l2_bytes // b for b in offchip.cluster_bytes if b), default=0)
+        if not capacity:
+            raise ValueError(f"{arch.source}: memory.l2_bytes {l2_bytes} holds no adapter "
+                             f"(a cluster's slice is {max(offchip.cluster_bytes)} bytes)")
+    moves = Moves(offchip.bytes, round(offchip.latency_ns * 1000), offchip.energy_pj,
+                  round(l2.latency_ns * 1000), l2.energy_pj)
+    return serve(costs, stream, cache=AdapterCache(capacity, cache), moves=moves,
+                 token_budget=token_budget, slo_ttft_ns=slo_ttft_ns, slo_tpot_ns=slo_tpot_ns)
+
+
+def _context(x: _Live) -> int:
+    """The keys of a running request's next decode step (its prompt and the tokens out)."""
+    return x.req.prompt_tokens + x.generated
+
+
+def _table(live: list[_Live]) -> pd.DataFrame:
+    ns = 1e-3
+    rows = {
+        "request": [x.req.request for x in live],
+        "adapter": [x.req.adapter for x in live],
+        "arrival_ns": [x.req.arrival_ps * ns for x in live],
+        "prompt_tokens": [x.req.prompt_tokens for x in live],
+        "output_tokens": [x.req.output_tokens for x in live],
+        "first_token_ns": [x.first_ps * ns for x in live],
+        "done_ns": [x.done_ps * ns for x in live],
+        "ttft_ns": [(x.first_ps - x.req.arrival_ps) * ns for x in live],
+        "tpot_ns": [(x.done_ps - x.first_ps) * ns / (x.req.output_tokens - 1)
+                    if x.req.output_tokens > 1 else math.nan for x in live],
+        "queue_ns": [(x.start_ps - x.req.arrival_ps) * ns for x in live],
+        "adapter_loads": [x.loads for x in live],
+        "energy_pj": [x.energy_pj for x in live],
+    }
+    return pd.DataFrame(rows, columns=list(REQUEST_COLUMNS))
+
+
+def _summary(table: pd.DataFrame, sched: _Scheduler, slo_ttft_ns: float,
+             slo_tpot_ns: float) -> dict[str, Any]:
+    span_s = (table.done_ns.max() - table.arrival_ns.min()) * 1e-9
+    latency = table.done_ns - table.arrival_ns
+    out: dict[str, Any] = {
+        "requests": len(table),
+        "iterations": len(sched.log),
+        "output_tokens": int(table.output_tokens.sum()),
+        "throughput_tokens_per_s": float(table.output_tokens.sum() / span_s),
+        "throughput_requests_per_s": float(len(table) / span_s),
+    }
+    for name, values in (("ttft_ns", table.ttft_ns), ("tpot_ns", table.tpot_ns.dropna()),
+                         ("latency_ns", latency)):
+        for q in (50, 90, 99):
+            out[f"{name}_p{q}"] = float(np.percentile(values, q)) if len(values) else math.nan
+    tpot_ok = table.tpot_ns.isna() | (table.tpot_ns <= slo_tpot_ns)
+    out["slo_attainment"] = float(((table.ttft_ns <= slo_ttft_ns) & tpot_ok).mean())
+    out["adapter_loads"] = sched.loads
+    out["adapter_swaps"] = sched.swaps
+    out["adapter_bytes_offchip"] = sched.loads * sched.moves.adapter_bytes
+    out["adapter_bytes_l2"] = sched.swaps * sched.moves.adapter_bytes
+    out["adapters_in_l2_peak"] = sched.cache.peak
+    out["busy_fraction"] = float(sched.busy_ps * 1e-12 / span_s) if span_s else math.nan
+    out["energy_per_token_pj"] = float(table.energy_pj.sum() / table.output_tokens.sum())
+    return out
+
+
+__all__ = ["ITERATION_COLUMNS", "POLICIES", "REQUESTS_CSV", "REQUEST_COLUMNS", "AdapterCache",
+           "Moves", "Served", "serve", "serve_model"]

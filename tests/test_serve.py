@@ -1,0 +1,215 @@
+"""Serving a request stream (`aimcsim.serve`): a lone request against `decode`, conservation
+and capacities over random streams, the adapter cache's policies, M/D/1 waits, Little's law and
+seeded reproducibility."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aimcsim import load_arch
+from aimcsim.cli.main import main
+from aimcsim.decode import decode, summary
+from aimcsim.serve.costs import Part, StepCosts
+from aimcsim.serve.engine import (
+    ITERATION_COLUMNS,
+    REQUEST_COLUMNS,
+    AdapterCache,
+    Moves,
+    serve,
+    serve_model,
+)
+from aimcsim.serve.stream import Request, parse_mix, parse_output_tokens, poisson_stream
+from aimcsim.traces import TRACES
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCH = ROOT / "arch" / "hybrid_large_tcdm.yaml"
+MODEL = "llama-3.2-1b"
+
+
+@pytest.fixture(scope="module")
+def arch():
+    base = load_arch(ARCH)
+    # (a bounded L2: 64 MiB per cluster holds the KV cache and a few adapters' slices)
+    return dataclasses.replace(base, memory=dataclasses.replace(base.memory,
+                                                                l2_bytes=64 << 20))
+
+
+@pytest.fixture(scope="module")
+def costs(arch):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return StepCosts(arch, MODEL)
+
+
+def test_a_lone_request_gets_decodes_time_to_first_token_and_per_output_token(arch, costs):
+    stream = [Request(0, 1_000_000, 16, 5, 0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        served = serve_model(arch, MODEL, stream, cache="pinned", token_budget=16, costs=costs)
+        want = summary(decode(arch, TRACES[MODEL], prompt=16, steps=4,
+                              modes=("hybrid",)))["hybrid"]
+    row = served.requests.iloc[0]
+    assert row.ttft_ns == want["ttft_ns"]
+    assert row.tpot_ns == pytest.approx(want["tpot_ns"], rel=1e-12)
+    assert row.queue_ns == 0 and row.adapter_loads == 0
+    assert served.summary["iterations"] == 5
+
+
+def test_a_cold_start_pays_one_load_and_one_move(arch, costs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm = serve_model(arch, MODEL, [Request(0, 0, 16, 2, 0)], cache="pinned",
+                           token_budget=16, costs=costs)
+        cold = serve_model(arch, MODEL, [Request(0, 0, 16, 2, 0)], cache="lru",
+                           token_budget=16, costs=costs)
+    assert cold.summary["adapter_loads"] == 1 and cold.summary["adapter_swaps"] == 1
+    assert cold.requests.ttft_ns[0] > warm.requests.ttft_ns[0]
+    assert cold.requests.tpot_ns[0] == warm.requests.tpot_ns[0]
+
+
+# ---- the scheduler over random streams (costs of a fixed, made-up shape) ----------------------
+class _Costs:
+    """Stand-in costs for the scheduler's invariants: a prefill grows with the prompt, a decode
+    batch with its tokens, attention with the context."""
+
+    def prefill(self, prompt: int) -> Part:
+        return Part(1000 + 37 * prompt, 1.0 * prompt)
+
+    def tokens(self, count: int, context: int) -> Part:
+        return Part(500 + 11 * count, 0.5 * count)
+
+    def attention(self, context: int) -> Part:
+        return Part(3 * context, 0.1 * context)
+
+
+def _serve(stream, capacity=0, policy="lru", budget=64):
+    return serve(_Costs(), stream, cache=AdapterCache(capacity, policy),
+                 moves=Moves(100, 2000, 10.0, 300, 1.0), token_budget=budget)
+
+
+streams = st.lists(st.tuples(st.integers(0, 20_000), st.integers(1, 24), st.integers(1, 6),
+                             st.integers(0, 5)), min_size=1, max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams, st.integers(1, 4), st.sampled_from(["lru", "lfu"]), st.integers(24, 80))
+def test_every_request_is_served_once_and_capacities_hold(raw, capacity, policy, budget):
+    gaps = np.cumsum([g for g, *_ in raw])
+    stream = [Request(i, int(t), p, o, a) for i, (t, (_, p, o, a)) in
+              enumerate(zip(gaps, raw, strict=True))]
+    served = _serve(stream, capacity, policy, budget)
+    t, it = served.requests, served.iterations
+    assert list(t.columns) == list(REQUEST_COLUMNS) and list(it.columns) == list(
+        ITERATION_COLUMNS)
+    assert list(t.request) == list(range(len(stream)))
+    assert (t.queue_ns >= 0).all() and (t.first_token_ns <= t.done_ns).all()
+    assert (t.ttft_ns > t.queue_ns).all()
+    # every token generated once: an iteration carries a token of each request in it
+    assert it.prompts.sum() == len(t)
+    assert it.decode_tokens.sum() == (t.output_tokens - 1).sum()
+    assert (it.decode_tokens + it.prompt_tokens <= budget).all()
+    assert (it.adapters_in_l2 <= capacity).all() and (it.adapters <= capacity).all()
+    # iterations back to back or after an idle gap, never overlapping
+    ends = it.start_ns + it.latency_ns
+    assert (it.start_ns.iloc[1:].to_numpy() >= ends.iloc[:-1].to_numpy() - 1e-9).all()
+    # more adapters than L2 holds cost loads beyond the cold ones
+    distinct = t.adapter.nunique()
+    assert served.summary["adapter_loads"] >= min(distinct, len(t))
+    if distinct <= capacity:
+        assert served.summary["adapter_loads"] == distinct
+
+
+def test_lru_evicts_the_least_recently_used_and_lfu_the_least_used():
+    lru = AdapterCache(2, "lru")
+    assert lru.load({0}) == [0] and lru.load({1}) == [1] and lru.load({0}) == []
+    assert lru.load({2}) == [2] and list(lru.held) == [0, 2]  # (1 was least recent)
+    lfu = AdapterCache(2, "lfu")
+    for used in ({0}, {0}, {1}, {2}):
+        lfu.load(used)
+    assert sorted(lfu.held) == [0, 2]  # (1 was used once, 0 twice)
+    pinned = AdapterCache(1, "pinned")
+    assert pinned.load({0}) == [] and pinned.load({1}) == [1] and list(pinned.held) == [0]
+
+
+def test_more_adapters_than_fit_reload_beyond_the_cold_loads():
+    stream = [Request(i, i * 10_000, 8, 1, i % 3) for i in range(30)]
+    assert _serve(stream, capacity=3).summary["adapter_loads"] == 3
+    assert _serve(stream, capacity=2).summary["adapter_loads"] == 30  # (LRU on a cycle of 3)
+
+
+def test_little_holds_on_the_sample_path():
+    stream = poisson_stream(400, 2e8, prompt=12, output=("lognormal", 4, 0.5), adapters=3,
+                            seed=3)
+    t = _serve(stream, capacity=2).requests
+    times = np.concatenate([t.arrival_ns, t.done_ns])
+    steps = np.concatenate([np.ones(len(t)), -np.ones(len(t))])
+    order = np.lexsort((steps, times))
+    times, steps = times[order], steps[order]
+    in_system = np.cumsum(steps)[:-1]
+    area = float(np.sum(in_system * np.diff(times)))  # the integral of N(t)
+    span = times[-1] - times[0]
+    lam = len(t) / span
+    assert area / span == pytest.approx(lam * (t.done_ns - t.arrival_ns).mean(), rel=1e-9)
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.8])
+def test_a_fixed_service_time_waits_as_md1(rho):
+    service_ps = _Costs().prefill(16).latency_ps
+    rate = rho / (service_ps * 1e-12)
+    means = []
+    for seed in range(30):  # (one request at a time: output 1, budget the prompt)
+        stream = poisson_stream(4000, rate, prompt=16, output=("fixed", 1, 0), adapters=1,
+                                seed=seed)
+        t = serve(_Costs(), stream, cache=AdapterCache(1, "pinned"),
+                  moves=Moves(0, 0, 0.0, 0, 0.0), token_budget=16).requests
+        means.append(t.queue_ns.iloc[400:].mean())  # (the warm-up discarded)
+    s = service_ps * 1e-3
+    want = rate * 1e-9 * s * s / (2 * (1 - rho))
+    half = 2.045 * np.std(means, ddof=1) / math.sqrt(len(means))  # (95%, t with 29 dof)
+    assert abs(np.mean(means) - want) <= half, (np.mean(means), want, half)
+
+
+def test_a_seed_gives_the_same_stream_and_results():
+    a = poisson_stream(50, 1e8, prompt=8, output=parse_output_tokens("lognormal:5,0.7"),
+                       adapters=4, zipf_s=parse_mix("zipf:1.2"), seed=7)
+    b = poisson_stream(50, 1e8, prompt=8, output=parse_output_tokens("lognormal:5,0.7"),
+                       adapters=4, zipf_s=parse_mix("zipf:1.2"), seed=7)
+    assert a == b
+    pd.testing.assert_frame_equal(_serve(a, 2).requests, _serve(b, 2).requests)
+    assert a != poisson_stream(50, 1e8, prompt=8, output=("fixed", 5, 0), adapters=4, seed=8)
+
+
+def test_zipf_favours_the_first_adapters():
+    names = [r.adapter for r in poisson_stream(4000, 1.0, prompt=1, output=("fixed", 1, 0),
+                                               adapters=8, zipf_s=1.5, seed=0)]
+    counts = np.bincount(names, minlength=8)
+    assert counts[0] > counts[1] > counts[3] > counts[7]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--mix", "zipf:-1"], "--mix"),
+    (["--output-tokens", "lognormal:5"], "--output-tokens"),
+    (["--prompt", "64", "--token-budget", "32"], "--token-budget"),
+])
+def test_bad_serve_options_are_named(args, says, capsys):
+    assert main(["serve", str(ARCH), MODEL, "--requests", "2", *args]) != 0
+    assert says in capsys.readouterr().err
+
+
+def test_serve_writes_its_tables(tmp_path, capsys):
+    out = tmp_path / "served"
+    assert main(["serve", str(ARCH), MODEL, "--requests", "6", "--rate", "100", "--prompt",
+                 "8", "--output-tokens", "3", "--adapters", "2", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "requests.csv")
+    assert list(table.columns) == list(REQUEST_COLUMNS) and len(table) == 6
+    assert (out / "summary.json").exists() and (out / "arch.yaml").exists()
+    assert "tokens/s" in capsys.readouterr().out
