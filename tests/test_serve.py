@@ -21,6 +21,7 @@ from aimcsim.decode import decode, summary
 from aimcsim.serve.costs import Part, StepCosts
 from aimcsim.serve.engine import (
     ITERATION_COLUMNS,
+    L2,
     REQUEST_COLUMNS,
     AdapterCache,
     Moves,
@@ -76,6 +77,20 @@ def test_a_cold_start_pays_one_load_and_one_move(arch, costs):
     assert cold.requests.tpot_ns[0] == warm.requests.tpot_ns[0]
 
 
+def test_the_memo_equals_simulating_every_iteration(arch):
+    stream = poisson_stream(12, 150, prompt=8, output=("fixed", 4, 0), adapters=3, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memo = StepCosts(arch, MODEL)
+        reference = StepCosts(arch, MODEL, memo=False)
+        a = serve_model(arch, MODEL, stream, costs=memo, token_budget=64)
+        b = serve_model(arch, MODEL, stream, costs=reference, token_budget=64)
+    pd.testing.assert_frame_equal(a.requests, b.requests)
+    pd.testing.assert_frame_equal(a.iterations, b.iterations)
+    assert a.iterations.decode_tokens.max() > 1  # (batches of several requests)
+    assert memo.simulations < reference.simulations
+
+
 # ---- the scheduler over random streams (costs of a fixed, made-up shape) ----------------------
 class _Costs:
     """Stand-in costs for the scheduler's invariants: a prefill grows with the prompt, a decode
@@ -90,10 +105,20 @@ class _Costs:
     def attention(self, context: int) -> Part:
         return Part(3 * context, 0.1 * context)
 
+    def kv_bytes(self, context: int) -> np.ndarray:
+        return np.array([10 * context, 4 * context, 0])
 
-def _serve(stream, capacity=0, policy="lru", budget=64):
+
+SLICES = np.array([30, 50, 20])  # (an adapter's bytes on each of three clusters' L2)
+
+
+def _serve(stream, capacity=0, policy="lru", budget=64, l2_bytes=0):
+    l2 = None
+    if l2_bytes:
+        capacity = int(np.min(l2_bytes // SLICES))
+        l2 = L2(l2_bytes, SLICES, np.zeros(3, dtype=np.int64))
     return serve(_Costs(), stream, cache=AdapterCache(capacity, policy),
-                 moves=Moves(100, 2000, 10.0, 300, 1.0), token_budget=budget)
+                 moves=Moves(100, 2000, 10.0, 300, 1.0), token_budget=budget, l2=l2)
 
 
 streams = st.lists(st.tuples(st.integers(0, 20_000), st.integers(1, 24), st.integers(1, 6),
@@ -126,6 +151,33 @@ def test_every_request_is_served_once_and_capacities_hold(raw, capacity, policy,
     assert served.summary["adapter_loads"] >= min(distinct, len(t))
     if distinct <= capacity:
         assert served.summary["adapter_loads"] == distinct
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams, st.sampled_from(["lru", "lfu", "pinned"]), st.integers(600, 2000))
+def test_kv_caches_and_adapters_never_overfill_l2(raw, policy, l2_bytes):
+    gaps = np.cumsum([g for g, *_ in raw])
+    stream = [Request(i, int(t), p, o, a) for i, (t, (_, p, o, a)) in
+              enumerate(zip(gaps, raw, strict=True))]
+    try:
+        served = _serve(stream, policy=policy, l2_bytes=l2_bytes)
+    except ValueError as e:  # (a request whose KV cache and adapter do not fit alone)
+        assert "cannot be served alone" in str(e)
+        worst = max(r.prompt_tokens + r.output_tokens - 1 for r in stream) * 10
+        pinned = int(np.min(l2_bytes // SLICES)) if policy == "pinned" else 0
+        assert worst + (pinned + 1) * 50 > l2_bytes
+        return
+    it, t = served.iterations, served.requests
+    assert (it.l2_bytes <= l2_bytes).all() and served.summary["l2_peak_bytes"] <= l2_bytes
+    assert it.prompts.sum() == len(t) and (t.done_ns >= t.first_token_ns).all()
+
+
+def test_admission_waits_for_kv_room():
+    stream = [Request(i, 0, 20, 11, 0) for i in range(6)]  # (each reserves 300 bytes)
+    wide = _serve(stream, l2_bytes=4000).iterations
+    narrow = _serve(stream, l2_bytes=700).iterations  # (two at a time, beside one adapter)
+    assert wide.prompts.iloc[0] == 3 and narrow.prompts.max() == 2  # (budget 64: three)
+    assert (narrow.decode_tokens + narrow.prompts <= 2).all()
 
 
 def test_lru_evicts_the_least_recently_used_and_lfu_the_least_used():

@@ -15,6 +15,7 @@ So an iteration's latency is `tokens(T) + sum of attention(c) + sum of prefill(P
 one simulation memoised by T, c or P: exact for this decomposition, and a lone request gets
 `decode`'s time to first token and time per output token. Energy adds the same way: each op's
 dynamic energy, and the run's static energy shared by its ops in proportion to their time.
+`memo=False` is the reference: every term of every iteration simulated when asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from aimcsim.errors import AimcsimWarning, SettingWarning
+from aimcsim.mapping import placed
+from aimcsim.sim.feasibility import check_l2
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import Workload, parse_workload
@@ -44,7 +47,8 @@ class Part:
 class StepCosts:
     """The memoised terms of iterations of `model` on `arch` in `mode` (module docstring)."""
 
-    def __init__(self, arch: Arch, model: str | Path, mode: str = "hybrid") -> None:
+    def __init__(self, arch: Arch, model: str | Path, mode: str = "hybrid", *,
+                 memo: bool = True) -> None:
         if arch.pipeline.between_layers != "layer-by-layer":
             raise ValueError(f"{arch.source}: pipeline.between_layers: "
                              f"{arch.pipeline.between_layers}: serving is modelled for "
@@ -56,7 +60,10 @@ class StepCosts:
         self._tokens: dict[int, Part] = {}
         self._attention: dict[int, Part] = {}
         self._contextual: np.ndarray | None = None  # ops whose shape follows the context
+        self._kv: dict[int, np.ndarray] = {}
+        self.clusters = 0  # (at least this many entries in `kv_bytes`)
         self.simulations = 0
+        self.memo = memo  # (False: the reference, every term simulated each time it is asked)
 
     def workload(self, tokens: int, context: int = 0) -> Workload:
         """The trace of `tokens` over `context` keys (a prefill without one)."""
@@ -89,9 +96,21 @@ class StepCosts:
             self._contextual = np.array([x != y for x, y in zip(a, b, strict=True)])
         return self._contextual
 
+    def kv_bytes(self, context: int) -> np.ndarray:
+        """A request's KV cache on each cluster's L2 at `context` keys: what a decode step
+        there holds (`aimcsim.sim.feasibility.check_l2`)."""
+        kv = self._kv.get(context)
+        if kv is None:
+            work = self.workload(1, context)
+            held = check_l2(self.one, work, placed(self.one, work, self.mode))
+            kv = np.zeros(max(self.clusters, len(held)), dtype=np.int64)
+            kv[:len(held)] = held
+            kv = self._kv[context] = kv
+        return kv
+
     def prefill(self, prompt: int) -> Part:
         """A prompt's prefill, as `decode` runs it."""
-        part = self._prefill.get(prompt)
+        part = self._prefill.get(prompt) if self.memo else None
         if part is None:
             inc, energy = self._increments(self.arch, self.workload(prompt))
             part = self._prefill[prompt] = Part(int(inc.sum()), float(energy.sum()))
@@ -99,20 +118,20 @@ class StepCosts:
 
     def attention(self, context: int) -> Part:
         """The context-following ops of one request's decode step at `context` keys."""
-        part = self._attention.get(context)
+        part = self._attention.get(context) if self.memo else None
         if part is None:
             inc, energy = self._increments(self.one, self.workload(1, context))
             mask = self.contextual(context)
             part = self._attention[context] = Part(int(inc[mask].sum()),
                                                    float(energy[mask].sum()))
-            if 1 not in self._tokens:  # (the other ops of a lone step: tokens(1))
-                self._tokens[1] = Part(int(inc[~mask].sum()), float(energy[~mask].sum()))
+            # (the other ops of a lone step: tokens(1))
+            self._tokens[1] = Part(int(inc[~mask].sum()), float(energy[~mask].sum()))
         return part
 
     def tokens(self, count: int, context: int) -> Part:
         """The other ops over `count` decode tokens together (one per block); `context`: one
         of theirs (a trace of several tokens is a prefill, whose attention is not kept)."""
-        part = self._tokens.get(count)
+        part = self._tokens.get(count) if self.memo else None
         if part is None:
             if count == 1:
                 self.attention(context)

@@ -77,6 +77,7 @@ class _Live:
     generated: int = 0
     loads: int = 0
     energy_pj: float = 0.0
+    kv: np.ndarray | None = None  # its KV cache's bytes on each cluster, once admitted
 
 
 @dataclass
@@ -99,9 +100,10 @@ class AdapterCache:
             self.held.update(dict.fromkeys(range(self.capacity)))
             self.peak = len(self.held)
 
-    def load(self, used: set[int]) -> list[int]:
+    def load(self, used: set[int], room: int | None = None) -> list[int]:
         """The adapters of an iteration using `used`: those to load from off chip (after
-        which L2 holds them, but for pinned misses)."""
+        which L2 holds them, but for pinned misses). `room`: the adapters L2 may hold now
+        (what its KV caches leave; default `capacity`)."""
         missing = sorted(a for a in used if a not in self.held)
         for a in sorted(used):
             self.uses[a] = self.uses.get(a, 0) + 1
@@ -109,17 +111,26 @@ class AdapterCache:
                 self.held.move_to_end(a)
         if self.policy == "pinned":
             return missing
+        room = self.capacity if room is None else room
         for a in missing:
-            while self.capacity and len(self.held) >= self.capacity:
+            while room and len(self.held) >= room:
                 self.held.pop(self._victim(used))
             self.held[a] = None
+        while room and len(self.held) > room:  # (KV caches grew into the adapters' room)
+            self.held.pop(self._victim(used))
         self.peak = max(self.peak, len(self.held))
         return missing
 
-    def fits(self, used: set[int]) -> bool:
-        """Whether one iteration may use `used` (L2 keeps every adapter of an iteration,
-        but for pinned misses, which stream through)."""
-        return self.policy == "pinned" or not self.capacity or len(used) <= self.capacity
+    def needs(self, used: set[int]) -> int:
+        """Adapters L2 must hold during an iteration using `used`: pinned misses stream
+        through it beside the pinned ones; otherwise `used` (the rest may be evicted)."""
+        if self.policy == "pinned":
+            return len(self.held) + sum(a not in self.held for a in used)
+        return len(used)
+
+    def holding(self, used: set[int]) -> int:
+        """Adapters L2 holds during an iteration using `used`, once it is loaded."""
+        return self.needs(used) if self.policy == "pinned" else len(self.held)
 
     def _victim(self, used: set[int]) -> int:
         order = [a for a in self.held if a not in used]  # least recently used first
@@ -138,6 +149,8 @@ ITERATION_COLUMNS = {
     "adapters": "distinct adapters its requests named",
     "loads": "adapters it loaded from off chip into L2",
     "adapters_in_l2": "adapters L2 held after its loads",
+    "l2_bytes": "the fullest cluster's L2 in it: KV caches reserved and adapters (0: unbounded "
+                "L2, not counted)",
 }
 
 
@@ -163,19 +176,45 @@ class Moves:
     swap_pj: float
 
 
+@dataclass
+class L2:
+    """Each cluster's L2, shared by the KV caches of the admitted requests (reserved at
+    admission for their last step's context) and the adapters' slices."""
+
+    limit_bytes: int  # each cluster's
+    slice_bytes: np.ndarray  # one adapter's A and B on each cluster
+    kv_bytes: np.ndarray  # the KV caches reserved, on each cluster
+
+    def fits(self, kv: np.ndarray, adapters: int) -> bool:
+        """Whether `kv` more and `adapters` adapters fit beside the reserved KV caches."""
+        return bool(np.all(self.kv_bytes + kv + adapters * self.slice_bytes
+                           <= self.limit_bytes))
+
+    def room(self) -> int:
+        """Adapters the reserved KV caches leave room for."""
+        some = self.slice_bytes > 0
+        return int(np.min((self.limit_bytes - self.kv_bytes[some]) // self.slice_bytes[some]))
+
+    def used_bytes(self, adapters: int) -> int:
+        """The fullest cluster's bytes with `adapters` adapters in L2."""
+        return int(np.max(self.kv_bytes + adapters * self.slice_bytes))
+
+
 class _Scheduler:
     """The iteration loop (see the module docstring)."""
 
     def __init__(self, costs: StepCosts, stream: list[Request], cache: AdapterCache,
-                 moves: Moves, token_budget: int) -> None:
+                 moves: Moves, token_budget: int, l2: L2 | None) -> None:
         self.costs, self.cache, self.moves, self.budget = costs, cache, moves, token_budget
+        self.l2 = l2
         self.live = [_Live(r) for r in stream]
         self.waiting: deque[_Live] = deque()
         self.running: list[_Live] = []
         self.resident = 0 if cache.policy == "pinned" else None  # the adapter in TCDM
         self.busy_ps = self.loads = self.swaps = 0
-        self.log: list[tuple[float, float, int, int, int, int, int, int]] = []
+        self.log: list[tuple[float, float, int, int, int, int, int, int, int]] = []
         self._last = (0, 0)  # (the last iteration's adapters and loads)
+        self.l2_peak = self._l2_now = 0  # (the fullest cluster's L2 bytes: KV and adapters)
 
     def run(self) -> None:
         live, now, nxt = self.live, 0, 0
@@ -188,21 +227,40 @@ class _Scheduler:
             now = self._iteration(now, self._admit())
 
     def _admit(self) -> list[_Live]:
-        """Whole prompts, first come first served, while the tokens and the adapters fit."""
+        """Whole prompts, first come first served, while the tokens, the adapters and the
+        KV caches fit."""
         admitted, room = [], self.budget - len(self.running)
         held = {x.req.adapter for x in self.running}  # (the adapters L2 must hold at once)
-        waiting = self.waiting
-        while (waiting and waiting[0].req.prompt_tokens <= room
-               and self.cache.fits(held | {waiting[0].req.adapter})):
-            room -= waiting[0].req.prompt_tokens
-            held.add(waiting[0].req.adapter)
+        waiting, cache, l2 = self.waiting, self.cache, self.l2
+        while waiting and waiting[0].req.prompt_tokens <= room:
+            x = waiting[0]
+            need = cache.needs(held | {x.req.adapter})
+            if l2 is None:
+                if cache.capacity and need > cache.capacity:
+                    break
+            else:
+                if x.kv is None:  # (reserved for its last step: the prompt and all but one)
+                    x.kv = self.costs.kv_bytes(x.req.prompt_tokens + x.req.output_tokens - 1)
+                if not l2.fits(x.kv, need):
+                    break
+                l2.kv_bytes = l2.kv_bytes + x.kv
+            room -= x.req.prompt_tokens
+            held.add(x.req.adapter)
             admitted.append(waiting.popleft())
+        if not admitted and not self.running:
+            x = waiting[0]
+            raise ValueError(f"request {x.req.request} cannot be served alone: its KV cache "
+                             f"({int(np.max(x.kv))} bytes on a cluster) and its adapter do "
+                             f"not fit memory.l2_bytes ({l2.limit_bytes if l2 else 0})")
         return admitted
 
     def _adapters(self, batch: list[_Live]) -> int:
         """Load and move the batch's adapters; their time (ps), their energy shared out."""
         used = {x.req.adapter for x in batch}
-        missing = self.cache.load(used)
+        l2 = self.l2
+        missing = self.cache.load(used, None if l2 is None else l2.room())
+        self._l2_now = 0 if l2 is None else l2.used_bytes(self.cache.holding(used))
+        self.l2_peak = max(self.l2_peak, self._l2_now)
         segments = sorted(used, key=lambda a: (a != self.resident, a))
         moved = int(segments[0] != self.resident) + len(segments) - 1
         self.resident = segments[-1]
@@ -221,8 +279,6 @@ class _Scheduler:
         """Run one iteration from `now`; returns its end."""
         running, costs = self.running, self.costs
         batch = running + admitted
-        if not batch:  # (the budget holds any prompt and L2 any one adapter)
-            raise AssertionError("an iteration with nothing to run")
         duration = self._adapters(batch)
         if running:
             part = costs.tokens(len(running), _context(running[0]))
@@ -238,7 +294,7 @@ class _Scheduler:
             x.start_ps = now
         self.log.append((now * 1e-3, duration * 1e-3, len(running), len(admitted),
                          sum(x.req.prompt_tokens for x in admitted), *self._last,
-                         len(self.cache.held)))
+                         len(self.cache.held), self._l2_now))
         self.busy_ps += duration
         end = now + duration
         for x in batch:
@@ -248,18 +304,23 @@ class _Scheduler:
             if x.generated == x.req.output_tokens:
                 x.done_ps = end
         self.running = [x for x in batch if x.done_ps < 0]
+        if self.l2 is not None:
+            for x in batch:
+                if x.done_ps >= 0:
+                    self.l2.kv_bytes = self.l2.kv_bytes - x.kv
         return end
 
 
 def serve(costs: StepCosts, stream: list[Request], *, cache: AdapterCache, moves: Moves,
-          token_budget: int, slo_ttft_ns: float = math.inf,
+          token_budget: int, l2: L2 | None = None, slo_ttft_ns: float = math.inf,
           slo_tpot_ns: float = math.inf) -> Served:
-    """Serve `stream` (see the module docstring)."""
+    """Serve `stream` (see the module docstring); `l2`: a bounded L2 (None: unbounded, no KV
+    cache or adapter limit but `cache.capacity`)."""
     big = [r.request for r in stream if r.prompt_tokens > token_budget]
     if big:
         raise ValueError(f"request {big[0]}'s prompt of {stream[big[0]].prompt_tokens} tokens "
                          f"is above --token-budget {token_budget}: prompts are not split")
-    sched = _Scheduler(costs, stream, cache, moves, token_budget)
+    sched = _Scheduler(costs, stream, cache, moves, token_budget, l2)
     sched.run()
     table = _table(sched.live)
     iterations = pd.DataFrame(sched.log, columns=list(ITERATION_COLUMNS))
@@ -273,18 +334,21 @@ def serve_model(arch: Arch, model: str | Path, stream: list[Request], *, cache: 
     adapters' bytes, L2 capacity and move costs from the architecture (module docstring)."""
     costs = costs or StepCosts(arch, model, "hybrid")
     work = costs.workload(stream[0].prompt_tokens)
-    offchip, l2 = switch_cost(arch, work, "offchip"), switch_cost(arch, work, "l2")
+    offchip, swap = switch_cost(arch, work, "offchip"), switch_cost(arch, work, "l2")
     l2_bytes = arch.memory.l2_bytes if arch.memory is not None else 0
-    capacity = 0
+    capacity, l2 = 0, None
     if l2_bytes:
+        slices = np.asarray(offchip.cluster_bytes, dtype=np.int64)
         capacity = min((l2_bytes // b for b in offchip.cluster_bytes if b), default=0)
         if not capacity:
             raise ValueError(f"{arch.source}: memory.l2_bytes {l2_bytes} holds no adapter "
                              f"(a cluster's slice is {max(offchip.cluster_bytes)} bytes)")
+        l2 = L2(l2_bytes, slices, np.zeros(len(slices), dtype=np.int64))
+        costs.clusters = len(slices)
     moves = Moves(offchip.bytes, round(offchip.latency_ns * 1000), offchip.energy_pj,
-                  round(l2.latency_ns * 1000), l2.energy_pj)
+                  round(swap.latency_ns * 1000), swap.energy_pj)
     return serve(costs, stream, cache=AdapterCache(capacity, cache), moves=moves,
-                 token_budget=token_budget, slo_ttft_ns=slo_ttft_ns, slo_tpot_ns=slo_tpot_ns)
+                 token_budget=token_budget, l2=l2, slo_ttft_ns=slo_ttft_ns, slo_tpot_ns=slo_tpot_ns)
 
 
 def _context(x: _Live) -> int:
@@ -334,10 +398,21 @@ def _summary(table: pd.DataFrame, sched: _Scheduler, slo_ttft_ns: float,
     out["adapter_bytes_offchip"] = sched.loads * sched.moves.adapter_bytes
     out["adapter_bytes_l2"] = sched.swaps * sched.moves.adapter_bytes
     out["adapters_in_l2_peak"] = sched.cache.peak
+    out["l2_peak_bytes"] = sched.l2_peak
     out["busy_fraction"] = float(sched.busy_ps * 1e-12 / span_s) if span_s else math.nan
     out["energy_per_token_pj"] = float(table.energy_pj.sum() / table.output_tokens.sum())
     return out
 
 
-__all__ = ["ITERATION_COLUMNS", "POLICIES", "REQUESTS_CSV", "REQUEST_COLUMNS", "AdapterCache",
-           "Moves", "Served", "serve", "serve_model"]
+__all__ = [
+    "ITERATION_COLUMNS",
+    "L2",
+    "POLICIES",
+    "REQUESTS_CSV",
+    "REQUEST_COLUMNS",
+    "AdapterCache",
+    "Moves",
+    "Served",
+    "serve",
+    "serve_model",
+]
