@@ -22,6 +22,7 @@ from aimcsim.serve.costs import Part, StepCosts
 from aimcsim.serve.engine import (
     ITERATION_COLUMNS,
     L2,
+    LOAD_COLUMNS,
     REQUEST_COLUMNS,
     AdapterCache,
     Moves,
@@ -255,6 +256,17 @@ def test_zipf_favours_the_first_adapters():
 def test_bad_serve_options_are_named(args, says, capsys):
     assert main(["serve", str(ARCH), MODEL, "--requests", "2", *args]) != 0
     assert says in capsys.readouterr().err
+
+
+def test_several_loads_share_one_memo_and_draw_their_figure(tmp_path, capsys):
+    out = tmp_path / "loads"
+    assert main(["serve", str(ARCH), MODEL, "--requests", "20", "--rate", "2", "40",
+                 "--prompt", "8", "--output-tokens", "3", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "load.csv")
+    assert list(table.columns) == list(LOAD_COLUMNS) and list(table.rate_per_s) == [2, 40]
+    assert table.busy_fraction[0] < table.busy_fraction[1]
+    assert (out / "load.png").stat().st_size > 10_000
+    assert capsys.readouterr().out.count("tokens/s") == 2
 
 
 def test_serve_writes_its_tables(tmp_path, capsys):

@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aimcsim.cli.main import set_argument
 from aimcsim.outputs.run_folder import SUMMARY_FILE, RunFolder
 from aimcsim.results import write_json
-from aimcsim.serve.engine import POLICIES, REQUESTS_CSV, serve_model
+from aimcsim.serve.engine import POLICIES, REQUESTS_CSV, serve_loads, serve_model
 from aimcsim.serve.stream import (
+    Request,
     parse_mix,
     parse_output_tokens,
     poisson_stream,
     read_arrivals,
 )
+from aimcsim.spec.arch import Arch
 from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.traces import TRACES
+
+#: the files of a served stream at several loads (`--rate R1 R2 ...` with `--out`)
+LOAD_CSV, LOAD_PNG = "load.csv", "load.png"
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +33,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         "layer-by-layer, mode: hybrid)")
     parser.add_argument("model", help=f"a bundled decoder model ({', '.join(sorted(n for n in TRACES if n.startswith(('gpt2', 'llama'))))}) or a config.json")  # noqa: E501
     parser.add_argument("--requests", type=int, default=100, help="requests in the stream")
-    parser.add_argument("--rate", type=float, default=10.0,
-                        help="arrivals per second (Poisson)")
+    parser.add_argument("--rate", type=float, nargs="+", default=[10.0],
+                        help="arrivals per second (Poisson); several: the stream served at "
+                        f"each, a row of {LOAD_CSV} and a point of {LOAD_PNG} each")
     parser.add_argument("--prompt", type=int, default=32, help="prompt tokens of each request")
     parser.add_argument("--output-tokens", default="8",
                         help="tokens each request generates: a number or lognormal:MEAN,SIGMA")
@@ -54,19 +62,57 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
     arch = load_arch_with(args.arch, sets)
-    if args.arrivals is not None:
-        stream = read_arrivals(args.arrivals)
-    else:
-        stream = poisson_stream(args.requests, args.rate, prompt=args.prompt,
-                                output=parse_output_tokens(args.output_tokens),
-                                adapters=args.adapters, zipf_s=parse_mix(args.mix),
-                                seed=args.seed)
     if not 1 <= args.token_budget <= 1 << 16:
         raise ValueError(f"--token-budget must be in 1..65536, got {args.token_budget}")
-    served = serve_model(arch, args.model, stream, cache=args.cache,
-                         token_budget=args.token_budget, slo_ttft_ns=args.slo_ttft * 1e6,
-                         slo_tpot_ns=args.slo_tpot * 1e6)
-    s = served.summary
+    output, zipf_s = parse_output_tokens(args.output_tokens), parse_mix(args.mix)
+
+    def draw(rate: float) -> list[Request]:
+        if args.arrivals is not None:
+            return read_arrivals(args.arrivals)
+        return poisson_stream(args.requests, rate, prompt=args.prompt, output=output,
+                              adapters=args.adapters, zipf_s=zipf_s, seed=args.seed)
+
+    options = {"cache": args.cache, "token_budget": args.token_budget,
+               "slo_ttft_ns": args.slo_ttft * 1e6, "slo_tpot_ns": args.slo_tpot * 1e6}
+    if len(args.rate) > 1:
+        if args.arrivals is not None:
+            raise ValueError("--arrivals gives the stream: give one --rate (or none)")
+        return _loads(args, arch, sets, draw, options)
+    served = serve_model(arch, args.model, draw(args.rate[0]), **options)
+    _print(args, arch, served.summary)
+    if args.out is not None:
+        folder = _folder(args, arch, sets)
+        served.requests.to_csv(args.out / REQUESTS_CSV, index=False)
+        write_json({**served.summary, "inputs": _inputs(args, folder, arch, sets)},
+                   folder.file(SUMMARY_FILE))
+        print(f"wrote {args.out / REQUESTS_CSV} and {folder.file(SUMMARY_FILE)}")
+    return 0
+
+
+def _loads(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]],
+           draw: Callable[[float], list[Request]], options: dict[str, Any]) -> int:
+    """The stream at each offered load: a line each, `load.csv` and `load.png`."""
+    table = serve_loads(arch, args.model, sorted(args.rate), draw, **options)
+    print(f"{args.model} on {arch.name}: {args.requests} requests at each load")
+    for row in table.itertuples(index=False):
+        print(f"{row.rate_per_s:8g}/s: {row.throughput_tokens_per_s:9,.1f} tokens/s, busy "
+              f"{row.busy_fraction:6.1%}; TTFT p50 {row.ttft_ns_p50 / 1e6:,.3f} ms, p99 "
+              f"{row.ttft_ns_p99 / 1e6:,.3f} ms; TPOT p50 {row.tpot_ns_p50 / 1e6:,.3f} ms, "
+              f"p99 {row.tpot_ns_p99 / 1e6:,.3f} ms")
+    if args.out is not None:
+        folder = _folder(args, arch, sets)
+        table.to_csv(args.out / LOAD_CSV, index=False)
+        from aimcsim.plots.serve import load  # (matplotlib only when drawing)
+        from aimcsim.plots.style import save
+
+        save(load(table), str(args.out / LOAD_PNG))
+        write_json({"rates": sorted(args.rate), "inputs": _inputs(args, folder, arch, sets)},
+                   folder.file(SUMMARY_FILE))
+        print(f"wrote {args.out / LOAD_CSV} and {args.out / LOAD_PNG}")
+    return 0
+
+
+def _print(args: argparse.Namespace, arch: Arch, s: dict[str, Any]) -> None:
     print(f"{args.model} on {arch.name}: {s['requests']} requests, {s['output_tokens']} output "
           f"tokens in {s['iterations']} iterations")
     print(f"throughput {s['throughput_tokens_per_s']:,.1f} tokens/s, "
@@ -77,12 +123,20 @@ def execute(args: argparse.Namespace) -> int:
     print(f"adapter loads from off chip {s['adapter_loads']} "
           f"({s['adapter_bytes_offchip'] / 2**20:,.1f} MiB), L2 to TCDM {s['adapter_swaps']}; "
           f"SLO attainment {s['slo_attainment']:.1%}")
-    if args.out is not None:
-        folder = RunFolder(args.out)
-        args.out.mkdir(parents=True, exist_ok=True)
-        recorded = folder.record_inputs(arch, args.arch, sets=sets)
-        served.requests.to_csv(args.out / REQUESTS_CSV, index=False)
-        write_json({**s, "inputs": {**recorded, "model": str(args.model)}},
-                   folder.file(SUMMARY_FILE))
-        print(f"wrote {args.out / REQUESTS_CSV} and {folder.file(SUMMARY_FILE)}")
-    return 0
+
+
+def _folder(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]]) -> RunFolder:
+    args.out.mkdir(parents=True, exist_ok=True)
+    return RunFolder(args.out)
+
+
+def _inputs(args: argparse.Namespace, folder: RunFolder, arch: Arch,
+            sets: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The inputs recorded in the folder, and the stream's options."""
+    recorded = folder.record_inputs(arch, args.arch, sets=sets)
+    stream = {k: getattr(args, k) for k in ("requests", "prompt", "output_tokens", "adapters",
+                                            "mix", "seed")}
+    if args.arrivals is not None:
+        stream = {"arrivals": str(args.arrivals)}
+    return {**recorded, "model": str(args.model), "stream": stream, "cache": args.cache,
+            "token_budget": args.token_budget}

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,6 +350,31 @@ def serve_model(arch: Arch, model: str | Path, stream: list[Request], *, cache: 
                   round(swap.latency_ns * 1000), swap.energy_pj)
     return serve(costs, stream, cache=AdapterCache(capacity, cache), moves=moves,
                  token_budget=token_budget, l2=l2, slo_ttft_ns=slo_ttft_ns, slo_tpot_ns=slo_tpot_ns)
+
+
+#: `serve_loads`: one row per offered load
+LOAD_COLUMNS = {
+    "rate_per_s": "offered requests per second",
+    **{f"{name}_ns_p{q}": f"{what} percentile {q}"
+       for name, what in (("ttft", "time to first token"), ("tpot", "time per output token"),
+                          ("latency", "request latency")) for q in (50, 90, 99)},
+    "throughput_tokens_per_s": "output tokens per second served",
+    "busy_fraction": "share of the span the chip ran iterations",
+    "adapter_loads": "adapter loads from off chip",
+    "slo_attainment": "share of requests within both objectives",
+}
+
+
+def serve_loads(arch: Arch, model: str | Path, rates: list[float], draw: Callable[
+        [float], list[Request]], **options: Any) -> pd.DataFrame:
+    """`serve_model` at each offered load, the streams drawn by `draw(rate)`, sharing one
+    memo of the simulations; a row per rate (`LOAD_COLUMNS`)."""
+    costs = options.pop("costs", None) or StepCosts(arch, model, "hybrid")
+    rows = []
+    for rate in rates:
+        s = serve_model(arch, model, draw(rate), costs=costs, **options).summary
+        rows.append({"rate_per_s": rate, **{c: s[c] for c in list(LOAD_COLUMNS)[1:]}})
+    return pd.DataFrame(rows, columns=list(LOAD_COLUMNS))
 
 
 def _context(x: _Live) -> int:
