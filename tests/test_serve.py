@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 from aimcsim import load_arch
 from aimcsim.cli.main import main
 from aimcsim.decode import decode, summary
+from aimcsim.serve.caches import L2, AdapterCache
 from aimcsim.serve.costs import Part, StepCosts
 from aimcsim.serve.engine import (
     ITERATION_COLUMNS,
-    L2,
     LOAD_COLUMNS,
     REQUEST_COLUMNS,
-    AdapterCache,
     Moves,
     serve,
     serve_model,

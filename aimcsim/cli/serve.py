@@ -12,7 +12,8 @@ from typing import Any
 from aimcsim.cli.main import set_argument
 from aimcsim.outputs.run_folder import SUMMARY_FILE, RunFolder
 from aimcsim.results import write_json
-from aimcsim.serve.engine import POLICIES, REQUESTS_CSV, serve_loads, serve_model
+from aimcsim.serve.caches import POLICIES
+from aimcsim.serve.engine import REQUESTS_CSV, serve_loads, serve_model
 from aimcsim.serve.stream import (
     Request,
     parse_mix,

@@ -29,9 +29,9 @@ Costs come from `aimcsim.serve.costs.StepCosts`. Times are integer ps throughout
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,10 @@ import numpy as np
 import pandas as pd
 
 from aimcsim.reload import switch_cost
+from aimcsim.serve.caches import L2, AdapterCache
 from aimcsim.serve.costs import StepCosts
 from aimcsim.serve.stream import Request
 from aimcsim.spec.arch import Arch
-
-POLICIES = ("lru", "lfu", "pinned")
 
 #: the file of a served stream's request table (`aimcsim serve --out`)
 REQUESTS_CSV = "requests.csv"
@@ -81,65 +80,6 @@ class _Live:
     kv: np.ndarray | None = None  # its KV cache's bytes on each cluster, once admitted
 
 
-@dataclass
-class AdapterCache:
-    """The adapters L2 holds (see the module docstring)."""
-
-    capacity: int  # adapters; 0: unbounded
-    policy: str
-    held: OrderedDict[int, None] = field(default_factory=OrderedDict)  # least recent first
-    uses: dict[int, int] = field(default_factory=dict)
-    peak: int = 0
-
-    def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ValueError(f"--cache {self.policy!r} is not one of {', '.join(POLICIES)}")
-        if self.policy == "pinned":
-            if not self.capacity:
-                raise ValueError("--cache pinned needs a bounded L2 (memory.l2_bytes > 0): "
-                                 "with an unbounded one every adapter stays anyway")
-            self.held.update(dict.fromkeys(range(self.capacity)))
-            self.peak = len(self.held)
-
-    def load(self, used: set[int], room: int | None = None) -> list[int]:
-        """The adapters of an iteration using `used`: those to load from off chip (after
-        which L2 holds them, but for pinned misses). `room`: the adapters L2 may hold now
-        (what its KV caches leave; default `capacity`)."""
-        missing = sorted(a for a in used if a not in self.held)
-        for a in sorted(used):
-            self.uses[a] = self.uses.get(a, 0) + 1
-            if a in self.held and self.policy != "pinned":
-                self.held.move_to_end(a)
-        if self.policy == "pinned":
-            return missing
-        room = self.capacity if room is None else room
-        for a in missing:
-            while room and len(self.held) >= room:
-                self.held.pop(self._victim(used))
-            self.held[a] = None
-        while room and len(self.held) > room:  # (KV caches grew into the adapters' room)
-            self.held.pop(self._victim(used))
-        self.peak = max(self.peak, len(self.held))
-        return missing
-
-    def needs(self, used: set[int]) -> int:
-        """Adapters L2 must hold during an iteration using `used`: pinned misses stream
-        through it beside the pinned ones; otherwise `used` (the rest may be evicted)."""
-        if self.policy == "pinned":
-            return len(self.held) + sum(a not in self.held for a in used)
-        return len(used)
-
-    def holding(self, used: set[int]) -> int:
-        """Adapters L2 holds during an iteration using `used`, once it is loaded."""
-        return self.needs(used) if self.policy == "pinned" else len(self.held)
-
-    def _victim(self, used: set[int]) -> int:
-        order = [a for a in self.held if a not in used]  # least recently used first
-        if self.policy == "lru":
-            return order[0]
-        return min(order, key=lambda a: (self.uses.get(a, 0), order.index(a)))
-
-
 #: `Served.iterations`: one row per iteration
 ITERATION_COLUMNS = {
     "start_ns": "when it started",
@@ -175,30 +115,6 @@ class Moves:
     load_pj: float
     swap_ps: int
     swap_pj: float
-
-
-@dataclass
-class L2:
-    """Each cluster's L2, shared by the KV caches of the admitted requests (reserved at
-    admission for their last step's context) and the adapters' slices."""
-
-    limit_bytes: int  # each cluster's
-    slice_bytes: np.ndarray  # one adapter's A and B on each cluster
-    kv_bytes: np.ndarray  # the KV caches reserved, on each cluster
-
-    def fits(self, kv: np.ndarray, adapters: int) -> bool:
-        """Whether `kv` more and `adapters` adapters fit beside the reserved KV caches."""
-        return bool(np.all(self.kv_bytes + kv + adapters * self.slice_bytes
-                           <= self.limit_bytes))
-
-    def room(self) -> int:
-        """Adapters the reserved KV caches leave room for."""
-        some = self.slice_bytes > 0
-        return int(np.min((self.limit_bytes - self.kv_bytes[some]) // self.slice_bytes[some]))
-
-    def used_bytes(self, adapters: int) -> int:
-        """The fullest cluster's bytes with `adapters` adapters in L2."""
-        return int(np.max(self.kv_bytes + adapters * self.slice_bytes))
 
 
 class _Scheduler:
@@ -430,15 +346,5 @@ def _summary(table: pd.DataFrame, sched: _Scheduler, slo_ttft_ns: float,
     return out
 
 
-__all__ = [
-    "ITERATION_COLUMNS",
-    "L2",
-    "POLICIES",
-    "REQUESTS_CSV",
-    "REQUEST_COLUMNS",
-    "AdapterCache",
-    "Moves",
-    "Served",
-    "serve",
-    "serve_model",
-]
+__all__ = ["ITERATION_COLUMNS", "LOAD_COLUMNS", "REQUESTS_CSV", "REQUEST_COLUMNS", "Moves",
+           "Served", "serve", "serve_loads", "serve_model"]
