@@ -28,7 +28,13 @@ from aimcsim.serve.engine import (
     serve,
     serve_model,
 )
-from aimcsim.serve.stream import Request, parse_mix, parse_output_tokens, poisson_stream
+from aimcsim.serve.stream import (
+    Request,
+    parse_mix,
+    parse_output_tokens,
+    poisson_stream,
+    read_arrivals,
+)
 from aimcsim.traces import TRACES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,7 +170,7 @@ def test_kv_caches_and_adapters_never_overfill_l2(raw, policy, l2_bytes):
     except ValueError as e:  # (a request whose KV cache and adapter do not fit alone)
         assert "cannot be served alone" in str(e)
         worst = max(r.prompt_tokens + r.output_tokens - 1 for r in stream) * 10
-        pinned = int(np.min(l2_bytes // SLICES)) if policy == "pinned" else 0
+        pinned = int(np.min(l2_bytes // SLICES)) - 1 if policy == "pinned" else 0
         assert worst + (pinned + 1) * 50 > l2_bytes
         return
     it, t = served.iterations, served.requests
@@ -188,7 +194,7 @@ def test_lru_evicts_the_least_recently_used_and_lfu_the_least_used():
     for used in ({0}, {0}, {1}, {2}):
         lfu.load(used)
     assert sorted(lfu.held) == [0, 2]  # (1 was used once, 0 twice)
-    pinned = AdapterCache(1, "pinned")
+    pinned = AdapterCache(2, "pinned")  # (one pinned, room for one streaming through)
     assert pinned.load({0}) == [] and pinned.load({1}) == [1] and list(pinned.held) == [0]
 
 
@@ -221,7 +227,7 @@ def test_a_fixed_service_time_waits_as_md1(rho):
     for seed in range(30):  # (one request at a time: output 1, budget the prompt)
         stream = poisson_stream(4000, rate, prompt=16, output=("fixed", 1, 0), adapters=1,
                                 seed=seed)
-        t = serve(_Costs(), stream, cache=AdapterCache(1, "pinned"),
+        t = serve(_Costs(), stream, cache=AdapterCache(2, "pinned"),
                   moves=Moves(0, 0, 0.0, 0, 0.0), token_budget=16).requests
         means.append(t.queue_ns.iloc[400:].mean())  # (the warm-up discarded)
     s = service_ps * 1e-3
@@ -251,6 +257,9 @@ def test_zipf_favours_the_first_adapters():
     (["--mix", "zipf:-1"], "--mix"),
     (["--output-tokens", "lognormal:5"], "--output-tokens"),
     (["--prompt", "64", "--token-budget", "32"], "--token-budget"),
+    (["--rate", "0"], "--rate"),
+    (["--adapters", "0"], "--adapters"),
+    (["--slo-ttft", "-1"], "--slo-ttft"),
 ])
 def test_bad_serve_options_are_named(args, says, capsys):
     assert main(["serve", str(ARCH), MODEL, "--requests", "2", *args]) != 0
@@ -276,3 +285,45 @@ def test_serve_writes_its_tables(tmp_path, capsys):
     assert list(table.columns) == list(REQUEST_COLUMNS) and len(table) == 6
     assert (out / "summary.json").exists() and (out / "arch.yaml").exists()
     assert "tokens/s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("arrival_ns,prompt_tokens,output_tokens,adapter\n0,4,2,0\n5,4,,1\n", "line 3: output_tokens"),
+    ("arrival_ns,prompt_tokens,output_tokens,adapter\nabc,4,2,0\n", "line 2: arrival_ns"),
+    ("arrival_ns,prompt_tokens,output_tokens,adapter\n9,4,2,0\n5,4,2,0\n", "not before"),
+    ("arrival_ns,prompt_tokens,adapter\n0,4,0\n", "missing column(s) output_tokens"),
+    ("", "missing column"),
+    ("arrival_ns,prompt_tokens,output_tokens,adapter\n", "no requests"),
+])
+def test_a_bad_arrivals_file_is_named_with_its_line_and_column(tmp_path, text, says):
+    path = tmp_path / "arrivals.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"arrivals\.csv") as error:
+        read_arrivals(path)
+    assert says in str(error.value)
+
+
+def test_an_arrivals_file_reads_as_its_requests(tmp_path):
+    path = tmp_path / "arrivals.csv"
+    path.write_text("arrival_ns,prompt_tokens,output_tokens,adapter\n0,4,2,0\n2.5,8,1.0,3\n")
+    assert read_arrivals(path) == [Request(0, 0, 4, 2, 0), Request(1, 2500, 8, 1, 3)]
+
+
+def test_a_batch_of_decode_tokens_runs_the_lm_head_on_each(costs):
+    def head(work):
+        return next(op for op in work.ops if op.role == "lm_head")
+
+    batch, prefill = costs.workload(3, every_token=True), costs.workload(3)
+    assert batch.rows(head(batch)) == 3
+    assert prefill.rows(head(prefill)) == 1  # (a prefill's: its last token)
+    assert not costs.contextual()[batch.ops.index(head(batch))]
+
+
+def test_pinned_streams_the_other_adapters_through_the_room_left(arch, costs):
+    stream = [Request(i, i * 10**9, 8, 2, i % 5) for i in range(10)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        served = serve_model(arch, MODEL, stream, cache="pinned", token_budget=16, costs=costs)
+    pinned = served.summary["adapters_in_l2_peak"]  # (the pinned ones)
+    assert pinned >= 5  # (64 MiB holds every one of these five)
+    assert served.summary["adapter_loads"] == 0

@@ -63,8 +63,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
     arch = load_arch_with(args.arch, sets)
-    if not 1 <= args.token_budget <= 1 << 16:
-        raise ValueError(f"--token-budget must be in 1..65536, got {args.token_budget}")
+    _check(args)
     output, zipf_s = parse_output_tokens(args.output_tokens), parse_mix(args.mix)
 
     def draw(rate: float) -> list[Request]:
@@ -88,6 +87,20 @@ def execute(args: argparse.Namespace) -> int:
                    folder.file(SUMMARY_FILE))
         print(f"wrote {args.out / REQUESTS_CSV} and {folder.file(SUMMARY_FILE)}")
     return 0
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Each option in its range, named when it is not."""
+    for name, value, low, high in (("--requests", args.requests, 1, 10_000_000),
+                                   ("--prompt", args.prompt, 1, 65536),
+                                   ("--adapters", args.adapters, 1, 1_000_000),
+                                   ("--token-budget", args.token_budget, 1, 65536)):
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+    for name, value in [("--rate", r) for r in args.rate] + [
+            ("--slo-ttft", args.slo_ttft), ("--slo-tpot", args.slo_tpot)]:
+        if not value > 0:
+            raise ValueError(f"{name} must be above 0, got {value:g}")
 
 
 def _loads(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]],
@@ -135,9 +148,10 @@ def _inputs(args: argparse.Namespace, folder: RunFolder, arch: Arch,
             sets: list[tuple[str, Any]]) -> dict[str, Any]:
     """The inputs recorded in the folder, and the stream's options."""
     recorded = folder.record_inputs(arch, args.arch, sets=sets)
-    stream = {k: getattr(args, k) for k in ("requests", "prompt", "output_tokens", "adapters",
-                                            "mix", "seed")}
+    stream = {k: getattr(args, k) for k in ("requests", "rate", "prompt", "output_tokens",
+                                            "adapters", "mix", "seed")}
     if args.arrivals is not None:
         stream = {"arrivals": str(args.arrivals)}
+    slo = {k: getattr(args, k) for k in ("slo_ttft", "slo_tpot") if math.isfinite(getattr(args, k))}
     return {**recorded, "model": str(args.model), "stream": stream, "cache": args.cache,
-            "token_budget": args.token_budget}
+            "token_budget": args.token_budget, "slo_ms": slo}

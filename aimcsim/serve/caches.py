@@ -26,10 +26,12 @@ class AdapterCache:
         if self.policy not in POLICIES:
             raise ValueError(f"--cache {self.policy!r} is not one of {', '.join(POLICIES)}")
         if self.policy == "pinned":
-            if not self.capacity:
-                raise ValueError("--cache pinned needs a bounded L2 (memory.l2_bytes > 0): "
-                                 "with an unbounded one every adapter stays anyway")
-            self.held.update(dict.fromkeys(range(self.capacity)))
+            if self.capacity < 2:
+                raise ValueError("--cache pinned needs a bounded L2 (memory.l2_bytes > 0) with "
+                                 "room for two adapters (one pinned, one streaming through): "
+                                 f"it holds {self.capacity}")
+            # (all but one adapter's room: the misses stream through it)
+            self.held.update(dict.fromkeys(range(self.capacity - 1)))
             self.peak = len(self.held)
 
     def load(self, used: set[int], room: int | None = None) -> list[int]:

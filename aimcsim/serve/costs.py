@@ -6,7 +6,8 @@ alone (that is why `aimcsim.sim.replay` may shift an op's footprint). An iterati
 op once over its segments, one after another:
 
 - the ops whose shape does not depend on the context (the linear layers, norms, the LM head)
-  over the iteration's decode tokens together, one token per block (as `decode` runs a step);
+  over the iteration's decode tokens together, one token per block (as `decode` runs a step),
+  the LM head on each of them;
 - the ops whose shape does (attention's scores, softmax and context over the KV cache) once per
   decoding request, at its context;
 - every admitted prompt as `decode`'s prefill runs it (blocks of `pipeline.parallel_tokens`).
@@ -61,15 +62,22 @@ class StepCosts:
         self._attention: dict[int, Part] = {}
         self._contextual: np.ndarray | None = None  # ops whose shape follows the context
         self._kv: dict[int, np.ndarray] = {}
+        self._lone: dict[int, Part] = {}  # the context-free ops of a lone step, by context
         self.clusters = 0  # (at least this many entries in `kv_bytes`)
         self.simulations = 0
         self.memo = memo  # (False: the reference, every term simulated each time it is asked)
 
-    def workload(self, tokens: int, context: int = 0) -> Workload:
-        """The trace of `tokens` over `context` keys (a prefill without one)."""
+    def workload(self, tokens: int, context: int = 0, *, every_token: bool = False
+                 ) -> Workload:
+        """The trace of `tokens` over `context` keys (a prefill without one); `every_token`:
+        the layers a prefill runs on its last tokens only (the LM head) run on every token,
+        as in a batch of decode tokens, each of which needs its logits."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SettingWarning)
             doc = model_trace(self.model, tokens, context=context)
+        if every_token:
+            doc = {**doc, "ops": [{k: v for k, v in op.items() if k != "last_tokens"}
+                                  for op in doc["ops"]]}
         return parse_workload(doc, doc["name"])
 
     def _increments(self, arch: Arch, work: Workload) -> tuple[np.ndarray, np.ndarray]:
@@ -89,10 +97,11 @@ class StepCosts:
         return inc, (np.asarray(columns["energy_pj"], dtype=float)
                      + static * inc / max(1, int(end_ps[-1])))
 
-    def contextual(self, context: int) -> np.ndarray:
-        """Which ops' shapes follow the context (compared between two decode steps)."""
+    def contextual(self) -> np.ndarray:
+        """Which ops' shapes follow the context (compared between the decode steps over 1 and
+        2 keys: below any attention window)."""
         if self._contextual is None:
-            a, b = self.workload(1, context).ops, self.workload(1, context + 1).ops
+            a, b = self.workload(1, 1).ops, self.workload(1, 2).ops
             self._contextual = np.array([x != y for x, y in zip(a, b, strict=True)])
         return self._contextual
 
@@ -121,23 +130,26 @@ class StepCosts:
         part = self._attention.get(context) if self.memo else None
         if part is None:
             inc, energy = self._increments(self.one, self.workload(1, context))
-            mask = self.contextual(context)
+            mask = self.contextual()
             part = self._attention[context] = Part(int(inc[mask].sum()),
                                                    float(energy[mask].sum()))
-            # (the other ops of a lone step: tokens(1))
-            self._tokens[1] = Part(int(inc[~mask].sum()), float(energy[~mask].sum()))
+            # (the other ops of a lone step at this context: `tokens(1, context)`; their
+            # static energy follows the run's, whose L2 is priced by the context)
+            self._lone[context] = Part(int(inc[~mask].sum()), float(energy[~mask].sum()))
         return part
 
     def tokens(self, count: int, context: int) -> Part:
-        """The other ops over `count` decode tokens together (one per block); `context`: one
-        of theirs (a trace of several tokens is a prefill, whose attention is not kept)."""
+        """The other ops over `count` decode tokens together (one per block, the LM head on
+        each); `context`: a lone token's (its step's run gives them), else unused (a trace
+        of several tokens is a prefill, whose attention is not kept)."""
+        if count == 1:
+            if not self.memo or context not in self._lone:
+                self.attention(context)  # (its run gives them)
+            return self._lone[context]
         part = self._tokens.get(count) if self.memo else None
         if part is None:
-            if count == 1:
-                self.attention(context)
-                return self._tokens[1]
-            inc, energy = self._increments(self.one, self.workload(count))
-            mask = ~self.contextual(context)
+            inc, energy = self._increments(self.one, self.workload(count, every_token=True))
+            mask = ~self.contextual()
             part = self._tokens[count] = Part(int(inc[mask].sum()), float(energy[mask].sum()))
         return part
 

@@ -18,8 +18,9 @@ at 0), kept by `policy`:
 
 - `lru`: a load evicts the least recently used adapter the iteration does not use;
 - `lfu`: the least often used (ties: the least recently used);
-- `pinned`: adapters 0 .. capacity-1 are in L2 from the start (and adapter 0 in TCDM) and
-  stay; any other is loaded for each iteration that uses it and not kept.
+- `pinned`: adapters 0 .. capacity-2 are in L2 from the start (and adapter 0 in TCDM) and
+  stay; any other is loaded into the one adapter's room left for each iteration that uses it,
+  and not kept.
 
 With `lru` and `lfu` the chip starts cold: nothing in L2 or TCDM.
 
@@ -32,6 +33,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -166,9 +168,11 @@ class _Scheduler:
             admitted.append(waiting.popleft())
         if not admitted and not self.running:
             x = waiting[0]
-            raise ValueError(f"request {x.req.request} cannot be served alone: its KV cache "
-                             f"({int(np.max(x.kv))} bytes on a cluster) and its adapter do "
-                             f"not fit memory.l2_bytes ({l2.limit_bytes if l2 else 0})")
+            kv = ("" if x.kv is None else
+                  f"its KV cache ({int(np.max(x.kv))} bytes on a cluster) and ")
+            raise ValueError(f"request {x.req.request} cannot be served alone: {kv}its adapter "
+                             f"do not fit L2 beside the pinned adapters (memory.l2_bytes "
+                             f"{l2.limit_bytes if l2 else 0}, {cache.capacity} adapters' room)")
         return admitted
 
     def _adapters(self, batch: list[_Live]) -> int:
@@ -233,9 +237,13 @@ def serve(costs: StepCosts, stream: list[Request], *, cache: AdapterCache, moves
           slo_tpot_ns: float = math.inf) -> Served:
     """Serve `stream` (see the module docstring); `l2`: a bounded L2 (None: unbounded, no KV
     cache or adapter limit but `cache.capacity`)."""
-    big = [r.request for r in stream if r.prompt_tokens > token_budget]
+    if not stream:
+        raise ValueError("no requests to serve")
+    if any(b.arrival_ps < a.arrival_ps for a, b in pairwise(stream)):
+        raise ValueError("the stream's arrivals must be in time order")
+    big = [r for r in stream if r.prompt_tokens > token_budget]
     if big:
-        raise ValueError(f"request {big[0]}'s prompt of {stream[big[0]].prompt_tokens} tokens "
+        raise ValueError(f"request {big[0].request}'s prompt of {big[0].prompt_tokens} tokens "
                          f"is above --token-budget {token_budget}: prompts are not split")
     sched = _Scheduler(costs, stream, cache, moves, token_budget, l2)
     sched.run()

@@ -12,12 +12,15 @@ adapter column).
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from aimcsim.params.files import read_text
 
 #: the columns of an arrivals CSV (`--arrivals`)
 ARRIVAL_COLUMNS = {
@@ -98,33 +101,43 @@ def poisson_stream(requests: int, rate_per_s: float, *, prompt: int,
 
 
 def read_arrivals(path: str | Path) -> list[Request]:
-    """The requests of an arrivals CSV (`ARRIVAL_COLUMNS`); ValueError naming the file, the row
-    and the column for anything else."""
-    frame = pd.read_csv(path)
-    missing = [c for c in ARRIVAL_COLUMNS if c not in frame.columns]
+    """The requests of an arrivals CSV (`ARRIVAL_COLUMNS`; read bounded, as every input);
+    ValueError naming the file, the line and the column for anything else."""
+    text = read_text(path, "csv")
+    rows = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ARRIVAL_COLUMNS if c not in (rows.fieldnames or ())]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; an arrivals file has "
                          f"the columns {', '.join(ARRIVAL_COLUMNS)}")
-    out = []
+    out: list[Request] = []
     last = 0.0
-    for i, row in enumerate(frame.itertuples(index=False)):
-        where = f"{path}: row {i + 2}"  # (the header is line 1)
-        values = {c: getattr(row, c) for c in ARRIVAL_COLUMNS}
-        for c in ("prompt_tokens", "output_tokens", "adapter"):
-            v = values[c]
-            if not (isinstance(v, (int, np.integer)) and v >= (0 if c == "adapter" else 1)):
-                raise ValueError(f"{where}: {c} must be an integer >= "
-                                 f"{0 if c == 'adapter' else 1}, got {v!r}")
-        at = float(values["arrival_ns"])
+    for row in rows:
+        where = f"{path}: line {rows.line_num}"
+        values = [_count(where, c, row[c], 0 if c == "adapter" else 1)
+                  for c in ("prompt_tokens", "output_tokens", "adapter")]
+        try:
+            at = float(row["arrival_ns"])
+        except (TypeError, ValueError):
+            at = math.nan
         if not (math.isfinite(at) and at >= last):
-            raise ValueError(f"{where}: arrival_ns must be finite and not before the row "
-                             f"above, got {values['arrival_ns']!r}")
+            raise ValueError(f"{where}: arrival_ns must be a finite number of ns, not before "
+                             f"the line above, got {row['arrival_ns']!r}")
         last = at
-        out.append(Request(i, round(at * 1000), int(values["prompt_tokens"]),
-                           int(values["output_tokens"]), int(values["adapter"])))
+        out.append(Request(len(out), round(at * 1000), *values))
     if not out:
-        raise ValueError(f"{path}: no requests")
+        raise ValueError(f"{path}: no requests (a header and one line per request)")
     return out
+
+
+def _count(where: str, column: str, text: str | None, least: int) -> int:
+    """An integer cell (`3` or `3.0`) at least `least`."""
+    try:
+        value = float(text) if text is not None else math.nan
+    except ValueError:
+        value = math.nan
+    if not (value.is_integer() and value >= least):
+        raise ValueError(f"{where}: {column} must be an integer >= {least}, got {text!r}")
+    return int(value)
 
 
 __all__ = ["ARRIVAL_COLUMNS", "Request", "parse_mix", "parse_output_tokens", "poisson_stream",
