@@ -170,9 +170,11 @@ class _Scheduler:
             x = waiting[0]
             kv = ("" if x.kv is None else
                   f"its KV cache ({int(np.max(x.kv))} bytes on a cluster) and ")
+            beside = " beside the pinned adapters" if cache.policy == "pinned" else ""
             raise ValueError(f"request {x.req.request} cannot be served alone: {kv}its adapter "
-                             f"do not fit L2 beside the pinned adapters (memory.l2_bytes "
-                             f"{l2.limit_bytes if l2 else 0}, {cache.capacity} adapters' room)")
+                             f"do not fit L2{beside} (memory.l2_bytes "
+                             f"{l2.limit_bytes if l2 else 0}, room for {cache.capacity} "
+                             "adapters without KV caches)")
         return admitted
 
     def _adapters(self, batch: list[_Live]) -> int:
