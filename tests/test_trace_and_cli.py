@@ -153,3 +153,15 @@ def test_a_mistyped_option_command_or_choice_gets_a_did_you_mean(capsys):
     assert _usage_error(capsys, [*run, "--zqxjk"]) == (
         "aimcsim: error: run: unrecognized arguments: --zqxjk (see 'aimcsim run --help')\n")
 
+
+
+def test_decode_takes_a_config_json_as_it_takes_the_bundled_name(root, capsys):
+    arch = str(root / "arch" / "hybrid_large_tcdm.yaml")
+    assert main(["decode", arch, "gpt2", "--prompt", "4", "--steps", "1"]) == 0
+    by_name = capsys.readouterr().out
+    config = root / "workloads" / "configs" / "gpt2.json"
+    assert main(["decode", arch, str(config), "--prompt", "4", "--steps", "1"]) == 0
+    by_file = capsys.readouterr().out
+    assert by_file.splitlines()[1:] == by_name.splitlines()[1:]  # (the times; line 1 names it)
+    assert main(["decode", arch, "gtp2"]) != 0
+    assert "did you mean gpt2" in capsys.readouterr().err

@@ -12,14 +12,14 @@ from aimcsim.decode import decode as decode_run
 from aimcsim.decode import summary as decode_summary
 from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.spec.workload import MAX_TOKENS
-from aimcsim.traces import TRACES
+from aimcsim.traces import TRACES, generator_for
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arch", help="architecture YAML")
-    parser.add_argument("model", choices=sorted(n for n, g in TRACES.items()
-                                                if n.startswith(("gpt2", "llama"))),
-                        help="a bundled decoder model")
+    parser.add_argument("model", help="a bundled decoder model ("
+                        f"{', '.join(sorted(n for n in TRACES if n.startswith(('gpt2', 'llama'))))}"
+                        ") or a decoder's config.json")
     parser.add_argument("--prompt", type=int, default=64, help="prompt tokens")
     parser.add_argument("--steps", type=int, default=8, help="tokens generated")
     parser.add_argument("--out", type=Path, default=None, help="write decode.csv to this folder")
@@ -37,7 +37,7 @@ def execute(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be in 1..{cpus} (this machine's CPUs), got "
                          f"{args.workers}")
     arch = load_arch_with(args.arch, parse_sets(args.set))
-    table = decode_run(arch, TRACES[args.model], prompt=args.prompt, steps=args.steps,
+    table = decode_run(arch, generator_for(args.model), prompt=args.prompt, steps=args.steps,
                        workers=args.workers)
     print(f"{args.model} on {arch.name}: prompt {args.prompt} tokens, {args.steps} decode steps")
     for mode, s in decode_summary(table).items():

@@ -10,6 +10,7 @@ configurations live in `workloads/configs/`. A new model family is one function 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,16 +130,30 @@ def model_trace(model: str | Path, seq_len: int, *, context: int = 0, lm_head: b
     config.json file (its trace named `<model>-<seq_len>`, by `generator`); with `context`, a
     decode step. ValueError naming the bundled models when a text `model` is neither (a
     `Path` is always a file: `read_config` says what is wrong with it)."""
+    return generator_for(model, generator).generate(seq_len, context=context, lm_head=lm_head)
+
+
+def generator_for(model: str | Path, generator: str = "--config") -> TraceGenerator:
+    """The generator of `model`: a bundled one by name (`TRACES`) or one of a Hugging Face
+    config.json file, read once, now (its traces say they came from `generator`). ValueError
+    naming the bundled models when a text `model` is neither."""
     if isinstance(model, str) and model in TRACES:  # (a Path is a file, whatever its name)
-        return TRACES[model].generate(seq_len, context=context, lm_head=lm_head)
+        return TRACES[model]
     path = Path(model)
     if isinstance(model, str) and not (path.exists() or path.is_symlink()):
+        close = difflib.get_close_matches(model, TRACES, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
         raise ValueError(f"{model}: neither a bundled model ({', '.join(sorted(TRACES))}) "
-                         "nor a config.json file")
+                         f"nor a config.json file{hint}")
     cfg = read_config(path)
     name = config_model(cfg, path)
-    return from_config(cfg, seq_len, model=name, generator=generator, file=str(path),
-                       context=context, name=f"{Path(name).name}-{seq_len}", lm_head=lm_head)
+
+    def generate(seq_len: int = 128, config: dict[str, Any] | None = None, context: int = 0,
+                 lm_head: bool = True) -> dict[str, Any]:
+        return from_config(config if config is not None else cfg, seq_len, model=name,
+                           generator=generator, file=str(path), context=context,
+                           name=f"{Path(name).name}-{seq_len}", lm_head=lm_head)
+    return TraceGenerator(str(path), name, generate)
 
 
 def for_model(model: str | None) -> TraceGenerator | None:
@@ -147,4 +162,5 @@ def for_model(model: str | None) -> TraceGenerator | None:
 
 
 __all__ = ["CONFIGS", "MOBILEBERT_UNCASED", "TRACES", "TraceGenerator", "config_model",
-           "for_model", "from_config", "mobilebert_trace", "model_trace", "read_config"]
+           "for_model", "from_config", "generator_for", "mobilebert_trace", "model_trace",
+           "read_config"]
