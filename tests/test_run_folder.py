@@ -23,17 +23,20 @@ from aimcsim.outputs.run_folder import (
     FILES,
     KINDS,
     LAYERS_FILE,
+    LOAD_FIGURE,
+    LOAD_FILE,
     MARKS,
     POINT_LAYERS_FILE,
     POINTS_CSV_FILE,
     POINTS_FILE,
+    REQUESTS_FILE,
     SEARCH_FILE,
     SUMMARY_FILE,
     TECHNOLOGY_FILE,
     TIMELINE_FILE,
     RunFolder,
-    run_summary,
 )
+from aimcsim.outputs.run_summary import run_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "aimcsim"
@@ -71,6 +74,8 @@ def _touched(folder: Path, *files) -> Path:
     # a sweep written with --csv holds a layers table as CSV too: still a sweep
     ((POINTS_FILE, POINT_LAYERS_FILE, POINTS_CSV_FILE, LAYERS_FILE), "sweep"),
     ((SEARCH_FILE, LAYERS_FILE), "search"),
+    ((REQUESTS_FILE, SUMMARY_FILE), "serve"),
+    ((LOAD_FILE, LOAD_FIGURE, SUMMARY_FILE), "serve"),
 ])
 def test_a_folder_says_which_kind_it_is(tmp_path, files, kind):
     folder = _touched(tmp_path / "f", *files)
@@ -83,9 +88,10 @@ def test_a_folder_of_no_kind_is_refused_naming_what_makes_each(tmp_path):
     with pytest.raises(ValueError) as refused:
         _ = RunFolder(folder).kind
     assert str(refused.value) == (f"{folder} holds no results of run (layers.csv), search "
-                                  "(search.csv) or sweep (points.parquet)")
-    assert [kind for kind, _ in MARKS] == ["sweep", "search", "run"]
-    assert sorted(kind for kind, _ in MARKS) == list(KINDS)
+                                  "(search.csv), sweep (points.parquet) or serve (requests.csv "
+                                  "or load.csv)")
+    assert [kind for kind, _ in MARKS] == ["sweep", "search", "run", "serve", "serve"]
+    assert sorted({kind for kind, _ in MARKS}) == sorted(KINDS)
 
 
 # ---- written, then read back --------------------------------------------------------------

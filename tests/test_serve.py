@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from aimcsim import load_arch
 from aimcsim.cli.main import main
 from aimcsim.decode import decode, summary
+from aimcsim.outputs.figures import drawable
+from aimcsim.outputs.run_folder import RunFolder
 from aimcsim.serve.caches import L2, AdapterCache
 from aimcsim.serve.costs import Part, StepCosts
 from aimcsim.serve.engine import (
@@ -327,3 +329,19 @@ def test_pinned_streams_the_other_adapters_through_the_room_left(arch, costs):
     pinned = served.summary["adapters_in_l2_peak"]  # (the pinned ones)
     assert pinned >= 5  # (64 MiB holds every one of these five)
     assert served.summary["adapter_loads"] == 0
+
+
+def test_a_serve_folder_plots_and_reports(tmp_path):
+    one, loads = tmp_path / "one", tmp_path / "loads"
+    for out, rates in ((one, ["40"]), (loads, ["5", "40"])):
+        assert main(["serve", str(ARCH), "gpt2", "--requests", "12", "--rate", *rates,
+                     "--prompt", "8", "--output-tokens", "3", "--out", str(out)]) == 0
+    assert RunFolder(one).kind == RunFolder(loads).kind == "serve"
+    assert [k.name for k in drawable(RunFolder(one))] == ["latency"]
+    assert [k.name for k in drawable(RunFolder(loads))] == ["load"]
+    assert main(["plot", str(one), "--kind", "all"]) == 0 and (one / "latency.png").exists()
+    for out in (one, loads):
+        assert main(["report", str(out)]) == 0
+        page = (out / "report.html").read_text()
+        assert page.count("<figure") == 1 and "serving gpt2" in page
+    assert "Offered loads" in (loads / "report.html").read_text()

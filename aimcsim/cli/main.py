@@ -21,8 +21,8 @@ COMMANDS = {
     "run": "simulate a workload on an architecture",
     "search": "exact search of pipeline, token parallelism, buffer " "policy and cluster size",
     "sweep": "run a design-space sweep from a sweep YAML",
-    "plot": "draw a figure from a run, search or sweep folder",
-    "report": "one self-contained HTML page of a run, search or sweep folder (figures "
+    "plot": "draw a figure from a run, search, sweep or serve folder",
+    "report": "one self-contained HTML page of a run, search, sweep or serve folder (figures "
               "embedded; opens offline)",
     "compare": "AIMC-only vs hybrid per point of a sweep folder",
     "decode": "prefill and decode of a decoder model: time to first token, time per output "

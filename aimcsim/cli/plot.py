@@ -1,4 +1,4 @@
-"""`aimcsim plot`: draw a figure (or every figure) from a run, search or sweep folder."""
+"""`aimcsim plot`: draw a figure (or every figure) from a run, search, sweep or serve folder."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from aimcsim.spec.arch import MODES
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", type=Path, help="the --out folder of run, search or sweep")
+    parser.add_argument("results", type=Path,
+                        help="the --out folder of run, search, sweep or serve")
     parser.add_argument("--kind", required=True, choices=[*FIGURES, "all"],
                         help="a registered figure, or all (every one the folder has the data "
                              "for, each as KIND.png in the folder or in --out)")

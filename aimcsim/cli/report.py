@@ -1,4 +1,4 @@
-"""`aimcsim report`: one self-contained HTML page of a run, search or sweep folder (figures
+"""`aimcsim report`: one self-contained HTML page of a run, search, sweep or serve folder (figures
 embedded; opens offline)."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from aimcsim.outputs.run_folder import REPORT_FILE
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", type=Path, help="the --out folder of run, search or sweep")
+    parser.add_argument("results", type=Path,
+                        help="the --out folder of run, search, sweep or serve")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"HTML file to write (default: {REPORT_FILE.name} in the results "
                         "folder)")

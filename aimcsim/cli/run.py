@@ -16,9 +16,9 @@ from aimcsim.outputs.run_folder import (
     SUMMARY_FILE,
     TIMELINE_FILE,
     RunFolder,
-    run_summary,
     run_timeline,
 )
+from aimcsim.outputs.run_summary import run_summary
 from aimcsim.outputs.trace_export import chrome_trace
 from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES

@@ -10,10 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from aimcsim.cli.main import set_argument
-from aimcsim.outputs.run_folder import SUMMARY_FILE, RunFolder
+from aimcsim.outputs.run_folder import (
+    LOAD_FIGURE,
+    LOAD_FILE,
+    REQUESTS_FILE,
+    SUMMARY_FILE,
+    RunFolder,
+)
 from aimcsim.results import write_json
 from aimcsim.serve.caches import POLICIES
-from aimcsim.serve.engine import REQUESTS_CSV, serve_loads, serve_model
+from aimcsim.serve.engine import serve_loads, serve_model
 from aimcsim.serve.stream import (
     Request,
     parse_mix,
@@ -25,8 +31,7 @@ from aimcsim.spec.arch import Arch
 from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.traces import TRACES
 
-#: the files of a served stream at several loads (`--rate R1 R2 ...` with `--out`)
-LOAD_CSV, LOAD_PNG = "load.csv", "load.png"
+LOAD_CSV, LOAD_PNG, REQUESTS_CSV = LOAD_FILE.name, LOAD_FIGURE.name, REQUESTS_FILE.name
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,10 +87,10 @@ def execute(args: argparse.Namespace) -> int:
     _print(args, arch, served.summary)
     if args.out is not None:
         folder = _folder(args, arch, sets)
-        served.requests.to_csv(args.out / REQUESTS_CSV, index=False)
+        served.requests.to_csv(folder.file(REQUESTS_FILE), index=False)
         write_json({**served.summary, "inputs": _inputs(args, folder, arch, sets)},
                    folder.file(SUMMARY_FILE))
-        print(f"wrote {args.out / REQUESTS_CSV} and {folder.file(SUMMARY_FILE)}")
+        print(f"wrote {folder.file(REQUESTS_FILE)} and {folder.file(SUMMARY_FILE)}")
     return 0
 
 
@@ -115,14 +120,14 @@ def _loads(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]],
               f"p99 {row.tpot_ns_p99 / 1e6:,.3f} ms")
     if args.out is not None:
         folder = _folder(args, arch, sets)
-        table.to_csv(args.out / LOAD_CSV, index=False)
+        table.to_csv(folder.file(LOAD_FILE), index=False)
         from aimcsim.plots.serve import load  # (matplotlib only when drawing)
         from aimcsim.plots.style import save
 
-        save(load(table), str(args.out / LOAD_PNG))
+        save(load(table), str(folder.file(LOAD_FIGURE)))
         write_json({"rates": sorted(args.rate), "inputs": _inputs(args, folder, arch, sets)},
                    folder.file(SUMMARY_FILE))
-        print(f"wrote {args.out / LOAD_CSV} and {args.out / LOAD_PNG}")
+        print(f"wrote {folder.file(LOAD_FILE)} and {folder.file(LOAD_FIGURE)}")
     return 0
 
 

@@ -19,7 +19,14 @@ from typing import Any
 import pandas as pd
 
 from aimcsim import plots
-from aimcsim.outputs.run_folder import KINDS, RunFolder, folder_kind
+from aimcsim.outputs.run_folder import (
+    KINDS,
+    LOAD_FILE,
+    REQUESTS_FILE,
+    RunFolder,
+    folder_kind,
+)
+from aimcsim.plots import serve as serve_plots
 
 #: the kinds of results folder a figure may draw (`aimcsim.outputs.run_folder.KINDS`)
 KINDS_OF_FOLDER = KINDS
@@ -206,6 +213,20 @@ def _heatmap(results: RunFolder, o: Options) -> Any:
                                          pd.Series(dtype=float)).notna().any())
 def _energy_front(results: RunFolder, o: Options) -> Any:
     return plots.energy_front(results.points, mode=o.mode)
+
+
+@figure(name="load", sources=("serve",),
+        caption="time to first token and per output token against offered load",
+        available=lambda r: r.file(LOAD_FILE).exists())
+def _load(results: RunFolder, o: Options) -> Any:
+    return serve_plots.load(results.read(LOAD_FILE))
+
+
+@figure(name="latency", sources=("serve",),
+        caption="the requests' time to first token and per output token (CDF)",
+        available=lambda r: r.file(REQUESTS_FILE).exists())
+def _latency(results: RunFolder, o: Options) -> Any:
+    return serve_plots.latency(results.read(REQUESTS_FILE))
 
 
 __all__ = ["FIGURES", "KINDS_OF_FOLDER", "FigureKind", "Options", "RunFolder", "drawable",

@@ -1,4 +1,4 @@
-"""`aimcsim report DIR`: one self-contained HTML file of a run, search or sweep folder.
+"""`aimcsim report DIR`: one self-contained HTML file of a run, search, sweep or serve folder.
 
 The page holds everything a reader needs offline, so it can be mailed: the command that
 reproduces the results, the inputs the folder recorded (`aimcsim.outputs.run_folder`: the
@@ -22,7 +22,7 @@ import pandas as pd
 
 from aimcsim import __version__, plots
 from aimcsim.outputs.figures import drawable
-from aimcsim.outputs.run_folder import RECORDED, REPORT_FILE, RunFolder
+from aimcsim.outputs.run_folder import LOAD_FILE, RECORDED, REPORT_FILE, RunFolder
 from aimcsim.results import static_overhead
 
 NUMBER_T = (int, float)
@@ -63,7 +63,8 @@ def report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of the results in `folder` (default: its `report.html`)."""
     results = RunFolder(folder)
     out = Path(out) if out is not None else results.file(REPORT_FILE)
-    title, sections = {"sweep": _sweep, "search": _search, "run": _run}[results.kind](results)
+    title, sections = {"sweep": _sweep, "search": _search, "run": _run,
+                       "serve": _serve}[results.kind](results)
     figures = sum(body.count("<figure") for _, body in sections)
     page = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -169,6 +170,29 @@ def _run(folder: RunFolder) -> tuple[str, list[tuple[str, str]]]:
     figures = _figures(folder)
     sections.append(("Figures", "".join(figures)))
     sections.append(("Inputs", _inputs(folder, summary.get("inputs"))))
+    return title, sections
+
+
+def _serve(folder: RunFolder) -> tuple[str, list[tuple[str, str]]]:
+    summary = folder.summary({"inputs.model": str})
+    inputs = summary["inputs"]
+    title = f"serving {inputs['model']}"
+    if folder.file(LOAD_FILE).exists():
+        table = folder.read(LOAD_FILE)
+        shown = pd.DataFrame({
+            "requests/s": table.rate_per_s,
+            **{f"{v.upper()} p{q} (ms)": table[f"{v}_ns_p{q}"] / 1e6
+               for v in ("ttft", "tpot") for q in (50, 99)}})
+        head = ("Offered loads", _table(shown, {c: ",.3f" for c in shown.columns[1:]}))
+    else:
+        keys = [k for k in ("requests", "iterations", "throughput_tokens_per_s",
+                            "ttft_ns_p50", "ttft_ns_p99", "tpot_ns_p50", "tpot_ns_p99",
+                            "slo_attainment", "adapter_loads", "busy_fraction",
+                            "energy_per_token_pj") if isinstance(summary.get(k), NUMBER_T)]
+        shown = pd.DataFrame({"figure": keys, "value": [float(summary[k]) for k in keys]})
+        head = ("Headline", _table(shown, {"value": ",.4g"}))
+    sections = [head, ("Figures", "".join(_figures(folder))),
+                ("Inputs", _inputs(folder, inputs))]
     return title, sections
 
 

@@ -46,7 +46,6 @@ from aimcsim.explore.sweep.store import (
     POINTS_CSV,
     POINTS_TABLE,
 )
-from aimcsim.gpu import reference
 from aimcsim.params.files import (
     FLAG,
     NUMBER,
@@ -61,8 +60,6 @@ from aimcsim.params.reader import read_yaml
 from aimcsim.results import (
     LAYER_KINDS,
     TIMELINE_COLUMNS,
-    overhead,
-    overhead_stats,
     write_json,
     write_layers_csv,
 )
@@ -71,7 +68,7 @@ from aimcsim.spec.overrides import set_values
 from aimcsim.spec.workload import Workload
 
 #: the kinds of results folder: which command wrote it
-KINDS = ("run", "search", "sweep")
+KINDS = ("run", "search", "sweep", "serve")
 
 #: the kind of each column a reader of a folder's tables relies on (`read_table`)
 LAYERS = LAYER_KINDS
@@ -104,7 +101,7 @@ class FolderFile:
 # ---- every file of a folder, declared once ------------------------------------------------
 #: a run's layers table (a sweep's, with its points' ids, as CSV on request)
 LAYERS_FILE = FolderFile(LAYERS_CSV, ("run", "sweep"), LAYERS)
-SUMMARY_FILE = FolderFile("summary.json", ("run", "search"))
+SUMMARY_FILE = FolderFile("summary.json", ("run", "search", "serve"))
 TIMELINE_FILE = FolderFile("timeline.parquet", ("run",), TIMELINE)
 CRITICAL_FILE = FolderFile("critical_path.csv", ("run",), CRITICAL)
 SEARCH_FILE = FolderFile("search.csv", ("search",), SEARCH)
@@ -114,6 +111,12 @@ POINTS_CSV_FILE = FolderFile(POINTS_CSV, ("sweep",))
 MANIFEST_FILE = FolderFile(MANIFEST, ("sweep",))
 PARTS_FOLDER = FolderFile(PARTS, ("sweep",))
 COMPARE_FILE = FolderFile("compare.csv", ("sweep",))  # `aimcsim compare`
+# `aimcsim serve`: a request per row (one load), or a row per offered load and its figure
+REQUESTS_FILE = FolderFile("requests.csv", ("serve",), {
+    "request": NUMBER, "arrival_ns": NUMBER, "ttft_ns": NUMBER, "tpot_ns": NUMBER})
+LOAD_FILE = FolderFile("load.csv", ("serve",), {
+    "rate_per_s": NUMBER, **{f"{v}_ns_p{q}": NUMBER for v in ("ttft", "tpot") for q in (50, 99)}})
+LOAD_FIGURE = FolderFile("load.png", ("serve",))
 REPORT_FILE = FolderFile("report.html", KINDS)  # `aimcsim report`'s default page
 # the inputs a folder records (see the module docstring)
 ARCH_FILE = FolderFile("arch.yaml", KINDS)
@@ -125,10 +128,11 @@ RECORDED = {"arch": ARCH_FILE, "technology": TECHNOLOGY_FILE, "settings": SETTIN
             "sweep": SWEEP_FILE}
 FILES = (LAYERS_FILE, SUMMARY_FILE, TIMELINE_FILE, CRITICAL_FILE, SEARCH_FILE, POINTS_FILE,
          POINT_LAYERS_FILE, POINTS_CSV_FILE, MANIFEST_FILE, PARTS_FOLDER, COMPARE_FILE,
-         REPORT_FILE, *RECORDED.values())
+         REQUESTS_FILE, LOAD_FILE, LOAD_FIGURE, REPORT_FILE, *RECORDED.values())
 #: the file that tells each kind of folder, in the order they are told apart (a sweep's
 #: folder may hold a layers table as CSV too)
-MARKS = (("sweep", POINTS_FILE), ("search", SEARCH_FILE), ("run", LAYERS_FILE))
+MARKS = (("sweep", POINTS_FILE), ("search", SEARCH_FILE), ("run", LAYERS_FILE),
+         ("serve", REQUESTS_FILE), ("serve", LOAD_FILE))
 
 
 class RunFolder:
@@ -149,11 +153,16 @@ class RunFolder:
 
     @cached_property
     def kind(self) -> str:
-        """run, search or sweep: which command wrote the folder (ValueError when none did)."""
+        """run, search, sweep or serve: which command wrote the folder (ValueError when none
+        did)."""
         for kind, mark in MARKS:
             if self.file(mark).exists():
                 return kind
-        named = [f"{kind} ({mark.name})" for kind, mark in reversed(MARKS)]
+        marks: dict[str, list[str]] = {}
+        for kind, mark in reversed(MARKS):
+            marks.setdefault(kind, []).insert(0, mark.name)
+        named = [f"{kind} ({' or '.join(names)})" for kind, names in
+                 sorted(marks.items(), key=lambda m: KINDS.index(m[0]))]
         raise ValueError(f"{self.path} holds no results of {', '.join(named[:-1])} or "
                          f"{named[-1]}")
 
@@ -312,7 +321,7 @@ class RunFolder:
 
 
 def folder_kind(folder: str | Path) -> str:
-    """run, search or sweep: which command wrote `folder` (`RunFolder.kind`)."""
+    """run, search, sweep or serve: which command wrote `folder` (`RunFolder.kind`)."""
     return RunFolder(folder).kind
 
 
@@ -404,31 +413,6 @@ def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
-def run_summary(results: Mapping[str, Any], *, arch_file: Any, workload_file: Any,
-                settings_file: Any = None, gpu: Any = None, workload: Any = None,
-                lora: Any = None) -> dict[str, Any]:
-    """`summary.json` of a run in one or both modes (`results` by mode, AIMC-only first):
-    the inputs' names, each mode's summary, with both modes the static layers' overhead and
-    the network's, with a GPU its estimate per mode (`aimcsim.gpu.reference`)."""
-    summary: dict[str, Any] = {
-        "arch": str(arch_file), "workload": str(workload_file),
-        **({"settings": str(settings_file)} if settings_file else {}),
-        "modes": {m: r.summary for m, r in results.items()}}
-    if len(results) == 2:
-        layers = pd.concat([r.layers for r in results.values()], ignore_index=True)
-        stats = overhead_stats(layers)
-        summary["static_overhead"] = {
-            "layers": int((results["hybrid"].layers["kind"] == "static_linear").sum()),
-            **{key.removeprefix("static_overhead_"): value for key, value in stats.items()}}
-        summary["total_overhead"] = overhead(results["hybrid"].summary["total_latency_ns"],
-                                             results["aimc-only"].summary["total_latency_ns"])
-    if gpu is not None:
-        for m in results:
-            ref = reference(gpu, workload, lora, m)
-            summary["modes"][m]["gpu_estimate"] = {k: v for k, v in ref.items() if k != "ops"}
-    return summary
-
-
 def run_timeline(results: Mapping[str, Any]) -> Any:
     """Every mode's timeline, one table (column `mode`)."""
     return pd.concat([r.timeline.assign(mode=m) for m, r in results.items()],
@@ -436,9 +420,10 @@ def run_timeline(results: Mapping[str, Any]) -> Any:
 
 
 __all__ = ["ARCH_FILE", "COMPARE_FILE", "CRITICAL", "CRITICAL_FILE", "FILES", "FLAG", "KINDS",
-           "LAYERS", "LAYERS_FILE", "MANIFEST_FILE", "MARKS", "NUMBER", "PARTS_FOLDER",
-           "POINTS", "POINTS_CSV_FILE", "POINTS_FILE", "POINT_FIGURES", "POINT_LAYERS_FILE",
-           "RECORDED", "REPORT_FILE", "SEARCH", "SEARCH_FILE", "SETTINGS_FILE", "SUMMARY_FILE",
-           "SWEEP_FILE", "TECHNOLOGY_FILE", "TEXT", "TIMELINE", "TIMELINE_FILE", "FolderFile",
-           "RunFolder", "folder_kind", "read_summary", "read_table", "recorded_arch",
-           "recorded_file", "run_summary", "run_timeline", "workload_record"]
+           "LAYERS", "LAYERS_FILE", "LOAD_FIGURE", "LOAD_FILE", "MANIFEST_FILE", "MARKS",
+           "NUMBER", "PARTS_FOLDER", "POINTS", "POINTS_CSV_FILE", "POINTS_FILE", "POINT_FIGURES",
+           "POINT_LAYERS_FILE", "RECORDED", "REPORT_FILE", "REQUESTS_FILE", "SEARCH",
+           "SEARCH_FILE", "SETTINGS_FILE", "SUMMARY_FILE", "SWEEP_FILE", "TECHNOLOGY_FILE",
+           "TEXT", "TIMELINE", "TIMELINE_FILE", "FolderFile", "RunFolder", "folder_kind",
+           "read_summary", "read_table", "recorded_arch", "recorded_file", "run_timeline",
+           "workload_record"]

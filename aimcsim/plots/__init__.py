@@ -1,4 +1,4 @@
-"""Figures from run, search and sweep results (matplotlib, headless-safe).
+"""Figures from run, search, sweep and serve results (matplotlib, headless-safe).
 
 Every function returns a `matplotlib.figure.Figure` sized for one column of a two-column paper
 (3.5 in wide), with axes labelled in units, a legend, and the Okabe-Ito colour-blind-safe

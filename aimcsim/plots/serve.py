@@ -3,6 +3,7 @@ against offered load."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -31,4 +32,24 @@ def load(table: pd.DataFrame) -> Figure:
         panel.grid(True, which="both", alpha=0.3)
     axes[0].legend(title="percentile", fontsize="small", title_fontsize="small")
     axes[-1].set_xlabel("offered load (requests/s)")
+    return _style(fig)
+
+
+def latency(requests: pd.DataFrame) -> Figure:
+    """The distributions (empirical CDFs) of the requests' time to first token and time per
+    output token, ms on a log scale; `requests` is `aimcsim.serve.engine.REQUEST_COLUMNS`."""
+    fig, ax = _figure(2.4)
+    for name, label, line in (("ttft_ns", "time to first token", "-"),
+                              ("tpot_ns", "time per output token", "--")):
+        values = np.sort(requests[name].dropna().to_numpy()) / 1e6
+        if len(values):
+            ax.step(values, np.arange(1, len(values) + 1) / len(values), line, where="post",
+                    color=OKABE_ITO["vermillion"], label=label)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("ms")
+    ax.set_ylabel("share of requests")
+    ax.set_ylim(0, 1)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
     return _style(fig)

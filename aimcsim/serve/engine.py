@@ -46,9 +46,6 @@ from aimcsim.serve.costs import StepCosts
 from aimcsim.serve.stream import Request
 from aimcsim.spec.arch import Arch
 
-#: the file of a served stream's request table (`aimcsim serve --out`)
-REQUESTS_CSV = "requests.csv"
-
 #: `requests.csv`: one row per request
 REQUEST_COLUMNS = {
     "request": "its index in the stream",
@@ -356,5 +353,5 @@ def _summary(table: pd.DataFrame, sched: _Scheduler, slo_ttft_ns: float,
     return out
 
 
-__all__ = ["ITERATION_COLUMNS", "LOAD_COLUMNS", "REQUESTS_CSV", "REQUEST_COLUMNS", "Moves",
+__all__ = ["ITERATION_COLUMNS", "LOAD_COLUMNS", "REQUEST_COLUMNS", "Moves",
            "Served", "serve", "serve_loads", "serve_model"]
