@@ -97,3 +97,20 @@ def test_with_value_validates_as_a_file_does():
     with pytest.raises(ValueError, match="changed in memory"):
         with_value(edited, "pmca.tcdm_bytes", 65536)
     assert parse_arch(arch.document, arch.source) == arch
+
+
+def test_a_sweep_with_set_changes_the_base_before_the_axes(tmp_path, capsys):
+    from aimcsim.explore.sweep import build_points, load_sweep
+
+    sweep = ROOT / "arch" / "sweeps" / "itime_x_tokens.yaml"
+    plain = load_sweep(sweep)
+    changed = load_sweep(sweep, parse_sets(["pmca.tcdm_bytes=262144", "lora.rank=4"]))
+    points, _ = build_points(changed)
+    assert {p.arch.pmca.tcdm_bytes for p in points} == {262144}
+    assert {p.arch.lora.rank for p in points} == {4}
+    assert {p.arch.aimc.integration_time_ns for p in points} == {128.0, 256.0, 512.0}
+    assert not {p.id for p in points} & {p.id for p in build_points(plain)[0]}
+    with pytest.raises(SpecError, match="--set"):
+        load_sweep(sweep, parse_sets(["pmca.tcdm_bytes=-5"]))
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "s"), "--set", "pmca.cores=0"]) != 0
+    assert "--set" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from aimcsim.cli.main import set_argument
 from aimcsim.explore.sweep import build_points, load_sweep, plain_progress, run_sweep
 from aimcsim.outputs.run_folder import (
     LAYERS_FILE,
@@ -15,7 +16,7 @@ from aimcsim.outputs.run_folder import (
     POINTS_FILE,
     RunFolder,
 )
-from aimcsim.spec.arch import load_arch
+from aimcsim.spec.overrides import load_arch_with, parse_sets
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +28,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="skip the points already finished")
     parser.add_argument("--csv", action="store_true", help=f"also write {POINTS_CSV_FILE.name} and "
                         f"{LAYERS_FILE.name}")
+    set_argument(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -34,7 +36,8 @@ def execute(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= cpus:
         raise ValueError(f"--workers must be in 1..{cpus} (this machine's CPUs), got "
                          f"{args.workers}")
-    spec = load_sweep(args.sweep)
+    sets = parse_sets(args.set)
+    spec = load_sweep(args.sweep, sets)
     points, invalid = build_points(spec)
     print(f"{spec.name}: {len(points) + len(invalid)} points, {len(points)} valid, "
           f"{len(invalid)} skipped")
@@ -60,7 +63,7 @@ def execute(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     folder = RunFolder(args.out)
-    folder.record_sweep(spec.file, load_arch(spec.arch_file))
+    folder.record_sweep(spec.file, load_arch_with(spec.arch_file, sets), sets)
     state = "interrupted" if report.interrupted else "finished"
     print(f"{state}: {report.ran} run now, {report.skipped} already done, {report.failed} failed; "
           f"tables in {folder.file(POINTS_FILE)} and {folder.file(POINT_LAYERS_FILE)}")

@@ -275,11 +275,12 @@ class RunFolder:
             recorded["settings"] = SETTINGS_FILE.name
         return recorded
 
-    def record_sweep(self, spec_file: str | Path, arch: Arch) -> None:
+    def record_sweep(self, spec_file: str | Path, arch: Arch,
+                     sets: Sequence[tuple[str, Any]] = ()) -> None:
         """Write a sweep's inputs into its folder: the sweep file as given, and its base
-        architecture as `record_inputs` records one."""
+        architecture as `record_inputs` records one (with the values `--set` changed)."""
         self.file(SWEEP_FILE).write_text(read_text(spec_file, "yaml"), encoding="utf-8")
-        self.record_inputs(arch, arch.source)
+        self.record_inputs(arch, arch.source, sets=sets)
 
     # ---- writing --------------------------------------------------------------------------
     def write_run(self, results: Mapping[str, Any], summary: dict[str, Any], *, arch: Arch,

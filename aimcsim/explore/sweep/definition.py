@@ -6,7 +6,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from aimcsim.errors import SpecError
 from aimcsim.explore.axes import SEQ_LEN_AXIS, Axis, axis_field, read_axis
 from aimcsim.params.files import digest, read_bytes
 from aimcsim.params.reader import Reader, get_path, join, read_yaml, relative_file, shown
-from aimcsim.spec.arch import MODES, Arch, parse_arch, read_arch_doc
+from aimcsim.spec.arch import MODES, Arch, parse_with_origin, read_arch_doc
+from aimcsim.spec.overrides import set_values
 from aimcsim.spec.schema import arch_field, arch_value
 from aimcsim.spec.workload import load_workload
 from aimcsim.traces import TRACES, for_model
@@ -117,8 +118,10 @@ def identity(doc: dict[str, Any], technologies: dict[str, str]) -> str:
     return digest(json.dumps(doc, sort_keys=True, default=str))
 
 
-def load_sweep(path: str | Path) -> SweepSpec:
-    """Load and validate a sweep file; every error names the file and its YAML path."""
+def load_sweep(path: str | Path, sets: Sequence[tuple[str, Any]] = ()) -> SweepSpec:
+    """Load and validate a sweep file; every error names the file and its YAML path. `sets`
+    (`aimcsim.spec.overrides.parse_sets`: `--set`) change the base architecture's values
+    before the axes do (errors on them name `--set`)."""
     path = Path(path)
     r = Reader(path)
     d = r.mapping(read_yaml(path), "", _TOP, required=("version", "arch", "workloads", "axes"))
@@ -131,8 +134,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if arch_rel:
         try:
             arch_file = str(relative_file(path, arch_rel))
-            arch_doc = read_arch_doc(arch_file)[0]
-            parse_arch(arch_doc, arch_file)
+            arch_doc, origin = read_arch_doc(arch_file)
+            set_values(arch_doc, sets, origin)
+            parse_with_origin(arch_doc, origin, arch_file)
         except (SpecError, ValueError) as exc:
             r.error("arch", f"the base architecture is not valid: {exc}")
     workloads, digests, seen = [], [], {}
