@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimcsim import load_arch
+from aimcsim import load_arch, simulate
 from aimcsim.cli.main import main
 from aimcsim.decode import decode, summary
 from aimcsim.outputs.figures import drawable
@@ -71,6 +71,18 @@ def test_a_lone_request_gets_decodes_time_to_first_token_and_per_output_token(ar
     assert row.tpot_ns == pytest.approx(want["tpot_ns"], rel=1e-12)
     assert row.queue_ns == 0 and row.adapter_loads == 0
     assert served.summary["iterations"] == 5
+
+
+def test_a_lone_prefill_uses_the_tiles_and_clusters_as_its_run_does(arch, costs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        served = serve_model(arch, MODEL, [Request(0, 0, 16, 1, 0)], cache="pinned",
+                             token_budget=16, costs=costs)
+        run = simulate(arch, costs.workload(16), "hybrid", timeline=False).summary
+    s = served.summary
+    assert s["tile_utilisation"] == pytest.approx(run["utilisation"]["aimc"], rel=1e-9)
+    assert s["cluster_utilisation"] == pytest.approx(run["utilisation"]["pmca"], rel=1e-9)
+    assert 0 < s["tile_utilisation"] < s["busy_fraction"] == pytest.approx(1)
 
 
 def test_a_cold_start_pays_one_load_and_one_move(arch, costs):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,14 @@ from aimcsim.traces import model_trace
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """A term of an iteration: latency (ps) and energy (pJ, NaN without a technology file)."""
+    """A term of an iteration: latency (ps), energy (pJ, NaN without a technology file), and
+    the time its tile groups and clusters were busy, summed over them (ps; as
+    `aimcsim.results.UTILISATION` counts them)."""
 
     latency_ps: int
     energy_pj: float
+    tile_busy_ps: int = 0
+    cluster_busy_ps: int = 0
 
 
 class StepCosts:
@@ -65,6 +70,7 @@ class StepCosts:
         self._lone: dict[int, Part] = {}  # the context-free ops of a lone step, by context
         self.clusters = 0  # (at least this many entries in `kv_bytes`)
         self.simulations = 0
+        self.tile_groups = self.cluster_count = 0  # (the chip's, from the runs)
         self.memo = memo  # (False: the reference, every term simulated each time it is asked)
 
     def workload(self, tokens: int, context: int = 0, *, every_token: bool = False
@@ -80,22 +86,35 @@ class StepCosts:
                                   for op in doc["ops"]]}
         return parse_workload(doc, doc["name"])
 
-    def _increments(self, arch: Arch, work: Workload) -> tuple[np.ndarray, np.ndarray]:
-        """Each op's latency increment (ps) and energy of one run."""
+    def _increments(self, arch: Arch, work: Workload) -> Callable[[np.ndarray | None], Part]:
+        """One run: the `Part` of the ops a mask selects (None: every op), from each op's
+        latency increment (its end minus the previous op's end), energy and busy times."""
         self.simulations += 1
         with warnings.catch_warnings():
             if self.simulations > 1:  # (what the architecture warns of, said once)
                 warnings.simplefilter("ignore", AimcsimWarning)
             result = simulate(arch, work, self.mode, timeline=False)
-        columns, energy = result.columns, result.summary["energy"]
+        columns, summary = result.columns, result.summary
         end_ps = np.rint(np.asarray(columns["end_ns"], dtype=float) * 1000).astype(np.int64)
         if np.any(np.diff(end_ps) < 0):  # (a layer-by-layer run ends its ops in order)
             raise AssertionError("ops of a layer-by-layer run ended out of order")
         inc = np.diff(end_ps, prepend=0)
         # (the run's static energy shared by its ops in proportion to their time)
+        energy = summary["energy"]
         static = sum(energy.get("static_pj", {}).values()) if energy else math.nan
-        return inc, (np.asarray(columns["energy_pj"], dtype=float)
+        energy_pj = (np.asarray(columns["energy_pj"], dtype=float)
                      + static * inc / max(1, int(end_ps[-1])))
+        tiles = np.rint(np.asarray(columns["aimc_busy_ns"], dtype=float) * 1000)
+        cores = np.rint((np.asarray(columns["pmca_busy_ns"], dtype=float)
+                         + np.asarray(columns["dma_busy_ns"], dtype=float)) * 1000)
+        self.tile_groups = int(np.count_nonzero(np.asarray(columns["tiles"]) > 0))
+        self.cluster_count = int(summary["clusters"])
+
+        def part(mask: np.ndarray | None) -> Part:
+            pick = slice(None) if mask is None else mask
+            return Part(int(inc[pick].sum()), float(energy_pj[pick].sum()),
+                        int(tiles[pick].sum()), int(cores[pick].sum()))
+        return part
 
     def contextual(self) -> np.ndarray:
         """Which ops' shapes follow the context (compared between the decode steps over 1 and
@@ -121,21 +140,20 @@ class StepCosts:
         """A prompt's prefill, as `decode` runs it."""
         part = self._prefill.get(prompt) if self.memo else None
         if part is None:
-            inc, energy = self._increments(self.arch, self.workload(prompt))
-            part = self._prefill[prompt] = Part(int(inc.sum()), float(energy.sum()))
+            part = self._prefill[prompt] = self._increments(self.arch,
+                                                            self.workload(prompt))(None)
         return part
 
     def attention(self, context: int) -> Part:
         """The context-following ops of one request's decode step at `context` keys."""
         part = self._attention.get(context) if self.memo else None
         if part is None:
-            inc, energy = self._increments(self.one, self.workload(1, context))
+            run = self._increments(self.one, self.workload(1, context))
             mask = self.contextual()
-            part = self._attention[context] = Part(int(inc[mask].sum()),
-                                                   float(energy[mask].sum()))
+            part = self._attention[context] = run(mask)
             # (the other ops of a lone step at this context: `tokens(1, context)`; their
             # static energy follows the run's, whose L2 is priced by the context)
-            self._lone[context] = Part(int(inc[~mask].sum()), float(energy[~mask].sum()))
+            self._lone[context] = run(~mask)
         return part
 
     def tokens(self, count: int, context: int) -> Part:
@@ -148,9 +166,8 @@ class StepCosts:
             return self._lone[context]
         part = self._tokens.get(count) if self.memo else None
         if part is None:
-            inc, energy = self._increments(self.one, self.workload(count, every_token=True))
-            mask = ~self.contextual()
-            part = self._tokens[count] = Part(int(inc[mask].sum()), float(energy[mask].sum()))
+            run = self._increments(self.one, self.workload(count, every_token=True))
+            part = self._tokens[count] = run(~self.contextual())
         return part
 
 

@@ -127,7 +127,7 @@ class _Scheduler:
         self.waiting: deque[_Live] = deque()
         self.running: list[_Live] = []
         self.resident = 0 if cache.policy == "pinned" else None  # the adapter in TCDM
-        self.busy_ps = self.loads = self.swaps = 0
+        self.busy_ps = self.loads = self.swaps = self.tile_busy_ps = self.cluster_busy_ps = 0
         self.log: list[tuple[float, float, int, int, int, int, int, int, int]] = []
         self._last = (0, 0)  # (the last iteration's adapters and loads)
         self.l2_peak = self._l2_now = 0  # (the fullest cluster's L2 bytes: KV and adapters)
@@ -200,18 +200,23 @@ class _Scheduler:
         running, costs = self.running, self.costs
         batch = running + admitted
         duration = self._adapters(batch)
+        parts = []
         if running:
             part = costs.tokens(len(running), _context(running[0]))
-            duration += part.latency_ps
+            parts.append(part)
             for x in running:
                 att = costs.attention(_context(x))
-                duration += att.latency_ps
+                parts.append(att)
                 x.energy_pj += part.energy_pj / len(running) + att.energy_pj
         for x in admitted:
             pre = costs.prefill(x.req.prompt_tokens)
-            duration += pre.latency_ps
+            parts.append(pre)
             x.energy_pj += pre.energy_pj
             x.start_ps = now
+        for p in parts:
+            duration += p.latency_ps
+            self.tile_busy_ps += p.tile_busy_ps
+            self.cluster_busy_ps += p.cluster_busy_ps
         self.log.append((now * 1e-3, duration * 1e-3, len(running), len(admitted),
                          sum(x.req.prompt_tokens for x in admitted), *self._last,
                          len(self.cache.held), self._l2_now))
@@ -349,6 +354,10 @@ def _summary(table: pd.DataFrame, sched: _Scheduler, slo_ttft_ns: float,
     out["adapters_in_l2_peak"] = sched.cache.peak
     out["l2_peak_bytes"] = sched.l2_peak
     out["busy_fraction"] = float(sched.busy_ps * 1e-12 / span_s) if span_s else math.nan
+    groups, clusters = (getattr(sched.costs, k, 0) for k in ("tile_groups", "cluster_count"))
+    for key, busy, count in (("tile_utilisation", sched.tile_busy_ps, groups),
+                             ("cluster_utilisation", sched.cluster_busy_ps, clusters)):
+        out[key] = (float(busy * 1e-12 / (count * span_s)) if count and span_s else math.nan)
     out["energy_per_token_pj"] = float(table.energy_pj.sum() / table.output_tokens.sum())
     return out
 
