@@ -291,6 +291,22 @@ def test_several_loads_share_one_memo_and_draw_their_figure(tmp_path, capsys):
     assert capsys.readouterr().out.count("tokens/s") == 2
 
 
+def test_a_grid_of_adapters_and_policies_draws_the_loads_per_adapter(tmp_path, capsys):
+    out = tmp_path / "grid"
+    assert main(["serve", str(ARCH), "gpt2", "--requests", "30", "--rate", "50", "--prompt",
+                 "8", "--output-tokens", "2", "--adapters", "2", "12", "--cache", "lru", "lfu",
+                 "--set", "memory.l2_bytes=393216", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "load.csv")
+    assert list(zip(table.cache, table.adapters, strict=True)) == [
+        ("lru", 2), ("lru", 12), ("lfu", 2), ("lfu", 12)]
+    # (384 KiB holds six of gpt2's adapters, 60 KiB each: twelve cost reloads, two only
+    # their cold loads)
+    assert list(table.adapter_loads[table.adapters == 2]) == [2, 2]
+    assert (table.adapter_loads[table.adapters == 12] > 12).all()
+    assert [k.name for k in drawable(RunFolder(out))] == ["load", "adapters"]
+    assert capsys.readouterr().out.count(" adapters ") == 4
+
+
 def test_serve_writes_its_tables(tmp_path, capsys):
     out = tmp_path / "served"
     assert main(["serve", str(ARCH), MODEL, "--requests", "6", "--rate", "100", "--prompt",

@@ -45,11 +45,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", type=int, default=32, help="prompt tokens of each request")
     parser.add_argument("--output-tokens", default="8",
                         help="tokens each request generates: a number or lognormal:MEAN,SIGMA")
-    parser.add_argument("--adapters", type=int, default=8, help="adapters the requests name")
+    parser.add_argument("--adapters", type=int, nargs="+", default=[8],
+                        help="adapters the requests name (several: the stream at each)")
     parser.add_argument("--mix", default="uniform",
                         help="the adapters' popularity: uniform or zipf:S")
-    parser.add_argument("--cache", choices=POLICIES, default="lru",
-                        help="what L2 keeps of the adapters")
+    parser.add_argument("--cache", choices=POLICIES, nargs="+", default=["lru"],
+                        help="what L2 keeps of the adapters (several: the stream under each)")
     parser.add_argument("--token-budget", type=int, default=512,
                         help="tokens of one iteration (decode tokens and whole prompts)")
     parser.add_argument("--slo-ttft", type=float, default=math.inf, metavar="MS",
@@ -71,19 +72,22 @@ def execute(args: argparse.Namespace) -> int:
     _check(args)
     output, zipf_s = parse_output_tokens(args.output_tokens), parse_mix(args.mix)
 
-    def draw(rate: float) -> list[Request]:
+    def draw(rate: float, adapters: int) -> list[Request]:
         if args.arrivals is not None:
             return read_arrivals(args.arrivals)
         return poisson_stream(args.requests, rate, prompt=args.prompt, output=output,
-                              adapters=args.adapters, zipf_s=zipf_s, seed=args.seed)
+                              adapters=adapters, zipf_s=zipf_s, seed=args.seed)
 
-    options = {"cache": args.cache, "token_budget": args.token_budget,
+    options = {"token_budget": args.token_budget,
                "slo_ttft_ns": args.slo_ttft * 1e6, "slo_tpot_ns": args.slo_tpot * 1e6}
-    if len(args.rate) > 1:
+    points = [(r, k, c) for c in dict.fromkeys(args.cache) for k in sorted(set(args.adapters))
+              for r in sorted(set(args.rate))]
+    if len(points) > 1:
         if args.arrivals is not None:
-            raise ValueError("--arrivals gives the stream: give one --rate (or none)")
-        return _loads(args, arch, sets, draw, options)
-    served = serve_model(arch, args.model, draw(args.rate[0]), **options)
+            raise ValueError("--arrivals gives the stream: give one --rate and --adapters")
+        return _loads(args, arch, sets, points, draw, options)
+    served = serve_model(arch, args.model, draw(args.rate[0], args.adapters[0]),
+                         cache=args.cache[0], **options)
     _print(args, arch, served.summary)
     if args.out is not None:
         folder = _folder(args, arch, sets)
@@ -98,7 +102,7 @@ def _check(args: argparse.Namespace) -> None:
     """Each option in its range, named when it is not."""
     for name, value, low, high in (("--requests", args.requests, 1, 10_000_000),
                                    ("--prompt", args.prompt, 1, 65536),
-                                   ("--adapters", args.adapters, 1, 1_000_000),
+                                   *[("--adapters", k, 1, 1_000_000) for k in args.adapters],
                                    ("--token-budget", args.token_budget, 1, 65536)):
         if not low <= value <= high:
             raise ValueError(f"{name} must be in {low}..{high}, got {value}")
@@ -109,15 +113,20 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _loads(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]],
-           draw: Callable[[float], list[Request]], options: dict[str, Any]) -> int:
-    """The stream at each offered load: a line each, `load.csv` and `load.png`."""
-    table = serve_loads(arch, args.model, sorted(args.rate), draw, **options)
+           points: list[tuple[float, int, str]], draw: Callable[[float, int], list[Request]],
+           options: dict[str, Any]) -> int:
+    """The stream at each point (offered load, adapters, cache): a line each, `load.csv`
+    and `load.png`."""
+    table = serve_loads(arch, args.model, points, draw, **options)
+    grid = len({(k, c) for _, k, c in points}) > 1
     print(f"{args.model} on {arch.name}: {args.requests} requests at each load")
     for row in table.itertuples(index=False):
-        print(f"{row.rate_per_s:8g}/s: {row.throughput_tokens_per_s:9,.1f} tokens/s, busy "
-              f"{row.busy_fraction:6.1%}; TTFT p50 {row.ttft_ns_p50 / 1e6:,.3f} ms, p99 "
+        where = f"{row.cache:<6} {row.adapters:>5} adapters " if grid else ""
+        print(f"{where}{row.rate_per_s:8g}/s: {row.throughput_tokens_per_s:9,.1f} tokens/s, "
+              f"busy {row.busy_fraction:6.1%}; TTFT p50 {row.ttft_ns_p50 / 1e6:,.3f} ms, p99 "
               f"{row.ttft_ns_p99 / 1e6:,.3f} ms; TPOT p50 {row.tpot_ns_p50 / 1e6:,.3f} ms, "
-              f"p99 {row.tpot_ns_p99 / 1e6:,.3f} ms")
+              f"p99 {row.tpot_ns_p99 / 1e6:,.3f} ms" + (f"; {row.adapter_loads} loads"
+                                                       if grid else ""))
     if args.out is not None:
         folder = _folder(args, arch, sets)
         table.to_csv(folder.file(LOAD_FILE), index=False)
@@ -125,8 +134,8 @@ def _loads(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]],
         from aimcsim.plots.style import save
 
         save(load(table), str(folder.file(LOAD_FIGURE)))
-        write_json({"rates": sorted(args.rate), "inputs": _inputs(args, folder, arch, sets)},
-                   folder.file(SUMMARY_FILE))
+        write_json({"points": [list(p) for p in points],
+                    "inputs": _inputs(args, folder, arch, sets)}, folder.file(SUMMARY_FILE))
         print(f"wrote {folder.file(LOAD_FILE)} and {folder.file(LOAD_FIGURE)}")
     return 0
 

@@ -222,6 +222,14 @@ def _load(results: RunFolder, o: Options) -> Any:
     return serve_plots.load(results.read(LOAD_FILE))
 
 
+@figure(name="adapters", sources=("serve",),
+        caption="adapter loads from off chip against the number of adapters, per cache policy",
+        available=lambda r: r.file(LOAD_FILE).exists()
+        and r.read(LOAD_FILE).get("adapters", pd.Series(dtype=int)).nunique() > 1)
+def _adapters(results: RunFolder, o: Options) -> Any:
+    return serve_plots.adapters(results.read(LOAD_FILE))
+
+
 @figure(name="latency", sources=("serve",),
         caption="the requests' time to first token and per output token (CDF)",
         available=lambda r: r.file(REQUESTS_FILE).exists())

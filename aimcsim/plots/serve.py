@@ -13,25 +13,73 @@ from aimcsim.plots.style import OKABE_ITO, _figure, _style
 _QUANTILES = (("p50", "-", "o"), ("p90", "--", "s"), ("p99", ":", "^"))
 
 
+def _minor(value: float, _: int) -> str:
+    """Minor ticks of a log axis labelled at 2 and 5 of each decade only."""
+    lead = f"{value:.0e}"[0]
+    return f"{value:g}" if lead in "25" else ""
+
+
+_SERIES = ("vermillion", "blue", "green", "orange", "purple", "sky", "black", "grey")
+
+
+def _groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The table's series: one per (cache, adapters), labelled (one, unlabelled, when the
+    table has a single one or predates the columns)."""
+    if not {"cache", "adapters"} <= set(table.columns):
+        return [("", table)]
+    groups = list(table.groupby(["cache", "adapters"], sort=False))
+    if len(groups) == 1:
+        return [("", groups[0][1])]
+    return [(f"{cache}, {adapters} adapters", rows) for (cache, adapters), rows in groups]
+
+
 def load(table: pd.DataFrame) -> Figure:
     """TTFT and TPOT percentiles (ms, log scale) against offered requests per second, one
-    panel each; `table` is `aimcsim.serve.engine.LOAD_COLUMNS`."""
-    fig, _ = _figure(3.6)
+    panel each; `table` is `aimcsim.serve.engine.LOAD_COLUMNS`. One series: its p50, p90
+    and p99; several (adapters, cache policies): each's p50 (solid) and p99 (dotted)."""
+    groups = _groups(table)
+    fig, _ = _figure(3.6 if len(groups) == 1 else 3.8 + 0.15 * len(groups))
     fig.clear()  # (two panels in its place)
     axes = fig.subplots(2, 1, sharex=True)
+    quantiles = _QUANTILES if len(groups) == 1 else (_QUANTILES[0], _QUANTILES[2])
     for panel, (name, label) in zip(axes, (("ttft", "time to first token (ms)"),
                                            ("tpot", "time per output token (ms)")),
                                     strict=True):
-        for q, line, marker in _QUANTILES:
-            panel.plot(table.rate_per_s, table[f"{name}_ns_{q}"] / 1e6, line, marker=marker,
-                       color=OKABE_ITO["vermillion"], markersize=3, label=q)
+        for i, (series, rows) in enumerate(groups):
+            colour = OKABE_ITO[_SERIES[i % len(_SERIES)]]
+            for q, line, marker in quantiles:
+                panel.plot(rows.rate_per_s, rows[f"{name}_ns_{q}"] / 1e6, line, marker=marker,
+                           color=colour, markersize=3,
+                           label=None if panel is not axes[0] else
+                           (series if q == "p50" else None) if series else q)
         panel.set_yscale("log")
-        for axis in (panel.yaxis.set_major_formatter, panel.yaxis.set_minor_formatter):
-            axis(FuncFormatter(lambda v, _: f"{v:g}"))
+        panel.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        panel.yaxis.set_minor_formatter(FuncFormatter(_minor))
         panel.set_ylabel(label)
         panel.grid(True, which="both", alpha=0.3)
-    axes[0].legend(title="percentile", fontsize="small", title_fontsize="small")
+    if len(groups) == 1:
+        axes[0].legend(title="percentile", fontsize="small", title_fontsize="small")
+    else:
+        fig.legend(loc="outside lower center", ncol=2, fontsize="x-small",
+                   title="p50 solid, p99 dotted", title_fontsize="x-small")
     axes[-1].set_xlabel("offered load (requests/s)")
+    return _style(fig)
+
+
+def adapters(table: pd.DataFrame) -> Figure:
+    """Adapter loads from off chip against the number of adapters, one line per cache
+    policy, at the table's highest offered load."""
+    fig, ax = _figure(2.4)
+    top = table[table.rate_per_s == table.rate_per_s.max()]
+    for i, (cache, rows) in enumerate(top.groupby("cache", sort=False)):
+        rows = rows.sort_values("adapters")
+        ax.plot(rows.adapters, rows.adapter_loads, "-o", markersize=3,
+                color=OKABE_ITO[_SERIES[i % len(_SERIES)]], label=str(cache))
+    ax.set_xlabel("adapters")
+    ax.set_ylabel("adapter loads from off chip")
+    ax.set_title(f"at {top.rate_per_s.iloc[0]:g} requests/s", fontsize="small")
+    ax.grid(True, alpha=0.3)
+    ax.legend(title="cache", fontsize="small", title_fontsize="small")
     return _style(fig)
 
 

@@ -280,9 +280,11 @@ def serve_model(arch: Arch, model: str | Path, stream: list[Request], *, cache: 
                  token_budget=token_budget, l2=l2, slo_ttft_ns=slo_ttft_ns, slo_tpot_ns=slo_tpot_ns)
 
 
-#: `serve_loads`: one row per offered load
+#: `serve_loads`: one row per offered load (and number of adapters and cache policy)
 LOAD_COLUMNS = {
     "rate_per_s": "offered requests per second",
+    "adapters": "adapters the requests name",
+    "cache": "what L2 keeps of the adapters (lru, lfu, pinned)",
     **{f"{name}_ns_p{q}": f"{what} percentile {q}"
        for name, what in (("ttft", "time to first token"), ("tpot", "time per output token"),
                           ("latency", "request latency")) for q in (50, 90, 99)},
@@ -293,15 +295,18 @@ LOAD_COLUMNS = {
 }
 
 
-def serve_loads(arch: Arch, model: str | Path, rates: list[float], draw: Callable[
-        [float], list[Request]], **options: Any) -> pd.DataFrame:
-    """`serve_model` at each offered load, the streams drawn by `draw(rate)`, sharing one
-    memo of the simulations; a row per rate (`LOAD_COLUMNS`)."""
+def serve_loads(arch: Arch, model: str | Path, points: list[tuple[float, int, str]],
+                draw: Callable[[float, int], list[Request]], **options: Any) -> pd.DataFrame:
+    """`serve_model` at each (rate, adapters, cache) of `points`, the streams drawn by
+    `draw(rate, adapters)`, sharing one memo of the simulations; a row per point
+    (`LOAD_COLUMNS`)."""
     costs = options.pop("costs", None) or StepCosts(arch, model, "hybrid")
     rows = []
-    for rate in rates:
-        s = serve_model(arch, model, draw(rate), costs=costs, **options).summary
-        rows.append({"rate_per_s": rate, **{c: s[c] for c in list(LOAD_COLUMNS)[1:]}})
+    for rate, adapters, cache in points:
+        s = serve_model(arch, model, draw(rate, adapters), costs=costs, cache=cache,
+                        **options).summary
+        rows.append({"rate_per_s": rate, "adapters": adapters, "cache": cache,
+                     **{c: s[c] for c in list(LOAD_COLUMNS)[3:]}})
     return pd.DataFrame(rows, columns=list(LOAD_COLUMNS))
 
 
