@@ -90,7 +90,7 @@ def execute(args: argparse.Namespace) -> int:
                          cache=args.cache[0], **options)
     _print(args, arch, served.summary)
     if args.out is not None:
-        folder = _folder(args, arch, sets)
+        folder = _folder(args.out)
         served.requests.to_csv(folder.file(REQUESTS_FILE), index=False)
         write_json({**served.summary, "inputs": _inputs(args, folder, arch, sets)},
                    folder.file(SUMMARY_FILE))
@@ -128,7 +128,7 @@ def _loads(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]],
               f"p99 {row.tpot_ns_p99 / 1e6:,.3f} ms" + (f"; {row.adapter_loads} loads"
                                                        if grid else ""))
     if args.out is not None:
-        folder = _folder(args, arch, sets)
+        folder = _folder(args.out)
         table.to_csv(folder.file(LOAD_FILE), index=False)
         from aimcsim.plots.serve import load  # (matplotlib only when drawing)
         from aimcsim.plots.style import save
@@ -153,9 +153,9 @@ def _print(args: argparse.Namespace, arch: Arch, s: dict[str, Any]) -> None:
           f"SLO attainment {s['slo_attainment']:.1%}")
 
 
-def _folder(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]]) -> RunFolder:
-    args.out.mkdir(parents=True, exist_ok=True)
-    return RunFolder(args.out)
+def _folder(out: Path) -> RunFolder:
+    out.mkdir(parents=True, exist_ok=True)
+    return RunFolder(out)
 
 
 def _inputs(args: argparse.Namespace, folder: RunFolder, arch: Arch,
