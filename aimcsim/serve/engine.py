@@ -30,7 +30,7 @@ Costs come from `aimcsim.serve.costs.StepCosts`. Times are integer ps throughout
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -186,7 +186,7 @@ class _Scheduler:
         self.resident = segments[-1]
         m = self.moves
         move_pj = len(missing) * m.load_pj + moved * m.swap_pj
-        shares = {a: sum(x.req.adapter == a for x in batch) for a in used}
+        shares = Counter(x.req.adapter for x in batch)
         for x in batch:
             x.loads += x.req.adapter in missing
             x.energy_pj += move_pj / len(used) / shares[x.req.adapter]
