@@ -51,7 +51,6 @@ class NetworkSim(BlockRunner):
         prep = self.prepared = prepared
         arch, workload, mode, model = prep.arch, prep.workload, prep.mode, prep.model
         case = prep.case
-        names = case.names
         self.arch, self.workload, self.mode = arch, workload, mode
         self.record = record
         #: what observes the run (with `record`: its timeline and critical chains)
@@ -103,9 +102,8 @@ class NetworkSim(BlockRunner):
         # per-block events matter to streaming consumers and to the op's own in-flight gate
         self._block_events = {name: not self.layer_by_layer or s.blocks_in_flight > 1
                               for name, s in self.settings.items()}
-        self.done = ({name: [env.event() for _ in self.blocks[name]] if wanted else ()
-                      for name, wanted in self._block_events.items()}
-                     if any(self._block_events.values()) else dict.fromkeys(names, ()))
+        # (each op's made on first use: a replayed op's are never asked for)
+        self.done: dict[str, list[simpy.Event] | tuple] = _ByName(self, _block_done)
         self._left = {name: len(blocks) for name, blocks in self.blocks.items()}
         # layer-by-layer: each op waits for the one before it (trace order is topological;
         # with replay `_drive` runs them in that order)
@@ -262,6 +260,7 @@ class NetworkSim(BlockRunner):
         prints: dict[int, Footprint | None] = {}  # (with replay) each block size's footprint
         last = len(self.blocks[op.name]) - 1
         ahead = 0  # time of blocks replayed and not yet passed on the clock (ps)
+        skip = 0  # blocks still to pass that a run's first applied
         for b, size in enumerate(self.blocks[op.name]):
             covered += size
             for src in streams:  # the producer blocks that hold tokens [.., covered)
@@ -279,7 +278,17 @@ class NetworkSim(BlockRunner):
                 footprint = prints.get(size) if units is not None and self._settled else None
                 if footprint is not None:
                     # with replay: a block is a time shift of the op's first of its size,
-                    # applied without an event (the clock catches up before what follows)
+                    # applied without an event (the clock catches up before what follows);
+                    # a run of blocks of one size before the last is applied at once (unless
+                    # something watches each block)
+                    if skip:  # (applied with the run's first)
+                        skip -= 1
+                        continue
+                    run = self._replay_run(op, units, footprint, b, self.env.now + ahead)
+                    if run:
+                        ahead += run * footprint.end_ps
+                        skip = run - 1
+                        continue
                     admitted = self.env.now + ahead
                     apply_block(self, op, units, footprint, admitted)
                     self.replayed_blocks += 1
@@ -316,6 +325,21 @@ class NetworkSim(BlockRunner):
 
 
 
+
+    def _replay_run(self, op: Op, units: Units, footprint: Footprint, b: int, t0: int) -> int:
+        """Blocks b, b+1, ... of op's before its last and of block b's size, starting at `t0`
+        (ps), applied at once (unless something watches each block); how many (0: none)."""
+        sizes = self.blocks[op.name]
+        if self.watching or self._block_events[op.name]:
+            return 0
+        run = _run_of(sizes, b, len(sizes) - 1)
+        if run < 2:
+            return 0
+        apply_block(self, op, units, footprint, t0 + (run - 1) * footprint.end_ps, times=run)
+        self.replayed_blocks += run
+        self.stats[op.name].tokens += run * sizes[b]
+        self._left[op.name] -= run
+        return run
 
     def _complete(self, name: str, b: int, size: int, admitted: int = 0,
                   path: Segments | None = None, end_ps: int | None = None) -> None:
@@ -385,6 +409,11 @@ def _event(sim: NetworkSim, _name: str) -> simpy.Event:
     return sim.env.event()
 
 
+def _block_done(sim: NetworkSim, name: str) -> list[simpy.Event] | tuple:
+    """Op `name`'s per-block events, where anything waits for its blocks (else none)."""
+    return [sim.env.event() for _ in sim.blocks[name]] if sim._block_events[name] else ()
+
+
 class _ByName(dict):
     """Values by op name, each made by `build(sim, name)` on first use (holding the
     simulation weakly: no reference cycle keeps a finished run for the cyclic collector)."""
@@ -396,6 +425,14 @@ class _ByName(dict):
     def __missing__(self, name: str) -> Any:
         value = self[name] = self._build(self._sim(), name)
         return value
+
+
+def _run_of(sizes: list[int], b: int, last: int) -> int:
+    """How many blocks from `b` on, before block `last`, have block b's size."""
+    n = b
+    while n < last and sizes[n] == sizes[b]:
+        n += 1
+    return n - b
 
 
 def _producers(op: Op, kind: str) -> list[str]:

@@ -250,14 +250,19 @@ def apply(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     _servers(sim, op, units, fp, t0)
 
 
-def apply_block(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
+def apply_block(sim: Run, op: Op, units: Units, fp: Footprint, t0: int, times: int = 1
+                ) -> None:
     """Add what the block of `fp` did to its op's statistics (its tokens excepted) and leave
     its servers' state, shifted to start at `t0` (ps). (The op's first block, and the first of
-    each size, are simulated: its span's start and its TCDM peak are set already.)"""
+    each size, are simulated: its span's start and its TCDM peak are set already.)
+
+    `times` blocks one after the other, the last starting at `t0`, are applied at once: their
+    additive statistics add up, and the later block's span end and servers' state are those
+    each earlier one's would be set to."""
     st = sim.stats[op.name]
     values = list(st.snapshot())
     for i, change in zip(ADDITIVE, fp.delta, strict=True):
-        values[i] += change
+        values[i] += change * times
     _, last, aimc_end = fp.times
     if last is not None:
         values[LAST] = max(values[LAST], last + t0)
