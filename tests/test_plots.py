@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 
 import numpy as np
@@ -288,3 +289,26 @@ def test_trace_times_are_microseconds():
                           "layer": ["a", "a"]})
     events = [e for e in chrome_trace(frame)["traceEvents"] if e["ph"] == "X"]
     assert [(e["ts"], e["dur"]) for e in events] == [(0.0, 1.0), (1.5, 2.5)]
+
+
+def test_trace_slices_never_overlap_on_a_track(results):
+    # trace viewers stack a track's slices by nesting: on each track one slice ends before the
+    # next starts, and every activity of the timeline is on a track of its component
+    doc = json.loads((results / "trace.json").read_text())
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in doc["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    tracks: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "X":
+            # (in whole ps, as a viewer reads the microseconds back into integer time)
+            tracks.setdefault((e["pid"], e["tid"]), []).append(
+                (round(e["ts"] * 1e6), round((e["ts"] + e["dur"]) * 1e6)))
+    for key, slices in tracks.items():
+        slices.sort()
+        assert all(end <= nxt for (_, end), (nxt, _) in itertools.pairwise(slices)), names[key]
+    timeline = pd.read_parquet(results / "run" / "timeline.parquet")
+    overlapping = [c for c, g in timeline.groupby("component")
+                   if (g.sort_values("start_ns")["start_ns"].to_numpy()[1:]
+                       < g.sort_values("start_ns")["end_ns"].cummax().to_numpy()[:-1]).any()]
+    assert overlapping  # (the run has overlapping activities to place: the test can fail)
+    assert any(" (2)" in n for n in names.values())
