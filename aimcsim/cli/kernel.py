@@ -17,7 +17,8 @@ MAX_KERNEL_MACS = 1 << 28
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arch", help="architecture YAML: its pmca section and lora.dtype (a kernel "
                         "whose buffers do not fit its pmca.tcdm_bytes runs with a warning)")
-    parser.add_argument("--op", choices=KERNEL_OPS, default="matmul")
+    parser.add_argument("--op", choices=KERNEL_OPS, default="matmul",
+                        help="the kernel: a matmul, an element-wise function or a DMA transfer")
     parser.add_argument("--m", type=int, default=1, help="rows (matmul: of A)")
     parser.add_argument("--k", type=int, default=1, help="contraction length (matmul)")
     parser.add_argument("--n", type=int, default=1, help="columns")

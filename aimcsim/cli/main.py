@@ -46,8 +46,9 @@ class _Help(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if ("default" in text or default in (None, False, argparse.SUPPRESS)
-                or not action.option_strings or isinstance(default, bool)):
+        if ("default" in text or default is None or default is argparse.SUPPRESS
+                or not action.option_strings or isinstance(default, bool)
+                or (isinstance(default, (list, tuple)) and not default)):
             return text
         return f"{text} (default: %(default)s)"
 
@@ -77,10 +78,31 @@ class _Parser(argparse.ArgumentParser):
 
 def set_argument(parser: argparse.ArgumentParser) -> None:
     """`--set PATH=VALUE`, repeatable: one value of the architecture changed without a file
-    (`aimcsim.spec.overrides`)."""
+    (`aimcsim.spec.overrides`); `--adapter FILE`: a PEFT adapter's rank and layers, as the
+    two `--set`s of `lora.rank` and `lora.layers` it stands for."""
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="change one value of the architecture, by its YAML dot-path "
                         "(e.g. pmca.tcdm_bytes=65536; repeatable), validated as the file's")
+    parser.add_argument("--adapter", action=_Adapter, metavar="ADAPTER_CONFIG.JSON",
+                        help="a PEFT LoRA adapter_config.json: its r and target_modules set "
+                        "lora.rank and lora.layers")
+
+
+class _Adapter(argparse.Action):
+    """`--adapter FILE`: appends `lora.rank=R` and `lora.layers=[...]` to `--set`."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 value: Any, option_string: str | None = None) -> None:
+        from aimcsim.errors import SpecError
+        from aimcsim.traces.peft import read_peft
+
+        try:
+            rank, roles = read_peft(value)
+        except (SpecError, ValueError) as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        layers = roles if isinstance(roles, str) else f"[{', '.join(roles)}]"
+        namespace.set = [*(getattr(namespace, "set", None) or []), f"lora.rank={rank}",
+                         f"lora.layers={layers}"]
 
 
 def _did_you_mean(message: str, parser: _Parser) -> str:

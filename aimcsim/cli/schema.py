@@ -13,8 +13,8 @@ from aimcsim.spec.workload import workload_schema
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("schemas"),
-                        help="folder to write arch.parser.json and workload.parser.json into "
-                        "(default: %(default)s)")
+                        help="folder to write arch.schema.json, workload.schema.json and "
+                        "tech.schema.json into (default: %(default)s)")
 
 
 def execute(args: argparse.Namespace) -> int:
