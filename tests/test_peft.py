@@ -82,3 +82,16 @@ def test_run_with_an_adapter_adapts_only_its_layers(root, tmp_path, capsys):
               "mobilebert.yaml"), "--adapter", str(tmp_path / "missing.json")])
     assert exit_.value.code == 2
     assert "--adapter" in capsys.readouterr().err
+
+
+def test_run_takes_a_model_as_its_trace_would_be(root, tmp_path, capsys):
+    # `run ARCH gpt2 --tokens 16` runs the trace `aimcsim trace gpt2 --seq-len 16` writes
+    arch = str(root / "arch" / "hybrid_large_tcdm.yaml")
+    assert main(["trace", "gpt2", "--seq-len", "16", "--out", str(tmp_path / "t.yaml")]) == 0
+    assert main(["run", arch, str(tmp_path / "t.yaml"), "--out", str(tmp_path / "a")]) == 0
+    assert main(["run", arch, "gpt2", "--tokens", "16", "--out", str(tmp_path / "b")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "layers.csv"),
+                                  pd.read_csv(tmp_path / "b" / "layers.csv"))
+    capsys.readouterr()
+    assert main(["run", arch, "gpt2", "--tokens", "0"]) == 2
+    assert "--tokens 0" in capsys.readouterr().err

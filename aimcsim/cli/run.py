@@ -24,12 +24,16 @@ from aimcsim.simulator import simulate
 from aimcsim.spec.arch import MODES
 from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.spec.run import apply_run
-from aimcsim.spec.workload import load_workload
+from aimcsim.spec.workload import Workload, load_workload, parse_workload
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arch", help="architecture YAML (see arch/)")
-    parser.add_argument("workload", help="workload trace YAML (see workloads/)")
+    parser.add_argument("workload", help="workload trace YAML (see workloads/), or a model: "
+                        "a bundled name (gpt2, llama-3.2-1b, ...) or a Hugging Face "
+                        "config.json, traced as a prefill of --tokens")
+    parser.add_argument("--tokens", type=int, default=128,
+                        help="tokens of the prefill when the workload is a model")
     parser.add_argument("--settings", type=Path, default=None, metavar="RUN.yaml",
                         help="run settings over the architecture's: mode, pipeline, lora and "
                         "per-op overrides (see arch/runs/)")
@@ -50,7 +54,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
     arch, settings = load_arch_with(args.arch, sets), {}
-    workload = load_workload(args.workload)
+    workload = _workload(args.workload, args.tokens)
     if args.settings is not None:
         arch, settings = apply_run(args.arch, args.settings, workload, sets=sets)
     mode = args.mode or arch.mode
@@ -82,3 +86,17 @@ def execute(args: argparse.Namespace) -> int:
               f"{folder.file(CRITICAL_FILE)} and {folder.file(TIMELINE_FILE)}, with "
               f"the inputs as used ({', '.join(recorded)})")
     return 0
+
+
+def _workload(text: str, tokens: int) -> Workload:
+    """A workload trace file, or the prefill trace of a model (a bundled name or a config.json)
+    of `tokens` tokens."""
+    if Path(text).suffix in (".yaml", ".yml"):
+        return load_workload(text)
+    from aimcsim.spec.workload import MAX_TOKENS
+    from aimcsim.traces import model_trace
+
+    if not 1 <= tokens <= MAX_TOKENS:
+        raise ValueError(f"--tokens {tokens}: expected 1 to {MAX_TOKENS:,} tokens")
+    doc = model_trace(text, tokens)
+    return parse_workload(doc, doc["name"])

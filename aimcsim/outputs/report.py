@@ -145,6 +145,9 @@ def _run(folder: RunFolder) -> tuple[str, list[tuple[str, str]]]:
                "both" if len(modes) == 2 else next(iter(modes)), "--out", str(folder.path)]
     if "settings" in summary:
         command += ["--settings", str(summary["settings"])]
+    traced = (summary.get("inputs") or {}).get("workload") or {}
+    if isinstance(traced, dict) and traced.get("file", "") is None:  # (a model, traced)
+        command += ["--tokens", str(traced.get("tokens"))]
     headline = pd.DataFrame([{
         "mode": mode, "latency (us)": s["total_latency_ns"] / 1e3,
         "energy (mJ)": _number(s["energy"].get("total_pj")) / 1e9,

@@ -25,6 +25,7 @@ them by those names.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -369,7 +370,13 @@ def recorded_arch(folder: Path) -> Arch:
 
 def workload_record(workload: Workload) -> dict[str, Any]:
     """What `summary.json` records of the workload (a trace is not copied: its name, tokens
-    and the SHA-256 of its file identify it)."""
+    and the SHA-256 of its file identify it; a trace made from a model for the run, of no
+    file, by the SHA-256 of the model's configuration, tokens and context)."""
+    if workload.config and not Path(workload.source).is_file():  # (traced for the run)
+        made = json.dumps({"config": workload.config, "tokens": workload.tokens,
+                           "context": workload.context}, sort_keys=True, default=str)
+        return {"name": workload.name, "file": None, "model": workload.model,
+                "tokens": workload.tokens, "digest": digest(made)}
     return {"name": workload.name, "file": workload.source, "tokens": workload.tokens,
             "digest": digest(read_bytes(workload.source, "yaml"))}
 
