@@ -10,16 +10,18 @@ import yaml
 
 from aimcsim.spec.workload import MAX_TOKENS
 from aimcsim.traces import TRACES, model_trace
+from aimcsim.traces.families import FAMILIES
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", choices=sorted(TRACES),
-                        help="a bundled model (workloads/configs/)")
+                        help="a bundled model (its config.json in workloads/configs/; "
+                        "MobileBERT's in aimcsim/traces/mobilebert.py)")
     parser.add_argument("--config", type=Path, default=None, metavar="config.json",
-                        help="trace this Hugging Face config.json instead (model_type: bert, "
-                             "gpt2, llama or mobilebert)")
+                        help="trace this Hugging Face config.json instead (model_type one of "
+                        f"{', '.join(sorted([*FAMILIES, 'mobilebert']))})")
     parser.add_argument("--seq-len", type=int, default=384, help="tokens per sequence")
     parser.add_argument("--context", type=int, default=0,
                         help="a decode step: the keys its token attends to (KV cache + 1; "

@@ -186,7 +186,9 @@ def arch_value(arch: Arch, path: str) -> Any:
 
 def _entry_schema(low: float | None, high: float | None, unit: str, meaning: str,
                   scaled: bool = False) -> dict[str, Any]:
-    value: dict[str, Any] = {"type": "number", "description": f"{meaning} ({unit})"}
+    value: dict[str, Any] = {"type": "number", "description": meaning}
+    if unit:
+        value["unit"] = unit
     if low is not None:
         value["minimum"] = low
     if high is not None:

@@ -44,7 +44,9 @@ class Constraint:
         return found is not None and _OPS[self.op](found, self.value)
 
     def __str__(self) -> str:
-        return f"{self.path} {self.op} {self.value}"
+        value = self.value  # (numbers are compared as floats: shown as the file wrote them)
+        shown_value = f"{value:g}" if isinstance(value, float) and value.is_integer() else value
+        return f"{self.path} {self.op} {shown_value}"
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,28 @@ class Invalid:
     reason: str
 
 
-_TOP = ("version", "name", "arch", "workloads", "modes", "axes", "sampling", "constraints",
-        "max_points")
+#: the keys of a sweep file: (type, bounds, default, meaning); the reference page is made
+#: from this table and `load_sweep` reads these keys alone
+SWEEP_KEYS: dict[str, tuple[str, str, str, str]] = {
+    "version": ("integer", "1", "required", "version of the sweep file format"),
+    "name": ("string", "", "the file's stem", "the sweep's name (folder and report titles)"),
+    "arch": ("string", "", "required", "the base architecture file, relative to this one; "
+             "each point changes it by the axes' values"),
+    "workloads": ("list of strings", "at least one", "required", "workload traces, relative "
+                  "to this file; every point runs on each (no trace twice)"),
+    "modes": ("list of aimc-only, hybrid", "at least one", "both", "the modes each point runs in"),
+    "axes": ("mapping of dotted path to list", "", "required", "the architecture values to "
+             "vary (a dotted path of an architecture field, such as aimc.integration_time_ns, "
+             "or workload.seq_len), each value checked against that field's declaration"),
+    "sampling": ("grid or {random: {samples, seed}}", "samples 1 to 1e9, seed 0 to 2^63-1",
+                 "grid", "the whole grid, or `samples` points drawn from it without "
+                 "replacement by `seed`"),
+    "constraints": ("list of 'path OP value'", "OP one of >=, <=, ==, !=, >, <", "none",
+                    "a point that fails a constraint is not run"),
+    "max_points": ("integer", "1 to 1e9", "100000", "a sweep of more points is refused "
+                   "before it runs"),
+}
+_TOP = tuple(SWEEP_KEYS)
 
 
 def identity(doc: dict[str, Any], technologies: dict[str, str]) -> str:
