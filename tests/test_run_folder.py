@@ -131,6 +131,18 @@ def test_a_run_written_reads_back(inputs, tmp_path):
     assert "as aimcsim resolved it" in back.recorded_text(ARCH_FILE)
 
 
+
+def test_the_run_summary_adds_the_throughput_and_keeps_every_key(inputs):
+    arch, workload = load_arch(inputs["arch"]), load_workload(inputs["work"])
+    results = {m: simulate(arch, workload, m) for m in ("aimc-only", "hybrid")}
+    summary = run_summary(results, arch_file=inputs["arch"], workload_file=inputs["work"])
+    for mode, r in results.items():
+        stored = summary["modes"][mode]
+        assert {k: v for k, v in stored.items() if k != "throughput_tokens_per_s"} == r.summary
+        assert stored["throughput_tokens_per_s"] == pytest.approx(
+            workload.tokens / r.summary["total_latency_ns"] * 1e9)
+        assert "throughput_tokens_per_s" not in r.summary  # (the run's own summary untouched)
+
 def test_a_search_written_reads_back(inputs, tmp_path):
     arch, workload = load_arch(inputs["arch"]), load_workload(inputs["work"])
     result = search(arch, workload, load_space(inputs["space"]))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pandas as pd
+
 from aimcsim.explore.sweep import compare
+from aimcsim.outputs.console import percent, point_label, quantity
 from aimcsim.outputs.run_folder import COMPARE_FILE, NUMBER, POINTS_FILE, RunFolder
 
 
@@ -23,13 +26,27 @@ def execute(args: argparse.Namespace) -> int:
     axes = [c for c in points.columns if "." in c]
     for point, group in table.groupby("point", sort=False):
         p = points.loc[point]
-        params = ", ".join(f"{a}={p[a]}" for a in axes)
-        bounds = ", ".join(f"the {resource} in {count}" for resource, count
-                           in group["bound"].value_counts().items())
-        print(f"{point} ({params}): aimc-only {p['latency_ns_aimc_only'] / 1e3:.1f} us, hybrid "
-              f"{p['latency_ns_hybrid'] / 1e3:.1f} us ({p['overhead']:+.1%}); static layers "
-              f"min {group.overhead.min():.1%} median {group.overhead.median():.1%} max "
-              f"{group.overhead.max():.1%}; hybrid layers bound by {bounds}")
+        print(f"{point_label({a: p[a] for a in axes})} (point {point}): aimc-only "
+              f"{quantity(p['latency_ns_aimc_only'], 'ns')}, hybrid "
+              f"{quantity(p['latency_ns_hybrid'], 'ns')} ({percent(p['overhead'], sign=True)})"
+              f"; static layers' overhead min {percent(group.overhead.min())}, median "
+              f"{percent(group.overhead.median())}, max {percent(group.overhead.max())}; "
+              + busiest_text(group))
     print(f"wrote {written}")
     return 0
 
+
+def busiest_text(layers: pd.DataFrame) -> str:
+    """What `compare`'s `bound` column says of a point's static layers, as the resource each
+    spent the most busy time on (`aimcsim.results.bound_resource`), which is not what bounds
+    its latency: with the LoRA branch beside it, the tile can be the busiest resource of a
+    layer the branch still lengthens. So each count comes with the median overhead of its
+    layers."""
+    parts = []
+    for resource, rows in sorted(layers.groupby("bound"), key=lambda g: -len(g[1])):
+        median = percent(rows.overhead.median())
+        parts.append(f"the {resource} in {len(rows)} of {len(layers)} " + (
+            f"(yet the LoRA branch adds a median {median} to them)" if resource == "tile"
+            else f"(median overhead {median})"))
+    return ("resource with the most busy time in the hybrid static layers (not what their "
+            "latency is bound by): " + ", ".join(parts))

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from aimcsim.gpu import ATTENTION, estimate, load_gpu
-from aimcsim.outputs.console import gpu_line
+from aimcsim.outputs.console import gpu_line, percent
 from aimcsim.spec.arch import LM_HEAD
 from aimcsim.spec.workload import MAX_TOKENS, Workload, parse_workload
 from aimcsim.traces import CONFIGS, TRACES, model_trace
@@ -54,9 +54,13 @@ def execute(args: argparse.Namespace) -> int:
     workload = _trace(args)
     print(f"{workload.name}: {len(workload.ops)} operations, "
           f"{sum(op.role == LM_HEAD for op in workload.ops)} LM head")
-    print(gpu_line(gpu, workload, estimate(gpu, workload, attention=args.attention)))
+    plain = estimate(gpu, workload, attention=args.attention)
+    print(gpu_line(gpu, workload, plain))
     if args.rank:
         ref = estimate(gpu, workload, lora_rank=args.rank,
                        lora_applies=lambda role: role != LM_HEAD, attention=args.attention)
         print(gpu_line(gpu, workload, ref, f" with rank-{args.rank} LoRA"))
+        print(f"  the LoRA branch on the GPU: latency "
+              f"{percent(ref['latency_ns'] / plain['latency_ns'] - 1, sign=True)}, energy "
+              f"{percent(ref['energy_pj'] / plain['energy_pj'] - 1, sign=True)}")
     return 0

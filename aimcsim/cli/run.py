@@ -76,7 +76,7 @@ def execute(args: argparse.Namespace) -> int:
                           settings_file=args.settings, gpu=gpu, workload=workload,
                           lora=arch.lora)
     for line in run_lines(arch, workload, summary, results, gpu=gpu,
-                          settings_file=args.settings, overrides=len(settings)):
+                          settings_file=args.settings, settings=settings):
         print(line)
     if args.out is not None:
         folder = RunFolder(args.out)

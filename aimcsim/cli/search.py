@@ -9,6 +9,7 @@ from pathlib import Path
 from aimcsim.cli.main import set_argument
 from aimcsim.explore.search import OBJECTIVES, RATINGS, search
 from aimcsim.explore.space import GROUP, SearchSpace, load_space
+from aimcsim.outputs.console import number, percent, quantity, table_lines
 from aimcsim.outputs.run_folder import SEARCH_FILE, SUMMARY_FILE, RunFolder
 from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.spec.workload import load_workload
@@ -30,6 +31,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                              "latency; these need a technology file) (default: latency)")
 
     set_argument(parser)
+
 
 def execute(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
@@ -59,16 +61,17 @@ def execute(args: argparse.Namespace) -> int:
     print(f"{workload.name} on {arch.name}: {len(result.points)} points; "
           + ", ".join(f"{counts.get(r, 0)} {r}" for r in RATINGS))
     energy = args.objective != "latency"
-    print(f"{'shape':>9} {'t_int':>6} {'cores':>5} {'rank':>4}  {objective + ' setting':<32} "
-          f"{'latency us':>10} {'aimc-only':>10} {'overhead':>8} {'TCDM B':>7}"
-          + (f" {'energy uJ':>9}" if energy else ""))
-    for r in best.itertuples():
-        setting = f"{r.strategy} x{r.parallel_tokens}, {r.tile_output}" + (
-            f", chunks of {r.output_chunk}" if r.output_chunk else "")
-        print(f"{f'{r.d_in}x{r.d_out}':>9} {r.integration_time_ns:>6g} {r.cores:>5} {r.rank:>4}  "
-              f"{setting:<32} {r.latency_ns / 1000:>10.2f} {r.aimc_only_latency_ns / 1000:>10.2f} "
-              f"{r.overhead:>8.1%} {r.tcdm_bytes:>7}"
-              + (f" {r.energy_pj / 1e6:>9.3f}" if energy else ""))
+    rows = [{"shape": f"{r.d_in}x{r.d_out}", "t_int": quantity(r.integration_time_ns, "ns"),
+             "cores": number(r.cores), "rank": number(r.rank),
+             f"{objective} setting": f"{r.strategy} x{r.parallel_tokens}, {r.tile_output}"
+             + (f", chunks of {r.output_chunk}" if r.output_chunk else ""),
+             "latency": quantity(r.latency_ns, "ns"),
+             "aimc-only": quantity(r.aimc_only_latency_ns, "ns"),
+             "overhead": percent(r.overhead), "TCDM": quantity(r.tcdm_bytes, "B"),
+             **({"energy": quantity(r.energy_pj, "pJ")} if energy else {})}
+            for r in best.itertuples()]
+    for line in table_lines(rows, indent="  "):
+        print(line)
     groups = result.points.groupby(GROUP).ngroups
     if len(best) < groups:
         print(f"{groups - len(best)} group(s) have no setting within the limit")
@@ -79,9 +82,10 @@ def execute(args: argparse.Namespace) -> int:
                   f"{n['rank']}: not run, {n['skipped']}")
             continue
         print(f"  t_int {n['integration_time_ns']:g} ns, {n['cores']} cores, rank {n['rank']}: "
-              f"{n['hybrid_latency_ns'] / 1e3:.1f} us vs {n['aimc_only_latency_ns'] / 1e3:.1f} us "
-              f"({n['overhead']:+.1%}); static layers median {n['static_overhead_median']:.1%}, "
-              f"max {n['static_overhead_max']:.1%}"
+              f"{quantity(n['hybrid_latency_ns'], 'ns')} vs "
+              f"{quantity(n['aimc_only_latency_ns'], 'ns')} ({percent(n['overhead'], sign=True)})"
+              f"; static layers median {percent(n['static_overhead_median'])}, max "
+              f"{percent(n['static_overhead_max'])}"
               + (f"; attention in key chunks of {n['attention_key_chunk']}"
                  if n["attention_key_chunk"] else "")
               + (f"; fastest setting for {', '.join(n['fastest_instead'])} (none within the "
