@@ -183,22 +183,25 @@ def test_energy_figures(results):
     sweep's front holds the points no other beats on latency and energy."""
     layers = pd.read_csv(results / "run" / "layers.csv")
     fig = plots.energy(layers)
-    left, right = fig.axes[:2]
+    top, whole = fig.axes[:2]
     per_mode = {}
-    for patch in right.patches:  # mode i's stack at x = i
-        key = round(patch.get_x() + patch.get_width() / 2)
-        per_mode[key] = per_mode.get(key, 0.0) + patch.get_height()
-    by_mode = layers.groupby("mode", sort=False)["energy_pj"].sum() / 1e6
+    for patch in whole.patches:  # mode i's stack at y = i
+        key = round(patch.get_y() + patch.get_height() / 2)
+        per_mode[key] = per_mode.get(key, 0.0) + patch.get_width()
+    by_mode = layers.groupby("mode", sort=False)["energy_pj"].sum()
+    unit = plots.energy_unit(by_mode)
+    assert whole.get_xlabel() == f"dynamic energy of the whole run ({unit.symbol})"
     assert [per_mode[0], per_mode[1]] == pytest.approx(
-        [by_mode["aimc-only"], by_mode["hybrid"]], rel=1e-9)
-    assert left.get_ylim()[0] == 0 and "attention" in [t.get_text() for t in
-                                                        left.get_xticklabels()]
+        list(unit.of([by_mode["aimc-only"], by_mode["hybrid"]])), rel=1e-9)
+    assert top.get_xlim()[0] == 0 and "attention" in [t.get_text() for t in
+                                                       top.get_yticklabels()]
     points = pd.read_parquet(results / "sweep" / "points.parquet")
     fig = plots.energy_front(points)
     front = next(line for line in fig.axes[0].lines if line.get_label() ==
                  "latency-energy front")
-    lat, en = front.get_xdata() * 1e3, front.get_ydata() * 1e6
     ok = points[points["status"] == "ok"]
+    t_unit, e_unit = plots.time_unit(ok.latency_ns_hybrid), plots.energy_unit(ok.energy_pj_hybrid)
+    lat, en = front.get_xdata() * t_unit.size, front.get_ydata() * e_unit.size
     for a, b in zip(lat, en, strict=True):  # nothing beats a front point on both
         assert not ((ok.latency_ns_hybrid < a - 1e-6) & (ok.energy_pj_hybrid < b - 1e-3)).any()
     with pytest.raises(ValueError, match="no energy"):
@@ -207,8 +210,9 @@ def test_energy_figures(results):
 
 
 def test_heatmap_slices_stars_and_says_what_is_missing():
-    """Readable axis labels; --at fixes a third axis; a cell with a failed point is starred,
-    one with no finished point reads n/a; the title names what still varies."""
+    """Readable axis labels; --at fixes a third axis; a cell with a failed point is starred
+    (its legend says what the star means), one with no point reads n/a; the title names what
+    still varies."""
     points = pd.DataFrame([
         {"point": f"p{i}", "aimc.integration_time_ns": t, "pipeline.parallel_tokens": b,
          "lora.rank": r, "status": "ok" if (t, b, r) != (512.0, 8, 4) else "failed",
@@ -223,7 +227,9 @@ def test_heatmap_slices_stars_and_says_what_is_missing():
     assert ax.get_ylabel() == "integration time (ns) [aimc]"
     texts = [t.get_text() for t in ax.texts]
     assert "n/a" in texts and any(t.endswith("*") for t in texts)
-    assert "lowest over rank [lora]" in ax.get_title() and "some points failed" in ax.get_title()
+    assert "lowest over rank [lora]" in ax.get_title()
+    assert "* lowest over the feasible points only" in [t.get_text() for t in
+                                                        fig.legends[0].get_texts()]
     fixed = plots.heatmap(points, x="pipeline.parallel_tokens", y="aimc.integration_time_ns",
                           at={"lora.rank": "8"})
     title = fixed.axes[0].get_title()

@@ -188,24 +188,43 @@ def _pareto(results: RunFolder, o: Options) -> Any:
                         capacity_bytes=capacity)
 
 
-def _varied(points: pd.DataFrame) -> list[str]:
-    return [c for c in points.columns if "." in c and points[c].nunique() > 1]
+def _unrun(results: RunFolder) -> pd.DataFrame:
+    """A sweep's points that never ran (its manifest's invalid ones: refused as not fitting,
+    or excluded by a constraint): their values of the points table's swept axes and
+    `reason`. The manifest is only read: an entry that is not one is left out."""
+    entries = results.manifest.get("invalid")
+    axes = [c for c in results.points.columns if "." in c]
+    rows = []
+    for entry in entries if isinstance(entries, list) else []:
+        params = entry.get("params") if isinstance(entry, dict) else None
+        if not isinstance(params, dict):
+            continue
+        row = {a: params[a] for a in axes if isinstance(params.get(a), (str, int, float))}
+        reason = entry.get("reason")
+        rows.append({**row, "reason": reason if isinstance(reason, str) else ""})
+    return pd.DataFrame(rows, columns=[*axes, "reason"])
+
+
+def _varied(results: RunFolder) -> list[str]:
+    """The swept axes with several values over all the sweep's points, run or not."""
+    every = pd.concat([results.points, _unrun(results)], ignore_index=True)
+    return [c for c in results.points.columns if "." in c and every[c].nunique() > 1]
 
 
 @figure(name="heatmap", sources=("sweep",), caption="a value over two swept axes",
-        available=lambda r: len(_varied(r.points)) >= 2,
-        report=lambda r: [(Options(), f"Network overhead over {_varied(r.points)[0]} and "
-                                      f"{_varied(r.points)[1]}")]
+        available=lambda r: len(_varied(r)) >= 2,
+        report=lambda r: [(Options(), f"Network overhead over {_varied(r)[0]} and "
+                                      f"{_varied(r)[1]}")]
         if "overhead" in r.points else [])
 def _heatmap(results: RunFolder, o: Options) -> Any:
-    points = results.points
-    axes = _varied(points)
+    axes = _varied(results)
     x = o.x or (axes[0] if axes else None)
     y = o.y or (axes[1] if len(axes) > 1 else None)
     if x is None or y is None:
         raise ValueError("heatmap needs two swept axes with several values; found "
                          + (", ".join(axes) or "none"))
-    return plots.heatmap(points, x=x, y=y, value=o.value, at=o.at)
+    return plots.heatmap(results.points, x=x, y=y, value=o.value, at=o.at,
+                         unrun=_unrun(results))
 
 
 @figure(name="energy-front", sources=("sweep",), caption="Latency against energy, hybrid",

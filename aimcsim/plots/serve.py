@@ -1,5 +1,6 @@
 """Figures of served streams (`aimcsim serve`): time to first token and per output token
-against offered load."""
+against offered load. Times in the unit their values call for; series (cache policies,
+numbers of adapters) in `series_colours`, no resource's colour."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from aimcsim.plots.style import OKABE_ITO, _figure, _style
+from aimcsim.plots.style import _figure, _style, series_colours, time_unit
 
 _QUANTILES = (("p50", "-", "o"), ("p90", "--", "s"), ("p99", ":", "^"))
 
@@ -17,9 +18,6 @@ def _minor(value: float, _: int) -> str:
     """Minor ticks of a log axis labelled at 2 and 5 of each decade only."""
     lead = f"{value:.0e}"[0]
     return f"{value:g}" if lead in "25" else ""
-
-
-_SERIES = ("vermillion", "blue", "green", "orange", "purple", "sky", "black", "grey")
 
 
 def _groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -34,7 +32,7 @@ def _groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 
 def load(table: pd.DataFrame) -> Figure:
-    """TTFT and TPOT percentiles (ms, log scale) against offered requests per second, one
+    """TTFT and TPOT percentiles (log scale) against offered requests per second, one
     panel each; `table` is `aimcsim.serve.engine.LOAD_COLUMNS`. One series: its p50, p90
     and p99; several (adapters, cache policies): each's p50 (solid) and p99 (dotted)."""
     groups = _groups(table)
@@ -42,20 +40,21 @@ def load(table: pd.DataFrame) -> Figure:
     fig.clear()  # (two panels in its place)
     axes = fig.subplots(2, 1, sharex=True)
     quantiles = _QUANTILES if len(groups) == 1 else (_QUANTILES[0], _QUANTILES[2])
-    for panel, (name, label) in zip(axes, (("ttft", "time to first token (ms)"),
-                                           ("tpot", "time per output token (ms)")),
+    colours = series_colours(len(groups))
+    for panel, (name, label) in zip(axes, (("ttft", "time to first token"),
+                                           ("tpot", "time per output token")),
                                     strict=True):
-        for i, (series, rows) in enumerate(groups):
-            colour = OKABE_ITO[_SERIES[i % len(_SERIES)]]
+        unit = time_unit([rows[f"{name}_ns_{q}"] for _, rows in groups for q, _, _ in quantiles])
+        for colour, (series, rows) in zip(colours, groups, strict=True):
             for q, line, marker in quantiles:
-                panel.plot(rows.rate_per_s, rows[f"{name}_ns_{q}"] / 1e6, line, marker=marker,
+                panel.plot(rows.rate_per_s, unit.of(rows[f"{name}_ns_{q}"]), line, marker=marker,
                            color=colour, markersize=3,
                            label=None if panel is not axes[0] else
                            (series if q == "p50" else None) if series else q)
         panel.set_yscale("log")
         panel.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         panel.yaxis.set_minor_formatter(FuncFormatter(_minor))
-        panel.set_ylabel(label)
+        panel.set_ylabel(f"{label} ({unit.symbol})")
         panel.grid(True, which="both", alpha=0.3)
     if len(groups) == 1:
         axes[0].legend(title="percentile", fontsize="small", title_fontsize="small")
@@ -71,10 +70,11 @@ def adapters(table: pd.DataFrame) -> Figure:
     policy, at the table's highest offered load."""
     fig, ax = _figure(2.4)
     top = table[table.rate_per_s == table.rate_per_s.max()]
-    for i, (cache, rows) in enumerate(top.groupby("cache", sort=False)):
+    policies = list(top.groupby("cache", sort=False))
+    for colour, (cache, rows) in zip(series_colours(len(policies)), policies, strict=True):
         rows = rows.sort_values("adapters")
-        ax.plot(rows.adapters, rows.adapter_loads, "-o", markersize=3,
-                color=OKABE_ITO[_SERIES[i % len(_SERIES)]], label=str(cache))
+        ax.plot(rows.adapters, rows.adapter_loads, "-o", markersize=3, color=colour,
+                label=str(cache))
     ax.set_xlabel("adapters")
     ax.set_ylabel("adapter loads from off chip")
     ax.set_title(f"at {top.rate_per_s.iloc[0]:g} requests/s", fontsize="small")
@@ -85,17 +85,19 @@ def adapters(table: pd.DataFrame) -> Figure:
 
 def latency(requests: pd.DataFrame) -> Figure:
     """The distributions (empirical CDFs) of the requests' time to first token and time per
-    output token, ms on a log scale; `requests` is `aimcsim.serve.engine.REQUEST_COLUMNS`."""
+    output token on a log scale; `requests` is `aimcsim.serve.engine.REQUEST_COLUMNS`."""
     fig, ax = _figure(2.4)
-    for name, label, line in (("ttft_ns", "time to first token", "-"),
-                              ("tpot_ns", "time per output token", "--")):
-        values = np.sort(requests[name].dropna().to_numpy()) / 1e6
+    unit = time_unit([requests["ttft_ns"], requests["tpot_ns"]])
+    for colour, (name, label, line) in zip(series_colours(2), (
+            ("ttft_ns", "time to first token", "-"), ("tpot_ns", "time per output token", "--")),
+            strict=True):
+        values = unit.of(np.sort(requests[name].dropna().to_numpy()))
         if len(values):
             ax.step(values, np.arange(1, len(values) + 1) / len(values), line, where="post",
-                    color=OKABE_ITO["vermillion"], label=label)
+                    color=colour, label=label)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_xlabel("ms")
+    ax.set_xlabel(f"time ({unit.symbol})")
     ax.set_ylabel("share of requests")
     ax.set_ylim(0, 1)
     ax.grid(True, which="both", alpha=0.3)
