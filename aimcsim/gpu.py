@@ -142,9 +142,10 @@ def _figures(op: Op, tokens: int, eb: int, rank: int | None) -> tuple[float, flo
 
 def estimate(gpu: Gpu, workload: Workload, *, lora_rank: int | None = None,
              lora_applies: Any = None, attention: str = "fused",
-             tensor_parallel: int = 1) -> dict[str, Any]:
+             tensor_parallel: int = 1, lora_rank_of: Any = None) -> dict[str, Any]:
     """The roofline estimate of `workload` on `gpu` (see the module docstring). With
-    `lora_rank`, static layers `lora_applies(role)` selects carry the LoRA branch.
+    `lora_rank`, static layers `lora_applies(role)` selects carry the LoRA branch; with
+    `lora_rank_of(op)` (a rank or None), each static layer the rank it gives.
     `attention`: fused (the default) or unfused. `tensor_parallel` GPUs share every op's
     weights, heads and work evenly but the residual stream's adds and norms, which each runs
     whole (`REPLICATED`; Megatron-style; the all-reduces between them are not counted: a
@@ -161,8 +162,13 @@ def estimate(gpu: Gpu, workload: Workload, *, lora_rank: int | None = None,
         if attention == "fused" else workload
     rows = []
     for op in work.ops:
-        rank = lora_rank if (lora_rank and op.kind == "static_linear"
-                             and (lora_applies is None or lora_applies(op.role))) else None
+        if op.kind != "static_linear":
+            rank = None
+        elif lora_rank_of is not None:
+            rank = lora_rank_of(op)
+        else:
+            rank = lora_rank if (lora_rank and (lora_applies is None
+                                                or lora_applies(op.role))) else None
         tokens = work.rows(op)
         flops, moved = _figures(op, tokens, eb, rank)
         if not (op.kind == "elementwise" and op.function in REPLICATED):
@@ -201,8 +207,9 @@ def estimate(gpu: Gpu, workload: Workload, *, lora_rank: int | None = None,
 def reference(gpu: Gpu, workload: Workload, lora: Any, mode: str) -> dict[str, Any]:
     """The estimate a run in `mode` is compared with: in hybrid mode with the architecture's
     adapters (`lora`: its `lora` section), in AIMC-only mode without."""
-    return estimate(gpu, workload, lora_rank=lora.rank if mode == "hybrid" else None,
-                    lora_applies=lora.applies_to)
+    if mode != "hybrid":
+        return estimate(gpu, workload)
+    return estimate(gpu, workload, lora_rank_of=lambda op: lora.rank_of(op.block, op.role))
 
 
 __all__ = ["ATTENTION", "GPU_OP_COLUMNS", "Gpu", "estimate", "load_gpu", "reference"]

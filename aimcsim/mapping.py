@@ -87,12 +87,13 @@ def _place(same: Same, rows: int, cols: int, lora: Lora, attention_clusters: int
     for op in workload.ops:
         if op.kind == "static_linear":
             tile = grid(op.d_in, op.d_out, rows, cols)
-            adapted = mode == "hybrid" and lora.applies_to(op.role)
+            rank = lora.rank_of(op.block, op.role) if mode == "hybrid" else None
+            adapted = rank is not None
             pmca = next_pmca
             next_pmca += 1
             digital_out = adapted or tile.row_splits > 1 or op.name in feeds_digital
             out = pmca_unit(pmca) if digital_out else tile_unit(op.name)
-            placements[op.name] = Placement(pmca, tile, lora.rank if adapted else None, out,
+            placements[op.name] = Placement(pmca, tile, rank, out,
                                             cim=adapted and engine(lora.engine).beside_tile)
         else:
             src = op.inputs[0].src
@@ -193,14 +194,23 @@ def check_lora_roles(arch: Arch, workload: Workload) -> None:
             for i, role in enumerate(arch.lora.layers)
             if role not in known
         ]
-    adapted = [op for op in workload.ops
-               if op.kind == "static_linear" and arch.lora.applies_to(op.role)]
-    narrow = min(adapted, key=lambda op: min(op.d_in, op.d_out), default=None)
-    if narrow is not None and arch.lora.rank > min(narrow.d_in, narrow.d_out):
-        issues.append(SpecIssue("lora.rank", f"{arch.lora.rank} is above min(d_in, d_out) = "
-                                f"{min(narrow.d_in, narrow.d_out)} of {narrow.name!r} (a rank-r "
-                                "adapter of a d_in x d_out layer needs r <= min(d_in, d_out)); "
-                                "lower lora.rank or leave the layer out of lora.layers"))
+    lora = arch.lora
+    ranked = [(op, rank) for op in workload.ops if op.kind == "static_linear"
+              and (rank := lora.rank_of(op.block, op.role)) is not None]
+    wide = [(op, rank) for op, rank in ranked if rank > min(op.d_in, op.d_out)]
+    if wide:
+        op, rank = min(wide, key=lambda pair: min(pair[0].d_in, pair[0].d_out))
+        key, fix = (("lora.adapter", f"lower r or rank_pattern in {lora.adapter.file}")
+                    if lora.adapter is not None
+                    else ("lora.rank", "lower lora.rank or leave the layer out of lora.layers"))
+        said = f"{rank}" if lora.adapter is None else f"rank {rank}"
+        issues.append(SpecIssue(key, f"{said} is above min(d_in, d_out) = "
+                                f"{min(op.d_in, op.d_out)} of {op.name!r} (a rank-r adapter of a "
+                                f"d_in x d_out layer needs r <= min(d_in, d_out)); {fix}"))
+    if lora.adapter is not None and not ranked:
+        issues.append(SpecIssue("lora.adapter", f"{lora.adapter.file} selects no static layer "
+                                f"of workload {workload.name!r} (its roles: "
+                                f"{', '.join(workload.roles)})"))
     if issues:
         raise SpecError(arch.source, issues)
 

@@ -78,31 +78,37 @@ class _Parser(argparse.ArgumentParser):
 
 def set_argument(parser: argparse.ArgumentParser) -> None:
     """`--set PATH=VALUE`, repeatable: one value of the architecture changed without a file
-    (`aimcsim.spec.overrides`); `--adapter FILE`: a PEFT adapter's rank and layers, as the
-    two `--set`s of `lora.rank` and `lora.layers` it stands for."""
+    (`aimcsim.spec.overrides`); `--adapter FILE`: a PEFT adapter, as the `--set` of
+    `lora.adapter` it stands for."""
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="change one value of the architecture, by its YAML dot-path "
                         "(e.g. pmca.tcdm_bytes=65536; repeatable), validated as the file's")
     parser.add_argument("--adapter", action=_Adapter, metavar="ADAPTER_CONFIG.JSON",
-                        help="a PEFT LoRA adapter_config.json: its r and target_modules set "
-                        "lora.rank and lora.layers")
+                        help="a PEFT LoRA adapter_config.json (lora.adapter): its r, "
+                        "target_modules, rank_pattern and layers_to_transform say which "
+                        "layers carry an adapter and of what rank")
 
 
 class _Adapter(argparse.Action):
-    """`--adapter FILE`: appends `lora.rank=R` and `lora.layers=[...]` to `--set`."""
+    """`--adapter FILE`: read (so a bad file is this option's error), then `lora.adapter=FILE`
+    appended to `--set`."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  value: Any, option_string: str | None = None) -> None:
+        import json
+        from pathlib import Path
+
         from aimcsim.errors import SpecError
-        from aimcsim.traces.peft import read_peft
+        from aimcsim.spec.adapter import read_adapter
 
         try:
-            rank, roles = read_peft(value)
-        except (SpecError, ValueError) as exc:
+            read_adapter(value)
+            path = Path(value).resolve()
+        except (SpecError, ValueError, OSError) as exc:
             raise argparse.ArgumentError(self, str(exc)) from None
-        layers = roles if isinstance(roles, str) else f"[{', '.join(roles)}]"
-        namespace.set = [*(getattr(namespace, "set", None) or []), f"lora.rank={rank}",
-                         f"lora.layers={layers}"]
+        # (JSON text is a YAML scalar: the path survives any character)
+        namespace.set = [*(getattr(namespace, "set", None) or []),
+                         f"lora.adapter={json.dumps(str(path))}"]
 
 
 def _did_you_mean(message: str, parser: _Parser) -> str:

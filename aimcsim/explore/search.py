@@ -288,11 +288,17 @@ def _shapes(arch: Arch, workload: Workload) -> dict[tuple[int, int], Op]:
     """The first adapted static layer of each shape."""
     shapes: dict[tuple[int, int], Op] = {}
     for op in workload.ops:
-        if op.kind == "static_linear" and arch.lora.applies_to(op.role):
+        if op.kind == "static_linear" and arch.lora.rank_of(op.block, op.role) is not None:
             shapes.setdefault((op.d_in, op.d_out), op)
     if not shapes:
         raise ValueError(f"workload {workload.name!r} has no static layer that carries a LoRA "
                          "adapter (lora.layers): nothing to search")
+    ranks = {rank for op in workload.ops if op.kind == "static_linear"
+             and (rank := arch.lora.rank_of(op.block, op.role)) is not None}
+    if len(ranks) > 1:  # (a group is a shape at one rank, whose settings every layer takes)
+        raise ValueError(f"lora.adapter {arch.lora.adapter.file} gives the static layers ranks "
+                         f"{', '.join(map(str, sorted(ranks)))} (rank_pattern): the search "
+                         "balances each shape at one rank; search with an adapter of one rank")
     return shapes
 
 

@@ -82,16 +82,20 @@ def _variant(arch: Arch, integration_time_ns: float, cores: int, rank: int) -> A
 
 
 def _variants(arch: Arch, space: SearchSpace) -> list[Arch]:
+    if space.rank and arch.lora.adapter is not None:
+        raise ValueError(f"search space: rank with lora.adapter ({arch.lora.adapter.file}): "
+                         "the adapter gives each layer its rank; search without one of them")
     return [_variant(arch, t_int, cores, rank) for t_int, cores, rank in product(
         space.integration_time_ns or (arch.aimc.integration_time_ns,),
         space.cores or (arch.pmca.cores,), space.rank or (arch.lora.rank,))]
 
 
 def _alone(op: Op, tokens: int) -> Workload:
-    """`op` alone, its input produced on another cluster (as in the network)."""
+    """`op` alone, its input produced on another cluster (as in the network); in its own
+    block, so that an adapter's per-layer selection (`lora.adapter`) still applies to it."""
     source = Op("source", 0, "elementwise", "source", op.d_in, op.d_in,
                 (Edge(INPUT, "streaming"),), function="norm")
-    single = dataclasses.replace(op, name="layer", block=0, inputs=(Edge("source", "streaming"),),
+    single = dataclasses.replace(op, name="layer", inputs=(Edge("source", "streaming"),),
                                  last_tokens=0)
     return Workload("layer", tokens, op.d_in, (source, single))
 

@@ -8,13 +8,14 @@ are here. `arch/*.yaml` repeat the meaning next to the value with the source of 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import WithJsonSchema
 
-from aimcsim.errors import SpecError, SpecIssue
+from aimcsim.errors import SettingWarning, SpecError, SpecIssue
 from aimcsim.hw.aimc_tile import AIMC_KEYS, AimcTile, read_aimc
 from aimcsim.hw.chip import CHIP_KEYS, Chip
 from aimcsim.hw.engines import ENGINES, engine_names
@@ -44,6 +45,7 @@ from aimcsim.params.fields import (
 from aimcsim.params.reader import Reader, join, kind_of, read_yaml, relative_file, shown
 from aimcsim.params.registry import STRATEGIES as _STRATEGIES
 from aimcsim.params.units import DTYPE_BYTES, PS_PER_US, ns_to_ps
+from aimcsim.spec.adapter import Adapter, read_adapter_at
 from aimcsim.spec.tech import Technology, load_technology
 
 SUPPORTED_VERSIONS = (1,)
@@ -113,14 +115,32 @@ class Lora:
     engine: Annotated[str, declare(
         "where the branch X A B runs, an engine registered in aimcsim.hw.engines: "
         + described_engines(), schema={"enum": list(engine_names())}), Custom()] = "pmca"
+    adapter: Annotated[Adapter | None, Custom(), WithJsonSchema({
+        "description": "a PEFT LoRA adapter_config.json (relative to this file): its r, "
+                       "target_modules, exclude_modules, rank_pattern and layers_to_transform "
+                       "say which static layers carry an adapter and of what rank, matched "
+                       "as PEFT matches them, in place of rank and layers",
+        "type": "string"})] = None
 
     @property
     def element_bytes(self) -> int:
         return DTYPE_BYTES[self.dtype]
 
     def applies_to(self, role: str) -> bool:
-        """Whether layers of `role` carry an adapter: listed, or (all) any but the LM head."""
+        """Whether layers of `role` carry an adapter (in some block, with `adapter`): listed,
+        or (all) any but the LM head."""
+        if self.adapter is not None:
+            return any(self.adapter.rank_of(block, role) for block in range(
+                1 + max(self.adapter.layers or (1,))))
         return role != LM_HEAD if self.layers is None else role in self.layers
+
+    def rank_of(self, block: int, role: str) -> int | None:
+        """The rank of the adapter on the static layer of `role` in transformer block `block`
+        (None: it carries none): the adapter file's, else `rank` on the roles `layers`
+        selects."""
+        if self.adapter is not None:
+            return self.adapter.rank_of(block, role)
+        return self.rank if self.applies_to(role) else None
 
 
 @dataclass(frozen=True)
@@ -205,11 +225,15 @@ def read_arch_doc(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[Any,
     """
     path = Path(path)
     doc = read_yaml(path)
-    if isinstance(doc, dict) and isinstance(doc.get("technology"), str):
-        try:  # relative to the file that names it, also when another file extends this one
-            doc["technology"] = str(relative_file(path, doc["technology"]))
-        except ValueError as exc:
-            raise SpecError(str(path), [SpecIssue("technology", str(exc))]) from None
+    for where in (("technology",), ("lora", "adapter")):
+        node = doc
+        for key in where[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(where[-1]), str) and node[where[-1]]:
+            try:  # relative to the file that names it, also when another file extends this one
+                node[where[-1]] = str(relative_file(path, node[where[-1]]))
+            except ValueError as exc:
+                raise SpecError(str(path), [SpecIssue(".".join(where), str(exc))]) from None
     if not isinstance(doc, dict) or "extends" not in doc:
         return doc, {}
     base_rel = doc.pop("extends")
@@ -361,13 +385,24 @@ def _lora(r: Reader, data: Any, pmca: Pmca) -> Lora:
                 r.error(join(join(p, "layers"), i),
                         f"expected a layer role (string), got {shown(item)}")
         layers = tuple(i for i in items if isinstance(i, str))
+    adapter = read_adapter_at(r, d, p)
+    if adapter is not None:
+        given = {k: v for k, v in (("rank", values["rank"]), ("layers", layers))
+                 if k in d and v != (adapter.rank if k == "rank" else None)}
+        if given:
+            warnings.warn(SettingWarning(
+                f"{r.file}: lora.adapter {adapter.file} says which layers carry an adapter and "
+                f"of what rank (r {adapter.rank}); {' and '.join(f'lora.{k}' for k in given)} "
+                f"beside it {'is' if len(given) == 1 else 'are'} not used"), stacklevel=4)
+        values["rank"], layers = adapter.rank, None
     known = dict(pmca.macs_per_cycle)
     if known and dtype not in known:
         r.error(
             join(p, "dtype"),
             f"{dtype!r} has no entry in pmca.macs_per_cycle (it has: {', '.join(known)})",
         )
-    return Lora(layers=layers, **values)
+    return Lora(layers=layers, adapter=adapter, **values)
+
 
 
 
