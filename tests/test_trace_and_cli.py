@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -165,3 +166,20 @@ def test_decode_takes_a_config_json_as_it_takes_the_bundled_name(root, capsys):
     assert by_file.splitlines()[1:] == by_name.splitlines()[1:]  # (the times; line 1 names it)
     assert main(["decode", arch, "gtp2"]) != 0
     assert "did you mean gpt2" in capsys.readouterr().err
+
+
+def test_a_script_beside_a_clone_named_aimcsim_imports_the_package(root, tmp_path):
+    # the clone's folder, named aimcsim, is no package: the import passes it by for the
+    # package the install put on the path (an editable install adds the clone's root as a
+    # path entry: pyproject's package-dir), not an empty namespace package of the folder
+    import subprocess
+    import sys
+
+    (tmp_path / "aimcsim").symlink_to(root, target_is_directory=True)
+    (tmp_path / "script.py").write_text("import aimcsim\nprint(aimcsim.__file__)\n"
+                                        "print(aimcsim.simulate.__name__)\n")
+    done = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    where, name = done.stdout.split()
+    assert Path(where).parts[-2:] == ("aimcsim", "__init__.py") and name == "simulate"
