@@ -12,6 +12,16 @@ each cluster's TCDM by DMA, all clusters at once (`switch_cost`):
   `aimcsim.cost.Prices.dma_pj_per_byte`; from off chip: the technology's
   `memory.offchip_pj_per_byte`) and written into the TCDM banks.
 
+With the branch on SRAM-CIM macros beside the tiles (`lora.engine: sram-cim`), a switch writes
+each adapted layer's A and B into that layer's macros instead: its cluster's DMA reads them
+(as above) and sends them over the layer's tile link, and every macro writes its rows, one row
+a macro cycle, all macros at once. The three stages stream, so a cluster takes the slowest of
+its DMA (setup per matrix, then the bytes), its links' transfers (`transfer_cycles`, one per
+layer) and the macro writes (`sram_cim.rows` cycles); the energy adds the link's
+`interconnect.pj_per_byte` and the macros' SRAM writes, priced by the technology's CACTI grid
+at the macro's size (`rows` x `outputs` words of `outputs x weight_bits` bits; NaN where the
+grid does not reach it).
+
 `request_stream` prices a seeded stream of requests over `tasks` tasks: every request runs the
 workload (one hybrid simulation), and a request for another task than the one before it pays
 a switch first (the first request finds its task loaded).
@@ -26,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from aimcsim.cost import l2_priced_bytes, prices
+from aimcsim.hw.interconnect.links import transfer_cycles
 from aimcsim.mapping import place
 from aimcsim.sim.feasibility import resident_bytes
 from aimcsim.simulator import simulate
@@ -51,13 +62,16 @@ def switch_cost(arch: Arch, workload: Workload, source: str = "l2") -> SwitchCos
         raise ValueError(f"{arch.source}: mode: aimc-only merges the adapters into the "
                          "programmed weights, so a task switch would reprogram the tiles, which "
                          "reload does not price; give an architecture with mode: hybrid")
-    if arch.lora.engine != "pmca":
+    if arch.lora.engine not in ("pmca", "sram-cim"):
         raise ValueError(f"{arch.source}: reloading adapters into the units of lora.engine: "
-                         f"{arch.lora.engine} is not modelled (only the clusters' TCDM)")
+                         f"{arch.lora.engine} is not modelled (only the clusters' TCDM and "
+                         "SRAM-CIM macros)")
     if source == "offchip" and (arch.memory is None or not arch.memory.offchip_gb_per_s):
         raise ValueError(f"{arch.source}: adapters off chip need the memory section "
                          "(memory.offchip_gb_per_s)")
     placements = place(arch, workload, "hybrid")
+    if arch.lora.engine == "sram-cim":
+        return _macro_switch(arch, workload, placements, source)
     per_cluster = resident_bytes(arch, workload, placements)
     matrices = [0] * len(per_cluster)
     for op in workload.ops:
@@ -80,6 +94,43 @@ def switch_cost(arch: Arch, workload: Workload, source: str = "l2") -> SwitchCos
                 tech.memory.offchip_pj_per_byte if tech.memory is not None else math.nan)
         energy = total * (read + price.tcdm_write_pj_per_byte)
     return SwitchCost(latency_ps / 1e3, energy, total, tuple(per_cluster))
+
+
+def _macro_switch(arch: Arch, workload: Workload, placements: Any, source: str) -> SwitchCost:
+    """`switch_cost` into the SRAM-CIM macros beside the tiles (see the module docstring)."""
+    cim, p, noc = arch.branch, arch.pmca, arch.interconnect
+    clusters = 1 + max((q.pmca for q in placements.values()), default=-1)
+    per_cluster, matrices, link_ps = [0] * clusters, [0] * clusters, [0] * clusters
+    weights = 0
+    for op in workload.ops:
+        q = placements[op.name]
+        if q.rank is None:
+            continue
+        nbytes = q.rank * (op.d_in + op.d_out) * arch.lora.element_bytes
+        per_cluster[q.pmca] += nbytes
+        matrices[q.pmca] += 2  # A and B
+        link_ps[q.pmca] += transfer_cycles(nbytes, noc) * noc.period_ps
+        weights += q.rank * (op.d_in + op.d_out)
+    write_ps = cim.rows * cim.period_ps if weights else 0
+    latency_ps = max((max((m * p.dma_setup_cycles + math.ceil(b / p.dma_bytes_per_cycle))
+                          * p.period_ps, link, write_ps)
+                      for m, b, link in zip(matrices, per_cluster, link_ps, strict=True) if b),
+                     default=0)
+    total = sum(per_cluster)
+    if source == "offchip":
+        latency_ps = max(latency_ps, math.ceil(total / arch.memory.offchip_gb_per_s * 1e3))
+    tech = arch.technology
+    price = prices(arch, l2_priced_bytes(arch, max(per_cluster, default=0)))
+    if price is None or tech is None:
+        return SwitchCost(latency_ps / 1e3, math.nan, total, tuple(per_cluster))
+    read = (price.dma_pj_per_byte if source == "l2" else
+            tech.memory.offchip_pj_per_byte if tech.memory is not None else math.nan)
+    word_bits = cim.outputs * cim.weight_bits
+    macro = tech.sram.price(cim.rows * word_bits / 8, word_bits)
+    write = weights * cim.weight_bits * macro.write_pj / word_bits \
+        if tech.sram.covers(cim.rows * word_bits / 8, word_bits) else math.nan
+    return SwitchCost(latency_ps / 1e3, total * (read + price.noc_pj_per_byte) + write, total,
+                      tuple(per_cluster))
 
 
 def request_stream(arch: Arch, workload: Workload, *, tasks: int, requests: int, seed: int,

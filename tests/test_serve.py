@@ -5,6 +5,7 @@ seeded reproducibility."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import warnings
 from pathlib import Path
@@ -37,6 +38,7 @@ from aimcsim.serve.stream import (
     poisson_stream,
     read_arrivals,
 )
+from aimcsim.spec.workload import parse_workload
 from aimcsim.traces import TRACES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -373,3 +375,67 @@ def test_a_serve_folder_plots_and_reports(tmp_path):
         page = (out / "report.html").read_text()
         assert page.count("<figure") == 1 and "serving gpt2" in page
     assert "Offered loads" in (loads / "report.html").read_text()
+
+
+@pytest.mark.parametrize(("path", "value", "slowest"), [
+    (None, None, None), ("sram_cim.freq_mhz", 1, 2), ("interconnect.bytes_per_cycle", 1, 1),
+    ("pmca.dma_setup_cycles", 100_000, 0)])
+def test_the_sram_cim_branch_writes_adapters_into_the_macros_at_their_closed_form(
+        arch, path, value, slowest):
+    # --branch sram-cim: the shipped architecture with lora.engine: sram-cim; a switch streams
+    # each layer's A and B from its cluster's DMA over the tile link into the macros, the
+    # slowest of the three stages setting the time
+    from aimcsim.hw.interconnect.links import transfer_cycles
+    from aimcsim.reload import switch_cost
+    from aimcsim.spec.overrides import with_value
+
+    cim_arch = with_value(load_arch(ARCH), "lora.engine", "sram-cim")
+    if path is not None:
+        cim_arch = with_value(cim_arch, path, value)
+    cim, p, noc = cim_arch.branch, cim_arch.pmca, cim_arch.interconnect
+    work = parse_workload({"version": 1, "name": "one", "tokens": 4, "input": {"width": 512},
+                           "ops": [{"name": "w", "kind": "static_linear", "d_in": 512,
+                                    "d_out": 1024, "inputs": [{"from": "input"}]}]})
+    cost = switch_cost(cim_arch, work, "l2")
+    nbytes = 8 * (512 + 1024) * 2
+    stages = [(2 * p.dma_setup_cycles + -(-nbytes // p.dma_bytes_per_cycle)) * p.period_ps,
+              transfer_cycles(nbytes, noc) * noc.period_ps, cim.rows * cim.period_ps]
+    assert cost.bytes == nbytes and cost.latency_ns == max(stages) / 1000
+    if slowest is not None:
+        assert stages.index(max(stages)) == slowest
+    # the macros of 1 KiB are below the CACTI grid: their write energy is unknown, not zero
+    assert math.isnan(cost.energy_pj)
+    assert switch_cost(cim_arch, work, "offchip").latency_ns >= nbytes / 25.6
+
+
+def test_a_lone_request_on_the_sram_cim_branch_gets_decodes_times(arch):
+    from aimcsim.spec.overrides import with_value
+
+    cim_arch = dataclasses.replace(with_value(load_arch(ARCH), "lora.engine", "sram-cim"),
+                                   memory=arch.memory)
+    stream = [Request(0, 1_000_000, 16, 5, 0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        served = serve_model(cim_arch, MODEL, stream, cache="pinned", token_budget=16)
+        want = summary(decode(cim_arch, TRACES[MODEL], prompt=16, steps=4,
+                              modes=("hybrid",)))["hybrid"]
+        cluster = serve_model(arch, MODEL, stream, cache="pinned", token_budget=16)
+    row = served.requests.iloc[0]
+    assert row.ttft_ns == want["ttft_ns"]
+    assert row.tpot_ns == pytest.approx(want["tpot_ns"], rel=1e-12)
+    assert row.tpot_ns != cluster.requests.tpot_ns[0]  # (the branch moved)
+
+
+def test_serve_branch_names_its_engine(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["serve", str(ARCH), "gpt2", "--requests", "3", "--rate", "50", "--branch",
+                 "sram-cim", "--out", str(out)]) == 0
+    assert "L2 to macros" in capsys.readouterr().out
+    written = json.loads((out / "summary.json").read_text())
+    assert written["inputs"]["branch"] == "sram-cim"
+    # the macros' writes are unpriced (below the CACTI grid): the energy is unknown, never 0
+    assert math.isnan(written["energy_per_token_pj"])
+    assert main(["serve", str(ARCH), "gpt2", "--requests", "3", "--rate", "50", "--out",
+                 str(tmp_path / "c")]) == 0
+    assert json.loads((tmp_path / "c" / "summary.json").read_text())["inputs"]["branch"] == \
+        "cluster"

@@ -4,6 +4,7 @@ energy, and its inputs checked."""
 from __future__ import annotations
 
 import pytest
+import yaml
 from conftest import ROOT, arch_doc, linear_workload
 
 from aimcsim.errors import SpecError
@@ -92,14 +93,19 @@ def test_halora_runs_and_hybrid_is_never_faster(mobilebert):
                                                  "period"),
     (lambda d: d["lora"].update(engine="sram"), "lora.engine: 'sram' is not allowed; allowed "
                                                 "values: pmca, sram-cim"),
-    (lambda d: d.update(technology=str(ROOT / "tech" / "pcm14.yaml")),
+    (lambda d: d.update(technology="NO_CIM"),
      "lora.engine: sram-cim needs a sram_cim section (mac_pj, area_mm2, leakage_mw)"),
 ])
-def test_engine_inputs_are_checked(change, expected):
+def test_engine_inputs_are_checked(change, expected, tmp_path):
     doc = arch_doc(lora={"rank": 8, "dtype": "fp16", "layers": "all", "engine": "sram-cim"})
     doc["sram_cim"] = {"rows": 64, "outputs": 16, "input_bits": 8, "freq_mhz": 500}
     doc["technology"] = str(TECH)
     change(doc)
+    if doc["technology"] == "NO_CIM":  # (a technology without the macros' section)
+        tech = yaml.safe_load((ROOT / "tech" / "pcm14.yaml").read_text())
+        tech.pop("sram_cim")
+        (tmp_path / "tech.yaml").write_text(yaml.safe_dump(tech))
+        doc["technology"] = str(tmp_path / "tech.yaml")
     with pytest.raises(SpecError) as info:
         parse_arch(doc, "halora.yaml")
     assert expected in str(info.value)

@@ -61,13 +61,24 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         help="a CSV of requests (arrival_ns, prompt_tokens, output_tokens, "
                         "adapter) instead of the drawn stream")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn stream")
+    parser.add_argument("--branch", choices=BRANCHES, default=None,
+                        help="where the LoRA branch runs: cluster (lora.engine: pmca) or "
+                        "sram-cim (lora.engine: sram-cim, on the architecture's sram_cim "
+                        "macros beside the tiles; adapters are written into them); "
+                        "default: as the architecture says")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"write {REQUESTS_CSV} and {SUMMARY_FILE.name} to this folder")
     set_argument(parser)
 
 
+#: `--branch`: where the LoRA branch runs, as the `lora.engine` it stands for
+BRANCHES = {"cluster": "pmca", "sram-cim": "sram-cim"}
+
+
 def execute(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
+    if args.branch is not None:
+        sets.append(("lora.engine", BRANCHES[args.branch]))
     arch = load_arch_with(args.arch, sets)
     _check(args)
     output, zipf_s = parse_output_tokens(args.output_tokens), parse_mix(args.mix)
@@ -149,7 +160,8 @@ def _print(args: argparse.Namespace, arch: Arch, s: dict[str, Any]) -> None:
         print(f"{name:<8} p50 {s[f'{name}_ns_p50'] / 1e6:,.3f} ms, p90 "
               f"{s[f'{name}_ns_p90'] / 1e6:,.3f} ms, p99 {s[f'{name}_ns_p99'] / 1e6:,.3f} ms")
     print(f"adapter loads from off chip {s['adapter_loads']} "
-          f"({s['adapter_bytes_offchip'] / 2**20:,.1f} MiB), L2 to TCDM {s['adapter_swaps']}; "
+          f"({s['adapter_bytes_offchip'] / 2**20:,.1f} MiB), L2 to "
+          f"{'macros' if arch.lora.engine == 'sram-cim' else 'TCDM'} {s['adapter_swaps']}; "
           f"SLO attainment {s['slo_attainment']:.1%}")
 
 
@@ -168,4 +180,6 @@ def _inputs(args: argparse.Namespace, folder: RunFolder, arch: Arch,
         stream = {"arrivals": str(args.arrivals)}
     slo = {k: getattr(args, k) for k in ("slo_ttft", "slo_tpot") if math.isfinite(getattr(args, k))}
     return {**recorded, "model": str(args.model), "stream": stream, "cache": args.cache,
-            "token_budget": args.token_budget, "slo_ms": slo}
+            "token_budget": args.token_budget, "slo_ms": slo,
+            "branch": args.branch or {v: k for k, v in BRANCHES.items()}.get(arch.lora.engine,
+                                                                            arch.lora.engine)}

@@ -363,7 +363,8 @@ def _summary(table: pd.DataFrame, sched: _Scheduler, slo_ttft_ns: float,
     for key, busy, count in (("tile_utilisation", sched.tile_busy_ps, groups),
                              ("cluster_utilisation", sched.cluster_busy_ps, clusters)):
         out[key] = (float(busy * 1e-12 / (count * span_s)) if count and span_s else math.nan)
-    out["energy_per_token_pj"] = float(table.energy_pj.sum() / table.output_tokens.sum())
+    out["energy_per_token_pj"] = float(table.energy_pj.sum(skipna=False)  # (NaN: unpriced)
+                                       / table.output_tokens.sum())
     return out
 
 
