@@ -139,6 +139,20 @@ def sweep_page() -> str:
     for key, (type_, bound, default, meaning) in SWEEP_KEYS.items():
         lines.append(f"| `{key}` | {_cell(type_)} | {_cell(bound)} | {_cell(default)} | "
                      f"{_cell(meaning)} |")
+    from aimcsim.serve.sweep import OPTIONS
+
+    lines += ["", "## The serve section", "", "Its options (`aimcsim.serve.sweep.OPTIONS`), "
+              "those of `aimcsim serve`; each but `model` can be an axis, `serve.<option>`.",
+              "", "| option | type | bounds or values | default | meaning |",
+              "|---|---|---|---|---|"]
+    names = {int: "integer", float: "number", str: "string"}
+    for key, (type_, bound, default, meaning) in OPTIONS.items():
+        shown = ("" if bound is None else ", ".join(bound) if isinstance(bound[0], str)
+                 else f"{bound[0]:g} to {bound[1]:g}" + (" (above 0)" if type_ is float
+                                                         else ""))
+        lines.append(f"| `{key}` | {names[type_]} | {_cell(shown)} | "
+                     f"{_cell('none' if default is None else str(default))} | "
+                     f"{_cell(meaning)} |")
     return "\n".join(lines) + "\n"
 
 

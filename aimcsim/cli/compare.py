@@ -18,6 +18,10 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     folder = RunFolder(args.folder)
+    if not folder.has_layers:
+        raise ValueError(f"{folder.path}: its points served request streams, with no AIMC-only "
+                         f"run to compare against: read their figures in {POINTS_FILE.name} "
+                         "(or aimcsim report)")
     table = compare(folder.path)
     points = folder.read(POINTS_FILE, {"latency_ns_aimc_only": NUMBER,
                                        "latency_ns_hybrid": NUMBER,

@@ -27,6 +27,7 @@ from aimcsim.serve.stream import (
     poisson_stream,
     read_arrivals,
 )
+from aimcsim.serve.sweep import BRANCHES
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.traces import TRACES
@@ -69,10 +70,6 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help=f"write {REQUESTS_CSV} and {SUMMARY_FILE.name} to this folder")
     set_argument(parser)
-
-
-#: `--branch`: where the LoRA branch runs, as the `lora.engine` it stands for
-BRANCHES = {"cluster": "pmca", "sram-cim": "sram-cim"}
 
 
 def execute(args: argparse.Namespace) -> int:

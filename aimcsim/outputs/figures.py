@@ -112,7 +112,7 @@ def _breakdown_report(results: RunFolder) -> list[tuple[Options, str]]:
 
 @figure(name="breakdown", sources=("run", "sweep"),
         caption="each static layer's latency by cause (or activity) in one block",
-        report=_breakdown_report)
+        available=lambda r: r.has_layers, report=_breakdown_report)
 def _breakdown(results: RunFolder, o: Options) -> Any:
     layers = results.point_layers(o.point)
     return plots.breakdown(
@@ -122,7 +122,7 @@ def _breakdown(results: RunFolder, o: Options) -> Any:
 
 
 def _both_modes(results: RunFolder) -> bool:
-    return {"aimc-only", "hybrid"} <= set(results.layers["mode"])
+    return results.has_layers and {"aimc-only", "hybrid"} <= set(results.layers["mode"])
 
 
 @figure(name="compare", sources=("run", "sweep"), caption="AIMC-only vs hybrid per layer type",
@@ -142,7 +142,7 @@ def _layer_types(results: RunFolder, o: Options) -> Any:
 
 @figure(name="energy", sources=("run", "sweep"),
         caption="Dynamic energy by component per layer type, and the whole run",
-        available=lambda r: bool(r.layers["energy_pj"].notna().any()),
+        available=lambda r: r.has_layers and bool(r.layers["energy_pj"].notna().any()),
         report=lambda r: [(Options(), "Dynamic energy by component per layer type, and the "
                                       "whole run")] if r.kind == "run" else [])
 def _energy(results: RunFolder, o: Options) -> Any:
@@ -215,7 +215,10 @@ def _varied(results: RunFolder) -> list[str]:
         available=lambda r: len(_varied(r)) >= 2,
         report=lambda r: [(Options(), f"Network overhead over {_varied(r)[0]} and "
                                       f"{_varied(r)[1]}")]
-        if "overhead" in r.points else [])
+        if "overhead" in r.points else [(Options(value="tpot_ns_p99"), f"Time per output "
+                                         f"token, p99, over {_varied(r)[0]} and "
+                                         f"{_varied(r)[1]}")]
+        if "tpot_ns_p99" in r.points else [])
 def _heatmap(results: RunFolder, o: Options) -> Any:
     axes = _varied(results)
     x = o.x or (axes[0] if axes else None)
@@ -223,7 +226,11 @@ def _heatmap(results: RunFolder, o: Options) -> Any:
     if x is None or y is None:
         raise ValueError("heatmap needs two swept axes with several values; found "
                          + (", ".join(axes) or "none"))
-    return plots.heatmap(results.points, x=x, y=y, value=o.value, at=o.at,
+    value = o.value
+    if value == "overhead" and "overhead" not in results.points \
+            and "tpot_ns_p99" in results.points:  # (a serve sweep's points: no overhead)
+        value = "tpot_ns_p99"
+    return plots.heatmap(results.points, x=x, y=y, value=value, at=o.at,
                          unrun=_unrun(results))
 
 

@@ -358,7 +358,12 @@ _POINT_FIGURES = (
     ("AIMC-only energy", "energy_pj_aimc_only", "pJ"),
     ("hybrid energy", "energy_pj_hybrid", "pJ"), ("energy overhead", "energy_overhead", "+%"),
     ("AIMC-only TCDM peak", "tcdm_peak_bytes_aimc_only", "B"),
-    ("hybrid TCDM peak", "tcdm_peak_bytes_hybrid", "B"))
+    ("hybrid TCDM peak", "tcdm_peak_bytes_hybrid", "B"),
+    # a serve sweep's (`aimcsim.serve.sweep`)
+    ("throughput", "throughput_tokens_per_s", "tokens/s"), ("TTFT p50", "ttft_ns_p50", "ns"),
+    ("TTFT p99", "ttft_ns_p99", "ns"), ("TPOT p50", "tpot_ns_p50", "ns"),
+    ("TPOT p99", "tpot_ns_p99", "ns"), ("SLO attainment", "slo_attainment", "%"),
+    ("adapter loads", "adapter_loads", None))
 
 
 def _axes(points: pd.DataFrame) -> list[str]:

@@ -212,6 +212,14 @@ class RunFolder:
         return self.read(POINTS_FILE)
 
     @cached_property
+    def has_layers(self) -> bool:
+        """Whether the folder has layers rows: a run's always, a sweep's unless its points
+        are of another kind (a `serve` section: a row each, no layers)."""
+        inputs = self.manifest.get("inputs")
+        return self.kind != "sweep" or not (isinstance(inputs, dict) and any(
+            k not in ("arch", "workloads", "modes") for k in inputs))
+
+    @cached_property
     def search(self) -> pd.DataFrame:
         return self.read(SEARCH_FILE)
 

@@ -72,6 +72,9 @@ class Registry:
 
 #: pipeline strategies (`pipeline.strategy`), defined in `aimcsim.sim.strategies`
 STRATEGIES = Registry("pipeline strategy", "aimcsim.sim.strategies")
+#: kinds of sweep point beyond a run of the simulator, each a section of a sweep file that
+#: replaces its workloads (`serve`: a request stream per point, `aimcsim.serve.sweep`)
+SWEEP_KINDS = Registry("sweep section", "aimcsim.serve.sweep")
 
 
-__all__ = ["STRATEGIES", "Registry"]
+__all__ = ["STRATEGIES", "SWEEP_KINDS", "Registry"]

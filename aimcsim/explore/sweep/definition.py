@@ -17,6 +17,7 @@ from aimcsim.errors import SpecError
 from aimcsim.explore.axes import SEQ_LEN_AXIS, Axis, axis_field, read_axis
 from aimcsim.params.files import digest, read_bytes
 from aimcsim.params.reader import Reader, get_path, join, read_yaml, relative_file, shown
+from aimcsim.params.registry import SWEEP_KINDS
 from aimcsim.spec.arch import MODES, Arch, parse_with_origin, read_arch_doc
 from aimcsim.spec.overrides import set_values
 from aimcsim.spec.schema import arch_field, arch_value
@@ -66,6 +67,10 @@ class SweepSpec:
     #: file's content in place of its path) and of each workload file, in order
     arch_digest: str = ""
     workload_digests: tuple[str, ...] = ()
+    #: a section naming another kind of point (`SWEEP_KINDS`: `serve`), its options as read
+    #: (its axes are `<kind>.<option>`); empty: points are runs of the workloads
+    kind: str = ""
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def grid_size(self) -> int:
@@ -90,6 +95,8 @@ class Point:
     arch: Arch
     modes: tuple[str, ...]
     seq_len: int | None
+    kind: str = ""  # (`SweepSpec.kind`: its point runs there, with `options`)
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,11 @@ SWEEP_KEYS: dict[str, tuple[str, str, str, str]] = {
     "name": ("string", "", "the file's stem", "the sweep's name (folder and report titles)"),
     "arch": ("string", "", "required", "the base architecture file, relative to this one; "
              "each point changes it by the axes' values"),
-    "workloads": ("list of strings", "at least one", "required", "workload traces, relative "
-                  "to this file; every point runs on each (no trace twice)"),
+    "workloads": ("list of strings", "at least one", "required (but with serve)", "workload "
+                  "traces, relative to this file; every point runs on each (no trace twice)"),
+    "serve": ("mapping", "its keys: the serving reference", "none", "each point serves a "
+              "request stream (aimcsim serve) instead of running workloads; its options "
+              "(serve.rate, serve.adapters, serve.cache, serve.branch, ...) can be axes"),
     "modes": ("list of aimc-only, hybrid", "at least one", "both", "the modes each point runs in"),
     "axes": ("mapping of dotted path to list", "", "required", "the architecture values to "
              "vary (a dotted path of an architecture field, such as aimc.integration_time_ns, "
@@ -146,7 +156,14 @@ def load_sweep(path: str | Path, sets: Sequence[tuple[str, Any]] = ()) -> SweepS
     before the axes do (errors on them name `--set`)."""
     path = Path(path)
     r = Reader(path)
-    d = r.mapping(read_yaml(path), "", _TOP, required=("version", "arch", "workloads", "axes"))
+    doc = read_yaml(path)
+    kinds = SWEEP_KINDS.names()
+    kind = next((k for k in kinds if isinstance(doc, dict) and k in doc), "")
+    d = r.mapping(doc, "", (*_TOP, *kinds),
+                  required=("version", "arch", "axes", *(() if kind else ("workloads",))))
+    if kind and "workloads" in d:
+        r.error("workloads", f"a sweep with a {kind} section runs its own model: give no "
+                "workloads")
     if "version" in d:
         r.version(d, SUPPORTED_VERSIONS)
     name = r.take(d, "", "name", str, default=path.stem)
@@ -161,7 +178,46 @@ def load_sweep(path: str | Path, sets: Sequence[tuple[str, Any]] = ()) -> SweepS
             parse_with_origin(arch_doc, origin, arch_file)
         except (SpecError, ValueError) as exc:
             r.error("arch", f"the base architecture is not valid: {exc}")
-    workloads, digests, seen = [], [], {}
+    workloads, digests = _workloads(r, d, path)
+    if isinstance(d.get("workloads"), list) and not d["workloads"]:
+        r.error("workloads", "needs at least one workload trace")
+    raw_modes = r.sequence(d.get("modes", list(MODES)), "modes")
+    if isinstance(d.get("modes"), list) and not raw_modes:
+        r.error("modes", f"needs at least one of {', '.join(MODES)}")
+    modes = tuple(r.take({i: m}, "modes", i, str, choices=MODES)
+                  for i, m in enumerate(raw_modes))
+    max_points = r.take(d, "", "max_points", int, default=100_000, minimum=1, maximum=10**9)
+    options: tuple[tuple[str, Any], ...] = ()
+    if kind:
+        options = SWEEP_KINDS.get(kind).read(r, d[kind], path)
+        workloads, digests = [SWEEP_KINDS.get(kind).workload(dict(options))], [
+            digest(json.dumps(options, default=str))]
+        if "modes" in d:
+            r.error("modes", f"a {kind} sweep runs in hybrid mode: give no modes")
+        modes = ("hybrid",)
+    axes = _axes(r, d.get("axes", {}), arch_doc, max_points, kind)
+    samples, seed = _sampling(r, d.get("sampling", "grid"))
+    constraints = _constraints(r, d.get("constraints", []))
+    r.finish()
+    spec = SweepSpec(name, str(path), arch_file, arch_doc, tuple(workloads), modes, axes,
+                     samples, seed, constraints, max_points, identity(arch_doc, {}),
+                     tuple(digests), kind, options)
+    if spec.size > spec.max_points:
+        r.error("axes", f"{spec.size} points ({spec.grid_size} per workload"
+                f"{'' if samples is None else f', {samples} sampled'} x {len(workloads)} "
+                f"workload(s)) is above max_points = {max_points}: sample the grid "
+                "(sampling: {random: ...}) or raise max_points")
+        r.finish()
+    return spec
+
+
+def _workloads(r: Reader, d: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
+    """The sweep's workload files (relative to it, resolved) and their content digests, each
+    read and checked (a trace twice, or one the sequence-length axis cannot regenerate, is
+    an issue on `r`)."""
+    workloads: list[str] = []
+    digests: list[str] = []
+    seen: dict[str, int] = {}
     seq_len_swept = isinstance(d.get("axes"), dict) and SEQ_LEN_AXIS in d["axes"]
     for i, item in enumerate(r.sequence(d.get("workloads", []), "workloads")):
         at = join("workloads", i)
@@ -192,34 +248,14 @@ def load_sweep(path: str | Path, sets: Sequence[tuple[str, Any]] = ()) -> SweepS
                     f"{SEQ_LEN_AXIS} cannot regenerate it at another length")
         workloads.append(str(wpath))
         digests.append(key)
-    if isinstance(d.get("workloads"), list) and not d["workloads"]:
-        r.error("workloads", "needs at least one workload trace")
-    raw_modes = r.sequence(d.get("modes", list(MODES)), "modes")
-    if isinstance(d.get("modes"), list) and not raw_modes:
-        r.error("modes", f"needs at least one of {', '.join(MODES)}")
-    modes = tuple(r.take({i: m}, "modes", i, str, choices=MODES)
-                  for i, m in enumerate(raw_modes))
-    max_points = r.take(d, "", "max_points", int, default=100_000, minimum=1, maximum=10**9)
-    axes = _axes(r, d.get("axes", {}), arch_doc, max_points)
-    samples, seed = _sampling(r, d.get("sampling", "grid"))
-    constraints = _constraints(r, d.get("constraints", []))
-    r.finish()
-    spec = SweepSpec(name, str(path), arch_file, arch_doc, tuple(workloads), modes, axes,
-                     samples, seed, constraints, max_points, identity(arch_doc, {}),
-                     tuple(digests))
-    if spec.size > spec.max_points:
-        r.error("axes", f"{spec.size} points ({spec.grid_size} per workload"
-                f"{'' if samples is None else f', {samples} sampled'} x {len(workloads)} "
-                f"workload(s)) is above max_points = {max_points}: sample the grid "
-                "(sampling: {random: ...}) or raise max_points")
-        r.finish()
-    return spec
+    return workloads, digests
 
 
-def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any], max_points: int
+def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any], max_points: int, kind: str = ""
           ) -> tuple[Axis, ...]:
     """Each axis's values, checked against the declaration of the value it sets (type,
-    bounds, choices) and against the base architecture (the section it sets must be there)."""
+    bounds, choices) and against the base architecture (the section it sets must be there);
+    `<kind>.<option>` axes by the kind of point (`SWEEP_KINDS`)."""
     if not isinstance(raw, dict) or not raw:
         r.error("axes", "expected a mapping of YAML dot-paths to value lists or ranges")
         return ()
@@ -227,6 +263,11 @@ def _axes(r: Reader, raw: Any, arch_doc: dict[str, Any], max_points: int
     for key, spec in raw.items():
         p = join("axes", str(key))
         values = _values(r, spec, p, max_points)
+        if kind and str(key).startswith(f"{kind}."):
+            axis = SWEEP_KINDS.get(kind).axis(r, p, str(key), values)
+            if axis is not None:
+                axes.append(axis)
+            continue
         try:
             field = axis_field(str(key))
         except ValueError as exc:

@@ -24,6 +24,7 @@ from aimcsim.explore.sweep.definition import (
 )
 from aimcsim.hw.pmca import ThroughputPmca
 from aimcsim.params.files import code_digest
+from aimcsim.params.registry import SWEEP_KINDS
 from aimcsim.sim.prepare import prepare
 from aimcsim.spec.arch import LM_HEAD, Arch, parse_arch
 from aimcsim.spec.overrides import set_values
@@ -80,20 +81,29 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
     fits: set[tuple] = set()
     technologies: dict[str, str] = {}
     index = 0
+    kind = SWEEP_KINDS.get(spec.kind) if spec.kind else None
     for wfile, wdigest in zip(spec.workloads, spec.workload_digests, strict=True):
         for combo in combos:
             params = tuple(zip(names, combo, strict=True))
             doc = copy.deepcopy(spec.arch_doc)
             seq_len = None
+            options = dict(spec.options)
             for name, value in params:
                 if name == SEQ_LEN_AXIS:
                     seq_len = value
+                elif kind is not None and name.startswith(f"{spec.kind}."):
+                    options[name.split(".", 1)[1]] = value
                 else:
                     set_values(doc, [(name, value)])
+            if kind is not None:
+                kind.apply(options, doc)  # (what of the architecture its options set)
+                wdigest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str)
+                                         .encode()).hexdigest()
             reason = _validate(doc, spec, index, wfile, seq_len, fits)
             if isinstance(reason, Arch):
                 pid = point_id(identity(doc, technologies), wdigest, seq_len, spec.modes)
-                points.append(Point(pid, index, wfile, params, reason, spec.modes, seq_len))
+                points.append(Point(pid, index, wfile, params, reason, spec.modes, seq_len,
+                                    spec.kind, tuple(options.items())))
             else:
                 invalid.append(Invalid(index, wfile, params, reason))
             index += 1
@@ -118,6 +128,8 @@ def _validate(
         failed = [c for c in spec.constraints if not c.holds(arch)]
         if failed:
             return f"excluded by constraint {failed[0]}"
+        if spec.kind:  # (its run checks the rest, and says so in the points table)
+            return arch
         # what the preparation depends on; points that differ elsewhere share the check
         budget_key = (arch.aimc.rows, arch.aimc.cols, arch.pmca, arch.pipeline, arch.lora,
                       arch.memory, arch.chip, arch.sram_cim, arch.branch, wfile, seq_len,

@@ -32,6 +32,7 @@ from aimcsim.explore.sweep.store import (
     manifest,
     read_manifest,
 )
+from aimcsim.params.registry import SWEEP_KINDS
 from aimcsim.results import overhead, overhead_stats_of
 from aimcsim.simulator import simulate
 from aimcsim.workers import end_with_parent
@@ -52,6 +53,8 @@ def _run(point: Point) -> tuple[dict[str, Any], dict[str, Any] | None]:
     id; None when the point failed): what a sweep stores, without building a frame."""
     row: dict[str, Any] = {"point": point.id, "index": point.index,
                            "workload": Path(point.workload_file).name, **dict(point.params)}
+    if point.kind:  # another kind of point (`SWEEP_KINDS`): a row, no layers
+        return {**row, **SWEEP_KINDS.get(point.kind).run(point)}, None
     try:
         workload = _workload(point.workload_file, point.seq_len)
         results = {m: simulate(point.arch, workload, m, timeline=False) for m in point.modes}

@@ -130,9 +130,10 @@ def read_part(path: Path, point: Point) -> tuple[dict[str, Any], pa.Table | None
     params = {k: row.get(k) for k, _ in point.params}
     if json.dumps(params, default=str) != json.dumps(dict(point.params), default=str):
         raise BadPart("its row holds other axis values than the point's")
-    if row["status"] == "failed":
+    if row["status"] == "failed" or point.kind:
         if table.num_columns:
-            raise BadPart("a failed point's part holds layers rows")
+            raise BadPart("a failed point's part holds layers rows" if not point.kind else
+                          f"a {point.kind} point's part holds layers rows")
         return row, None
     if table.column_names != list(LAYER_COLUMNS) or not table.num_rows:
         missing = [c for c in LAYER_COLUMNS if c not in table.column_names]
@@ -316,7 +317,8 @@ def manifest(spec: SweepSpec, points: list[Point], invalid: list[Invalid]) -> di
             "inputs": {"arch": {"file": spec.arch_file, "digest": spec.arch_digest},
                        "workloads": [{"file": f, "digest": d} for f, d in
                                      zip(spec.workloads, spec.workload_digests, strict=True)],
-                       "modes": list(spec.modes)},
+                       "modes": list(spec.modes),
+                       **({spec.kind: dict(spec.options)} if spec.kind else {})},
             "points": [{"point": p.id, "index": p.index, "workload": p.workload_file,
                         "params": dict(p.params)} for p in points],
             "invalid": [{"index": i.index, "params": dict(i.params), "reason": i.reason}
@@ -367,6 +369,9 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"workload {w['file']} changed")
     gone = set(was) - {w["file"] for w in now["workloads"]}
     out += [f"workload {_short(f)} is no longer swept" for f in sorted(gone)]
+    for kind in sorted((set(before) | set(now)) - {"arch", "workloads", "modes"}):
+        if before.get(kind) != now.get(kind):
+            out.append(f"the {kind} section changed")
     if before["modes"] != now["modes"]:
         out.append(f"the modes changed ({', '.join(before['modes'])} -> "
                    f"{', '.join(now['modes'])})")
