@@ -1,6 +1,7 @@
-"""Draws the figures of the how-to on figures at build time (mkdocs-gen-files), from the
-commands the page names, on the shipped defaults: a run, a run at the searched settings, a
-search and the `itime_x_tokens` sweep. No figure of the site is a stored image, so none can
+"""Draws the figures of the site at build time (mkdocs-gen-files), from the commands their
+pages name, on the shipped defaults: a run, a run at the searched settings, a search and the
+`itime_x_tokens` sweep (the how-to on figures), and a served stream at five loads on both
+branches (the how-to on serving). No figure of the site is a stored image, so none can
 fall behind what `aimcsim plot` draws."""
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ RUNS = [
      "arch/runs/fastest_256ns.yaml", "--mode", "both", "--out", "out/balanced"],
     ["search", "arch/hybrid.yaml", "workloads/mobilebert.yaml", "--out", "out/search"],
     ["sweep", "arch/sweeps/itime_x_tokens.yaml", "--out", "out/sweep"],
+    ["serve", "arch/hybrid_large_tcdm.yaml", "llama-3.2-1b", "--requests", "300", "--rate", "5",
+     "10", "20", "30", "40", "--set", "memory.l2_bytes=4194304", "--branch", "cluster",
+     "sram-cim", "--out", "out/serve"],
 ]
 FIGURES = [
     ("breakdown", "out", [], "breakdown"), ("network", "out", [], "network"),
@@ -34,6 +38,7 @@ FIGURES = [
     ("heatmap", "out/sweep", ["--x", "pipeline.parallel_tokens", "--y",
                               "aimc.integration_time_ns"], "heatmap"),
     ("energy-front", "out/sweep", [], "energy_front"),
+    ("load", "out/serve", [], "serve_load_branches"),
 ]
 
 

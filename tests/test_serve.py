@@ -439,3 +439,17 @@ def test_serve_branch_names_its_engine(tmp_path, capsys):
                  str(tmp_path / "c")]) == 0
     assert json.loads((tmp_path / "c" / "summary.json").read_text())["inputs"]["branch"] == \
         "cluster"
+
+
+def test_several_branches_serve_the_stream_on_each(tmp_path, capsys):
+    both, one = tmp_path / "both", tmp_path / "one"
+    common = [str(ARCH), "gpt2", "--requests", "4", "--rate", "40", "80"]
+    assert main(["serve", *common, "--branch", "cluster", "sram-cim", "--out", str(both)]) == 0
+    assert main(["serve", *common, "--branch", "sram-cim", "--out", str(one)]) == 0
+    table, alone = pd.read_csv(both / "load.csv"), pd.read_csv(one / "load.csv")
+    assert list(table.branch) == ["cluster", "cluster", "sram-cim", "sram-cim"]
+    pd.testing.assert_frame_equal(table[table.branch == "sram-cim"].reset_index(drop=True),
+                                  alone)
+    assert (table[table.branch == "cluster"].tpot_ns_p50.to_numpy()
+            > alone.tpot_ns_p50.to_numpy()).all()
+    assert json.loads((both / "summary.json").read_text())["branches"] == ["cluster", "sram-cim"]

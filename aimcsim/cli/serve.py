@@ -19,7 +19,7 @@ from aimcsim.outputs.run_folder import (
 )
 from aimcsim.results import write_json
 from aimcsim.serve.caches import POLICIES
-from aimcsim.serve.engine import serve_loads, serve_model
+from aimcsim.serve.engine import BRANCH_OF, serve_loads, serve_model
 from aimcsim.serve.stream import (
     Request,
     parse_mix,
@@ -62,11 +62,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                         help="a CSV of requests (arrival_ns, prompt_tokens, output_tokens, "
                         "adapter) instead of the drawn stream")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn stream")
-    parser.add_argument("--branch", choices=BRANCHES, default=None,
+    parser.add_argument("--branch", choices=BRANCHES, nargs="+", default=None,
                         help="where the LoRA branch runs: cluster (lora.engine: pmca) or "
                         "sram-cim (lora.engine: sram-cim, on the architecture's sram_cim "
-                        "macros beside the tiles; adapters are written into them); "
-                        "default: as the architecture says")
+                        "macros beside the tiles; adapters are written into them); several: "
+                        "the stream on each; default: as the architecture says")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"write {REQUESTS_CSV} and {SUMMARY_FILE.name} to this folder")
     set_argument(parser)
@@ -74,9 +74,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
-    if args.branch is not None:
-        sets.append(("lora.engine", BRANCHES[args.branch]))
-    arch = load_arch_with(args.arch, sets)
+    branches = list(dict.fromkeys(args.branch or [None]))
+    archs = [load_arch_with(args.arch, [*sets, *(
+        [("lora.engine", BRANCHES[b])] if b is not None else [])]) for b in branches]
+    if len(branches) == 1 and branches[0] is not None:
+        sets.append(("lora.engine", BRANCHES[branches[0]]))
+    arch = archs[0]
     _check(args)
     output, zipf_s = parse_output_tokens(args.output_tokens), parse_mix(args.mix)
 
@@ -90,10 +93,10 @@ def execute(args: argparse.Namespace) -> int:
                "slo_ttft_ns": args.slo_ttft * 1e6, "slo_tpot_ns": args.slo_tpot * 1e6}
     points = [(r, k, c) for c in dict.fromkeys(args.cache) for k in sorted(set(args.adapters))
               for r in sorted(set(args.rate))]
-    if len(points) > 1:
-        if args.arrivals is not None:
+    if len(points) > 1 or len(archs) > 1:
+        if args.arrivals is not None and len(points) > 1:
             raise ValueError("--arrivals gives the stream: give one --rate and --adapters")
-        return _loads(args, arch, sets, points, draw, options)
+        return _loads(args, archs, sets, points, draw, options)
     served = serve_model(arch, args.model, draw(args.rate[0], args.adapters[0]),
                          cache=args.cache[0], **options)
     _print(args, arch, served.summary)
@@ -120,16 +123,21 @@ def _check(args: argparse.Namespace) -> None:
             raise ValueError(f"{name} must be above 0, got {value:g}")
 
 
-def _loads(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]],
+def _loads(args: argparse.Namespace, archs: list[Arch], sets: list[tuple[str, Any]],
            points: list[tuple[float, int, str]], draw: Callable[[float, int], list[Request]],
            options: dict[str, Any]) -> int:
-    """The stream at each point (offered load, adapters, cache): a line each, `load.csv`
-    and `load.png`."""
-    table = serve_loads(arch, args.model, points, draw, **options)
+    """The stream at each point (offered load, adapters, cache) on each architecture (one per
+    `--branch`): a line each, `load.csv` and `load.png`."""
+    import pandas as pd
+
+    table = pd.concat([serve_loads(a, args.model, points, draw, **options) for a in archs],
+                      ignore_index=True)
+    arch = archs[0]
     grid = len({(k, c) for _, k, c in points}) > 1
     print(f"{args.model} on {arch.name}: {args.requests} requests at each load")
     for row in table.itertuples(index=False):
-        where = f"{row.cache:<6} {row.adapters:>5} adapters " if grid else ""
+        where = (f"{row.branch:<8} " if len(archs) > 1 else "") + (
+            f"{row.cache:<6} {row.adapters:>5} adapters " if grid else "")
         print(f"{where}{row.rate_per_s:8g}/s: {row.throughput_tokens_per_s:9,.1f} tokens/s, "
               f"busy {row.busy_fraction:6.1%}; TTFT p50 {row.ttft_ns_p50 / 1e6:,.3f} ms, p99 "
               f"{row.ttft_ns_p99 / 1e6:,.3f} ms; TPOT p50 {row.tpot_ns_p50 / 1e6:,.3f} ms, "
@@ -143,6 +151,7 @@ def _loads(args: argparse.Namespace, arch: Arch, sets: list[tuple[str, Any]],
 
         save(load(table), str(folder.file(LOAD_FIGURE)))
         write_json({"points": [list(p) for p in points],
+                    "branches": list(dict.fromkeys(table["branch"])),
                     "inputs": _inputs(args, folder, arch, sets)}, folder.file(SUMMARY_FILE))
         print(f"wrote {folder.file(LOAD_FILE)} and {folder.file(LOAD_FIGURE)}")
     return 0
@@ -178,5 +187,5 @@ def _inputs(args: argparse.Namespace, folder: RunFolder, arch: Arch,
     slo = {k: getattr(args, k) for k in ("slo_ttft", "slo_tpot") if math.isfinite(getattr(args, k))}
     return {**recorded, "model": str(args.model), "stream": stream, "cache": args.cache,
             "token_budget": args.token_budget, "slo_ms": slo,
-            "branch": args.branch or {v: k for k, v in BRANCHES.items()}.get(arch.lora.engine,
-                                                                            arch.lora.engine)}
+            "branch": BRANCH_OF.get(arch.lora.engine, arch.lora.engine)
+            if not args.branch or len(args.branch) == 1 else list(args.branch)}

@@ -21,14 +21,19 @@ def _minor(value: float, _: int) -> str:
 
 
 def _groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """The table's series: one per (cache, adapters), labelled (one, unlabelled, when the
-    table has a single one or predates the columns)."""
-    if not {"cache", "adapters"} <= set(table.columns):
+    """The table's series: one per (branch, cache, adapters), labelled by what differs
+    between them (one, unlabelled, when the table has a single one or predates the
+    columns)."""
+    keys = [k for k in ("branch", "cache", "adapters") if k in table.columns]
+    if not keys:
         return [("", table)]
-    groups = list(table.groupby(["cache", "adapters"], sort=False))
+    groups = list(table.groupby(keys, sort=False))
     if len(groups) == 1:
         return [("", groups[0][1])]
-    return [(f"{cache}, {adapters} adapters", rows) for (cache, adapters), rows in groups]
+    varied = [i for i, k in enumerate(keys) if table[k].nunique() > 1]
+    words = {"branch": "{} branch", "cache": "{}", "adapters": "{} adapters"}
+    return [(", ".join(words[keys[i]].format(values[i]) for i in varied), rows)
+            for values, rows in groups]
 
 
 def load(table: pd.DataFrame) -> Figure:

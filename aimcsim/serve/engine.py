@@ -285,6 +285,7 @@ LOAD_COLUMNS = {
     "rate_per_s": "offered requests per second",
     "adapters": "adapters the requests name",
     "cache": "what L2 keeps of the adapters (lru, lfu, pinned)",
+    "branch": "where the LoRA branch runs (cluster: lora.engine pmca; sram-cim; or the engine)",
     **{f"{name}_ns_p{q}": f"{what} percentile {q}"
        for name, what in (("ttft", "time to first token"), ("tpot", "time per output token"),
                           ("latency", "request latency")) for q in (50, 90, 99)},
@@ -301,13 +302,18 @@ def serve_loads(arch: Arch, model: str | Path, points: list[tuple[float, int, st
     `draw(rate, adapters)`, sharing one memo of the simulations; a row per point
     (`LOAD_COLUMNS`)."""
     costs = options.pop("costs", None) or StepCosts(arch, model, "hybrid")
+    branch = BRANCH_OF.get(arch.lora.engine, arch.lora.engine)
     rows = []
     for rate, adapters, cache in points:
         s = serve_model(arch, model, draw(rate, adapters), costs=costs, cache=cache,
                         **options).summary
         rows.append({"rate_per_s": rate, "adapters": adapters, "cache": cache,
-                     **{c: s[c] for c in list(LOAD_COLUMNS)[3:]}})
+                     "branch": branch, **{c: s[c] for c in list(LOAD_COLUMNS)[4:]}})
     return pd.DataFrame(rows, columns=list(LOAD_COLUMNS))
+
+
+#: the branch a `lora.engine` is named by in tables (`serve --branch`)
+BRANCH_OF = {"pmca": "cluster", "sram-cim": "sram-cim"}
 
 
 def _context(x: _Live) -> int:
