@@ -215,8 +215,8 @@ class RunFolder:
     def has_layers(self) -> bool:
         """Whether the folder has layers rows: a run's always, a sweep's unless its points
         are of another kind (a `serve` section: a row each, no layers)."""
-        inputs = self.manifest.get("inputs")
-        return self.kind != "sweep" or not (isinstance(inputs, dict) and any(
+        inputs = self.manifest.get("inputs")  # (empty but in a sweep's folder)
+        return not (isinstance(inputs, dict) and any(
             k not in ("arch", "workloads", "modes") for k in inputs))
 
     @cached_property
