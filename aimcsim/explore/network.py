@@ -49,7 +49,7 @@ def _apply(points: pd.DataFrame, variant: Arch, workload: Workload,
             tile_output=r.tile_output, output_chunk=int(r.output_chunk))
     settings = {op.name: by_shape[(op.d_in, op.d_out)] for op in workload.ops
                 if op.kind == "static_linear" and (op.d_in, op.d_out) in by_shape
-                and variant.lora.applies_to(op.role)}
+                and variant.lora.rank_of(op.block, op.role) is not None}
     # the same block sizes in both modes, so the comparison isolates the LoRA branch (a tile
     # alone ignores the strategy; its block size sets how its output is sent on)
     tried: dict[int, Any] = {}

@@ -79,7 +79,7 @@ class ServeSweep:
     def take(self, r: Reader, at: str, key: str, value: Any, *, given: bool = True) -> Any:
         """One option's value checked against `OPTIONS` (an issue on `r` at `at.key`)."""
         kind, bounds, default, _ = OPTIONS[key]
-        if not given:
+        if not given or (value is None and default is None):  # (null: the default, none)
             return default
         where = join(at, key) if at == self.name else at
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
