@@ -77,28 +77,18 @@ def switch_cost(arch: Arch, workload: Workload, source: str = "l2") -> SwitchCos
     for op in workload.ops:
         if placements[op.name].rank is not None:
             matrices[placements[op.name].pmca] += 2  # A and B
-    p = arch.pmca
-    cycles = [m * p.dma_setup_cycles + math.ceil(b / p.dma_bytes_per_cycle)
-              for m, b in zip(matrices, per_cluster, strict=True)]
-    latency_ps = max(cycles, default=0) * p.period_ps
+    latency_ps = _stream_ps(arch, source, matrices, per_cluster)
     total = sum(per_cluster)
-    if source == "offchip":
-        latency_ps = max(latency_ps, math.ceil(total / arch.memory.offchip_gb_per_s * 1e3))
-    tech = arch.technology
     # (an L2 that keeps the adapters is priced at the size they need when unbounded)
     price = prices(arch, l2_priced_bytes(arch, max(per_cluster, default=0)))
-    if price is None:
-        energy = math.nan
-    else:
-        read = (price.dma_pj_per_byte if source == "l2" else
-                tech.memory.offchip_pj_per_byte if tech.memory is not None else math.nan)
-        energy = total * (read + price.tcdm_write_pj_per_byte)
+    energy = (math.nan if price is None else
+              total * (_read_pj(arch, price, source) + price.tcdm_write_pj_per_byte))
     return SwitchCost(latency_ps / 1e3, energy, total, tuple(per_cluster))
 
 
 def _macro_switch(arch: Arch, workload: Workload, placements: Any, source: str) -> SwitchCost:
     """`switch_cost` into the SRAM-CIM macros beside the tiles (see the module docstring)."""
-    cim, p, noc = arch.branch, arch.pmca, arch.interconnect
+    cim, noc = arch.branch, arch.interconnect
     clusters = 1 + max((q.pmca for q in placements.values()), default=-1)
     per_cluster, matrices, link_ps = [0] * clusters, [0] * clusters, [0] * clusters
     weights = 0
@@ -112,25 +102,45 @@ def _macro_switch(arch: Arch, workload: Workload, placements: Any, source: str) 
         link_ps[q.pmca] += transfer_cycles(nbytes, noc) * noc.period_ps
         weights += q.rank * (op.d_in + op.d_out)
     write_ps = cim.rows * cim.period_ps if weights else 0
-    latency_ps = max((max((m * p.dma_setup_cycles + math.ceil(b / p.dma_bytes_per_cycle))
-                          * p.period_ps, link, write_ps)
-                      for m, b, link in zip(matrices, per_cluster, link_ps, strict=True) if b),
-                     default=0)
+    latency_ps = _stream_ps(arch, source, matrices, per_cluster,
+                            [max(link, write_ps) for link in link_ps])
     total = sum(per_cluster)
-    if source == "offchip":
-        latency_ps = max(latency_ps, math.ceil(total / arch.memory.offchip_gb_per_s * 1e3))
     tech = arch.technology
     price = prices(arch, l2_priced_bytes(arch, max(per_cluster, default=0)))
     if price is None or tech is None:
         return SwitchCost(latency_ps / 1e3, math.nan, total, tuple(per_cluster))
-    read = (price.dma_pj_per_byte if source == "l2" else
-            tech.memory.offchip_pj_per_byte if tech.memory is not None else math.nan)
+    read = _read_pj(arch, price, source)
     word_bits = cim.outputs * cim.weight_bits
     macro = tech.sram.price(cim.rows * word_bits / 8, word_bits)
     write = weights * cim.weight_bits * macro.write_pj / word_bits \
         if tech.sram.covers(cim.rows * word_bits / 8, word_bits) else math.nan
     return SwitchCost(latency_ps / 1e3, total * (read + price.noc_pj_per_byte) + write, total,
                       tuple(per_cluster))
+
+
+def _stream_ps(arch: Arch, source: str, matrices: list[int], per_cluster: list[int],
+               after_ps: list[int] | None = None) -> int:
+    """A switch's time: the slowest cluster's DMA (a setup per matrix, then its bytes) or, when
+    its bytes stream on through later stages (`after_ps`, per cluster), the slowest of those;
+    from off chip, at least all the bytes over the shared off-chip bandwidth."""
+    p = arch.pmca
+    dma = [(m * p.dma_setup_cycles + math.ceil(b / p.dma_bytes_per_cycle)) * p.period_ps
+           for m, b in zip(matrices, per_cluster, strict=True)]
+    after = after_ps or [0] * len(dma)
+    latency_ps = max((max(d, a) for d, a, b in zip(dma, after, per_cluster, strict=True) if b),
+                     default=0)
+    if source == "offchip":
+        latency_ps = max(latency_ps, math.ceil(sum(per_cluster) / arch.memory.offchip_gb_per_s
+                                               * 1e3))
+    return latency_ps
+
+
+def _read_pj(arch: Arch, price: Any, source: str) -> float:
+    """Energy per byte of reading adapters from `source` (L2 through the DMA, or off chip)."""
+    tech = arch.technology
+    if source == "l2":
+        return price.dma_pj_per_byte
+    return tech.memory.offchip_pj_per_byte if tech.memory is not None else math.nan
 
 
 def request_stream(arch: Arch, workload: Workload, *, tasks: int, requests: int, seed: int,

@@ -19,7 +19,7 @@ from aimcsim.outputs.run_folder import (
 )
 from aimcsim.results import write_json
 from aimcsim.serve.caches import POLICIES
-from aimcsim.serve.engine import BRANCH_OF, serve_loads, serve_model
+from aimcsim.serve.engine import BRANCH_OF, BRANCHES, serve_loads, serve_model
 from aimcsim.serve.stream import (
     Request,
     parse_mix,
@@ -27,7 +27,6 @@ from aimcsim.serve.stream import (
     poisson_stream,
     read_arrivals,
 )
-from aimcsim.serve.sweep import BRANCHES
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.overrides import load_arch_with, parse_sets
 from aimcsim.traces import TRACES
@@ -111,10 +110,13 @@ def execute(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> None:
     """Each option in its range, named when it is not."""
-    for name, value, low, high in (("--requests", args.requests, 1, 10_000_000),
-                                   ("--prompt", args.prompt, 1, 65536),
-                                   *[("--adapters", k, 1, 1_000_000) for k in args.adapters],
-                                   ("--token-budget", args.token_budget, 1, 65536)):
+    from aimcsim.serve.sweep import OPTIONS  # (the bounds a serve sweep's options have)
+
+    for name, value, key in (("--requests", args.requests, "requests"),
+                             ("--prompt", args.prompt, "prompt"),
+                             *[("--adapters", k, "adapters") for k in args.adapters],
+                             ("--token-budget", args.token_budget, "token_budget")):
+        low, high = OPTIONS[key][1]
         if not low <= value <= high:
             raise ValueError(f"{name} must be in {low}..{high}, got {value}")
     for name, value in [("--rate", r) for r in args.rate] + [

@@ -312,8 +312,10 @@ def serve_loads(arch: Arch, model: str | Path, points: list[tuple[float, int, st
     return pd.DataFrame(rows, columns=list(LOAD_COLUMNS))
 
 
-#: the branch a `lora.engine` is named by in tables (`serve --branch`)
-BRANCH_OF = {"pmca": "cluster", "sram-cim": "sram-cim"}
+#: `serve --branch`: where the LoRA branch runs, as the `lora.engine` it stands for
+BRANCHES = {"cluster": "pmca", "sram-cim": "sram-cim"}
+#: the branch a `lora.engine` is named by in tables
+BRANCH_OF = {engine: branch for branch, engine in BRANCHES.items()}
 
 
 def _context(x: _Live) -> int:

@@ -24,12 +24,9 @@ from aimcsim.explore.axes import Axis
 from aimcsim.params.reader import Reader, join, relative_file, shown
 from aimcsim.params.registry import SWEEP_KINDS
 from aimcsim.serve.caches import POLICIES
-from aimcsim.serve.engine import serve_model
+from aimcsim.serve.engine import BRANCHES, serve_model
 from aimcsim.serve.stream import parse_mix, parse_output_tokens, poisson_stream
 from aimcsim.traces import TRACES, generator_for
-
-#: `--branch` of serve: where the LoRA branch runs, as the `lora.engine` it stands for
-BRANCHES = {"cluster": "pmca", "sram-cim": "sram-cim"}
 
 #: the section's options: (type, bounds or choices, default, meaning); each can be an axis
 OPTIONS: dict[str, tuple[type, Any, Any, str]] = {
@@ -150,4 +147,4 @@ class ServeSweep:
         return {"status": "ok", "error": "", **summary}
 
 
-__all__ = ["BRANCHES", "OPTIONS", "ServeSweep"]
+__all__ = ["OPTIONS", "ServeSweep"]
