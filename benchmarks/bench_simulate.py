@@ -1,7 +1,9 @@
 """Wall time of the full MobileBERT simulation (24 layers, 384 tokens) on the shipped defaults:
 with the timeline (every op simulated), without it (repeated ops replayed, as sweeps and
 searches run), and without it by the reference engine (`replay=False`); then how a run
-without the timeline (both modes, as a sweep point) grows with tokens, layers and tiles.
+without the timeline (both modes, as a sweep point) grows with tokens, layers and tiles, and
+with smaller blocks, one and two in flight (two: the blocks after an op settles are skipped,
+`aimcsim.sim.steady`), against the reference engine.
 
 Run: python benchmarks/bench_simulate.py [--repeat N]. Prints the figures; asserts nothing.
 """
@@ -73,6 +75,36 @@ def scaling(arch: Arch, workload: Workload, repeat: int) -> None:
         aimc = dataclasses.replace(arch.aimc, rows=side, cols=side)
         wall, tiles = both_modes_s(dataclasses.replace(arch, aimc=aimc), workload, repeat)
         print(f"  tiles {tiles:>5} ({side}x{side} crossbars): {wall * 1e3:6.1f} ms")
+    blocks(arch, workload, repeat)
+
+
+def blocks(arch: Arch, workload: Workload, repeat: int) -> None:
+    """A sweep point's cost against the block size, with one and two blocks in flight, and
+    the reference engine's (every op and block simulated) beside it."""
+    from aimcsim.sim.network import NetworkSim
+    from aimcsim.sim.prepare import prepare
+    from aimcsim.simulator import default_model
+
+    print("one point, both modes, no timeline, by strategy and tokens per block (best of each;"
+          " the reference engine's once):")
+    for strategy in ("overlapped", "double-buffered"):
+        for size in (2, 4, 8):  # (two blocks of 12 tokens overfill the TCDM)
+            pipeline = dataclasses.replace(arch.pipeline, strategy=strategy,
+                                           parallel_tokens=size)
+            point = dataclasses.replace(arch, pipeline=pipeline)
+            wall, _ = both_modes_s(point, workload, repeat)
+            t0 = time.perf_counter()
+            for mode in ("aimc-only", "hybrid"):
+                simulate(point, workload, mode, timeline=False, replay=False)
+            reference = time.perf_counter() - t0
+            skipped = 0
+            for mode in ("aimc-only", "hybrid"):
+                sim = NetworkSim(prepare(point, workload, mode, default_model(point)),
+                                 record=False)
+                sim.run()
+                skipped += sim.steady_blocks
+            print(f"  {strategy:>15} {size:>3} tokens: {wall * 1e3:6.1f} ms (reference "
+                  f"{reference * 1e3:7.1f} ms; blocks skipped in a steady state: {skipped})")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ class Machine:
         #: the LoRA engine beside the tiles (`aimcsim.hw.engines`) and its section
         self.engine, self.branch = engine(arch.lora.engine), arch.branch
         self._facts: dict[tuple[str, str], tuple[int, bool, bool]] = {}
+        #: when a list: every booking is appended to it as (process, server kind, server,
+        #: times), the times in ps (`aimcsim.sim.steady` reads it to find a steady state)
+        self.log: list[tuple] | None = None
 
     # ---- time --------------------------------------------------------------------------
     def until(self, time_ps: int) -> simpy.Event:
@@ -65,6 +68,8 @@ class Machine:
             path: Segments | None = None) -> int:
         """Schedule a burst of `size` MVMs on op `name`'s tiles, record it, return its end."""
         start, end = self.tiles[name].run(ready_ps, size)
+        if self.log is not None:
+            self.log.append((self.env.active_process, "tile", name, (ready_ps, start, end)))
         if path is not None:  # (waiting for the tile's earlier bursts is the tile's time)
             path.append((ready_ps, end, Cause.TILE))
         stats.active(start, end)
@@ -79,6 +84,8 @@ class Machine:
         macros); return its end."""
         duration = self.engine.branch_ps(self.branch, size)
         start = self.cims[name].book(ready_ps, duration)
+        if self.log is not None:
+            self.log.append((self.env.active_process, "cim", name, (ready_ps, start)))
         if path is not None:
             path.append((ready_ps, start + duration, Cause.CIM))
         stats.cim_macs += self.engine.branch_macs(d_in, d_out, place_.rank, size)
@@ -116,6 +123,9 @@ class Machine:
         if src is None or src == dst or nbytes == 0:
             return at_ps
         start, arrival = self.net.send(src, dst, nbytes, at_ps)
+        if self.log is not None:
+            self.log.append((self.env.active_process, "link", (src, dst, nbytes),
+                             (at_ps, start, arrival)))
         stats.stall_ps += start - at_ps
         if path is not None:
             if start > at_ps:
@@ -155,6 +165,8 @@ class Machine:
         period = self.pmca_period_ps
         duration = cost.cycles * period
         start = self.clusters[pmca].cores.book(now, duration)
+        if self.log is not None:
+            self.log.append((self.env.active_process, "cores", (pmca, duration), (now, start)))
         if path is not None:  # the kernel's cycles by cause, one after the other
             if start > now:
                 path.append((now, start, Cause.WAIT_CLUSTER))
@@ -179,9 +191,14 @@ class Machine:
               path: Segments | None = None) -> Proc:
         """Take `nbytes` of cluster `cluster`'s TCDM, waiting while other blocks hold it."""
         wait = self.clusters[cluster].allocate(nbytes)
+        if self.log is not None:
+            self.log.append((self.env.active_process, "alloc", (cluster, nbytes, wait is None),
+                             (self.env.now,)))
         if wait is not None:
             asked = self.env.now
             yield wait
+            if self.log is not None:
+                self.log.append((self.env.active_process, "granted", cluster, (self.env.now,)))
             stats.stall_ps += self.env.now - asked
             if path is not None:
                 path.append((asked, self.env.now, Cause.WAIT_TCDM))
@@ -190,6 +207,8 @@ class Machine:
                                     stats.resident_bytes + stats.tcdm_live_bytes)
 
     def free(self, cluster: int, nbytes: int, stats: OpStats) -> None:
+        if self.log is not None:
+            self.log.append((self.env.active_process, "free", (cluster, nbytes), (self.env.now,)))
         self.clusters[cluster].release(nbytes)
         stats.tcdm_live_bytes -= nbytes
 

@@ -15,7 +15,6 @@ ops of a layer-by-layer run are replayed (`aimcsim.sim.replay`).
 from __future__ import annotations
 
 import weakref
-from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from aimcsim.hw.lanes import UnitId
 from aimcsim.hw.pmca.programs import BlockProgram, block_program
 from aimcsim.mapping import Placement, parts
 from aimcsim.sim.blocks import BlockRunner
+from aimcsim.sim.counting import Counting
 from aimcsim.sim.layers import Diverged, Layers, plan
 from aimcsim.sim.machine import Machine, Proc
 from aimcsim.sim.prepare import Prepared
@@ -36,14 +36,16 @@ from aimcsim.sim.replay import (
     Units,
     apply,
     apply_block,
+    link_refs,
     signature,
     structure,
 )
 from aimcsim.sim.stats import OpStats
+from aimcsim.sim.steady import Steady
 from aimcsim.spec.workload import INPUT, Op
 
 
-class NetworkSim(BlockRunner):
+class NetworkSim(BlockRunner, Counting):
     """One simulation of `workload` on `arch` in `mode`; call `run()` once."""
 
     def __init__(self, prepared: Prepared, record: bool = True, replay: bool = True) -> None:
@@ -91,6 +93,14 @@ class NetworkSim(BlockRunner):
         self._recorders: dict[str, tuple[tuple, Recorder]] = {}
         self._units: dict[str, Units] = {}  # the units of each op `_drive` simulates
         self.replayed_blocks = 0  # blocks of simulated ops replayed rather than simulated
+        # with several blocks in flight, a simulated op's blocks after it settles are skipped
+        # (`aimcsim.sim.steady`): how many, and per such op how far its blocks after the skip
+        # ran behind the clock (ps; its end and servers are moved forward at its end)
+        self.steady_blocks = 0
+        self.ahead_ps: dict[str, int] = {}
+        self._steady: dict[str, Steady] = {}
+        # per op that skipped: its first block after the skip, and how many were skipped
+        self._renumbered: dict[str, tuple[int, int]] = {}
         self.exclusive_links = machine.exclusive_links
         # per token: MVMs, DAC and ADC conversions, analog MACs (the same every burst; shared
         # by the runs of the case: read only)
@@ -129,46 +139,6 @@ class NetworkSim(BlockRunner):
     def chains(self) -> dict[str, list[tuple[int, int, Segments]]]:
         """With `record`: per op, each block's (admitted, done, critical chain)."""
         return self.probe.chains if isinstance(self.probe, Recording) else {}
-
-    #: the names of `counters`, in order
-    counter_names = ("mvms", "dac_conversions", "adc_conversions", "analog_macs", "macs",
-                     "element_ops", "dma_bytes", *OpStats.COUNTERS)
-
-    def counters(self, name: str) -> dict[str, int]:
-        """The event counters of op `name` after the run: the tile's events per token times
-        its tokens, the kernels of every block's program (each block runs its program once,
-        each slice its share; `run` checks every block ran), and what the run tallied moving
-        data (link bytes, the TCDM traffic of transfers, SRAM-CIM MACs). A replayed op's are
-        those of the op it replayed."""
-        return dict(zip(self.counter_names, self.counter_values(name), strict=True))
-
-    def counter_values(self, name: str) -> tuple[int, ...]:
-        """`counters`' values, in the order of `counter_names`."""
-        name = self._twins.get(name, name)
-        if name not in self._counted:
-            counted = self._count(name)
-            self._counted[name] = tuple(counted[c] for c in self.counter_names)
-        return self._counted[name]
-
-    def _count(self, name: str) -> dict[str, int]:
-        st = self.stats[name]
-        mvms, dacs, adcs, analog = self.tile_events.get(name, (0, 0, 0, 0))
-        out = {"mvms": st.tokens * mvms, "dac_conversions": st.tokens * dacs,
-               "adc_conversions": st.tokens * adcs, "analog_macs": st.tokens * analog,
-               "macs": 0, "element_ops": 0, "dma_bytes": 0,
-               **{key: getattr(st, key) for key in OpStats.COUNTERS}}
-        sliced = self.slice_programs[name] if self.placements[name].slices else None
-        sizes = self.blocks[name]
-        for size, count in ((sizes[0], len(sizes)),) if sizes[0] == sizes[-1] else \
-                Counter(sizes).items():  # (full blocks, then at most one remainder)
-            for prog in sliced[size] if sliced else (self.programs[name][size],):
-                macs, element_ops, reads, writes, dma = prog.counts
-                out["macs"] += count * macs
-                out["element_ops"] += count * element_ops
-                out["tcdm_read_bytes"] += count * reads
-                out["tcdm_write_bytes"] += count * writes
-                out["dma_bytes"] += count * dma
-        return out
 
     def run(self) -> None:
         if self.replay:
@@ -228,7 +198,7 @@ class NetworkSim(BlockRunner):
                 env.run(until=self.finished[op.name])
             except RuntimeError:  # no event left, and the op has not finished
                 return
-            clock = env.now
+            clock = env.now + self.ahead_ps.get(op.name, 0)
         env.run()
 
     def _held_operands(self, op: Op, place_: Placement, barriers: list[str]) -> Proc:
@@ -258,20 +228,23 @@ class NetworkSim(BlockRunner):
         covered = self.skipped.get(op.name, 0)  # tokens up to this op's blocks so far
         units = self._units.get(op.name)
         prints: dict[int, Footprint | None] = {}  # (with replay) each block size's footprint
-        last = len(self.blocks[op.name]) - 1
+        sizes = self.blocks[op.name]
+        last = len(sizes) - 1
         ahead = 0  # time of blocks replayed and not yet passed on the clock (ps)
         skip = 0  # blocks still to pass that a run's first applied
-        for b, size in enumerate(self.blocks[op.name]):
+        steady = self._steady_of(op, units, in_flight) if gated and in_flight > 1 else None
+        b = -1
+        while b < last:
+            b += 1
+            size = sizes[b]
             covered += size
-            for src in streams:  # the producer blocks that hold tokens [.., covered)
-                need = -(-covered // self.blocks[src][0])
-                for i in range(waited[src], need):
-                    if not self.done[src][i].processed:
-                        yield self.done[src][i]
-                waited[src] = need
+            if streams:
+                yield from self._wait_streams(streams, waited, covered)
             # (one block in flight runs inline below: the previous one is done already)
-            if gated and in_flight > 1 and b >= in_flight and not done[b - in_flight].processed:
-                yield done[b - in_flight]
+            if gated and in_flight > 1 and b >= in_flight:
+                gate = done[b - in_flight - self._renumbered.get(op.name, (0, 0))[1]]
+                if not gate.processed:
+                    yield gate
             # fewer events where nothing can overlap: one block at a time runs right here; a
             # tile alone on its own links is booked at once and completes by a timer
             if gated and in_flight == 1:
@@ -284,22 +257,11 @@ class NetworkSim(BlockRunner):
                     if skip:  # (applied with the run's first)
                         skip -= 1
                         continue
-                    run = self._replay_run(op, units, footprint, b, self.env.now + ahead)
-                    if run:
-                        ahead += run * footprint.end_ps
-                        skip = run - 1
-                        continue
-                    admitted = self.env.now + ahead
-                    apply_block(self, op, units, footprint, admitted)
-                    self.replayed_blocks += 1
-                    ahead += footprint.end_ps
+                    ahead, skip = self._apply_blocks(op, units, footprint, b, size, ahead)
                     if b == last:  # (the op ends with it: now)
                         yield self.env.timeout(ahead)
                         ahead = 0
-                        self._complete(op.name, b, size, admitted)
-                    else:
-                        self._complete(op.name, b, size, admitted,
-                                       end_ps=admitted + footprint.end_ps)
+                        self._complete(op.name, b, size, self.env.now - footprint.end_ps)
                     continue
                 if units is not None and self._settled and b < last:  # record it
                     if ahead:
@@ -317,14 +279,65 @@ class NetworkSim(BlockRunner):
                 yield from self._block(op, place_, b, size)
             elif not gated and self.exclusive_links and op.kind == "static_linear":
                 # (blocks booked in order on a FIFO tile and link end in order: with replay,
-                # in a layer-by-layer run, only the last one's end is waited for)
-                self._tile_only_block(op, place_, b, size, at_once=self.replay and b < last
-                                      and not self._block_events[op.name])
+                # in a layer-by-layer run, only the last one's end is waited for; nothing
+                # waits for the others, however many are in flight)
+                self._tile_only_block(op, place_, b, size, at_once=self.replay and b < last)
+            elif steady is not None:
+                run = self._skipped(op, b, size, steady.admit(b, sizes))
+                if run:  # (blocks b..b+run-1: the blocks in flight go on as theirs)
+                    b, covered, steady = b + run - 1, covered + (run - 1) * size, None
+                    continue
+                steady.started(b, self.env.process(self._block(op, place_, b, size)))
             else:
                 self.env.process(self._block(op, place_, b, size))
 
+    def _wait_streams(self, streams: list[str], waited: dict[str, int], covered: int) -> Proc:
+        """Wait for the blocks of each streaming producer that hold tokens [.., covered)
+        (`waited`: how many of each were waited for before)."""
+        for src in streams:
+            need = -(-covered // self.blocks[src][0])
+            for i in range(waited[src], need):
+                if not self.done[src][i].processed:
+                    yield self.done[src][i]
+            waited[src] = need
 
+    def _steady_of(self, op: Op, units: Units | None, in_flight: int) -> Steady | None:
+        """With replay, the check for op's steady state (`aimcsim.sim.steady`), when its
+        blocks are several in flight and nothing watches each."""
+        if units is None or not self._settled or self.watching:
+            return None
+        steady = self._steady[op.name] = Steady(
+            self.machine, op.name, self.stats[op.name], self.done[op.name], units,
+            link_refs(self, units.roles), in_flight)
+        return steady
 
+    def _skipped(self, op: Op, b: int, size: int, admitted: tuple[int, int]) -> int:
+        """Count the blocks a steady state skipped from b on (`Steady.admit`'s answer): the
+        blocks after them take the block events from b on and run behind the clock."""
+        run, behind = admitted
+        if run:
+            self._renumbered[op.name] = (b + run, run)
+            self.ahead_ps[op.name] = behind
+            self.steady_blocks += run
+            self.stats[op.name].tokens += run * size
+            self._left[op.name] -= run
+        return run
+
+    def _apply_blocks(self, op: Op, units: Units, footprint: Footprint, b: int, size: int,
+                      ahead: int) -> tuple[int, int]:
+        """Block b replayed from `footprint` `ahead` ps after the clock (with the blocks of its
+        size after it, when they are applied at once; but for the op's last, completed); the
+        time of blocks replayed and not yet passed on the clock, and how many blocks after b
+        were applied with it."""
+        run = self._replay_run(op, units, footprint, b, self.env.now + ahead)
+        if run:
+            return ahead + run * footprint.end_ps, run - 1
+        admitted = self.env.now + ahead
+        apply_block(self, op, units, footprint, admitted)
+        self.replayed_blocks += 1
+        if b < len(self.blocks[op.name]) - 1:
+            self._complete(op.name, b, size, admitted, end_ps=admitted + footprint.end_ps)
+        return ahead + footprint.end_ps, 0
 
     def _replay_run(self, op: Op, units: Units, footprint: Footprint, b: int, t0: int) -> int:
         """Blocks b, b+1, ... of op's before its last and of block b's size, starting at `t0`
@@ -352,40 +365,23 @@ class NetworkSim(BlockRunner):
         if layers is not None:  # (later groups start before their first input arrives)
             layers.before_trigger(name, b)
         if self._block_events[name]:
-            self.done[name][b].succeed()
+            first, run = self._renumbered.get(name, (0, 0))
+            self.done[name][b - run if b >= first else b].succeed()
         self._left[name] -= 1
         if not self._left[name]:
             if layers is not None:
                 layers.before_trigger(name, -1)
+            if name in self._steady:
+                self._steady.pop(name).finish()
             if name in self._recorders:
                 key, recorder = self._recorders.pop(name)
-                settled, footprint = recorder.finish()
+                settled, footprint = recorder.finish(self.env.now + self.ahead_ps.get(name, 0))
                 self._settled = self._settled and settled
                 if settled and key not in self._footprints:
                     self._footprints[key] = footprint  # (None: seen, not replayable)
             self.finished[name].succeed()
             if layers is not None:
                 layers.op_done(name)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _programs(sim: NetworkSim, name: str) -> dict[int, BlockProgram]:

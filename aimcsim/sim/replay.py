@@ -171,7 +171,7 @@ def _routes(sim: Run, units: tuple[str, ...]) -> tuple:
                  for _, _, keys, hops in _paths(sim, units))
 
 
-def _link_refs(sim: Run, units: tuple[str, ...]) -> dict[tuple, LinkRef]:
+def link_refs(sim: Run, units: tuple[str, ...]) -> dict[tuple, LinkRef]:
     """Each link on the routes between `units`, by key, named by its first place on them."""
     refs: dict[tuple, LinkRef] = {}
     for i, j, keys, _ in _paths(sim, units):
@@ -188,7 +188,7 @@ class Recorder:
         self.sim, self.op, self.units = sim, op, units
         self.t0 = sim.machine.env.now
         self.before = sim.stats[op.name].snapshot()
-        self.refs = _link_refs(sim, units.roles)
+        self.refs = link_refs(sim, units.roles)
         self.links, self.cores = sim.machine.snapshot(units.clusters, self.refs)
         self.link_count = len(sim.machine.net.servers)
         # each cluster's peak counts from here (restored, with the op's, in `finish`)
@@ -196,10 +196,11 @@ class Recorder:
         for c in units.clusters:
             sim.machine.clusters[c].peak_bytes = sim.machine.clusters[c].used_bytes
 
-    def finish(self) -> tuple[bool, Footprint | None]:
-        """At the op's end: whether every server it used is free by now, and its footprint
-        (None when it used a link off its routes)."""
-        sim, t0, now = self.sim, self.t0, self.sim.machine.env.now
+    def finish(self, now: int | None = None) -> tuple[bool, Footprint | None]:
+        """At the op's end (`now`, default the clock's): whether every server it used is free
+        by then, and its footprint (None when it used a link off its routes)."""
+        sim, t0 = self.sim, self.t0
+        now = sim.machine.env.now if now is None else now
         peaks = []
         for k, (c, before) in enumerate(zip(self.units.clusters, self.peaks, strict=True)):
             cluster = sim.machine.clusters[c]
