@@ -16,6 +16,7 @@ import json
 import os
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -185,25 +186,28 @@ GROUP_POINTS = 64
 
 def consolidate(out: Path, points: list[Point], *, csv: bool = False) -> None:
     """Rewrite points.parquet and layers.parquet (and CSV) from the parts, in point order;
-    layers.parquet is written a row group of `GROUP_POINTS` points at a time."""
+    layers.parquet is written a row group of `GROUP_POINTS` points at a time, each by a
+    second thread while this one reads the next group's parts (Arrow encodes and compresses
+    without the GIL: 1,000 MobileBERT points in both modes took 1.0-1.15 s instead of
+    1.6-1.9 s on one thread, the same file)."""
     path = out / LAYERS_TABLE
     tmp = path.with_name(path.name + ".tmp")
     rows: list[dict[str, Any]] = []
     group: list[tuple[str, pa.Table]] = []
-    writer: pq.ParquetWriter | None = None
+    groups = _Groups(tmp)
     try:
         for point, row, table in checked_parts(out, points):
             rows.append(row)
             if table is not None:
                 group.append((point.id, table))
             if len(group) == GROUP_POINTS:
-                writer = _write_group(writer, tmp, group)
+                groups.write(group)
+                group = []
         if group:
-            writer = _write_group(writer, tmp, group)
+            groups.write(group)
     finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:  # no layers rows
+        written = groups.close()
+    if not written:  # no layers rows
         pd.DataFrame().to_parquet(tmp, index=False)
     os.replace(tmp, path)
     table = _points_frame(rows)
@@ -225,18 +229,42 @@ def _points_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
-def _write_group(writer: pq.ParquetWriter | None, path: Path,
-                 group: list[tuple[str, pa.Table]]) -> pq.ParquetWriter:
-    """Write the group's layers rows as a row group (opening the file with the first); empty
-    the group. Strings stay dictionary-encoded: stored without the Arrow schema, they read
-    back as strings."""
-    table = _layer_table(group)
-    if writer is None:
-        writer = pq.ParquetWriter(path, table.schema, store_schema=False,
-                                  compression="zstd")
-    writer.write_table(table)
-    group.clear()
-    return writer
+class _Groups:
+    """layers.parquet written a row group at a time, each group by a second thread while
+    the caller reads the next (one group at a time in flight, so the file's groups are in
+    order and at most two groups are held). Strings stay dictionary-encoded: stored without
+    the Arrow schema, they read back as strings; numbers are dictionary-encoded too (the
+    points of a sweep repeat many values: a group of 64 MobileBERT points is 1.1 MB, 1.4 MB
+    with strings alone dictionary-encoded)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending: Future | None = None
+
+    def write(self, group: list[tuple[str, pa.Table]]) -> None:
+        table = _layer_table(group)
+        self._wait()
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, store_schema=False,
+                                           compression="zstd")
+        self.pending = self.pool.submit(self.writer.write_table, table)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # (a failed write raises here)
+
+    def close(self) -> bool:
+        """Finish the last write and close the file; whether any group was written."""
+        try:
+            self._wait()
+        finally:
+            self.pool.shutdown()
+            if self.writer is not None:
+                self.writer.close()
+        return self.writer is not None
 
 
 def _layer_table(parts: list[tuple[str, pa.Table]]) -> pa.Table:
