@@ -109,6 +109,20 @@ def _log_blocks(sim: NetworkSim) -> dict:
     return log
 
 
+def _block_by_block(arch, work, mode: str) -> tuple[list[NetworkSim], list[dict], dict]:
+    """The run with replay and the reference engine's, each block logged (`_log_blocks`):
+    the blocks the replaying run logged are checked equal to the reference's; the runs, the
+    logs and the reference's log of the ops the replaying run simulated."""
+    sims = [NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
+                       replay=replay) for replay in (True, False)]
+    logs = [_log_blocks(sim) for sim in sims]
+    for sim in sims:
+        sim.run()
+    simulated = {k: v for k, v in logs[1].items() if k[0] not in sims[0]._twins}
+    assert logs[0] == {k: v for k, v in simulated.items() if k in logs[0]}
+    return sims, logs, simulated
+
+
 def _state(sim: NetworkSim) -> tuple:
     """Every server's state after a run: links, cores, TCDM pools, macros, tile phases."""
     return ({key: server.free_ps for key, server in sim.machine.net.servers.items()},
@@ -132,13 +146,7 @@ def test_replay_gives_the_reference_engines_results(doc, work, mode, cim):
     # first reads the network input), and left every server as the reference engine does;
     # after every block a simulated op's statistics are the reference engine's (a run of
     # replayed blocks of one size before an op's last is applied at once: after its last)
-    sims = [NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
-                       replay=replay) for replay in (True, False)]
-    logs = [_log_blocks(sim) for sim in sims]
-    for sim in sims:
-        sim.run()
-    simulated = {k: v for k, v in logs[1].items() if k[0] not in sims[0]._twins}
-    assert logs[0] == {k: v for k, v in simulated.items() if k in logs[0]}
+    sims, logs, simulated = _block_by_block(arch, work, mode)
     last = {name: len(blocks) - 1 for name, blocks in sims[0].blocks.items()}
     assert all(k in logs[0] for k in simulated if k[1] in (0, last[k[0]]))
     ops = sims[0].workload.ops
@@ -188,13 +196,7 @@ def _steady_against_reference(doc, mode, tokens, block, strategy, cim) -> None:
     arch = same_as_reference(doc, cim, work, mode)
     if arch is None:
         return
-    sims = [NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
-                       replay=replay) for replay in (True, False)]
-    logs = [_log_blocks(sim) for sim in sims]
-    for sim in sims:
-        sim.run()
-    simulated = {k: v for k, v in logs[1].items() if k[0] not in sims[0]._twins}
-    assert logs[0] == {k: v for k, v in simulated.items() if k in logs[0]}
+    sims, _, _ = _block_by_block(arch, work, mode)
     assert _state(sims[0]) == _state(sims[1])
 
 
@@ -233,13 +235,8 @@ def test_replay_on_every_topology(topology, cim, strategy):
     arch = study_arch(cim, strategy, "layer-by-layer", topology)
     work = small_bert(24, 3)
     for mode in ("hybrid", "aimc-only"):
-        _same(simulate(arch, work, mode, timeline=False),
-              simulate(arch, work, mode, timeline=False, replay=False))
-        sims = [NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
-                           replay=replay) for replay in (True, False)]
-        for sim in sims:
-            sim.run()
-        assert sims[0].replayed >= 15 and _state(sims[0]) == _state(sims[1])
+        sims = _both(arch, work, mode)
+        assert sims[0].replayed >= 15
         assert (sims[0].replayed_blocks > 0) is (strategy == "overlapped")
 
 
