@@ -233,6 +233,7 @@ class NetworkSim(BlockRunner, Counting):
         ahead = 0  # time of blocks replayed and not yet passed on the clock (ps)
         skip = 0  # blocks still to pass that a run's first applied
         steady = self._steady_of(op, units, in_flight) if gated and in_flight > 1 else None
+        renumbered = 0  # blocks a steady state skipped (the later ones take their events)
         b = -1
         while b < last:
             b += 1
@@ -242,7 +243,7 @@ class NetworkSim(BlockRunner, Counting):
                 yield from self._wait_streams(streams, waited, covered)
             # (one block in flight runs inline below: the previous one is done already)
             if gated and in_flight > 1 and b >= in_flight:
-                gate = done[b - in_flight - self._renumbered.get(op.name, (0, 0))[1]]
+                gate = done[b - in_flight - renumbered]
                 if not gate.processed:
                     yield gate
             # fewer events where nothing can overlap: one block at a time runs right here; a
@@ -286,6 +287,7 @@ class NetworkSim(BlockRunner, Counting):
                 run = self._skipped(op, b, size, steady.admit(b, sizes))
                 if run:  # (blocks b..b+run-1: the blocks in flight go on as theirs)
                     b, covered, steady = b + run - 1, covered + (run - 1) * size, None
+                    renumbered = run
                     continue
                 steady.started(b, self.env.process(self._block(op, place_, b, size)))
             else:

@@ -160,11 +160,12 @@ class Steady:
         return tuple(out)
 
     def _servers(self) -> list[int]:
-        """When each of the op's servers is next free (links not yet made: `_NOT_THERE`)."""
+        """When each of the op's servers is next free, in the order `finish` restores them:
+        its links (not yet made: `_NOT_THERE`), its clusters' cores, its tile's phases, its
+        macros."""
         machine = self.machine
-        links = machine.net.servers
-        values = [links[k].free_ps if k in links else _NOT_THERE for k in self.keys]
-        values += [machine.clusters[c].cores.free_ps for c in self.units.clusters]
+        links, cores = machine.snapshot(self.units.clusters, self.keys)
+        values = [links.get(k, _NOT_THERE) for k in self.keys] + cores
         if self.name in machine.tiles:
             values += machine.tiles[self.name].state()
         if self.name in machine.cims:
@@ -217,19 +218,13 @@ class Steady:
         shifted = [_shift(v, was, m, offset) for v, was, m in zip(
             self._servers(), servers, moved[:len(servers)], strict=True)]
         machine, name = self.machine, self.name
-        links = machine.net.servers
-        n = len(self.keys)
-        for key, value in zip(self.keys, shifted[:n], strict=True):
-            if key in links:
-                links[key].free_ps = value
-        rest = shifted[n:]
-        for c in self.units.clusters:
-            machine.clusters[c].cores.free_ps = rest.pop(0)
-        if name in machine.tiles:
-            machine.tiles[name].restore(*rest[:3])
-            rest = rest[3:]
-        if name in machine.cims:
-            machine.cims[name].free_ps = rest.pop(0)
+        n, clusters = len(self.keys), self.units.clusters
+        links = [(k, v) for k, v in zip(self.keys, shifted[:n], strict=True) if v != _NOT_THERE]
+        cores = list(zip(clusters, shifted[n:n + len(clusters)], strict=True))
+        rest = shifted[n + len(clusters):]
+        tile = tuple(rest[:3]) if name in machine.tiles else None
+        cim = rest[-1] if name in machine.cims else None
+        machine.restore(name, links, cores, cim, tile)
         st = self.stats
         st.aimc_end_ps = _shift(st.aimc_end_ps, aimc_end, moved[-2], offset)
         st.last_ps = _shift(st.last_ps, last, moved[-1], offset)
