@@ -136,7 +136,7 @@ def _columns(sim: NetworkSim, price: Any) -> dict[str, Any]:
         snapshots = [s if s[_FIRST] is not None else (*s[:_FIRST], 0, *s[_FIRST + 1:])
                      for s in snapshots]
     stats = _rows_of(snapshots, len(OpStats.INDEX))  # (a row per field)
-    counters = _rows_of([sim.counter_values(op.name) for op in ops], len(sim.counter_names))
+    counters = sim.counter_table([op.name for op in ops])
     if sim.uniform_settings:  # (every op runs the architecture's pipeline)
         block = np.full(len(ops), sim.blocks[ops[0].name][0], dtype=np.int64)
         for i, op in enumerate(ops):

@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from aimcsim.sim.stats import OpStats
 
 
@@ -43,6 +45,14 @@ class Counting:
             counted = self._count(name)
             self._counted[name] = tuple(counted[c] for c in self.counter_names)
         return self._counted[name]
+
+    def counter_table(self, names: list[str]) -> np.ndarray:
+        """`counter_values` of ops `names` as an array with a row per counter (a replayed
+        op's values are its twin's: each distinct tuple is read once)."""
+        sources = [self._twins.get(name, name) for name in names]
+        index = {source: i for i, source in enumerate(dict.fromkeys(sources))}
+        distinct = np.array([self.counter_values(source) for source in index], dtype=np.int64)
+        return distinct[[index[source] for source in sources]].T.copy()
 
     def _count(self, name: str) -> dict[str, int]:
         st = self.stats[name]

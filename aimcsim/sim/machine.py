@@ -221,18 +221,24 @@ class Machine:
         return ({k: servers[k].free_ps for k in link_keys if k in servers},
                 [self.clusters[c].cores.free_ps for c in clusters])
 
-    def restore(self, name: str, links: list[tuple[Any, int]], cores: list[tuple[int, int]],
-                cim_ps: int | None, tile_ps: tuple[int, int, int] | None) -> None:
-        """Set the servers op `name` used free from the given (absolute) times: `links` as
-        (key, free_ps), `cores` as (cluster, free_ps)."""
+    def restore(self, name: str, links: list[tuple[Any, int]] | None,
+                cores: list[tuple[int, int]] | None, cim_ps: int | None,
+                tile_ps: tuple[int, int, int] | None, shift_ps: int = 0) -> None:
+        """Set the servers op `name` used free from the given times plus `shift_ps`: `links`
+        as (key, free_ps), `cores` as (cluster, free_ps)."""
         if tile_ps is not None:
-            self.tiles[name].restore(*tile_ps)
-        for key, free_ps in links:
-            self.net.server(key).free_ps = free_ps
-        for cluster, free_ps in cores:
-            self.clusters[cluster].cores.free_ps = free_ps
+            dac, integration, adc = tile_ps
+            self.tiles[name].restore(dac + shift_ps, integration + shift_ps, adc + shift_ps)
+        if links:
+            server = self.net.server
+            for key, free_ps in links:
+                server(key).free_ps = free_ps + shift_ps
+        if cores:
+            clusters = self.clusters
+            for cluster, free_ps in cores:
+                clusters[cluster].cores.free_ps = free_ps + shift_ps
         if cim_ps is not None:
-            self.cims[name].free_ps = cim_ps
+            self.cims[name].free_ps = cim_ps + shift_ps
 
 
 def _node_of(placements: dict[str, Placement], unit: str) -> int:

@@ -72,10 +72,9 @@ class NetworkSim(BlockRunner, Counting):
         #: bytes each cluster's L2 holds for the run (K and V of its attention)
         self.l2_held = prep.l2_held
         self.blocks: Mapping[str, list[int]] = prep.blocks
-        self.skipped = prep.skipped
+        self.skipped, self.model = prep.skipped, model
         # each op's block programs by block size (and per slice for a spread op), made on
         # first use: a replayed op reads its twin's counters instead
-        self.model = model
         self.programs: dict[str, dict[int, BlockProgram]] = _ByName(self, _programs)
         self.slice_programs: dict[str, dict[int, list[BlockProgram]]] = _ByName(
             self, _slice_programs)
@@ -110,9 +109,9 @@ class NetworkSim(BlockRunner, Counting):
         # each op's end (an event made on first use: a replayed op's is never asked for)
         self.finished: dict[str, simpy.Event] = _ByName(self, _event)
         # per-block events matter to streaming consumers and to the op's own in-flight gate
+        # (each op's made on first use: a replayed op's are never asked for)
         self._block_events = {name: not self.layer_by_layer or s.blocks_in_flight > 1
                               for name, s in self.settings.items()}
-        # (each op's made on first use: a replayed op's are never asked for)
         self.done: dict[str, list[simpy.Event] | tuple] = _ByName(self, _block_done)
         self._left = {name: len(blocks) for name, blocks in self.blocks.items()}
         # layer-by-layer: each op waits for the one before it (trace order is topological;

@@ -276,16 +276,16 @@ def apply_block(sim: Run, op: Op, units: Units, fp: Footprint, t0: int, times: i
 def _servers(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     """Leave the servers' state `fp` recorded, shifted to start at `t0`."""
     machine = sim.machine
-    links = []
+    links = None
     if fp.links:  # (the topology's paths directly: the pairs of a replayed op are new)
         roles, net = units.roles, machine.net
         path, fabric = net.topology.path, net.fabric
-        links = [(path(roles[i], roles[j], fabric)[0][n], free_ps + t0)
+        links = [(path(roles[i], roles[j], fabric)[0][n], free_ps)
                  for (i, j, n), free_ps in fp.links]
     clusters = units.clusters
-    machine.restore(op.name, links, [(clusters[k], free_ps + t0) for k, free_ps in fp.cores],
-                    None if fp.cim_ps is None else fp.cim_ps + t0,
-                    None if fp.tile_ps is None else tuple(v + t0 for v in fp.tile_ps))
+    machine.restore(op.name, links, fp.cores and [(clusters[k], free_ps)
+                                                  for k, free_ps in fp.cores],
+                    fp.cim_ps, fp.tile_ps, t0)
     for k, peak in fp.peaks:
         cluster = machine.clusters[clusters[k]]
         if peak > cluster.peak_bytes:

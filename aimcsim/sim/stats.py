@@ -20,25 +20,15 @@ class OpStats:
         "tcdm_peak_bytes", "tokens", *COUNTERS,
     )
 
+    # noc_busy_ps: each transfer from its start to its arrival (the op's view: head latency
+    # included); noc_held_ps: the time its transfers hold links: serialisation x links crossed
+    # (a head or hop latency holds none, so back-to-back transfers overlap it; the links'
+    # utilisation); first_ps: None until the op's first compute span
+
     def __init__(self, resident_bytes: int = 0) -> None:
-        self.first_ps: int | None = None
-        self.last_ps = 0
-        self.aimc_busy_ps = 0
-        self.aimc_end_ps = 0
-        self.pmca_busy_ps = 0
-        self.dma_busy_ps = 0
-        #: each transfer from its start to its arrival (the op's view: head latency included)
-        self.noc_busy_ps = 0
-        #: the time its transfers hold links: serialisation x links crossed (a head or hop
-        #: latency holds none, so back-to-back transfers overlap it; the links' utilisation)
-        self.noc_held_ps = 0
-        self.stall_ps = 0
-        self.tokens = 0
-        self.resident_bytes = resident_bytes
-        self.tcdm_live_bytes = 0
-        self.tcdm_peak_bytes = resident_bytes
-        for name in self.COUNTERS:
-            setattr(self, name, 0)
+        # (one unpacking, in `__slots__` order: a run makes one per op of its trace)
+        self.restore((0, 0, 0, None, 0, 0, 0, 0, resident_bytes, 0, 0, resident_bytes, 0,
+                      0, 0, 0, 0, 0))
 
     #: where `snapshot` holds each field
     INDEX: ClassVar[dict[str, int]] = {name: i for i, name in enumerate(__slots__)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -90,8 +91,9 @@ class Pipeline:
         "come from the cluster's L2 by DMA in chunks of this many keys, a running max and sum "
         "rescale the output, so any context fits the TCDM", ge=0, le=1 << 20)] = 0
 
-    @property
+    @cached_property
     def blocks_in_flight(self) -> int:
+        """The strategy's (read once per pipeline: a run reads it per op)."""
         return _STRATEGIES.get(self.strategy).blocks_in_flight
 
 
