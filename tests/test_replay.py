@@ -18,6 +18,7 @@ from aimcsim.mapping import placed
 from aimcsim.sim.feasibility import check_l2
 from aimcsim.sim.network import NetworkSim
 from aimcsim.sim.prepare import prepare
+from aimcsim.sim.replay import signature
 from aimcsim.simulator import default_model
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import parse_workload
@@ -159,12 +160,59 @@ def _both(arch, work, mode: str) -> list[NetworkSim]:
     and the servers they leave are checked equal."""
     _same(simulate(arch, work, mode, timeline=False),
           simulate(arch, work, mode, timeline=False, replay=False))
+    _forget_memos()  # (else the digital ops replay the footprints the run above recorded)
     sims = [NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
                        replay=replay) for replay in (True, False)]
     for sim in sims:
         sim.run()
     assert _state(sims[0]) == _state(sims[1])
     return sims
+
+
+@pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(doc=architectures(), work=workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
+       tiles=st.lists(st.tuples(st.sampled_from([8, 32, 128, 512]), st.integers(1, 64),
+                                st.integers(1, 64), st.booleans()), min_size=2, max_size=3))
+def test_runs_that_differ_in_the_tiles_share_their_digital_ops(doc, work, mode, tiles):
+    """Runs one after the other on architectures that differ in the tiles' timing (and the
+    technology) replay the digital ops the first one simulated, with the reference engine's
+    results; ops on tiles are simulated in each."""
+    _forget_memos()
+    sims = []
+    for i, (integration, dac, adc, tech) in enumerate(tiles):
+        variant = {**doc, "aimc": {**doc["aimc"], "integration_time_ns": integration,
+                                   "dac_ns": dac, "adc_ns": adc}}
+        if tech:
+            variant["technology"] = str(ROOT / "tech" / "rram_sramcim.yaml")
+        arch = parse_arch(variant, f"v{i}.yaml")
+        try:
+            sim = NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False)
+        except CapacityError:
+            return
+        sim.run()
+        reference = NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
+                               replay=False)
+        reference.run()
+        assert _state(sim) == _state(reference)
+        _same(simulate(arch, work, mode, timeline=False),
+              simulate(arch, work, mode, timeline=False, replay=False))
+        sims.append(sim)
+    first, last = sims[0], sims[-1]
+    if not (first.replay and first._settled):
+        return
+    # a digital op the last run simulated has no replayable footprint from the first (it
+    # used a link off its routes); one it replayed as its own twin took the first run's
+    kept = {key for key, footprint in first.footprints.items() if footprint is not None}
+    ops = last.workload.ops  # (attention fused as the pipeline says)
+    digital = [op for op in ops if op.kind != "static_linear"]
+    assert not [op for op in digital
+                if op.name not in last._twins and signature(last, op)[0] in kept]
+    if any(signature(last, op)[0] in kept for op in digital):
+        assert any(last._twins.get(op.name) == op.name for op in digital)
+    static = [op.name for op in ops if op.kind == "static_linear"]
+    assert [name for name in static if name not in last._twins]  # (their tiles differ)
 
 
 @pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")

@@ -36,7 +36,10 @@ from aimcsim.sim.replay import (
     Units,
     apply,
     apply_block,
+    digital_footprints,
+    footprint_of,
     link_refs,
+    remember,
     signature,
     structure,
 )
@@ -82,7 +85,8 @@ class NetworkSim(BlockRunner, Counting):
         # repeated ops of a layer-by-layer run replay the first one's footprint
         # (`aimcsim.sim.replay`); a timeline is recorded event by event
         self.replay = replay and self.layer_by_layer and not record
-        self._footprints: dict[tuple, Footprint | None] = {}
+        self.footprints: dict[tuple, Footprint | None] = {}
+        self.digital = digital_footprints(prep) if self.replay else None  # (runs share them)
         # each op's signature but its settings and free TCDM, per workload and placements
         self.structure = structure(workload, shared) if self.replay else {}
         self.replayed = 0  # ops replayed rather than simulated
@@ -179,7 +183,7 @@ class NetworkSim(BlockRunner, Counting):
         for op in self.workload.ops:
             if self._settled:
                 key, units = signature(self, op)
-                footprint = self._footprints.get(key)
+                footprint = footprint_of(self, op, key)
                 if footprint is not None:  # the op is a time shift of one run before
                     apply(self, op, units, footprint, clock)
                     self._twins[op.name] = footprint.source
@@ -378,8 +382,8 @@ class NetworkSim(BlockRunner, Counting):
                 key, recorder = self._recorders.pop(name)
                 settled, footprint = recorder.finish(self.env.now + self.ahead_ps.get(name, 0))
                 self._settled = self._settled and settled
-                if settled and key not in self._footprints:
-                    self._footprints[key] = footprint  # (None: seen, not replayable)
+                if settled:
+                    remember(self, self.workload.op(name), key, footprint)
             self.finished[name].succeed()
             if layers is not None:
                 layers.op_done(name)

@@ -91,7 +91,8 @@ def prepare(arch: Arch, workload: Workload, mode: str, model: PmcaModel,
     `CapacityError` when the L2 or a TCDM is too small, `SpecError` for roles or tiles the
     architecture refuses, ValueError for settings of ops the workload does not have."""
     # with pipeline.attention_key_chunk, each attention chain runs as one fused op
-    workload = fuse_attention(workload, arch.pipeline.attention_key_chunk)
+    chunk = arch.pipeline.attention_key_chunk
+    workload = _fused(Same(workload), chunk) if chunk else workload
     shared = placed(arch, workload, mode)
     the_case = case(Same(workload, shared), arch.lora.element_bytes, arch.lora.engine)
     names = the_case.names
@@ -119,6 +120,14 @@ def prepare(arch: Arch, workload: Workload, mode: str, model: PmcaModel,
             blocks[op.name] = block_sizes(rows, min(pt, rows))
     return Prepared(arch, workload, mode, model, shared, the_case, per_op, uniform, l2_held,
                     resident, blocks, skipped)
+
+
+@lru_cache(maxsize=64)
+def _fused(same: Same, chunk: int) -> Workload:
+    """`fuse_attention`, memoised by the workload's identity (the same fused workload for
+    the same case: what derives from it is memoised by its identity too)."""
+    (workload,) = same.objects
+    return fuse_attention(workload, chunk)
 
 
 __all__ = ["Case", "Prepared", "case", "prepare"]

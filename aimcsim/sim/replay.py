@@ -26,7 +26,7 @@ identities, so the points of a sweep compute it once.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
@@ -34,6 +34,7 @@ from aimcsim.hw.lanes import UnitId
 from aimcsim.identity import Same
 from aimcsim.mapping import Placement
 from aimcsim.sim.machine import Machine
+from aimcsim.sim.prepare import Prepared
 from aimcsim.sim.stats import OpStats
 from aimcsim.spec.workload import INPUT, Op, Workload
 
@@ -47,6 +48,9 @@ class Run(Protocol):
     structure: dict[str, tuple[int, Units]]
     settings: dict[str, Any]
     uniform_settings: bool
+    shared: Mapping[str, Placement]
+    footprints: dict[tuple, Footprint | None]  # the run's, by signature
+    digital: dict[tuple, Footprint] | None  # `digital_footprints`, when they are shared
 
 
 #: where `OpStats.snapshot` holds each field: the times an op sets, and the fields a block
@@ -85,6 +89,54 @@ class Footprint:
     peaks: tuple[tuple[int, int], ...]  # (k, its TCDM peak during the op)
     cim_ps: int | None  # the op's SRAM-CIM macros, free from (relative)
     tile_ps: tuple[int, int, int] | None  # the op's tile phases, free from (relative)
+
+
+#: the fields of an architecture that the run of a digital op (one without a tile or SRAM-CIM
+#: macros: its kernels, transfers and TCDM are the clusters', the links' and the pipeline's)
+#: never reads: the tiles' timing and shape (the placements hold what the shape decides), the
+#: tile budget, the technology, the names
+TILE_FIELDS = frozenset({"aimc", "chip", "technology", "name", "source", "document"})
+
+
+def digital_footprints(prepared: Prepared) -> dict[tuple, Footprint]:
+    """The footprints of digital ops that runs share, by signature: those of every run of
+    the workload, its placements, mode and cluster model on architectures equal but for
+    `TILE_FIELDS` (a sweep over tile timings simulates its attention, norms and activations
+    once). Memoised, the last 256 such cases."""
+    arch = prepared.arch
+    return _digital(Same(prepared.workload, prepared.placements), prepared.model, prepared.mode,
+                    tuple(getattr(arch, f.name) for f in fields(arch)
+                          if f.name not in TILE_FIELDS))
+
+
+@lru_cache(maxsize=256)
+def _digital(_case: Same, _model: Any, _mode: str, _arch: tuple) -> dict[tuple, Footprint]:
+    return {}
+
+
+def footprint_of(sim: Run, op: Op, key: tuple) -> Footprint | None:
+    """The footprint op replays (None: it is simulated): one of its run's, or, for a digital
+    op, one another run recorded (`digital_footprints`; this run's op then stands for it,
+    so that the ops after it count its events as its twins)."""
+    if key in sim.footprints or sim.digital is None:
+        return sim.footprints.get(key)
+    place_ = sim.shared[op.name]
+    found = sim.digital.get(key) if place_.tile is None and not place_.cim else None
+    if found is not None:
+        found = sim.footprints[key] = replace(found, source=op.name)
+    return found
+
+
+def remember(sim: Run, op: Op, key: tuple, footprint: Footprint | None) -> None:
+    """Keep the footprint of op, simulated and settled, for the ops after it of its signature
+    (None: seen, not replayable), and a digital op's for other runs."""
+    if key in sim.footprints:
+        return
+    sim.footprints[key] = footprint
+    place_ = sim.shared[op.name]
+    if (footprint is not None and sim.digital is not None and place_.tile is None
+            and not place_.cim):
+        sim.digital[key] = footprint
 
 
 def signature(sim: Run, op: Op) -> tuple[tuple, Units]:
