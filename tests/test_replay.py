@@ -18,7 +18,7 @@ from aimcsim.mapping import placed
 from aimcsim.sim.feasibility import check_l2
 from aimcsim.sim.network import NetworkSim
 from aimcsim.sim.prepare import prepare
-from aimcsim.sim.replay import signature
+from aimcsim.sim.replay import _shared, signature
 from aimcsim.simulator import default_model
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import parse_workload
@@ -169,28 +169,19 @@ def _both(arch, work, mode: str) -> list[NetworkSim]:
     return sims
 
 
-@pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
-@settings(max_examples=15, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(doc=architectures(), work=workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
-       tiles=st.lists(st.tuples(st.sampled_from([8, 32, 128, 512]), st.integers(1, 64),
-                                st.integers(1, 64), st.booleans()), min_size=2, max_size=3))
-def test_runs_that_differ_in_the_tiles_share_their_digital_ops(doc, work, mode, tiles):
-    """Runs one after the other on architectures that differ in the tiles' timing (and the
-    technology) replay the digital ops the first one simulated, with the reference engine's
-    results; ops on tiles are simulated in each."""
+def _shared_in_turn(work, mode: str, variants: list[dict], kind: str) -> NetworkSim | None:
+    """Runs of `variants` one after the other (memos cleared before the first), each checked
+    against the reference engine; the last, after checking that it simulated none of the ops
+    of `kind` (`Shared`'s field) whose footprint the first kept, and replayed one as its own
+    twin if any (None when a TCDM refuses a run or the first did not replay)."""
     _forget_memos()
     sims = []
-    for i, (integration, dac, adc, tech) in enumerate(tiles):
-        variant = {**doc, "aimc": {**doc["aimc"], "integration_time_ns": integration,
-                                   "dac_ns": dac, "adc_ns": adc}}
-        if tech:
-            variant["technology"] = str(ROOT / "tech" / "rram_sramcim.yaml")
+    for i, variant in enumerate(variants):
         arch = parse_arch(variant, f"v{i}.yaml")
         try:
             sim = NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False)
         except CapacityError:
-            return
+            return None
         sim.run()
         reference = NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
                                replay=False)
@@ -201,18 +192,58 @@ def test_runs_that_differ_in_the_tiles_share_their_digital_ops(doc, work, mode, 
         sims.append(sim)
     first, last = sims[0], sims[-1]
     if not (first.replay and first._settled):
-        return
-    # a digital op the last run simulated has no replayable footprint from the first (it
-    # used a link off its routes); one it replayed as its own twin took the first run's
+        return None
+    # (an op with no replayable footprint in the first, one that used a link off its routes,
+    # is simulated again)
     kept = {key for key, footprint in first.footprints.items() if footprint is not None}
-    ops = last.workload.ops  # (attention fused as the pipeline says)
-    digital = [op for op in ops if op.kind != "static_linear"]
-    assert not [op for op in digital
+    shared = [op for op in last.workload.ops  # (attention fused as the pipeline says)
+              if _shared(last, op) is getattr(last.shared_prints, kind)]
+    assert not [op for op in shared
                 if op.name not in last._twins and signature(last, op)[0] in kept]
-    if any(signature(last, op)[0] in kept for op in digital):
-        assert any(last._twins.get(op.name) == op.name for op in digital)
-    static = [op.name for op in ops if op.kind == "static_linear"]
-    assert [name for name in static if name not in last._twins]  # (their tiles differ)
+    if any(signature(last, op)[0] in kept for op in shared):
+        assert any(last._twins.get(op.name) == op.name for op in shared)
+    return last
+
+
+@pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(doc=architectures(), work=workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
+       tiles=st.lists(st.tuples(st.sampled_from([8, 32, 128, 512]), st.integers(1, 64),
+                                st.integers(1, 64), st.booleans()), min_size=2, max_size=3))
+def test_runs_that_differ_in_the_tiles_share_their_digital_ops(doc, work, mode, tiles):
+    """Runs one after the other on architectures that differ in the tiles' timing (and the
+    technology) replay the digital ops the first one simulated, with the reference engine's
+    results; ops on tiles are simulated in each."""
+    variants = []
+    for integration, dac, adc, tech in tiles:
+        variant = {**doc, "aimc": {**doc["aimc"], "integration_time_ns": integration,
+                                   "dac_ns": dac, "adc_ns": adc}}
+        if tech:
+            variant["technology"] = str(ROOT / "tech" / "rram_sramcim.yaml")
+        variants.append(variant)
+    last = _shared_in_turn(work, mode, variants, "digital")
+    if last is not None:
+        static = [op.name for op in last.workload.ops if op.kind == "static_linear"]
+        assert [name for name in static if name not in last._twins]  # (their tiles differ)
+
+
+@pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(doc=architectures(), work=workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
+       strategies=st.lists(st.sampled_from(["sequential", "overlapped", "double-buffered"]),
+                           min_size=2, max_size=3))
+def test_runs_that_differ_in_the_strategy_share_their_tile_only_ops(doc, work, mode,
+                                                                    strategies):
+    """Runs one after the other on architectures that differ in the pipeline's strategy
+    replay the static ops whose blocks use their tile alone on links of their own (booked at
+    once: the strategy decides nothing of theirs) that the first one simulated, with the
+    reference engine's results."""
+    # (links of their own: point-to-point)
+    doc = {**doc, "interconnect": {**doc["interconnect"], "topology": "point-to-point"}}
+    _shared_in_turn(work, mode, [{**doc, "pipeline": {**doc["pipeline"], "strategy": name}}
+                                 for name in strategies], "tile_only")
 
 
 @pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")

@@ -36,10 +36,10 @@ from aimcsim.sim.replay import (
     Units,
     apply,
     apply_block,
-    digital_footprints,
     footprint_of,
     link_refs,
     remember,
+    shared_footprints,
     signature,
     structure,
 )
@@ -86,7 +86,7 @@ class NetworkSim(BlockRunner, Counting):
         # (`aimcsim.sim.replay`); a timeline is recorded event by event
         self.replay = replay and self.layer_by_layer and not record
         self.footprints: dict[tuple, Footprint | None] = {}
-        self.digital = digital_footprints(prep) if self.replay else None  # (runs share them)
+        self.shared_prints = shared_footprints(prep) if self.replay else None
         # each op's signature but its settings and free TCDM, per workload and placements
         self.structure = structure(workload, shared) if self.replay else {}
         self.replayed = 0  # ops replayed rather than simulated

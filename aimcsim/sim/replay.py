@@ -50,7 +50,9 @@ class Run(Protocol):
     uniform_settings: bool
     shared: Mapping[str, Placement]
     footprints: dict[tuple, Footprint | None]  # the run's, by signature
-    digital: dict[tuple, Footprint] | None  # `digital_footprints`, when they are shared
+    shared_prints: Shared | None  # `shared_footprints`, when runs share them
+    programs: Mapping[str, Mapping[int, Any]]  # each op's block programs by size
+    exclusive_links: bool
 
 
 #: where `OpStats.snapshot` holds each field: the times an op sets, and the fields a block
@@ -96,32 +98,65 @@ class Footprint:
 #: never reads: the tiles' timing and shape (the placements hold what the shape decides), the
 #: tile budget, the technology, the names
 TILE_FIELDS = frozenset({"aimc", "chip", "technology", "name", "source", "document"})
+#: those a run never reads at all (its energy and area are priced after it)
+UNREAD_FIELDS = frozenset({"chip", "technology", "name", "source", "document"})
 
 
-def digital_footprints(prepared: Prepared) -> dict[tuple, Footprint]:
-    """The footprints of digital ops that runs share, by signature: those of every run of
-    the workload, its placements, mode and cluster model on architectures equal but for
-    `TILE_FIELDS` (a sweep over tile timings simulates its attention, norms and activations
-    once). Memoised, the last 256 such cases."""
+class Shared(NamedTuple):
+    """Footprints that runs share, by signature (`shared_footprints`)."""
+
+    digital: dict[tuple, Footprint]  # of digital ops
+    tile_only: dict[tuple, Footprint]  # of static ops whose blocks use their tile alone
+
+
+def shared_footprints(prepared: Prepared) -> Shared:
+    """The footprints runs share: those of every run of the workload, its placements, mode
+    and cluster model, on architectures equal but for `TILE_FIELDS` (for digital ops: a
+    sweep over tile timings simulates its attention, norms and activations once), or but for
+    `UNREAD_FIELDS` and the pipeline's strategy (for static ops whose blocks use the tile
+    alone on links of their own: booked at once, their blocks wait for nothing the strategy
+    decides). Memoised, the last 256 such cases of each."""
     arch = prepared.arch
-    return _digital(Same(prepared.workload, prepared.placements), prepared.model, prepared.mode,
-                    tuple(getattr(arch, f.name) for f in fields(arch)
-                          if f.name not in TILE_FIELDS))
+    case = Same(prepared.workload, prepared.placements), prepared.model, prepared.mode
+    pipeline = tuple(getattr(arch.pipeline, f.name) for f in fields(arch.pipeline)
+                     if f.name != "strategy")
+    return Shared(
+        _footprints("digital", *case, tuple(getattr(arch, f.name) for f in fields(arch)
+                                            if f.name not in TILE_FIELDS)),
+        _footprints("tile-only", *case, pipeline, tuple(
+            getattr(arch, f.name) for f in fields(arch)
+            if f.name not in UNREAD_FIELDS and f.name != "pipeline")))
 
 
-@lru_cache(maxsize=256)
-def _digital(_case: Same, _model: Any, _mode: str, _arch: tuple) -> dict[tuple, Footprint]:
+@lru_cache(maxsize=512)
+def _footprints(_kind: str, _case: Same, _model: Any, _mode: str, *_arch: Any
+                ) -> dict[tuple, Footprint]:
     return {}
 
 
-def footprint_of(sim: Run, op: Op, key: tuple) -> Footprint | None:
-    """The footprint op replays (None: it is simulated): one of its run's, or, for a digital
-    op, one another run recorded (`digital_footprints`; this run's op then stands for it,
-    so that the ops after it count its events as its twins)."""
-    if key in sim.footprints or sim.digital is None:
-        return sim.footprints.get(key)
+def _shared(sim: Run, op: Op) -> dict[tuple, Footprint] | None:
+    """The footprints op's run can share with other runs (`shared_footprints`), if any."""
+    if sim.shared_prints is None:
+        return None
     place_ = sim.shared[op.name]
-    found = sim.digital.get(key) if place_.tile is None and not place_.cim else None
+    if place_.cim:
+        return None
+    if place_.tile is None:
+        return sim.shared_prints.digital
+    if (op.kind == "static_linear" and sim.exclusive_links
+            and not any(prog.uses_cluster for prog in sim.programs[op.name].values())):
+        return sim.shared_prints.tile_only
+    return None
+
+
+def footprint_of(sim: Run, op: Op, key: tuple) -> Footprint | None:
+    """The footprint op replays (None: it is simulated): one of its run's, or one another run
+    recorded (`shared_footprints`; this run's op then stands for it, so that the ops after it
+    count its events as its twins)."""
+    if key in sim.footprints:
+        return sim.footprints[key]
+    shared = _shared(sim, op)
+    found = shared.get(key) if shared is not None else None
     if found is not None:
         found = sim.footprints[key] = replace(found, source=op.name)
     return found
@@ -129,14 +164,13 @@ def footprint_of(sim: Run, op: Op, key: tuple) -> Footprint | None:
 
 def remember(sim: Run, op: Op, key: tuple, footprint: Footprint | None) -> None:
     """Keep the footprint of op, simulated and settled, for the ops after it of its signature
-    (None: seen, not replayable), and a digital op's for other runs."""
+    (None: seen, not replayable), and for other runs (`shared_footprints`)."""
     if key in sim.footprints:
         return
     sim.footprints[key] = footprint
-    place_ = sim.shared[op.name]
-    if (footprint is not None and sim.digital is not None and place_.tile is None
-            and not place_.cim):
-        sim.digital[key] = footprint
+    shared = _shared(sim, op) if footprint is not None else None
+    if shared is not None:
+        shared[key] = footprint
 
 
 def signature(sim: Run, op: Op) -> tuple[tuple, Units]:
