@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aimcsim import load_arch, simulate
 from aimcsim.cost import CostWarning
+from aimcsim.sim.replay import forget_shared_footprints
 from aimcsim.spec.arch import Arch
 from aimcsim.spec.workload import Workload, parse_workload
 from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
@@ -40,9 +41,11 @@ def _trace(tokens: int, layers: int = 24) -> Workload:
 
 
 def point_s(arch: Arch, workload: Workload, repeat: int, replay: bool = True) -> float:
-    """Best wall time of one sweep point: both modes, no timeline (after a warm-up run)."""
+    """Best wall time of one sweep point: both modes, no timeline (after a warm-up run; each
+    run without the footprints an earlier run shares, as a sweep's first point of its case)."""
     best = float("inf")
     for i in range(repeat + 1):
+        forget_shared_footprints()
         t0 = time.perf_counter()
         for mode in ("aimc-only", "hybrid"):
             simulate(arch, workload, mode, timeline=False, replay=replay)

@@ -183,7 +183,7 @@ class NetworkSim(BlockRunner, Counting):
         for op in self.workload.ops:
             if self._settled:
                 key, units = signature(self, op)
-                footprint = footprint_of(self, op, key)
+                footprint = self.footprints.get(key) or footprint_of(self, op, key)
                 if footprint is not None:  # the op is a time shift of one run before
                     apply(self, op, units, footprint, clock)
                     self._twins[op.name] = footprint.source

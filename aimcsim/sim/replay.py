@@ -109,29 +109,39 @@ class Shared(NamedTuple):
     tile_only: dict[tuple, Footprint]  # of static ops whose blocks use their tile alone
 
 
-def shared_footprints(prepared: Prepared) -> Shared:
+def shared_footprints(prepared: Prepared) -> Shared | None:
     """The footprints runs share: those of every run of the workload, its placements, mode
     and cluster model, on architectures equal but for `TILE_FIELDS` (for digital ops: a
     sweep over tile timings simulates its attention, norms and activations once), or but for
     `UNREAD_FIELDS` and the pipeline's strategy (for static ops whose blocks use the tile
     alone on links of their own: booked at once, their blocks wait for nothing the strategy
-    decides). Memoised, the last 256 such cases of each."""
+    decides). Memoised, the last 256 such cases of each; None when a part of the case cannot
+    be a key (a cluster model or an engine's section that does not hash: nothing is shared)."""
     arch = prepared.arch
     case = Same(prepared.workload, prepared.placements), prepared.model, prepared.mode
     pipeline = tuple(getattr(arch.pipeline, f.name) for f in fields(arch.pipeline)
                      if f.name != "strategy")
-    return Shared(
-        _footprints("digital", *case, tuple(getattr(arch, f.name) for f in fields(arch)
-                                            if f.name not in TILE_FIELDS)),
-        _footprints("tile-only", *case, pipeline, tuple(
-            getattr(arch, f.name) for f in fields(arch)
-            if f.name not in UNREAD_FIELDS and f.name != "pipeline")))
+    try:
+        return Shared(
+            _footprints("digital", *case, tuple(getattr(arch, f.name) for f in fields(arch)
+                                                if f.name not in TILE_FIELDS)),
+            _footprints("tile-only", *case, pipeline, tuple(
+                getattr(arch, f.name) for f in fields(arch)
+                if f.name not in UNREAD_FIELDS and f.name != "pipeline")))
+    except TypeError:  # (unhashable)
+        return None
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=512)  # (256 of each kind)
 def _footprints(_kind: str, _case: Same, _model: Any, _mode: str, *_arch: Any
                 ) -> dict[tuple, Footprint]:
     return {}
+
+
+def forget_shared_footprints() -> None:
+    """Drop the footprints runs share (`shared_footprints`): the next run simulates its ops as
+    if it were the first of its case (a benchmark of one run's cost starts from here)."""
+    _footprints.cache_clear()
 
 
 def _shared(sim: Run, op: Op) -> dict[tuple, Footprint] | None:
