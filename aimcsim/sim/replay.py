@@ -20,7 +20,9 @@ equal statistics, over random architectures and workloads). Every simulated op a
 block is checked to leave its servers free when it finishes (the premise above); were one not
 to, the rest of the run is simulated op by op. Runs that record a timeline simulate every op.
 What of a signature the workload and the placements decide (`structure`) is memoised by their
-identities, so the points of a sweep compute it once.
+identities, so the points of a sweep compute it once; and the runs of a process share the
+footprints of ops whose run does not read what differs between them (`shared_footprints`:
+digital ops across tile timings, tile-only ops across strategies).
 """
 
 from __future__ import annotations
