@@ -169,11 +169,13 @@ def _both(arch, work, mode: str) -> list[NetworkSim]:
     return sims
 
 
-def _shared_in_turn(work, mode: str, variants: list[dict], kind: str) -> NetworkSim | None:
+def _shared_in_turn(work, mode: str, variants: list[dict], kind: str | None
+                    ) -> NetworkSim | None:
     """Runs of `variants` one after the other (memos cleared before the first), each checked
     against the reference engine; the last, after checking that it simulated none of the ops
-    of `kind` (`Shared`'s field) whose footprint the first kept, and replayed one as its own
-    twin if any (None when a TCDM refuses a run or the first did not replay)."""
+    of `kind` (`Shared`'s field; None: nothing checked of what they share) whose footprint the
+    first kept, and replayed one as its own twin if any (None when a TCDM refuses a run or the
+    first did not replay)."""
     _forget_memos()
     sims = []
     for i, variant in enumerate(variants):
@@ -191,7 +193,7 @@ def _shared_in_turn(work, mode: str, variants: list[dict], kind: str) -> Network
               simulate(arch, work, mode, timeline=False, replay=False))
         sims.append(sim)
     first, last = sims[0], sims[-1]
-    if not (first.replay and first._settled):
+    if kind is None or not (first.replay and first._settled):
         return None
     # (an op with no replayable footprint in the first, one that used a link off its routes,
     # is simulated again)
@@ -244,6 +246,25 @@ def test_runs_that_differ_in_the_strategy_share_their_tile_only_ops(doc, work, m
     doc = {**doc, "interconnect": {**doc["interconnect"], "topology": "point-to-point"}}
     _shared_in_turn(work, mode, [{**doc, "pipeline": {**doc["pipeline"], "strategy": name}}
                                  for name in strategies], "tile_only")
+
+
+@pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(doc=architectures(), work=workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
+       change=st.sampled_from([("pmca", "freq_mhz", 2), ("pmca", "kernel_setup_cycles", 50),
+                               ("interconnect", "latency_cycles", 7),
+                               ("interconnect", "bytes_per_cycle", 2),
+                               ("pipeline", "parallel_tokens", 3),
+                               ("pipeline", "tile_output", "separate")]))
+def test_runs_that_differ_in_what_an_op_reads_keep_their_own(doc, work, mode, change):
+    """Runs one after the other on architectures that differ in the clusters, the links or
+    the pipeline (what every op reads) each give the reference engine's results: none takes
+    the footprints of another."""
+    section, key, value = change
+    if isinstance(value, int) and key != "parallel_tokens":
+        value = doc[section][key] * value if key in ("freq_mhz", "bytes_per_cycle") else value
+    _shared_in_turn(work, mode, [doc, {**doc, section: {**doc[section], key: value}}], None)
 
 
 @pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")

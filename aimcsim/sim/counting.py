@@ -51,7 +51,8 @@ class Counting:
         op's values are its twin's: each distinct tuple is read once)."""
         sources = [self._twins.get(name, name) for name in names]
         index = {source: i for i, source in enumerate(dict.fromkeys(sources))}
-        distinct = np.array([self.counter_values(source) for source in index], dtype=np.int64)
+        distinct = np.array([self.counter_values(source) for source in index],
+                            dtype=np.int64).reshape(len(index), len(self.counter_names))
         return distinct[[index[source] for source in sources]].T.copy()
 
     def _count(self, name: str) -> dict[str, int]:
