@@ -252,19 +252,20 @@ def test_runs_that_differ_in_the_strategy_share_their_tile_only_ops(doc, work, m
 @settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(doc=architectures(), work=workloads(), mode=st.sampled_from(["hybrid", "aimc-only"]),
-       change=st.sampled_from([("pmca", "freq_mhz", 2), ("pmca", "kernel_setup_cycles", 50),
-                               ("interconnect", "latency_cycles", 7),
-                               ("interconnect", "bytes_per_cycle", 2),
-                               ("pipeline", "parallel_tokens", 3),
-                               ("pipeline", "tile_output", "separate")]))
+       change=st.sampled_from([("pmca", "freq_mhz", lambda v: 2 * v),
+                               ("pmca", "kernel_setup_cycles", lambda v: v + 50),
+                               ("interconnect", "latency_cycles", lambda v: v + 7),
+                               ("interconnect", "bytes_per_cycle", lambda v: 2 * v),
+                               ("pipeline", "parallel_tokens", lambda v: v + 3),
+                               ("pipeline", "tile_output",
+                                lambda v: "separate" if v == "in-place" else "in-place")]))
 def test_runs_that_differ_in_what_an_op_reads_keep_their_own(doc, work, mode, change):
     """Runs one after the other on architectures that differ in the clusters, the links or
     the pipeline (what every op reads) each give the reference engine's results: none takes
     the footprints of another."""
-    section, key, value = change
-    if isinstance(value, int) and key != "parallel_tokens":
-        value = doc[section][key] * value if key in ("freq_mhz", "bytes_per_cycle") else value
-    _shared_in_turn(work, mode, [doc, {**doc, section: {**doc[section], key: value}}], None)
+    section, key, changed = change
+    variant = {**doc, section: {**doc[section], key: changed(doc[section][key])}}
+    _shared_in_turn(work, mode, [doc, variant], None)
 
 
 @pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
