@@ -256,6 +256,8 @@ def test_runs_that_differ_in_the_strategy_share_their_tile_only_ops(doc, work, m
                                ("pmca", "kernel_setup_cycles", lambda v: v + 50),
                                ("interconnect", "latency_cycles", lambda v: v + 7),
                                ("interconnect", "bytes_per_cycle", lambda v: 2 * v),
+                               ("interconnect", "topology",
+                                lambda v: "mesh" if v != "mesh" else "ring"),
                                ("pipeline", "parallel_tokens", lambda v: v + 3),
                                ("pipeline", "tile_output",
                                 lambda v: "separate" if v == "in-place" else "in-place")]))

@@ -105,10 +105,16 @@ UNREAD_FIELDS = frozenset({"chip", "technology", "name", "source", "document"})
 
 
 class Shared(NamedTuple):
-    """Footprints that runs share, by signature (`shared_footprints`)."""
+    """What runs share (`shared_footprints`): footprints by signature, and the routes between
+    each op's units."""
 
     digital: dict[tuple, Footprint]  # of digital ops
     tile_only: dict[tuple, Footprint]  # of static ops whose blocks use their tile alone
+    #: per op, the shape of the routes between its units (`_routes`), and by (op, i, j) the
+    #: link keys from its i-th unit to its j-th: the placements and the interconnect decide
+    #: them (on a mesh a replayed op's routes took half its time)
+    routes: dict[str, tuple]
+    paths: dict[tuple[str, int, int], list]
 
 
 def shared_footprints(prepared: Prepared) -> Shared | None:
@@ -125,25 +131,25 @@ def shared_footprints(prepared: Prepared) -> Shared | None:
                      if f.name != "strategy")
     try:
         return Shared(
-            _footprints("digital", *case, tuple(getattr(arch, f.name) for f in fields(arch)
-                                                if f.name not in TILE_FIELDS)),
-            _footprints("tile-only", *case, pipeline, tuple(
+            _memo("digital", *case, tuple(getattr(arch, f.name) for f in fields(arch)
+                                          if f.name not in TILE_FIELDS)),
+            _memo("tile-only", *case, pipeline, tuple(
                 getattr(arch, f.name) for f in fields(arch)
-                if f.name not in UNREAD_FIELDS and f.name != "pipeline")))
+                if f.name not in UNREAD_FIELDS and f.name != "pipeline")),
+            _memo("routes", case[0], arch.interconnect), _memo("paths", case[0], arch.interconnect))
     except TypeError:  # (unhashable)
         return None
 
 
-@lru_cache(maxsize=512)  # (256 of each kind)
-def _footprints(_kind: str, _case: Same, _model: Any, _mode: str, *_arch: Any
-                ) -> dict[tuple, Footprint]:
+@lru_cache(maxsize=1024)  # (256 of each kind)
+def _memo(_kind: str, *_key: Any) -> dict:
     return {}
 
 
 def forget_shared_footprints() -> None:
     """Drop the footprints runs share (`shared_footprints`): the next run simulates its ops as
     if it were the first of its case (a benchmark of one run's cost starts from here)."""
-    _footprints.cache_clear()
+    _memo.cache_clear()
 
 
 def _shared(sim: Run, op: Op) -> dict[tuple, Footprint] | None:
@@ -190,9 +196,14 @@ def signature(sim: Run, op: Op) -> tuple[tuple, Units]:
     runs equal up to a shift in time), and its units: its `structure`, its settings, the free
     TCDM of its clusters and (unless the topology's routes are uniform) its routes."""
     shape, units = sim.structure[op.name]
+    routes = None
+    if not sim.machine.net.uniform:
+        memo = sim.shared_prints.routes if sim.shared_prints is not None else {}
+        routes = memo.get(op.name)
+        if routes is None:
+            routes = memo[op.name] = _routes(sim, units.roles)
     key = (shape, None if sim.uniform_settings else sim.settings[op.name],
-           tuple([sim.machine.clusters[c].free_bytes for c in units.clusters]),
-           None if sim.machine.net.uniform else _routes(sim, units.roles))
+           tuple([sim.machine.clusters[c].free_bytes for c in units.clusters]), routes)
     return key, units
 
 
@@ -378,8 +389,16 @@ def _servers(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     if fp.links:  # (the topology's paths directly: the pairs of a replayed op are new)
         roles, net = units.roles, machine.net
         path, fabric = net.topology.path, net.fabric
-        links = [(path(roles[i], roles[j], fabric)[0][n], free_ps)
-                 for (i, j, n), free_ps in fp.links]
+        if net.uniform or sim.shared_prints is None:
+            links = [(path(roles[i], roles[j], fabric)[0][n], free_ps)
+                     for (i, j, n), free_ps in fp.links]
+        else:  # (multi-hop routes, memoised by the case: each costs a walk)
+            paths, name, links = sim.shared_prints.paths, op.name, []
+            for (i, j, n), free_ps in fp.links:
+                keys = paths.get((name, i, j))
+                if keys is None:
+                    keys = paths[(name, i, j)] = path(roles[i], roles[j], fabric)[0]
+                links.append((keys[n], free_ps))
     clusters = units.clusters
     machine.restore(op.name, links, fp.cores and [(clusters[k], free_ps)
                                                   for k, free_ps in fp.cores],
