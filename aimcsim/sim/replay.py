@@ -95,13 +95,13 @@ class Footprint:
     tile_ps: tuple[int, int, int] | None  # the op's tile phases, free from (relative)
 
 
-#: the fields of an architecture that the run of a digital op (one without a tile or SRAM-CIM
-#: macros: its kernels, transfers and TCDM are the clusters', the links' and the pipeline's)
-#: never reads: the tiles' timing and shape (the placements hold what the shape decides), the
-#: tile budget, the technology, the names
-TILE_FIELDS = frozenset({"aimc", "chip", "technology", "name", "source", "document"})
-#: those a run never reads at all (its energy and area are priced after it)
+#: the fields of an architecture a run never reads at all (its energy and area are priced
+#: after it)
 UNREAD_FIELDS = frozenset({"chip", "technology", "name", "source", "document"})
+#: and those the run of a digital op (one without a tile or SRAM-CIM macros: its kernels,
+#: transfers and TCDM are the clusters', the links' and the pipeline's) never reads: those and
+#: the tiles' timing and shape (the placements hold what the shape decides)
+TILE_FIELDS = UNREAD_FIELDS | {"aimc"}
 
 
 class Shared(NamedTuple):
@@ -110,11 +110,9 @@ class Shared(NamedTuple):
 
     digital: dict[tuple, Footprint]  # of digital ops
     tile_only: dict[tuple, Footprint]  # of static ops whose blocks use their tile alone
-    #: per op, the shape of the routes between its units (`_routes`), and by (op, i, j) the
-    #: link keys from its i-th unit to its j-th: the placements and the interconnect decide
-    #: them (on a mesh a replayed op's routes took half its time)
-    routes: dict[str, tuple]
-    paths: dict[tuple[str, int, int], list]
+    #: per op, the routes between its units (`_routes`): the placements and the interconnect
+    #: decide them
+    routes: dict[str, tuple[tuple, dict[tuple[int, int], list]]]
 
 
 def shared_footprints(prepared: Prepared) -> Shared | None:
@@ -136,7 +134,7 @@ def shared_footprints(prepared: Prepared) -> Shared | None:
             _memo("tile-only", *case, pipeline, tuple(
                 getattr(arch, f.name) for f in fields(arch)
                 if f.name not in UNREAD_FIELDS and f.name != "pipeline")),
-            _memo("routes", case[0], arch.interconnect), _memo("paths", case[0], arch.interconnect))
+            _memo("routes", case[0], arch.interconnect))
     except TypeError:  # (unhashable)
         return None
 
@@ -196,14 +194,9 @@ def signature(sim: Run, op: Op) -> tuple[tuple, Units]:
     runs equal up to a shift in time), and its units: its `structure`, its settings, the free
     TCDM of its clusters and (unless the topology's routes are uniform) its routes."""
     shape, units = sim.structure[op.name]
-    routes = None
-    if not sim.machine.net.uniform:
-        memo = sim.shared_prints.routes if sim.shared_prints is not None else {}
-        routes = memo.get(op.name)
-        if routes is None:
-            routes = memo[op.name] = _routes(sim, units.roles)
     key = (shape, None if sim.uniform_settings else sim.settings[op.name],
-           tuple([sim.machine.clusters[c].free_bytes for c in units.clusters]), routes)
+           tuple([sim.machine.clusters[c].free_bytes for c in units.clusters]),
+           None if sim.machine.net.uniform else _routes(sim, op, units.roles)[0])
     return key, units
 
 
@@ -272,12 +265,21 @@ def _paths(sim: Run, units: tuple[str, ...]) -> Iterator[tuple[int, int, list, b
                 yield i, j, *sim.machine.net.path(a, b)
 
 
-def _routes(sim: Run, units: tuple[str, ...]) -> tuple:
-    """The routes between every two of `units`, each link numbered by first appearance (two
-    routes share a number exactly when they share a link), with their hop flags."""
-    numbers: dict[tuple, int] = {}
-    return tuple((tuple(numbers.setdefault(k, len(numbers)) for k in keys), hops)
-                 for _, _, keys, hops in _paths(sim, units))
+def _routes(sim: Run, op: Op, roles: tuple[str, ...]) -> tuple[tuple, dict[tuple[int, int], list]]:
+    """The routes between every two of op's units (`roles`): their shape, each link numbered by
+    first appearance (two routes share a number exactly when they share a link) with their
+    hop flags, and the link keys of each by (i, j). Memoised by the case and the interconnect
+    (`Shared.routes`): on a mesh, walking them took half a replayed op's time."""
+    memo = sim.shared_prints.routes if sim.shared_prints is not None else {}
+    found = memo.get(op.name)
+    if found is None:
+        numbers: dict[tuple, int] = {}
+        shape, keys_of = [], {}
+        for i, j, keys, hops in _paths(sim, roles):
+            shape.append((tuple(numbers.setdefault(k, len(numbers)) for k in keys), hops))
+            keys_of[(i, j)] = keys
+        found = memo[op.name] = (tuple(shape), keys_of)
+    return found
 
 
 def link_refs(sim: Run, units: tuple[str, ...]) -> dict[tuple, LinkRef]:
@@ -386,19 +388,14 @@ def _servers(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     """Leave the servers' state `fp` recorded, shifted to start at `t0`."""
     machine = sim.machine
     links = None
-    if fp.links:  # (the topology's paths directly: the pairs of a replayed op are new)
+    if fp.links and machine.net.uniform:  # (the topology's paths directly: one link each)
         roles, net = units.roles, machine.net
         path, fabric = net.topology.path, net.fabric
-        if net.uniform or sim.shared_prints is None:
-            links = [(path(roles[i], roles[j], fabric)[0][n], free_ps)
-                     for (i, j, n), free_ps in fp.links]
-        else:  # (multi-hop routes, memoised by the case: each costs a walk)
-            paths, name, links = sim.shared_prints.paths, op.name, []
-            for (i, j, n), free_ps in fp.links:
-                keys = paths.get((name, i, j))
-                if keys is None:
-                    keys = paths[(name, i, j)] = path(roles[i], roles[j], fabric)[0]
-                links.append((keys[n], free_ps))
+        links = [(path(roles[i], roles[j], fabric)[0][n], free_ps)
+                 for (i, j, n), free_ps in fp.links]
+    elif fp.links:  # (routes of several links: walked once per case, `_routes`)
+        keys_of = _routes(sim, op, units.roles)[1]
+        links = [(keys_of[(i, j)][n], free_ps) for (i, j, n), free_ps in fp.links]
     clusters = units.clusters
     machine.restore(op.name, links, fp.cores and [(clusters[k], free_ps)
                                                   for k, free_ps in fp.cores],
