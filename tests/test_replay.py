@@ -18,7 +18,7 @@ from aimcsim.mapping import placed
 from aimcsim.sim.feasibility import check_l2
 from aimcsim.sim.network import NetworkSim
 from aimcsim.sim.prepare import prepare
-from aimcsim.sim.replay import _shared, signature
+from aimcsim.sim.replay import signature
 from aimcsim.simulator import default_model
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import parse_workload
@@ -169,6 +169,20 @@ def _both(arch, work, mode: str) -> list[NetworkSim]:
     return sims
 
 
+def _kind_of(sim: NetworkSim, op) -> str | None:
+    """Which ops runs may share (`replay.Shared`'s field), as the docs say: a digital op
+    (no tile, no SRAM-CIM macros), or a static op whose blocks use the tile alone on
+    point-to-point links (none of its programs uses the cluster)."""
+    place_ = sim.placements[op.name]
+    if place_.cim:
+        return None
+    if op.kind != "static_linear":
+        return "digital"
+    alone = not any(prog.uses_cluster for prog in sim.programs[op.name].values())
+    point_to_point = sim.arch.interconnect.topology == "point-to-point"
+    return "tile_only" if alone and point_to_point else None
+
+
 def _shared_in_turn(work, mode: str, variants: list[dict], kind: str | None
                     ) -> NetworkSim | None:
     """Runs of `variants` one after the other (memos cleared before the first), each checked
@@ -199,7 +213,7 @@ def _shared_in_turn(work, mode: str, variants: list[dict], kind: str | None
     # is simulated again)
     kept = {key for key, footprint in first.footprints.items() if footprint is not None}
     shared = [op for op in last.workload.ops  # (attention fused as the pipeline says)
-              if _shared(last, op) is getattr(last.shared_prints, kind)]
+              if _kind_of(last, op) == kind]
     assert not [op for op in shared
                 if op.name not in last._twins and signature(last, op)[0] in kept]
     if any(signature(last, op)[0] in kept for op in shared):
