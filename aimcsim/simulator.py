@@ -108,8 +108,8 @@ def simulate(
             sim = NetworkSim(prepared, timeline, replay=False)
             sim.run()
         price = prices(arch, l2_priced_bytes(arch, max(sim.l2_held, default=0)))
-        columns = _columns(sim, price)
-        summary = _summary(sim, columns)
+        columns, stats = _columns(sim, price)
+        summary = _summary(sim, columns, stats)
         critical = _critical(sim) if timeline else None
         recorded = sim.timeline
         del sim
@@ -128,10 +128,12 @@ def simulate(
     return Result(columns, summary, recorded, critical)
 
 
-def _columns(sim: NetworkSim, price: Any) -> dict[str, Any]:
-    """The `layers` table's columns (in order): numpy arrays, and sequences of strings."""
+def _columns(sim: NetworkSim, price: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """The `layers` table's columns (in order): numpy arrays, and sequences of strings; and
+    the ops' statistics they come from, a row per `OpStats` field (in ps and bytes)."""
     ops = sim.workload.ops
-    snapshots = [st.snapshot() for st in sim.stats.values()]  # (in trace order)
+    snapshot = sim.stats.snapshot
+    snapshots = [snapshot(op.name) for op in ops]  # (in trace order)
     if any(s[_FIRST] is None for s in snapshots):  # an op without a compute span starts at 0
         snapshots = [s if s[_FIRST] is not None else (*s[:_FIRST], 0, *s[_FIRST + 1:])
                      for s in snapshots]
@@ -164,7 +166,7 @@ def _columns(sim: NetworkSim, price: Any) -> dict[str, Any]:
         columns[col] = columns[col] / PS_PER_NS
     # priced by column: the same products and sums as `layer_energy` row by row
     columns.update(layer_energy(columns, price))
-    return layer_row(**columns)
+    return layer_row(**columns), stats
 
 
 def _rows_of(records: list[tuple[int, ...]], width: int) -> np.ndarray:
@@ -192,26 +194,25 @@ def _critical(sim: NetworkSim) -> pd.DataFrame:
 
 
 
-def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
+def _summary(sim: NetworkSim, columns: dict[str, Any], stats: np.ndarray) -> dict[str, Any]:
     """The run's summary; `columns`: its layers' (`_columns`), whose per-op times in ns it
-    adds up by kind, in trace order."""
-    stats = sim.stats.values()
-    total_ps = max(st.last_ps for st in stats)
+    adds up by kind, in trace order; `stats`: their statistics (a row per field)."""
+    total_ps = int(stats[_FIELD["last_ps"]].max())
     case = _case(Same(sim.workload, sim.shared), sim.arch.lora.engine, sim.arch.branch)
     # (bincount adds each kind's values in trace order, as a loop over the ops would)
     sums = {c: np.bincount(case.kind_codes, weights=columns[c], minlength=len(case.kinds))
             for c in ("latency_ns", "aimc_busy_ns", "pmca_busy_ns", "dma_busy_ns")}
     frame_kinds = {kind: {"ops": ops, **{c: float(by_kind[i]) for c, by_kind in sums.items()}}
                    for i, (kind, ops) in enumerate(zip(case.kinds, case.kind_ops, strict=True))}
-    aimc = pmca = noc = 0
-    for st in stats:
-        aimc += st.aimc_busy_ps
-        pmca += st.pmca_busy_ps + st.dma_busy_ps
-        noc += st.noc_held_ps  # (not noc_busy_ps: head latencies overlap on a link)
+    # (integer sums, in ps)
+    aimc = int(stats[_FIELD["aimc_busy_ps"]].sum())
+    pmca = int(stats[_FIELD["pmca_busy_ps"]].sum()) + int(stats[_FIELD["dma_busy_ps"]].sum())
+    noc = int(stats[_FIELD["noc_held_ps"]].sum())  # (not noc_busy: head latencies overlap)
     groups = len(sim.machine.tiles)
     tiles = case.tiles
     clusters = len(sim.machine.clusters)
-    links = max(sim.machine.net.link_count, 1)
+    link_count = sim.machine.link_count
+    links = max(link_count, 1)
     return {
         "arch": sim.arch.name,
         "workload": sim.workload.name,
@@ -233,7 +234,7 @@ def _summary(sim: NetworkSim, columns: dict[str, Any]) -> dict[str, Any]:
                                                   * sim.arch.aimc.cols)) if tiles else 0.0,
         "cim_macros": case.cim_macros,
         "clusters": clusters,
-        "links": sim.machine.net.link_count,
+        "links": link_count,
         "tcdm_peak_bytes": max(c.peak_bytes for c in sim.machine.clusters),
         "tcdm_bytes": sim.arch.pmca.tcdm_bytes,
     }

@@ -57,6 +57,18 @@ class Machine:
         #: when a list: every booking is appended to it as (process, server kind, server,
         #: times), the times in ps (`aimcsim.sim.steady` reads it to find a steady state)
         self.log: list[tuple] | None = None
+        #: the state replayed ops left on their servers (`aimcsim.sim.replay.apply`), kept
+        #: here rather than written (`settle` writes it): links by key and clusters' cores by
+        #: index, each at its latest free time; each op's own tile phases and macros as (op,
+        #: phases, macros, shift). Exact for what runs after them: those servers are free by
+        #: the time the next op starts, every server grants a request at the later of its
+        #: time and the server's free time, and requests come no earlier than the clock, so
+        #: a free time before the clock, written or not, changes no grant; and each server's
+        #: free time only grows, so the latest is its state. A run's results read no
+        #: server's state (its links are counted with these: `link_count`).
+        self.deferred_links: dict[Any, int] = {}
+        self.deferred_cores: dict[int, int] = {}
+        self.deferred_own: list[tuple[str, tuple[int, int, int] | None, int | None, int]] = []
 
     # ---- time --------------------------------------------------------------------------
     def until(self, time_ps: int) -> simpy.Event:
@@ -239,6 +251,39 @@ class Machine:
                 clusters[cluster].cores.free_ps = free_ps + shift_ps
         if cim_ps is not None:
             self.cims[name].free_ps = cim_ps + shift_ps
+
+    def settle(self) -> None:
+        """Write the deferred state (`deferred_links`) to the servers: afterwards each
+        server's state is the one the reference engine leaves. Between ops only: during one,
+        the links it creates would look used by it (`aimcsim.sim.replay.Recorder`)."""
+        server = self.net.server
+        for key, free_ps in self.deferred_links.items():
+            link = server(key)
+            link.free_ps = max(link.free_ps, free_ps)
+        for cluster, free_ps in self.deferred_cores.items():
+            cores = self.clusters[cluster].cores
+            cores.free_ps = max(cores.free_ps, free_ps)
+        for name, tile_ps, cim_ps, shift_ps in self.deferred_own:  # (the op's alone)
+            self.restore(name, None, None, cim_ps, tile_ps, shift_ps)
+        self.deferred_links, self.deferred_cores, self.deferred_own = {}, {}, []
+
+    def link_free_ps(self) -> dict[Any, int]:
+        """When each link the run has used is next free, deferred state included, without
+        writing it (`settle` during an op would make its links look used by it)."""
+        free = {key: link.free_ps for key, link in self.net.servers.items()}
+        for key, free_ps in self.deferred_links.items():
+            free[key] = max(free.get(key, 0), free_ps)
+        return free
+
+    def cores_free_ps(self, cluster: int) -> int:
+        """When cluster `cluster`'s cores are next free, deferred state included."""
+        return max(self.clusters[cluster].cores.free_ps, self.deferred_cores.get(cluster, 0))
+
+    @property
+    def link_count(self) -> int:
+        """The links the run has used (those of deferred state too)."""
+        deferred = self.deferred_links
+        return len(deferred) + sum(key not in deferred for key in self.net.servers)
 
 
 def _node_of(placements: dict[str, Placement], unit: str) -> int:

@@ -41,9 +41,10 @@ from aimcsim.sim.replay import (
     remember,
     shared_footprints,
     signature,
+    signatures,
     structure,
 )
-from aimcsim.sim.stats import OpStats
+from aimcsim.sim.stats import RunStats
 from aimcsim.sim.steady import Steady
 from aimcsim.spec.workload import INPUT, Op
 
@@ -87,6 +88,7 @@ class NetworkSim(BlockRunner, Counting):
         self.replay = replay and self.layer_by_layer and not record
         self.footprints: dict[tuple, Footprint | None] = {}
         self.shared_prints = shared_footprints(prep) if self.replay else None
+        self.routes = self.shared_prints.routes if self.shared_prints else {}
         # each op's signature but its settings and free TCDM, per workload and placements
         self.structure = structure(workload, shared) if self.replay else {}
         self.replayed = 0  # ops replayed rather than simulated
@@ -108,8 +110,7 @@ class NetworkSim(BlockRunner, Counting):
         # per token: MVMs, DAC and ADC conversions, analog MACs (the same every burst; shared
         # by the runs of the case: read only)
         self.tile_events: Mapping[str, tuple[int, int, int, int]] = case.tile_events
-        self.stats: dict[str, OpStats] = {name: OpStats(weights)
-                                          for name, weights in case.weights.items()}
+        self.stats = RunStats(case.weights)
         # each op's end (an event made on first use: a replayed op's is never asked for)
         self.finished: dict[str, simpy.Event] = _ByName(self, _event)
         # per-block events matter to streaming consumers and to the op's own in-flight gate
@@ -180,9 +181,10 @@ class NetworkSim(BlockRunner, Counting):
         until it finishes (and recorded). Should a simulated op leave a server busy, the rest
         of the run is simulated op by op."""
         env, clock = self.env, 0
-        for op in self.workload.ops:
+        planned = signatures(self)
+        for i, op in enumerate(self.workload.ops):
             if self._settled:
-                key, units = signature(self, op)
+                key, units = planned[i] if planned is not None else signature(self, op)
                 footprint = self.footprints.get(key) or footprint_of(self, op, key)
                 if footprint is not None:  # the op is a time shift of one run before
                     apply(self, op, units, footprint, clock)

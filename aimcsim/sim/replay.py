@@ -46,13 +46,15 @@ class Run(Protocol):
     its preparation the ops' structure and settings (`aimcsim.sim.machine.network.NetworkSim`)."""
 
     machine: Machine
-    stats: dict[str, OpStats]
+    stats: Any  # by op (`NetworkSim.stats`: a replayed op's set whole in `.replayed`)
     structure: dict[str, tuple[int, Units]]
     settings: dict[str, Any]
     uniform_settings: bool
     shared: Mapping[str, Placement]
+    workload: Workload
     footprints: dict[tuple, Footprint | None]  # the run's, by signature
     shared_prints: Shared | None  # `shared_footprints`, when runs share them
+    routes: dict[str, tuple]  # `_routes`' memo (`Shared.routes`, else the run's own)
     programs: Mapping[str, Mapping[int, Any]]  # each op's block programs by size
     exclusive_links: bool
 
@@ -200,6 +202,23 @@ def signature(sim: Run, op: Op) -> tuple[tuple, Units]:
     return key, units
 
 
+def signatures(sim: Run) -> list[tuple[tuple, Units]] | None:
+    """Every op's `signature` as the run's start gives it, in trace order: its own while every
+    op before it left its clusters' TCDM as it found it (`Recorder.finish`; else replay
+    stops). Memoised by the workload, placements, free TCDM at the start and (unless routes
+    are uniform) interconnect; None when the ops' settings differ (read as each op comes)."""
+    if not sim.uniform_settings:
+        return None
+    net = sim.machine.net
+    memo = _memo("signatures", Same(sim.workload, sim.shared),
+                 tuple([c.free_bytes for c in sim.machine.clusters]),
+                 None if net.uniform else net.noc)
+    found = memo.get("ops")
+    if found is None:
+        found = memo["ops"] = [signature(sim, op) for op in sim.workload.ops]
+    return found
+
+
 def structure(workload: Workload, placements: Mapping[str, Placement],
               ) -> dict[str, tuple[int, Units]]:
     """Per op, what of its signature the workload and the placements decide (its shape, its
@@ -270,7 +289,7 @@ def _routes(sim: Run, op: Op, roles: tuple[str, ...]) -> tuple[tuple, dict[tuple
     first appearance (two routes share a number exactly when they share a link) with their
     hop flags, and the link keys of each by (i, j). Memoised by the case and the interconnect
     (`Shared.routes`): on a mesh, walking them took half a replayed op's time."""
-    memo = sim.shared_prints.routes if sim.shared_prints is not None else {}
+    memo = sim.routes
     found = memo.get(op.name)
     if found is None:
         numbers: dict[tuple, int] = {}
@@ -304,12 +323,15 @@ class Recorder:
         self.link_count = len(sim.machine.net.servers)
         # each cluster's peak counts from here (restored, with the op's, in `finish`)
         self.peaks = [sim.machine.clusters[c].peak_bytes for c in units.clusters]
+        self.used = [sim.machine.clusters[c].used_bytes for c in units.clusters]
         for c in units.clusters:
             sim.machine.clusters[c].peak_bytes = sim.machine.clusters[c].used_bytes
 
     def finish(self, now: int | None = None) -> tuple[bool, Footprint | None]:
         """At the op's end (`now`, default the clock's): whether every server it used is free
-        by then, and its footprint (None when it used a link off its routes)."""
+        by then and its clusters' TCDM holds what it held at its start (then the signatures
+        of the ops after it are those the run's start gives: `signatures`), and its footprint
+        (None when it used a link off its routes)."""
         sim, t0 = self.sim, self.t0
         now = sim.machine.env.now if now is None else now
         peaks = []
@@ -333,7 +355,9 @@ class Recorder:
         settled = (all(free <= now - t0 for _, free in links + cores)
                    and (cim is None or cim.free_ps <= now)
                    and (tile is None or max(tile.state()) <= now)
-                   and not any(sim.machine.clusters[c].waiting for c in self.units.clusters))
+                   and not any(sim.machine.clusters[c].waiting for c in self.units.clusters)
+                   and self.used == [sim.machine.clusters[c].used_bytes
+                                     for c in self.units.clusters])
         if created != on_routes:
             return settled, None
         after = st.snapshot()
@@ -349,17 +373,41 @@ class Recorder:
 
 def apply(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     """Leave what `fp` says on a fresh op's statistics and on its servers, shifted to start at
-    `t0` (ps)."""
-    st = sim.stats[op.name]
-    st.restore(fp.stats)
+    `t0` (ps). The servers' state is deferred (`Machine.deferred_links`: they are free when
+    the next op starts, and what runs after it reads them only through their grants)."""
+    values = fp.stats
     first, last, aimc_end = fp.times
-    if first is not None:
-        st.first_ps = first + t0
-    if last is not None:
-        st.last_ps = last + t0
-    if aimc_end is not None:
-        st.aimc_end_ps = aimc_end + t0
-    _servers(sim, op, units, fp, t0)
+    if first is not None or last is not None or aimc_end is not None:
+        values = list(values)
+        if first is not None:
+            values[FIRST] = first + t0
+        if last is not None:
+            values[LAST] = last + t0
+        if aimc_end is not None:
+            values[AIMC_END] = aimc_end + t0
+    sim.stats.replayed[op.name] = values  # (a fresh op's, set whole: `NetworkSim.stats`)
+    machine = sim.machine
+    if fp.links:  # (inline: a replayed op's hot path)
+        later, roles = machine.deferred_links, units.roles
+        if machine.net.uniform:  # (a link of its own per pair of units: its key the pair's)
+            link = machine.net.topology.key
+            for (i, j, _), free_ps in fp.links:
+                later[link(roles[i], roles[j])] = free_ps + t0
+        else:  # (routes of several links: walked once per case, `_routes`)
+            keys_of = _routes(sim, op, roles)[1]
+            for (i, j, n), free_ps in fp.links:
+                later[keys_of[(i, j)][n]] = free_ps + t0
+    clusters = units.clusters
+    if fp.cores:
+        later = machine.deferred_cores
+        for k, free_ps in fp.cores:
+            later[clusters[k]] = free_ps + t0
+    if fp.tile_ps is not None or fp.cim_ps is not None:
+        machine.deferred_own.append((op.name, fp.tile_ps, fp.cim_ps, t0))
+    for k, peak in fp.peaks:
+        cluster = machine.clusters[clusters[k]]
+        if peak > cluster.peak_bytes:
+            cluster.peak_bytes = peak
 
 
 def apply_block(sim: Run, op: Op, units: Units, fp: Footprint, t0: int, times: int = 1
@@ -388,12 +436,7 @@ def _servers(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     """Leave the servers' state `fp` recorded, shifted to start at `t0`."""
     machine = sim.machine
     links = None
-    if fp.links and machine.net.uniform:  # (the topology's paths directly: one link each)
-        roles, net = units.roles, machine.net
-        path, fabric = net.topology.path, net.fabric
-        links = [(path(roles[i], roles[j], fabric)[0][n], free_ps)
-                 for (i, j, n), free_ps in fp.links]
-    elif fp.links:  # (routes of several links: walked once per case, `_routes`)
+    if fp.links:  # (the routes' link keys: walked once per case, `_routes`)
         keys_of = _routes(sim, op, units.roles)[1]
         links = [(keys_of[(i, j)][n], free_ps) for (i, j, n), free_ps in fp.links]
     clusters = units.clusters

@@ -3,6 +3,7 @@ adds to it, replay shifts and restores it, the results read it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 
@@ -41,7 +42,14 @@ class OpStats:
                 self.tokens, self.tcdm_read_bytes, self.tcdm_write_bytes, self.noc_bytes,
                 self.noc_link_bytes, self.cim_macs)
 
-    def restore(self, values: tuple) -> None:
+    @classmethod
+    def of(cls, values: tuple | list) -> OpStats:
+        """Statistics set from a `snapshot` (a replayed op's, `aimcsim.sim.replay`)."""
+        st = cls.__new__(cls)
+        st.restore(values)
+        return st
+
+    def restore(self, values: tuple | list) -> None:
         """Set every field from a `snapshot` (a replayed op's statistics, `aimcsim.sim.replay`)."""
         (self.aimc_busy_ps, self.aimc_end_ps, self.dma_busy_ps, self.first_ps,
          self.last_ps, self.noc_busy_ps, self.noc_held_ps, self.pmca_busy_ps,
@@ -62,4 +70,29 @@ class OpStats:
         self.aimc_end_ps = end_ps
 
 
-__all__ = ["OpStats"]
+class RunStats(dict):
+    """Each op's statistics by name, made on first use (with its resident adapter's bytes). A
+    replayed op's are kept as a snapshot (`replayed`, set whole by
+    `aimcsim.sim.replay.apply`; the tables read it as it is), made statistics when asked
+    for. In order of first use: read them in trace order."""
+
+    def __init__(self, weights: Mapping[str, int]) -> None:
+        super().__init__()
+        self._weights = weights
+        self.replayed: dict[str, tuple | list] = {}  # op -> `OpStats.snapshot` values
+
+    def __missing__(self, name: str) -> OpStats:
+        found = self.replayed.get(name)
+        st = self[name] = OpStats(self._weights[name]) if found is None else OpStats.of(found)
+        return st
+
+    def snapshot(self, name: str) -> tuple | list:
+        """Op `name`'s `OpStats.snapshot` (a replayed op's as it was set, unless made since)."""
+        st = self.get(name)
+        if st is not None:
+            return st.snapshot()
+        found = self.replayed.get(name)
+        return found if found is not None else self[name].snapshot()
+
+
+__all__ = ["OpStats", "RunStats"]

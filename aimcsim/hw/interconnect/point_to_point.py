@@ -15,5 +15,10 @@ class PointToPoint:
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
         return [(src, dst)], False
 
+    @staticmethod
+    def key(src: str, dst: str) -> Key:
+        """The key of the link of its own from `src` to `dst` (`uniform`: its path's only)."""
+        return src, dst
+
     def component(self, key: Key, src: str, dst: str) -> UnitId:
         return UnitId.link(src, dst)
