@@ -389,8 +389,8 @@ def apply(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
     machine = sim.machine
     if fp.links:  # (inline: a replayed op's hot path)
         later, roles = machine.deferred_links, units.roles
-        if machine.net.uniform:  # (a link of its own per pair of units: its key the pair's)
-            link = machine.net.topology.key
+        link = getattr(machine.net.topology, "key", None) if machine.net.uniform else None
+        if link is not None:  # (a link of its own per pair of units, named by the pair)
             for (i, j, _), free_ps in fp.links:
                 later[link(roles[i], roles[j])] = free_ps + t0
         else:  # (routes of several links: walked once per case, `_routes`)

@@ -51,7 +51,8 @@ class Topology(Protocol):
     #: optional (default False): every route between two distinct units is one link of its
     #: own, without hops (point-to-point), so what an op's transfers meet depends only on which
     #: of its units are the same (`aimcsim.sim.replay` then skips comparing routes; such a
-    #: topology also names that link: `key(src, dst)`, its path's only key)
+    #: topology may also name that link, `key(src, dst)`: its path's only key, which replay
+    #: then builds without walking the path)
     uniform: ClassVar[bool]
 
     def path(self, src: str, dst: str, fabric: Fabric) -> tuple[list[Key], bool]:
