@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import re
@@ -28,6 +29,7 @@ from aimcsim.explore.sweep import (
 )
 from aimcsim.explore.sweep.run import _run
 from aimcsim.explore.sweep.store import read_part
+from aimcsim.spec.arch import parse_arch
 from aimcsim.traces import MOBILEBERT_UNCASED, mobilebert_trace
 
 
@@ -97,6 +99,23 @@ def test_points_grid_random_ranges_and_constraints(sweep_file):
     sampled = load_sweep(sweep_file(sampling={"random": {"samples": 3, "seed": 11}}))
     first, again = build_points(sampled)[0], build_points(sampled)[0]
     assert len(first) == 3 and [p.id for p in first] == [p.id for p in again]
+
+
+def test_each_point_holds_its_own_values_and_the_base_document_is_left_as_read(sweep_file):
+    """Points share the sections of the architecture's document that no axis sets
+    (`points._paths_copied`): each point's document and architecture hold its own values, and
+    the base document is unchanged."""
+    spec = load_sweep(sweep_file())
+    before = copy.deepcopy(spec.arch_doc)
+    points, _ = build_points(spec)
+    assert spec.arch_doc == before and len(points) == 6
+    for p in points:
+        values = dict(p.params)
+        assert p.arch.aimc.integration_time_ns == values["aimc.integration_time_ns"]
+        assert p.arch.document["aimc"]["integration_time_ns"] == values["aimc.integration_time_ns"]
+        assert p.arch.pipeline.parallel_tokens == values["pipeline.parallel_tokens"]
+        assert p.arch.document["pipeline"]["parallel_tokens"] == values["pipeline.parallel_tokens"]
+        assert p.arch == parse_arch(copy.deepcopy(p.arch.document), p.arch.source)
 
 
 def test_invalid_points_are_listed_and_skipped(sweep_file, tmp_path):
