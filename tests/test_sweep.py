@@ -103,8 +103,8 @@ def test_points_grid_random_ranges_and_constraints(sweep_file):
 
 def test_each_point_holds_its_own_values_and_the_base_document_is_left_as_read(sweep_file):
     """Points share the sections of the architecture's document that no axis sets
-    (`points._paths_copied`): each point's document and architecture hold its own values, and
-    the base document is unchanged."""
+    (`set_values(..., copy_paths=True)`): each point's document and architecture hold its
+    own values, and the base document is unchanged."""
     spec = load_sweep(sweep_file())
     before = copy.deepcopy(spec.arch_doc)
     points, _ = build_points(spec)

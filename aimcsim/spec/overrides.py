@@ -52,16 +52,23 @@ def parse_sets(texts: Iterable[str]) -> list[tuple[str, Any]]:
 
 
 def set_values(doc: Any, sets: Sequence[tuple[str, Any]], origin: dict[str, str] | None = None,
-               ) -> Any:
+               *, copy_paths: bool = False) -> Any:
     """`doc` (an architecture document, changed in place) with each path set to its value;
-    `origin` then names `--set` for them (errors on them name it)."""
+    `origin` then names `--set` for them (errors on them name it). `copy_paths`: `doc` is
+    left as it is and a copy comes back, in which each mapping on the paths is copied and
+    the rest shared (documents are read only: `Arch.document`)."""
+    if copy_paths:
+        doc = dict(doc)
     for path, value in sets:
         node = doc
         parts = path.split(".")
         for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            elif copy_paths:
+                child = node[part] = dict(child)
+            node = child
         node[parts[-1]] = value
         if origin is not None:
             origin[path] = SET

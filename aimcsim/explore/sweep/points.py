@@ -85,19 +85,20 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
     for wfile, wdigest in zip(spec.workloads, spec.workload_digests, strict=True):
         for combo in combos:
             params = tuple(zip(names, combo, strict=True))
-            # (a kind's options may change the document anywhere: it gets a copy of its own;
-            # else only the sections on the axes' paths are copied, the rest shared read only)
-            doc = copy.deepcopy(spec.arch_doc) if kind is not None else \
-                _paths_copied(spec.arch_doc, names)
             seq_len = None
             options = dict(spec.options)
+            sets = []
             for name, value in params:
                 if name == SEQ_LEN_AXIS:
                     seq_len = value
                 elif kind is not None and name.startswith(f"{spec.kind}."):
                     options[name.split(".", 1)[1]] = value
                 else:
-                    set_values(doc, [(name, value)])
+                    sets.append((name, value))
+            # (only the mappings on the axes' paths are copied, the rest shared read only; a
+            # kind's options may change the document anywhere: it gets a copy of its own)
+            doc = set_values(spec.arch_doc, sets, copy_paths=True) if kind is None else \
+                set_values(copy.deepcopy(spec.arch_doc), sets)
             if kind is not None:
                 kind.apply(options, doc)  # (what of the architecture its options set)
                 wdigest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str)
@@ -111,21 +112,6 @@ def build_points(spec: SweepSpec) -> tuple[list[Point], list[Invalid]]:
                 invalid.append(Invalid(index, wfile, params, reason))
             index += 1
     return points, invalid
-
-
-def _paths_copied(doc: dict, paths: list[str]) -> dict:
-    """`doc` with every mapping on the dot-paths `paths` copied (shallow), so that setting
-    their values changes no other point's document; the rest is shared (documents are read
-    only: `Arch.document`)."""
-    root = dict(doc)
-    for path in paths:
-        node = root
-        for part in path.split(".")[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                break  # (`set_values` makes the mapping)
-            node[part] = node = dict(child)
-    return root
 
 
 def _validate(
