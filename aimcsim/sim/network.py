@@ -88,7 +88,7 @@ class NetworkSim(BlockRunner, Counting):
         self.replay = replay and self.layer_by_layer and not record
         self.footprints: dict[tuple, Footprint | None] = {}
         self.shared_prints = shared_footprints(prep) if self.replay else None
-        self.routes = self.shared_prints.routes if self.shared_prints else {}
+        self.routes = self.shared_prints.routes if self.shared_prints is not None else {}
         # each op's signature but its settings and free TCDM, per workload and placements
         self.structure = structure(workload, shared) if self.replay else {}
         self.replayed = 0  # ops replayed rather than simulated

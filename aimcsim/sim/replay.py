@@ -37,7 +37,7 @@ from aimcsim.identity import Same
 from aimcsim.mapping import Placement
 from aimcsim.sim.machine import Machine
 from aimcsim.sim.prepare import Prepared
-from aimcsim.sim.stats import OpStats
+from aimcsim.sim.stats import OpStats, RunStats
 from aimcsim.spec.workload import INPUT, Op, Workload
 
 
@@ -46,7 +46,7 @@ class Run(Protocol):
     its preparation the ops' structure and settings (`aimcsim.sim.machine.network.NetworkSim`)."""
 
     machine: Machine
-    stats: Any  # by op (`NetworkSim.stats`: a replayed op's set whole in `.replayed`)
+    stats: RunStats  # by op (a replayed op's set whole in `.replayed`)
     structure: dict[str, tuple[int, Units]]
     settings: dict[str, Any]
     uniform_settings: bool
@@ -387,7 +387,7 @@ def apply(sim: Run, op: Op, units: Units, fp: Footprint, t0: int) -> None:
             values[AIMC_END] = aimc_end + t0
     sim.stats.replayed[op.name] = values  # (a fresh op's, set whole: `NetworkSim.stats`)
     machine = sim.machine
-    if fp.links:  # (inline: a replayed op's hot path)
+    if fp.links:  # (inline, not `_servers`: a replayed op's hot path, where calls cost)
         later, roles = machine.deferred_links, units.roles
         link = getattr(machine.net.topology, "key", None) if machine.net.uniform else None
         if link is not None:  # (a link of its own per pair of units, named by the pair)
