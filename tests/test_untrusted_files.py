@@ -172,6 +172,32 @@ def test_the_tree_check_walks_without_recursion():
     check_tree({"a": [[[1]]] * 1000}, "doc")  # shared values, counted each time: fine
 
 
+@pytest.mark.parametrize("grown", [10, 100])
+def test_a_file_that_grows_while_read_is_read_whole_or_refused(tmp_path, monkeypatch, grown):
+    """The reader asks for the size the file had when opened and one byte more; a file that
+    grew meanwhile (here: `os.fstat` tells its size before it grew by `grown` bytes) is read
+    on to the end, or refused once above the limit (64 bytes here)."""
+    from aimcsim.params import files
+
+    path = tmp_path / "grows.json"
+    data = b"x" * (40 + grown)
+    path.write_bytes(data)
+    real = os.fstat
+
+    def before_it_grew(fd: int) -> os.stat_result:
+        info = list(real(fd))
+        info[6] = 40  # st_size
+        return os.stat_result(info)
+
+    monkeypatch.setattr(files.os, "fstat", before_it_grew)
+    monkeypatch.setitem(files.LIMIT_BYTES, "json", 64)
+    if len(data) <= 64:
+        assert files.read_bytes(path, "json") == data
+    else:
+        with pytest.raises(Exception, match="more than the 64 bytes limit of a JSON file"):
+            files.read_bytes(path, "json")
+
+
 @pytest.mark.parametrize("kind", ["arch", "work", "config"])
 def test_a_byte_order_mark_is_read_as_text(tmp_path, capsys, kind):
     paths = _files(tmp_path)

@@ -67,9 +67,14 @@ def read_bytes(path: str | Path, kind: str) -> bytes:
     except (OSError, ValueError) as exc:
         raise _unopened(path, exc) from None
     try:
-        _check(path, os.fstat(fd), kind)
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(limit + 1)
+        info = os.fstat(fd)
+        _check(path, info, kind)
+        with open(fd, "rb", closefd=False) as f:
+            # the size it has and a byte more, which shows that it grew: asking for the limit
+            # at once allocates it (a 57 KB part was read in 75-135 us instead of 20-30)
+            data = f.read(info.st_size + 1)
+            if info.st_size < len(data) <= limit:  # (it grew: up to the limit and a byte)
+                data += f.read(limit + 1 - len(data))
     finally:
         os.close(fd)
     if len(data) > limit:
