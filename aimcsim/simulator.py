@@ -21,7 +21,7 @@ from aimcsim.params.units import PS_PER_NS
 from aimcsim.results import LAYER_COLUMNS, TIMELINE_COLUMNS, critical_path, layer_row
 from aimcsim.sim.collector import paused_gc
 from aimcsim.sim.network import NetworkSim
-from aimcsim.sim.prepare import prepare
+from aimcsim.sim.prepare import Prepared, prepare
 from aimcsim.sim.stats import OpStats
 from aimcsim.spec.arch import MODES, Arch, Pipeline
 from aimcsim.spec.workload import Workload
@@ -73,6 +73,25 @@ def _warn_clamped(arch: Arch, workload: Workload, settings: dict[str, Pipeline] 
             "used"), stacklevel=3)
 
 
+def run_network(prepared: Prepared, record: bool, replay: bool) -> NetworkSim:
+    """The prepared run, simulated (`record`: its timeline; `replay`: repeated ops and layers
+    replayed). Should a replayed layer not have repeated (`aimcsim.sim.layers`) after its
+    replay began at group g, before that was known, the run is simulated again with it
+    beginning at g + 1 at the earliest, then only once known; should that diverge too,
+    without layer replay."""
+    sim = NetworkSim(prepared, record, replay)
+    sim.run()
+    for speculate in (1, None):
+        if not sim.diverged or sim.layers.guessed is None:
+            break
+        sim = NetworkSim(prepared, record, replay, speculate=speculate and sim.layers.guessed + 1)
+        sim.run()
+    if sim.diverged:
+        sim = NetworkSim(prepared, record, replay=False)
+        sim.run()
+    return sim
+
+
 def simulate(
     arch: Arch,
     workload: Workload,
@@ -102,11 +121,7 @@ def simulate(
     _warn_clamped(arch, workload, settings)
     with paused_gc():  # (the run's objects are dropped before the collector is back)
         prepared = prepare(arch, workload, mode, model or default_model(arch), settings)
-        sim = NetworkSim(prepared, timeline, replay)
-        sim.run()
-        if sim.diverged:  # (a replayed layer would not have repeated: `aimcsim.sim.layers`)
-            sim = NetworkSim(prepared, timeline, replay=False)
-            sim.run()
+        sim = run_network(prepared, timeline, replay)
         price = prices(arch, l2_priced_bytes(arch, max(sim.l2_held, default=0)))
         columns, stats = _columns(sim, price)
         summary = _summary(sim, columns, stats)

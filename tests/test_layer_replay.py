@@ -15,7 +15,7 @@ from aimcsim import simulate
 from aimcsim.sim import layers
 from aimcsim.sim.network import NetworkSim
 from aimcsim.sim.prepare import prepare
-from aimcsim.simulator import default_model
+from aimcsim.simulator import default_model, run_network
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import parse_workload
 from aimcsim.traces import from_config
@@ -42,13 +42,8 @@ def deep_workloads(draw):
 
 def _runs(arch, work, mode) -> list[NetworkSim]:
     """The run with layer replay and the reference engine's, as `simulate` runs them."""
-    sims = []
-    for replay in (True, False):
-        sim = NetworkSim(prepare(arch, work, mode, default_model(arch)), record=False,
-                         replay=replay)
-        sim.run()
-        sims.append(sim)
-    return sims
+    return [run_network(prepare(arch, work, mode, default_model(arch)), False, replay)
+            for replay in (True, False)]
 
 
 @pytest.mark.filterwarnings("ignore::aimcsim.errors.SettingWarning")
@@ -120,10 +115,61 @@ def test_a_layer_that_does_not_repeat_its_template_reruns_the_reference(monkeypa
         return found
 
     monkeypatch.setattr(layers.Layers, "_record", perturbed)
-    sim = NetworkSim(prepare(arch, work, "hybrid", default_model(arch)), record=False)
+    sim = NetworkSim(prepare(arch, work, "hybrid", default_model(arch)), record=False,
+                     speculate=None)
     sim.run()
     assert sim.diverged and sim.layers.template is not None
     _same(simulate(arch, work, "hybrid", timeline=False), reference)
+
+
+def test_a_layer_replay_begun_too_early_begins_again_a_group_later():
+    """The study's hybrid MobileBERT settles a group later than its first two groups: the
+    replay begun at group 1's first output finds group 1 not repeating group 0 and is begun
+    again at group 2, which does repeat group 1; the groups after it replay (one group fewer
+    simulated than when replay waits for a group to be known to repeat: it confirms with the
+    next), with the reference engine's tables and server states."""
+    arch = study_arch(False, "overlapped", "streaming")
+    work = small_bert(48, 8)
+    prepared = prepare(arch, work, "hybrid", default_model(arch))
+    early = NetworkSim(prepared, record=False)
+    early.run()
+    assert early.diverged and early.layers.guessed == 1
+    sim, reference = _runs(arch, work, "hybrid")
+    waiting = NetworkSim(prepared, record=False, speculate=None)
+    waiting.run()
+    assert not sim.diverged and sim.layers.guessed == 2 and sim.layers.template[0] == 2
+    assert not waiting.diverged and sim.replayed == waiting.replayed + 30
+    assert _state(sim) == _state(reference) == _state(waiting)
+    _same(simulate(arch, work, "hybrid", timeline=False),
+          simulate(arch, work, "hybrid", timeline=False, replay=False))
+
+
+def test_a_speculated_layer_found_not_to_repeat_at_its_end_reruns(monkeypatch):
+    """Were the group whose first output began the replay found at its end not to have
+    repeated the group before it (here: its record's last output one ps late, after the
+    check of each output as it came passed), the run is simulated again, and its results are
+    the reference engine's."""
+    arch = study_arch(False, "overlapped", "streaming")
+    work = small_bert(48, 8)
+    prepared = prepare(arch, work, "aimc-only", default_model(arch))
+    reference = simulate(arch, work, "aimc-only", timeline=False, replay=False)
+    sim = NetworkSim(prepared, record=False)
+    sim.run()
+    assert not sim.diverged and sim.layers.guessed == 1  # (unperturbed: the guess holds)
+    record = layers.Layers._record
+
+    def perturbed(self, g):
+        found = record(self, g)
+        if g == self.speculated:
+            return found._replace(outputs=found.outputs[:-1] + tuple(
+                (i, b, t + 1) for i, b, t in found.outputs[-1:]))
+        return found
+
+    monkeypatch.setattr(layers.Layers, "_record", perturbed)
+    sim = NetworkSim(prepared, record=False)
+    sim.run()
+    assert sim.diverged and sim.layers.guessed == 1 and sim.layers.template is None
+    _same(simulate(arch, work, "aimc-only", timeline=False), reference)
 
 
 def test_shared_links_and_timelines_simulate_every_op():

@@ -3,40 +3,39 @@
 With `pipeline.between_layers: streaming` every op runs as its inputs arrive and the layers of a
 transformer overlap, so an op is not a time shift of an earlier one the way it is in a
 layer-by-layer run (`aimcsim.sim.replay`). A whole layer can be. The ops of one transformer
-block (`Op.block`; an op that starts a block on a cluster of the block before joins that one)
-form a group. When every link serves one pair of units (`Topology.exclusive`), no cluster serves
-two groups and a group reads only the group before it, what a group does is decided by its
-inputs and when they arrive. The first groups may differ (the first reads the network input at
-once), but a pipeline settles: once group K gives its outputs at the times group K-1 gave them,
-all shifted by one time (`Record`), group K+1 receives what group K received, shifted by it, and
-so does every later group of the same shape. Group K+1 is under way by then; from group K+2 on
-the engine does not simulate them but leaves group K's record, shifted, on each: its ops'
-statistics and the state of its servers. Whatever reads the last replayed group (an LM head)
-gets its outputs at their shifted times, in their order.
+block form a group (`aimcsim.sim.layer_plan`). When every link serves one pair of units
+(`Topology.exclusive`), no cluster serves two groups and a group reads only the group before
+it, what a group does is decided by its inputs and when they arrive. The first groups may
+differ (the first reads the network input at once), but a pipeline settles: once group K gives
+its outputs at the times group K-1 gave them, all shifted by one time (`Record`), group K+1
+receives what group K received, shifted by it, and so does every later group of the same
+shape. The engine does not simulate them but leaves group K's record, shifted, on each: its
+ops' statistics and the state of its servers. Whatever reads the last replayed group (an LM
+head) gets its outputs at their shifted times, in their order.
 
 Groups become processes only when their first input is about to arrive, so the replayed ones
 never run (the reference engine, `simulate(..., replay=False)`, starts every op at once, and
-nothing a group does before its first input is visible). Group K+1, and the chain's last group
-when something reads it, are simulated and must repeat group K's record (every block of every op
-at its time, the statistics, the servers); should one not, the run is simulated again without
-layer replay (`Diverged`, `aimcsim.simulator.simulate`). `tests/test_layer_replay.py` asserts
-equal tables, summaries and server states over random architectures, workloads and topologies.
-Runs on shared links (bus, mesh, ring) or with a timeline simulate every op.
+nothing a group does before its first input is visible). Group K+1 would start at group K's
+first output, so the engine guesses K there (`Layers._speculate`; from group `speculate` on)
+and starts no later group of the chain; group K's outputs are checked as they come against
+group K-1's, and its whole record at its end (`_confirm`). Without a guess (or when it comes
+too late), group K+1 is under way when K is known, and is simulated. Every group simulated
+after K in its chain (K+1 then, and the chain's last group when something reads it) must repeat
+group K's record (every block of every op at its time, the statistics, the servers). Should a
+check fail, the run is simulated again (`Diverged`, `aimcsim.simulator.run_network`): guessing
+a group later, then without a guess, then without layer replay. `tests/test_layer_replay.py`
+asserts equal tables, summaries and server states over random architectures, workloads and
+topologies. Runs on shared links (bus, mesh, ring) or with a timeline simulate every op.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from aimcsim.hw.lanes import UnitId
-from aimcsim.identity import Same
-from aimcsim.mapping import Placement
+from aimcsim.sim.layer_plan import Plan
 from aimcsim.sim.replay import AIMC_END, FIRST, LAST
-from aimcsim.spec.workload import INPUT, Workload
 
 #: the run (`aimcsim.sim.network.NetworkSim`, which imports this module)
 NetworkSim = Any
@@ -45,144 +44,6 @@ NetworkSim = Any
 class Diverged(Exception):
     """A group simulated to confirm the replay did not repeat its template: the run is to be
     simulated without layer replay."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The groups of a workload and what layer replay reads of them (`plan`)."""
-
-    groups: tuple[tuple[str, ...], ...]  # op names per group, in trace order
-    group_of: Mapping[str, int]
-    index: Mapping[str, int]  # an op's place in its group, from its end (the last: 1)
-    shapes: tuple[int, ...]  # per group: equal numbers, groups equal up to names
-    #: per op read by later groups: those groups
-    feeds: Mapping[str, tuple[int, ...]]
-    #: the ops whose blocks a group's record lists: those at the places in their group where
-    #: an op of a group of its shape is read by later groups
-    logged: frozenset[str]
-    start: int  # the groups up to this one are created at the start (they read the input)
-    #: per group and op, the (source, destination) unit pairs its transfers can take
-    pairs: tuple[tuple[tuple[tuple[str, str], ...], ...], ...]
-    clusters: tuple[tuple[int, ...], ...]  # per group, its clusters in a canonical order
-    #: per group: it reads only the group before it
-    follows: tuple[bool, ...]
-    #: per group: it follows the group before it and has its shape (a group the engine may
-    #: replay from the one before)
-    chained: tuple[bool, ...]
-
-
-def plan(sim: NetworkSim) -> Plan | None:
-    """The layer plan of a streaming run, or None when no group could ever be replayed
-    (shared links, clusters shared by groups, no two groups alike)."""
-    prep = sim.prepared
-    if not (sim.machine.net.exclusive and sim.machine.net.uniform):
-        return None
-    settings = None if prep.uniform else tuple(prep.settings[n] for n in prep.case.names)
-    found = _plan(Same(prep.workload, prep.placements), settings,
-                  tuple(prep.resident), tuple(prep.l2_held),
-                  tuple(tuple(prep.blocks[n]) for n in prep.case.names),
-                  tuple(prep.skipped.get(n, 0) for n in prep.case.names))
-    return found if found is not None and any(found.chained) else None
-
-
-@lru_cache(maxsize=64)
-def _plan(same: Same, settings: tuple | None, resident: tuple[int, ...],
-          l2_held: tuple[int, ...], blocks: tuple, skipped: tuple) -> Plan | None:
-    workload, placements = same.objects
-    ops = workload.ops
-    runs: list[list[int]] = []
-    for i, op in enumerate(ops):
-        if runs and ops[runs[-1][0]].block == op.block:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    # an op that starts a block on a cluster of the block before (GPT-2's first layer norm on
-    # the cluster of the last add) belongs with the block before
-    for g in range(1, len(runs)):
-        held = {c for i in runs[g - 1] for c in placements[ops[i].name].clusters}
-        while len(runs[g]) > 1 and held.intersection(placements[ops[runs[g][0]].name].clusters):
-            runs[g - 1].append(runs[g].pop(0))
-    groups = tuple(tuple(ops[i].name for i in run) for run in runs)
-    group_of = {name: g for g, names in enumerate(groups) for name in names}
-    # (counted from the group's end: a block's last ops are the ones the next block reads, and
-    # a first block with an op more than the rest gives them the places the others do)
-    index = {name: len(names) - k for names in groups for k, name in enumerate(names)}
-    owner: dict[int, int] = {}
-    feeds: dict[str, set[int]] = {}
-    shapes: dict[tuple, int] = {}
-    numbers, clusters, pairs, start, follows = [], [], [], -1, []
-    for g, run in enumerate(runs):
-        local: dict[int, int] = {}  # the group's clusters, numbered by first use
-        descs, group_pairs, sources = [], [], set()
-        for i in run:
-            op, p = ops[i], placements[ops[i].name]
-            for c in p.clusters:
-                if owner.setdefault(c, g) != g:
-                    return None  # (a cluster two groups use: their runs interfere)
-                local.setdefault(c, len(local))
-            edges = []
-            for e in op.inputs:
-                if e.src == INPUT:
-                    edges.append((e.kind, "input"))
-                    start = g
-                    continue
-                src_g = group_of[e.src]
-                if src_g != g:
-                    feeds.setdefault(e.src, set()).add(g)
-                    sources.add(src_g)
-                edges.append((e.kind, g - src_g, index[e.src],
-                              placements[e.src].out_unit == UnitId.cluster(placements[e.src].pmca)))
-            descs.append((op.shape, op.last_tokens, tuple(edges), p.tile, p.rank, p.cim,
-                          p.gather, local[p.pmca], tuple((local[c], part) for c, part in p.slices),
-                          p.out_unit == UnitId.cluster(p.pmca),
-                          None if settings is None else settings[i], blocks[i], skipped[i],
-                          resident[p.pmca]))
-            group_pairs.append(_pairs(workload, placements, op.name))
-        if not sources:
-            start = g  # (nothing to wait for: it starts at once)
-        order = tuple(local)
-        # (replay maps a group's links onto another's place for place: their transfer pairs
-        # must alias alike)
-        shape = (tuple(descs), tuple(l2_held[c] for c in order), _pair_shape(group_pairs))
-        numbers.append(shapes.setdefault(shape, len(shapes)))
-        clusters.append(order)
-        pairs.append(tuple(group_pairs))
-        follows.append(g > 0 and sources == {g - 1})
-    places: dict[int, set[int]] = {}  # per shape: the places of ops later groups read
-    for name in feeds:
-        places.setdefault(numbers[group_of[name]], set()).add(index[name])
-    logged = frozenset(name for g, names in enumerate(groups) for name in names
-                       if index[name] in places.get(numbers[g], ()))
-    return Plan(groups, group_of, index, tuple(numbers),
-                {name: tuple(sorted(gs)) for name, gs in feeds.items()}, logged, start,
-                tuple(pairs), tuple(clusters), tuple(follows),
-                tuple(f and numbers[g] == numbers[g - 1] for g, f in enumerate(follows)))
-
-
-def _pairs(workload: Workload, placements: Mapping[str, Placement], name: str,
-           ) -> tuple[tuple[str, str], ...]:
-    """Every (source, destination) a transfer of op `name` can take (`aimcsim.sim.blocks`):
-    from its inputs' units and its tile to its tile, its cluster and its slices' clusters, and
-    from its slices' clusters to its cluster."""
-    p = placements[name]
-    home = UnitId.cluster(p.pmca)
-    sources = [placements[e.src].out_unit for e in workload.op(name).inputs if e.src != INPUT]
-    dests = [home, *(UnitId.cluster(c) for c, _ in p.slices)]
-    if p.tile is not None:
-        sources.append(UnitId.tile(name))
-        dests.append(UnitId.tile(name))
-    found = [(s, d) for s in sources for d in dests if s != d]
-    found += [(UnitId.cluster(c), home) for c, _ in p.slices if c != p.pmca]
-    return tuple(dict.fromkeys(found))
-
-
-def _pair_shape(pairs: Sequence[tuple[tuple[str, str], ...]]) -> tuple:
-    """A group's transfer pairs with each unit numbered by its first appearance: equal for
-    two groups whose links correspond place for place."""
-    numbers: dict[str, int] = {}
-    return tuple(tuple((numbers.setdefault(src, len(numbers)), numbers.setdefault(dst,
-                                                                                 len(numbers)))
-                       for src, dst in op_pairs) for op_pairs in pairs)
 
 
 class Record(NamedTuple):
@@ -219,7 +80,7 @@ class Layers:
     """Layer replay in one streaming run (see the module docstring): which groups exist,
     when each first got an input, the records of the groups simulated, the groups replayed."""
 
-    def __init__(self, sim: NetworkSim, plan_: Plan) -> None:
+    def __init__(self, sim: NetworkSim, plan_: Plan, speculate: int | None = 1) -> None:
         # (held weakly, as the run holds this: no reference cycle keeps a finished run's
         # objects for the cyclic collector)
         self.sim, self.plan = weakref.proxy(sim), plan_
@@ -238,6 +99,14 @@ class Layers:
         self.template: tuple[int, int] | None = None  # (K, shift per group)
         self.replayed: range = range(0)
         self.confirm: set[int] = set()  # groups simulated that must repeat the template
+        #: the first group whose first output may start the replay of the groups after it
+        #: before it is known to repeat the group before it (`_speculate`; None: none); the
+        #: group that did, until that is known, and after
+        self.speculate = speculate
+        self.speculated: int | None = None
+        self.guessed: int | None = None
+        self._shift = 0  # (while speculated: the shift per group)
+        self._fed: tuple[int, ...] = ()  # (while speculated: places fed from the last group)
         self.create(plan_.start)
 
     # ---- hooks of the engine -------------------------------------------------------------
@@ -259,11 +128,14 @@ class Layers:
         if name not in self.plan.logged:
             return
         for reader in self.plan.feeds.get(name, ()):
-            if reader > self.created:
+            if reader > self.created and not self._speculate(g, reader, now):
                 self.create(reader)
             if self.anchor[reader] is None:
                 self.anchor[reader] = now
-        self.outputs[g].append((self.plan.index[name], b, now - (self.anchor[g] or 0)))
+        out = (self.plan.index[name], b, now - (self.anchor[g] or 0))
+        self.outputs[g].append(out)
+        if self.speculated == g:
+            self._follow(g, out, now)
 
     def op_done(self, name: str) -> None:
         g = self.plan.group_of[name]
@@ -286,6 +158,11 @@ class Layers:
                 raise Diverged(f"group {g} did not repeat group {self.template[0]}")
             return
         self.records[g] = record
+        if self.speculated is not None:
+            k = self.speculated
+            if k - 1 in self.records and k in self.records:
+                self._confirm(k)
+            return
         self.records.pop(g - 2, None)
         before = self.records.get(g - 1)
         if later and plan_.chained[g + 1] and before is not None and record.outputs \
@@ -356,6 +233,81 @@ class Layers:
         if feeds:
             self.sim.env.process(self._feed(sorted(feeds)))
 
+    def _speculate(self, g: int, reader: int, now: int) -> bool:
+        """Group g's first output is about to start group `reader`: should group g repeat
+        the group before it, every later group of its chain would repeat group g, so none is
+        started (but the chain's last one when something reads it, fed the outputs of the one
+        before it as group g gives its own, shifted). Whether group g repeats is known at its
+        end (`_confirm`); each output it gives is checked as it comes (`_follow`). Should it
+        not repeat, the run is simulated again (`Diverged`: `aimcsim.simulator.simulate`
+        speculates from the next group, then not at all). True: the groups are replayed so."""
+        plan_, groups = self.plan, self.plan.groups
+        if self.speculate is None or g < max(1, self.speculate) or self.template is not None \
+                or self.guessed is not None or reader != g + 1 or not plan_.chained[reader] \
+                or not self.recorded[g - 1] or not self.outputs[g - 1] or self.outputs[g]:
+            return False
+        end = reader
+        while end < len(groups) and plan_.chained[end]:
+            end += 1  # (groups g+1 .. end-1 would repeat group g)
+        read = any(name in plan_.feeds for name in groups[end - 1])
+        last = end - 2 if read else end - 1
+        if last < reader:
+            return False
+        replayed = range(reader, last + 1)
+        # the places of the last replayed group's ops read by groups not replayed (one group:
+        # its outputs are given in the order group g gives its own)
+        fed = tuple(i for i in range(1, len(groups[last]) + 1)
+                    if any(h not in replayed for h in plan_.feeds.get(groups[last][-i], ())))
+        if any(any(h not in replayed for h in plan_.feeds.get(name, ()))
+               for h in range(reader, last) for name in groups[h]):
+            return False
+        t = self.outputs[g - 1][0][2]
+        shift = now - (t + (self.anchor[g - 1] or 0))
+        if shift <= 0 or self.anchor[g] + shift != now:
+            return False
+        self.speculated = self.guessed = g
+        self._shift, self._fed = shift, fed
+        self.replayed, self.created = replayed, last
+        self.confirm = {end - 1} if read else set()
+        for h in replayed:
+            self.anchor[h] = self.anchor[g] + (h - g) * shift
+        return True
+
+    def _follow(self, g: int, out: tuple[int, int, int], now: int) -> None:
+        """Group g (speculated) gave output `out`: it must be the group before's output of its
+        place in their sequences, shifted; the last replayed group gives its own, later."""
+        outputs, before = self.outputs[g], self.outputs[g - 1]
+        n = len(outputs) - 1
+        if n < len(before):
+            i, b, t = before[n]
+            if (i, b, t - before[0][2]) != (out[0], out[1], out[2] - outputs[0][2]):
+                raise Diverged(f"group {g} did not repeat group {g - 1}")
+        if out[0] in self._fed:
+            last = self.replayed[-1]
+            delay = (last - g) * self._shift
+            name = self.plan.groups[last][-out[0]]
+            timer = self.env.timeout(delay)
+            timer.callbacks.append(lambda _event: self._give(name, out[1]))
+
+    def _give(self, name: str, b: int) -> None:
+        """A replayed group's op gives block b (-1: its end) to what reads it."""
+        self.before_trigger(name, b)
+        sim = self.sim
+        (sim.done[name][b] if b >= 0 else sim.finished[name]).succeed()
+
+    def _confirm(self, k: int) -> None:
+        """Group k (speculated) and the group before it have finished: k repeated it (else
+        `Diverged`), so its record, shifted, is left on every replayed group."""
+        before, record = self.records[k - 1], self.records[k]
+        if not record.outputs or _paced(before.outputs) != _paced(record.outputs):
+            raise Diverged(f"group {k} did not repeat group {k - 1}")
+        self.template, self.speculated = (k, self._shift), None
+        for g in self.replayed:
+            self._apply(g, record, k)
+        for g in self.confirm:  # (a confirming group that finished already)
+            if g in self.records and self.records[g] != record:
+                raise Diverged(f"group {g} did not repeat group {k}")
+
     def _apply(self, g: int, record: Record, k: int) -> None:
         """Leave group `k`'s record, shifted to group `g`'s first input, on group `g`."""
         sim, a = self.sim, self.anchor[g]
@@ -397,4 +349,4 @@ class Layers:
             (sim.done[name][b] if b >= 0 else sim.finished[name]).succeed()
 
 
-__all__ = ["Diverged", "Layers", "Plan", "Record", "plan"]
+__all__ = ["Diverged", "Layers", "Record"]

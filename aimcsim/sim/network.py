@@ -26,7 +26,8 @@ from aimcsim.hw.pmca.programs import BlockProgram, block_program
 from aimcsim.mapping import Placement, parts
 from aimcsim.sim.blocks import BlockRunner
 from aimcsim.sim.counting import Counting
-from aimcsim.sim.layers import Diverged, Layers, plan
+from aimcsim.sim.layer_plan import plan
+from aimcsim.sim.layers import Diverged, Layers
 from aimcsim.sim.machine import Machine, Proc
 from aimcsim.sim.prepare import Prepared
 from aimcsim.sim.probes import Probe, Recording, Segments
@@ -52,8 +53,9 @@ from aimcsim.spec.workload import INPUT, Op
 class NetworkSim(BlockRunner, Counting):
     """One simulation of `workload` on `arch` in `mode`; call `run()` once."""
 
-    def __init__(self, prepared: Prepared, record: bool = True, replay: bool = True) -> None:
-        """`prepared`: the run's inputs and what derives from them (`aimcsim.sim.prepare`)."""
+    def __init__(self, prepared: Prepared, record: bool = True, replay: bool = True,
+                 speculate: int | None = 1) -> None:
+        """`prepared`: the run's inputs (`aimcsim.sim.prepare`); `speculate`: `Layers`'."""
         prep = self.prepared = prepared
         arch, workload, mode, model = prep.arch, prep.workload, prep.mode, prep.model
         case = prep.case
@@ -124,10 +126,9 @@ class NetworkSim(BlockRunner, Counting):
         ops = workload.ops
         self._previous = ({ops[i].name: ops[i - 1].name for i in range(1, len(ops))}
                           if self.layer_by_layer and not self.replay else {})
-        # streaming: repeated layers replay (`aimcsim.sim.layers`), which starts the groups of
-        # ops as their inputs come; the run is simulated again without it should it diverge
+        # streaming: repeated layers replay (`aimcsim.sim.layers`; it starts the groups' ops)
         found = plan(self) if replay and not self.layer_by_layer and not record else None
-        self.layers = Layers(self, found) if found is not None else None
+        self.layers = Layers(self, found, speculate) if found is not None else None
         self.diverged = False
         if not self.replay and self.layers is None:  # (else `_drive` or `layers` start them)
             for op in workload.ops:
