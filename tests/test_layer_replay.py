@@ -18,7 +18,7 @@ from aimcsim.sim.prepare import prepare
 from aimcsim.simulator import default_model, run_network
 from aimcsim.spec.arch import parse_arch
 from aimcsim.spec.workload import parse_workload
-from aimcsim.traces import from_config
+from aimcsim.traces import MOBILEBERT_UNCASED, from_config, mobilebert_trace
 
 _TOPOLOGIES = st.sampled_from(["point-to-point"] * 6 + [
                                "shared-bus", "mesh", "ring"])
@@ -170,6 +170,31 @@ def test_a_speculated_layer_found_not_to_repeat_at_its_end_reruns(monkeypatch):
     sim.run()
     assert sim.diverged and sim.layers.guessed == 1 and sim.layers.template is None
     _same(simulate(arch, work, "aimc-only", timeline=False), reference)
+
+
+def test_a_replayed_layer_read_beyond_the_chain_is_not_guessed():
+    """A head that reads a middle layer (b3) as well as the last: the replayed group b3 gives
+    its outputs to the head, so the replay is not begun on a guess (whose feeds come from the
+    chain's last replayed group only), and the head gets them as the replay without a guess
+    gives them: the reference engine's tables and server states."""
+    doc = mobilebert_trace(48, {**MOBILEBERT_UNCASED, "num_hidden_layers": 8})
+    doc["ops"] += [
+        {"name": "head", "block": 8, "kind": "elementwise", "role": "add_norm",
+         "function": "add_norm", "width": 512,
+         "inputs": [{"from": "b7.output_add_norm", "edge": "streaming"},
+                    {"from": "b3.output_add_norm", "edge": "streaming"}]},
+        {"name": "cls", "block": 8, "kind": "static_linear", "role": "output_bottleneck",
+         "d_in": 512, "d_out": 128, "inputs": [{"from": "head", "edge": "streaming"}]}]
+    work = parse_workload(doc, "head.yaml")
+    arch = study_arch(False, "overlapped", "streaming")
+    for mode in ("hybrid", "aimc-only"):
+        sim, reference = _runs(arch, work, mode)
+        assert not sim.diverged and sim.layers.guessed is None and sim.replayed > 0
+        # (AIMC-only settles at group 1, so b3 is replayed and read by the head)
+        assert mode == "hybrid" or "b3.output_add_norm" in sim._twins
+        assert _state(sim) == _state(reference)
+        _same(simulate(arch, work, mode, timeline=False),
+              simulate(arch, work, mode, timeline=False, replay=False))
 
 
 def test_shared_links_and_timelines_simulate_every_op():
