@@ -42,8 +42,9 @@ NetworkSim = Any
 
 
 class Diverged(Exception):
-    """A group simulated to confirm the replay did not repeat its template: the run is to be
-    simulated without layer replay."""
+    """A group did not repeat the group its replay took as the template (a guessed one, or
+    one simulated to confirm it): the run is to be simulated again
+    (`aimcsim.simulator.run_network`)."""
 
 
 class Record(NamedTuple):
@@ -100,11 +101,10 @@ class Layers:
         self.replayed: range = range(0)
         self.confirm: set[int] = set()  # groups simulated that must repeat the template
         #: the first group whose first output may start the replay of the groups after it
-        #: before it is known to repeat the group before it (`_speculate`; None: none); the
-        #: group that did, until that is known, and after
+        #: before it is known to repeat the group before it (`_speculate`; None: none)
         self.speculate = speculate
-        self.speculated: int | None = None
-        self.guessed: int | None = None
+        self.speculated: int | None = None  # the group guessed, until its repeat is known
+        self.guessed: int | None = None  # the group guessed (kept: `run_network` reads it)
         self._shift = 0  # (while speculated: the shift per group)
         self._fed: tuple[int, ...] = ()  # (while speculated: places fed from the last group)
         self.create(plan_.start)
@@ -135,7 +135,7 @@ class Layers:
         out = (self.plan.index[name], b, now - (self.anchor[g] or 0))
         self.outputs[g].append(out)
         if self.speculated == g:
-            self._follow(g, out, now)
+            self._follow(g, out)
 
     def op_done(self, name: str) -> None:
         g = self.plan.group_of[name]
@@ -239,8 +239,8 @@ class Layers:
         started (but the chain's last one when something reads it, fed the outputs of the one
         before it as group g gives its own, shifted). Whether group g repeats is known at its
         end (`_confirm`); each output it gives is checked as it comes (`_follow`). Should it
-        not repeat, the run is simulated again (`Diverged`: `aimcsim.simulator.simulate`
-        speculates from the next group, then not at all). True: the groups are replayed so."""
+        not repeat, the run is simulated again (`Diverged`: `aimcsim.simulator.run_network`
+        guesses from the next group, then not at all). True: the groups are replayed so."""
         plan_, groups = self.plan, self.plan.groups
         if self.speculate is None or g < max(1, self.speculate) or self.template is not None \
                 or self.guessed is not None or reader != g + 1 or not plan_.chained[reader] \
@@ -273,7 +273,7 @@ class Layers:
             self.anchor[h] = self.anchor[g] + (h - g) * shift
         return True
 
-    def _follow(self, g: int, out: tuple[int, int, int], now: int) -> None:
+    def _follow(self, g: int, out: tuple[int, int, int]) -> None:
         """Group g (speculated) gave output `out`: it must be the group before's output of its
         place in their sequences, shifted; the last replayed group gives its own, later."""
         outputs, before = self.outputs[g], self.outputs[g - 1]
