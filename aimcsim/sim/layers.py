@@ -202,18 +202,23 @@ class Layers:
                         yield i, p, n, _rel(servers[key].free_ps, a)
 
     # ---- replay --------------------------------------------------------------------------
+    def _chain(self, k: int) -> tuple[int, int]:
+        """The groups after `k` that repeat it, k+1 .. end-1, and the last of them to replay:
+        the chain's last is simulated if something reads it (what does gets its outputs as
+        the engine gives them)."""
+        plan_, groups = self.plan, self.plan.groups
+        end = k + 1
+        while end < len(groups) and plan_.chained[end]:
+            end += 1
+        read = any(name in plan_.feeds for name in groups[end - 1])
+        return end, end - 2 if read else end - 1
+
     def _replay_after(self, k: int) -> None:
         """Group `k` repeats the one before it: replay every later group of its chain not
         yet started but the last one, which is simulated (and confirmed) with group K+1."""
         plan_, groups = self.plan, self.plan.groups
-        end = k + 1
-        while end < len(groups) and plan_.chained[end]:
-            end += 1  # (groups k+1 .. end-1 repeat group k)
+        end, last = self._chain(k)
         first = self.created + 1
-        # (the chain's last group is simulated if something reads it: what does gets its
-        # outputs as the engine gives them)
-        read = any(name in plan_.feeds for name in groups[end - 1])
-        last = end - 2 if read else end - 1
         if last < first:  # (every group of the chain is under way: nothing to replay)
             self.template = None
             return
@@ -246,11 +251,7 @@ class Layers:
                 or self.guessed is not None or reader != g + 1 or not plan_.chained[reader] \
                 or not self.recorded[g - 1] or not self.outputs[g - 1] or self.outputs[g]:
             return False
-        end = reader
-        while end < len(groups) and plan_.chained[end]:
-            end += 1  # (groups g+1 .. end-1 would repeat group g)
-        read = any(name in plan_.feeds for name in groups[end - 1])
-        last = end - 2 if read else end - 1
+        end, last = self._chain(g)
         if last < reader:
             return False
         replayed = range(reader, last + 1)
@@ -268,7 +269,7 @@ class Layers:
         self.speculated = self.guessed = g
         self._shift, self._fed = shift, fed
         self.replayed, self.created = replayed, last
-        self.confirm = {end - 1} if read else set()
+        self.confirm = set(range(last + 1, end))  # (the chain's last, when read)
         for h in replayed:
             self.anchor[h] = self.anchor[g] + (h - g) * shift
         return True
@@ -340,13 +341,11 @@ class Layers:
     def _feed(self, feeds: list[tuple[int, int, int, str, int]]) -> Any:
         """Give the replayed groups' outputs to what reads them, at their times, in their
         order."""
-        sim = self.sim
-        env = sim.env
+        env = self.env
         for time_ps, _, _, name, b in feeds:
             if time_ps > env.now:
                 yield env.timeout(time_ps - env.now)
-            self.before_trigger(name, b)
-            (sim.done[name][b] if b >= 0 else sim.finished[name]).succeed()
+            self._give(name, b)
 
 
 __all__ = ["Diverged", "Layers", "Record"]
